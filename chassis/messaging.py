@@ -1,0 +1,252 @@
+"""RabbitMQ: one durable topic exchange for domain events; one durable quorum queue per handler,
+with a bounded delivery limit, a delayed-retry queue and a dead-letter queue beside it.
+
+A handler's message is acknowledged only after its effects are stored. A message that cannot be
+parsed goes straight to the dead-letter queue with its reason; one whose handler keeps failing is
+retried a bounded number of times with a delay, then dead-lettered. Nothing loops for ever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit.annotations import RabbitMessage
+from faststream.rabbit.schemas import Channel
+from moha_contracts import CONTENT_TYPE, DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, Envelope, Event
+from pydantic import ValidationError
+
+from .inbox import Inbox
+from .logging import bind_contextvars, clear_contextvars, get_logger
+
+log = get_logger("chassis.messaging")
+
+EVENTS = RabbitExchange(EVENTS_EXCHANGE, type=ExchangeType.TOPIC, durable=True)
+DEAD_LETTER = RabbitExchange(DEAD_LETTER_EXCHANGE, type=ExchangeType.DIRECT, durable=True)
+RETRY_HEADER = "x-moha-retries"
+ERROR_HEADER = "x-moha-error"
+
+
+class Malformed(Exception):
+    """The message can never be handled: retrying would not help."""
+
+
+class Retry(Exception):
+    """The message cannot be handled yet (e.g. what it refers to has not arrived): retry later."""
+
+
+def make_broker(url: str, *, prefetch: int, service: str) -> RabbitBroker:
+    return RabbitBroker(
+        url,
+        default_channel=Channel(prefetch_count=prefetch, publisher_confirms=True),
+        app_id=service,
+        graceful_timeout=10.0,
+        logger=None,
+    )
+
+
+async def publish_envelope_json(
+    broker: RabbitBroker, *, body: str | bytes, routing_key: str, event_id: str, event_type: str, correlation_id: str
+) -> None:
+    """Publish one event persistently and wait for the broker's confirm."""
+    await broker.publish(
+        body.encode() if isinstance(body, str) else body,
+        exchange=EVENTS,
+        routing_key=routing_key,
+        persist=True,
+        # A topic exchange with no subscriber for an event is normal: nobody is owed it.
+        mandatory=False,
+        message_id=event_id,
+        correlation_id=correlation_id,
+        message_type=event_type,
+        content_type=CONTENT_TYPE,
+    )
+
+
+async def publish_event(broker: RabbitBroker, event: Event, *, correlation_id: str | None = None) -> Envelope:
+    envelope = Envelope.wrap(event, correlation_id=correlation_id)
+    await publish_envelope_json(
+        broker,
+        body=envelope.model_dump_json(),
+        routing_key=envelope.routing_key,
+        event_id=envelope.id,
+        event_type=envelope.type,
+        correlation_id=envelope.correlationid,
+    )
+    return envelope
+
+
+Handler = Callable[[Envelope, Any], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Consumer:
+    queue: str
+    event: type[Event]
+    handler: Handler
+
+
+@dataclass
+class ConsumerConfig:
+    service: str
+    delivery_limit: int = 10
+    max_retries: int = 5
+    retry_delay_ms: int = 2000
+
+
+def queue_name(service: str, event: type[Event]) -> str:
+    return f"{service}.{event.routing_key}"
+
+
+def work_queue(name: str, routing_key: str, cfg: ConsumerConfig) -> RabbitQueue:
+    return RabbitQueue(
+        name,
+        queue_type=QueueType.QUORUM,
+        routing_key=routing_key,
+        arguments={
+            # Explicit: RabbitMQ 3.x has no default, 4.x defaults to 20.
+            "x-delivery-limit": cfg.delivery_limit,
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+            "x-dead-letter-routing-key": name,
+        },
+    )
+
+
+async def declare_side_queues(broker: RabbitBroker, name: str, cfg: ConsumerConfig) -> None:
+    """The dead-letter queue and the delayed-retry queue that stand beside a work queue."""
+    dlx = await broker.declare_exchange(DEAD_LETTER)
+    dead = await broker.declare_queue(RabbitQueue(f"{name}.dead", queue_type=QueueType.QUORUM))
+    await dead.bind(dlx, routing_key=name)
+    # A message waits here for its TTL, then dead-letters through the default exchange back
+    # into the work queue: a delay without any plugin.
+    await broker.declare_queue(
+        RabbitQueue(
+            f"{name}.retry",
+            queue_type=QueueType.QUORUM,
+            arguments={
+                "x-message-ttl": cfg.retry_delay_ms,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": name,
+            },
+        )
+    )
+
+
+class EventConsumers:
+    """Registers handlers on a FastStream broker, one queue per (service, event)."""
+
+    def __init__(self, broker: RabbitBroker, cfg: ConsumerConfig, inbox: Inbox) -> None:
+        self.broker = broker
+        self.cfg = cfg
+        self.inbox = inbox
+        self.consumers: list[Consumer] = []
+
+    def on(self, event: type[Event]) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            name = queue_name(self.cfg.service, event)
+            self.consumers.append(Consumer(name, event, handler))
+            self._subscribe(name, event, handler)
+            return handler
+
+        return register
+
+    async def declare(self) -> None:
+        await self.broker.declare_exchange(EVENTS)
+        for consumer in self.consumers:
+            await declare_side_queues(self.broker, consumer.queue, self.cfg)
+
+    def _subscribe(self, name: str, event: type[Event], handler: Handler) -> None:
+        broker = self.broker
+        cfg = self.cfg
+        inbox = self.inbox
+
+        @broker.subscriber(
+            work_queue(name, event.routing_key, cfg),
+            EVENTS,
+            ack_policy=AckPolicy.MANUAL,
+            title=name,
+            description=f"{cfg.service} handles {event.__name__}",
+        )
+        async def consume(message: RabbitMessage) -> None:
+            raw = message.raw_message
+            clear_contextvars()
+            bind_contextvars(queue=name, message_id=raw.message_id, correlation_id=raw.correlation_id)
+            try:
+                envelope = Envelope.model_validate_json(raw.body)
+                data = envelope.open(event)
+            except (ValidationError, ValueError) as exc:
+                await dead_letter(broker, message, name, f"malformed: {_short(exc)}")
+                return
+            bind_contextvars(event_id=envelope.id, event_type=envelope.type, correlation_id=envelope.correlationid)
+            try:
+                if await inbox.seen(name, envelope):
+                    log.info("duplicate event ignored")
+                    await message.ack()
+                    return
+                await handler(envelope, data)
+                await inbox.record(name, envelope)
+            except Malformed as exc:
+                await dead_letter(broker, message, name, f"rejected by handler: {exc}")
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any other failure is retried, then dead-lettered
+                await retry_later(broker, message, name, exc, cfg)
+                return
+            await message.ack()
+            log.debug("event handled")
+
+
+async def dead_letter(broker: RabbitBroker, message: Any, queue: str, reason: str) -> None:
+    raw = message.raw_message
+    log.error("event dead-lettered", reason=reason)
+    headers = dict(raw.headers or {})
+    headers[ERROR_HEADER] = reason[:1000]
+    await broker.publish(
+        raw.body,
+        exchange=DEAD_LETTER,
+        routing_key=queue,
+        persist=True,
+        headers=headers,
+        message_id=raw.message_id,
+        correlation_id=raw.correlation_id,
+        message_type=raw.type,
+        content_type=raw.content_type,
+    )
+    await message.ack()
+
+
+async def retry_later(broker: RabbitBroker, message: Any, queue: str, exc: Exception, cfg: ConsumerConfig) -> None:
+    raw = message.raw_message
+    headers = dict(raw.headers or {})
+    retries = int(headers.get(RETRY_HEADER, 0) or 0)
+    if retries >= cfg.max_retries:
+        await dead_letter(broker, message, queue, f"failed {retries + 1} times: {_short(exc)}")
+        return
+    log.warning("event handling failed, will retry", retries=retries, error=_short(exc))
+    headers[RETRY_HEADER] = retries + 1
+    await broker.publish(
+        raw.body,
+        queue=f"{queue}.retry",
+        persist=True,
+        headers=headers,
+        message_id=raw.message_id,
+        correlation_id=raw.correlation_id,
+        message_type=raw.type,
+        content_type=raw.content_type,
+    )
+    await message.ack()
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or exc.__class__.__name__
+    if isinstance(exc, ValidationError):
+        text = json.dumps(
+            [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors(include_url=False)], ensure_ascii=False
+        )
+    return f"{exc.__class__.__name__}: {text}"[:500]

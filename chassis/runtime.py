@@ -1,0 +1,117 @@
+"""One service process: the HTTP API, the event consumers and the outbox relay, started and
+stopped together. `bootstrap.py` of each service builds a Runtime; `__main__.py` serves it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import uvicorn
+from fastapi import APIRouter, FastAPI
+
+from .auth import TokenVerifier
+from .http import create_app
+from .inbox import Inbox
+from .logging import configure, get_logger
+from .messaging import ConsumerConfig, EventConsumers, make_broker
+from .outbox import OutboxRelay
+from .settings import ServiceSettings
+from .store import Store, ensure_outbox_index
+from .tree import UnitDirectory
+
+log = get_logger("chassis.runtime")
+
+
+class Runtime:
+    def __init__(self, settings: ServiceSettings, *, outbox_collections: list[str], verify_tokens: bool = True) -> None:
+        self.settings = settings
+        self.store = Store(
+            settings.mongodb_url, settings.database, crash_after_commit=settings.fault_crash_after_commit
+        )
+        self.broker = make_broker(settings.amqp_url, prefetch=settings.prefetch, service=settings.service_name)
+        self.consumers = EventConsumers(
+            self.broker,
+            ConsumerConfig(
+                service=settings.service_name,
+                delivery_limit=settings.delivery_limit,
+                max_retries=settings.max_retries,
+                retry_delay_ms=settings.retry_delay_ms,
+            ),
+            Inbox(self.store),
+        )
+        self.outbox_collections = outbox_collections
+        self.relay = OutboxRelay(
+            self.store,
+            self.broker,
+            outbox_collections,
+            poll_seconds=settings.relay_poll_seconds,
+            lease_seconds=settings.relay_lease_seconds,
+        )
+        self.verifier = (
+            TokenVerifier(settings.jwks_url, issuer=settings.token_issuer, audience=settings.token_audience)
+            if verify_tokens
+            else None
+        )
+        self.units = UnitDirectory(self.store)
+        self.startup: list[Callable[[], Awaitable[Any]]] = [self._indexes]
+        self.background: list[Callable[[], Awaitable[Any]]] = [self.relay.run]
+
+    async def _indexes(self) -> None:
+        for name in self.outbox_collections:
+            await ensure_outbox_index(self.store[name])
+
+    async def readiness(self) -> dict[str, bool]:
+        checks: dict[str, bool] = {}
+        try:
+            checks["store"] = await asyncio.wait_for(self.store.ping(), 2.0)
+        except Exception:  # noqa: BLE001
+            checks["store"] = False
+        checks["broker"] = await self.broker.ping(timeout=2.0)
+        return checks
+
+    def app(self, title: str, *routers: APIRouter) -> FastAPI:
+        @contextlib.asynccontextmanager
+        async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+            async with self.running():
+                yield
+
+        app = create_app(
+            title,
+            verifier=self.verifier,
+            max_body_bytes=self.settings.max_body_bytes,
+            readiness=self.readiness,
+            lifespan=lifespan,
+        )
+        for router in routers:
+            app.include_router(router)
+        app.state.runtime = self
+        return app
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        for hook in self.startup:
+            await hook()
+        await self.broker.connect()
+        await self.consumers.declare()
+        await self.broker.start()
+        tasks = [asyncio.create_task(job(), name=getattr(job, "__qualname__", "job")) for job in self.background]
+        log.info("service started", consumers=[c.queue for c in self.consumers.consumers])
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.broker.stop()
+            await self.store.close()
+            log.info("service stopped")
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    configure(settings.service_name, settings.log_level)
+    config = uvicorn.Config(
+        app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False, lifespan="on"
+    )
+    asyncio.run(uvicorn.Server(config).serve())

@@ -1,0 +1,41 @@
+"""Settings every service shares; each service subclasses with its own prefix and defaults."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    # Plain names (no prefix) for what operators set once for the whole platform.
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    service_name: str = "service"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    mongodb_url: str = "mongodb://127.0.0.1:27017/"
+    database: str = ""
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "info"
+
+    # Verification of tokens issued by accounts, from its published key set.
+    jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
+    token_issuer: str = "moha-accounts"
+    token_audience: str = "moha"
+
+    # Messaging: bounded prefetch, bounded retries with a delay, then the dead-letter queue.
+    prefetch: int = 32
+    delivery_limit: int = 10
+    max_retries: int = 5
+    retry_delay_ms: int = 2000
+
+    # Outbox relay: it is woken after each write; the poll only catches what a crash left behind.
+    relay_poll_seconds: float = 1.0
+    relay_lease_seconds: float = 30.0
+    relay_batch: int = 100
+
+    max_body_bytes: int = Field(default=1_000_000, description="largest accepted HTTP request body")
+
+    # Fault injection for crash tests: exit the process right after a state change is stored,
+    # before its events could be published.
+    fault_crash_after_commit: bool = False

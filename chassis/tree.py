@@ -1,0 +1,62 @@
+"""Each service's own read model of the administrative tree, fed by UnitRegistered.
+
+Scope is decided from it: a unit sees itself, a parent sees all of its descendants, nobody sees a
+sibling. `path` (ancestors from the root) makes "is X under Y" one lookup.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moha_contracts import Envelope, UnitRegistered
+
+from .auth import Principal
+from .messaging import EventConsumers, Retry
+from .store import Store
+
+
+class UnitDirectory:
+    def __init__(self, store: Store) -> None:
+        self.units = store["units"]
+
+    def subscribe(self, consumers: EventConsumers) -> None:
+        consumers.on(UnitRegistered)(self._on_unit_registered)
+
+    async def _on_unit_registered(self, envelope: Envelope, event: UnitRegistered) -> None:
+        await self.units.update_one(
+            {"_id": event.unit_id},
+            {
+                "$set": {
+                    "code": event.code,
+                    "name": event.name,
+                    "level": event.level,
+                    "parent_id": event.parent_id,
+                    "path": event.path,
+                }
+            },
+            upsert=True,
+        )
+
+    async def get(self, unit_id: str) -> dict[str, Any] | None:
+        return await self.units.find_one({"_id": unit_id})
+
+    async def require(self, unit_id: str) -> dict[str, Any]:
+        """For event handlers: an event about a unit not yet known here arrived before its
+        UnitRegistered; retry it later rather than act on half the picture."""
+        unit = await self.get(unit_id)
+        if unit is None:
+            raise Retry(f"unit {unit_id} not known yet")
+        return unit
+
+    async def lineage(self, unit_id: str) -> list[str] | None:
+        """The unit's ancestors and itself, or None if it is unknown."""
+        unit = await self.get(unit_id)
+        return None if unit is None else [*unit["path"], unit_id]
+
+    async def can_see(self, principal: Principal, unit_id: str) -> bool:
+        if principal.unit_id == unit_id:
+            return True
+        if principal.role == "reporting_unit":
+            return False
+        lineage = await self.lineage(unit_id)
+        return lineage is not None and principal.unit_id in lineage

@@ -1,0 +1,36 @@
+"""Event contracts of the MOHA survey and reporting platform.
+
+Install this package alone to subscribe to the platform's events; it pulls in no service.
+"""
+
+from .envelope import CONTENT_TYPE, DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, Envelope, Event
+from .events import (
+    ALL_EVENTS,
+    BY_TYPE,
+    AccountIssued,
+    FormApproved,
+    FormRejected,
+    FormSubmitted,
+    NotificationDelivered,
+    NotificationFailed,
+    ReviewTaskOpened,
+    UnitRegistered,
+)
+
+__all__ = [
+    "ALL_EVENTS",
+    "BY_TYPE",
+    "CONTENT_TYPE",
+    "DEAD_LETTER_EXCHANGE",
+    "EVENTS_EXCHANGE",
+    "AccountIssued",
+    "Envelope",
+    "Event",
+    "FormApproved",
+    "FormRejected",
+    "FormSubmitted",
+    "NotificationDelivered",
+    "NotificationFailed",
+    "ReviewTaskOpened",
+    "UnitRegistered",
+]

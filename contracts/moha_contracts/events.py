@@ -1,0 +1,161 @@
+"""The platform's published events. A change that breaks a consumer is a new class with `.v2`,
+published beside the old one; adding an optional field is a minor version."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from .envelope import Event
+
+UnitLevel = Literal["central", "province", "district", "commune", "agency"]
+Role = Literal[
+    "central_admin",
+    "province_admin",
+    "district_admin",
+    "province_supervisor",
+    "district_supervisor",
+    "reporting_unit",
+]
+
+
+# accounts ---------------------------------------------------------------------------------
+class UnitRegistered(Event):
+    """A unit joined the administrative tree. `path` lists its ancestors from the root down."""
+
+    routing_key = "accounts.unit.registered.v1"
+
+    unit_id: str
+    code: str
+    name: str
+    level: UnitLevel
+    parent_id: str | None
+    path: list[str] = Field(default_factory=list)
+
+    def subject(self) -> str:
+        return self.unit_id
+
+
+class AccountIssued(Event):
+    routing_key = "accounts.account.issued.v1"
+
+    account_id: str
+    username: str
+    unit_id: str
+    role: Role
+    email: str | None = None
+    display_name: str
+    issued_by: str | None
+
+    def subject(self) -> str:
+        return self.account_id
+
+
+# forms ------------------------------------------------------------------------------------
+class FormSubmitted(Event):
+    routing_key = "forms.submission.submitted.v1"
+
+    submission_id: str
+    campaign_id: str
+    form_code: str
+    unit_id: str
+    revision: int
+    submitted_by: str
+    submitted_at: datetime
+    answers: dict[str, Any]
+
+    def subject(self) -> str:
+        return self.submission_id
+
+
+# approvals --------------------------------------------------------------------------------
+class ReviewTaskOpened(Event):
+    routing_key = "approvals.review_task.opened.v1"
+
+    task_id: str
+    submission_id: str
+    unit_id: str
+    revision: int
+    level: int
+    submitted_at: datetime
+
+    def subject(self) -> str:
+        return self.submission_id
+
+
+class FormApproved(Event):
+    routing_key = "approvals.form.approved.v1"
+
+    task_id: str
+    submission_id: str
+    unit_id: str
+    revision: int
+    level: int
+    final: bool
+    approved_by: str
+    approved_at: datetime
+
+    def subject(self) -> str:
+        return self.submission_id
+
+
+class FormRejected(Event):
+    routing_key = "approvals.form.rejected.v1"
+
+    task_id: str
+    submission_id: str
+    unit_id: str
+    revision: int
+    level: int
+    reason: str
+    rejected_by: str
+    rejected_at: datetime
+
+    def subject(self) -> str:
+        return self.submission_id
+
+
+# notifications ----------------------------------------------------------------------------
+class NotificationDelivered(Event):
+    routing_key = "notifications.delivery.delivered.v1"
+
+    delivery_id: str
+    account_id: str
+    channel: Literal["email"]
+    template: str
+    cause_event_id: str
+    delivered_at: datetime
+
+    def subject(self) -> str:
+        return self.delivery_id
+
+
+class NotificationFailed(Event):
+    routing_key = "notifications.delivery.failed.v1"
+
+    delivery_id: str
+    account_id: str
+    channel: Literal["email"]
+    template: str
+    cause_event_id: str
+    error: str
+    attempts: int
+
+    def subject(self) -> str:
+        return self.delivery_id
+
+
+ALL_EVENTS: tuple[type[Event], ...] = (
+    UnitRegistered,
+    AccountIssued,
+    FormSubmitted,
+    ReviewTaskOpened,
+    FormApproved,
+    FormRejected,
+    NotificationDelivered,
+    NotificationFailed,
+)
+
+BY_TYPE: dict[str, type[Event]] = {e.event_type(): e for e in ALL_EVENTS}

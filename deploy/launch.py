@@ -1,0 +1,165 @@
+"""Runs the four services as separate processes on this machine, for the demo and for the tests.
+
+    python -m deploy.launch --demo     # start everything, load the demo data, print URLs and logins
+
+It needs a broker and a store: AMQP_URL and MONGODB_URL, or the native stack (deploy/local/stack.sh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("accounts", "forms", "approvals", "notifications")
+DEFAULT_PORTS = {"accounts": 8001, "forms": 8002, "approvals": 8003, "notifications": 8004}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, **extra_env: str) -> None:
+        env = {**os.environ, **self.env, **extra_env, "HTTP_PORT": str(self.port), "HTTP_HOST": "127.0.0.1"}
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", f"services.{self.name}"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}; log:\n{self.log_tail()}")
+            try:
+                if httpx.get(self.url + "/health/ready", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} not ready after {timeout}s; log:\n{self.log_tail()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else None
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+@dataclass
+class Platform:
+    amqp_url: str
+    mongodb_url: str
+    log_dir: Path
+    database_suffix: str = ""
+    ports: dict[str, int] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        ports = {name: self.ports.get(name) or DEFAULT_PORTS[name] for name in SERVICES}
+        for name in SERVICES:
+            env = {
+                "AMQP_URL": self.amqp_url,
+                "MONGODB_URL": self.mongodb_url,
+                "DATABASE": f"moha_{name}{self.database_suffix}",
+                "JWKS_URL": f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json",
+                **self.extra_env,
+            }
+            self.services[name] = ServiceProcess(name, ports[name], env, self.log_dir / f"{name}.log")
+
+    def __getitem__(self, name: str) -> ServiceProcess:
+        return self.services[name]
+
+    def start(self) -> None:
+        for service in self.services.values():
+            service.start()
+        for service in self.services.values():
+            service.wait_ready()
+
+    def stop(self) -> None:
+        for service in self.services.values():
+            service.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--demo", action="store_true", help="load the demo data (Lạng Sơn) and print logins")
+    parser.add_argument("--log-dir", default=str(ROOT / ".stack" / "logs"))
+    args = parser.parse_args()
+    from deploy.demo import ADMIN_PASSWORD, load_demo
+
+    mongodb_url = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/")
+    suffix = ""
+    if args.demo:
+        # A demo starts from empty databases of its own, so its logins are always the ones printed.
+        from pymongo import MongoClient
+
+        suffix = "_demo"
+        with MongoClient(mongodb_url) as client:
+            for name in SERVICES:
+                client.drop_database(f"moha_{name}{suffix}")
+    platform = Platform(
+        amqp_url=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+        mongodb_url=mongodb_url,
+        log_dir=Path(args.log_dir),
+        database_suffix=suffix,
+        extra_env={"BOOTSTRAP_ADMIN_PASSWORD": os.environ.get("BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD),
+                   "SMTP_PORT": os.environ.get("SMTP_PORT", "1025")},
+    )
+    platform.start()
+    print("Services (OpenAPI at /docs):")
+    for s in platform.services.values():
+        print(f"  {s.name:<14} {s.url}")
+    print(f"Logs: {args.log_dir}")
+    if args.demo:
+        load_demo({name: s.url for name, s in platform.services.items()})
+    print("Ctrl-C stops the platform.")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        signal.pause()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        platform.stop()
+
+
+if __name__ == "__main__":
+    main()

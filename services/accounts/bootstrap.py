@@ -1,0 +1,69 @@
+"""Wires accounts: its settings, store, token issuer, API and handlers. Nothing else builds infrastructure."""
+
+from __future__ import annotations
+
+import asyncio
+
+from chassis.auth import TokenVerifier
+from chassis.errors import Conflict
+from chassis.logging import get_logger
+from chassis.runtime import Runtime
+from fastapi import FastAPI
+
+from . import handlers
+from .api import hasher, router
+from .domain import model
+from .settings import AccountsSettings
+from .store import OUTBOX_COLLECTIONS, AccountsStore
+from .tokens import TokenIssuer
+
+log = get_logger("accounts.bootstrap")
+
+
+def build(settings: AccountsSettings | None = None) -> tuple[FastAPI, AccountsSettings]:
+    settings = settings or AccountsSettings()
+    runtime = Runtime(settings, outbox_collections=OUTBOX_COLLECTIONS, verify_tokens=False)
+    accounts = AccountsStore(runtime.store)
+    handlers.subscribe(runtime)
+    app = runtime.app("MOHA accounts", router)
+    app.state.accounts = accounts
+
+    async def start() -> None:
+        await accounts.create_indexes()
+        key = await accounts.signing_key()
+        app.state.tokens = TokenIssuer(
+            key, issuer=settings.token_issuer, audience=settings.token_audience, ttl_seconds=settings.token_ttl_seconds
+        )
+        # Accounts verifies its own tokens with the same key, without a round trip to itself.
+        app.state.verifier = TokenVerifier(
+            None, issuer=settings.token_issuer, audience=settings.token_audience,
+            keys={app.state.tokens.kid: key.public_key()},
+        )
+        await ensure_root_admin(accounts, settings)
+
+    runtime.startup.append(start)
+    return app, settings
+
+
+async def ensure_root_admin(accounts: AccountsStore, settings: AccountsSettings) -> None:
+    """First start: the root of the tree (the Ministry) and the first central administrator."""
+    if await accounts.get_unit(model.ROOT_UNIT_ID) is None:
+        try:
+            await accounts.add_unit(model.register_root("BNV", "Bộ Nội vụ"))
+        except Conflict:  # another replica created it first
+            log.info("root unit already created")
+    if not settings.bootstrap_admin_password or await accounts.find_account(settings.bootstrap_admin_username):
+        return
+    model.check_password_policy(settings.bootstrap_admin_password)
+    root = await accounts.get_unit(model.ROOT_UNIT_ID)
+    assert root is not None
+    account = model.issue_account(
+        None, root, username=settings.bootstrap_admin_username, role="central_admin",
+        display_name="Quản trị hệ thống cấp Trung ương", email=None,
+        password_hash=await asyncio.to_thread(hasher.hash, settings.bootstrap_admin_password),
+    )
+    account.must_change_password = False
+    try:
+        await accounts.add_account(account)
+    except Conflict:
+        pass

@@ -1,0 +1,12 @@
+from chassis.settings import ServiceSettings
+
+
+class AccountsSettings(ServiceSettings):
+    service_name: str = "accounts"
+    database: str = "moha_accounts"
+    http_port: int = 8001
+    # The first central administrator, created at first start when a password is given.
+    bootstrap_admin_username: str = "admin"
+    bootstrap_admin_password: str | None = None
+    # Short tokens bound how long a revoked account or a changed role keeps working.
+    token_ttl_seconds: int = 900

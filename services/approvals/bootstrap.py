@@ -1,0 +1,22 @@
+"""Wires approvals: settings, store, API and handlers."""
+
+from __future__ import annotations
+
+from chassis.runtime import Runtime
+from fastapi import FastAPI
+
+from . import handlers
+from .api import router
+from .settings import ApprovalsSettings
+from .store import OUTBOX_COLLECTIONS, TaskStore
+
+
+def build(settings: ApprovalsSettings | None = None) -> tuple[FastAPI, ApprovalsSettings]:
+    settings = settings or ApprovalsSettings()
+    runtime = Runtime(settings, outbox_collections=OUTBOX_COLLECTIONS)
+    tasks = TaskStore(runtime.store)
+    handlers.subscribe(runtime, tasks)
+    runtime.startup.append(tasks.create_indexes)
+    app = runtime.app("MOHA approvals", router)
+    app.state.tasks = tasks
+    return app, settings

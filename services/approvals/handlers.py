@@ -1,0 +1,22 @@
+"""Events approvals consumes: the tree (for scope) and submitted forms, which open review tasks."""
+
+from __future__ import annotations
+
+from chassis.runtime import Runtime
+from moha_contracts import Envelope, FormSubmitted
+
+from .domain.model import ReviewTask
+from .store import TaskStore
+
+
+def subscribe(runtime: Runtime, tasks: TaskStore) -> None:
+    runtime.units.subscribe(runtime.consumers)
+
+    @runtime.consumers.on(FormSubmitted)
+    async def on_form_submitted(envelope: Envelope, event: FormSubmitted) -> None:
+        unit = await runtime.units.require(event.unit_id)
+        task = ReviewTask.open(
+            submission_id=event.submission_id, campaign_id=event.campaign_id, unit_id=event.unit_id,
+            unit_lineage=[*unit["path"], event.unit_id], revision=event.revision, submitted_at=event.submitted_at,
+        )
+        await tasks.add(task)

@@ -1,0 +1,23 @@
+"""Wires forms: settings, store, API and handlers."""
+
+from __future__ import annotations
+
+from chassis.runtime import Runtime
+from fastapi import FastAPI
+
+from . import handlers
+from .api import router
+from .settings import FormsSettings
+from .store import OUTBOX_COLLECTIONS, SubmissionStore
+
+
+def build(settings: FormsSettings | None = None) -> tuple[FastAPI, FormsSettings]:
+    settings = settings or FormsSettings()
+    runtime = Runtime(settings, outbox_collections=OUTBOX_COLLECTIONS)
+    submissions = SubmissionStore(runtime.store)
+    handlers.subscribe(runtime, submissions)
+    runtime.startup.append(submissions.create_indexes)
+    app = runtime.app("MOHA forms", router)
+    app.state.submissions = submissions
+    app.state.units = runtime.units
+    return app, settings

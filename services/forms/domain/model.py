@@ -1,0 +1,76 @@
+"""A unit's submission of a form in a campaign, and how it moves: submitted, returned, approved.
+Plain Python: no I/O. Each method checks its rule and records the event it raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from chassis.auth import Principal
+from chassis.errors import Conflict, Forbidden
+from moha_contracts import Event, FormSubmitted
+
+DRAFT, SUBMITTED, RETURNED, APPROVED = "draft", "submitted", "returned", "approved"
+
+
+def submission_id(campaign_id: str, unit_id: str) -> str:
+    # One submission per unit per campaign: the identity itself forbids a second one.
+    return f"{campaign_id}:{unit_id}"
+
+
+@dataclass
+class Submission:
+    id: str
+    campaign_id: str
+    form_code: str
+    unit_id: str
+    status: str = DRAFT
+    revision: int = 0
+    answers: dict[str, Any] = field(default_factory=dict)
+    return_reason: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    version: int = 0
+    events: list[Event] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, campaign_id: str, form_code: str, unit_id: str) -> Submission:
+        return cls(submission_id(campaign_id, unit_id), campaign_id, form_code, unit_id)
+
+    def submit(self, by: Principal, answers: dict[str, Any], now: datetime | None = None) -> None:
+        if by.role != "reporting_unit" or by.unit_id != self.unit_id:
+            raise Forbidden("Chỉ đơn vị cung cấp thông tin được gửi phiếu của chính mình")
+        if self.status == SUBMITTED:
+            raise Conflict("Phiếu đã được gửi và đang chờ duyệt", code="already_submitted")
+        if self.status == APPROVED:
+            raise Conflict("Phiếu đã được duyệt, không thể gửi lại", code="already_approved")
+        now = now or datetime.now(UTC)
+        self.revision += 1
+        self.status = SUBMITTED
+        self.answers = answers
+        self.return_reason = None
+        self.history.append({"revision": self.revision, "action": "submitted", "by": by.account_id, "at": now})
+        self.events.append(
+            FormSubmitted(
+                submission_id=self.id, campaign_id=self.campaign_id, form_code=self.form_code, unit_id=self.unit_id,
+                revision=self.revision, submitted_by=by.account_id, submitted_at=now, answers=answers,
+            )
+        )
+
+    def approve(self, revision: int, *, final: bool, by: str, at: datetime) -> bool:
+        """Returns False when the decision is about another revision (late or repeated): no change."""
+        if revision != self.revision or self.status != SUBMITTED:
+            return False
+        if final:
+            self.status = APPROVED
+        self.history.append({"revision": revision, "action": "approved" if final else "approved_level", "by": by,
+                             "at": at})
+        return True
+
+    def return_to_unit(self, revision: int, *, reason: str, by: str, at: datetime) -> bool:
+        if revision != self.revision or self.status != SUBMITTED:
+            return False
+        self.status = RETURNED
+        self.return_reason = reason
+        self.history.append({"revision": revision, "action": "returned", "by": by, "at": at, "reason": reason})
+        return True

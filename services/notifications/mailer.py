@@ -1,0 +1,93 @@
+"""Sends the pending e-mails through SMTP, retrying with backoff while the server is away.
+
+Each e-mail is claimed with a lease before it is sent, so several replicas never send the same one
+at the same time. A crash after the server accepted a message and before it is marked sent sends
+it again: e-mail is at least once, and the Message-ID lets mail clients fold the copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import aiosmtplib
+
+from chassis.logging import bind_contextvars, get_logger
+
+from .domain.model import Delivery
+from .settings import NotificationsSettings
+from .store import NotificationStore
+
+log = get_logger("notifications.mailer")
+
+
+class Mailer:
+    def __init__(self, store: NotificationStore, settings: NotificationsSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                sent_any = await self.send_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the store away: keep going
+                log.warning("mailer pass failed", error=str(exc))
+                sent_any = False
+            if sent_any:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.mail_poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def send_due(self) -> bool:
+        worked = False
+        lease = self.settings.smtp_timeout_seconds * 3
+        while delivery := await self.store.claim_due(lease):
+            worked = True
+            await self._send(delivery)
+        return worked
+
+    async def _send(self, delivery: Delivery) -> None:
+        bind_contextvars(delivery_id=delivery.id)
+        s = self.settings
+        message = EmailMessage()
+        message["From"] = s.mail_sender
+        message["To"] = delivery.to
+        message["Subject"] = delivery.subject
+        message["Message-ID"] = make_msgid(idstring=delivery.id.replace(":", "."), domain="moha.gov.vn")
+        message.set_content(delivery.body)
+        now = datetime.now(UTC)
+        try:
+            await aiosmtplib.send(
+                message, hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_username,
+                password=s.smtp_password, start_tls=s.smtp_starttls, timeout=s.smtp_timeout_seconds,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            self._failed(delivery, exc, permanent=True, now=now)
+        except aiosmtplib.SMTPResponseException as exc:
+            # 5xx is the server's final word on this message; 4xx and anything else may pass later.
+            self._failed(delivery, exc, permanent=500 <= exc.code < 600, now=now)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            self._failed(delivery, exc, permanent=False, now=now)
+        else:
+            delivery.delivered(now)
+            log.info("e-mail delivered", attempts=delivery.attempts)
+        await self.store.save_delivery(delivery)
+
+    def _failed(self, delivery: Delivery, exc: Exception, *, permanent: bool, now: datetime) -> None:
+        s = self.settings
+        delivery.attempt_failed(f"{exc.__class__.__name__}: {exc}"[:500], permanent=permanent, now=now,
+                                base=s.mail_retry_base_seconds, cap=s.mail_retry_max_seconds,
+                                max_attempts=s.mail_max_attempts)
+        log.warning("e-mail not delivered", permanent=permanent, status=delivery.status, attempts=delivery.attempts,
+                    error=delivery.last_error)

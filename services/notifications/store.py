@@ -1,0 +1,87 @@
+"""Notifications' own database: recipients (read model of accounts), notices, e-mail deliveries."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chassis.store import AlreadyExists, Store
+from pymongo import DESCENDING, ReturnDocument
+
+from .domain.model import PENDING, Delivery
+
+RECIPIENTS = "recipients"
+NOTICES = "notices"
+DELIVERIES = "deliveries"
+OUTBOX_COLLECTIONS = [DELIVERIES]
+_DELIVERY_FIELDS = [f for f in Delivery.__dataclass_fields__ if f not in ("id", "version", "events")]
+
+
+class NotificationStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def create_indexes(self) -> None:
+        await self.store[RECIPIENTS].create_index("unit_id")
+        await self.store[NOTICES].create_index([("account_id", 1), ("created_at", -1)])
+        await self.store[DELIVERIES].create_index("status")
+
+    # recipients ---------------------------------------------------------------------------
+    async def upsert_recipient(self, account_id: str, **fields: Any) -> None:
+        await self.store[RECIPIENTS].update_one({"_id": account_id}, {"$set": fields}, upsert=True)
+
+    async def recipients_of_unit(self, unit_id: str, role: str) -> list[dict[str, Any]]:
+        return [r async for r in self.store[RECIPIENTS].find({"unit_id": unit_id, "role": role})]
+
+    # notices (in-app inbox) ---------------------------------------------------------------
+    async def add_notice(self, notice_id: str, account_id: str, title: str, body: str, kind: str) -> None:
+        try:
+            await self.store.insert(NOTICES, {
+                "_id": notice_id, "account_id": account_id, "title": title, "body": body, "kind": kind,
+                "read": False, "created_at": datetime.now(UTC),
+            })
+        except AlreadyExists:
+            pass
+
+    async def inbox(self, account_id: str, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+        coll = self.store[NOTICES]
+        items = [n async for n in coll.find({"account_id": account_id}).sort("created_at", DESCENDING).limit(limit)]
+        unread = await coll.count_documents({"account_id": account_id, "read": False})
+        return items, unread
+
+    async def mark_read(self, notice_id: str, account_id: str) -> bool:
+        result = await self.store[NOTICES].update_one({"_id": notice_id, "account_id": account_id},
+                                                      {"$set": {"read": True}})
+        return result.matched_count == 1
+
+    # deliveries ---------------------------------------------------------------------------
+    async def add_delivery(self, delivery: Delivery) -> None:
+        try:
+            await self.store.insert(DELIVERIES, {"_id": delivery.id, **_fields(delivery), "version": 1})
+        except AlreadyExists:
+            pass
+
+    async def claim_due(self, lease_seconds: float) -> Delivery | None:
+        """Take one due e-mail, pushing its next attempt past the lease so no other replica sends it meanwhile."""
+        now = datetime.now(UTC)
+        doc = await self.store[DELIVERIES].find_one_and_update(
+            {"status": PENDING, "next_attempt_at": {"$lte": now}},
+            {"$set": {"next_attempt_at": now + timedelta(seconds=lease_seconds)}, "$inc": {"version": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return None if doc is None else Delivery(id=doc["_id"], version=doc["version"],
+                                                 **{k: doc[k] for k in _DELIVERY_FIELDS})
+
+    async def save_delivery(self, delivery: Delivery) -> None:
+        delivery.version = await self.store.update(DELIVERIES, delivery.id, delivery.version, _fields(delivery),
+                                                   delivery.events)
+        delivery.events.clear()
+
+    async def get_delivery(self, delivery_id: str) -> dict[str, Any] | None:
+        return await self.store[DELIVERIES].find_one({"_id": delivery_id})
+
+
+def _fields(delivery: Delivery) -> dict[str, Any]:
+    data = asdict(delivery)
+    return {k: data[k] for k in _DELIVERY_FIELDS}

@@ -1,0 +1,71 @@
+import uuid
+
+import pytest
+
+from deploy.launch import Platform, free_port
+from tests.support.platform import Client, delete_platform_queues
+from tests.support.smtp import SmtpServer
+
+ADMIN_PASSWORD = "E2e-Admin-Password-1"
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    server = SmtpServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def platform(amqp_url, mongo_url, run_id, smtp_server, tmp_path_factory):
+    await delete_platform_queues(amqp_url)
+    running = Platform(
+        amqp_url=amqp_url,
+        mongodb_url=mongo_url,
+        log_dir=tmp_path_factory.mktemp("logs"),
+        database_suffix=f"_e2e_{run_id}",
+        ports={name: free_port() for name in ("accounts", "forms", "approvals", "notifications")},
+        extra_env={
+            "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "SMTP_PORT": str(smtp_server.port),
+            "MAIL_RETRY_BASE_SECONDS": "0.2",
+            "MAIL_RETRY_MAX_SECONDS": "1",
+            "RETRY_DELAY_MS": "300",
+            "LOG_LEVEL": "debug",
+        },
+    )
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def client(platform) -> Client:
+    return Client(platform)
+
+
+@pytest.fixture(scope="session")
+def admin(client) -> dict[str, str]:
+    return client.login("admin", ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def district(client, admin):
+    """A fresh province → district → two units, with a supervisor and unit accounts, per test."""
+    tag = uuid.uuid4().hex[:6]
+    province = client.new_unit(admin, "root", f"P{tag}", f"Tỉnh thử {tag}", "province")
+    district = client.new_unit(admin, province["unit_id"], f"D{tag}", f"Huyện thử {tag}", "district")
+    unit_a = client.new_unit(admin, district["unit_id"], f"A{tag}", f"Xã A {tag}", "commune")
+    unit_b = client.new_unit(admin, district["unit_id"], f"B{tag}", f"Xã B {tag}", "commune")
+    supervisor = client.new_account(admin, district["unit_id"], f"gsv.{tag}", "district_supervisor",
+                                    f"gsv.{tag}@example.vn")
+    account_a = client.new_account(admin, unit_a["unit_id"], f"dva.{tag}", "reporting_unit", f"dva.{tag}@example.vn")
+    account_b = client.new_account(admin, unit_b["unit_id"], f"dvb.{tag}", "reporting_unit", f"dvb.{tag}@example.vn")
+    return {
+        "tag": tag, "province": province, "district": district, "unit_a": unit_a, "unit_b": unit_b,
+        "supervisor": supervisor, "account_a": account_a, "account_b": account_b,
+        "supervisor_auth": client.login(supervisor["username"], supervisor["initial_password"]),
+        "a_auth": client.login(account_a["username"], account_a["initial_password"]),
+        "b_auth": client.login(account_b["username"], account_b["initial_password"]),
+    }

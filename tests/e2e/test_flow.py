@@ -1,0 +1,91 @@
+"""One form across the four processes over the real broker and store: submit, review, approve or
+return, and the unit told in its inbox and by e-mail."""
+
+import pytest
+
+from tests.support.platform import eventually
+
+pytestmark = pytest.mark.e2e
+
+ANSWERS = {"A1.1": "Xã thử nghiệm", "A2.2.2": 3, "A2.4.total": 12, "A3.3.has_premises": False}
+
+
+def submit(client, auth, unit_id, answers=ANSWERS, campaign="dtcshc-2021", **extra):
+    body = {"campaign_id": campaign, "form_code": "1/HC-TB", "unit_id": unit_id, "answers": answers, **extra}
+    return client.forms.post("/submissions", json=body, headers=auth)
+
+
+def open_task_for(client, supervisor_auth, submission_id, revision):
+    def find():
+        tasks = client.approvals.get("/tasks", headers=supervisor_auth).json()
+        return next((t for t in tasks if t["submission_id"] == submission_id and t["revision"] == revision), None)
+
+    return eventually(find)
+
+
+def submission(client, auth, sid):
+    return client.forms.get(f"/submissions/{sid}", headers=auth).json()
+
+
+def test_submit_approve_notify(client, district, smtp_server):
+    response = submit(client, district["a_auth"], district["unit_a"]["unit_id"])
+    assert response.status_code == 201, response.text
+    sub = response.json()
+    assert (sub["status"], sub["revision"]) == ("submitted", 1)
+
+    task = open_task_for(client, district["supervisor_auth"], sub["submission_id"], 1)
+    decision = client.approvals.post(f"/tasks/{task['task_id']}/approve", json={"revision": 1},
+                                     headers=district["supervisor_auth"])
+    assert decision.status_code == 200, decision.text
+    assert decision.json()["status"] == "approved"
+
+    eventually(lambda: submission(client, district["a_auth"], sub["submission_id"])["status"] == "approved")
+    inbox = eventually(lambda: client.notifications.get("/inbox", headers=district["a_auth"]).json()["items"])
+    assert inbox[0]["kind"] == "form_approved"
+    assert "đã được duyệt" in inbox[0]["title"]
+
+    mail = smtp_server.wait_for(district["account_a"]["username"] + "@example.vn")
+    assert len(mail) == 1
+    assert mail[0]["Subject"] == "Phiếu của đơn vị đã được duyệt"
+    assert sub["submission_id"] in mail[0].get_content()
+    # The other unit of the district heard nothing.
+    assert smtp_server.to(district["account_b"]["username"] + "@example.vn") == []
+
+
+def test_return_with_reason_then_resubmit(client, district, smtp_server):
+    sid = submit(client, district["b_auth"], district["unit_b"]["unit_id"]).json()["submission_id"]
+    task = open_task_for(client, district["supervisor_auth"], sid, 1)
+
+    no_reason = client.approvals.post(f"/tasks/{task['task_id']}/return", json={"revision": 1, "reason": "  "},
+                                      headers=district["supervisor_auth"])
+    assert no_reason.status_code == 422
+    returned = client.approvals.post(
+        f"/tasks/{task['task_id']}/return",
+        json={"revision": 1, "reason": "Mục A2.2.2 tính cả người của đơn vị mình"},
+        headers=district["supervisor_auth"],
+    )
+    assert returned.status_code == 200, returned.text
+
+    sub = eventually(lambda: (s := submission(client, district["b_auth"], sid))["status"] == "returned" and s)
+    assert sub["return_reason"] == "Mục A2.2.2 tính cả người của đơn vị mình"
+    mail = smtp_server.wait_for(district["account_b"]["username"] + "@example.vn")
+    assert mail[0]["Subject"] == "Phiếu của đơn vị bị trả lại"
+    assert "Lý do: Mục A2.2.2 tính cả người của đơn vị mình" in mail[0].get_content()
+
+    again = submit(client, district["b_auth"], district["unit_b"]["unit_id"], answers={**ANSWERS, "A2.2.2": 1},
+                   expected_version=sub["version"])
+    assert again.status_code == 201, again.text
+    assert again.json()["revision"] == 2
+    task2 = open_task_for(client, district["supervisor_auth"], sid, 2)
+    # A decision about the old revision is refused; the new one goes through.
+    stale = client.approvals.post(f"/tasks/{task2['task_id']}/approve", json={"revision": 1},
+                                  headers=district["supervisor_auth"])
+    assert stale.status_code == 409
+    ok = client.approvals.post(f"/tasks/{task2['task_id']}/approve", json={"revision": 2},
+                               headers=district["supervisor_auth"])
+    assert ok.status_code == 200
+    twice = client.approvals.post(f"/tasks/{task2['task_id']}/approve", json={"revision": 2},
+                                  headers=district["supervisor_auth"])
+    assert twice.status_code == 409
+    final = eventually(lambda: (s := submission(client, district["b_auth"], sid))["status"] == "approved" and s)
+    assert [h["action"] for h in final["history"]] == ["submitted", "returned", "submitted", "approved"]

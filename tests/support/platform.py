@@ -1,0 +1,79 @@
+"""The running platform, seen from outside: HTTP clients and the helpers a test needs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aio_pika
+import httpx
+
+from deploy.launch import SERVICES, Platform
+
+
+def platform_queues() -> list[str]:
+    """Every queue the services declare (work, retry, dead), read from their own wiring."""
+    import importlib
+
+    names = []
+    for service in SERVICES:
+        app, _ = importlib.import_module(f"services.{service}.bootstrap").build()
+        for consumer in app.state.runtime.consumers.consumers:
+            names += [consumer.queue, consumer.queue + ".retry", consumer.queue + ".dead"]
+    return names
+
+
+async def delete_platform_queues(amqp_url: str) -> None:
+    """Start from empty queues: what an earlier run left must not reach this run's services."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        for name in platform_queues():
+            channel = await connection.channel()
+            try:
+                await channel.queue_delete(name)
+            except aio_pika.exceptions.ChannelClosed:
+                pass
+
+
+def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
+    """Poll until `check` returns something truthy (events cross processes asynchronously)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+class Client:
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.http = {name: httpx.Client(base_url=s.url, timeout=15.0) for name, s in platform.services.items()}
+
+    def __getattr__(self, service: str) -> httpx.Client:
+        try:
+            return self.http[service]
+        except KeyError:
+            raise AttributeError(service) from None
+
+    def login(self, username: str, password: str) -> dict[str, str]:
+        response = self.accounts.post("/auth/token", json={"username": username, "password": password})
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    def new_unit(self, admin: dict[str, str], parent_id: str, code: str, name: str, level: str) -> dict[str, Any]:
+        response = self.accounts.post("/units", headers=admin,
+                                      json={"code": code, "name": name, "level": level, "parent_id": parent_id})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def new_account(self, admin: dict[str, str], unit_id: str, username: str, role: str,
+                    email: str | None = None) -> dict[str, Any]:
+        response = self.accounts.post("/accounts", headers=admin, json={
+            "username": username, "unit_id": unit_id, "role": role, "display_name": username.upper(),
+            "email": email})
+        assert response.status_code == 201, response.text
+        return response.json()
