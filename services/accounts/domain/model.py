@@ -106,6 +106,12 @@ class Account:
 
 def check_issuance(actor: Principal | None, actor_unit: Unit | None, unit: Unit, role: str, username: str) -> None:
     """Issuance comes from the level above, inside the issuer's subtree; None is the bootstrap."""
+    # Authority first: someone without it learns nothing from the other checks.
+    if actor is not None:
+        if role not in ISSUABLE.get(actor.role, set()):
+            raise Forbidden(f"Tài khoản của bạn không được cấp vai trò '{role}'")
+        if actor_unit is None or not actor_unit.contains(unit):
+            raise Forbidden("Đơn vị nằm ngoài phạm vi quản trị của bạn")
     if not USERNAME.match(username):
         raise DomainError(
             "Tên đăng nhập gồm 3–64 ký tự: chữ thường không dấu, số, dấu chấm, gạch ngang, gạch dưới",
@@ -113,13 +119,6 @@ def check_issuance(actor: Principal | None, actor_unit: Unit | None, unit: Unit,
         )
     if unit.level not in ROLE_LEVELS[role]:
         raise DomainError(f"Vai trò '{role}' không dùng cho đơn vị cấp '{unit.level}'", code="invalid_role")
-    if actor is None:
-        return
-    if role not in ISSUABLE.get(actor.role, set()):
-        raise Forbidden(f"Tài khoản của bạn không được cấp vai trò '{role}'")
-    assert actor_unit is not None
-    if not actor_unit.contains(unit):
-        raise Forbidden("Đơn vị nằm ngoài phạm vi quản trị của bạn")
 
 
 def issue_account(

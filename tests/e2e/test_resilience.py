@@ -1,0 +1,144 @@
+"""Nothing lost, nothing doubled: a crash between write and publish, a consumer killed while
+events wait, an event delivered twice, a malformed message, the mail server away."""
+
+import asyncio
+import json
+import signal
+import uuid
+
+import httpx
+import pytest
+from pymongo import MongoClient
+
+from tests.e2e.test_flow import open_task_for, submit, submission
+from tests.support.events import EventTap
+from tests.support.platform import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+def forms_db(platform, mongo_url):
+    client = MongoClient(mongo_url)
+    return client, client[platform["forms"].env["DATABASE"]]
+
+
+async def test_crash_between_write_and_publish_loses_nothing(platform, client, district, mongo_url):
+    forms = platform["forms"]
+    forms.stop()
+    forms.start(FAULT_CRASH_AFTER_COMMIT="true")
+    forms.wait_ready()
+    with pytest.raises(httpx.TransportError):
+        submit(client, district["a_auth"], district["unit_a"]["unit_id"], campaign="crash-test")
+    assert forms.process.wait(10) == 70  # died by the fault, right after its write
+
+    mongo, db = forms_db(platform, mongo_url)
+    with mongo:
+        doc = db["submissions"].find_one({"_id": f"crash-test:{district['unit_a']['unit_id']}"})
+        # The state change is stored and its event is waiting in the same document.
+        assert doc["status"] == "submitted"
+        assert doc["outbox_pending"] is True
+        assert [e["type"] for e in doc["outbox"]] == ["vn.gov.moha.forms.submission.submitted.v1"]
+
+    forms.start()
+    forms.wait_ready()
+    task = open_task_for(client, district["supervisor_auth"], doc["_id"], 1)
+    assert task["status"] == "open"
+    with MongoClient(mongo_url) as mongo:
+        submissions = mongo[forms.env["DATABASE"]]["submissions"]
+        # Relayed once, then taken out of the outbox.
+        eventually(lambda: submissions.find_one({"_id": doc["_id"]})["outbox"] == [])
+
+
+async def test_consumer_killed_while_events_wait(platform, client, district):
+    approvals = platform["approvals"]
+    approvals.stop(signal.SIGKILL)
+    sid = submit(client, district["b_auth"], district["unit_b"]["unit_id"], campaign="kill-test").json()[
+        "submission_id"]
+    await asyncio.sleep(0.5)
+    approvals.start()
+    approvals.wait_ready()
+    task = open_task_for(client, district["supervisor_auth"], sid, 1)
+    assert task["revision"] == 1
+
+
+async def test_event_delivered_twice_has_one_effect(platform, client, district, amqp_url, smtp_server):
+    address = district["account_a"]["username"] + "@example.vn"
+    async with EventTap(amqp_url, "approvals.form.*.v1") as tap:
+        sid = submit(client, district["a_auth"], district["unit_a"]["unit_id"], campaign="dup-test").json()[
+            "submission_id"]
+        task = open_task_for(client, district["supervisor_auth"], sid, 1)
+        client.approvals.post(f"/tasks/{task['task_id']}/approve", json={"revision": 1},
+                              headers=district["supervisor_auth"]).raise_for_status()
+        envelope, message = await tap.wait_for("approvals.form.approved.v1", subject=sid)
+        before = len(smtp_server.wait_for(address))
+        # The very same event, twice more, as a broker redelivery would bring it.
+        for _ in range(2):
+            await tap.publish_raw(message.body, message.routing_key, message_id=envelope.id,
+                                  content_type=message.content_type)
+    await asyncio.sleep(2.0)
+    assert len(smtp_server.to(address)) == before == 1
+    inbox = client.notifications.get("/inbox", headers=district["a_auth"]).json()
+    assert [n["kind"] for n in inbox["items"]].count("form_approved") == 1
+    assert submission(client, district["a_auth"], sid)["history"][-1]["action"] == "approved"
+    assert len(submission(client, district["a_auth"], sid)["history"]) == 2
+
+
+async def test_malformed_messages_are_dead_lettered_not_looped(platform, amqp_url):
+    queue_name = "approvals.forms.submission.submitted.v1"
+    async with EventTap(amqp_url, "none.such") as tap:
+        await tap.publish_raw(b"{not json", "forms.submission.submitted.v1", message_id="bad-1")
+        valid_envelope_bad_data = {
+            "id": str(uuid.uuid4()), "type": "vn.gov.moha.forms.submission.submitted.v1", "source": "/moha/forms",
+            "time": "2026-11-22T00:00:00Z", "correlationid": "c", "schemaversion": "1.0",
+            "data": {"submission_id": "x"},
+        }
+        await tap.publish_raw(json.dumps(valid_envelope_bad_data).encode(), "forms.submission.submitted.v1",
+                              message_id="bad-2")
+        dead = await tap.channel.declare_queue(f"{queue_name}.dead", passive=True)
+        got = {}
+        for _ in range(200):
+            message = await dead.get(no_ack=True, fail=False)
+            if message is not None:
+                got[message.message_id] = message.headers["x-moha-error"]
+            if {"bad-1", "bad-2"} <= got.keys():
+                break
+            await asyncio.sleep(0.05)
+        assert got["bad-1"].startswith("malformed: ValidationError")
+        assert got["bad-2"].startswith("malformed: ValidationError")
+        assert "unit_id" in got["bad-2"]
+        # Nothing of them is left in the work queue to loop.
+        work = await tap.channel.declare_queue(queue_name, passive=True)
+        assert work.declaration_result.message_count == 0
+    assert "event dead-lettered" in platform["approvals"].log_path.read_text()
+
+
+async def test_correlation_id_follows_the_request_through_events(platform, client, district, amqp_url):
+    cid = f"test-{uuid.uuid4()}"
+    async with EventTap(amqp_url, "forms.submission.submitted.v1") as tap:
+        response = client.forms.post("/submissions", headers={**district["a_auth"], "X-Correlation-ID": cid}, json={
+            "campaign_id": "cid-test", "form_code": "1/HC-TB", "unit_id": district["unit_a"]["unit_id"],
+            "answers": {"A1": 1}})
+        assert response.headers["X-Correlation-ID"] == cid
+        envelope, message = await tap.wait_for("forms.submission.submitted.v1", subject=response.json()[
+            "submission_id"])
+    assert envelope.correlationid == message.correlation_id == cid
+    open_task_for(client, district["supervisor_auth"], response.json()["submission_id"], 1)
+    approvals_log = [json.loads(line) for line in platform["approvals"].log_path.read_text().splitlines()
+                     if cid in line]
+    assert any(entry["message"] == "event handled" and entry["correlation_id"] == cid for entry in approvals_log)
+
+
+async def test_mail_waits_while_smtp_server_is_down(platform, client, district, smtp_server):
+    address = district["account_b"]["username"] + "@example.vn"
+    smtp_server.stop()
+    try:
+        sid = submit(client, district["b_auth"], district["unit_b"]["unit_id"], campaign="smtp-down").json()[
+            "submission_id"]
+        task = open_task_for(client, district["supervisor_auth"], sid, 1)
+        client.approvals.post(f"/tasks/{task['task_id']}/approve", json={"revision": 1},
+                              headers=district["supervisor_auth"]).raise_for_status()
+        eventually(lambda: "e-mail not delivered" in platform["notifications"].log_path.read_text())
+    finally:
+        smtp_server.start()
+    mail = smtp_server.wait_for(address)
+    assert len(mail) == 1 and mail[0]["Subject"] == "Phiếu của đơn vị đã được duyệt"

@@ -1,0 +1,48 @@
+"""A subscriber of our own, bound like another ministry would bind: a queue on the events
+exchange with a routing-key pattern. Messages wait in it until the test reads them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import aio_pika
+from moha_contracts import EVENTS_EXCHANGE, Envelope
+
+
+class EventTap:
+    def __init__(self, amqp_url: str, pattern: str = "#") -> None:
+        self.amqp_url = amqp_url
+        self.pattern = pattern
+        self.seen: list[tuple[Envelope, aio_pika.abc.AbstractIncomingMessage]] = []
+
+    async def __aenter__(self) -> EventTap:
+        self.connection = await aio_pika.connect(self.amqp_url)
+        self.channel = await self.connection.channel()
+        exchange = await self.channel.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        self.exchange = exchange
+        self.queue = await self.channel.declare_queue(f"test-tap-{uuid.uuid4().hex[:8]}", exclusive=True)
+        await self.queue.bind(exchange, self.pattern)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.connection.close()
+
+    async def drain(self) -> None:
+        while (message := await self.queue.get(no_ack=True, fail=False)) is not None:
+            self.seen.append((Envelope.model_validate_json(message.body), message))
+
+    async def wait_for(self, event_type_suffix: str, subject: str | None = None, timeout: float = 20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            await self.drain()
+            for envelope, message in self.seen:
+                if envelope.type.endswith(event_type_suffix) and (subject is None or envelope.subject == subject):
+                    return envelope, message
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no {event_type_suffix} event for {subject} within {timeout}s")
+
+    async def publish_raw(self, body: bytes, routing_key: str, **properties: object) -> None:
+        await self.exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                                     **properties), routing_key=routing_key)
