@@ -1,12 +1,15 @@
-"""The inbox: which events a consumer has already handled, so a redelivery has no second effect.
+"""The inbox: which events a consumer has handled, so a redelivery has no second effect.
 
-The record is written after the handler's effects; a crash in between means the event is handled
-again, so handlers also make their own writes conditional (deterministic ids, expected states).
+An event is claimed before its handler runs, by inserting a record keyed by consumer and event id
+(an insert is atomic on MongoDB and FerretDB alike), so two copies handled at the same moment, by
+one process or two replicas, run the handler once. The claim is released if the handler fails,
+and a claim left by a process that died mid-handler is taken over once it is older than the lease.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from enum import Enum
 
 from moha_contracts import Envelope
 from pymongo.errors import DuplicateKeyError
@@ -14,17 +17,39 @@ from pymongo.errors import DuplicateKeyError
 from .store import Store
 
 
+class Claim(Enum):
+    NEW = "new"  # handle it
+    DONE = "done"  # handled before: acknowledge and skip
+    BUSY = "busy"  # being handled elsewhere right now: look again later
+
+
 class Inbox:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, lease_seconds: float = 60.0) -> None:
         self.collection = store["inbox"]
+        self.lease = timedelta(seconds=lease_seconds)
 
-    async def seen(self, consumer: str, envelope: Envelope) -> bool:
-        return await self.collection.find_one({"_id": f"{consumer}:{envelope.id}"}, {"_id": 1}) is not None
-
-    async def record(self, consumer: str, envelope: Envelope) -> None:
+    async def claim(self, consumer: str, envelope: Envelope) -> Claim:
+        key = f"{consumer}:{envelope.id}"
+        now = datetime.now(UTC)
         try:
-            await self.collection.insert_one(
-                {"_id": f"{consumer}:{envelope.id}", "type": envelope.type, "processed_at": datetime.now(UTC)}
-            )
+            await self.collection.insert_one({"_id": key, "type": envelope.type, "status": "processing", "at": now})
+            return Claim.NEW
         except DuplicateKeyError:
             pass
+        record = await self.collection.find_one({"_id": key})
+        if record is None:  # released between our insert and our read
+            return Claim.BUSY
+        if record["status"] == "done":
+            return Claim.DONE
+        if record["at"] > now - self.lease:
+            return Claim.BUSY
+        await self.collection.update_one({"_id": key}, {"$set": {"at": now}})
+        return Claim.NEW
+
+    async def done(self, consumer: str, envelope: Envelope) -> None:
+        await self.collection.update_one(
+            {"_id": f"{consumer}:{envelope.id}"}, {"$set": {"status": "done", "at": datetime.now(UTC)}}
+        )
+
+    async def release(self, consumer: str, envelope: Envelope) -> None:
+        await self.collection.delete_one({"_id": f"{consumer}:{envelope.id}"})

@@ -8,7 +8,7 @@ import sys
 import structlog
 from structlog.contextvars import bind_contextvars, clear_contextvars, get_contextvars
 
-__all__ = ["bind_contextvars", "clear_contextvars", "configure", "correlation_id", "get_logger"]
+__all__ = ["bind_contextvars", "clear_contextvars", "configure", "correlation_id", "get_contextvars", "get_logger"]
 
 
 def configure(service: str, level: str = "info") -> None:

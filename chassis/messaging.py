@@ -21,7 +21,7 @@ from faststream.rabbit.schemas import Channel
 from moha_contracts import CONTENT_TYPE, DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, Envelope, Event
 from pydantic import ValidationError
 
-from .inbox import Inbox
+from .inbox import Claim, Inbox
 from .logging import bind_contextvars, clear_contextvars, get_logger
 
 log = get_logger("chassis.messaging")
@@ -149,6 +149,8 @@ class EventConsumers:
     def on(self, event: type[Event]) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             name = queue_name(self.cfg.service, event)
+            if any(c.queue == name for c in self.consumers):
+                raise ValueError(f"{event.__name__} already has a handler in {self.cfg.service}")
             self.consumers.append(Consumer(name, event, handler))
             self._subscribe(name, event, handler)
             return handler
@@ -184,20 +186,31 @@ class EventConsumers:
                 return
             bind_contextvars(event_id=envelope.id, event_type=envelope.type, correlation_id=envelope.correlationid)
             try:
-                if await inbox.seen(name, envelope):
-                    log.info("duplicate event ignored")
-                    await message.ack()
-                    return
+                claim = await inbox.claim(name, envelope)
+            except Exception as exc:  # noqa: BLE001 - the store is away: try again later
+                await retry_later(broker, message, name, exc, cfg)
+                return
+            if claim is Claim.DONE:
+                log.info("duplicate event ignored")
+                await message.ack()
+                return
+            if claim is Claim.BUSY:
+                await retry_later(broker, message, name, Retry("the same event is being handled elsewhere"), cfg)
+                return
+            try:
                 await handler(envelope, data)
-                await inbox.record(name, envelope)
             except Malformed as exc:
+                await inbox.release(name, envelope)
                 await dead_letter(broker, message, name, f"rejected by handler: {exc}")
                 return
             except asyncio.CancelledError:
+                await inbox.release(name, envelope)
                 raise
             except Exception as exc:  # noqa: BLE001 - any other failure is retried, then dead-lettered
+                await inbox.release(name, envelope)
                 await retry_later(broker, message, name, exc, cfg)
                 return
+            await inbox.done(name, envelope)
             await message.ack()
             log.debug("event handled")
 

@@ -1,10 +1,11 @@
-"""The outbox relay: publishes the events stored beside each state change, with publisher confirms,
-then removes them from the document.
+"""The outbox relay: publishes the events of each commit (see store.py) with publisher confirms,
+then marks the commit published.
 
-A crash after the write and before the publish leaves the events in the document; the next relay
-(this process restarted, or another replica) publishes them. A crash after the publish and before
-the removal publishes them again: consumers de-duplicate by event id. A lease keeps replicas from
-publishing the same document at the same time.
+Fast path: the store tells the relay of each commit it made, and the relay publishes it at once.
+Recovery: at start, and then every few seconds, the relay publishes what is still unpublished:
+commits of a process that died before publishing, or of a replica that stopped. A commit is
+published at least once; a crash after the publish and before the mark publishes it again, and
+consumers de-duplicate by event id.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from faststream.rabbit import RabbitBroker
 
 from .logging import get_logger
 from .messaging import publish_envelope_json
-from .store import EPOCH, Store
+from .store import Store
 
 log = get_logger("chassis.outbox")
 
@@ -27,58 +28,75 @@ class OutboxRelay:
         self,
         store: Store,
         broker: RabbitBroker,
-        collections: list[str],
         *,
         poll_seconds: float = 1.0,
-        lease_seconds: float = 30.0,
+        grace_seconds: float = 5.0,
+        batch: int = 100,
     ) -> None:
         self.store = store
         self.broker = broker
-        self.collections = collections
         self.poll_seconds = poll_seconds
-        self.lease = timedelta(seconds=lease_seconds)
-        self._wake = asyncio.Event()
+        # Another replica's fresh commit is its own to publish; take it over only once it is this old.
+        self.grace = timedelta(seconds=grace_seconds)
+        self.batch = batch
+        self._fresh: asyncio.Queue[str] = asyncio.Queue()
         self.published = 0
-        store.on_commit(self.wake)
-
-    def wake(self) -> None:
-        self._wake.set()
+        store.on_commit(self._fresh.put_nowait)
 
     async def run(self) -> None:
+        await self._guarded(self.recover(grace=False))
+        loop = asyncio.get_running_loop()
+        next_poll = loop.time() + self.poll_seconds
         while True:
+            timeout = max(0.0, next_poll - loop.time())
             try:
-                drained = await self.drain()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - broker or store away: keep the events, try again
-                log.warning("outbox relay failed, will retry", error=str(exc))
-                drained = 0
-            if drained:
-                continue
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                first = await asyncio.wait_for(self._fresh.get(), timeout)
             except TimeoutError:
-                pass
+                await self._guarded(self.recover(grace=True))
+                next_poll = loop.time() + self.poll_seconds
+                continue
+            ids = [first]
+            while not self._fresh.empty() and len(ids) < self.batch:
+                ids.append(self._fresh.get_nowait())
+            await self._guarded(self.publish_ids(ids))
+
+    async def _guarded(self, job: Any) -> None:
+        try:
+            await job
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - broker or store away: the commits wait, the poll retries
+            log.warning("outbox relay failed, will retry", error=str(exc))
+
+    async def publish_ids(self, ids: list[str]) -> int:
+        commits = [c async for c in self.store.commits.find({"_id": {"$in": ids}})]
+        return await self._publish([c for c in commits if not c["published"]])
+
+    async def recover(self, *, grace: bool) -> int:
+        """Publish every unpublished commit (older than the grace period, if asked)."""
+        total = 0
+        cutoff = datetime.now(UTC) - self.grace
+        while True:
+            pending = [c async for c in self.store.commits.find({"published": False}).limit(self.batch)]
+            if grace:
+                pending = [c for c in pending if c["at"] < cutoff]
+            if not pending:
+                return total
+            for commit in pending:
+                # Its writer may have died before applying it, too.
+                await self.store.apply(commit)
+            total += await self._publish(pending)
+            if len(pending) < self.batch:
+                return total
 
     async def drain(self) -> int:
-        """Publish what is pending in every collection; returns how many documents were relayed."""
-        relayed = 0
-        for name in self.collections:
-            while doc := await self._claim(name):
-                await self._relay(name, doc)
-                relayed += 1
-        return relayed
+        """Publish everything pending now (tests and shutdown)."""
+        return await self.recover(grace=False)
 
-    async def _claim(self, name: str) -> dict[str, Any] | None:
-        now = datetime.now(UTC)
-        return await self.store[name].find_one_and_update(
-            {"outbox_pending": True, "outbox_lease": {"$lt": now}},
-            {"$set": {"outbox_lease": now + self.lease}},
-        )
-
-    async def _relay(self, name: str, doc: dict[str, Any]) -> None:
-        entries = doc.get("outbox") or []
+    async def _publish(self, commits: list[dict[str, Any]]) -> int:
+        if not commits:
+            return 0
+        entries = [e for c in commits for e in c["events"]]
         # Confirms are awaited together: waiting for each in turn is several times slower.
         await asyncio.gather(
             *(
@@ -93,16 +111,10 @@ class OutboxRelay:
                 for e in entries
             )
         )
-        collection = self.store[name]
-        # Whole entries, not a condition: FerretDB 1.24's $pull matches elements by equality only.
-        await collection.update_one({"_id": doc["_id"]}, {"$pullAll": {"outbox": entries}})
-        # Clear the flag only if no new event was appended meanwhile; otherwise release the lease
-        # so the newcomers are relayed on the next pass.
-        cleared = await collection.update_one(
-            {"_id": doc["_id"], "outbox": {"$size": 0}},
-            {"$set": {"outbox_pending": False, "outbox_lease": EPOCH}},
+        await self.store.commits.update_many(
+            {"_id": {"$in": [c["_id"] for c in commits]}},
+            {"$set": {"published": True, "published_at": datetime.now(UTC)}},
         )
-        if cleared.matched_count == 0:
-            await collection.update_one({"_id": doc["_id"]}, {"$set": {"outbox_lease": EPOCH}})
         self.published += len(entries)
-        log.debug("outbox relayed", collection=name, events=len(entries))
+        log.debug("outbox relayed", commits=len(commits), events=len(entries))
+        return len(commits)

@@ -18,14 +18,14 @@ from .logging import configure, get_logger
 from .messaging import ConsumerConfig, EventConsumers, make_broker
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
-from .store import Store, ensure_outbox_index
+from .store import Store
 from .tree import UnitDirectory
 
 log = get_logger("chassis.runtime")
 
 
 class Runtime:
-    def __init__(self, settings: ServiceSettings, *, outbox_collections: list[str], verify_tokens: bool = True) -> None:
+    def __init__(self, settings: ServiceSettings, *, verify_tokens: bool = True) -> None:
         self.settings = settings
         self.store = Store(
             settings.mongodb_url, settings.database, crash_after_commit=settings.fault_crash_after_commit
@@ -41,13 +41,12 @@ class Runtime:
             ),
             Inbox(self.store),
         )
-        self.outbox_collections = outbox_collections
         self.relay = OutboxRelay(
             self.store,
             self.broker,
-            outbox_collections,
             poll_seconds=settings.relay_poll_seconds,
-            lease_seconds=settings.relay_lease_seconds,
+            grace_seconds=settings.relay_grace_seconds,
+            batch=settings.relay_batch,
         )
         self.verifier = (
             TokenVerifier(settings.jwks_url, issuer=settings.token_issuer, audience=settings.token_audience)
@@ -55,12 +54,8 @@ class Runtime:
             else None
         )
         self.units = UnitDirectory(self.store)
-        self.startup: list[Callable[[], Awaitable[Any]]] = [self._indexes]
+        self.startup: list[Callable[[], Awaitable[Any]]] = [self.store.create_indexes]
         self.background: list[Callable[[], Awaitable[Any]]] = [self.relay.run]
-
-    async def _indexes(self) -> None:
-        for name in self.outbox_collections:
-            await ensure_outbox_index(self.store[name])
 
     async def readiness(self) -> dict[str, bool]:
         checks: dict[str, bool] = {}

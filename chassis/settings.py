@@ -29,9 +29,9 @@ class ServiceSettings(BaseSettings):
     max_retries: int = 5
     retry_delay_ms: int = 2000
 
-    # Outbox relay: it is woken after each write; the poll only catches what a crash left behind.
+    # Outbox relay: each commit is published at once; the poll only catches what a crash left behind.
     relay_poll_seconds: float = 1.0
-    relay_lease_seconds: float = 30.0
+    relay_grace_seconds: float = 5.0
     relay_batch: int = 100
 
     max_body_bytes: int = Field(default=1_000_000, description="largest accepted HTTP request body")

@@ -1,8 +1,16 @@
 """The store: one MongoDB database per service, reached through PyMongo's async API.
 
-FerretDB 1.24 stands in for MongoDB where MongoDB cannot be installed, so everything here keeps
-to what both support: no transactions, so a state change and the events it raises are written in
-one document (`outbox`), guarded by an expected `version`.
+FerretDB 1.24 stands in for MongoDB where MongoDB cannot be installed, and it changes how writes
+must be made. Measured here (docs/decisions/0002): its conditional updates are not atomic, so
+`update_one({"_id": x, "version": v}, ...)` from two writers at once can both succeed, and an update
+rewrites the whole document from what it read. Only inserts are atomic (the unique `_id`).
+
+So every change is first an insert into `commits`, keyed `<collection>:<id>:<version>`: that insert
+is the atomic step. Exactly one writer wins each version; the loser gets StaleVersion. The commit
+holds the change and the events it raises, so a state change and its events are one atomic write.
+The document itself is then brought up to date from the commit ("applied"); a writer that dies
+before applying leaves the commit, and the next read applies it. The relay publishes each commit's
+events and marks it published; the commits stay as the history of every change.
 """
 
 from __future__ import annotations
@@ -17,11 +25,11 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from .logging import correlation_id, get_logger
+from .logging import correlation_id, get_contextvars, get_logger
 
 log = get_logger("chassis.store")
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+COMMITS = "commits"
 
 
 class StaleVersion(Exception):
@@ -33,8 +41,8 @@ class AlreadyExists(Exception):
 
 
 def outbox_entries(events: Iterable[Event]) -> list[dict[str, Any]]:
-    """Events become outbox entries: the envelope is kept as its JSON text, which is what the relay
-    publishes byte for byte (and which keeps keys such as `A2.2.2` out of the document's keys)."""
+    """Events as the relay will publish them: the envelope kept as its JSON text, byte for byte
+    (which also keeps keys such as `A2.2.2` out of the stored document's keys)."""
     cid = correlation_id()
     entries = []
     for event in events:
@@ -51,18 +59,27 @@ def outbox_entries(events: Iterable[Event]) -> list[dict[str, Any]]:
     return entries
 
 
+def commit_id(collection: str, doc_id: Any, version: int) -> str:
+    return f"{collection}:{doc_id}:{version}"
+
+
 class Store:
     def __init__(self, url: str, database: str, *, crash_after_commit: bool = False) -> None:
         self.client: AsyncMongoClient = AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=10_000)
         self.db = self.client[database]
+        self.commits = self.db[COMMITS]
         self._crash_after_commit = crash_after_commit
-        self._on_commit: list[Callable[[], None]] = []
+        self._on_commit: list[Callable[[str], None]] = []
 
     def __getitem__(self, name: str) -> AsyncCollection:
         return self.db[name]
 
-    def on_commit(self, callback: Callable[[], None]) -> None:
+    def on_commit(self, callback: Callable[[str], None]) -> None:
+        """Called with the commit id of each change that raised events (the relay's fast path)."""
         self._on_commit.append(callback)
+
+    async def create_indexes(self) -> None:
+        await self.commits.create_index("published")
 
     async def ping(self) -> bool:
         await self.client.admin.command("ping")
@@ -72,13 +89,17 @@ class Store:
         await self.client.close()
 
     async def insert(self, collection: str, doc: Mapping[str, Any], events: Iterable[Event] = ()) -> None:
+        """Create a document at version 1, with the events its creation raises."""
         entries = outbox_entries(events)
-        doc = {**doc, "version": doc.get("version", 1), **_outbox_fields(entries)}
-        try:
-            await self.db[collection].insert_one(doc)
-        except DuplicateKeyError as exc:
-            raise AlreadyExists(str(doc.get("_id"))) from exc
-        self._committed(bool(entries))
+        fields = {k: v for k, v in doc.items() if k not in ("_id", "version")}
+        if not entries:
+            # Nothing to publish: the insert alone is atomic, no commit needed.
+            try:
+                await self.db[collection].insert_one({"_id": doc["_id"], **fields, "version": 1})
+            except DuplicateKeyError as exc:
+                raise AlreadyExists(str(doc["_id"])) from exc
+            return
+        await self._commit(collection, doc["_id"], 1, fields, entries, AlreadyExists)
 
     async def update(
         self,
@@ -87,34 +108,70 @@ class Store:
         expected_version: int,
         changes: Mapping[str, Any],
         events: Iterable[Event] = (),
-        extra: Mapping[str, Any] | None = None,
     ) -> int:
-        """Apply `changes` ($set) and append events, only if the document is still at `expected_version`."""
-        entries = outbox_entries(events)
-        update: dict[str, Any] = {"$set": {**changes, "version": expected_version + 1}}
-        if entries:
-            update["$set"]["outbox_pending"] = True
-            update["$push"] = {"outbox": {"$each": entries}}
-        for op, fields in (extra or {}).items():
-            update.setdefault(op, {}).update(fields)
-        result = await self.db[collection].update_one({"_id": doc_id, "version": expected_version}, update)
-        if result.matched_count == 0:
-            raise StaleVersion(f"{collection}/{doc_id} is no longer at version {expected_version}")
-        self._committed(bool(entries))
-        return expected_version + 1
+        """Apply `changes` and record events, only if nobody else moved the document past `expected_version`."""
+        version = expected_version + 1
+        await self._commit(collection, doc_id, version, dict(changes), outbox_entries(events), StaleVersion)
+        return version
 
-    def _committed(self, has_events: bool) -> None:
-        if has_events and self._crash_after_commit:
-            # Fault injection: die between the write and the publish, as a killed process would.
-            log.warning("fault injection: exiting after commit, before publish")
+    async def find(self, collection: str, doc_id: Any) -> dict[str, Any] | None:
+        """Read a document, first applying any commit a crashed writer left unapplied."""
+        doc = await self.db[collection].find_one({"_id": doc_id})
+        version = doc["version"] if doc else 0
+        rolled = False
+        while commit := await self.commits.find_one({"_id": commit_id(collection, doc_id, version + 1)}):
+            await self.apply(commit)
+            version += 1
+            rolled = True
+        if rolled:
+            log.info("unapplied commit rolled forward", collection=collection, doc_id=str(doc_id), version=version)
+            doc = await self.db[collection].find_one({"_id": doc_id})
+        return doc
+
+    async def _commit(
+        self,
+        collection: str,
+        doc_id: Any,
+        version: int,
+        changes: dict[str, Any],
+        entries: list[dict[str, Any]],
+        lost: type[Exception],
+    ) -> None:
+        commit = {
+            "_id": commit_id(collection, doc_id, version),
+            "collection": collection,
+            "doc_id": doc_id,
+            "version": version,
+            "set": changes,
+            "events": entries,
+            "published": not entries,
+            "at": datetime.now(UTC),
+            "correlation_id": correlation_id(),
+            "account_id": get_contextvars().get("account_id"),
+        }
+        try:
+            await self.commits.insert_one(commit)
+        except DuplicateKeyError as exc:
+            raise lost(commit["_id"]) from exc
+        if entries and self._crash_after_commit:
+            # Fault injection: die between the atomic write and everything after it.
+            log.warning("fault injection: exiting after commit, before apply and publish")
             os._exit(70)
-        for callback in self._on_commit:
-            callback()
+        await self.apply(commit)
+        if entries:
+            for callback in self._on_commit:
+                callback(commit["_id"])
 
-
-def _outbox_fields(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"outbox": entries, "outbox_pending": bool(entries), "outbox_lease": EPOCH}
-
-
-async def ensure_outbox_index(collection: AsyncCollection) -> None:
-    await collection.create_index("outbox_pending")
+    async def apply(self, commit: Mapping[str, Any]) -> None:
+        """Bring the document up to the commit's version; applying twice changes nothing."""
+        target = self.db[commit["collection"]]
+        version = commit["version"]
+        if version == 1:
+            try:
+                await target.insert_one({"_id": commit["doc_id"], **commit["set"], "version": 1})
+            except DuplicateKeyError:
+                pass  # applied already (by a reader rolling forward)
+        else:
+            await target.update_one(
+                {"_id": commit["doc_id"], "version": version - 1}, {"$set": {**commit["set"], "version": version}}
+            )

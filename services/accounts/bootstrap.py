@@ -14,7 +14,7 @@ from . import handlers
 from .api import hasher, router
 from .domain import model
 from .settings import AccountsSettings
-from .store import OUTBOX_COLLECTIONS, AccountsStore
+from .store import AccountsStore
 from .tokens import TokenIssuer
 
 log = get_logger("accounts.bootstrap")
@@ -22,7 +22,7 @@ log = get_logger("accounts.bootstrap")
 
 def build(settings: AccountsSettings | None = None) -> tuple[FastAPI, AccountsSettings]:
     settings = settings or AccountsSettings()
-    runtime = Runtime(settings, outbox_collections=OUTBOX_COLLECTIONS, verify_tokens=False)
+    runtime = Runtime(settings, verify_tokens=False)
     accounts = AccountsStore(runtime.store)
     handlers.subscribe(runtime)
     app = runtime.app("MOHA accounts", router)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chassis.store import AlreadyExists, Store
+from pymongo.errors import DuplicateKeyError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -15,7 +16,10 @@ from .domain.model import Account, Unit, duplicate
 UNITS = "units"
 ACCOUNTS = "accounts"
 KEYS = "signing_keys"
-OUTBOX_COLLECTIONS = [UNITS, ACCOUNTS]
+# Unique names are claimed by inserting a document keyed by the name: inserts are the only atomic
+# step on FerretDB 1.24 (see chassis/store.py), so the claim, not an index on the unit, decides.
+UNIT_CODES = "unit_codes"
+USERNAMES = "usernames"
 
 
 class AccountsStore:
@@ -23,28 +27,33 @@ class AccountsStore:
         self.store = store
 
     async def create_indexes(self) -> None:
-        await self.store[UNITS].create_index("code", unique=True)
-        await self.store[ACCOUNTS].create_index("username", unique=True)
+        await self.store[UNITS].create_index("code")
         await self.store[ACCOUNTS].create_index("unit_id")
+
+    async def _claim(self, collection: str, key: str, owner: str, what: str) -> None:
+        try:
+            await self.store[collection].insert_one({"_id": key, "owner": owner, "at": datetime.now(UTC)})
+        except DuplicateKeyError as exc:
+            raise duplicate(what, key) from exc
 
     # units --------------------------------------------------------------------------------
     async def add_unit(self, unit: Unit) -> None:
-        if await self.store[UNITS].find_one({"code": unit.code}, {"_id": 1}):
-            raise duplicate("Mã đơn vị", unit.code)
+        await self._claim(UNIT_CODES, unit.code, unit.id, "Mã đơn vị")
         doc = {"_id": unit.id, "code": unit.code, "name": unit.name, "level": unit.level,
                "parent_id": unit.parent_id, "path": unit.path, "registered_at": datetime.now(UTC)}
         try:
             await self.store.insert(UNITS, doc, unit.events)
-        except AlreadyExists as exc:  # the unique index catches a race the lookup missed
+        except AlreadyExists as exc:
             raise duplicate("Mã đơn vị", unit.code) from exc
 
     async def get_unit(self, unit_id: str) -> Unit | None:
-        doc = await self.store[UNITS].find_one({"_id": unit_id})
+        doc = await self.store.find(UNITS, unit_id)
         return None if doc is None else Unit(doc["_id"], doc["code"], doc["name"], doc["level"],
                                              doc["parent_id"], doc["path"])
 
     # accounts -----------------------------------------------------------------------------
     async def add_account(self, account: Account) -> None:
+        await self._claim(USERNAMES, account.username, account.id, "Tên đăng nhập")
         doc = {k: v for k, v in asdict(account).items() if k not in ("id", "events")}
         doc["_id"] = account.id
         try:
@@ -53,10 +62,11 @@ class AccountsStore:
             raise duplicate("Tên đăng nhập", account.username) from exc
 
     async def find_account(self, username: str) -> dict[str, Any] | None:
-        return await self.store[ACCOUNTS].find_one({"username": username})
+        claim = await self.store[USERNAMES].find_one({"_id": username})
+        return None if claim is None else await self.get_account(claim["owner"])
 
     async def get_account(self, account_id: str) -> dict[str, Any] | None:
-        return await self.store[ACCOUNTS].find_one({"_id": account_id})
+        return await self.store.find(ACCOUNTS, account_id)
 
     # signing key --------------------------------------------------------------------------
     async def signing_key(self) -> Ed25519PrivateKey:

@@ -8,12 +8,12 @@ from fastapi import FastAPI
 from . import handlers
 from .api import router
 from .settings import ApprovalsSettings
-from .store import OUTBOX_COLLECTIONS, TaskStore
+from .store import TaskStore
 
 
 def build(settings: ApprovalsSettings | None = None) -> tuple[FastAPI, ApprovalsSettings]:
     settings = settings or ApprovalsSettings()
-    runtime = Runtime(settings, outbox_collections=OUTBOX_COLLECTIONS)
+    runtime = Runtime(settings)
     tasks = TaskStore(runtime.store)
     handlers.subscribe(runtime, tasks)
     runtime.startup.append(tasks.create_indexes)

@@ -10,7 +10,6 @@ from chassis.store import AlreadyExists, Store
 from .domain.model import OPEN, ReviewTask
 
 TASKS = "review_tasks"
-OUTBOX_COLLECTIONS = [TASKS]
 _FIELDS = [f for f in ReviewTask.__dataclass_fields__ if f not in ("id", "version", "events")]
 
 
@@ -31,7 +30,7 @@ class TaskStore:
         return True
 
     async def get(self, task_id: str) -> ReviewTask | None:
-        doc = await self.store[TASKS].find_one({"_id": task_id})
+        doc = await self.store.find(TASKS, task_id)
         return None if doc is None else _from_doc(doc)
 
     async def save(self, task: ReviewTask) -> None:

@@ -8,12 +8,12 @@ from fastapi import FastAPI
 from . import handlers
 from .api import router
 from .settings import FormsSettings
-from .store import OUTBOX_COLLECTIONS, SubmissionStore
+from .store import SubmissionStore
 
 
 def build(settings: FormsSettings | None = None) -> tuple[FastAPI, FormsSettings]:
     settings = settings or FormsSettings()
-    runtime = Runtime(settings, outbox_collections=OUTBOX_COLLECTIONS)
+    runtime = Runtime(settings)
     submissions = SubmissionStore(runtime.store)
     handlers.subscribe(runtime, submissions)
     runtime.startup.append(submissions.create_indexes)

@@ -9,7 +9,6 @@ from chassis.store import AlreadyExists, StaleVersion, Store
 from .domain.model import Submission
 
 SUBMISSIONS = "submissions"
-OUTBOX_COLLECTIONS = [SUBMISSIONS]
 
 
 class SubmissionStore:
@@ -21,7 +20,7 @@ class SubmissionStore:
         await self.store[SUBMISSIONS].create_index("campaign_id")
 
     async def get(self, submission_id: str) -> Submission | None:
-        doc = await self.store[SUBMISSIONS].find_one({"_id": submission_id})
+        doc = await self.store.find(SUBMISSIONS, submission_id)
         return None if doc is None else _from_doc(doc)
 
     async def save(self, sub: Submission) -> None:

@@ -9,12 +9,12 @@ from . import handlers
 from .api import router
 from .mailer import Mailer
 from .settings import NotificationsSettings
-from .store import OUTBOX_COLLECTIONS, NotificationStore
+from .store import NotificationStore
 
 
 def build(settings: NotificationsSettings | None = None) -> tuple[FastAPI, NotificationsSettings]:
     settings = settings or NotificationsSettings()
-    runtime = Runtime(settings, outbox_collections=OUTBOX_COLLECTIONS)
+    runtime = Runtime(settings)
     store = NotificationStore(runtime.store)
     mailer = Mailer(store, settings)
     handlers.subscribe(runtime, store, mailer)

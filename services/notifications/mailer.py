@@ -52,9 +52,10 @@ class Mailer:
     async def send_due(self) -> bool:
         worked = False
         lease = self.settings.smtp_timeout_seconds * 3
-        while delivery := await self.store.claim_due(lease):
+        while due := await self.store.claim_due(lease):
             worked = True
-            await self._send(delivery)
+            for delivery in due:
+                await self._send(delivery)
         return worked
 
     async def _send(self, delivery: Delivery) -> None:

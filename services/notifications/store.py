@@ -6,15 +6,14 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chassis.store import AlreadyExists, Store
-from pymongo import DESCENDING, ReturnDocument
+from chassis.store import AlreadyExists, StaleVersion, Store
+from pymongo import DESCENDING
 
 from .domain.model import PENDING, Delivery
 
 RECIPIENTS = "recipients"
 NOTICES = "notices"
 DELIVERIES = "deliveries"
-OUTBOX_COLLECTIONS = [DELIVERIES]
 _DELIVERY_FIELDS = [f for f in Delivery.__dataclass_fields__ if f not in ("id", "version", "events")]
 
 
@@ -62,16 +61,22 @@ class NotificationStore:
         except AlreadyExists:
             pass
 
-    async def claim_due(self, lease_seconds: float) -> Delivery | None:
-        """Take one due e-mail, pushing its next attempt past the lease so no other replica sends it meanwhile."""
+    async def claim_due(self, lease_seconds: float, limit: int = 50) -> list[Delivery]:
+        """Take the due e-mails, pushing each one's next attempt past the lease. The push is a versioned
+        write, so of several replicas exactly one wins each e-mail."""
         now = datetime.now(UTC)
-        doc = await self.store[DELIVERIES].find_one_and_update(
-            {"status": PENDING, "next_attempt_at": {"$lte": now}},
-            {"$set": {"next_attempt_at": now + timedelta(seconds=lease_seconds)}, "$inc": {"version": 1}},
-            return_document=ReturnDocument.AFTER,
-        )
-        return None if doc is None else Delivery(id=doc["_id"], version=doc["version"],
-                                                 **{k: doc[k] for k in _DELIVERY_FIELDS})
+        claimed = []
+        cursor = self.store[DELIVERIES].find({"status": PENDING, "next_attempt_at": {"$lte": now}}).limit(limit)
+        for doc in [d async for d in cursor]:
+            delivery = Delivery(id=doc["_id"], version=doc["version"], **{k: doc[k] for k in _DELIVERY_FIELDS})
+            delivery.next_attempt_at = now + timedelta(seconds=lease_seconds)
+            try:
+                delivery.version = await self.store.update(DELIVERIES, delivery.id, delivery.version,
+                                                           {"next_attempt_at": delivery.next_attempt_at})
+            except StaleVersion:
+                continue
+            claimed.append(delivery)
+        return claimed
 
     async def save_delivery(self, delivery: Delivery) -> None:
         delivery.version = await self.store.update(DELIVERIES, delivery.id, delivery.version, _fields(delivery),
@@ -79,7 +84,7 @@ class NotificationStore:
         delivery.events.clear()
 
     async def get_delivery(self, delivery_id: str) -> dict[str, Any] | None:
-        return await self.store[DELIVERIES].find_one({"_id": delivery_id})
+        return await self.store.find(DELIVERIES, delivery_id)
 
 
 def _fields(delivery: Delivery) -> dict[str, Any]:

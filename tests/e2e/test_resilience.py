@@ -31,22 +31,23 @@ async def test_crash_between_write_and_publish_loses_nothing(platform, client, d
         submit(client, district["a_auth"], district["unit_a"]["unit_id"], campaign="crash-test")
     assert forms.process.wait(10) == 70  # died by the fault, right after its write
 
+    sid = f"crash-test:{district['unit_a']['unit_id']}"
     mongo, db = forms_db(platform, mongo_url)
     with mongo:
-        doc = db["submissions"].find_one({"_id": f"crash-test:{district['unit_a']['unit_id']}"})
-        # The state change is stored and its event is waiting in the same document.
-        assert doc["status"] == "submitted"
-        assert doc["outbox_pending"] is True
-        assert [e["type"] for e in doc["outbox"]] == ["vn.gov.moha.forms.submission.submitted.v1"]
+        commit = db["commits"].find_one({"_id": f"submissions:{sid}:1"})
+        # The change and its event are stored, in one write, and nothing was published.
+        assert commit["set"]["status"] == "submitted"
+        assert commit["published"] is False
+        assert [e["type"] for e in commit["events"]] == ["vn.gov.moha.forms.submission.submitted.v1"]
 
     forms.start()
     forms.wait_ready()
-    task = open_task_for(client, district["supervisor_auth"], doc["_id"], 1)
+    task = open_task_for(client, district["supervisor_auth"], sid, 1)
     assert task["status"] == "open"
+    assert submission(client, district["a_auth"], sid)["status"] == "submitted"
     with MongoClient(mongo_url) as mongo:
-        submissions = mongo[forms.env["DATABASE"]]["submissions"]
-        # Relayed once, then taken out of the outbox.
-        eventually(lambda: submissions.find_one({"_id": doc["_id"]})["outbox"] == [])
+        commits = mongo[forms.env["DATABASE"]]["commits"]
+        eventually(lambda: commits.find_one({"_id": f"submissions:{sid}:1"})["published"])
 
 
 async def test_consumer_killed_while_events_wait(platform, client, district):

@@ -1,0 +1,193 @@
+"""The chassis over the real broker and store: the outbox relay, the inbox, retries and the
+dead-letter queue."""
+
+import asyncio
+import uuid
+
+import pytest
+from chassis.messaging import Malformed, Retry, make_broker
+from chassis.outbox import OutboxRelay
+from moha_contracts import Envelope, UnitRegistered
+
+from tests.integration.conftest import start
+from tests.support.events import EventTap
+
+pytestmark = pytest.mark.integration
+
+
+def unit_event(code: str) -> UnitRegistered:
+    return UnitRegistered(unit_id=code, code=code, name=f"Đơn vị {code}", level="commune", parent_id="d",
+                          path=["root", "d"])
+
+
+async def collect(tap: EventTap, count: int, timeout: float = 10.0) -> list[Envelope]:
+    for _ in range(int(timeout / 0.05)):
+        await tap.drain()
+        if len(tap.seen) >= count:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # and nothing more arrives
+    await tap.drain()
+    return [e for e, _ in tap.seen]
+
+
+async def test_events_stored_with_the_change_survive_a_relay_that_never_ran(amqp_url, store):
+    code = uuid.uuid4().hex[:8]
+    async with EventTap(amqp_url, "accounts.unit.registered.v1") as tap:
+        # The write commits; the process "dies" before any relay runs.
+        await store.insert("units", {"_id": code, "name": "x"}, [unit_event(code)])
+        commit = await store.commits.find_one({"_id": f"units:{code}:1"})
+        assert commit["published"] is False and len(commit["events"]) == 1
+
+        # A new process, a new relay: the event goes out once and the commit is marked.
+        broker = make_broker(amqp_url, prefetch=10, service="relay-test")
+        await broker.connect()
+        relay = OutboxRelay(store, broker)
+        assert await relay.drain() == 1
+        assert await relay.drain() == 0
+        await broker.stop()
+        seen = [e for e in await collect(tap, 1) if e.subject == code]
+    assert len(seen) == 1 and seen[0].id == commit["events"][0]["id"]
+    assert (await store.commits.find_one({"_id": commit["_id"]}))["published"] is True
+
+
+async def test_a_commit_its_writer_never_applied_is_rolled_forward(store, monkeypatch):
+    await store.insert("tasks", {"_id": "t1", "status": "open"}, [unit_event("t1")])
+    real_apply = store.apply
+
+    async def crash(commit):  # the writer dies after the commit, before applying it
+        pass
+
+    monkeypatch.setattr(store, "apply", crash)
+    await store.update("tasks", "t1", 1, {"status": "approved"}, [unit_event("t1")])
+    assert (await store["tasks"].find_one({"_id": "t1"}))["status"] == "open"
+    monkeypatch.setattr(store, "apply", real_apply)
+    doc = await store.find("tasks", "t1")
+    assert (doc["status"], doc["version"]) == ("approved", 2)
+
+
+async def test_concurrent_writers_exactly_one_wins_each_version(mongo_url, store):
+    """The store's own guarantee, measured on the real server (FerretDB's conditional updates alone
+    are not atomic: docs/decisions/0002)."""
+    from chassis.store import StaleVersion, Store
+
+    await store.insert("counters", {"_id": "c", "n": 0})
+    writers = [Store(mongo_url, store.db.name) for _ in range(4)]
+
+    async def bump(writer: Store) -> int:
+        wins = 0
+        for _ in range(25):
+            doc = await writer.find("counters", "c")
+            try:
+                await writer.update("counters", "c", doc["version"], {"n": doc["n"] + 1})
+                wins += 1
+            except StaleVersion:
+                pass
+        return wins
+
+    wins = sum(await asyncio.gather(*(bump(w) for w in writers)))
+    doc = await store.find("counters", "c")
+    for w in writers:
+        await w.close()
+    assert doc["n"] == wins == doc["version"] - 1  # no lost update, no double win
+
+
+async def test_two_relays_recovering_together_lose_nothing(amqp_url, store):
+    codes = [f"{uuid.uuid4().hex[:6]}-{i}" for i in range(40)]
+    async with EventTap(amqp_url, "accounts.unit.registered.v1") as tap:
+        for code in codes:
+            await store.insert("units", {"_id": code}, [unit_event(code)])
+        brokers = [make_broker(amqp_url, prefetch=10, service=f"relay-{i}") for i in range(2)]
+        for b in brokers:
+            await b.connect()
+        relays = [OutboxRelay(store, b) for b in brokers]
+        await asyncio.gather(*(r.drain() for r in relays))
+        for b in brokers:
+            await b.stop()
+        seen = [e for e in await collect(tap, len(codes)) if e.subject in codes]
+    # Every event out; one published by both relays carries the same id, which consumers de-duplicate.
+    assert {e.subject for e in seen} == set(codes)
+    assert len({e.id for e in seen}) == len(codes)
+    assert await store.commits.count_documents({"published": False}) == 0
+
+
+async def test_redelivered_event_has_no_second_effect(consumers, amqp_url):
+    effects = []
+
+    @consumers.on(UnitRegistered)
+    async def handle(envelope, event):
+        effects.append(envelope.id)
+
+    await start(consumers)
+    envelope = Envelope.wrap(unit_event("dup"))
+    async with EventTap(amqp_url, "none") as tap:
+        for _ in range(3):
+            await tap.publish_raw(envelope.model_dump_json().encode(), envelope.routing_key, message_id=envelope.id)
+        await asyncio.sleep(1.0)
+    assert effects == [envelope.id]
+
+
+async def test_not_yet_handleable_event_is_retried_then_handled(consumers, amqp_url):
+    attempts = []
+
+    @consumers.on(UnitRegistered)
+    async def handle(envelope, event):
+        attempts.append(envelope.id)
+        if len(attempts) < 3:
+            raise Retry("parent not known yet")
+
+    await start(consumers)
+    envelope = Envelope.wrap(unit_event("late"))
+    async with EventTap(amqp_url, "none") as tap:
+        await tap.publish_raw(envelope.model_dump_json().encode(), envelope.routing_key, message_id=envelope.id)
+        for _ in range(100):
+            if len(attempts) >= 3:
+                break
+            await asyncio.sleep(0.05)
+    assert len(attempts) == 3  # two retries after a delay, then success
+
+
+async def test_failing_handler_ends_in_dead_letter_queue_with_reason(consumers, amqp_url):
+    @consumers.on(UnitRegistered)
+    async def handle(envelope, event):
+        raise RuntimeError("store unreachable")
+
+    with pytest.raises(ValueError):  # one handler per event and service: its queue is its own
+        consumers.on(UnitRegistered)(handle)
+
+    await start(consumers)
+    queue = consumers.consumers[0].queue
+    envelope = Envelope.wrap(unit_event("poison"))
+    async with EventTap(amqp_url, "none") as tap:
+        await tap.publish_raw(envelope.model_dump_json().encode(), envelope.routing_key, message_id=envelope.id)
+        dead = await tap.channel.declare_queue(f"{queue}.dead", passive=True)
+        message = None
+        for _ in range(100):
+            if (message := await dead.get(no_ack=True, fail=False)) is not None:
+                break
+            await asyncio.sleep(0.05)
+    assert message is not None
+    assert message.headers["x-moha-error"] == "failed 3 times: RuntimeError: store unreachable"
+    assert message.message_id == envelope.id
+
+
+async def test_handler_can_refuse_a_message_for_good(consumers, amqp_url):
+    calls = []
+
+    @consumers.on(UnitRegistered)
+    async def handle(envelope, event):
+        calls.append(1)
+        raise Malformed("unit code reused by another unit")
+
+    await start(consumers)
+    envelope = Envelope.wrap(unit_event("refused"))
+    async with EventTap(amqp_url, "none") as tap:
+        await tap.publish_raw(envelope.model_dump_json().encode(), envelope.routing_key, message_id=envelope.id)
+        dead = await tap.channel.declare_queue(f"{consumers.consumers[0].queue}.dead", passive=True)
+        message = None
+        for _ in range(100):
+            if (message := await dead.get(no_ack=True, fail=False)) is not None:
+                break
+            await asyncio.sleep(0.05)
+    assert calls == [1]  # no retry for what can never succeed
+    assert message.headers["x-moha-error"].startswith("rejected by handler: unit code reused")

@@ -1,0 +1,78 @@
+import pytest
+from chassis.auth import Principal
+from chassis.errors import DomainError, Forbidden
+from services.accounts.domain.model import (
+    PasswordPolicyViolated,
+    Unit,
+    check_issuance,
+    check_password_policy,
+    new_initial_password,
+    register_root,
+    register_unit,
+)
+
+ROOT = register_root("BNV", "Bộ Nội vụ")
+PROVINCE = Unit("p", "20", "Tỉnh Lạng Sơn", "province", "root", ["root"])
+OTHER_PROVINCE = Unit("q", "21", "Tỉnh khác", "province", "root", ["root"])
+DISTRICT = Unit("d", "178", "Thành phố Lạng Sơn", "district", "p", ["root", "p"])
+COMMUNE = Unit("c", "178-01", "Phường Chi Lăng", "commune", "d", ["root", "p", "d"])
+
+CENTRAL = Principal("a0", "admin", "root", "central_admin")
+PROVINCE_ADMIN = Principal("a1", "qt.tinh", "p", "province_admin")
+DISTRICT_ADMIN = Principal("a2", "qt.huyen", "d", "district_admin")
+SUPERVISOR = Principal("s", "gsv", "d", "district_supervisor")
+UNIT = Principal("u", "dv", "c", "reporting_unit")
+UNITS = {"root": ROOT, "p": PROVINCE, "d": DISTRICT, "c": COMMUNE}
+
+
+@pytest.mark.parametrize(("actor", "unit", "role", "allowed"), [
+    (CENTRAL, PROVINCE, "province_admin", True),
+    (PROVINCE_ADMIN, DISTRICT, "district_admin", True),
+    (PROVINCE_ADMIN, PROVINCE, "province_supervisor", True),
+    (PROVINCE_ADMIN, COMMUNE, "reporting_unit", True),
+    (PROVINCE_ADMIN, OTHER_PROVINCE, "reporting_unit", False),   # outside its subtree
+    (PROVINCE_ADMIN, PROVINCE, "province_admin", False),         # not its level's to give
+    (PROVINCE_ADMIN, ROOT, "central_admin", False),
+    (DISTRICT_ADMIN, COMMUNE, "reporting_unit", True),
+    (DISTRICT_ADMIN, PROVINCE, "reporting_unit", False),         # its parent
+    (DISTRICT_ADMIN, DISTRICT, "district_admin", False),
+    (SUPERVISOR, COMMUNE, "reporting_unit", False),              # supervisors issue nothing
+    (UNIT, COMMUNE, "reporting_unit", False),
+])
+def test_issuance_matrix(actor, unit, role, allowed):
+    actor_unit = UNITS[actor.unit_id]
+    if allowed:
+        check_issuance(actor, actor_unit, unit, role, "ten.dang.nhap")
+    else:
+        with pytest.raises(Forbidden):
+            check_issuance(actor, actor_unit, unit, role, "ten.dang.nhap")
+
+
+def test_role_must_fit_the_level_and_usernames_are_plain():
+    with pytest.raises(DomainError, match="không dùng cho đơn vị cấp"):
+        check_issuance(CENTRAL, ROOT, COMMUNE, "province_supervisor", "abc")
+    with pytest.raises(DomainError, match="Tên đăng nhập"):
+        check_issuance(CENTRAL, ROOT, COMMUNE, "reporting_unit", "Nguyễn Văn A")
+
+
+def test_units_hang_only_where_they_fit_and_inside_scope():
+    commune = register_unit(DISTRICT_ADMIN, DISTRICT, DISTRICT, "178-02", "Xã B", "commune")
+    assert commune.path == ["root", "p", "d"]
+    assert commune.events[0].path == ["root", "p", "d"]
+    with pytest.raises(DomainError):
+        register_unit(CENTRAL, ROOT, COMMUNE, "x", "X", "province")
+    with pytest.raises(Forbidden):
+        register_unit(DISTRICT_ADMIN, DISTRICT, PROVINCE, "x", "X", "district")
+    with pytest.raises(Forbidden):
+        register_unit(SUPERVISOR, DISTRICT, DISTRICT, "x", "X", "commune")
+
+
+def test_password_policy():
+    for weak in ("short1!", "alllowercaseletters", "ALLUPPER12345"):
+        with pytest.raises(PasswordPolicyViolated):
+            check_password_policy(weak)
+    check_password_policy("Mat-khau-2026")
+    generated = {new_initial_password() for _ in range(50)}
+    assert len(generated) == 50
+    for password in generated:
+        check_password_policy(password)

@@ -1,0 +1,46 @@
+import re
+from pathlib import Path
+
+import pytest
+from moha_contracts import ALL_EVENTS, Envelope, FormApproved, FormSubmitted
+from moha_contracts.asyncapi import render
+from pydantic import ValidationError
+
+ASYNCAPI = Path(__file__).resolve().parents[2] / "contracts" / "moha_contracts" / "asyncapi.json"
+
+
+def test_asyncapi_document_matches_the_event_classes():
+    assert ASYNCAPI.read_text() == render(), (
+        "contracts/moha_contracts/asyncapi.json is stale: "
+        "python -m moha_contracts.asyncapi > contracts/moha_contracts/asyncapi.json"
+    )
+
+
+@pytest.mark.parametrize("event", ALL_EVENTS, ids=lambda e: e.__name__)
+def test_routing_keys_follow_the_convention(event):
+    assert re.fullmatch(r"(accounts|forms|approvals|notifications)\.[a-z_]+\.[a-z_]+\.v\d+", event.routing_key)
+    assert event.event_type() == "vn.gov.moha." + event.routing_key
+
+
+def test_envelope_round_trip_carries_cloudevents_attributes():
+    event = FormApproved(task_id="t", submission_id="s", unit_id="u", revision=2, level=1, final=True,
+                         approved_by="a", approved_at="2026-04-01T08:00:00Z")
+    envelope = Envelope.wrap(event, correlation_id="req-1")
+    parsed = Envelope.model_validate_json(envelope.model_dump_json())
+    assert parsed.specversion == "1.0"
+    assert parsed.source == "/moha/approvals"
+    assert parsed.subject == "s"
+    assert parsed.correlationid == "req-1"
+    assert parsed.routing_key == "approvals.form.approved.v1"
+    assert parsed.open(FormApproved) == event
+
+
+def test_envelope_refuses_another_type_and_unknown_fields():
+    envelope = Envelope.wrap(FormApproved(task_id="t", submission_id="s", unit_id="u", revision=1, level=1,
+                                          final=True, approved_by="a", approved_at="2026-04-01T08:00:00Z"))
+    with pytest.raises(ValueError):
+        envelope.open(FormSubmitted)
+    with pytest.raises(ValidationError):
+        Envelope.model_validate({**envelope.model_dump(), "surprise": 1})
+    with pytest.raises(ValidationError):
+        FormApproved.model_validate({**envelope.data, "surprise": 1})
