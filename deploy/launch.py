@@ -123,7 +123,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--demo", action="store_true", help="load the demo data (Lạng Sơn) and print logins")
     parser.add_argument("--log-dir", default=str(ROOT / ".stack" / "logs"))
+    parser.add_argument("--mail-sink", action="store_true",
+                        help="run a local SMTP server on SMTP_PORT that writes every e-mail to the log directory")
     args = parser.parse_args()
+    sink = None
+    if args.mail_sink:
+        sink = start_mail_sink(int(os.environ.get("SMTP_PORT", "1025")), Path(args.log_dir) / "mail.log")
     from deploy.demo import ADMIN_PASSWORD, load_demo
 
     mongodb_url = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/")
@@ -159,6 +164,19 @@ def main() -> None:
         pass
     finally:
         platform.stop()
+        if sink is not None:
+            sink.terminate()
+
+
+def start_mail_sink(port: int, path: Path) -> subprocess.Popen:
+    """aiosmtpd's debugging server: e-mails land in a file instead of a mailbox."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Debugging", "-l", f"127.0.0.1:{port}"],
+        stdout=path.open("ab"), stderr=subprocess.STDOUT,
+    )
+    print(f"Mail sink on 127.0.0.1:{port}, e-mails written to {path}")
+    return process
 
 
 if __name__ == "__main__":

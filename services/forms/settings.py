@@ -5,4 +5,3 @@ class FormsSettings(ServiceSettings):
     service_name: str = "forms"
     database: str = "moha_forms"
     http_port: int = 8002
-    max_answers: int = 2000

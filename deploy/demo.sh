@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Start the whole platform on this machine with demo data, and print its URLs and demo logins.
+# Uses AMQP_URL / MONGODB_URL when set; otherwise starts the native stack (deploy/local/stack.sh).
+# With Docker, use instead: docker compose -f deploy/compose.yaml --profile demo up --build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ -z ${AMQP_URL:-} || -z ${MONGODB_URL:-} ]]; then
+  while IFS= read -r line; do
+    [[ $line == *=* ]] && export "${line?}"
+  done < <(bash deploy/local/stack.sh up)
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+  python3 -m venv .venv
+fi
+# shellcheck disable=SC1091
+. .venv/bin/activate
+python -m pip install --quiet -e contracts -e '.[test]'
+
+exec python -m deploy.launch --demo --mail-sink "$@"

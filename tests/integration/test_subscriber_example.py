@@ -1,0 +1,42 @@
+"""The subscriber example in contracts/examples works as written against the real broker."""
+
+import asyncio
+import importlib.util
+import uuid
+from pathlib import Path
+
+import pytest
+from chassis.messaging import make_broker, publish_event
+from moha_contracts import FormApproved
+
+pytestmark = pytest.mark.integration
+EXAMPLE = Path(__file__).resolve().parents[2] / "contracts" / "examples" / "ministry_subscriber.py"
+
+
+async def test_ministry_subscriber_example_receives_events_once(amqp_url):
+    spec = importlib.util.spec_from_file_location("ministry_subscriber", EXAMPLE)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    seen: set[str] = set()
+    queue = f"test-ministry-{uuid.uuid4().hex[:8]}"
+    subscriber = example.build(amqp_url, queue=queue, seen=seen)
+    await subscriber.start()
+    publisher = make_broker(amqp_url, prefetch=10, service="test")
+    await publisher.connect()
+    try:
+        event = FormApproved(task_id="t", submission_id=f"s-{queue}", unit_id="u", revision=1, level=1, final=True,
+                             approved_by="a", approved_at="2026-04-01T08:00:00Z")
+        envelope = await publish_event(publisher, event, correlation_id="c")
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.05)
+        assert seen == {envelope.id}
+    finally:
+        await publisher.stop()
+        await subscriber.stop()
+        import aio_pika
+
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            await (await connection.channel()).queue_delete(queue)
