@@ -56,3 +56,14 @@ def load_demo(urls: dict[str, str]) -> dict[str, dict[str, str]]:
     for username, info in logins.items():
         print(f"  {username:<18} {info['password']:<18} {info['role']:<20} {info['unit']}")
     return logins
+
+
+if __name__ == "__main__":
+    # python -m deploy.demo: load the demo data into services that already run (Docker Compose's
+    # "demo" profile, or any other deployment), reached at ACCOUNTS_URL, FORMS_URL, ... .
+    import os
+
+    ADMIN_PASSWORD = os.environ.get("BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    ports = {"accounts": 8001, "forms": 8002, "approvals": 8003, "notifications": 8004}
+    load_demo({name: os.environ.get(f"{name.upper()}_URL", f"http://127.0.0.1:{port}")
+               for name, port in ports.items()})

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start the whole platform on this machine with demo data, and print its URLs and demo logins.
 # Uses AMQP_URL / MONGODB_URL when set; otherwise starts the native stack (deploy/local/stack.sh).
-# With Docker, use instead: docker compose -f deploy/compose.yaml --profile demo up --build
+# With Docker, see deploy/README.md (deploy/compose.yaml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
