@@ -1,11 +1,13 @@
 """The outbox relay: publishes the events of each commit (see store.py) with publisher confirms,
-then marks the commit published.
+then marks the commit published and drops its outbox marker.
 
 Fast path: the store tells the relay of each commit it made, and the relay publishes it at once.
-Recovery: at start, and then every few seconds, the relay publishes what is still unpublished:
-commits of a process that died before publishing, or of a replica that stopped. A commit is
-published at least once; a crash after the publish and before the mark publishes it again, and
-consumers de-duplicate by event id.
+Recovery: at start, and then every few seconds, the relay goes through the outbox markers (as
+few as there are unpublished commits): commits of a process that died before publishing, or of a
+replica that stopped. A commit is published at least once; a crash after the publish and before
+the mark publishes it again, and consumers de-duplicate by event id.
+
+Every lookup is by `_id` equality, the only filter FerretDB 1.24 pushes down to SQLite.
 """
 
 from __future__ import annotations
@@ -69,25 +71,34 @@ class OutboxRelay:
             log.warning("outbox relay failed, will retry", error=str(exc))
 
     async def publish_ids(self, ids: list[str]) -> int:
-        commits = [c async for c in self.store.commits.find({"_id": {"$in": ids}})]
-        return await self._publish([c for c in commits if not c["published"]])
+        commits = await asyncio.gather(*(self.store.commits.find_one({"_id": i}) for i in ids))
+        return await self._publish([c for c in commits if c is not None and not c["published"]])
 
     async def recover(self, *, grace: bool) -> int:
-        """Publish every unpublished commit (older than the grace period, if asked)."""
+        """Publish the commits behind every outbox marker (older than the grace period, if asked)."""
         total = 0
         cutoff = datetime.now(UTC) - self.grace
+        seen: set[str] = set()
         while True:
-            pending = [c async for c in self.store.commits.find({"published": False}).limit(self.batch)]
+            markers = [m async for m in self.store.outbox.find({}).limit(self.batch) if m["_id"] not in seen]
+            seen.update(m["_id"] for m in markers)
             if grace:
-                pending = [c for c in pending if c["at"] < cutoff]
-            if not pending:
+                markers = [m for m in markers if m["at"] < cutoff]
+            if not markers:
                 return total
-            for commit in pending:
-                # Its writer may have died before applying it, too.
-                await self.store.apply(commit)
+            commits = await asyncio.gather(*(self.store.commits.find_one({"_id": m["_id"]}) for m in markers))
+            pending = []
+            for marker, commit in zip(markers, commits, strict=True):
+                if commit is None:
+                    if marker["at"] < cutoff:  # its writer died before committing
+                        await self.store.outbox.delete_one({"_id": marker["_id"]})
+                elif commit["published"]:
+                    await self.store.outbox.delete_one({"_id": marker["_id"]})
+                else:
+                    # Its writer may have died before applying it, too.
+                    await self.store.apply(commit)
+                    pending.append(commit)
             total += await self._publish(pending)
-            if len(pending) < self.batch:
-                return total
 
     async def drain(self) -> int:
         """Publish everything pending now (tests and shutdown)."""
@@ -111,10 +122,14 @@ class OutboxRelay:
                 for e in entries
             )
         )
-        await self.store.commits.update_many(
-            {"_id": {"$in": [c["_id"] for c in commits]}},
-            {"$set": {"published": True, "published_at": datetime.now(UTC)}},
+        now = datetime.now(UTC)
+        await asyncio.gather(
+            *(
+                self.store.commits.update_one({"_id": c["_id"]}, {"$set": {"published": True, "published_at": now}})
+                for c in commits
+            )
         )
+        await asyncio.gather(*(self.store.outbox.delete_one({"_id": c["_id"]}) for c in commits))
         self.published += len(entries)
         log.debug("outbox relayed", commits=len(commits), events=len(entries))
         return len(commits)

@@ -30,6 +30,10 @@ from .logging import correlation_id, get_contextvars, get_logger
 log = get_logger("chassis.store")
 
 COMMITS = "commits"
+# Markers of commits whose events are not published yet. FerretDB pushes only `_id` equality down
+# to SQLite, so a query on commits.published would scan the whole history; this collection stays
+# as small as the backlog.
+OUTBOX = "outbox"
 
 
 class StaleVersion(Exception):
@@ -68,6 +72,7 @@ class Store:
         self.client: AsyncMongoClient = AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=10_000)
         self.db = self.client[database]
         self.commits = self.db[COMMITS]
+        self.outbox = self.db[OUTBOX]
         self._crash_after_commit = crash_after_commit
         self._on_commit: list[Callable[[str], None]] = []
 
@@ -79,7 +84,7 @@ class Store:
         self._on_commit.append(callback)
 
     async def create_indexes(self) -> None:
-        await self.commits.create_index("published")
+        pass  # commits and outbox are only ever looked up by _id
 
     async def ping(self) -> bool:
         await self.client.admin.command("ping")
@@ -149,6 +154,13 @@ class Store:
             "correlation_id": correlation_id(),
             "account_id": get_contextvars().get("account_id"),
         }
+        if entries:
+            # The marker goes first: a commit is never without one. A marker whose commit never
+            # came (the writer died, or lost the version) is dropped by the relay.
+            try:
+                await self.outbox.insert_one({"_id": commit["_id"], "at": commit["at"]})
+            except DuplicateKeyError:
+                pass  # the winner of this version marked it
         try:
             await self.commits.insert_one(commit)
         except DuplicateKeyError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 
 from chassis.auth import TokenVerifier
 from chassis.errors import Conflict
@@ -11,7 +10,7 @@ from chassis.runtime import Runtime
 from fastapi import FastAPI
 
 from . import handlers
-from .api import hasher, router
+from .api import hash_password, router
 from .domain import model
 from .settings import AccountsSettings
 from .store import AccountsStore
@@ -60,7 +59,7 @@ async def ensure_root_admin(accounts: AccountsStore, settings: AccountsSettings)
     account = model.issue_account(
         None, root, username=settings.bootstrap_admin_username, role="central_admin",
         display_name="Quản trị hệ thống cấp Trung ương", email=None,
-        password_hash=await asyncio.to_thread(hasher.hash, settings.bootstrap_admin_password),
+        password_hash=await hash_password(settings.bootstrap_admin_password),
     )
     account.must_change_password = False
     try:

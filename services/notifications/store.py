@@ -8,12 +8,16 @@ from typing import Any
 
 from chassis.store import AlreadyExists, StaleVersion, Store
 from pymongo import DESCENDING
+from pymongo.errors import DuplicateKeyError
 
 from .domain.model import PENDING, Delivery
 
 RECIPIENTS = "recipients"
 NOTICES = "notices"
 DELIVERIES = "deliveries"
+# The e-mails still to send, by delivery id: as small as the backlog, so the mailer never scans the
+# whole delivery history (FerretDB pushes only `_id` equality down to SQLite).
+MAIL_QUEUE = "mail_queue"
 _DELIVERY_FIELDS = [f for f in Delivery.__dataclass_fields__ if f not in ("id", "version", "events")]
 
 
@@ -24,7 +28,6 @@ class NotificationStore:
     async def create_indexes(self) -> None:
         await self.store[RECIPIENTS].create_index("unit_id")
         await self.store[NOTICES].create_index([("account_id", 1), ("created_at", -1)])
-        await self.store[DELIVERIES].create_index("status")
 
     # recipients ---------------------------------------------------------------------------
     async def upsert_recipient(self, account_id: str, **fields: Any) -> None:
@@ -56,6 +59,11 @@ class NotificationStore:
 
     # deliveries ---------------------------------------------------------------------------
     async def add_delivery(self, delivery: Delivery) -> None:
+        # Queue entry first: a delivery is never without one while it is pending.
+        try:
+            await self.store[MAIL_QUEUE].insert_one({"_id": delivery.id, "due_at": delivery.next_attempt_at})
+        except DuplicateKeyError:
+            pass
         try:
             await self.store.insert(DELIVERIES, {"_id": delivery.id, **_fields(delivery), "version": 1})
         except AlreadyExists:
@@ -65,16 +73,23 @@ class NotificationStore:
         """Take the due e-mails, pushing each one's next attempt past the lease. The push is a versioned
         write, so of several replicas exactly one wins each e-mail."""
         now = datetime.now(UTC)
+        lease_end = now + timedelta(seconds=lease_seconds)
+        queue = self.store[MAIL_QUEUE]
         claimed = []
-        cursor = self.store[DELIVERIES].find({"status": PENDING, "next_attempt_at": {"$lte": now}}).limit(limit)
-        for doc in [d async for d in cursor]:
+        for entry in [e async for e in queue.find({"due_at": {"$lte": now}}).limit(limit)]:
+            doc = await self.store.find(DELIVERIES, entry["_id"])
+            if doc is None or doc["status"] != PENDING:
+                if doc is not None or entry["due_at"] < now - timedelta(minutes=5):
+                    await queue.delete_one({"_id": entry["_id"]})
+                continue
             delivery = Delivery(id=doc["_id"], version=doc["version"], **{k: doc[k] for k in _DELIVERY_FIELDS})
-            delivery.next_attempt_at = now + timedelta(seconds=lease_seconds)
+            delivery.next_attempt_at = lease_end
             try:
                 delivery.version = await self.store.update(DELIVERIES, delivery.id, delivery.version,
-                                                           {"next_attempt_at": delivery.next_attempt_at})
+                                                           {"next_attempt_at": lease_end})
             except StaleVersion:
                 continue
+            await queue.update_one({"_id": delivery.id}, {"$set": {"due_at": lease_end}})
             claimed.append(delivery)
         return claimed
 
@@ -82,6 +97,11 @@ class NotificationStore:
         delivery.version = await self.store.update(DELIVERIES, delivery.id, delivery.version, _fields(delivery),
                                                    delivery.events)
         delivery.events.clear()
+        queue = self.store[MAIL_QUEUE]
+        if delivery.status == PENDING:
+            await queue.update_one({"_id": delivery.id}, {"$set": {"due_at": delivery.next_attempt_at}})
+        else:
+            await queue.delete_one({"_id": delivery.id})
 
     async def get_delivery(self, delivery_id: str) -> dict[str, Any] | None:
         return await self.store.find(DELIVERIES, delivery_id)
