@@ -75,6 +75,9 @@ class Store:
         self.outbox = self.db[OUTBOX]
         self._crash_after_commit = crash_after_commit
         self._on_commit: list[Callable[[str], None]] = []
+        # MongoDB evaluates an update's filter atomically with the write; FerretDB neither does that
+        # nor pushes a filter other than `_id` alone down to SQLite (it scans). Learnt at start.
+        self.is_ferretdb = False
 
     def __getitem__(self, name: str) -> AsyncCollection:
         return self.db[name]
@@ -84,7 +87,9 @@ class Store:
         self._on_commit.append(callback)
 
     async def create_indexes(self) -> None:
-        pass  # commits and outbox are only ever looked up by _id
+        # commits and outbox are only ever looked up by _id; this is where the server is learnt.
+        info = await self.client.admin.command("buildInfo")
+        self.is_ferretdb = "ferretdbVersion" in info
 
     async def ping(self) -> bool:
         await self.client.admin.command("ping")
@@ -183,7 +188,13 @@ class Store:
                 await target.insert_one({"_id": commit["doc_id"], **commit["set"], "version": 1})
             except DuplicateKeyError:
                 pass  # applied already (by a reader rolling forward)
-        else:
+        elif not self.is_ferretdb:
             await target.update_one(
                 {"_id": commit["doc_id"], "version": version - 1}, {"$set": {**commit["set"], "version": version}}
             )
+        else:
+            # Only the winner of this version, or a reader rolling it forward, gets here; the check
+            # keeps a late apply from undoing a newer version.
+            current = await target.find_one({"_id": commit["doc_id"]})
+            if current is not None and current["version"] == version - 1:
+                await target.update_one({"_id": commit["doc_id"]}, {"$set": {**commit["set"], "version": version}})

@@ -18,7 +18,7 @@ def subscribe(runtime: Runtime, store: NotificationStore, mailer: Mailer) -> Non
     @runtime.consumers.on(AccountIssued)
     async def on_account_issued(envelope: Envelope, event: AccountIssued) -> None:
         await store.upsert_recipient(
-            event.account_id, unit_id=event.unit_id, role=event.role, email=event.email,
+            event.account_id, event.unit_id, role=event.role, email=event.email,
             username=event.username, display_name=event.display_name,
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 from .domain.model import PENDING, Delivery
 
 RECIPIENTS = "recipients"
+UNIT_RECIPIENTS = "unit_recipients"
 NOTICES = "notices"
 DELIVERIES = "deliveries"
 # The e-mails still to send, by delivery id: as small as the backlog, so the mailer never scans the
@@ -26,15 +28,32 @@ class NotificationStore:
         self.store = store
 
     async def create_indexes(self) -> None:
-        await self.store[RECIPIENTS].create_index("unit_id")
         await self.store[NOTICES].create_index([("account_id", 1), ("created_at", -1)])
 
     # recipients ---------------------------------------------------------------------------
-    async def upsert_recipient(self, account_id: str, **fields: Any) -> None:
-        await self.store[RECIPIENTS].update_one({"_id": account_id}, {"$set": fields}, upsert=True)
+    async def upsert_recipient(self, account_id: str, unit_id: str, **fields: Any) -> None:
+        await self.store[RECIPIENTS].update_one({"_id": account_id}, {"$set": {"unit_id": unit_id, **fields}},
+                                                upsert=True)
+        # Each unit's accounts are listed in one document, so telling a unit is two _id lookups, not a
+        # scan of every account. Versioned writes keep two accounts of one unit from losing each other.
+        while True:
+            doc = await self.store.find(UNIT_RECIPIENTS, unit_id)
+            try:
+                if doc is None:
+                    await self.store.insert(UNIT_RECIPIENTS, {"_id": unit_id, "accounts": [account_id]})
+                elif account_id not in doc["accounts"]:
+                    await self.store.update(UNIT_RECIPIENTS, unit_id, doc["version"],
+                                            {"accounts": [*doc["accounts"], account_id]})
+                return
+            except (AlreadyExists, StaleVersion):
+                continue
 
     async def recipients_of_unit(self, unit_id: str, role: str) -> list[dict[str, Any]]:
-        return [r async for r in self.store[RECIPIENTS].find({"unit_id": unit_id, "role": role})]
+        doc = await self.store.find(UNIT_RECIPIENTS, unit_id)
+        if doc is None:
+            return []
+        found = await asyncio.gather(*(self.store[RECIPIENTS].find_one({"_id": a}) for a in doc["accounts"]))
+        return [r for r in found if r is not None and r["role"] == role]
 
     # notices (in-app inbox) ---------------------------------------------------------------
     async def add_notice(self, notice_id: str, account_id: str, title: str, body: str, kind: str) -> None:
@@ -53,9 +72,12 @@ class NotificationStore:
         return items, unread
 
     async def mark_read(self, notice_id: str, account_id: str) -> bool:
-        result = await self.store[NOTICES].update_one({"_id": notice_id, "account_id": account_id},
-                                                      {"$set": {"read": True}})
-        return result.matched_count == 1
+        notices = self.store[NOTICES]
+        notice = await notices.find_one({"_id": notice_id})  # by _id alone: FerretDB pushes only that down
+        if notice is None or notice["account_id"] != account_id:
+            return False
+        await notices.update_one({"_id": notice_id}, {"$set": {"read": True}})
+        return True
 
     # deliveries ---------------------------------------------------------------------------
     async def add_delivery(self, delivery: Delivery) -> None:
