@@ -2,9 +2,9 @@
 then marks the commit published and drops its outbox marker.
 
 Fast path: the store tells the relay of each commit it made, and the relay publishes it at once.
-Recovery: at start, and then every few seconds, the relay goes through the outbox markers (as
-few as there are unpublished commits): commits of a process that died before publishing, or of a
-replica that stopped. A commit is published at least once; a crash after the publish and before
+Recovery: every second, the relay goes through the outbox markers older than a grace period (as
+few as there are unfinished commits): commits of a process that died before applying or
+publishing them, or of a replica that stopped. A commit is published at least once; a crash after the publish and before
 the mark publishes it again, and consumers de-duplicate by event id.
 
 Every lookup is by `_id` equality, the only filter FerretDB 1.24 pushes down to SQLite.
@@ -46,15 +46,14 @@ class OutboxRelay:
         store.on_commit(self._fresh.put_nowait)
 
     async def run(self) -> None:
-        await self._guarded(self.recover(grace=False))
         loop = asyncio.get_running_loop()
-        next_poll = loop.time() + self.poll_seconds
+        next_poll = loop.time()
         while True:
             timeout = max(0.0, next_poll - loop.time())
             try:
                 first = await asyncio.wait_for(self._fresh.get(), timeout)
             except TimeoutError:
-                await self._guarded(self.recover(grace=True))
+                await self._guarded(self.recover())
                 next_poll = loop.time() + self.poll_seconds
                 continue
             ids = [first]
@@ -74,8 +73,9 @@ class OutboxRelay:
         commits = await asyncio.gather(*(self.store.commits.find_one({"_id": i}) for i in ids))
         return await self._publish([c for c in commits if c is not None and not c["published"]])
 
-    async def recover(self, *, grace: bool) -> int:
-        """Publish the commits behind every outbox marker (older than the grace period, if asked)."""
+    async def recover(self, *, grace: bool = True) -> int:
+        """Finish the commits behind every outbox marker older than the grace period (all of them if
+        not `grace`): apply what a dead writer did not, publish what it did not, drop stale markers."""
         total = 0
         cutoff = datetime.now(UTC) - self.grace
         seen: set[str] = set()
@@ -89,19 +89,18 @@ class OutboxRelay:
             commits = await asyncio.gather(*(self.store.commits.find_one({"_id": m["_id"]}) for m in markers))
             pending = []
             for marker, commit in zip(markers, commits, strict=True):
-                if commit is None:
-                    if marker["at"] < cutoff:  # its writer died before committing
-                        await self.store.outbox.delete_one({"_id": marker["_id"]})
-                elif commit["published"]:
+                if commit is None or "set" not in commit:  # never committed, or finished already
                     await self.store.outbox.delete_one({"_id": marker["_id"]})
-                else:
-                    # Its writer may have died before applying it, too.
-                    await self.store.apply(commit)
+                    continue
+                await self.store.apply(commit)
+                if commit["events"]:
                     pending.append(commit)
+                else:
+                    await self.store.archive(commit)
             total += await self._publish(pending)
 
     async def drain(self) -> int:
-        """Publish everything pending now (tests and shutdown)."""
+        """Finish everything pending now (tests and shutdown)."""
         return await self.recover(grace=False)
 
     async def _publish(self, commits: list[dict[str, Any]]) -> int:
@@ -122,14 +121,7 @@ class OutboxRelay:
                 for e in entries
             )
         )
-        now = datetime.now(UTC)
-        await asyncio.gather(
-            *(
-                self.store.commits.update_one({"_id": c["_id"]}, {"$set": {"published": True, "published_at": now}})
-                for c in commits
-            )
-        )
-        await asyncio.gather(*(self.store.outbox.delete_one({"_id": c["_id"]}) for c in commits))
+        await asyncio.gather(*(self.store.archive(c) for c in commits))
         self.published += len(entries)
         log.debug("outbox relayed", commits=len(commits), events=len(entries))
         return len(commits)

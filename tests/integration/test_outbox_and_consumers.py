@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from chassis.messaging import Malformed, Retry, make_broker
+from chassis.store import StaleVersion
 from chassis.outbox import OutboxRelay
 from moha_contracts import Envelope, UnitRegistered
 
@@ -53,8 +54,8 @@ async def test_events_stored_with_the_change_survive_a_relay_that_never_ran(amqp
     assert await store.outbox.count_documents({}) == 0  # the backlog is empty again
 
 
-async def test_a_commit_its_writer_never_applied_is_rolled_forward(store, monkeypatch):
-    await store.insert("tasks", {"_id": "t1", "status": "open"}, [unit_event("t1")])
+async def test_a_commit_its_writer_never_applied_is_finished_by_recovery(amqp_url, store, monkeypatch):
+    await store.insert("tasks", {"_id": "t1", "status": "open"})
     real_apply = store.apply
 
     async def crash(commit):  # the writer dies after the commit, before applying it
@@ -62,16 +63,25 @@ async def test_a_commit_its_writer_never_applied_is_rolled_forward(store, monkey
 
     monkeypatch.setattr(store, "apply", crash)
     await store.update("tasks", "t1", 1, {"status": "approved"}, [unit_event("t1")])
-    assert (await store["tasks"].find_one({"_id": "t1"}))["status"] == "open"
     monkeypatch.setattr(store, "apply", real_apply)
+    assert (await store.find("tasks", "t1"))["status"] == "open"
+    # Meanwhile a write based on the old version is refused: the version is taken.
+    with pytest.raises(StaleVersion):
+        await store.update("tasks", "t1", 1, {"status": "returned"})
+
+    broker = make_broker(amqp_url, prefetch=10, service="relay-test")
+    await broker.connect()
+    assert await OutboxRelay(store, broker).drain() == 1
+    await broker.stop()
     doc = await store.find("tasks", "t1")
     assert (doc["status"], doc["version"]) == ("approved", 2)
+    assert await store.outbox.count_documents({}) == 0
 
 
 async def test_concurrent_writers_exactly_one_wins_each_version(mongo_url, store):
     """The store's own guarantee, measured on the real server (FerretDB's conditional updates alone
     are not atomic: docs/decisions/0002)."""
-    from chassis.store import StaleVersion, Store
+    from chassis.store import Store
 
     await store.insert("counters", {"_id": "c", "n": 0})
     writers = [Store(mongo_url, store.db.name) for _ in range(4)]
