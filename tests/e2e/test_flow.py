@@ -15,12 +15,12 @@ def submit(client, auth, unit_id, answers=ANSWERS, campaign="dtcshc-2021", **ext
     return client.forms.post("/submissions", json=body, headers=auth)
 
 
-def open_task_for(client, supervisor_auth, submission_id, revision):
+def open_task_for(client, supervisor_auth, submission_id, revision, timeout=20.0):
     def find():
         tasks = client.approvals.get("/tasks", headers=supervisor_auth).json()
         return next((t for t in tasks if t["submission_id"] == submission_id and t["revision"] == revision), None)
 
-    return eventually(find)
+    return eventually(find, timeout=timeout)
 
 
 def submission(client, auth, sid):
