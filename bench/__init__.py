@@ -1,0 +1,1 @@
+"""Benchmarks of the platform on a real broker and store (see bench/README.md)."""
