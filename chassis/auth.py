@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -32,6 +33,9 @@ class Principal:
     username: str
     unit_id: str
     role: str
+    # Issued passwords must be changed at first login; until then the token opens nothing else.
+    password_change_required: bool = False
+    issued_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def is_admin(self) -> bool:
@@ -84,7 +88,9 @@ class TokenVerifier:
             raise Unauthenticated("mã truy cập không hợp lệ") from exc
         try:
             return Principal(
-                account_id=claims["sub"], username=claims["username"], unit_id=claims["unit_id"], role=claims["role"]
+                account_id=claims["sub"], username=claims["username"], unit_id=claims["unit_id"], role=claims["role"],
+                password_change_required=bool(claims.get("pwd_change", False)),
+                issued_at=datetime.fromtimestamp(claims.get("iat_us", claims["iat"] * 1_000_000) / 1_000_000, UTC),
             )
         except KeyError as exc:
             raise Unauthenticated("mã truy cập thiếu thông tin") from exc

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .auth import Principal, TokenVerifier, Unauthenticated
-from .errors import DomainError
+from .errors import DomainError, Forbidden
 from .logging import bind_contextvars, clear_contextvars, get_logger
 from .store import StaleVersion
 
@@ -121,15 +121,29 @@ def create_app(
 _bearer = HTTPBearer(auto_error=False)
 
 
-async def _principal(
+class SessionCheck(Protocol):
+    async def check(self, principal: Principal) -> None: ...
+
+
+async def _signed_in(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("thiếu mã truy cập")
     verifier: TokenVerifier = request.app.state.verifier
     principal = await verifier.verify(credentials.credentials)
+    sessions: SessionCheck = request.app.state.sessions
+    await sessions.check(principal)
     bind_contextvars(account_id=principal.account_id)
     return principal
 
 
+async def _principal(principal: Annotated[Principal, Depends(_signed_in)]) -> Principal:
+    if principal.password_change_required:
+        raise Forbidden("Bạn phải đổi mật khẩu được cấp trước khi sử dụng hệ thống", code="password_change_required")
+    return principal
+
+
+# Every route takes this one; only changing the issued password takes the other.
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+SignedInBeforePasswordChange = Annotated[Principal, Depends(_signed_in)]

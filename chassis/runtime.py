@@ -19,6 +19,7 @@ from .messaging import ConsumerConfig, EventConsumers, make_broker
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
 from .store import Store
+from .sessions import SessionDirectory
 from .tree import UnitDirectory
 
 log = get_logger("chassis.runtime")
@@ -54,6 +55,10 @@ class Runtime:
             else None
         )
         self.units = UnitDirectory(self.store)
+        self.sessions = SessionDirectory(self.store)
+        if verify_tokens:
+            # Every service that accepts tokens learns of revoked accounts; see sessions.py.
+            self.sessions.subscribe(self.consumers)
         self.startup: list[Callable[[], Awaitable[Any]]] = [self.store.create_indexes]
         self.background: list[Callable[[], Awaitable[Any]]] = [self.relay.run]
 
@@ -82,6 +87,7 @@ class Runtime:
         for router in routers:
             app.include_router(router)
         app.state.runtime = self
+        app.state.sessions = self.sessions
         return app
 
     @contextlib.asynccontextmanager

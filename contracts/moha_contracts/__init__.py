@@ -7,12 +7,15 @@ from .envelope import CONTENT_TYPE, DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, Envel
 from .events import (
     ALL_EVENTS,
     BY_TYPE,
+    AccountActivated,
     AccountIssued,
+    AccountRevoked,
     FormApproved,
     FormRejected,
     FormSubmitted,
     NotificationDelivered,
     NotificationFailed,
+    PasswordReset,
     ReviewTaskOpened,
     UnitRegistered,
 )
@@ -23,7 +26,9 @@ __all__ = [
     "CONTENT_TYPE",
     "DEAD_LETTER_EXCHANGE",
     "EVENTS_EXCHANGE",
+    "AccountActivated",
     "AccountIssued",
+    "AccountRevoked",
     "Envelope",
     "Event",
     "FormApproved",
@@ -31,6 +36,7 @@ __all__ = [
     "FormSubmitted",
     "NotificationDelivered",
     "NotificationFailed",
+    "PasswordReset",
     "ReviewTaskOpened",
     "UnitRegistered",
 ]

@@ -53,6 +53,49 @@ class AccountIssued(Event):
         return self.account_id
 
 
+class AccountActivated(Event):
+    """The holder replaced the issued password at first login; the account may now be used."""
+
+    routing_key = "accounts.account.activated.v1"
+
+    account_id: str
+    unit_id: str
+    activated_at: datetime
+
+    def subject(self) -> str:
+        return self.account_id
+
+
+class AccountRevoked(Event):
+    """The account may no longer be used; tokens already issued to it stop working at once."""
+
+    routing_key = "accounts.account.revoked.v1"
+
+    account_id: str
+    unit_id: str
+    reason: str
+    revoked_by: str
+    revoked_at: datetime
+
+    def subject(self) -> str:
+        return self.account_id
+
+
+class PasswordReset(Event):
+    """An administrator issued a new initial password; tokens issued before `reset_at` stop working."""
+
+    routing_key = "accounts.account.password_reset.v1"
+
+    account_id: str
+    unit_id: str
+    reason: str
+    reset_by: str
+    reset_at: datetime
+
+    def subject(self) -> str:
+        return self.account_id
+
+
 # forms ------------------------------------------------------------------------------------
 class FormSubmitted(Event):
     routing_key = "forms.submission.submitted.v1"
@@ -150,6 +193,9 @@ class NotificationFailed(Event):
 ALL_EVENTS: tuple[type[Event], ...] = (
     UnitRegistered,
     AccountIssued,
+    AccountActivated,
+    AccountRevoked,
+    PasswordReset,
     FormSubmitted,
     ReviewTaskOpened,
     FormApproved,

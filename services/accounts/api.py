@@ -1,24 +1,29 @@
-"""Accounts' HTTP API: the tree, issuing accounts, signing in, and the public key set."""
+"""Accounts' HTTP API: the tree, issuing and administering accounts, signing in, the key set,
+and the audit trail."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from typing import Annotated, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from chassis.auth import Principal, Unauthenticated
-from chassis.errors import Forbidden, NotFound
-from chassis.http import CurrentPrincipal
+from chassis.errors import DomainError, Forbidden, NotFound
+from chassis.http import CurrentPrincipal, SignedInBeforePasswordChange
+from chassis.store import StaleVersion
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from .domain import model
+from .domain.model import Account
 from .store import AccountsStore
 from .tokens import TokenIssuer
 
 router = APIRouter()
+
 # argon2id at OWASP's recommended cost (19 MiB, 2 passes): the library default (64 MiB x 4 lanes)
 # made accounts peak at 460 MiB when several hashes ran at once.
 hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -55,6 +60,15 @@ class TokenResponse(BaseModel):
     must_change_password: bool
 
 
+class PasswordChangeRequest(Strict):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
+
+
+class ReasonRequest(Strict):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
 class UnitRequest(Strict):
     code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
     name: str = Field(min_length=1, max_length=300)
@@ -88,6 +102,30 @@ class IssuedAccount(BaseModel):
     initial_password: str = Field(description="shown once; the holder must change it at first login")
 
 
+class AccountView(BaseModel):
+    account_id: str
+    username: str
+    unit_id: str
+    role: str
+    display_name: str
+    email: str | None
+    status: str
+    locked: bool
+    must_change_password: bool
+    issued_at: datetime
+
+
+class AuditEntry(BaseModel):
+    at: datetime
+    action: str
+    outcome: str
+    actor_id: str | None
+    actor_username: str | None
+    target_id: str | None
+    ip: str | None
+    details: dict[str, Any]
+
+
 def accounts_store(request: Request) -> AccountsStore:
     return request.app.state.accounts
 
@@ -100,31 +138,86 @@ Accounts = Annotated[AccountsStore, Depends(accounts_store)]
 Tokens = Annotated[TokenIssuer, Depends(token_issuer)]
 
 
+def client_ip(request: Request) -> str | None:
+    # Behind the Ministry's reverse proxy the first X-Forwarded-For hop is the caller.
+    if request.app.state.trust_forwarded_for and (forwarded := request.headers.get("x-forwarded-for")):
+        return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else None
+
+
+async def audit(request: Request, accounts: AccountsStore, action: str, *, actor: Principal | Account | None,
+                target: Account | model.Unit | None, outcome: str = "ok", **details: Any) -> None:
+    if isinstance(target, Account):
+        unit = await accounts.get_unit(target.unit_id)
+        lineage = unit.lineage if unit else [target.unit_id]
+    else:
+        lineage = target.lineage if target else []
+    await accounts.audit({
+        "action": action, "outcome": outcome,
+        "actor_id": getattr(actor, "account_id", None) or getattr(actor, "id", None),
+        "actor_username": getattr(actor, "username", None),
+        "target_id": target.id if target else None, "unit_lineage": lineage,
+        "ip": client_ip(request), "details": details,
+    })
+
+
+# signing in -------------------------------------------------------------------------------
 @router.get("/.well-known/jwks.json", tags=["auth"])
 async def jwks(tokens: Tokens) -> dict:
     return tokens.jwks()
 
 
 @router.post("/auth/token", tags=["auth"])
-async def login(body: LoginRequest, accounts: Accounts, tokens: Tokens) -> TokenResponse:
+async def login(body: LoginRequest, request: Request, accounts: Accounts, tokens: Tokens) -> TokenResponse:
     account = await accounts.find_account(body.username.lower())
     # Hash even for an unknown name so that timing does not tell which names exist.
-    stored = account["password_hash"] if account else _DUMMY_HASH
-    if not await verify_password(stored, body.password):
-        account = None
-    if account is None or account["status"] != "active":
-        raise Unauthenticated("tên đăng nhập hoặc mật khẩu không đúng")
+    ok = await verify_password(account.password_hash if account else _DUMMY_HASH, body.password)
+    if account is None:
+        raise model.InvalidCredentials("Tên đăng nhập hoặc mật khẩu không đúng")
+    try:
+        account.check_can_sign_in()
+    except DomainError as refused:
+        await audit(request, accounts, "login", actor=account, target=account, outcome=refused.code)
+        raise
+    if not ok:
+        await _with_retry(accounts, account, Account.login_failed)
+        await audit(request, accounts, "login", actor=account, target=account, outcome="wrong_password",
+                    failed_logins=account.failed_logins, locked=account.locked)
+        raise model.InvalidCredentials("Tên đăng nhập hoặc mật khẩu không đúng")
+    if account.failed_logins:
+        await _with_retry(accounts, account, Account.login_succeeded)
+    await audit(request, accounts, "login", actor=account, target=account)
     token, ttl = tokens.issue(account)
-    return TokenResponse(access_token=token, expires_in=ttl, must_change_password=account["must_change_password"])
+    return TokenResponse(access_token=token, expires_in=ttl, must_change_password=account.must_change_password)
 
 
+@router.post("/auth/password", tags=["auth"])
+async def change_password(body: PasswordChangeRequest, principal: SignedInBeforePasswordChange, request: Request,
+                          accounts: Accounts, tokens: Tokens) -> TokenResponse:
+    """The one thing a freshly issued account may do: replace its initial password."""
+    account = await _account(accounts, principal.account_id)
+    if not await verify_password(account.password_hash, body.current_password):
+        raise model.InvalidCredentials("Mật khẩu hiện tại không đúng")
+    if body.new_password == body.current_password:
+        raise model.PasswordPolicyViolated("Mật khẩu mới phải khác mật khẩu hiện tại")
+    model.check_password_policy(body.new_password)
+    account.change_password(await hash_password(body.new_password), datetime.now(UTC))
+    await accounts.save_account(account)
+    await audit(request, accounts, "password_changed", actor=principal, target=account)
+    token, ttl = tokens.issue(account)
+    return TokenResponse(access_token=token, expires_in=ttl, must_change_password=False)
+
+
+# the tree ---------------------------------------------------------------------------------
 @router.post("/units", status_code=201, tags=["units"])
-async def register_unit(body: UnitRequest, principal: CurrentPrincipal, accounts: Accounts) -> UnitResponse:
+async def register_unit(body: UnitRequest, principal: CurrentPrincipal, request: Request,
+                        accounts: Accounts) -> UnitResponse:
     actor_unit, parent = await _actor_unit(accounts, principal), await accounts.get_unit(body.parent_id)
     if parent is None:
         raise NotFound("Không tìm thấy đơn vị cha")
     unit = model.register_unit(principal, actor_unit, parent, body.code, body.name, body.level)
     await accounts.add_unit(unit)
+    await audit(request, accounts, "unit_registered", actor=principal, target=unit, code=unit.code)
     return _unit_response(unit)
 
 
@@ -137,8 +230,10 @@ async def get_unit(unit_id: str, principal: CurrentPrincipal, accounts: Accounts
     return _unit_response(unit)
 
 
+# accounts ---------------------------------------------------------------------------------
 @router.post("/accounts", status_code=201, tags=["accounts"])
-async def issue_account(body: AccountRequest, principal: CurrentPrincipal, accounts: Accounts) -> IssuedAccount:
+async def issue_account(body: AccountRequest, principal: CurrentPrincipal, request: Request,
+                        accounts: Accounts) -> IssuedAccount:
     unit = await accounts.get_unit(body.unit_id)
     actor_unit = await _actor_unit(accounts, principal)
     if unit is None or not actor_unit.contains(unit):
@@ -151,8 +246,48 @@ async def issue_account(body: AccountRequest, principal: CurrentPrincipal, accou
         email=str(body.email) if body.email else None, password_hash=await hash_password(password),
     )
     await accounts.add_account(account)
+    await audit(request, accounts, "account_issued", actor=principal, target=account, role=body.role)
     return IssuedAccount(account_id=account.id, username=username, unit_id=unit.id, role=body.role,
                          initial_password=password)
+
+
+@router.get("/accounts/{account_id}", tags=["accounts"])
+async def get_account(account_id: str, principal: CurrentPrincipal, accounts: Accounts) -> AccountView:
+    account = await accounts.get_account(account_id)
+    if account is None or not (account.id == principal.account_id or await _administers(accounts, principal, account)):
+        raise NotFound("Không tìm thấy tài khoản")
+    return _account_view(account)
+
+
+@router.post("/accounts/{account_id}/reset-password", tags=["accounts"])
+async def reset_password(account_id: str, body: ReasonRequest, principal: CurrentPrincipal, request: Request,
+                         accounts: Accounts) -> IssuedAccount:
+    account = await _administered(accounts, principal, account_id)
+    password = model.new_initial_password()
+    account.reset_password(principal, body.reason, await hash_password(password), datetime.now(UTC))
+    await accounts.save_account(account)
+    await audit(request, accounts, "password_reset", actor=principal, target=account, reason=body.reason)
+    return IssuedAccount(account_id=account.id, username=account.username, unit_id=account.unit_id,
+                         role=account.role, initial_password=password)
+
+
+@router.post("/accounts/{account_id}/revoke", tags=["accounts"])
+async def revoke(account_id: str, body: ReasonRequest, principal: CurrentPrincipal, request: Request,
+                 accounts: Accounts) -> AccountView:
+    account = await _administered(accounts, principal, account_id)
+    account.revoke(principal, body.reason, datetime.now(UTC))
+    await accounts.save_account(account)
+    await audit(request, accounts, "account_revoked", actor=principal, target=account, reason=body.reason)
+    return _account_view(account)
+
+
+@router.post("/accounts/{account_id}/unlock", tags=["accounts"])
+async def unlock(account_id: str, principal: CurrentPrincipal, request: Request, accounts: Accounts) -> AccountView:
+    account = await _administered(accounts, principal, account_id)
+    account.unlock()
+    await accounts.save_account(account)
+    await audit(request, accounts, "account_unlocked", actor=principal, target=account)
+    return _account_view(account)
 
 
 @router.get("/me", tags=["accounts"])
@@ -161,6 +296,16 @@ async def me(principal: CurrentPrincipal) -> dict:
             "role": principal.role}
 
 
+@router.get("/audit", tags=["audit"])
+async def audit_trail(principal: CurrentPrincipal, accounts: Accounts) -> list[AuditEntry]:
+    """Administrators see what was done in their subtree, newest first."""
+    if not principal.is_admin:
+        raise Forbidden("Chỉ quản trị hệ thống được xem nhật ký")
+    return [AuditEntry(**{k: e.get(k) for k in AuditEntry.model_fields})
+            for e in await accounts.audit_trail(principal.unit_id)]
+
+
+# helpers ----------------------------------------------------------------------------------
 async def _actor_unit(accounts: AccountsStore, principal: Principal) -> model.Unit:
     unit = await accounts.get_unit(principal.unit_id)
     if unit is None:
@@ -168,9 +313,53 @@ async def _actor_unit(accounts: AccountsStore, principal: Principal) -> model.Un
     return unit
 
 
+async def _account(accounts: AccountsStore, account_id: str) -> Account:
+    account = await accounts.get_account(account_id)
+    if account is None:
+        raise Unauthenticated("tài khoản không còn tồn tại")
+    return account
+
+
+async def _administers(accounts: AccountsStore, principal: Principal, account: Account) -> bool:
+    unit = await accounts.get_unit(account.unit_id)
+    try:
+        model.check_administration(principal, await _actor_unit(accounts, principal), unit, account.role)
+    except Forbidden:
+        return False
+    return unit is not None
+
+
+async def _administered(accounts: AccountsStore, principal: Principal, account_id: str) -> Account:
+    account = await accounts.get_account(account_id)
+    # Out of one's authority answers like unknown: a guessed id learns nothing.
+    if account is None or not await _administers(accounts, principal, account):
+        raise NotFound("Không tìm thấy tài khoản")
+    return account
+
+
+async def _with_retry(accounts: AccountsStore, account: Account, change: Any) -> None:
+    """Apply a change that must not be lost to a concurrent one (failed-login counts)."""
+    for _ in range(5):
+        change(account)
+        try:
+            await accounts.save_account(account)
+            return
+        except StaleVersion:
+            fresh = await accounts.get_account(account.id)
+            if fresh is None:
+                return
+            account.__dict__.update(fresh.__dict__)
+
+
 def _unit_response(unit: model.Unit) -> UnitResponse:
     return UnitResponse(unit_id=unit.id, code=unit.code, name=unit.name, level=unit.level,
                         parent_id=unit.parent_id, path=unit.path)
+
+
+def _account_view(a: Account) -> AccountView:
+    return AccountView(account_id=a.id, username=a.username, unit_id=a.unit_id, role=a.role,
+                       display_name=a.display_name, email=a.email, status=a.status, locked=a.locked,
+                       must_change_password=a.must_change_password, issued_at=a.issued_at)
 
 
 _DUMMY_HASH = hasher.hash("not-a-real-password")

@@ -14,7 +14,7 @@ from .api import hash_password, router
 from .domain import model
 from .settings import AccountsSettings
 from .store import AccountsStore
-from .tokens import TokenIssuer
+from .tokens import AccountSessions, TokenIssuer
 
 log = get_logger("accounts.bootstrap")
 
@@ -26,6 +26,8 @@ def build(settings: AccountsSettings | None = None) -> tuple[FastAPI, AccountsSe
     handlers.subscribe(runtime)
     app = runtime.app("MOHA accounts", router)
     app.state.accounts = accounts
+    app.state.sessions = AccountSessions(accounts)
+    app.state.trust_forwarded_for = settings.trust_forwarded_for
 
     async def start() -> None:
         await accounts.create_indexes()

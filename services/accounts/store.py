@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from .domain.model import Account, Unit, duplicate
 UNITS = "units"
 ACCOUNTS = "accounts"
 KEYS = "signing_keys"
+AUDIT = "audit"
 # Unique names are claimed by inserting a document keyed by the name: inserts are the only atomic
 # step on FerretDB 1.24 (see chassis/store.py), so the claim, not an index on the unit, decides.
 UNIT_CODES = "unit_codes"
@@ -29,6 +31,7 @@ class AccountsStore:
     async def create_indexes(self) -> None:
         await self.store[UNITS].create_index("code")
         await self.store[ACCOUNTS].create_index("unit_id")
+        await self.store[AUDIT].create_index("unit_lineage")
 
     async def _claim(self, collection: str, key: str, owner: str, what: str) -> None:
         try:
@@ -54,19 +57,36 @@ class AccountsStore:
     # accounts -----------------------------------------------------------------------------
     async def add_account(self, account: Account) -> None:
         await self._claim(USERNAMES, account.username, account.id, "Tên đăng nhập")
-        doc = {k: v for k, v in asdict(account).items() if k not in ("id", "events")}
-        doc["_id"] = account.id
         try:
-            await self.store.insert(ACCOUNTS, doc, account.events)
+            await self.store.insert(ACCOUNTS, {"_id": account.id, **_account_fields(account), "version": 1},
+                                    account.events)
         except AlreadyExists as exc:
             raise duplicate("Tên đăng nhập", account.username) from exc
+        account.version = 1
+        account.events.clear()
 
-    async def find_account(self, username: str) -> dict[str, Any] | None:
+    async def find_account(self, username: str) -> Account | None:
         claim = await self.store[USERNAMES].find_one({"_id": username})
         return None if claim is None else await self.get_account(claim["owner"])
 
-    async def get_account(self, account_id: str) -> dict[str, Any] | None:
-        return await self.store.find(ACCOUNTS, account_id)
+    async def get_account(self, account_id: str) -> Account | None:
+        doc = await self.store.find(ACCOUNTS, account_id)
+        if doc is None:
+            return None
+        return Account(id=doc["_id"], version=doc["version"], **{k: doc.get(k) for k in _ACCOUNT_FIELDS})
+
+    async def save_account(self, account: Account) -> None:
+        account.version = await self.store.update(ACCOUNTS, account.id, account.version, _account_fields(account),
+                                                  account.events)
+        account.events.clear()
+
+    # audit --------------------------------------------------------------------------------
+    async def audit(self, entry: dict[str, Any]) -> None:
+        await self.store[AUDIT].insert_one({"_id": uuid.uuid4().hex, "at": datetime.now(UTC), **entry})
+
+    async def audit_trail(self, admin_unit_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        cursor = self.store[AUDIT].find({"unit_lineage": admin_unit_id}).sort("at", -1).limit(limit)
+        return [e async for e in cursor]
 
     # signing key --------------------------------------------------------------------------
     async def signing_key(self) -> Ed25519PrivateKey:
@@ -81,3 +101,11 @@ class AccountsStore:
             return_document=True,
         )
         return serialization.load_pem_private_key(doc["pem"].encode(), password=None)  # type: ignore[return-value]
+
+
+_ACCOUNT_FIELDS = [f for f in Account.__dataclass_fields__ if f not in ("id", "version", "events")]
+
+
+def _account_fields(account: Account) -> dict[str, Any]:
+    data = asdict(account)
+    return {k: data[k] for k in _ACCOUNT_FIELDS}

@@ -59,10 +59,18 @@ class Client:
         except KeyError:
             raise AttributeError(service) from None
 
-    def login(self, username: str, password: str) -> dict[str, str]:
+    def login(self, username: str, password: str, *, activate: bool = True) -> dict[str, str]:
+        """Sign in; an issued account first replaces its initial password (as its holder must)."""
         response = self.accounts.post("/auth/token", json={"username": username, "password": password})
         assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+        body = response.json()
+        if body["must_change_password"] and activate:
+            response = self.accounts.post("/auth/password", headers=bearer(body["access_token"]), json={
+                "current_password": password, "new_password": new_password_for(password)})
+            assert response.status_code == 200, response.text
+            body = response.json()
+        return bearer(body["access_token"])
+
 
     def new_unit(self, admin: dict[str, str], parent_id: str, code: str, name: str, level: str) -> dict[str, Any]:
         response = self.accounts.post("/units", headers=admin,
@@ -77,3 +85,11 @@ class Client:
             "email": email})
         assert response.status_code == 201, response.text
         return response.json()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def new_password_for(initial: str) -> str:
+    return initial + "-Moi2026"

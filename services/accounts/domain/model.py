@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from chassis.auth import Principal
 from chassis.errors import Conflict, DomainError, Forbidden
-from moha_contracts import AccountIssued, Event, UnitRegistered
+from moha_contracts import AccountActivated, AccountIssued, AccountRevoked, Event, PasswordReset, UnitRegistered
 
 ROOT_UNIT_ID = "root"
 
@@ -89,6 +89,19 @@ def _registered(unit: Unit) -> UnitRegistered:
     )
 
 
+MAX_FAILED_LOGINS = 5
+
+
+class AccountLocked(DomainError):
+    status = 403
+    code = "account_locked"
+
+
+class InvalidCredentials(DomainError):
+    status = 401
+    code = "invalid_credentials"
+
+
 @dataclass
 class Account:
     id: str
@@ -100,18 +113,93 @@ class Account:
     password_hash: str
     status: str = "active"
     must_change_password: bool = True
+    failed_logins: int = 0
+    locked: bool = False
     issued_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    issued_by: str | None = None
+    password_reset_at: datetime | None = None
+    revoked_reason: str | None = None
+    version: int = 0
     events: list[Event] = field(default_factory=list)
+
+    # signing in --------------------------------------------------------------------------
+    def check_can_sign_in(self) -> None:
+        if self.status != "active":
+            raise InvalidCredentials("Tên đăng nhập hoặc mật khẩu không đúng")
+        if self.locked:
+            raise AccountLocked(
+                f"Tài khoản bị khóa sau {MAX_FAILED_LOGINS} lần nhập sai mật khẩu; đề nghị quản trị hệ thống mở khóa"
+            )
+
+    def login_failed(self) -> None:
+        self.failed_logins += 1
+        if self.failed_logins >= MAX_FAILED_LOGINS:
+            self.locked = True
+
+    def login_succeeded(self) -> None:
+        self.failed_logins = 0
+
+    def change_password(self, new_hash: str, now: datetime) -> None:
+        first = self.must_change_password
+        self.password_hash = new_hash
+        self.must_change_password = False
+        if first:
+            self.events.append(AccountActivated(account_id=self.id, unit_id=self.unit_id, activated_at=now))
+
+    # administration -----------------------------------------------------------------------
+    def reset_password(self, by: Principal, reason: str, new_hash: str, now: datetime) -> None:
+        self._require_reason(reason)
+        self._require_active()
+        self.password_hash = new_hash
+        self.must_change_password = True
+        self.locked = False
+        self.failed_logins = 0
+        self.password_reset_at = now
+        self.events.append(PasswordReset(account_id=self.id, unit_id=self.unit_id, reason=reason.strip(),
+                                         reset_by=by.account_id, reset_at=now))
+
+    def revoke(self, by: Principal, reason: str, now: datetime) -> None:
+        self._require_reason(reason)
+        self._require_active()
+        if by.account_id == self.id:
+            raise Forbidden("Không thể tự thu hồi tài khoản của mình")
+        self.status = "revoked"
+        self.revoked_reason = reason.strip()
+        self.events.append(AccountRevoked(account_id=self.id, unit_id=self.unit_id, reason=self.revoked_reason,
+                                          revoked_by=by.account_id, revoked_at=now))
+
+    def unlock(self) -> None:
+        self._require_active()
+        if not self.locked:
+            raise Conflict("Tài khoản không bị khóa", code="not_locked")
+        self.locked = False
+        self.failed_logins = 0
+
+    def _require_active(self) -> None:
+        if self.status != "active":
+            raise Conflict("Tài khoản đã bị thu hồi", code="account_revoked")
+
+    @staticmethod
+    def _require_reason(reason: str) -> None:
+        if not reason.strip():
+            raise DomainError("Phải ghi rõ lý do", code="reason_required")
+
+
+def check_administration(actor: Principal, actor_unit: Unit, unit: Unit, role: str) -> None:
+    """Issuing, resetting, revoking and unlocking are for the level above, inside its own subtree."""
+    if role not in ISSUABLE.get(actor.role, set()):
+        raise Forbidden(f"Tài khoản của bạn không quản lý tài khoản vai trò '{role}'")
+    if not actor_unit.contains(unit):
+        raise Forbidden("Đơn vị nằm ngoài phạm vi quản trị của bạn")
 
 
 def check_issuance(actor: Principal | None, actor_unit: Unit | None, unit: Unit, role: str, username: str) -> None:
     """Issuance comes from the level above, inside the issuer's subtree; None is the bootstrap."""
     # Authority first: someone without it learns nothing from the other checks.
     if actor is not None:
-        if role not in ISSUABLE.get(actor.role, set()):
-            raise Forbidden(f"Tài khoản của bạn không được cấp vai trò '{role}'")
-        if actor_unit is None or not actor_unit.contains(unit):
+        if actor_unit is None:
             raise Forbidden("Đơn vị nằm ngoài phạm vi quản trị của bạn")
+        check_administration(actor, actor_unit, unit, role)
     if not USERNAME.match(username):
         raise DomainError(
             "Tên đăng nhập gồm 3–64 ký tự: chữ thường không dấu, số, dấu chấm, gạch ngang, gạch dưới",
@@ -125,7 +213,8 @@ def issue_account(
     actor: Principal | None, unit: Unit, *, username: str, role: str, display_name: str, email: str | None,
     password_hash: str,
 ) -> Account:
-    account = Account(uuid.uuid4().hex, username, unit.id, role, display_name, email, password_hash)
+    account = Account(uuid.uuid4().hex, username, unit.id, role, display_name, email, password_hash,
+                      issued_by=actor.account_id if actor else None)
     account.events.append(
         AccountIssued(
             account_id=account.id, username=username, unit_id=unit.id, role=role, email=email,

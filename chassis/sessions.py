@@ -1,0 +1,44 @@
+"""Each service's own record of accounts whose tokens must no longer work, fed by accounts' events.
+
+A token is valid until it expires (TOKEN_TTL_SECONDS, 15 minutes by default); revoking an account
+or resetting its password must not wait that long. So every service keeps this read model and
+checks each request against it: a revocation takes effect in a service as soon as it has consumed
+AccountRevoked (well under a second when all runs), and at the latest when the token expires.
+"""
+
+from __future__ import annotations
+
+from moha_contracts import AccountRevoked, Envelope, PasswordReset
+
+from .auth import Principal, Unauthenticated
+from .messaging import EventConsumers
+from .store import Store
+
+
+class SessionDirectory:
+    def __init__(self, store: Store) -> None:
+        self.sessions = store["sessions"]
+
+    def subscribe(self, consumers: EventConsumers) -> None:
+        consumers.on(AccountRevoked)(self._on_revoked)
+        consumers.on(PasswordReset)(self._on_password_reset)
+
+    async def _on_revoked(self, envelope: Envelope, event: AccountRevoked) -> None:
+        await self.sessions.update_one({"_id": event.account_id}, {"$set": {"revoked": True}}, upsert=True)
+
+    async def _on_password_reset(self, envelope: Envelope, event: PasswordReset) -> None:
+        current = await self.sessions.find_one({"_id": event.account_id})
+        valid_after = event.reset_at
+        # Events may come out of order: only ever move the line forward.
+        if current is None or current.get("valid_after") is None or current["valid_after"] < valid_after:
+            await self.sessions.update_one({"_id": event.account_id}, {"$set": {"valid_after": valid_after}},
+                                           upsert=True)
+
+    async def check(self, principal: Principal) -> None:
+        record = await self.sessions.find_one({"_id": principal.account_id})
+        if record is None:
+            return
+        if record.get("revoked"):
+            raise Unauthenticated("tài khoản đã bị thu hồi")
+        if record.get("valid_after") is not None and principal.issued_at < record["valid_after"]:
+            raise Unauthenticated("mã truy cập đã hết hiệu lực sau khi đặt lại mật khẩu")
