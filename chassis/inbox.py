@@ -26,6 +26,9 @@ class Claim(Enum):
 class Inbox:
     def __init__(self, store: Store, lease_seconds: float = 60.0) -> None:
         self.collection = store["inbox"]
+        # "Done" is a second insert, not an update: on FerretDB an update by _id reads the whole
+        # (ever-growing) collection, an insert only checks the unique index.
+        self.done_collection = store["inbox_done"]
         self.lease = timedelta(seconds=lease_seconds)
 
     async def claim(self, consumer: str, envelope: Envelope) -> Claim:
@@ -36,20 +39,21 @@ class Inbox:
             return Claim.NEW
         except DuplicateKeyError:
             pass
+        if await self.done_collection.find_one({"_id": key}) is not None:
+            return Claim.DONE
         record = await self.collection.find_one({"_id": key})
         if record is None:  # released between our insert and our read
             return Claim.BUSY
-        if record["status"] == "done":
-            return Claim.DONE
         if record["at"] > now - self.lease:
             return Claim.BUSY
         await self.collection.update_one({"_id": key}, {"$set": {"at": now}})
         return Claim.NEW
 
     async def done(self, consumer: str, envelope: Envelope) -> None:
-        await self.collection.update_one(
-            {"_id": f"{consumer}:{envelope.id}"}, {"$set": {"status": "done", "at": datetime.now(UTC)}}
-        )
+        try:
+            await self.done_collection.insert_one({"_id": f"{consumer}:{envelope.id}", "at": datetime.now(UTC)})
+        except DuplicateKeyError:
+            pass
 
     async def release(self, consumer: str, envelope: Envelope) -> None:
         await self.collection.delete_one({"_id": f"{consumer}:{envelope.id}"})

@@ -1,13 +1,14 @@
 """The outbox relay: publishes the events of each commit (see store.py) with publisher confirms,
-then marks the commit published and drops its outbox marker.
+then drops the commit's outbox marker.
 
-Fast path: the store tells the relay of each commit it made, and the relay publishes it at once.
+Fast path: the store hands the relay each commit it made, and the relay publishes it at once.
 Recovery: every second, the relay goes through the outbox markers older than a grace period (as
 few as there are unfinished commits): commits of a process that died before applying or
-publishing them, or of a replica that stopped. A commit is published at least once; a crash after the publish and before
-the mark publishes it again, and consumers de-duplicate by event id.
+publishing them, or of a replica that stopped. A commit is published at least once; a crash
+after the publish and before the marker is dropped publishes it again, and consumers
+de-duplicate by event id.
 
-Every lookup is by `_id` equality, the only filter FerretDB 1.24 pushes down to SQLite.
+The fast path reads nothing: commits come from memory. Only recovery reads commits, by `_id`.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class OutboxRelay:
         # Another replica's fresh commit is its own to publish; take it over only once it is this old.
         self.grace = timedelta(seconds=grace_seconds)
         self.batch = batch
-        self._fresh: asyncio.Queue[str] = asyncio.Queue()
+        self._fresh: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.published = 0
         store.on_commit(self._fresh.put_nowait)
 
@@ -56,10 +57,11 @@ class OutboxRelay:
                 await self._guarded(self.recover())
                 next_poll = loop.time() + self.poll_seconds
                 continue
-            ids = [first]
-            while not self._fresh.empty() and len(ids) < self.batch:
-                ids.append(self._fresh.get_nowait())
-            await self._guarded(self.publish_ids(ids))
+            commits = [first]
+            while not self._fresh.empty() and len(commits) < self.batch:
+                commits.append(self._fresh.get_nowait())
+            # If this fails (the broker away), the markers stay and recovery publishes them later.
+            await self._guarded(self._publish(commits))
 
     async def _guarded(self, job: Any) -> None:
         try:
@@ -68,10 +70,6 @@ class OutboxRelay:
             raise
         except Exception as exc:  # noqa: BLE001 - broker or store away: the commits wait, the poll retries
             log.warning("outbox relay failed, will retry", error=str(exc))
-
-    async def publish_ids(self, ids: list[str]) -> int:
-        commits = await asyncio.gather(*(self.store.commits.find_one({"_id": i}) for i in ids))
-        return await self._publish([c for c in commits if c is not None and not c["published"]])
 
     async def recover(self, *, grace: bool = True) -> int:
         """Finish the commits behind every outbox marker older than the grace period (all of them if
@@ -89,14 +87,14 @@ class OutboxRelay:
             commits = await asyncio.gather(*(self.store.commits.find_one({"_id": m["_id"]}) for m in markers))
             pending = []
             for marker, commit in zip(markers, commits, strict=True):
-                if commit is None or "set" not in commit:  # never committed, or finished already
+                if commit is None:  # its writer died, or lost the version, before committing
                     await self.store.outbox.delete_one({"_id": marker["_id"]})
                     continue
                 await self.store.apply(commit)
                 if commit["events"]:
                     pending.append(commit)
                 else:
-                    await self.store.archive(commit)
+                    await self.store.finished(commit)
             total += await self._publish(pending)
 
     async def drain(self) -> int:
@@ -121,7 +119,7 @@ class OutboxRelay:
                 for e in entries
             )
         )
-        await asyncio.gather(*(self.store.archive(c) for c in commits))
+        await asyncio.gather(*(self.store.finished(c) for c in commits))
         self.published += len(entries)
         log.debug("outbox relayed", commits=len(commits), events=len(entries))
         return len(commits)

@@ -9,8 +9,14 @@ So every change is first an insert into `commits`, keyed `<collection>:<id>:<ver
 is the atomic step. Exactly one writer wins each version; the loser gets StaleVersion. The commit
 holds the change and the events it raises, so a state change and its events are one atomic write.
 The document itself is then brought up to date from the commit ("applied"); a writer that dies
-before applying leaves the commit, and the relay's recovery pass applies it. The relay publishes each commit's
-events and archives the commit: whole in `commit_log`, the history of every change.
+before applying leaves the commit, and the relay's recovery pass applies it. The relay publishes
+the commit's events. Commits are never changed after: they are the history of every change.
+
+FerretDB's SQLite backend also reads every row of a collection for any lookup, even by `_id` (its
+_id index is on another expression than its queries use), at a cost that grows with the rows and
+their size. So the hot path only inserts into the big, growing collections (an insert checks the
+unique index without a scan) and looks up only small ones: `outbox` holds a marker per unfinished
+commit and is as small as the backlog.
 """
 
 from __future__ import annotations
@@ -30,15 +36,8 @@ from .logging import correlation_id, get_contextvars, get_logger
 log = get_logger("chassis.store")
 
 COMMITS = "commits"
-# Markers of commits whose events are not published yet. FerretDB pushes only `_id` equality down
-# to SQLite, so a query on commits.published would scan the whole history; this collection stays
-# as small as the backlog.
+# A marker per commit not yet applied and published; deleted when it is.
 OUTBOX = "outbox"
-# Published commits, whole: the history of every change. `commits` keeps only a stub of each (its
-# id, for the uniqueness of versions), because FerretDB's SQLite backend reads every row of a
-# collection for any lookup (its _id index is on another expression than its queries use), and a
-# row costs in proportion to its size: 14 ms per lookup among 3,000 full commits, 1.2 ms among stubs.
-COMMIT_LOG = "commit_log"
 
 
 class StaleVersion(Exception):
@@ -78,9 +77,8 @@ class Store:
         self.db = self.client[database]
         self.commits = self.db[COMMITS]
         self.outbox = self.db[OUTBOX]
-        self.commit_log = self.db[COMMIT_LOG]
         self._crash_after_commit = crash_after_commit
-        self._on_commit: list[Callable[[str], None]] = []
+        self._on_commit: list[Callable[[dict[str, Any]], None]] = []
         # MongoDB evaluates an update's filter atomically with the write; FerretDB neither does that
         # nor pushes a filter other than `_id` alone down to SQLite (it scans). Learnt at start.
         self.is_ferretdb = False
@@ -88,8 +86,8 @@ class Store:
     def __getitem__(self, name: str) -> AsyncCollection:
         return self.db[name]
 
-    def on_commit(self, callback: Callable[[str], None]) -> None:
-        """Called with the commit id of each change that raised events (the relay's fast path)."""
+    def on_commit(self, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Called with each applied commit that raised events: the relay publishes it from memory."""
         self._on_commit.append(callback)
 
     async def create_indexes(self) -> None:
@@ -151,7 +149,6 @@ class Store:
             "version": version,
             "set": changes,
             "events": entries,
-            "published": not entries,
             "at": datetime.now(UTC),
             "correlation_id": correlation_id(),
             "account_id": get_contextvars().get("account_id"),
@@ -173,21 +170,13 @@ class Store:
             os._exit(70)
         await self.apply(commit)
         if not entries:
-            await self.archive(commit)
+            await self.finished(commit)
             return
         for callback in self._on_commit:
-            callback(commit["_id"])
+            callback(commit)
 
-    async def archive(self, commit: Mapping[str, Any]) -> None:
-        """After its events are published (and so it is applied): keep it whole in the log, a stub here."""
-        now = datetime.now(UTC)
-        try:
-            await self.commit_log.insert_one({**commit, "published": True, "published_at": now})
-        except DuplicateKeyError:
-            pass
-        await self.commits.update_one(
-            {"_id": commit["_id"]}, {"$set": {"published": True}, "$unset": {"set": "", "events": ""}}
-        )
+    async def finished(self, commit: Mapping[str, Any]) -> None:
+        """The commit is applied and its events are published."""
         await self.outbox.delete_one({"_id": commit["_id"]})
 
     async def apply(self, commit: Mapping[str, Any]) -> None:
@@ -198,7 +187,7 @@ class Store:
             try:
                 await target.insert_one({"_id": commit["doc_id"], **commit["set"], "version": 1})
             except DuplicateKeyError:
-                pass  # applied already (by a reader rolling forward)
+                pass  # applied already (by the relay's recovery)
         elif not self.is_ferretdb:
             await target.update_one(
                 {"_id": commit["doc_id"], "version": version - 1}, {"$set": {**commit["set"], "version": version}}

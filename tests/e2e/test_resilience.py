@@ -37,7 +37,7 @@ async def test_crash_between_write_and_publish_loses_nothing(platform, client, d
         commit = db["commits"].find_one({"_id": f"submissions:{sid}:1"})
         # The change and its event are stored, in one write, and nothing was published.
         assert commit["set"]["status"] == "submitted"
-        assert commit["published"] is False
+        assert db["outbox"].find_one({"_id": commit["_id"]}) is not None  # unfinished
         assert [e["type"] for e in commit["events"]] == ["vn.gov.moha.forms.submission.submitted.v1"]
 
     forms.start()
@@ -46,8 +46,8 @@ async def test_crash_between_write_and_publish_loses_nothing(platform, client, d
     assert task["status"] == "open"
     assert submission(client, district["a_auth"], sid)["status"] == "submitted"
     with MongoClient(mongo_url) as mongo:
-        commits = mongo[forms.env["DATABASE"]]["commits"]
-        eventually(lambda: commits.find_one({"_id": f"submissions:{sid}:1"})["published"])
+        outbox = mongo[forms.env["DATABASE"]]["outbox"]
+        eventually(lambda: outbox.find_one({"_id": f"submissions:{sid}:1"}) is None)
 
 
 async def test_consumer_killed_while_events_wait(platform, client, district):
