@@ -7,6 +7,7 @@ from __future__ import annotations
 class DomainError(Exception):
     status = 422
     code = "rule_violated"
+    details: dict | None = None  # more for programs, e.g. the errors of each row of a sheet
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)

@@ -97,7 +97,7 @@ def create_app(
 
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
+        return JSONResponse(error_body(exc.code, exc.message, **(exc.details or {})), status_code=exc.status)
 
     @app.exception_handler(StaleVersion)
     async def stale(_request: Request, _exc: StaleVersion) -> JSONResponse:

@@ -14,11 +14,12 @@ from chassis.auth import Principal, Unauthenticated
 from chassis.errors import DomainError, Forbidden, NotFound
 from chassis.http import CurrentPrincipal, SignedInBeforePasswordChange
 from chassis.store import StaleVersion
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from .domain import model
 from .domain.model import Account
+from .sheets import XLSX_TYPE
 from .store import AccountsStore
 from .tokens import TokenIssuer
 
@@ -228,6 +229,47 @@ async def get_unit(unit_id: str, principal: CurrentPrincipal, accounts: Accounts
     if unit is None or principal.unit_id not in unit.lineage:
         raise NotFound("Không tìm thấy đơn vị")
     return _unit_response(unit)
+
+
+_SHEET_BODY = {"requestBody": {"required": True, "content": {
+    "text/csv": {"schema": {"type": "string"}},
+    XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}},
+}}}
+
+
+@router.post("/units/import", status_code=201, tags=["units"], openapi_extra=_SHEET_BODY)
+async def import_units(request: Request, principal: CurrentPrincipal, accounts: Accounts) -> dict:
+    """A sheet (CSV or .xlsx) with columns code, name, level, parent_code. Every row is checked
+    first; one bad row rejects the sheet with a report of every bad row, and nothing is stored."""
+    result = await request.app.state.importer.import_units(principal, await _actor_unit(accounts, principal),
+                                                           await request.body())
+    await audit(request, accounts, "units_imported", actor=principal, target=await _actor_unit(accounts, principal),
+                **result)
+    return result
+
+
+@router.post("/accounts/import", status_code=201, tags=["accounts"], openapi_extra=_SHEET_BODY)
+async def import_accounts(request: Request, principal: CurrentPrincipal, accounts: Accounts) -> dict:
+    """A sheet with columns username, unit_code, role, display_name, email: accounts issued all or
+    none. The initial passwords come back once, from the `credentials` address in the answer."""
+    result = await request.app.state.importer.import_accounts(principal, await _actor_unit(accounts, principal),
+                                                              await request.body())
+    await audit(request, accounts, "accounts_imported", actor=principal,
+                target=await _actor_unit(accounts, principal), **result)
+    return result
+
+
+@router.get("/accounts/imports/{import_id}/credentials", tags=["accounts"])
+async def import_credentials(import_id: str, request: Request, principal: CurrentPrincipal, accounts: Accounts,
+                             format: Literal["xlsx", "csv"] = "xlsx") -> Response:
+    """The initial passwords of an issuance sheet, for the issuer, once."""
+    data = await request.app.state.importer.credentials(principal, import_id, format)
+    await audit(request, accounts, "credentials_downloaded", actor=principal,
+                target=await _actor_unit(accounts, principal), import_id=import_id)
+    media = "text/csv; charset=utf-8" if format == "csv" else XLSX_TYPE
+    return Response(data, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="tai-khoan-{import_id[:8]}.{format}"',
+                             "Cache-Control": "no-store"})
 
 
 # accounts ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from . import handlers
 from .api import hash_password, router
 from .domain import model
+from .imports import Importer
 from .settings import AccountsSettings
 from .store import AccountsStore
 from .tokens import AccountSessions, TokenIssuer
@@ -27,6 +28,7 @@ def build(settings: AccountsSettings | None = None) -> tuple[FastAPI, AccountsSe
     app = runtime.app("MOHA accounts", router)
     app.state.accounts = accounts
     app.state.sessions = AccountSessions(accounts)
+    importer = app.state.importer = Importer(accounts, hash_password)
     app.state.trust_forwarded_for = settings.trust_forwarded_for
 
     async def start() -> None:
@@ -41,6 +43,7 @@ def build(settings: AccountsSettings | None = None) -> tuple[FastAPI, AccountsSe
             keys={app.state.tokens.kid: key.public_key()},
         )
         await ensure_root_admin(accounts, settings)
+        await importer.resume()
 
     runtime.startup.append(start)
     return app, settings

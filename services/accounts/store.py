@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -12,12 +13,15 @@ from pymongo.errors import DuplicateKeyError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from chassis.errors import Conflict
+
 from .domain.model import Account, Unit, duplicate
 
 UNITS = "units"
 ACCOUNTS = "accounts"
 KEYS = "signing_keys"
 AUDIT = "audit"
+IMPORTS = "imports"
 # Unique names are claimed by inserting a document keyed by the name: inserts are the only atomic
 # step on FerretDB 1.24 (see chassis/store.py), so the claim, not an index on the unit, decides.
 UNIT_CODES = "unit_codes"
@@ -49,6 +53,33 @@ class AccountsStore:
         except AlreadyExists as exc:
             raise duplicate("Mã đơn vị", unit.code) from exc
 
+    async def create_unit(self, unit: Unit) -> None:
+        """Create a planned unit; creating it again (a resumed import) changes nothing."""
+        try:
+            await self._claim(UNIT_CODES, unit.code, unit.id, "Mã đơn vị")
+        except Conflict:
+            claim = await self.store[UNIT_CODES].find_one({"_id": unit.code})
+            if claim is None or claim["owner"] != unit.id:
+                raise
+        doc = {"_id": unit.id, "code": unit.code, "name": unit.name, "level": unit.level,
+               "parent_id": unit.parent_id, "path": unit.path, "registered_at": datetime.now(UTC)}
+        try:
+            await self.store.insert(UNITS, doc, unit.events)
+        except AlreadyExists:
+            pass
+
+    async def units_by_code(self, codes: set[str]) -> dict[str, Unit]:
+        claims = await asyncio.gather(*(self.store[UNIT_CODES].find_one({"_id": c}) for c in codes))
+        found = {}
+        for claim in claims:
+            if claim is not None and (unit := await self.get_unit(claim["owner"])) is not None:
+                found[unit.code] = unit
+        return found
+
+    async def taken_usernames(self, usernames: set[str]) -> set[str]:
+        claims = await asyncio.gather(*(self.store[USERNAMES].find_one({"_id": u}) for u in usernames))
+        return {c["_id"] for c in claims if c is not None}
+
     async def get_unit(self, unit_id: str) -> Unit | None:
         doc = await self.store.find(UNITS, unit_id)
         return None if doc is None else Unit(doc["_id"], doc["code"], doc["name"], doc["level"],
@@ -64,6 +95,33 @@ class AccountsStore:
             raise duplicate("Tên đăng nhập", account.username) from exc
         account.version = 1
         account.events.clear()
+
+    async def create_account(self, account: Account) -> None:
+        """Issue a planned account; issuing it again (a resumed import) changes nothing."""
+        try:
+            await self._claim(USERNAMES, account.username, account.id, "Tên đăng nhập")
+        except Conflict:
+            claim = await self.store[USERNAMES].find_one({"_id": account.username})
+            if claim is None or claim["owner"] != account.id:
+                raise
+        try:
+            await self.store.insert(ACCOUNTS, {"_id": account.id, **_account_fields(account), "version": 1},
+                                    account.events)
+        except AlreadyExists:
+            pass
+
+    # imports ------------------------------------------------------------------------------
+    async def save_import(self, job: dict[str, Any]) -> None:
+        await self.store[IMPORTS].insert_one(job)
+
+    async def get_import(self, import_id: str) -> dict[str, Any] | None:
+        return await self.store[IMPORTS].find_one({"_id": import_id})
+
+    async def set_import(self, import_id: str, **fields: Any) -> None:
+        await self.store[IMPORTS].update_one({"_id": import_id}, {"$set": fields})
+
+    async def unfinished_imports(self) -> list[dict[str, Any]]:
+        return [j async for j in self.store[IMPORTS].find({"status": "applying"})]
 
     async def find_account(self, username: str) -> Account | None:
         claim = await self.store[USERNAMES].find_one({"_id": username})

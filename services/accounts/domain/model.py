@@ -67,7 +67,7 @@ class Unit:
 
 def register_root(code: str, name: str) -> Unit:
     unit = Unit(ROOT_UNIT_ID, code, name, "central", None, [])
-    unit.events.append(_registered(unit))
+    unit.events.append(registered_event(unit))
     return unit
 
 
@@ -79,11 +79,11 @@ def register_unit(actor: Principal, actor_unit: Unit, parent: Unit, code: str, n
     if level not in CHILD_LEVELS[parent.level]:
         raise DomainError(f"Không thể đặt đơn vị cấp '{level}' dưới đơn vị cấp '{parent.level}'", code="invalid_level")
     unit = Unit(uuid.uuid4().hex, code, name, level, parent.id, parent.lineage)
-    unit.events.append(_registered(unit))
+    unit.events.append(registered_event(unit))
     return unit
 
 
-def _registered(unit: Unit) -> UnitRegistered:
+def registered_event(unit: Unit) -> UnitRegistered:
     return UnitRegistered(
         unit_id=unit.id, code=unit.code, name=unit.name, level=unit.level, parent_id=unit.parent_id, path=unit.path
     )
@@ -188,9 +188,9 @@ class Account:
 def check_administration(actor: Principal, actor_unit: Unit, unit: Unit, role: str) -> None:
     """Issuing, resetting, revoking and unlocking are for the level above, inside its own subtree."""
     if role not in ISSUABLE.get(actor.role, set()):
-        raise Forbidden(f"Tài khoản của bạn không quản lý tài khoản vai trò '{role}'")
+        raise Forbidden(f"Tài khoản của bạn không quản lý tài khoản vai trò '{role}'", code="role_not_allowed")
     if not actor_unit.contains(unit):
-        raise Forbidden("Đơn vị nằm ngoài phạm vi quản trị của bạn")
+        raise Forbidden("Đơn vị nằm ngoài phạm vi quản trị của bạn", code="out_of_scope")
 
 
 def check_issuance(actor: Principal | None, actor_unit: Unit | None, unit: Unit, role: str, username: str) -> None:
@@ -211,9 +211,9 @@ def check_issuance(actor: Principal | None, actor_unit: Unit | None, unit: Unit,
 
 def issue_account(
     actor: Principal | None, unit: Unit, *, username: str, role: str, display_name: str, email: str | None,
-    password_hash: str,
+    password_hash: str, account_id: str | None = None,
 ) -> Account:
-    account = Account(uuid.uuid4().hex, username, unit.id, role, display_name, email, password_hash,
+    account = Account(account_id or uuid.uuid4().hex, username, unit.id, role, display_name, email, password_hash,
                       issued_by=actor.account_id if actor else None)
     account.events.append(
         AccountIssued(

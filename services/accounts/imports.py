@@ -1,0 +1,115 @@
+"""Sheets in, units and accounts out: every row checked first, then one import job stored whole,
+then applied. A crash part-way leaves the job, and the service finishes it when it starts again:
+no sheet is ever half-imported."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from chassis.auth import Principal
+from chassis.errors import Conflict, NotFound
+from chassis.logging import get_logger
+
+from .domain import imports, model
+from .domain.model import Unit
+from .sheets import read_rows, write_xlsx
+from .store import AccountsStore
+
+log = get_logger("accounts.imports")
+
+CREDENTIALS_HEADER = ["Tên đăng nhập", "Mật khẩu ban đầu", "Vai trò", "Mã đơn vị", "Tên đơn vị"]
+
+
+class Importer:
+    def __init__(self, accounts: AccountsStore, hash_password: Any) -> None:
+        self.accounts = accounts
+        self.hash_password = hash_password
+
+    async def import_units(self, actor: Principal, actor_unit: Unit, data: bytes) -> dict[str, Any]:
+        rows = read_rows(data)
+        codes = {r.get("code", "") for r in rows} | {r.get("parent_code", "") for r in rows}
+        existing = await self.accounts.units_by_code({c for c in codes if c})
+        planned = imports.plan_units(actor, actor_unit, rows, existing)
+        job = self._job("units", actor, units=[_unit_doc(u) for u in planned])
+        await self.accounts.save_import(job)
+        await self.apply(job)
+        return {"import_id": job["_id"], "created": len(planned)}
+
+    async def import_accounts(self, actor: Principal, actor_unit: Unit, data: bytes) -> dict[str, Any]:
+        rows = read_rows(data)
+        units = await self.accounts.units_by_code({r["unit_code"] for r in rows if r.get("unit_code")})
+        taken = await self.accounts.taken_usernames({r["username"].lower() for r in rows if r.get("username")})
+        plans = imports.plan_accounts(actor, actor_unit, rows, units, taken)
+        passwords = [model.new_initial_password() for _ in plans]
+        hashes = await asyncio.gather(*(self.hash_password(p) for p in passwords))
+        job = self._job(
+            "accounts", actor,
+            accounts=[{"account_id": imports.account_id_for(p.username), "username": p.username,
+                       "unit_id": p.unit.id, "role": p.role, "display_name": p.display_name, "email": p.email,
+                       "password_hash": h} for p, h in zip(plans, hashes, strict=True)],
+            # Kept until the issuer downloads them, once; then only the hashes remain.
+            credentials=[{"username": p.username, "password": pw, "role": p.role, "unit_code": p.unit.code,
+                          "unit_name": p.unit.name} for p, pw in zip(plans, passwords, strict=True)],
+        )
+        await self.accounts.save_import(job)
+        await self.apply(job)
+        return {"import_id": job["_id"], "issued": len(plans),
+                "credentials": f"/accounts/imports/{job['_id']}/credentials"}
+
+    async def apply(self, job: dict[str, Any]) -> None:
+        if job["kind"] == "units":
+            for doc in job["units"]:  # parents before children
+                unit = Unit(doc["id"], doc["code"], doc["name"], doc["level"], doc["parent_id"], doc["path"])
+                unit.events.append(model.registered_event(unit))
+                await self.accounts.create_unit(unit)
+        else:
+            for doc in job["accounts"]:
+                account = model.issue_account(
+                    _by(job), Unit(doc["unit_id"], "", "", "", None, []), username=doc["username"],
+                    role=doc["role"], display_name=doc["display_name"], email=doc["email"],
+                    password_hash=doc["password_hash"], account_id=doc["account_id"],
+                )
+                await self.accounts.create_account(account)
+        await self.accounts.set_import(job["_id"], status="done", finished_at=datetime.now(UTC))
+
+    async def resume(self) -> None:
+        """At start: finish what a crash interrupted."""
+        for job in await self.accounts.unfinished_imports():
+            log.warning("finishing an interrupted import", import_id=job["_id"], kind=job["kind"])
+            await self.apply(job)
+
+    async def credentials(self, actor: Principal, import_id: str, fmt: str) -> bytes:
+        job = await self.accounts.get_import(import_id)
+        if job is None or job["kind"] != "accounts" or job["by"] != actor.account_id:
+            raise NotFound("Không tìm thấy đợt cấp tài khoản")
+        if job.get("credentials") is None:
+            raise Conflict("Danh sách mật khẩu ban đầu chỉ tải được một lần và đã được tải", code="already_taken")
+        await self.accounts.set_import(import_id, credentials=None, credentials_taken_at=datetime.now(UTC))
+        rows = [[c["username"], c["password"], c["role"], c["unit_code"], c["unit_name"]] for c in job["credentials"]]
+        if fmt == "csv":
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(CREDENTIALS_HEADER)
+            writer.writerows(rows)
+            return ("\ufeff" + out.getvalue()).encode()  # the BOM makes Excel read UTF-8
+        return write_xlsx("Tài khoản", CREDENTIALS_HEADER, rows)
+
+    @staticmethod
+    def _job(kind: str, actor: Principal, **content: Any) -> dict[str, Any]:
+        return {"_id": uuid.uuid4().hex, "kind": kind, "by": actor.account_id, "by_unit": actor.unit_id,
+                "at": datetime.now(UTC), "status": "applying", **content}
+
+
+def _by(job: dict[str, Any]) -> Principal:
+    return Principal(job["by"], "", job["by_unit"], "")
+
+
+def _unit_doc(unit: Unit) -> dict[str, Any]:
+    return {"id": unit.id, "code": unit.code, "name": unit.name, "level": unit.level, "parent_id": unit.parent_id,
+            "path": unit.path}
+
