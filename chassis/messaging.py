@@ -12,6 +12,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from faststream import AckPolicy
@@ -29,6 +30,7 @@ log = get_logger("chassis.messaging")
 EVENTS = RabbitExchange(EVENTS_EXCHANGE, type=ExchangeType.TOPIC, durable=True)
 DEAD_LETTER = RabbitExchange(DEAD_LETTER_EXCHANGE, type=ExchangeType.DIRECT, durable=True)
 RETRY_HEADER = "x-moha-retries"
+MAX_RETRY_DELAY_MS = 300_000
 ERROR_HEADER = "x-moha-error"
 
 
@@ -122,19 +124,20 @@ async def declare_side_queues(broker: RabbitBroker, name: str, cfg: ConsumerConf
     dlx = await broker.declare_exchange(DEAD_LETTER)
     dead = await broker.declare_queue(RabbitQueue(f"{name}.dead", queue_type=QueueType.QUORUM))
     await dead.bind(dlx, routing_key=name)
-    # A message waits here for its TTL, then dead-letters through the default exchange back
-    # into the work queue: a delay without any plugin.
+    # A message waits here until its own expiration (set per message, so the delay can grow with
+    # each retry and a changed RETRY_DELAY_MS needs no new queue), then dead-letters through the
+    # default exchange back into the work queue: a delay without any plugin.
     await broker.declare_queue(
         RabbitQueue(
             f"{name}.retry",
             queue_type=QueueType.QUORUM,
-            arguments={
-                "x-message-ttl": cfg.retry_delay_ms,
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": name,
-            },
+            arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name},
         )
     )
+
+
+def retry_delay(retries: int, cfg: ConsumerConfig) -> timedelta:
+    return timedelta(milliseconds=min(cfg.retry_delay_ms * 2**retries, MAX_RETRY_DELAY_MS))
 
 
 class EventConsumers:
@@ -247,6 +250,7 @@ async def retry_later(broker: RabbitBroker, message: Any, queue: str, exc: Excep
         raw.body,
         queue=f"{queue}.retry",
         persist=True,
+        expiration=retry_delay(retries, cfg),
         headers=headers,
         message_id=raw.message_id,
         correlation_id=raw.correlation_id,

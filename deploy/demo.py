@@ -1,69 +1,78 @@
-"""Demo data: the Lạng Sơn province of the 2021 census (deploy/data), a supervisor, two units.
-Loaded through the public HTTP API, exactly as an administrator would."""
+"""Demo data: the Lạng Sơn province of the 2021 census, loaded through the public HTTP API
+exactly as administrators would: the province, then its 556 units from one sheet and the 545
+units' accounts from another (deploy/lang_son.py), a district supervisor for Thành phố Lạng Sơn."""
 
 from __future__ import annotations
 
 import csv
+import io
+import os
 from pathlib import Path
 
 import httpx
 
-DATA = Path(__file__).resolve().parent / "data" / "lang-son-2021-scope.csv"
+from deploy.lang_son import account_rows, scope, to_csv, unit_rows
+from services.accounts.domain.imports import unit_id_for
+
 ADMIN_PASSWORD = "Demo-Admin-2026!"
 
 
-def load_demo(urls: dict[str, str]) -> dict[str, dict[str, str]]:
-    accounts = httpx.Client(base_url=urls["accounts"], timeout=30.0)
-    token = accounts.post("/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD}).raise_for_status()
+def load_demo(urls: dict[str, str], admin_password: str = ADMIN_PASSWORD,
+              credentials_path: Path | None = None) -> dict[str, dict[str, str]]:
+    accounts = httpx.Client(base_url=urls["accounts"], timeout=600.0)
+    token = accounts.post("/auth/token", json={"username": "admin", "password": admin_password}).raise_for_status()
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
 
-    def post(path: str, body: dict) -> dict:
-        response = accounts.post(path, json=body, headers=headers)
+    def post(path: str, **kw: object) -> dict:
+        response = accounts.post(path, headers={**headers, **kw.pop("headers", {})}, **kw)  # type: ignore[arg-type]
         if response.status_code >= 400:
-            raise RuntimeError(f"{path}: {response.status_code} {response.text}")
+            raise RuntimeError(f"{path}: {response.status_code} {response.text[:2000]}")
         return response.json()
 
-    rows = list(csv.DictReader(DATA.open(encoding="utf-8")))
-    province_row = next(r for r in rows if r["level"] == "province")
-    province = post("/units", {"code": province_row["code"], "name": province_row["name"], "level": "province",
-                               "parent_id": "root"})
-    districts = {
-        r["code"]: post("/units", {"code": r["code"], "name": r["name"], "level": "district",
-                                   "parent_id": province["unit_id"]})
-        for r in rows if r["level"] == "district"
-    }
-    city = districts["178"]
-    units = [
-        post("/units", {"code": "178-01", "name": "Phòng Nội vụ Thành phố Lạng Sơn", "level": "agency",
-                        "parent_id": city["unit_id"]}),
-        post("/units", {"code": "178-02", "name": "Ủy ban nhân dân phường Chi Lăng", "level": "commune",
-                        "parent_id": city["unit_id"]}),
-    ]
-    logins = {"admin": {"password": ADMIN_PASSWORD, "role": "central_admin", "unit": "Bộ Nội vụ"}}
-    issued = [
+    province_row, _ = scope()
+    province = post("/units", json={"code": province_row["code"], "name": province_row["name"],
+                                    "level": "province", "parent_id": "root"})
+    units = unit_rows()
+    post("/units/import", content=to_csv(units), headers={"Content-Type": "text/csv"})
+    issued = post("/accounts/import", content=to_csv(account_rows(units)), headers={"Content-Type": "text/csv"})
+    sheet = accounts.get(issued["credentials"], params={"format": "csv"}, headers=headers).raise_for_status()
+    credentials = list(csv.reader(io.StringIO(sheet.content.decode("utf-8-sig"))))[1:]
+    if credentials_path:
+        credentials_path.parent.mkdir(parents=True, exist_ok=True)
+        credentials_path.write_bytes(sheet.content)
+
+    # Units imported from a sheet have ids made from their codes.
+    city = accounts.get(f"/units/{unit_id_for('178')}", headers=headers).raise_for_status().json()
+    logins = {"admin": {"password": admin_password, "role": "central_admin", "unit": "Bộ Nội vụ"}}
+    for username, unit, role, name in (
         ("ls.tinh.quantri", province, "province_admin", "Quản trị hệ thống tỉnh Lạng Sơn"),
+        ("ls.tinh.giamsat", province, "province_supervisor", "Giám sát viên tỉnh Lạng Sơn"),
         ("ls.tp.giamsat", city, "district_supervisor", "Giám sát viên Thành phố Lạng Sơn"),
-        ("ls.tp.noivu", units[0], "reporting_unit", "Phòng Nội vụ Thành phố Lạng Sơn"),
-        ("ls.tp.chilang", units[1], "reporting_unit", "UBND phường Chi Lăng"),
-    ]
-    for username, unit, role, name in issued:
-        account = post("/accounts", {"username": username, "unit_id": unit["unit_id"], "role": role,
-                                     "display_name": name, "email": f"{username}@langson.gov.vn"})
-        logins[username] = {"password": account["initial_password"], "role": role, "unit": unit["name"],
-                            "unit_id": unit["unit_id"]}
-    print(f"Demo data: {province['name']} with {len(districts)} districts, {len(units)} reporting units.")
-    print("Demo logins (initial passwords are shown once):")
+    ):
+        account = post("/accounts", json={"username": username, "unit_id": unit["unit_id"], "role": role,
+                                          "display_name": name, "email": f"{username}@langson.gov.vn"})
+        logins[username] = {"password": account["initial_password"], "role": role, "unit": unit["name"]}
+    for username, password, role, _code, name in (credentials[0], credentials[60], credentials[75]):
+        logins[username] = {"password": password, "role": role, "unit": name}
+
+    print(f"Demo data: {province['name']}: {len(units)} units from one sheet, {issued['issued']} unit accounts "
+          "from another.")
+    if credentials_path:
+        print(f"All {len(credentials)} initial passwords: {credentials_path}")
+    print("Demo logins (initial passwords: each account must change its own at first login):")
     for username, info in logins.items():
         print(f"  {username:<18} {info['password']:<18} {info['role']:<20} {info['unit']}")
     return logins
 
 
 if __name__ == "__main__":
-    # python -m deploy.demo: load the demo data into services that already run (Docker Compose's
-    # "demo" profile, or any other deployment), reached at ACCOUNTS_URL, FORMS_URL, ... .
-    import os
-
-    ADMIN_PASSWORD = os.environ.get("BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
-    ports = {"accounts": 8001, "forms": 8002, "approvals": 8003, "notifications": 8004}
-    load_demo({name: os.environ.get(f"{name.upper()}_URL", f"http://127.0.0.1:{port}")
-               for name, port in ports.items()})
+    # For the Compose file's one-shot `demo` service; the native way is `python -m deploy.launch --demo`.
+    load_demo(
+        {
+            "accounts": os.environ.get("ACCOUNTS_URL", "http://127.0.0.1:8001"),
+            "forms": os.environ.get("FORMS_URL", "http://127.0.0.1:8002"),
+            "approvals": os.environ.get("APPROVALS_URL", "http://127.0.0.1:8003"),
+            "notifications": os.environ.get("NOTIFICATIONS_URL", "http://127.0.0.1:8004"),
+        },
+        admin_password=os.environ.get("BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD),
+    )

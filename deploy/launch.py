@@ -43,6 +43,9 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, **extra_env: str) -> None:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                raise RuntimeError(f"{self.name}: port {self.port} is taken (is another platform running?)")
         env = {**os.environ, **self.env, **extra_env, "HTTP_PORT": str(self.port), "HTTP_HOST": "127.0.0.1"}
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -109,10 +112,14 @@ class Platform:
         return self.services[name]
 
     def start(self) -> None:
-        for service in self.services.values():
-            service.start()
-        for service in self.services.values():
-            service.wait_ready()
+        try:
+            for service in self.services.values():
+                service.start()
+            for service in self.services.values():
+                service.wait_ready()
+        except BaseException:
+            self.stop()  # leave no half-started platform holding the ports
+            raise
 
     def stop(self) -> None:
         for service in self.services.values():
@@ -149,13 +156,19 @@ def main() -> None:
         extra_env={"BOOTSTRAP_ADMIN_PASSWORD": os.environ.get("BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD),
                    "SMTP_PORT": os.environ.get("SMTP_PORT", "1025")},
     )
-    platform.start()
+    try:
+        platform.start()
+    except BaseException:
+        if sink is not None:
+            sink.terminate()
+        raise
     print("Services (OpenAPI at /docs):")
     for s in platform.services.values():
         print(f"  {s.name:<14} {s.url}")
     print(f"Logs: {args.log_dir}")
     if args.demo:
-        load_demo({name: s.url for name, s in platform.services.items()})
+        load_demo({name: s.url for name, s in platform.services.items()},
+                  credentials_path=Path(args.log_dir).parent / "demo-credentials.csv")
     print("Ctrl-C stops the platform.")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
