@@ -17,6 +17,7 @@ from .events import (
     NotificationFailed,
     PasswordReset,
     ReviewTaskOpened,
+    SupervisorAssigned,
     UnitRegistered,
 )
 
@@ -38,5 +39,6 @@ __all__ = [
     "NotificationFailed",
     "PasswordReset",
     "ReviewTaskOpened",
+    "SupervisorAssigned",
     "UnitRegistered",
 ]

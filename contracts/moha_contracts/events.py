@@ -96,6 +96,23 @@ class PasswordReset(Event):
         return self.account_id
 
 
+class SupervisorAssigned(Event):
+    """The units a supervisor reviews, as a whole set (an assignment of a unit covers its
+    descendants). A later `assignment_version` replaces an earlier one; an empty set returns the
+    supervisor to its whole subtree."""
+
+    routing_key = "accounts.supervisor.assigned.v1"
+
+    supervisor_id: str
+    unit_ids: list[str]
+    assignment_version: int
+    assigned_by: str
+    assigned_at: datetime
+
+    def subject(self) -> str:
+        return self.supervisor_id
+
+
 # forms ------------------------------------------------------------------------------------
 class FormSubmitted(Event):
     routing_key = "forms.submission.submitted.v1"
@@ -196,6 +213,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     AccountActivated,
     AccountRevoked,
     PasswordReset,
+    SupervisorAssigned,
     FormSubmitted,
     ReviewTaskOpened,
     FormApproved,

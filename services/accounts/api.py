@@ -114,6 +114,7 @@ class AccountView(BaseModel):
     locked: bool
     must_change_password: bool
     issued_at: datetime
+    assigned_units: list[str]
 
 
 class AuditEntry(BaseModel):
@@ -323,6 +324,26 @@ async def revoke(account_id: str, body: ReasonRequest, principal: CurrentPrincip
     return _account_view(account)
 
 
+class AssignmentRequest(Strict):
+    unit_ids: list[str] = Field(max_length=2000)
+
+
+@router.put("/accounts/{account_id}/assignments", tags=["accounts"])
+async def assign_units(account_id: str, body: AssignmentRequest, principal: CurrentPrincipal, request: Request,
+                       accounts: Accounts) -> AccountView:
+    """The units a supervisor reviews (the whole set; an empty set means its whole area)."""
+    account = await _administered(accounts, principal, account_id)
+    own_unit = await accounts.get_unit(account.unit_id)
+    units = [await accounts.get_unit(u) for u in dict.fromkeys(body.unit_ids)]
+    if own_unit is None or any(u is None for u in units):
+        raise NotFound("Không tìm thấy đơn vị")
+    account.assign(principal, units, own_unit, datetime.now(UTC))  # type: ignore[arg-type]
+    await accounts.save_account(account)
+    await audit(request, accounts, "supervisor_assigned", actor=principal, target=account,
+                units=account.assigned_units)
+    return _account_view(account)
+
+
 @router.post("/accounts/{account_id}/unlock", tags=["accounts"])
 async def unlock(account_id: str, principal: CurrentPrincipal, request: Request, accounts: Accounts) -> AccountView:
     account = await _administered(accounts, principal, account_id)
@@ -401,7 +422,8 @@ def _unit_response(unit: model.Unit) -> UnitResponse:
 def _account_view(a: Account) -> AccountView:
     return AccountView(account_id=a.id, username=a.username, unit_id=a.unit_id, role=a.role,
                        display_name=a.display_name, email=a.email, status=a.status, locked=a.locked,
-                       must_change_password=a.must_change_password, issued_at=a.issued_at)
+                       must_change_password=a.must_change_password, issued_at=a.issued_at,
+                       assigned_units=a.assigned_units)
 
 
 _DUMMY_HASH = hasher.hash("not-a-real-password")

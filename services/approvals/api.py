@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
+from chassis.auth import Principal
 from chassis.errors import NotFound
 from chassis.http import CurrentPrincipal
 from fastapi import APIRouter, Depends, Request
@@ -50,35 +51,37 @@ Tasks = Annotated[TaskStore, Depends(tasks)]
 async def my_queue(principal: CurrentPrincipal, store: Tasks, status: str = "open") -> list[TaskView]:
     if not principal.is_supervisor:
         return []
-    return [_view(t) for t in await store.queue(principal.unit_id, status) if t.reviewable_by(principal)]
+    assigned = await store.assigned_units(principal.account_id)
+    return [_view(t) for t in await store.queue(principal.unit_id, status) if t.reviewable_by(principal, assigned)]
 
 
 @router.get("/tasks/{task_id}", tags=["review"])
 async def get_task(task_id: str, principal: CurrentPrincipal, store: Tasks) -> TaskView:
-    return _view(await _task_in_scope(store, task_id, principal))
+    return _view((await _task_in_scope(store, task_id, principal))[0])
 
 
 @router.post("/tasks/{task_id}/approve", tags=["review"])
 async def approve(task_id: str, body: ApproveRequest, principal: CurrentPrincipal, store: Tasks) -> TaskView:
-    task = await _task_in_scope(store, task_id, principal)
-    task.approve(principal, body.revision)
+    task, assigned = await _task_in_scope(store, task_id, principal)
+    task.approve(principal, body.revision, assigned=assigned)
     await store.save(task)
     return _view(task)
 
 
 @router.post("/tasks/{task_id}/return", tags=["review"])
 async def return_to_unit(task_id: str, body: ReturnRequest, principal: CurrentPrincipal, store: Tasks) -> TaskView:
-    task = await _task_in_scope(store, task_id, principal)
-    task.return_to_unit(principal, body.revision, body.reason)
+    task, assigned = await _task_in_scope(store, task_id, principal)
+    task.return_to_unit(principal, body.revision, body.reason, assigned=assigned)
     await store.save(task)
     return _view(task)
 
 
-async def _task_in_scope(store: TaskStore, task_id: str, principal) -> ReviewTask:  # type: ignore[no-untyped-def]
+async def _task_in_scope(store: TaskStore, task_id: str, principal: Principal) -> tuple[ReviewTask, list[str]]:
     task = await store.get(task_id)
-    if task is None or not task.reviewable_by(principal):
+    assigned = await store.assigned_units(principal.account_id)
+    if task is None or not task.reviewable_by(principal, assigned):
         raise NotFound("Không tìm thấy nhiệm vụ duyệt")
-    return task
+    return task, assigned
 
 
 def _view(t: ReviewTask) -> TaskView:

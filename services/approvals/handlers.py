@@ -1,9 +1,10 @@
-"""Events approvals consumes: the tree (for scope) and submitted forms, which open review tasks."""
+"""Events approvals consumes: the tree and supervisors' assignments (for scope), and submitted
+forms, which open review tasks."""
 
 from __future__ import annotations
 
 from chassis.runtime import Runtime
-from moha_contracts import Envelope, FormSubmitted
+from moha_contracts import Envelope, FormSubmitted, SupervisorAssigned
 
 from .domain.model import ReviewTask
 from .store import TaskStore
@@ -20,3 +21,7 @@ def subscribe(runtime: Runtime, tasks: TaskStore) -> None:
             unit_lineage=[*unit["path"], event.unit_id], revision=event.revision, submitted_at=event.submitted_at,
         )
         await tasks.add(task)
+
+    @runtime.consumers.on(SupervisorAssigned)
+    async def on_supervisor_assigned(envelope: Envelope, event: SupervisorAssigned) -> None:
+        await tasks.set_assignment(event.supervisor_id, event.unit_ids, event.assignment_version)

@@ -10,6 +10,7 @@ from chassis.store import AlreadyExists, Store
 from .domain.model import OPEN, ReviewTask
 
 TASKS = "review_tasks"
+ASSIGNMENTS = "assignments"
 _FIELDS = [f for f in ReviewTask.__dataclass_fields__ if f not in ("id", "version", "events")]
 
 
@@ -36,6 +37,18 @@ class TaskStore:
     async def save(self, task: ReviewTask) -> None:
         task.version = await self.store.update(TASKS, task.id, task.version, _fields(task), task.events)
         task.events.clear()
+
+    async def assigned_units(self, supervisor_id: str) -> list[str]:
+        doc = await self.store[ASSIGNMENTS].find_one({"_id": supervisor_id})
+        return doc["unit_ids"] if doc else []
+
+    async def set_assignment(self, supervisor_id: str, unit_ids: list[str], version: int) -> None:
+        current = await self.store[ASSIGNMENTS].find_one({"_id": supervisor_id})
+        # Assignments may arrive out of order: only a newer one replaces what is known.
+        if current is None or current["version"] < version:
+            await self.store[ASSIGNMENTS].update_one(
+                {"_id": supervisor_id}, {"$set": {"unit_ids": unit_ids, "version": version}}, upsert=True
+            )
 
     async def queue(self, reviewer_unit_id: str, status: str = OPEN, limit: int = 200) -> list[ReviewTask]:
         cursor = self.store[TASKS].find({"unit_lineage": reviewer_unit_id, "status": status}).limit(limit)

@@ -65,3 +65,12 @@ def test_stale_revision_and_second_decision_refused():
     with pytest.raises(Conflict) as twice:
         t.return_to_unit(SUPERVISOR, 1, "x", NOW)
     assert twice.value.code == "already_decided"
+
+
+def test_an_assigned_supervisor_reviews_only_its_units():
+    t = task()
+    assert t.reviewable_by(SUPERVISOR, assigned=["unit-1"])
+    assert not t.reviewable_by(SUPERVISOR, assigned=["unit-2"])
+    assert t.reviewable_by(SUPERVISOR, assigned=[])  # no assignment: the whole area
+    with pytest.raises(NotFound):
+        t.approve(SUPERVISOR, 1, NOW, assigned=["unit-2"])

@@ -11,7 +11,15 @@ from datetime import UTC, datetime
 
 from chassis.auth import Principal
 from chassis.errors import Conflict, DomainError, Forbidden
-from moha_contracts import AccountActivated, AccountIssued, AccountRevoked, Event, PasswordReset, UnitRegistered
+from moha_contracts import (
+    AccountActivated,
+    AccountIssued,
+    AccountRevoked,
+    Event,
+    PasswordReset,
+    SupervisorAssigned,
+    UnitRegistered,
+)
 
 ROOT_UNIT_ID = "root"
 
@@ -119,6 +127,8 @@ class Account:
     issued_by: str | None = None
     password_reset_at: datetime | None = None
     revoked_reason: str | None = None
+    assigned_units: list[str] = field(default_factory=list)
+    assignment_version: int = 0
     version: int = 0
     events: list[Event] = field(default_factory=list)
 
@@ -167,6 +177,21 @@ class Account:
         self.revoked_reason = reason.strip()
         self.events.append(AccountRevoked(account_id=self.id, unit_id=self.unit_id, reason=self.revoked_reason,
                                           revoked_by=by.account_id, revoked_at=now))
+
+    def assign(self, by: Principal, units: list[Unit], own_unit: Unit, now: datetime) -> None:
+        """The units this supervisor reviews: inside its own unit's subtree, never its own unit."""
+        self._require_active()
+        if self.role not in ("district_supervisor", "province_supervisor"):
+            raise DomainError("Chỉ giao đơn vị cho giám sát viên", code="not_a_supervisor")
+        for unit in units:
+            if not own_unit.contains(unit) or unit.id == own_unit.id:
+                raise DomainError(f"Đơn vị '{unit.code}' không thuộc địa bàn của giám sát viên", code="out_of_area")
+        self.assigned_units = sorted({u.id for u in units})
+        self.assignment_version += 1
+        self.events.append(SupervisorAssigned(
+            supervisor_id=self.id, unit_ids=self.assigned_units, assignment_version=self.assignment_version,
+            assigned_by=by.account_id, assigned_at=now,
+        ))
 
     def unlock(self) -> None:
         self._require_active()

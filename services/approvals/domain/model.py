@@ -52,20 +52,26 @@ class ReviewTask:
                                             revision=revision, level=1, submitted_at=submitted_at))
         return task
 
-    def reviewable_by(self, who: Principal) -> bool:
-        """Supervisors above the unit (never the unit itself) review it."""
-        return who.is_supervisor and who.unit_id in self.unit_lineage and who.unit_id != self.unit_id
+    def reviewable_by(self, who: Principal, assigned: list[str] | None = None) -> bool:
+        """Supervisors above the unit (never the unit itself) review it: those the unit is assigned
+        to (an assigned unit covers its descendants), or, for a supervisor with no assignment,
+        anyone whose area holds the unit."""
+        if not who.is_supervisor or who.unit_id not in self.unit_lineage or who.unit_id == self.unit_id:
+            return False
+        return not assigned or any(unit in self.unit_lineage for unit in assigned)
 
-    def approve(self, by: Principal, revision: int, now: datetime | None = None) -> None:
-        self._check_decision(by, revision)
+    def approve(self, by: Principal, revision: int, now: datetime | None = None,
+                assigned: list[str] | None = None) -> None:
+        self._check_decision(by, revision, assigned)
         self._decide(APPROVED, by, now)
         self.events.append(FormApproved(
             task_id=self.id, submission_id=self.submission_id, unit_id=self.unit_id, revision=self.revision,
             level=self.level, final=self.final, approved_by=by.account_id, approved_at=self.decided_at,
         ))
 
-    def return_to_unit(self, by: Principal, revision: int, reason: str, now: datetime | None = None) -> None:
-        self._check_decision(by, revision)
+    def return_to_unit(self, by: Principal, revision: int, reason: str, now: datetime | None = None,
+                       assigned: list[str] | None = None) -> None:
+        self._check_decision(by, revision, assigned)
         if not reason.strip():
             raise ReasonRequired("Phải ghi rõ lý do trả lại phiếu")
         self._decide(RETURNED, by, now)
@@ -75,8 +81,8 @@ class ReviewTask:
             level=self.level, reason=self.reason, rejected_by=by.account_id, rejected_at=self.decided_at,
         ))
 
-    def _check_decision(self, by: Principal, revision: int) -> None:
-        if not self.reviewable_by(by):
+    def _check_decision(self, by: Principal, revision: int, assigned: list[str] | None) -> None:
+        if not self.reviewable_by(by, assigned):
             raise NotFound("Không tìm thấy nhiệm vụ duyệt")
         if revision != self.revision:
             raise Conflict(f"Phiếu đang ở lần gửi {self.revision}, không phải lần {revision}", code="stale_revision")
