@@ -1,4 +1,5 @@
-"""Each service's own record of accounts whose tokens must no longer work, fed by accounts' events.
+"""Each service's own record of accounts whose tokens must no longer work, fed by accounts' events
+(AccountRevoked; PasswordReset and AccountRoleChanged end the tokens issued before them).
 
 A token is valid until it expires (TOKEN_TTL_SECONDS, 15 minutes by default); revoking an account
 or resetting its password must not wait that long. So every service keeps this read model and
@@ -8,7 +9,9 @@ AccountRevoked (well under a second when all runs), and at the latest when the t
 
 from __future__ import annotations
 
-from moha_contracts import AccountRevoked, Envelope, PasswordReset
+from datetime import datetime
+
+from moha_contracts import AccountRevoked, AccountRoleChanged, Envelope, PasswordReset
 
 from .auth import Principal, Unauthenticated
 from .messaging import EventConsumers
@@ -22,16 +25,23 @@ class SessionDirectory:
     def subscribe(self, consumers: EventConsumers) -> None:
         consumers.on(AccountRevoked)(self._on_revoked)
         consumers.on(PasswordReset)(self._on_password_reset)
+        consumers.on(AccountRoleChanged)(self._on_role_changed)
 
     async def _on_revoked(self, envelope: Envelope, event: AccountRevoked) -> None:
         await self.sessions.update_one({"_id": event.account_id}, {"$set": {"revoked": True}}, upsert=True)
 
     async def _on_password_reset(self, envelope: Envelope, event: PasswordReset) -> None:
-        current = await self.sessions.find_one({"_id": event.account_id})
-        valid_after = event.reset_at
+        await self._end_tokens_before(event.account_id, event.reset_at)
+
+    async def _on_role_changed(self, envelope: Envelope, event: AccountRoleChanged) -> None:
+        # A token carries its role: one issued before the change must not keep the old role.
+        await self._end_tokens_before(event.account_id, event.changed_at)
+
+    async def _end_tokens_before(self, account_id: str, valid_after: datetime) -> None:
+        current = await self.sessions.find_one({"_id": account_id})
         # Events may come out of order: only ever move the line forward.
         if current is None or current.get("valid_after") is None or current["valid_after"] < valid_after:
-            await self.sessions.update_one({"_id": event.account_id}, {"$set": {"valid_after": valid_after}},
+            await self.sessions.update_one({"_id": account_id}, {"$set": {"valid_after": valid_after}},
                                            upsert=True)
 
     async def check(self, principal: Principal) -> None:

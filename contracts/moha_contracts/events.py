@@ -96,6 +96,24 @@ class PasswordReset(Event):
         return self.account_id
 
 
+class AccountRoleChanged(Event):
+    """The account's role changed; tokens issued before `changed_at` stop working, so the new role
+    applies from the next sign-in."""
+
+    routing_key = "accounts.account.role_changed.v1"
+
+    account_id: str
+    unit_id: str
+    role: Role
+    previous_role: Role
+    reason: str
+    changed_by: str
+    changed_at: datetime
+
+    def subject(self) -> str:
+        return self.account_id
+
+
 class SupervisorAssigned(Event):
     """The units a supervisor reviews, as a whole set (an assignment of a unit covers its
     descendants). A later `assignment_version` replaces an earlier one; an empty set returns the
@@ -213,6 +231,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     AccountActivated,
     AccountRevoked,
     PasswordReset,
+    AccountRoleChanged,
     SupervisorAssigned,
     FormSubmitted,
     ReviewTaskOpened,

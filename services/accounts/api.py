@@ -324,6 +324,30 @@ async def revoke(account_id: str, body: ReasonRequest, principal: CurrentPrincip
     return _account_view(account)
 
 
+class RoleChangeRequest(Strict):
+    role: Literal["central_admin", "province_admin", "province_supervisor", "district_admin",
+                  "district_supervisor", "reporting_unit"]
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+@router.put("/accounts/{account_id}/role", tags=["accounts"])
+async def change_role(account_id: str, body: RoleChangeRequest, principal: CurrentPrincipal, request: Request,
+                      accounts: Accounts) -> AccountView:
+    """Tokens issued before the change stop working at once: the new role holds from the next sign-in."""
+    account = await _administered(accounts, principal, account_id)
+    unit = await accounts.get_unit(account.unit_id)
+    if unit is None:
+        raise NotFound("Không tìm thấy đơn vị")
+    # The new role must be one the administrator may give, too.
+    model.check_administration(principal, await _actor_unit(accounts, principal), unit, body.role)
+    previous = account.role
+    account.change_role(principal, body.role, unit, body.reason, datetime.now(UTC))
+    await accounts.save_account(account)
+    await audit(request, accounts, "role_changed", actor=principal, target=account, previous=previous,
+                role=body.role, reason=body.reason)
+    return _account_view(account)
+
+
 class AssignmentRequest(Strict):
     unit_ids: list[str] = Field(max_length=2000)
 

@@ -66,6 +66,6 @@ class AccountSessions:
         account = await self.accounts.get_account(principal.account_id)
         if account is None or account.status != "active":
             raise Unauthenticated("tài khoản đã bị thu hồi")
-        reset = account.password_reset_at
+        reset = account.tokens_valid_after
         if reset is not None and principal.issued_at < reset:
             raise Unauthenticated("mã truy cập đã hết hiệu lực sau khi đặt lại mật khẩu")

@@ -119,3 +119,23 @@ def test_only_the_administering_level_may_act_on_an_account(client, admin, fresh
     assert any(e["target_id"] == target for e in client.accounts.get("/audit", headers=own).json())
     assert not any(e["target_id"] == target for e in client.accounts.get("/audit", headers=other).json())
     assert client.accounts.get("/audit", headers=district["a_auth"]).status_code == 403
+
+
+def test_role_change_ends_tokens_carrying_the_old_role(client, admin, district):
+    tag = uuid.uuid4().hex[:6]
+    account = client.new_account(admin, district["district"]["unit_id"], f"gs.{tag}", "district_supervisor")
+    old = client.login(account["username"], account["initial_password"])
+    assert client.approvals.get("/tasks", headers=old).status_code == 200
+    changed = client.accounts.put(f"/accounts/{account['account_id']}/role", headers=admin,
+                                  json={"role": "district_admin", "reason": "Phân công lại nhiệm vụ"})
+    assert changed.status_code == 200 and changed.json()["role"] == "district_admin"
+    assert client.accounts.get("/me", headers=old).status_code == 401
+    eventually(lambda: client.approvals.get("/tasks", headers=old).status_code == 401, timeout=10)
+    eventually(lambda: client.forms.get("/submissions/none", headers=old).status_code == 401, timeout=10)
+    fresh = client.accounts.post("/auth/token", json={"username": account["username"],
+                                                      "password": account["initial_password"] + "-Moi2026"})
+    assert fresh.status_code == 200
+    assert client.accounts.get("/me", headers=bearer(fresh.json()["access_token"])).json()["role"] == "district_admin"
+    unfit = client.accounts.put(f"/accounts/{account['account_id']}/role", headers=admin,
+                                json={"role": "province_admin", "reason": "x"})
+    assert unfit.status_code == 422  # not a role for a district-level unit

@@ -15,6 +15,7 @@ from moha_contracts import (
     AccountActivated,
     AccountIssued,
     AccountRevoked,
+    AccountRoleChanged,
     Event,
     PasswordReset,
     SupervisorAssigned,
@@ -125,7 +126,7 @@ class Account:
     locked: bool = False
     issued_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     issued_by: str | None = None
-    password_reset_at: datetime | None = None
+    tokens_valid_after: datetime | None = None
     revoked_reason: str | None = None
     assigned_units: list[str] = field(default_factory=list)
     assignment_version: int = 0
@@ -164,7 +165,7 @@ class Account:
         self.must_change_password = True
         self.locked = False
         self.failed_logins = 0
-        self.password_reset_at = now
+        self.tokens_valid_after = now
         self.events.append(PasswordReset(account_id=self.id, unit_id=self.unit_id, reason=reason.strip(),
                                          reset_by=by.account_id, reset_at=now))
 
@@ -191,6 +192,22 @@ class Account:
         self.events.append(SupervisorAssigned(
             supervisor_id=self.id, unit_ids=self.assigned_units, assignment_version=self.assignment_version,
             assigned_by=by.account_id, assigned_at=now,
+        ))
+
+    def change_role(self, by: Principal, role: str, unit: Unit, reason: str, now: datetime) -> None:
+        self._require_reason(reason)
+        self._require_active()
+        if role == self.role:
+            raise Conflict("Tài khoản đã có vai trò này", code="same_role")
+        if unit.level not in ROLE_LEVELS[role]:
+            raise DomainError(f"Vai trò '{role}' không dùng cho đơn vị cấp '{unit.level}'", code="invalid_role")
+        previous, self.role = self.role, role
+        self.tokens_valid_after = now  # ends the tokens that carry the old role, here as elsewhere
+        if role not in ("district_supervisor", "province_supervisor"):
+            self.assigned_units = []
+        self.events.append(AccountRoleChanged(
+            account_id=self.id, unit_id=self.unit_id, role=role, previous_role=previous, reason=reason.strip(),
+            changed_by=by.account_id, changed_at=now,
         ))
 
     def unlock(self) -> None:
