@@ -51,4 +51,4 @@ class SessionDirectory:
         if record.get("revoked"):
             raise Unauthenticated("tài khoản đã bị thu hồi")
         if record.get("valid_after") is not None and principal.issued_at < record["valid_after"]:
-            raise Unauthenticated("mã truy cập đã hết hiệu lực sau khi đặt lại mật khẩu")
+            raise Unauthenticated("mã truy cập đã hết hiệu lực; hãy đăng nhập lại")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from moha_contracts import Envelope, UnitRegistered
+from moha_contracts import Envelope, UnitRegistered, UnitRenamed, UnitRetired
 
 from .auth import Principal
 from .messaging import EventConsumers, Retry
@@ -21,6 +21,22 @@ class UnitDirectory:
 
     def subscribe(self, consumers: EventConsumers) -> None:
         consumers.on(UnitRegistered)(self._on_unit_registered)
+        consumers.on(UnitRenamed)(self._on_unit_renamed)
+        consumers.on(UnitRetired)(self._on_unit_retired)
+
+    async def _on_unit_renamed(self, envelope: Envelope, event: UnitRenamed) -> None:
+        await self.require(event.unit_id)
+        await self.units.update_one({"_id": event.unit_id}, {"$set": {"name": event.name}})
+
+    async def _on_unit_retired(self, envelope: Envelope, event: UnitRetired) -> None:
+        # Kept, not deleted: its data and the scope of those above it stay as they were.
+        await self.require(event.unit_id)
+        await self.units.update_one({"_id": event.unit_id},
+                                    {"$set": {"status": "retired", "merged_into": event.merged_into}})
+
+    async def is_active(self, unit_id: str) -> bool:
+        unit = await self.get(unit_id)
+        return unit is not None and unit.get("status", "active") == "active"
 
     async def _on_unit_registered(self, envelope: Envelope, event: UnitRegistered) -> None:
         await self.units.update_one(

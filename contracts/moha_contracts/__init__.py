@@ -20,6 +20,8 @@ from .events import (
     ReviewTaskOpened,
     SupervisorAssigned,
     UnitRegistered,
+    UnitRenamed,
+    UnitRetired,
 )
 
 __all__ = [
@@ -43,4 +45,6 @@ __all__ = [
     "ReviewTaskOpened",
     "SupervisorAssigned",
     "UnitRegistered",
+    "UnitRenamed",
+    "UnitRetired",
 ]

@@ -38,6 +38,34 @@ class UnitRegistered(Event):
         return self.unit_id
 
 
+class UnitRenamed(Event):
+    routing_key = "accounts.unit.renamed.v1"
+
+    unit_id: str
+    name: str
+    previous_name: str
+    reason: str
+    renamed_at: datetime
+
+    def subject(self) -> str:
+        return self.unit_id
+
+
+class UnitRetired(Event):
+    """The unit no longer exists as such (dissolved, or merged into `merged_into`); its data and
+    history stay, and it can no longer submit."""
+
+    routing_key = "accounts.unit.retired.v1"
+
+    unit_id: str
+    merged_into: str | None
+    reason: str
+    retired_at: datetime
+
+    def subject(self) -> str:
+        return self.unit_id
+
+
 class AccountIssued(Event):
     routing_key = "accounts.account.issued.v1"
 
@@ -227,6 +255,8 @@ class NotificationFailed(Event):
 
 ALL_EVENTS: tuple[type[Event], ...] = (
     UnitRegistered,
+    UnitRenamed,
+    UnitRetired,
     AccountIssued,
     AccountActivated,
     AccountRevoked,

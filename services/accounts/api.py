@@ -84,6 +84,19 @@ class UnitResponse(BaseModel):
     level: str
     parent_id: str | None
     path: list[str]
+    status: str
+    merged_into: str | None
+    history: list[dict[str, Any]]
+
+
+class RenameRequest(Strict):
+    name: str = Field(min_length=1, max_length=300)
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class RetireRequest(Strict):
+    reason: str = Field(min_length=1, max_length=1000)
+    merged_into: str | None = Field(default=None, description="the unit it is merged into, if any")
 
 
 class AccountRequest(Strict):
@@ -273,6 +286,41 @@ async def import_credentials(import_id: str, request: Request, principal: Curren
                              "Cache-Control": "no-store"})
 
 
+@router.put("/units/{unit_id}/name", tags=["units"])
+async def rename_unit(unit_id: str, body: RenameRequest, principal: CurrentPrincipal, request: Request,
+                      accounts: Accounts) -> UnitResponse:
+    unit = await _unit_in_scope(accounts, principal, unit_id)
+    unit.rename(principal, await _actor_unit(accounts, principal), body.name, body.reason, datetime.now(UTC))
+    await accounts.save_unit(unit)
+    await audit(request, accounts, "unit_renamed", actor=principal, target=unit, name=body.name, reason=body.reason)
+    return _unit_response(unit)
+
+
+@router.post("/units/{unit_id}/retire", tags=["units"])
+async def retire_unit(unit_id: str, body: RetireRequest, principal: CurrentPrincipal, request: Request,
+                      accounts: Accounts) -> UnitResponse:
+    """Dissolve a unit, or merge it into another: its data and history stay, it submits no more."""
+    unit = await _unit_in_scope(accounts, principal, unit_id)
+    actor_unit = await _actor_unit(accounts, principal)
+    target = None
+    if body.merged_into:
+        target = await accounts.get_unit(body.merged_into)
+        if target is None or not actor_unit.contains(target):
+            raise NotFound("Không tìm thấy đơn vị nhận sáp nhập")
+    unit.retire(principal, actor_unit, body.reason, datetime.now(UTC), target, await accounts.active_children(unit.id))
+    await accounts.save_unit(unit)
+    await audit(request, accounts, "unit_retired", actor=principal, target=unit, merged_into=body.merged_into,
+                reason=body.reason)
+    return _unit_response(unit)
+
+
+async def _unit_in_scope(accounts: AccountsStore, principal: Principal, unit_id: str) -> model.Unit:
+    unit = await accounts.get_unit(unit_id)
+    if unit is None or principal.unit_id not in unit.lineage:
+        raise NotFound("Không tìm thấy đơn vị")
+    return unit
+
+
 # accounts ---------------------------------------------------------------------------------
 @router.post("/accounts", status_code=201, tags=["accounts"])
 async def issue_account(body: AccountRequest, principal: CurrentPrincipal, request: Request,
@@ -440,7 +488,9 @@ async def _with_retry(accounts: AccountsStore, account: Account, change: Any) ->
 
 def _unit_response(unit: model.Unit) -> UnitResponse:
     return UnitResponse(unit_id=unit.id, code=unit.code, name=unit.name, level=unit.level,
-                        parent_id=unit.parent_id, path=unit.path)
+                        parent_id=unit.parent_id, path=unit.path, status=unit.status, merged_into=unit.merged_into,
+                        history=[{k: v.isoformat() if isinstance(v, datetime) else v for k, v in h.items()}
+                                 for h in unit.history])
 
 
 def _account_view(a: Account) -> AccountView:

@@ -82,8 +82,19 @@ class AccountsStore:
 
     async def get_unit(self, unit_id: str) -> Unit | None:
         doc = await self.store.find(UNITS, unit_id)
-        return None if doc is None else Unit(doc["_id"], doc["code"], doc["name"], doc["level"],
-                                             doc["parent_id"], doc["path"])
+        return None if doc is None else Unit(
+            doc["_id"], doc["code"], doc["name"], doc["level"], doc["parent_id"], doc["path"],
+            status=doc.get("status", "active"), merged_into=doc.get("merged_into"), history=doc.get("history", []),
+            version=doc["version"])
+
+    async def save_unit(self, unit: Unit) -> None:
+        unit.version = await self.store.update(UNITS, unit.id, unit.version, {
+            "name": unit.name, "status": unit.status, "merged_into": unit.merged_into, "history": unit.history,
+        }, unit.events)
+        unit.events.clear()
+
+    async def active_children(self, unit_id: str) -> int:
+        return await self.store[UNITS].count_documents({"parent_id": unit_id, "status": {"$ne": "retired"}})
 
     # accounts -----------------------------------------------------------------------------
     async def add_account(self, account: Account) -> None:

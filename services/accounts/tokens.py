@@ -68,4 +68,4 @@ class AccountSessions:
             raise Unauthenticated("tài khoản đã bị thu hồi")
         reset = account.tokens_valid_after
         if reset is not None and principal.issued_at < reset:
-            raise Unauthenticated("mã truy cập đã hết hiệu lực sau khi đặt lại mật khẩu")
+            raise Unauthenticated("mã truy cập đã hết hiệu lực; hãy đăng nhập lại")

@@ -64,8 +64,10 @@ Units = Annotated[UnitDirectory, Depends(units)]
 
 
 @router.post("/submissions", status_code=201, tags=["submissions"])
-async def submit(body: SubmitRequest, principal: CurrentPrincipal, store: Submissions) -> SubmissionView:
+async def submit(body: SubmitRequest, principal: CurrentPrincipal, store: Submissions, tree: Units) -> SubmissionView:
     sub = await store.get(submission_id(body.campaign_id, body.unit_id))
+    if principal.unit_id == body.unit_id and await tree.get(body.unit_id) and not await tree.is_active(body.unit_id):
+        raise Conflict("Đơn vị đã giải thể hoặc sáp nhập, không gửi phiếu được nữa", code="unit_retired")
     if sub is None:
         sub = Submission.start(body.campaign_id, body.form_code, body.unit_id)
     if body.expected_version is not None and body.expected_version != sub.version:

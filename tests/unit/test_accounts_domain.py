@@ -76,3 +76,24 @@ def test_password_policy():
     assert len(generated) == 50
     for password in generated:
         check_password_policy(password)
+
+
+def test_rename_and_retire_keep_history_and_need_authority():
+    from datetime import UTC, datetime
+
+    from chassis.errors import Conflict
+
+    now = datetime(2025, 7, 1, tzinfo=UTC)
+    commune = Unit("c", "178-01", "Phường Chi Lăng", "commune", "d", ["root", "p", "d"])
+    other = Unit("c2", "178-02", "Phường Hoàng Văn Thụ", "commune", "d", ["root", "p", "d"])
+    with pytest.raises(Forbidden):
+        commune.rename(UNIT, COMMUNE, "X", "lý do", now)
+    commune.rename(DISTRICT_ADMIN, DISTRICT, "Phường Chi Lăng mới", "Nghị quyết", now)
+    with pytest.raises(Conflict):
+        commune.retire(DISTRICT_ADMIN, DISTRICT, "Sáp nhập", now, other, active_children=1)
+    commune.retire(DISTRICT_ADMIN, DISTRICT, "Sáp nhập", now, other, active_children=0)
+    assert (commune.status, commune.merged_into) == ("retired", "c2")
+    assert [h["action"] for h in commune.history] == ["renamed", "retired"]
+    assert [type(e).__name__ for e in commune.events] == ["UnitRenamed", "UnitRetired"]
+    with pytest.raises(Conflict):
+        commune.rename(DISTRICT_ADMIN, DISTRICT, "Y", "z", now)

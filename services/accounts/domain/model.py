@@ -20,6 +20,8 @@ from moha_contracts import (
     PasswordReset,
     SupervisorAssigned,
     UnitRegistered,
+    UnitRenamed,
+    UnitRetired,
 )
 
 ROOT_UNIT_ID = "root"
@@ -64,7 +66,45 @@ class Unit:
     level: str
     parent_id: str | None
     path: list[str]
+    status: str = "active"
+    merged_into: str | None = None
+    history: list[dict] = field(default_factory=list)
+    version: int = 1
     events: list[Event] = field(default_factory=list)
+
+    def rename(self, by: Principal, by_unit: Unit, name: str, reason: str, now: datetime) -> None:
+        self._administered_by(by, by_unit)
+        if not reason.strip():
+            raise DomainError("Phải ghi rõ lý do", code="reason_required")
+        if name == self.name:
+            raise Conflict("Đơn vị đã có tên này", code="same_name")
+        self.history.append({"at": now, "action": "renamed", "from": self.name, "to": name, "by": by.account_id,
+                             "reason": reason})
+        self.events.append(UnitRenamed(unit_id=self.id, name=name, previous_name=self.name, reason=reason,
+                                       renamed_at=now))
+        self.name = name
+
+    def retire(self, by: Principal, by_unit: Unit, reason: str, now: datetime, merged_into: Unit | None,
+               active_children: int) -> None:
+        """Dissolved, or merged into another unit (the 2025 reorganisation); history and data stay."""
+        self._administered_by(by, by_unit)
+        if not reason.strip():
+            raise DomainError("Phải ghi rõ lý do", code="reason_required")
+        if active_children:
+            raise Conflict(f"Đơn vị còn {active_children} đơn vị trực thuộc đang hoạt động", code="has_children")
+        if merged_into is not None and (merged_into.id == self.id or merged_into.status != "active"):
+            raise DomainError("Không thể sáp nhập vào đơn vị này", code="invalid_merge")
+        self.status = "retired"
+        self.merged_into = merged_into.id if merged_into else None
+        self.history.append({"at": now, "action": "retired", "merged_into": self.merged_into, "by": by.account_id,
+                             "reason": reason})
+        self.events.append(UnitRetired(unit_id=self.id, merged_into=self.merged_into, reason=reason, retired_at=now))
+
+    def _administered_by(self, by: Principal, by_unit: Unit) -> None:
+        if not by.is_admin or not by_unit.contains(self) or by_unit.id == self.id:
+            raise Forbidden("Đơn vị nằm ngoài phạm vi quản trị của bạn")
+        if self.status != "active":
+            raise Conflict("Đơn vị đã giải thể hoặc sáp nhập", code="unit_retired")
 
     @property
     def lineage(self) -> list[str]:
@@ -85,6 +125,8 @@ def register_unit(actor: Principal, actor_unit: Unit, parent: Unit, code: str, n
         raise Forbidden("Chỉ quản trị hệ thống được thêm đơn vị")
     if not actor_unit.contains(parent):
         raise Forbidden("Đơn vị cha nằm ngoài phạm vi quản trị của bạn")
+    if parent.status != "active":
+        raise Conflict("Đơn vị cha đã giải thể hoặc sáp nhập", code="unit_retired")
     if level not in CHILD_LEVELS[parent.level]:
         raise DomainError(f"Không thể đặt đơn vị cấp '{level}' dưới đơn vị cấp '{parent.level}'", code="invalid_level")
     unit = Unit(uuid.uuid4().hex, code, name, level, parent.id, parent.lineage)
