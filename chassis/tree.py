@@ -6,9 +6,10 @@ sibling. `path` (ancestors from the root) makes "is X under Y" one lookup.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from moha_contracts import Envelope, UnitRegistered, UnitRenamed, UnitRetired
+from moha_contracts import Envelope, UnitMoved, UnitRegistered, UnitRenamed, UnitRetired
 
 from .auth import Principal
 from .messaging import EventConsumers, Retry
@@ -18,11 +19,24 @@ from .store import Store
 class UnitDirectory:
     def __init__(self, store: Store) -> None:
         self.units = store["units"]
+        self._after_move: list[Callable[[UnitMoved], Awaitable[None]]] = []
+
+    def after_move(self, callback: Callable[[UnitMoved], Awaitable[None]]) -> None:
+        """Also run `callback` when a unit moves (in the same handler, so under the same inbox claim)."""
+        self._after_move.append(callback)
 
     def subscribe(self, consumers: EventConsumers) -> None:
         consumers.on(UnitRegistered)(self._on_unit_registered)
         consumers.on(UnitRenamed)(self._on_unit_renamed)
         consumers.on(UnitRetired)(self._on_unit_retired)
+        consumers.on(UnitMoved)(self._on_unit_moved)
+
+    async def _on_unit_moved(self, envelope: Envelope, event: UnitMoved) -> None:
+        await self.require(event.unit_id)
+        await self.units.update_one({"_id": event.unit_id},
+                                    {"$set": {"parent_id": event.parent_id, "path": event.path}})
+        for callback in self._after_move:
+            await callback(event)
 
     async def _on_unit_renamed(self, envelope: Envelope, event: UnitRenamed) -> None:
         await self.require(event.unit_id)

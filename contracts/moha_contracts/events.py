@@ -51,6 +51,23 @@ class UnitRenamed(Event):
         return self.unit_id
 
 
+class UnitMoved(Event):
+    """The unit hangs under another parent now (e.g. a commune under the province once the
+    district level is gone); `path` is its new line of ancestors. Each moved descendant gets its own."""
+
+    routing_key = "accounts.unit.moved.v1"
+
+    unit_id: str
+    parent_id: str
+    path: list[str]
+    previous_parent_id: str | None
+    reason: str
+    moved_at: datetime
+
+    def subject(self) -> str:
+        return self.unit_id
+
+
 class UnitRetired(Event):
     """The unit no longer exists as such (dissolved, or merged into `merged_into`); its data and
     history stay, and it can no longer submit."""
@@ -256,6 +273,7 @@ class NotificationFailed(Event):
 ALL_EVENTS: tuple[type[Event], ...] = (
     UnitRegistered,
     UnitRenamed,
+    UnitMoved,
     UnitRetired,
     AccountIssued,
     AccountActivated,

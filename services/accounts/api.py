@@ -314,6 +314,27 @@ async def retire_unit(unit_id: str, body: RetireRequest, principal: CurrentPrinc
     return _unit_response(unit)
 
 
+class MoveRequest(Strict):
+    parent_id: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+@router.post("/units/{unit_id}/move", tags=["units"])
+async def move_unit(unit_id: str, body: MoveRequest, principal: CurrentPrincipal, request: Request,
+                    accounts: Accounts) -> dict:
+    """Hang a unit, with everything under it, under another parent (e.g. communes under the
+    province once the district level is gone)."""
+    unit = await _unit_in_scope(accounts, principal, unit_id)
+    new_parent = await accounts.get_unit(body.parent_id)
+    if new_parent is None:
+        raise NotFound("Không tìm thấy đơn vị cấp trên mới")
+    result = await request.app.state.importer.move_unit(principal, await _actor_unit(accounts, principal), unit,
+                                                        new_parent, body.reason)
+    await audit(request, accounts, "unit_moved", actor=principal, target=unit, to=body.parent_id,
+                reason=body.reason, **result)
+    return result
+
+
 async def _unit_in_scope(accounts: AccountsStore, principal: Principal, unit_id: str) -> model.Unit:
     unit = await accounts.get_unit(unit_id)
     if unit is None or principal.unit_id not in unit.lineage:

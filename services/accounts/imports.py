@@ -1,6 +1,7 @@
-"""Sheets in, units and accounts out: every row checked first, then one import job stored whole,
-then applied. A crash part-way leaves the job, and the service finishes it when it starts again:
-no sheet is ever half-imported."""
+"""Changes that touch many documents, made whole: a sheet of units or accounts, a unit moved with
+all its descendants. Everything is checked first, then one job is stored whole, then applied. A
+crash part-way leaves the job, and the service finishes it when it starts again: nothing is ever
+half-done."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 from chassis.auth import Principal
 from chassis.errors import Conflict, NotFound
 from chassis.logging import get_logger
+from chassis.store import StaleVersion
 
 from .domain import imports, model
 from .domain.model import Unit
@@ -61,8 +63,21 @@ class Importer:
         return {"import_id": job["_id"], "issued": len(plans),
                 "credentials": f"/accounts/imports/{job['_id']}/credentials"}
 
+    async def move_unit(self, actor: Principal, actor_unit: Unit, unit: Unit, new_parent: Unit,
+                        reason: str) -> dict[str, Any]:
+        descendants = await self.accounts.descendants(unit.id)
+        plan = model.plan_move(actor, actor_unit, unit, new_parent, descendants, reason)
+        job = self._job("move", actor, reason=reason,
+                        moves=[{"unit_id": u, "parent_id": p, "path": path} for u, p, path in plan])
+        await self.accounts.save_import(job)
+        await self.apply(job)
+        return {"job_id": job["_id"], "moved": len(plan)}
+
     async def apply(self, job: dict[str, Any]) -> None:
-        if job["kind"] == "units":
+        if job["kind"] == "move":
+            for move in job["moves"]:  # the unit, then parents before children
+                await self._move(move, job)
+        elif job["kind"] == "units":
             for doc in job["units"]:  # parents before children
                 unit = Unit(doc["id"], doc["code"], doc["name"], doc["level"], doc["parent_id"], doc["path"])
                 unit.events.append(model.registered_event(unit))
@@ -76,6 +91,18 @@ class Importer:
                 )
                 await self.accounts.create_account(account)
         await self.accounts.set_import(job["_id"], status="done", finished_at=datetime.now(UTC))
+
+    async def _move(self, move: dict[str, Any], job: dict[str, Any]) -> None:
+        for _ in range(5):
+            unit = await self.accounts.get_unit(move["unit_id"])
+            if unit is None or (unit.parent_id == move["parent_id"] and unit.path == move["path"]):
+                return  # gone, or moved already (a resumed job)
+            unit.moved(move["parent_id"], move["path"], job["reason"], job["by"], datetime.now(UTC))
+            try:
+                await self.accounts.save_unit(unit)
+                return
+            except StaleVersion:
+                continue  # renamed meanwhile: read it again
 
     async def resume(self) -> None:
         """At start: finish what a crash interrupted."""

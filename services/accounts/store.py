@@ -90,8 +90,13 @@ class AccountsStore:
     async def save_unit(self, unit: Unit) -> None:
         unit.version = await self.store.update(UNITS, unit.id, unit.version, {
             "name": unit.name, "status": unit.status, "merged_into": unit.merged_into, "history": unit.history,
+            "parent_id": unit.parent_id, "path": unit.path,
         }, unit.events)
         unit.events.clear()
+
+    async def descendants(self, unit_id: str) -> list[Unit]:
+        ids = [d["_id"] async for d in self.store[UNITS].find({"path": unit_id}, {"_id": 1})]
+        return [u for u in [await self.get_unit(i) for i in ids] if u is not None]
 
     async def active_children(self, unit_id: str) -> int:
         return await self.store[UNITS].count_documents({"parent_id": unit_id, "status": {"$ne": "retired"}})

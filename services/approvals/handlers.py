@@ -4,7 +4,7 @@ forms, which open review tasks."""
 from __future__ import annotations
 
 from chassis.runtime import Runtime
-from moha_contracts import Envelope, FormSubmitted, SupervisorAssigned
+from moha_contracts import Envelope, FormSubmitted, SupervisorAssigned, UnitMoved
 
 from .domain.model import ReviewTask
 from .store import TaskStore
@@ -12,6 +12,12 @@ from .store import TaskStore
 
 def subscribe(runtime: Runtime, tasks: TaskStore) -> None:
     runtime.units.subscribe(runtime.consumers)
+
+    async def on_unit_moved(event: UnitMoved) -> None:
+        # Open tasks follow their unit to its new supervisors; decided ones keep the past as it was.
+        await tasks.move_open_tasks(event.unit_id, [*event.path, event.unit_id])
+
+    runtime.units.after_move(on_unit_moved)
 
     @runtime.consumers.on(FormSubmitted)
     async def on_form_submitted(envelope: Envelope, event: FormSubmitted) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from chassis.store import AlreadyExists, Store
+from chassis.store import AlreadyExists, StaleVersion, Store
 
 from .domain.model import OPEN, ReviewTask
 
@@ -49,6 +49,16 @@ class TaskStore:
             await self.store[ASSIGNMENTS].update_one(
                 {"_id": supervisor_id}, {"$set": {"unit_ids": unit_ids, "version": version}}, upsert=True
             )
+
+    async def move_open_tasks(self, unit_id: str, lineage: list[str]) -> None:
+        async for doc in self.store[TASKS].find({"unit_id": unit_id, "status": OPEN}):
+            task = _from_doc(doc)
+            if task.unit_lineage != lineage:
+                task.unit_lineage = lineage
+                try:
+                    await self.save(task)
+                except StaleVersion:
+                    pass  # decided meanwhile: it keeps the lineage it was decided under
 
     async def queue(self, reviewer_unit_id: str, status: str = OPEN, limit: int = 200) -> list[ReviewTask]:
         cursor = self.store[TASKS].find({"unit_lineage": reviewer_unit_id, "status": status}).limit(limit)

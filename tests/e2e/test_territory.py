@@ -63,3 +63,37 @@ def test_two_level_territory_works_like_three(client, admin):
     assert client.approvals.post(f"/tasks/{task['task_id']}/approve", json={"revision": 1},
                                  headers=sup_auth).status_code == 200
     eventually(lambda: client.forms.get(f"/submissions/{sid}", headers=unit_auth).json()["status"] == "approved")
+
+
+def test_district_level_removed_communes_move_under_the_province(client, admin):
+    """The 2025 reorganisation: a district's communes hang under the province, the district is
+    retired, and open review tasks follow their units to the province's supervisor."""
+    t = uuid.uuid4().hex[:6]
+    province = client.new_unit(admin, "root", f"mvP{t}", "Tỉnh", "province")
+    district = client.new_unit(admin, province["unit_id"], f"mvD{t}", "Huyện sắp bỏ", "district")
+    commune = client.new_unit(admin, district["unit_id"], f"mvC{t}", "Xã", "commune")
+    agency = client.new_unit(admin, commune["unit_id"], f"mvA{t}", "Cơ quan thuộc xã", "agency")
+    d_sup = client.new_account(admin, district["unit_id"], f"mvds.{t}", "district_supervisor")
+    p_sup = client.new_account(admin, province["unit_id"], f"mvps.{t}", "province_supervisor")
+    unit = client.new_account(admin, agency["unit_id"], f"mvu.{t}", "reporting_unit")
+    d_auth, p_auth = (client.login(a["username"], a["initial_password"]) for a in (d_sup, p_sup))
+    u_auth = client.login(unit["username"], unit["initial_password"])
+    sid = submit(client, u_auth, agency["unit_id"], campaign=f"mv-{t}").json()["submission_id"]
+    task = open_task_for(client, d_auth, sid, 1)
+
+    into_itself = client.accounts.post(f"/units/{district['unit_id']}/move", headers=admin,
+                                       json={"parent_id": commune["unit_id"], "reason": "x"})
+    assert into_itself.status_code == 422
+    moved = client.accounts.post(f"/units/{commune['unit_id']}/move", headers=admin,
+                                 json={"parent_id": province["unit_id"], "reason": "Bỏ cấp huyện từ 01/7/2025"})
+    assert moved.status_code == 200 and moved.json()["moved"] == 2  # the commune and its agency
+    view = client.accounts.get(f"/units/{agency['unit_id']}", headers=admin).json()
+    assert view["path"] == ["root", province["unit_id"], commune["unit_id"]]
+    assert client.accounts.post(f"/units/{district['unit_id']}/retire", headers=admin,
+                                json={"reason": "Bỏ cấp huyện"}).status_code == 200
+
+    # The former district supervisor no longer sees the task; the province supervisor does.
+    eventually(lambda: client.approvals.get(f"/tasks/{task['task_id']}", headers=d_auth).status_code == 404)
+    assert client.approvals.get(f"/tasks/{task['task_id']}", headers=p_auth).status_code == 200
+    assert client.approvals.post(f"/tasks/{task['task_id']}/approve", json={"revision": 1},
+                                 headers=p_auth).status_code == 200

@@ -97,3 +97,17 @@ def test_rename_and_retire_keep_history_and_need_authority():
     assert [type(e).__name__ for e in commune.events] == ["UnitRenamed", "UnitRetired"]
     with pytest.raises(Conflict):
         commune.rename(DISTRICT_ADMIN, DISTRICT, "Y", "z", now)
+
+
+def test_plan_move_carries_descendants_and_refuses_cycles_and_bad_levels():
+    from services.accounts.domain.model import plan_move
+
+    agency = Unit("g", "178-01-1", "Cơ quan", "agency", "c", ["root", "p", "d", "c"])
+    plan = plan_move(PROVINCE_ADMIN, PROVINCE, COMMUNE, PROVINCE, [agency], "Bỏ cấp huyện")
+    assert plan == [("c", "p", ["root", "p"]), ("g", "c", ["root", "p", "c"])]
+    with pytest.raises(DomainError):
+        plan_move(PROVINCE_ADMIN, PROVINCE, DISTRICT, COMMUNE, [COMMUNE], "vòng")
+    with pytest.raises(DomainError):
+        plan_move(CENTRAL, ROOT, DISTRICT, ROOT, [], "cấp sai")  # a district under the Ministry
+    with pytest.raises(Forbidden):
+        plan_move(DISTRICT_ADMIN, DISTRICT, COMMUNE, PROVINCE, [], "ngoài phạm vi")

@@ -19,6 +19,7 @@ from moha_contracts import (
     Event,
     PasswordReset,
     SupervisorAssigned,
+    UnitMoved,
     UnitRegistered,
     UnitRenamed,
     UnitRetired,
@@ -100,6 +101,14 @@ class Unit:
                              "reason": reason})
         self.events.append(UnitRetired(unit_id=self.id, merged_into=self.merged_into, reason=reason, retired_at=now))
 
+    def moved(self, parent_id: str, path: list[str], reason: str, by: str, now: datetime) -> None:
+        previous = self.parent_id
+        self.history.append({"at": now, "action": "moved", "from": previous, "to": parent_id, "by": by,
+                             "reason": reason})
+        self.parent_id, self.path = parent_id, path
+        self.events.append(UnitMoved(unit_id=self.id, parent_id=parent_id, path=path, previous_parent_id=previous,
+                                     reason=reason, moved_at=now))
+
     def _administered_by(self, by: Principal, by_unit: Unit) -> None:
         if not by.is_admin or not by_unit.contains(self) or by_unit.id == self.id:
             raise Forbidden("Đơn vị nằm ngoài phạm vi quản trị của bạn")
@@ -132,6 +141,33 @@ def register_unit(actor: Principal, actor_unit: Unit, parent: Unit, code: str, n
     unit = Unit(uuid.uuid4().hex, code, name, level, parent.id, parent.lineage)
     unit.events.append(registered_event(unit))
     return unit
+
+
+def plan_move(by: Principal, by_unit: Unit, unit: Unit, new_parent: Unit, descendants: list[Unit],
+              reason: str) -> list[tuple[str, str, list[str]]]:
+    """Where the unit and each of its descendants hang after the move: (unit id, parent id, path),
+    the unit first, then parents before children."""
+    unit._administered_by(by, by_unit)
+    if not by_unit.contains(new_parent):
+        raise Forbidden("Đơn vị cấp trên mới nằm ngoài phạm vi quản trị của bạn")
+    if not reason.strip():
+        raise DomainError("Phải ghi rõ lý do", code="reason_required")
+    if new_parent.status != "active":
+        raise Conflict("Đơn vị cấp trên mới đã giải thể hoặc sáp nhập", code="unit_retired")
+    if unit.contains(new_parent):
+        raise DomainError("Không thể chuyển đơn vị vào dưới chính nó", code="cycle")
+    if new_parent.id == unit.parent_id:
+        raise Conflict("Đơn vị đã ở dưới đơn vị cấp trên này", code="same_parent")
+    if unit.level not in CHILD_LEVELS[new_parent.level]:
+        raise DomainError(f"Không thể đặt đơn vị cấp '{unit.level}' dưới đơn vị cấp '{new_parent.level}'",
+                          code="invalid_level")
+    paths = {unit.id: new_parent.lineage}
+    plan = [(unit.id, new_parent.id, new_parent.lineage)]
+    for child in sorted(descendants, key=lambda u: len(u.path)):
+        parent_path = paths[child.parent_id]
+        paths[child.id] = [*parent_path, child.parent_id]
+        plan.append((child.id, child.parent_id, paths[child.id]))
+    return plan
 
 
 def registered_event(unit: Unit) -> UnitRegistered:
