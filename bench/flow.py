@@ -48,6 +48,7 @@ from pymongo import AsyncMongoClient
 
 from deploy.launch import ROOT, SERVICES, Platform, free_port
 from services.accounts.domain.imports import account_id_for, unit_id_for
+from tests.support.answers import valid_hc_tb
 
 RESULTS_DIR = ROOT / "bench" / "results"
 REVIEW_OPENED = "approvals.review_task.opened.v1"
@@ -256,44 +257,14 @@ async def raw_broker(url: str, count: int, size: int, batch: int, prefetch: int,
 
 # the platform ---------------------------------------------------------------------------------
 def answers_for(i: int, unit_name: str) -> dict[str, Any]:
-    """About thirty answers of the kind form 1/HC-TB asks for: names, counts, areas, yes/no, notes."""
+    """A valid answer to form 1/HC-TB v1 (37 answers, every rule checked on submit), varied per unit."""
     rnd = random.Random(i)
-    staff = rnd.randint(18, 45)
-    female = rnd.randint(4, staff // 2)
-    return {
-        "A1.1": unit_name,
-        "A1.2": f"Ủy ban nhân dân {unit_name}",
-        "A1.3": f"Thôn Bản {rnd.randint(1, 20)}, {unit_name}, huyện Thử Nghiệm, tỉnh Lạng Sơn",
-        "A1.4": f"0205{rnd.randint(1000000, 9999999)}",
-        "A1.5": f"ubnd.xa{i}@langson.gov.vn",
-        "A1.6": rnd.choice(["Nguyễn Văn An", "Hoàng Thị Bình", "Lương Văn Cường", "Nông Thị Dung"]),
-        "A1.7": "Chủ tịch Ủy ban nhân dân",
-        "A2.1": rnd.randint(5, 30),
-        "A2.2.1": rnd.randint(0, 3),
-        "A2.2.2": rnd.randint(1, 12),
-        "A2.2.3": rnd.randint(0, 5),
-        "A2.3": round(rnd.uniform(8.0, 160.0), 2),
-        "A2.4.total": staff,
-        "A2.4.male": staff - female,
-        "A2.4.female": female,
-        "A2.4.university": rnd.randint(5, staff),
-        "A2.4.college": rnd.randint(0, 8),
-        "A2.4.party_members": rnd.randint(10, staff),
-        "A2.5": rnd.randint(1800, 15000),
-        "A2.6": rnd.randint(300, 3500),
-        "A3.1": rnd.random() < 0.9,
-        "A3.2": rnd.random() < 0.5,
-        "A3.3.has_premises": rnd.random() < 0.8,
-        "A3.3.area_m2": round(rnd.uniform(150, 900), 1),
-        "A3.3.year_built": rnd.randint(1995, 2020),
-        "A3.4.computers": rnd.randint(4, 30),
-        "A3.4.internet": True,
-        "A3.5.budget_million_vnd": round(rnd.uniform(2500, 9000), 3),
-        "A4.1": "Trụ sở làm việc đã xuống cấp, cần sửa chữa mái và hệ thống điện; thiếu phòng họp "
-                "trực tuyến và máy tính cho bộ phận một cửa.",
-        "A4.2": None if rnd.random() < 0.5 else "Đề nghị bổ sung biên chế công chức địa chính - xây dựng.",
-        "A4.3": "2021-06-30",
-    }
+    answers = valid_hc_tb(unit_name)
+    staff, contract = rnd.randint(8, 40), rnd.randint(0, 6)
+    answers.update({"A2.1": staff + contract, "A2.1.1": rnd.randint(0, staff), "A2.2.1": staff,
+                    "A2.2.2": rnd.randint(0, 4), "A2.2.3": contract, "A3.2": rnd.randint(4, 30),
+                    "A3.3.1": round(rnd.uniform(150, 900), 1)})
+    return answers
 
 
 class Http:

@@ -179,6 +179,7 @@ class SupervisorAssigned(Event):
 # forms ------------------------------------------------------------------------------------
 class FormSubmitted(Event):
     routing_key = "forms.submission.submitted.v1"
+    schema_version = "1.1"
 
     submission_id: str
     campaign_id: str
@@ -188,6 +189,8 @@ class FormSubmitted(Event):
     submitted_by: str
     submitted_at: datetime
     answers: dict[str, Any]
+    # Added in 1.1: the version of the form definition the answers were checked against.
+    form_version: int | None = None
 
     def subject(self) -> str:
         return self.submission_id

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from chassis.errors import Conflict, NotFound
+from chassis.errors import Conflict, DomainError, Forbidden, NotFound
 from chassis.http import CurrentPrincipal
 from chassis.tree import UnitDirectory
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .domain.definitions import FormDefinition
 from .domain.model import Submission, submission_id
-from .store import SubmissionStore
+from .store import DefinitionStore, SubmissionStore
 
 router = APIRouter()
 
@@ -49,10 +50,15 @@ class SubmissionView(BaseModel):
     answers: dict[str, Any]
     return_reason: str | None
     history: list[dict[str, Any]]
+    definition_version: int
 
 
 def submissions(request: Request) -> SubmissionStore:
     return request.app.state.submissions
+
+
+def definitions_store(request: Request) -> DefinitionStore:
+    return request.app.state.definitions
 
 
 def units(request: Request) -> UnitDirectory:
@@ -61,20 +67,62 @@ def units(request: Request) -> UnitDirectory:
 
 Submissions = Annotated[SubmissionStore, Depends(submissions)]
 Units = Annotated[UnitDirectory, Depends(units)]
+Definitions = Annotated[DefinitionStore, Depends(definitions_store)]
+
+
+class AnswersInvalid(DomainError):
+    code = "answers_invalid"
 
 
 @router.post("/submissions", status_code=201, tags=["submissions"])
-async def submit(body: SubmitRequest, principal: CurrentPrincipal, store: Submissions, tree: Units) -> SubmissionView:
+async def submit(body: SubmitRequest, principal: CurrentPrincipal, store: Submissions, tree: Units,
+                 definitions: Definitions) -> SubmissionView:
+    """Submit a unit's answers. They are checked against the version of the form the submission
+    started with (the latest, at its first submit); every problem comes back pointing at its field."""
     sub = await store.get(submission_id(body.campaign_id, body.unit_id))
     if principal.unit_id == body.unit_id and await tree.get(body.unit_id) and not await tree.is_active(body.unit_id):
         raise Conflict("Đơn vị đã giải thể hoặc sáp nhập, không gửi phiếu được nữa", code="unit_retired")
     if sub is None:
         sub = Submission.start(body.campaign_id, body.form_code, body.unit_id)
+    if body.form_code != sub.form_code:
+        raise DomainError(f"Phiếu này theo mẫu '{sub.form_code}', không phải '{body.form_code}'", code="wrong_form")
     if body.expected_version is not None and body.expected_version != sub.version:
         raise Conflict("Phiếu đã được thay đổi ở nơi khác; hãy tải lại rồi gửi lại", code="stale_version")
-    sub.submit(principal, body.answers)
+    definition = await (definitions.get(sub.form_code, sub.definition_version) if sub.definition_version
+                        else definitions.latest(sub.form_code))
+    if definition is None:
+        raise DomainError(f"Không có mẫu phiếu '{sub.form_code}'", code="unknown_form")
+    if principal.role == "reporting_unit" and principal.unit_id == sub.unit_id:
+        # Scope first: someone else's unit learns nothing about the form from the checks.
+        if errors := definition.check(body.answers, complete=True):
+            error = AnswersInvalid(f"Phiếu có {len(errors)} chỗ cần sửa; chưa được gửi")
+            error.details = {"errors": [e.model_dump() for e in errors]}
+            raise error
+    sub.submit(principal, body.answers, definition_version=definition.version)
     await store.save(sub)
     return _view(sub)
+
+
+@router.get("/definitions", tags=["definitions"])
+async def get_definition(principal: CurrentPrincipal, definitions: Definitions, form_code: str,
+                         version: int | None = None) -> FormDefinition:
+    """A form's definition: the latest version, or the one asked for."""
+    del principal
+    definition = await (definitions.get(form_code, version) if version else definitions.latest(form_code))
+    if definition is None:
+        raise NotFound("Không có mẫu phiếu này")
+    return definition
+
+
+@router.post("/definitions", status_code=201, tags=["definitions"])
+async def publish_definition(body: FormDefinition, principal: CurrentPrincipal,
+                             definitions: Definitions) -> FormDefinition:
+    """Publish the next version of a form (central administrators). Submissions started under an
+    earlier version keep being checked against it."""
+    if principal.role != "central_admin":
+        raise Forbidden("Chỉ quản trị hệ thống cấp Trung ương ban hành mẫu phiếu")
+    await definitions.publish(body)
+    return body
 
 
 @router.get("/submissions/{sid}", tags=["submissions"])
@@ -91,6 +139,7 @@ def _view(sub: Submission) -> SubmissionView:
         submission_id=sub.id, campaign_id=sub.campaign_id, form_code=sub.form_code, unit_id=sub.unit_id,
         status=sub.status, revision=sub.revision, version=sub.version, answers=sub.answers,
         return_reason=sub.return_reason, history=[_jsonable(h) for h in sub.history],
+        definition_version=sub.definition_version,
     )
 
 

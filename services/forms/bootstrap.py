@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from . import handlers
 from .api import router
 from .settings import FormsSettings
-from .store import SubmissionStore
+from .store import DefinitionStore, SubmissionStore
 
 
 def build(settings: FormsSettings | None = None) -> tuple[FastAPI, FormsSettings]:
@@ -16,8 +16,11 @@ def build(settings: FormsSettings | None = None) -> tuple[FastAPI, FormsSettings
     runtime = Runtime(settings)
     submissions = SubmissionStore(runtime.store)
     handlers.subscribe(runtime, submissions)
+    definitions = DefinitionStore(runtime.store)
     runtime.startup.append(submissions.create_indexes)
+    runtime.startup.append(definitions.publish_bundled)
     app = runtime.app("MOHA forms", router)
     app.state.submissions = submissions
+    app.state.definitions = definitions
     app.state.units = runtime.units
     return app, settings

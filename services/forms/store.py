@@ -1,14 +1,21 @@
-"""Forms' own database: submissions (with their outbox)."""
+"""Forms' own database: submissions (with their outbox) and the published form definitions."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from chassis.errors import Conflict
 from chassis.store import AlreadyExists, StaleVersion, Store
+from pymongo.errors import DuplicateKeyError
 
+from .domain.definitions import FormDefinition
 from .domain.model import Submission
 
 SUBMISSIONS = "submissions"
+DEFINITIONS = "definitions"
+LATEST = "definitions_latest"
+BUNDLED = Path(__file__).resolve().parent / "definitions"
 
 
 class SubmissionStore:
@@ -48,6 +55,7 @@ def _to_fields(sub: Submission) -> dict[str, Any]:
         "answers": [{"field": k, "value": v} for k, v in sub.answers.items()],
         "return_reason": sub.return_reason,
         "history": sub.history,
+        "definition_version": sub.definition_version,
     }
 
 
@@ -56,4 +64,55 @@ def _from_doc(doc: dict[str, Any]) -> Submission:
         id=doc["_id"], campaign_id=doc["campaign_id"], form_code=doc["form_code"], unit_id=doc["unit_id"],
         status=doc["status"], revision=doc["revision"], answers={a["field"]: a["value"] for a in doc["answers"]},
         return_reason=doc.get("return_reason"), history=doc.get("history", []), version=doc["version"],
+        definition_version=doc.get("definition_version", 0),
     )
+
+
+class DefinitionStore:
+    """Published form definitions, one document per version, never changed once published."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._cache: dict[tuple[str, int], FormDefinition] = {}
+
+    async def publish_bundled(self) -> None:
+        """The definitions shipped with the service (definitions/*.json), published at first start."""
+        for path in sorted(BUNDLED.glob("*.json")):
+            definition = FormDefinition.model_validate_json(path.read_text(encoding="utf-8"))
+            if await self.get(definition.form_code, definition.version) is None:
+                try:
+                    await self.publish(definition)
+                except Conflict:
+                    pass  # another replica published it first
+
+    async def publish(self, definition: FormDefinition) -> None:
+        latest = await self.latest_version(definition.form_code)
+        if definition.version != latest + 1:
+            raise Conflict(f"Phiên bản mới của mẫu phiếu phải là {latest + 1}", code="version_sequence")
+        try:
+            # The insert decides: of two publishers of the same version, one wins.
+            await self.store[DEFINITIONS].insert_one({
+                "_id": f"{definition.form_code}:v{definition.version}", "form_code": definition.form_code,
+                "version": definition.version, "document": definition.model_dump_json(),
+            })
+        except DuplicateKeyError as exc:
+            raise Conflict("Phiên bản này đã được ban hành", code="version_sequence") from exc
+        await self.store[LATEST].update_one({"_id": definition.form_code},
+                                            {"$max": {"version": definition.version}}, upsert=True)
+
+    async def latest_version(self, form_code: str) -> int:
+        doc = await self.store[LATEST].find_one({"_id": form_code})
+        return doc["version"] if doc else 0
+
+    async def get(self, form_code: str, version: int) -> FormDefinition | None:
+        if (form_code, version) in self._cache:
+            return self._cache[(form_code, version)]
+        doc = await self.store[DEFINITIONS].find_one({"_id": f"{form_code}:v{version}"})
+        if doc is None:
+            return None
+        definition = self._cache[(form_code, version)] = FormDefinition.model_validate_json(doc["document"])
+        return definition
+
+    async def latest(self, form_code: str) -> FormDefinition | None:
+        version = await self.latest_version(form_code)
+        return await self.get(form_code, version) if version else None

@@ -3,11 +3,12 @@ return, and the unit told in its inbox and by e-mail."""
 
 import pytest
 
+from tests.support.answers import valid_hc_tb
 from tests.support.platform import eventually
 
 pytestmark = pytest.mark.e2e
 
-ANSWERS = {"A1.1": "Xã thử nghiệm", "A2.2.2": 3, "A2.4.total": 12, "A3.3.has_premises": False}
+ANSWERS = valid_hc_tb()
 
 
 def submit(client, auth, unit_id, answers=ANSWERS, campaign="dtcshc-2021", **extra):

@@ -11,6 +11,7 @@ import pytest
 from pymongo import MongoClient
 
 from tests.e2e.test_flow import open_task_for, submit, submission
+from tests.support.answers import valid_hc_tb
 from tests.support.events import EventTap
 from tests.support.platform import eventually
 
@@ -118,7 +119,7 @@ async def test_correlation_id_follows_the_request_through_events(platform, clien
     async with EventTap(amqp_url, "forms.submission.submitted.v1") as tap:
         response = client.forms.post("/submissions", headers={**district["a_auth"], "X-Correlation-ID": cid}, json={
             "campaign_id": "cid-test", "form_code": "1/HC-TB", "unit_id": district["unit_a"]["unit_id"],
-            "answers": {"A1": 1}})
+            "answers": valid_hc_tb()})
         assert response.headers["X-Correlation-ID"] == cid
         envelope, message = await tap.wait_for("forms.submission.submitted.v1", subject=response.json()[
             "submission_id"])

@@ -30,6 +30,9 @@ class Submission:
     answers: dict[str, Any] = field(default_factory=dict)
     return_reason: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    # The form definition's version, fixed at the first submit: a later version of the form
+    # never changes what this submission is checked against.
+    definition_version: int = 0
     version: int = 0
     events: list[Event] = field(default_factory=list)
 
@@ -37,7 +40,8 @@ class Submission:
     def start(cls, campaign_id: str, form_code: str, unit_id: str) -> Submission:
         return cls(submission_id(campaign_id, unit_id), campaign_id, form_code, unit_id)
 
-    def submit(self, by: Principal, answers: dict[str, Any], now: datetime | None = None) -> None:
+    def submit(self, by: Principal, answers: dict[str, Any], now: datetime | None = None,
+               definition_version: int | None = None) -> None:
         if by.role != "reporting_unit" or by.unit_id != self.unit_id:
             raise Forbidden("Chỉ đơn vị cung cấp thông tin được gửi phiếu của chính mình")
         if self.status == SUBMITTED:
@@ -45,6 +49,8 @@ class Submission:
         if self.status == APPROVED:
             raise Conflict("Phiếu đã được duyệt, không thể gửi lại", code="already_approved")
         now = now or datetime.now(UTC)
+        if definition_version is not None:
+            self.definition_version = definition_version
         self.revision += 1
         self.status = SUBMITTED
         self.answers = answers
@@ -54,6 +60,7 @@ class Submission:
             FormSubmitted(
                 submission_id=self.id, campaign_id=self.campaign_id, form_code=self.form_code, unit_id=self.unit_id,
                 revision=self.revision, submitted_by=by.account_id, submitted_at=now, answers=answers,
+                form_version=self.definition_version or None,
             )
         )
 

@@ -1,0 +1,190 @@
+"""Form definitions as versioned data: sections, fields (type, unit, bounds, required), and the
+logic rules a submission must pass. The definition is a document (JSON) validated by these models,
+so a new version is published as data, never as code. Plain Python: no I/O.
+
+A submission is checked against the version it was started under; publishing a new version never
+changes what was submitted under an old one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FieldType = Literal["integer", "number", "text", "boolean", "choice"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class When(Strict):
+    """A condition on an earlier answer."""
+
+    field: str
+    equals: str | int | float | bool
+
+
+class FieldDef(Strict):
+    code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    label: str
+    type: FieldType
+    unit: str | None = None
+    required: bool = False
+    required_when: When | None = None
+    min: float | None = None
+    max: float | None = None
+    max_length: int = 2000
+    choices: list[str] | None = None
+
+
+class Section(Strict):
+    code: str
+    title: str
+    fields: list[FieldDef]
+    # A section that only some units fill (e.g. A3.3 land: only the unit that carries the premises
+    # on its books); when the condition does not hold it must stay empty, and the form still submits.
+    only_when: When | None = None
+
+
+class SumRule(Strict):
+    kind: Literal["sum"] = "sum"
+    total: str
+    parts: list[str]
+    message: str
+
+
+class BothOrNeitherRule(Strict):
+    kind: Literal["both_or_neither"] = "both_or_neither"
+    fields: list[str]
+    message: str
+
+
+class NotGreaterRule(Strict):
+    kind: Literal["not_greater"] = "not_greater"
+    field: str
+    than: str
+    message: str
+
+
+Rule = Annotated[SumRule | BothOrNeitherRule | NotGreaterRule, Field(discriminator="kind")]
+
+
+class FieldError(Strict):
+    field: str
+    message: str
+
+
+class FormDefinition(Strict):
+    form_code: str
+    version: int = Field(ge=1)
+    title: str
+    sections: list[Section]
+    rules: list[Rule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> FormDefinition:
+        codes = [f.code for s in self.sections for f in s.fields]
+        if len(codes) != len(set(codes)):
+            raise ValueError("field codes must be unique")
+        known = set(codes)
+        referenced = [s.only_when.field for s in self.sections if s.only_when]
+        referenced += [f.required_when.field for s in self.sections for f in s.fields if f.required_when]
+        for rule in self.rules:
+            if isinstance(rule, SumRule):
+                referenced += [rule.total, *rule.parts]
+            elif isinstance(rule, BothOrNeitherRule):
+                referenced += rule.fields
+            else:
+                referenced += [rule.field, rule.than]
+        if unknown := sorted(set(referenced) - known):
+            raise ValueError(f"rules name unknown fields: {unknown}")
+        return self
+
+    @property
+    def fields(self) -> dict[str, FieldDef]:
+        return {f.code: f for s in self.sections for f in s.fields}
+
+    def check(self, answers: dict[str, Any], *, complete: bool) -> list[FieldError]:
+        """Every problem with the answers, each pointing at its field. `complete` is for submitting:
+        required answers and the logic rules apply; a draft is only checked field by field."""
+        errors: list[FieldError] = []
+        fields = self.fields
+        for code in answers:
+            if code not in fields:
+                errors.append(FieldError(field=code, message="Phiếu không có câu hỏi này"))
+        for section in self.sections:
+            applies = section.only_when is None or _holds(section.only_when, answers)
+            for f in section.fields:
+                value = answers.get(f.code)
+                if _empty(value):
+                    if complete and applies and (f.required or (f.required_when and _holds(f.required_when, answers))):
+                        errors.append(FieldError(field=f.code, message=f"Chưa trả lời: {f.label}"))
+                    continue
+                if not applies:
+                    errors.append(FieldError(field=f.code, message=f"Đơn vị không kê khai mục {section.code}: "
+                                                                   f"{section.title}"))
+                    continue
+                if message := _type_error(f, value):
+                    errors.append(FieldError(field=f.code, message=message))
+        if complete and not errors:
+            errors += [e for rule in self.rules if (e := _rule_error(rule, answers)) is not None]
+        return errors
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _holds(when: When, answers: dict[str, Any]) -> bool:
+    return answers.get(when.field) == when.equals
+
+
+def _type_error(f: FieldDef, value: Any) -> str | None:
+    if f.type == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{f.label}: phải là số nguyên"
+    elif f.type == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return f"{f.label}: phải là số"
+    elif f.type == "boolean":
+        if not isinstance(value, bool):
+            return f"{f.label}: phải là Có hoặc Không"
+    elif f.type == "choice":
+        if value not in (f.choices or []):
+            return f"{f.label}: giá trị không thuộc danh sách cho phép"
+    elif not isinstance(value, str) or len(value) > f.max_length:
+        return f"{f.label}: phải là chuỗi ký tự, tối đa {f.max_length} ký tự"
+    if f.type in ("integer", "number"):
+        if f.min is not None and value < f.min:
+            return f"{f.label}: không được nhỏ hơn {_fmt(f.min)}"
+        if f.max is not None and value > f.max:
+            return f"{f.label}: không được lớn hơn {_fmt(f.max)}"
+    return None
+
+
+def _rule_error(rule: SumRule | BothOrNeitherRule | NotGreaterRule, answers: dict[str, Any]) -> FieldError | None:
+    if isinstance(rule, SumRule):
+        total = answers.get(rule.total)
+        parts = [answers.get(p) for p in rule.parts]
+        if _empty(total) and all(_empty(p) for p in parts):
+            return None
+        expected = sum(p for p in parts if not _empty(p))
+        if _empty(total) or not math.isclose(total, expected, abs_tol=1e-9):
+            return FieldError(field=rule.total, message=f"{rule.message} (tổng các phần: {_fmt(expected)})")
+    elif isinstance(rule, BothOrNeitherRule):
+        given = [not _empty(answers.get(f)) for f in rule.fields]
+        if any(given) and not all(given):
+            missing = next(f for f, g in zip(rule.fields, given, strict=True) if not g)
+            return FieldError(field=missing, message=rule.message)
+    else:
+        a, b = answers.get(rule.field), answers.get(rule.than)
+        if not _empty(a) and not _empty(b) and a > b:
+            return FieldError(field=rule.field, message=rule.message)
+    return None
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
