@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+from chassis.auth import Principal
 from chassis.errors import Conflict, DomainError, Forbidden, NotFound
 from chassis.http import CurrentPrincipal
 from chassis.tree import UnitDirectory
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .domain.definitions import FormDefinition
+from .exports import Export, csv_stream, header_for, xlsx_stream
 from .domain.model import Submission, submission_id
 from .store import DefinitionStore, SubmissionStore
 
@@ -19,6 +22,7 @@ router = APIRouter()
 
 Scalar = str | int | float | bool | None
 FIELD_CODE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class SubmitRequest(BaseModel):
@@ -74,11 +78,10 @@ class AnswersInvalid(DomainError):
     code = "answers_invalid"
 
 
-@router.post("/submissions", status_code=201, tags=["submissions"])
-async def submit(body: SubmitRequest, principal: CurrentPrincipal, store: Submissions, tree: Units,
-                 definitions: Definitions) -> SubmissionView:
-    """Submit a unit's answers. They are checked against the version of the form the submission
-    started with (the latest, at its first submit); every problem comes back pointing at its field."""
+async def _open(body: SubmitRequest, principal: Principal, store: SubmissionStore, tree: UnitDirectory,
+                definitions: DefinitionStore) -> tuple[Submission, FormDefinition]:
+    """The unit's submission for the campaign (new if none), checked for version and form, with the
+    definition it is checked against: the one it started under, or the latest for a new one."""
     sub = await store.get(submission_id(body.campaign_id, body.unit_id))
     if principal.unit_id == body.unit_id and await tree.get(body.unit_id) and not await tree.is_active(body.unit_id):
         raise Conflict("Đơn vị đã giải thể hoặc sáp nhập, không gửi phiếu được nữa", code="unit_retired")
@@ -92,15 +95,58 @@ async def submit(body: SubmitRequest, principal: CurrentPrincipal, store: Submis
                         else definitions.latest(sub.form_code))
     if definition is None:
         raise DomainError(f"Không có mẫu phiếu '{sub.form_code}'", code="unknown_form")
-    if principal.role == "reporting_unit" and principal.unit_id == sub.unit_id:
-        # Scope first: someone else's unit learns nothing about the form from the checks.
-        if errors := definition.check(body.answers, complete=True):
-            error = AnswersInvalid(f"Phiếu có {len(errors)} chỗ cần sửa; chưa được gửi")
-            error.details = {"errors": [e.model_dump() for e in errors]}
-            raise error
+    return sub, definition
+
+
+def _check(principal: Principal, sub: Submission, definition: FormDefinition, answers: dict[str, Any],
+           *, complete: bool) -> None:
+    # Scope first: someone else's unit learns nothing about the form from the checks.
+    if principal.role != "reporting_unit" or principal.unit_id != sub.unit_id:
+        return
+    if errors := definition.check(answers, complete=complete):
+        error = AnswersInvalid(f"Phiếu có {len(errors)} chỗ cần sửa; chưa được {'gửi' if complete else 'lưu'}")
+        error.details = {"errors": [e.model_dump() for e in errors]}
+        raise error
+
+
+@router.post("/submissions", status_code=201, tags=["submissions"])
+async def submit(body: SubmitRequest, principal: CurrentPrincipal, store: Submissions, tree: Units,
+                 definitions: Definitions) -> SubmissionView:
+    """Submit a unit's answers. They are checked against the version of the form the submission
+    started with (the latest, at its first save); every problem comes back pointing at its field."""
+    sub, definition = await _open(body, principal, store, tree, definitions)
+    _check(principal, sub, definition, body.answers, complete=True)
     sub.submit(principal, body.answers, definition_version=definition.version)
     await store.save(sub)
     return _view(sub)
+
+
+@router.put("/submissions/draft", tags=["submissions"])
+async def save_draft(body: SubmitRequest, principal: CurrentPrincipal, store: Submissions, tree: Units,
+                     definitions: Definitions) -> SubmissionView:
+    """Save the answers filled so far (each answer checked on its own, the rules at submit)."""
+    sub, definition = await _open(body, principal, store, tree, definitions)
+    _check(principal, sub, definition, body.answers, complete=False)
+    sub.save_draft(principal, body.answers, definition.version)
+    await store.save(sub)
+    return _view(sub)
+
+
+@router.get("/exports/submissions", tags=["exports"])
+async def export_submissions(request: Request, principal: CurrentPrincipal, campaign_id: str, form_code: str,
+                             definitions: Definitions, format: Literal["csv", "xlsx"] = "xlsx",
+                             area: str | None = None) -> StreamingResponse:
+    """The campaign's submissions and answers in the caller's area (or in `area`, a unit under it)."""
+    if principal.role == "reporting_unit":
+        area = principal.unit_id
+    export: Export = request.app.state.export
+    columns = await export.columns(form_code)
+    header = header_for(columns, await definitions.latest(form_code))
+    rows = export.rows(principal, campaign_id, area)
+    stream = csv_stream(header, columns, rows) if format == "csv" else xlsx_stream(header, columns, rows)
+    media = "text/csv; charset=utf-8" if format == "csv" else XLSX_TYPE
+    name = f"phieu-{campaign_id}.{format}"
+    return StreamingResponse(stream, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/definitions", tags=["definitions"])

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from . import handlers
 from .api import router
+from .exports import Export
 from .settings import FormsSettings
 from .store import DefinitionStore, SubmissionStore
 
@@ -22,5 +23,6 @@ def build(settings: FormsSettings | None = None) -> tuple[FastAPI, FormsSettings
     app = runtime.app("MOHA forms", router)
     app.state.submissions = submissions
     app.state.definitions = definitions
+    app.state.export = Export(submissions, definitions, runtime.units)
     app.state.units = runtime.units
     return app, settings

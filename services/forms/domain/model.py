@@ -40,6 +40,21 @@ class Submission:
     def start(cls, campaign_id: str, form_code: str, unit_id: str) -> Submission:
         return cls(submission_id(campaign_id, unit_id), campaign_id, form_code, unit_id)
 
+    def save_draft(self, by: Principal, answers: dict[str, Any], definition_version: int) -> None:
+        """Keep what the unit has filled so far; nothing is sent, nobody is told."""
+        self._check_editable_by(by)
+        if not self.definition_version:
+            self.definition_version = definition_version
+        self.answers = answers
+
+    def _check_editable_by(self, by: Principal) -> None:
+        if by.role != "reporting_unit" or by.unit_id != self.unit_id:
+            raise Forbidden("Chỉ đơn vị cung cấp thông tin được kê khai phiếu của chính mình")
+        if self.status == SUBMITTED:
+            raise Conflict("Phiếu đã được gửi và đang chờ duyệt", code="already_submitted")
+        if self.status == APPROVED:
+            raise Conflict("Phiếu đã được duyệt, không sửa được nữa", code="already_approved")
+
     def submit(self, by: Principal, answers: dict[str, Any], now: datetime | None = None,
                definition_version: int | None = None) -> None:
         if by.role != "reporting_unit" or by.unit_id != self.unit_id:
