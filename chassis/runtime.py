@@ -69,7 +69,18 @@ class Runtime:
         except Exception:  # noqa: BLE001
             checks["store"] = False
         checks["broker"] = await self.broker.ping(timeout=2.0)
+        checks["consumers"] = self.consuming()
         return checks
+
+    def consuming(self) -> bool:
+        """Every subscriber holds a consumer on an open channel. After a reconnect, consumers have
+        been seen not to come back (faststream 2758, aio-pika 231/632): then the service must say it
+        is not ready, so the orchestrator restarts it rather than leave events waiting."""
+        for subscriber in self.broker.subscribers:
+            queue = getattr(subscriber, "_queue_obj", None)
+            if queue is None or getattr(subscriber, "_consumer_tag", None) is None or queue.channel.is_closed:
+                return False
+        return True
 
     def app(self, title: str, *routers: APIRouter) -> FastAPI:
         @contextlib.asynccontextmanager
