@@ -167,17 +167,8 @@ async def test_failing_handler_ends_in_dead_letter_queue_with_reason(consumers, 
         consumers.on(UnitRegistered)(handle)
 
     await start(consumers)
-    queue = consumers.consumers[0].queue
     envelope = Envelope.wrap(unit_event("poison"))
-    async with EventTap(amqp_url, "none") as tap:
-        await tap.publish_raw(envelope.model_dump_json().encode(), envelope.routing_key, message_id=envelope.id)
-        dead = await tap.channel.declare_queue(f"{queue}.dead", passive=True)
-        message = None
-        for _ in range(100):
-            if (message := await dead.get(no_ack=True, fail=False)) is not None:
-                break
-            await asyncio.sleep(0.05)
-    assert message is not None
+    message = await publish_and_wait_for_dead_letter(amqp_url, envelope, consumers.consumers[0].queue)
     assert message.headers["x-moha-error"] == "failed 3 times: RuntimeError: store unreachable"
     assert message.message_id == envelope.id
 
@@ -192,13 +183,17 @@ async def test_handler_can_refuse_a_message_for_good(consumers, amqp_url):
 
     await start(consumers)
     envelope = Envelope.wrap(unit_event("refused"))
-    async with EventTap(amqp_url, "none") as tap:
-        await tap.publish_raw(envelope.model_dump_json().encode(), envelope.routing_key, message_id=envelope.id)
-        dead = await tap.channel.declare_queue(f"{consumers.consumers[0].queue}.dead", passive=True)
-        message = None
-        for _ in range(100):
-            if (message := await dead.get(no_ack=True, fail=False)) is not None:
-                break
-            await asyncio.sleep(0.05)
+    message = await publish_and_wait_for_dead_letter(amqp_url, envelope, consumers.consumers[0].queue)
     assert calls == [1]  # no retry for what can never succeed
     assert message.headers["x-moha-error"].startswith("rejected by handler: unit code reused")
+
+
+async def publish_and_wait_for_dead_letter(amqp_url: str, envelope: Envelope, queue: str):
+    async with EventTap(amqp_url, "none") as tap:
+        await tap.publish_raw(envelope.model_dump_json().encode(), envelope.routing_key, message_id=envelope.id)
+        dead = await tap.channel.declare_queue(f"{queue}.dead", passive=True)
+        for _ in range(100):
+            if (message := await dead.get(no_ack=True, fail=False)) is not None:
+                return message
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"nothing reached {queue}.dead")
