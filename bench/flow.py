@@ -46,6 +46,7 @@ import httpx
 from moha_contracts import EVENTS_EXCHANGE
 from pymongo import AsyncMongoClient
 
+from deploy.lang_son import to_csv
 from deploy.launch import ROOT, SERVICES, Platform, free_port
 from services.accounts.domain.imports import account_id_for, unit_id_for
 from tests.support.answers import valid_hc_tb
@@ -310,19 +311,12 @@ async def setup_tree(http: Http, n: int, tag: str, limit: int, mongo: AsyncMongo
         return await http.call("POST", "accounts", "/units", 201, headers=admin,
                                json={"code": code, "name": name, "level": level, "parent_id": parent})
 
-    def sheet(rows: list[dict[str, str]]) -> bytes:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-        return out.getvalue().encode()
-
     province = await unit("root", f"P{tag}", f"Tỉnh thử {tag}", "province")
     district = await unit(province["unit_id"], f"D{tag}", f"Huyện thử {tag}", "district")
     codes = [f"X{tag}.{i:05d}" for i in range(n)]
     # Units and accounts go in as administrators send them: one sheet each (POST .../import).
     await http.call("POST", "accounts", "/units/import", 201, headers={**admin, "Content-Type": "text/csv"},
-                    content=sheet([{"code": c, "name": f"Xã thử {i}", "level": "commune", "parent_code": f"D{tag}"}
+                    content=to_csv([{"code": c, "name": f"Xã thử {i}", "level": "commune", "parent_code": f"D{tag}"}
                                    for i, c in enumerate(codes)]))
     communes = [{"unit_id": unit_id_for(c), "code": c, "name": f"Xã thử {i}"} for i, c in enumerate(codes)]
     timings["units_s"] = now() - t0
@@ -333,7 +327,7 @@ async def setup_tree(http: Http, n: int, tag: str, limit: int, mongo: AsyncMongo
         "display_name": "GSV", "email": f"gsv.{tag}@example.vn"})
     issued = await http.call("POST", "accounts", "/accounts/import", 201,
                              headers={**admin, "Content-Type": "text/csv"},
-                             content=sheet([{"username": f"dv{i:05d}.{tag}".lower(), "unit_code": c,
+                             content=to_csv([{"username": f"dv{i:05d}.{tag}".lower(), "unit_code": c,
                                              "role": "reporting_unit", "display_name": f"Đơn vị {i}",
                                              "email": f"dv{i:05d}.{tag}@example.vn".lower()}
                                             for i, c in enumerate(codes)]))
