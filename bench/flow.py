@@ -483,7 +483,7 @@ async def flow(http: Http, tap: Tap, tree: dict[str, Any], prefix: str, n: int, 
     last = max(opened.values()) if opened else now()
     return {
         "submissions": n, "units": units, "campaigns": -(-n // units), "concurrency": concurrency,
-        "request_body_bytes": body_bytes,
+        "request_body_bytes": body_bytes, "answers_per_form": len(answers_for(0, "x")),
         "submitted_ok": n - len(errors), "errors": errors[:10], "tasks_opened": len(opened),
         "complete": complete,
         "seconds": round(last - first, 3),
@@ -786,7 +786,8 @@ def report(r: dict[str, Any]) -> str:
         add("  HTTP POST /submissions latency", lat(f["http_submit_latency_ms"]))
         add("  submit -> task opened latency", lat(f["submit_to_task_opened_ms"]))
         add("  errors", f"{f['submissions'] - f['submitted_ok']} {f['errors'][:2] if f['errors'] else ''}")
-        add("  request body", f"{f['request_body_bytes']} B, 31 answers")
+        add("  request body", f"{f['request_body_bytes']} B, {f.get('answers_per_form')} answers, "
+                              "checked against 1/HC-TB v1 on submit")
     a = r.get("approve")
     if a:
         add("", "")
