@@ -68,6 +68,9 @@ def create_app(
             response = JSONResponse(
                 error_body("payload_too_large", f"Dữ liệu gửi lên vượt quá {max_body_bytes} byte"), status_code=413
             )
+        elif length is None and "transfer-encoding" in request.headers:
+            # A body of unstated length would be read whole before any limit could apply.
+            response = JSONResponse(error_body("length_required", "Phải ghi rõ độ dài dữ liệu gửi lên"), 411)
         else:
             response = await call_next(request)
         response.headers[CORRELATION_HEADER] = cid

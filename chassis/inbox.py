@@ -29,6 +29,7 @@ class Inbox:
         # "Done" is a second insert, not an update: on FerretDB an update by _id reads the whole
         # (ever-growing) collection, an insert only checks the unique index.
         self.done_collection = store["inbox_done"]
+        self.takeovers = store["inbox_takeovers"]
         self.lease = timedelta(seconds=lease_seconds)
 
     async def claim(self, consumer: str, envelope: Envelope) -> Claim:
@@ -45,6 +46,12 @@ class Inbox:
         if record is None:  # released between our insert and our read
             return Claim.BUSY
         if record["at"] > now - self.lease:
+            return Claim.BUSY
+        # Taking over a dead handler's claim: an insert keyed by the claim being replaced decides
+        # which of several replicas takes it.
+        try:
+            await self.takeovers.insert_one({"_id": f"{key}:{record['at'].isoformat()}", "at": now})
+        except DuplicateKeyError:
             return Claim.BUSY
         await self.collection.update_one({"_id": key}, {"$set": {"at": now}})
         return Claim.NEW

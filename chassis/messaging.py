@@ -90,7 +90,9 @@ Handler = Callable[[Envelope, Any], Awaitable[None]]
 class Consumer:
     queue: str
     event: type[Event]
-    handler: Handler
+    # Several parts of a service may need the same event (the tree and the review tasks both
+    # follow a moved unit): they share the service's one queue and run in turn, under one claim.
+    handlers: list[Handler]
 
 
 @dataclass
@@ -152,10 +154,13 @@ class EventConsumers:
     def on(self, event: type[Event]) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             name = queue_name(self.cfg.service, event)
-            if any(c.queue == name for c in self.consumers):
-                raise ValueError(f"{event.__name__} already has a handler in {self.cfg.service}")
-            self.consumers.append(Consumer(name, event, handler))
-            self._subscribe(name, event, handler)
+            for consumer in self.consumers:
+                if consumer.queue == name:
+                    consumer.handlers.append(handler)
+                    return handler
+            consumer = Consumer(name, event, [handler])
+            self.consumers.append(consumer)
+            self._subscribe(name, event, consumer.handlers)
             return handler
 
         return register
@@ -165,7 +170,7 @@ class EventConsumers:
         for consumer in self.consumers:
             await declare_side_queues(self.broker, consumer.queue, self.cfg)
 
-    def _subscribe(self, name: str, event: type[Event], handler: Handler) -> None:
+    def _subscribe(self, name: str, event: type[Event], handlers: list[Handler]) -> None:
         broker = self.broker
         cfg = self.cfg
         inbox = self.inbox
@@ -181,6 +186,19 @@ class EventConsumers:
             raw = message.raw_message
             clear_contextvars()
             bind_contextvars(queue=name, message_id=raw.message_id, correlation_id=raw.correlation_id)
+            try:
+                await handle(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - never leave a message unsettled
+                # The store or the broker failed while settling: give the message back. Every such
+                # return counts towards the queue's delivery limit, so this cannot loop for ever.
+                log.error("event could not be settled, returned to the queue", error=_short(exc))
+                if not raw.processed:
+                    await raw.nack(requeue=True)
+
+        async def handle(message: RabbitMessage) -> None:
+            raw = message.raw_message
             try:
                 envelope = Envelope.model_validate_json(raw.body)
                 data = envelope.open(event)
@@ -201,21 +219,32 @@ class EventConsumers:
                 await retry_later(broker, message, name, Retry("the same event is being handled elsewhere"), cfg)
                 return
             try:
-                await handler(envelope, data)
+                for handler in handlers:
+                    await handler(envelope, data)
             except Malformed as exc:
-                await inbox.release(name, envelope)
+                await _release(inbox, name, envelope)
                 await dead_letter(broker, message, name, f"rejected by handler: {exc}")
                 return
             except asyncio.CancelledError:
-                await inbox.release(name, envelope)
+                await _release(inbox, name, envelope)
                 raise
             except Exception as exc:  # noqa: BLE001 - any other failure is retried, then dead-lettered
-                await inbox.release(name, envelope)
+                await _release(inbox, name, envelope)
                 await retry_later(broker, message, name, exc, cfg)
                 return
-            await inbox.done(name, envelope)
+            try:
+                await inbox.done(name, envelope)
+            except Exception as exc:  # noqa: BLE001 - effects are stored; a redelivery finds them
+                log.warning("handled, but not recorded as handled", error=_short(exc))
             await message.ack()
             log.debug("event handled")
+
+
+async def _release(inbox: Inbox, consumer: str, envelope: Envelope) -> None:
+    try:
+        await inbox.release(consumer, envelope)
+    except Exception as exc:  # noqa: BLE001 - the claim then expires after its lease
+        log.warning("inbox claim not released", error=_short(exc))
 
 
 async def dead_letter(broker: RabbitBroker, message: Any, queue: str, reason: str) -> None:

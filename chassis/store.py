@@ -103,17 +103,11 @@ class Store:
         await self.client.close()
 
     async def insert(self, collection: str, doc: Mapping[str, Any], events: Iterable[Event] = ()) -> None:
-        """Create a document at version 1, with the events its creation raises."""
-        entries = outbox_entries(events)
+        """Create a document at version 1, with the events its creation raises. Always through the
+        version-1 commit, so that two creators of the same document (a draft saved while the first
+        submit runs) cannot both win."""
         fields = {k: v for k, v in doc.items() if k not in ("_id", "version")}
-        if not entries:
-            # Nothing to publish: the insert alone is atomic, no commit needed.
-            try:
-                await self.db[collection].insert_one({"_id": doc["_id"], **fields, "version": 1})
-            except DuplicateKeyError as exc:
-                raise AlreadyExists(str(doc["_id"])) from exc
-            return
-        await self._commit(collection, doc["_id"], 1, fields, entries, AlreadyExists)
+        await self._commit(collection, doc["_id"], 1, fields, outbox_entries(events), AlreadyExists)
 
     async def update(
         self,
@@ -164,6 +158,12 @@ class Store:
             await self.commits.insert_one(commit)
         except DuplicateKeyError as exc:
             raise lost(commit["_id"]) from exc
+        # Marked again now that the commit exists: had the writer stalled past the grace period, the
+        # relay may have dropped the first marker as belonging to a commit that never came.
+        try:
+            await self.outbox.insert_one({"_id": commit["_id"], "at": commit["at"]})
+        except DuplicateKeyError:
+            pass
         if entries and self._crash_after_commit:
             # Fault injection: die between the atomic write and everything after it.
             log.warning("fault injection: exiting after commit, before apply and publish")

@@ -6,7 +6,6 @@ sibling. `path` (ancestors from the root) makes "is X under Y" one lookup.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from moha_contracts import Envelope, UnitMoved, UnitRegistered, UnitRenamed, UnitRetired
@@ -19,11 +18,6 @@ from .store import Store
 class UnitDirectory:
     def __init__(self, store: Store) -> None:
         self.units = store["units"]
-        self._after_move: list[Callable[[UnitMoved], Awaitable[None]]] = []
-
-    def after_move(self, callback: Callable[[UnitMoved], Awaitable[None]]) -> None:
-        """Also run `callback` when a unit moves (in the same handler, so under the same inbox claim)."""
-        self._after_move.append(callback)
 
     def subscribe(self, consumers: EventConsumers) -> None:
         consumers.on(UnitRegistered)(self._on_unit_registered)
@@ -32,15 +26,19 @@ class UnitDirectory:
         consumers.on(UnitMoved)(self._on_unit_moved)
 
     async def _on_unit_moved(self, envelope: Envelope, event: UnitMoved) -> None:
-        await self.require(event.unit_id)
-        await self.units.update_one({"_id": event.unit_id},
-                                    {"$set": {"parent_id": event.parent_id, "path": event.path}})
-        for callback in self._after_move:
-            await callback(event)
+        unit = await self.require(event.unit_id)
+        # Moves may arrive out of order (retries): the latest one stands.
+        if unit.get("moved_at") is not None and unit["moved_at"] >= event.moved_at:
+            return
+        await self.units.update_one({"_id": event.unit_id}, {
+            "$set": {"parent_id": event.parent_id, "path": event.path, "moved_at": event.moved_at}})
 
     async def _on_unit_renamed(self, envelope: Envelope, event: UnitRenamed) -> None:
-        await self.require(event.unit_id)
-        await self.units.update_one({"_id": event.unit_id}, {"$set": {"name": event.name}})
+        unit = await self.require(event.unit_id)
+        if unit.get("renamed_at") is not None and unit["renamed_at"] >= event.renamed_at:
+            return  # an older rename, seen late
+        await self.units.update_one({"_id": event.unit_id},
+                                    {"$set": {"name": event.name, "renamed_at": event.renamed_at}})
 
     async def _on_unit_retired(self, envelope: Envelope, event: UnitRetired) -> None:
         # Kept, not deleted: its data and the scope of those above it stay as they were.
@@ -53,10 +51,11 @@ class UnitDirectory:
         return unit is not None and unit.get("status", "active") == "active"
 
     async def _on_unit_registered(self, envelope: Envelope, event: UnitRegistered) -> None:
+        # Only on insert: a registration seen late must not undo a rename or a move seen before it.
         await self.units.update_one(
             {"_id": event.unit_id},
             {
-                "$set": {
+                "$setOnInsert": {
                     "code": event.code,
                     "name": event.name,
                     "level": event.level,

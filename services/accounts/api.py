@@ -187,18 +187,21 @@ async def login(body: LoginRequest, request: Request, accounts: Accounts, tokens
     account = await accounts.find_account(body.username.lower())
     # Hash even for an unknown name so that timing does not tell which names exist.
     ok = await verify_password(account.password_hash if account else _DUMMY_HASH, body.password)
-    if account is None:
+    if account is None or account.status != "active":
         raise model.InvalidCredentials("Tên đăng nhập hoặc mật khẩu không đúng")
+    if not ok:
+        await _with_retry(accounts, account, Account.login_failed)
+        await audit(request, accounts, "login", actor=account, target=account, outcome="wrong_password",
+                    failed_logins=account.failed_logins, locked=account.locked)
+        # A locked account answers like any wrong password: only the right one learns it is locked.
+        raise model.InvalidCredentials("Tên đăng nhập hoặc mật khẩu không đúng")
+    # Read again after the slow hash: guesses running in parallel may have locked it meanwhile.
+    account = await _account(accounts, account.id)
     try:
         account.check_can_sign_in()
     except DomainError as refused:
         await audit(request, accounts, "login", actor=account, target=account, outcome=refused.code)
         raise
-    if not ok:
-        await _with_retry(accounts, account, Account.login_failed)
-        await audit(request, accounts, "login", actor=account, target=account, outcome="wrong_password",
-                    failed_logins=account.failed_logins, locked=account.locked)
-        raise model.InvalidCredentials("Tên đăng nhập hoặc mật khẩu không đúng")
     if account.failed_logins:
         await _with_retry(accounts, account, Account.login_succeeded)
     await audit(request, accounts, "login", actor=account, target=account)
@@ -212,6 +215,8 @@ async def change_password(body: PasswordChangeRequest, principal: SignedInBefore
     """The one thing a freshly issued account may do: replace its initial password."""
     account = await _account(accounts, principal.account_id)
     if not await verify_password(account.password_hash, body.current_password):
+        await _with_retry(accounts, account, Account.login_failed)  # a guess like any other
+        await audit(request, accounts, "password_change", actor=principal, target=account, outcome="wrong_password")
         raise model.InvalidCredentials("Mật khẩu hiện tại không đúng")
     if body.new_password == body.current_password:
         raise model.PasswordPolicyViolated("Mật khẩu mới phải khác mật khẩu hiện tại")
@@ -240,7 +245,7 @@ async def register_unit(body: UnitRequest, principal: CurrentPrincipal, request:
 async def get_unit(unit_id: str, principal: CurrentPrincipal, accounts: Accounts) -> UnitResponse:
     unit = await accounts.get_unit(unit_id)
     # Unknown and out-of-scope look the same: a guessed id learns nothing.
-    if unit is None or principal.unit_id not in unit.lineage:
+    if unit is None or not _sees(principal, unit):
         raise NotFound("Không tìm thấy đơn vị")
     return _unit_response(unit)
 
@@ -337,9 +342,16 @@ async def move_unit(unit_id: str, body: MoveRequest, principal: CurrentPrincipal
 
 async def _unit_in_scope(accounts: AccountsStore, principal: Principal, unit_id: str) -> model.Unit:
     unit = await accounts.get_unit(unit_id)
-    if unit is None or principal.unit_id not in unit.lineage:
+    if unit is None or not _sees(principal, unit):
         raise NotFound("Không tìm thấy đơn vị")
     return unit
+
+
+def _sees(principal: Principal, unit: model.Unit) -> bool:
+    """A unit sees itself; administrators and supervisors their subtree."""
+    if principal.role == "reporting_unit":
+        return unit.id == principal.unit_id
+    return principal.unit_id in unit.lineage
 
 
 # accounts ---------------------------------------------------------------------------------
@@ -495,7 +507,7 @@ async def _administered(accounts: AccountsStore, principal: Principal, account_i
 
 async def _with_retry(accounts: AccountsStore, account: Account, change: Any) -> None:
     """Apply a change that must not be lost to a concurrent one (failed-login counts)."""
-    for _ in range(5):
+    for _ in range(20):
         change(account)
         try:
             await accounts.save_account(account)

@@ -20,7 +20,7 @@ from chassis.store import StaleVersion
 from .domain import imports, model
 from .domain.model import Unit
 from .sheets import read_rows, write_xlsx
-from .store import AccountsStore
+from .store import CREDENTIALS_TAKEN, UNIT_CODES, USERNAMES, AccountsStore
 
 log = get_logger("accounts.imports")
 
@@ -37,6 +37,9 @@ class Importer:
         codes = {r.get("code", "") for r in rows} | {r.get("parent_code", "") for r in rows}
         existing = await self.accounts.units_by_code({c for c in codes if c})
         planned = imports.plan_units(actor, actor_unit, rows, existing)
+        # Reserve every code before storing the job, so applying it cannot meet a taken one.
+        await self._reserve(UNIT_CODES, [(u.code, u.id) for u in planned],
+                            {r.get("code", ""): i for i, r in enumerate(rows, start=2)})
         job = self._job("units", actor, units=[_unit_doc(u) for u in planned])
         await self.accounts.save_import(job)
         await self.apply(job)
@@ -47,6 +50,8 @@ class Importer:
         units = await self.accounts.units_by_code({r["unit_code"] for r in rows if r.get("unit_code")})
         taken = await self.accounts.taken_usernames({r["username"].lower() for r in rows if r.get("username")})
         plans = imports.plan_accounts(actor, actor_unit, rows, units, taken)
+        await self._reserve(USERNAMES, [(p.username, imports.account_id_for(p.username)) for p in plans],
+                            {p.username: p.row for p in plans})
         passwords = [model.new_initial_password() for _ in plans]
         hashes = await asyncio.gather(*(self.hash_password(p) for p in passwords))
         job = self._job(
@@ -92,8 +97,23 @@ class Importer:
                 await self.accounts.create_account(account)
         await self.accounts.set_import(job["_id"], status="done", finished_at=datetime.now(UTC))
 
+    async def _reserve(self, collection: str, names: list[tuple[str, str]], rows: dict[str, int]) -> None:
+        """Claim every name for its planned owner; if one is taken meanwhile, give back the others
+        and reject the sheet, storing nothing."""
+        taken: list[imports.RowError] = []
+        claimed: list[str] = []
+        for name, owner in names:
+            if await self.accounts.claim(collection, name, owner):
+                claimed.append(name)
+            else:
+                taken.append(imports.RowError(rows.get(name, 0), "code" if collection == UNIT_CODES else "username",
+                                              f"'{name}' vừa được dùng ở nơi khác"))
+        if taken:
+            await self.accounts.unclaim(collection, claimed)
+            raise imports.ImportRejected(taken)
+
     async def _move(self, move: dict[str, Any], job: dict[str, Any]) -> None:
-        for _ in range(5):
+        for _ in range(50):
             unit = await self.accounts.get_unit(move["unit_id"])
             if unit is None or (unit.parent_id == move["parent_id"] and unit.path == move["path"]):
                 return  # gone, or moved already (a resumed job)
@@ -103,18 +123,23 @@ class Importer:
                 return
             except StaleVersion:
                 continue  # renamed meanwhile: read it again
+        raise RuntimeError(f"unit {move['unit_id']} kept changing; the move is finished at the next start")
 
     async def resume(self) -> None:
         """At start: finish what a crash interrupted."""
         for job in await self.accounts.unfinished_imports():
             log.warning("finishing an interrupted import", import_id=job["_id"], kind=job["kind"])
-            await self.apply(job)
+            try:
+                await self.apply(job)
+            except Exception as exc:  # noqa: BLE001 - one bad job must not keep accounts from starting
+                log.error("interrupted import could not be finished", import_id=job["_id"], error=str(exc))
 
     async def credentials(self, actor: Principal, import_id: str, fmt: str) -> bytes:
         job = await self.accounts.get_import(import_id)
         if job is None or job["kind"] != "accounts" or job["by"] != actor.account_id:
             raise NotFound("Không tìm thấy đợt cấp tài khoản")
-        if job.get("credentials") is None:
+        # The claim (an insert) decides which of two simultaneous downloads gets the passwords.
+        if job.get("credentials") is None or not await self.accounts.claim(CREDENTIALS_TAKEN, import_id, actor.account_id):
             raise Conflict("Danh sách mật khẩu ban đầu chỉ tải được một lần và đã được tải", code="already_taken")
         await self.accounts.set_import(import_id, credentials=None, credentials_taken_at=datetime.now(UTC))
         rows = [[c["username"], c["password"], c["role"], c["unit_code"], c["unit_name"]] for c in job["credentials"]]
@@ -139,4 +164,5 @@ def _by(job: dict[str, Any]) -> Principal:
 def _unit_doc(unit: Unit) -> dict[str, Any]:
     return {"id": unit.id, "code": unit.code, "name": unit.name, "level": unit.level, "parent_id": unit.parent_id,
             "path": unit.path}
+
 

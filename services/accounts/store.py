@@ -26,6 +26,7 @@ IMPORTS = "imports"
 # step on FerretDB 1.24 (see chassis/store.py), so the claim, not an index on the unit, decides.
 UNIT_CODES = "unit_codes"
 USERNAMES = "usernames"
+CREDENTIALS_TAKEN = "credentials_taken"
 
 
 class AccountsStore:
@@ -36,6 +37,19 @@ class AccountsStore:
         await self.store[UNITS].create_index("code")
         await self.store[ACCOUNTS].create_index("unit_id")
         await self.store[AUDIT].create_index("unit_lineage")
+
+    async def claim(self, collection: str, key: str, owner: str) -> bool:
+        """True if `owner` holds the name now (it took it, or already had it)."""
+        try:
+            await self.store[collection].insert_one({"_id": key, "owner": owner, "at": datetime.now(UTC)})
+            return True
+        except DuplicateKeyError:
+            held = await self.store[collection].find_one({"_id": key})
+            return held is not None and held["owner"] == owner
+
+    async def unclaim(self, collection: str, keys: list[str]) -> None:
+        for key in keys:
+            await self.store[collection].delete_one({"_id": key})
 
     async def _claim(self, collection: str, key: str, owner: str, what: str) -> None:
         try:
@@ -168,12 +182,12 @@ class AccountsStore:
         candidate = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        doc = await self.store[KEYS].find_one_and_update(
-            {"_id": "current"},
-            {"$setOnInsert": {"pem": candidate.decode(), "created_at": datetime.now(UTC)}},
-            upsert=True,
-            return_document=True,
-        )
+        try:
+            await self.store[KEYS].insert_one({"_id": "current", "pem": candidate.decode(),
+                                               "created_at": datetime.now(UTC)})
+        except DuplicateKeyError:
+            pass  # another replica, or an earlier start, made it
+        doc = await self.store[KEYS].find_one({"_id": "current"})
         return serialization.load_pem_private_key(doc["pem"].encode(), password=None)  # type: ignore[return-value]
 
 

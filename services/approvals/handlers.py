@@ -13,11 +13,10 @@ from .store import TaskStore
 def subscribe(runtime: Runtime, tasks: TaskStore) -> None:
     runtime.units.subscribe(runtime.consumers)
 
-    async def on_unit_moved(event: UnitMoved) -> None:
+    @runtime.consumers.on(UnitMoved)  # after the tree's own handler, on the same queue
+    async def on_unit_moved(envelope: Envelope, event: UnitMoved) -> None:
         # Open tasks follow their unit to its new supervisors; decided ones keep the past as it was.
         await tasks.move_open_tasks(event.unit_id, [*event.path, event.unit_id])
-
-    runtime.units.after_move(on_unit_moved)
 
     @runtime.consumers.on(FormSubmitted)
     async def on_form_submitted(envelope: Envelope, event: FormSubmitted) -> None:

@@ -82,8 +82,11 @@ async def _open(body: SubmitRequest, principal: Principal, store: SubmissionStor
                 definitions: DefinitionStore) -> tuple[Submission, FormDefinition]:
     """The unit's submission for the campaign (new if none), checked for version and form, with the
     definition it is checked against: the one it started under, or the latest for a new one."""
+    # Scope first: nobody else learns whether the submission exists, or anything about it.
+    if principal.role != "reporting_unit" or principal.unit_id != body.unit_id:
+        raise Forbidden("Chỉ đơn vị cung cấp thông tin được kê khai, gửi phiếu của chính mình")
     sub = await store.get(submission_id(body.campaign_id, body.unit_id))
-    if principal.unit_id == body.unit_id and await tree.get(body.unit_id) and not await tree.is_active(body.unit_id):
+    if await tree.get(body.unit_id) and not await tree.is_active(body.unit_id):
         raise Conflict("Đơn vị đã giải thể hoặc sáp nhập, không gửi phiếu được nữa", code="unit_retired")
     if sub is None:
         sub = Submission.start(body.campaign_id, body.form_code, body.unit_id)
@@ -98,11 +101,7 @@ async def _open(body: SubmitRequest, principal: Principal, store: SubmissionStor
     return sub, definition
 
 
-def _check(principal: Principal, sub: Submission, definition: FormDefinition, answers: dict[str, Any],
-           *, complete: bool) -> None:
-    # Scope first: someone else's unit learns nothing about the form from the checks.
-    if principal.role != "reporting_unit" or principal.unit_id != sub.unit_id:
-        return
+def _check(definition: FormDefinition, answers: dict[str, Any], *, complete: bool) -> None:
     if errors := definition.check(answers, complete=complete):
         error = AnswersInvalid(f"Phiếu có {len(errors)} chỗ cần sửa; chưa được {'gửi' if complete else 'lưu'}")
         error.details = {"errors": [e.model_dump() for e in errors]}
@@ -115,7 +114,7 @@ async def submit(body: SubmitRequest, principal: CurrentPrincipal, store: Submis
     """Submit a unit's answers. They are checked against the version of the form the submission
     started with (the latest, at its first save); every problem comes back pointing at its field."""
     sub, definition = await _open(body, principal, store, tree, definitions)
-    _check(principal, sub, definition, body.answers, complete=True)
+    _check(definition, body.answers, complete=True)
     sub.submit(principal, body.answers, definition_version=definition.version)
     await store.save(sub)
     return _view(sub)
@@ -126,7 +125,7 @@ async def save_draft(body: SubmitRequest, principal: CurrentPrincipal, store: Su
                      definitions: Definitions) -> SubmissionView:
     """Save the answers filled so far (each answer checked on its own, the rules at submit)."""
     sub, definition = await _open(body, principal, store, tree, definitions)
-    _check(principal, sub, definition, body.answers, complete=False)
+    _check(definition, body.answers, complete=False)
     sub.save_draft(principal, body.answers, definition.version)
     await store.save(sub)
     return _view(sub)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chassis.logging import get_logger
 from chassis.runtime import Runtime
-from moha_contracts import AccountIssued, Envelope, FormApproved, FormRejected
+from moha_contracts import AccountIssued, AccountRevoked, AccountRoleChanged, Envelope, FormApproved, FormRejected
 
 from .domain.model import Delivery, notice_id
 from .domain.templates import render
@@ -21,6 +21,14 @@ def subscribe(runtime: Runtime, store: NotificationStore, mailer: Mailer) -> Non
             event.account_id, event.unit_id, role=event.role, email=event.email,
             username=event.username, display_name=event.display_name,
         )
+
+    @runtime.consumers.on(AccountRevoked)
+    async def on_account_revoked(envelope: Envelope, event: AccountRevoked) -> None:
+        await store.update_recipient(event.account_id, status="revoked")
+
+    @runtime.consumers.on(AccountRoleChanged)
+    async def on_role_changed(envelope: Envelope, event: AccountRoleChanged) -> None:
+        await store.update_recipient(event.account_id, role=event.role)
 
     @runtime.consumers.on(FormApproved)
     async def on_form_approved(envelope: Envelope, event: FormApproved) -> None:

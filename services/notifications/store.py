@@ -7,6 +7,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chassis.messaging import Retry
 from chassis.store import AlreadyExists, StaleVersion, Store
 from pymongo import DESCENDING
 from pymongo.errors import DuplicateKeyError
@@ -48,21 +49,26 @@ class NotificationStore:
             except (AlreadyExists, StaleVersion):
                 continue
 
+    async def update_recipient(self, account_id: str, **fields: Any) -> None:
+        if await self.store[RECIPIENTS].find_one({"_id": account_id}) is None:
+            raise Retry(f"account {account_id} not known yet")  # its AccountIssued is still on the way
+        await self.store[RECIPIENTS].update_one({"_id": account_id}, {"$set": fields})
+
     async def recipients_of_unit(self, unit_id: str, role: str) -> list[dict[str, Any]]:
         doc = await self.store.find(UNIT_RECIPIENTS, unit_id)
         if doc is None:
             return []
         found = await asyncio.gather(*(self.store[RECIPIENTS].find_one({"_id": a}) for a in doc["accounts"]))
-        return [r for r in found if r is not None and r["role"] == role]
+        return [r for r in found if r is not None and r["role"] == role and r.get("status") != "revoked"]
 
     # notices (in-app inbox) ---------------------------------------------------------------
     async def add_notice(self, notice_id: str, account_id: str, title: str, body: str, kind: str) -> None:
-        try:
-            await self.store.insert(NOTICES, {
+        try:  # never versioned: the insert alone is enough
+            await self.store[NOTICES].insert_one({
                 "_id": notice_id, "account_id": account_id, "title": title, "body": body, "kind": kind,
                 "read": False, "created_at": datetime.now(UTC),
             })
-        except AlreadyExists:
+        except DuplicateKeyError:
             pass
 
     async def inbox(self, account_id: str, limit: int = 50) -> tuple[list[dict[str, Any]], int]:

@@ -56,7 +56,9 @@ def test_lockout_after_repeated_failures_until_an_administrator_unlocks(client, 
         response = sign_in(client, fresh, f"wrong-{attempt}")
         assert response.status_code == 401
         assert response.json()["error"]["message"] == "Tên đăng nhập hoặc mật khẩu không đúng"
-    locked = sign_in(client, fresh)  # even the right password, now
+    # Locked: a wrong password still answers like any wrong password...
+    assert sign_in(client, fresh, "wrong-again").status_code == 401
+    locked = sign_in(client, fresh)  # ...and only the right one learns why it is refused
     assert locked.status_code == 403
     assert locked.json()["error"]["code"] == "account_locked"
     view = client.accounts.get(f"/accounts/{fresh['account_id']}", headers=admin).json()
@@ -66,7 +68,7 @@ def test_lockout_after_repeated_failures_until_an_administrator_unlocks(client, 
     trail = client.accounts.get("/audit", headers=admin).json()
     mine = [e for e in trail if e["target_id"] == fresh["account_id"]]
     outcomes = [e["outcome"] for e in mine if e["action"] == "login"]
-    assert outcomes.count("wrong_password") == 5 and "account_locked" in outcomes and "ok" in outcomes
+    assert outcomes.count("wrong_password") == 6 and "account_locked" in outcomes and "ok" in outcomes
     assert any(e["action"] == "account_unlocked" and e["ip"] == "127.0.0.1" for e in mine)
 
 

@@ -84,7 +84,7 @@ def test_forged_tokens(client, district, admin):
 def test_unit_cannot_submit_for_another_unit(client, district, admin):
     response = submit(client, district["b_auth"], district["unit_a"]["unit_id"])
     assert response.status_code == 403
-    assert response.json()["error"]["message"] == "Chỉ đơn vị cung cấp thông tin được gửi phiếu của chính mình"
+    assert response.json()["error"]["message"] == "Chỉ đơn vị cung cấp thông tin được kê khai, gửi phiếu của chính mình"
     assert_nothing_stored(client, admin, district)
 
 
@@ -139,3 +139,13 @@ def test_issuance_outside_subtree_refused(client, district, admin):
         "username": district["account_a"]["username"], "unit_id": district["unit_a"]["unit_id"],
         "role": "reporting_unit", "display_name": "Z"})
     assert duplicate.status_code == 409
+
+
+def test_body_of_unstated_length_refused(client, district):
+    def chunks():
+        yield b'{"campaign_id": "x", "form_code": "1/HC-TB", '
+        yield b'"unit_id": "u", "answers": {}}'
+
+    response = client.forms.post("/submissions", content=chunks(),
+                                 headers={**district["a_auth"], "Content-Type": "application/json"})
+    assert response.status_code == 411

@@ -163,9 +163,6 @@ async def test_failing_handler_ends_in_dead_letter_queue_with_reason(consumers, 
     async def handle(envelope, event):
         raise RuntimeError("store unreachable")
 
-    with pytest.raises(ValueError):  # one handler per event and service: its queue is its own
-        consumers.on(UnitRegistered)(handle)
-
     await start(consumers)
     envelope = Envelope.wrap(unit_event("poison"))
     message = await publish_and_wait_for_dead_letter(amqp_url, envelope, consumers.consumers[0].queue)
@@ -197,3 +194,24 @@ async def publish_and_wait_for_dead_letter(amqp_url: str, envelope: Envelope, qu
                 return message
             await asyncio.sleep(0.05)
     raise AssertionError(f"nothing reached {queue}.dead")
+
+
+async def test_handlers_of_one_event_share_the_queue_and_run_once_each(consumers, amqp_url):
+    calls = []
+
+    @consumers.on(UnitRegistered)
+    async def first(envelope, event):
+        calls.append("first")
+
+    @consumers.on(UnitRegistered)
+    async def second(envelope, event):
+        calls.append("second")
+
+    await start(consumers)
+    assert len(consumers.consumers) == 1
+    envelope = Envelope.wrap(unit_event("shared"))
+    async with EventTap(amqp_url, "none") as tap:
+        for _ in range(2):
+            await tap.publish_raw(envelope.model_dump_json().encode(), envelope.routing_key, message_id=envelope.id)
+        await asyncio.sleep(1.0)
+    assert calls == ["first", "second"]

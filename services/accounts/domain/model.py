@@ -281,8 +281,14 @@ class Account:
             raise DomainError(f"Vai trò '{role}' không dùng cho đơn vị cấp '{unit.level}'", code="invalid_role")
         previous, self.role = self.role, role
         self.tokens_valid_after = now  # ends the tokens that carry the old role, here as elsewhere
-        if role not in ("district_supervisor", "province_supervisor"):
+        if self.assigned_units and role not in ("district_supervisor", "province_supervisor"):
+            # Tell the reviewers' side too, or a later supervisor role would find the old list.
             self.assigned_units = []
+            self.assignment_version += 1
+            self.events.append(SupervisorAssigned(
+                supervisor_id=self.id, unit_ids=[], assignment_version=self.assignment_version,
+                assigned_by=by.account_id, assigned_at=now,
+            ))
         self.events.append(AccountRoleChanged(
             account_id=self.id, unit_id=self.unit_id, role=role, previous_role=previous, reason=reason.strip(),
             changed_by=by.account_id, changed_at=now,
