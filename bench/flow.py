@@ -36,7 +36,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -374,6 +374,7 @@ async def setup_tree(http: Http, n: int, tag: str, limit: int, mongo: AsyncMongo
     timings["propagation_s"] = now() - t0
     timings["total_s"] = now() - t_all
     return {
+        "admin": admin,
         "timings": {k: round(v, 2) for k, v in timings.items()},
         "district": district, "communes": communes, "accounts": accounts,
         "supervisor_auth": supervisor_auth, "unit_auths": unit_auths, "signin": signin,
@@ -465,6 +466,13 @@ async def flow(http: Http, tap: Tap, tree: dict[str, Any], prefix: str, n: int, 
     requests: dict[str, Callable[[], Awaitable[httpx.Response]]] = {}
     body_bytes = 0
     units = len(tree["communes"])
+    # Submissions belong to an open campaign of the form: open those the run needs, before timing.
+    today = datetime.now(UTC).date()
+    for campaign in sorted({campaign_of(prefix, i, units) for i in range(n)}):
+        await http.call("POST", "forms", "/campaigns", 201, headers=tree["admin"], json={
+            "campaign_id": campaign, "form_code": FORM_CODE, "title": f"Đợt đo {campaign}",
+            "scope_unit_ids": [tree["district"]["unit_id"]], "opens_on": str(today - timedelta(days=1)),
+            "closes_on": str(today + timedelta(days=30))})
     for i in range(n):
         unit, auth = tree["communes"][i % units], tree["unit_auths"][i % units]
         campaign = campaign_of(prefix, i, units)

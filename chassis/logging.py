@@ -41,6 +41,8 @@ def configure(service: str, level: str = "info") -> None:
         structlog.stdlib.ProcessorFormatter(
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                # Libraries' exceptions (uvicorn's "Exception in ASGI application") with their traceback.
+                structlog.processors.dict_tracebacks,
                 structlog.processors.EventRenamer("message"),
                 structlog.processors.JSONRenderer(ensure_ascii=False),
             ],

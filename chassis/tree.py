@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pymongo.errors import DuplicateKeyError
+
 from moha_contracts import Envelope, UnitMoved, UnitRegistered, UnitRenamed, UnitRetired
 
 from .auth import Principal
@@ -51,20 +53,13 @@ class UnitDirectory:
         return unit is not None and unit.get("status", "active") == "active"
 
     async def _on_unit_registered(self, envelope: Envelope, event: UnitRegistered) -> None:
-        # Only on insert: a registration seen late must not undo a rename or a move seen before it.
-        await self.units.update_one(
-            {"_id": event.unit_id},
-            {
-                "$setOnInsert": {
-                    "code": event.code,
-                    "name": event.name,
-                    "level": event.level,
-                    "parent_id": event.parent_id,
-                    "path": event.path,
-                }
-            },
-            upsert=True,
-        )
+        # Only an insert: a registration seen late must not undo a rename or a move seen before it.
+        # (Not an upsert with $setOnInsert: FerretDB 1.24 drops its null and empty-list fields.)
+        try:
+            await self.units.insert_one({"_id": event.unit_id, "code": event.code, "name": event.name,
+                                         "level": event.level, "parent_id": event.parent_id, "path": event.path})
+        except DuplicateKeyError:
+            pass
 
     async def get(self, unit_id: str) -> dict[str, Any] | None:
         return await self.units.find_one({"_id": unit_id})

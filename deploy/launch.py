@@ -112,10 +112,16 @@ class Platform:
         return self.services[name]
 
     def start(self) -> None:
+        # The consumers first, accounts last: accounts publishes the root of the tree at its first
+        # start, and a service whose queue does not exist yet would never hear of it.
+        order = sorted(self.services.values(), key=lambda s: s.name == "accounts")
         try:
-            for service in self.services.values():
+            for service in order:
+                if service.name == "accounts":
+                    for other in order[:-1]:
+                        other.wait_ready()
                 service.start()
-            for service in self.services.values():
+            for service in order:
                 service.wait_ready()
         except BaseException:
             self.stop()  # leave no half-started platform holding the ports

@@ -3,7 +3,7 @@ published beside the old one; adding an optional field is a minor version."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import Field
@@ -177,6 +177,25 @@ class SupervisorAssigned(Event):
 
 
 # forms ------------------------------------------------------------------------------------
+class CampaignOpened(Event):
+    """A data collection opens: which form, which units (with everything under them), when, and
+    the deadline of units directly under a province and of units under a district."""
+
+    routing_key = "forms.campaign.opened.v1"
+
+    campaign_id: str
+    form_code: str
+    title: str
+    scope_unit_ids: list[str]
+    opens_on: date
+    closes_on: date
+    province_deadline: date
+    district_deadline: date
+
+    def subject(self) -> str:
+        return self.campaign_id
+
+
 class FormSubmitted(Event):
     routing_key = "forms.submission.submitted.v1"
     schema_version = "1.1"
@@ -284,6 +303,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     PasswordReset,
     AccountRoleChanged,
     SupervisorAssigned,
+    CampaignOpened,
     FormSubmitted,
     ReviewTaskOpened,
     FormApproved,

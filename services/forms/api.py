@@ -13,10 +13,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .domain.campaigns import Campaign, half_yearly, today_in_vietnam
 from .domain.definitions import FormDefinition
 from .exports import Export, csv_stream, header_for, xlsx_stream
 from .domain.model import Submission, submission_id
-from .store import DefinitionStore, SubmissionStore
+from .store import CampaignStore, DefinitionStore, SubmissionStore
 
 router = APIRouter()
 
@@ -65,6 +66,10 @@ def definitions_store(request: Request) -> DefinitionStore:
     return request.app.state.definitions
 
 
+def campaigns_store(request: Request) -> CampaignStore:
+    return request.app.state.campaigns
+
+
 def units(request: Request) -> UnitDirectory:
     return request.app.state.units
 
@@ -72,6 +77,7 @@ def units(request: Request) -> UnitDirectory:
 Submissions = Annotated[SubmissionStore, Depends(submissions)]
 Units = Annotated[UnitDirectory, Depends(units)]
 Definitions = Annotated[DefinitionStore, Depends(definitions_store)]
+Campaigns = Annotated[CampaignStore, Depends(campaigns_store)]
 
 
 class AnswersInvalid(DomainError):
@@ -79,15 +85,22 @@ class AnswersInvalid(DomainError):
 
 
 async def _open(body: SubmitRequest, principal: Principal, store: SubmissionStore, tree: UnitDirectory,
-                definitions: DefinitionStore) -> tuple[Submission, FormDefinition]:
+                definitions: DefinitionStore, campaigns: CampaignStore) -> tuple[Submission, FormDefinition]:
     """The unit's submission for the campaign (new if none), checked for version and form, with the
     definition it is checked against: the one it started under, or the latest for a new one."""
     # Scope first: nobody else learns whether the submission exists, or anything about it.
     if principal.role != "reporting_unit" or principal.unit_id != body.unit_id:
         raise Forbidden("Chỉ đơn vị cung cấp thông tin được kê khai, gửi phiếu của chính mình")
-    sub = await store.get(submission_id(body.campaign_id, body.unit_id))
-    if await tree.get(body.unit_id) and not await tree.is_active(body.unit_id):
+    campaign = await campaigns.get(body.campaign_id)
+    if campaign is None:
+        raise NotFound(f"Không có đợt thu thập '{body.campaign_id}'")
+    unit = await tree.get(body.unit_id)
+    if unit is None:
+        raise Conflict("Đơn vị chưa được hệ thống ghi nhận; hãy thử lại sau ít phút", code="unit_unknown")
+    if unit.get("status", "active") != "active":
         raise Conflict("Đơn vị đã giải thể hoặc sáp nhập, không gửi phiếu được nữa", code="unit_retired")
+    campaign.check_accepts([*unit["path"], body.unit_id], body.form_code, today_in_vietnam())
+    sub = await store.get(submission_id(body.campaign_id, body.unit_id))
     if sub is None:
         sub = Submission.start(body.campaign_id, body.form_code, body.unit_id)
     if body.form_code != sub.form_code:
@@ -110,10 +123,10 @@ def _check(definition: FormDefinition, answers: dict[str, Any], *, complete: boo
 
 @router.post("/submissions", status_code=201, tags=["submissions"])
 async def submit(body: SubmitRequest, principal: CurrentPrincipal, store: Submissions, tree: Units,
-                 definitions: Definitions) -> SubmissionView:
+                 definitions: Definitions, campaigns: Campaigns) -> SubmissionView:
     """Submit a unit's answers. They are checked against the version of the form the submission
     started with (the latest, at its first save); every problem comes back pointing at its field."""
-    sub, definition = await _open(body, principal, store, tree, definitions)
+    sub, definition = await _open(body, principal, store, tree, definitions, campaigns)
     _check(definition, body.answers, complete=True)
     sub.submit(principal, body.answers, definition_version=definition.version)
     await store.save(sub)
@@ -122,13 +135,52 @@ async def submit(body: SubmitRequest, principal: CurrentPrincipal, store: Submis
 
 @router.put("/submissions/draft", tags=["submissions"])
 async def save_draft(body: SubmitRequest, principal: CurrentPrincipal, store: Submissions, tree: Units,
-                     definitions: Definitions) -> SubmissionView:
+                     definitions: Definitions, campaigns: Campaigns) -> SubmissionView:
     """Save the answers filled so far (each answer checked on its own, the rules at submit)."""
-    sub, definition = await _open(body, principal, store, tree, definitions)
+    sub, definition = await _open(body, principal, store, tree, definitions, campaigns)
     _check(definition, body.answers, complete=False)
     sub.save_draft(principal, body.answers, definition.version)
     await store.save(sub)
     return _view(sub)
+
+
+@router.post("/campaigns", status_code=201, tags=["campaigns"])
+async def open_campaign(body: Campaign, principal: CurrentPrincipal, tree: Units, campaigns: Campaigns,
+                        definitions: Definitions) -> Campaign:
+    """Open a data collection for the units under `scope_unit_ids`, from `opens_on` to `closes_on`."""
+    body.check_open_by(principal, [await tree.lineage(u) for u in body.scope_unit_ids])
+    if await definitions.latest(body.form_code) is None:
+        raise DomainError(f"Không có mẫu phiếu '{body.form_code}'", code="unknown_form")
+    await campaigns.open(body)
+    return body
+
+
+class PeriodicRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    base_id: str = Field(min_length=1, max_length=48, pattern=r"^[A-Za-z0-9._-]+$")
+    form_code: str
+    title: str = Field(min_length=1, max_length=250)
+    scope_unit_ids: list[str] = Field(min_length=1)
+    year: int = Field(ge=2000, le=2100)
+
+
+@router.post("/campaigns/periodic", status_code=201, tags=["campaigns"])
+async def open_periodic(body: PeriodicRequest, principal: CurrentPrincipal, tree: Units, campaigns: Campaigns,
+                        definitions: Definitions) -> list[Campaign]:
+    """The two half-yearly reports of a year (due 15/6 and 15/12)."""
+    opened = []
+    for campaign in half_yearly(body.base_id, body.form_code, body.title, body.scope_unit_ids, body.year):
+        opened.append(await open_campaign(campaign, principal, tree, campaigns, definitions))
+    return opened
+
+
+@router.get("/campaigns/{campaign_id}", tags=["campaigns"])
+async def get_campaign(campaign_id: str, principal: CurrentPrincipal, campaigns: Campaigns) -> Campaign:
+    del principal
+    campaign = await campaigns.get(campaign_id)
+    if campaign is None:
+        raise NotFound("Không có đợt thu thập này")
+    return campaign
 
 
 @router.get("/exports/submissions", tags=["exports"])

@@ -9,7 +9,7 @@ from . import handlers
 from .api import router
 from .exports import Export
 from .settings import FormsSettings
-from .store import DefinitionStore, SubmissionStore
+from .store import CampaignStore, DefinitionStore, SubmissionStore
 
 
 def build(settings: FormsSettings | None = None) -> tuple[FastAPI, FormsSettings]:
@@ -23,6 +23,7 @@ def build(settings: FormsSettings | None = None) -> tuple[FastAPI, FormsSettings
     app = runtime.app("MOHA forms", router)
     app.state.submissions = submissions
     app.state.definitions = definitions
+    app.state.campaigns = CampaignStore(runtime.store)
     app.state.export = Export(submissions, definitions, runtime.units)
     app.state.units = runtime.units
     return app, settings

@@ -9,10 +9,14 @@ from chassis.errors import Conflict
 from chassis.store import AlreadyExists, StaleVersion, Store
 from pymongo.errors import DuplicateKeyError
 
+from moha_contracts import CampaignOpened
+
+from .domain.campaigns import Campaign
 from .domain.definitions import FormDefinition
 from .domain.model import Submission
 
 SUBMISSIONS = "submissions"
+CAMPAIGNS = "campaigns"
 DEFINITIONS = "definitions"
 LATEST = "definitions_latest"
 BUNDLED = Path(__file__).resolve().parent / "definitions"
@@ -116,3 +120,24 @@ class DefinitionStore:
     async def latest(self, form_code: str) -> FormDefinition | None:
         version = await self.latest_version(form_code)
         return await self.get(form_code, version) if version else None
+
+
+class CampaignStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def open(self, campaign: Campaign) -> None:
+        event = CampaignOpened(
+            campaign_id=campaign.campaign_id, form_code=campaign.form_code, title=campaign.title,
+            scope_unit_ids=campaign.scope_unit_ids, opens_on=campaign.opens_on, closes_on=campaign.closes_on,
+            province_deadline=campaign.deadline_for("province"), district_deadline=campaign.deadline_for("district"),
+        )
+        try:
+            await self.store.insert(CAMPAIGNS, {"_id": campaign.campaign_id,
+                                                "document": campaign.model_dump_json()}, [event])
+        except AlreadyExists as exc:
+            raise Conflict(f"Đợt thu thập '{campaign.campaign_id}' đã có", code="duplicate") from exc
+
+    async def get(self, campaign_id: str) -> Campaign | None:
+        doc = await self.store.find(CAMPAIGNS, campaign_id)
+        return None if doc is None else Campaign.model_validate_json(doc["document"])

@@ -47,11 +47,12 @@ def client(platform) -> Client:
 
 @pytest.fixture(scope="session")
 def admin(client) -> dict[str, str]:
-    return client.login("admin", ADMIN_PASSWORD)
+    client.admin_auth = client.login("admin", ADMIN_PASSWORD)
+    return client.admin_auth
 
 
 @pytest.fixture
-def district(client, admin):
+def district(client, admin):  # noqa: ARG001 - admin also signs the client in for opening campaigns
     """A fresh province → district → two units, with a supervisor and unit accounts, per test."""
     tag = uuid.uuid4().hex[:6]
     province = client.new_unit(admin, "root", f"P{tag}", f"Tỉnh thử {tag}", "province")

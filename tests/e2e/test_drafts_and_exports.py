@@ -9,13 +9,14 @@ import pytest
 from openpyxl import load_workbook
 from pymongo import MongoClient
 
-from tests.e2e.test_flow import submit
+from tests.e2e.test_flow import ensure_campaign, submit
 from tests.support.answers import valid_hc_tb
 
 pytestmark = pytest.mark.e2e
 
 
 def draft(client, auth, unit_id, answers, campaign, **extra):
+    ensure_campaign(client, campaign)
     return client.forms.put("/submissions/draft", headers=auth, json={
         "campaign_id": campaign, "form_code": "1/HC-TB", "unit_id": unit_id, "answers": answers, **extra})
 

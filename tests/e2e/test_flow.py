@@ -1,6 +1,8 @@
 """One form across the four processes over the real broker and store: submit, review, approve or
 return, and the unit told in its inbox and by e-mail."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from tests.support.answers import valid_hc_tb
@@ -11,7 +13,20 @@ pytestmark = pytest.mark.e2e
 ANSWERS = valid_hc_tb()
 
 
+def ensure_campaign(client, campaign, form_code="1/HC-TB"):
+    """Tests name campaigns freely: each is opened (nationwide, open now) the first time it is used."""
+    if (campaign, form_code) in client.campaigns:
+        return
+    today = datetime.now(UTC).date()
+    response = client.forms.post("/campaigns", headers=client.admin_auth, json={
+        "campaign_id": campaign, "form_code": form_code, "title": f"Đợt thử {campaign}", "scope_unit_ids": ["root"],
+        "opens_on": str(today - timedelta(days=2)), "closes_on": str(today + timedelta(days=60))})
+    assert response.status_code in (201, 409), response.text
+    client.campaigns.add((campaign, form_code))
+
+
 def submit(client, auth, unit_id, answers=ANSWERS, campaign="dtcshc-2021", **extra):
+    ensure_campaign(client, campaign)
     body = {"campaign_id": campaign, "form_code": "1/HC-TB", "unit_id": unit_id, "answers": answers, **extra}
     return client.forms.post("/submissions", json=body, headers=auth)
 

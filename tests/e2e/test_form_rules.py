@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_flow import open_task_for, submit
+from tests.e2e.test_flow import ensure_campaign, open_task_for, submit
 from tests.support.answers import valid_hc_tb
 from tests.support.platform import eventually
 
@@ -79,6 +79,7 @@ def test_new_version_leaves_submissions_under_the_old_one_alone(client, admin, d
     assert client.forms.post("/definitions", json=broken, headers=admin).status_code == 422
 
     def send(campaign, answers, **extra):
+        ensure_campaign(client, campaign, form_code=code)
         return client.forms.post("/submissions", headers=district["a_auth"], json={
             "campaign_id": campaign, "form_code": code, "unit_id": district["unit_a"]["unit_id"],
             "answers": answers, **extra})
@@ -104,3 +105,37 @@ def test_new_version_leaves_submissions_under_the_old_one_alone(client, admin, d
     assert (again.json()["revision"], again.json()["definition_version"]) == (2, 1)
     assert client.forms.get("/definitions", params={"form_code": code, "version": 1},
                             headers=admin).json()["sections"][0]["fields"][-1]["code"] == "Q1"
+
+
+def test_campaign_window_and_scope_through_the_api(client, admin, district):
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    unit = district["unit_a"]["unit_id"]
+
+    def open_campaign(campaign_id, opens, closes, scope, auth=admin):
+        return client.forms.post("/campaigns", headers=auth, json={
+            "campaign_id": campaign_id, "form_code": "1/HC-TB", "title": "Đợt thử", "scope_unit_ids": scope,
+            "opens_on": str(opens), "closes_on": str(closes)})
+
+    t = uuid.uuid4().hex[:6]
+    assert open_campaign(f"closed-{t}", today - timedelta(days=30), today - timedelta(days=2), ["root"]).status_code == 201
+    assert open_campaign(f"later-{t}", today + timedelta(days=2), today + timedelta(days=30), ["root"]).status_code == 201
+    assert open_campaign(f"elsewhere-{t}", today - timedelta(days=1), today + timedelta(days=9),
+                         [district["unit_b"]["unit_id"]]).status_code == 201
+    assert open_campaign(f"closed-{t}", today, today, ["root"]).status_code == 409
+    assert open_campaign(f"sup-{t}", today, today, ["root"], auth=district["supervisor_auth"]).status_code == 403
+
+    def send(campaign_id):
+        return client.forms.post("/submissions", headers=district["a_auth"], json={
+            "campaign_id": campaign_id, "form_code": "1/HC-TB", "unit_id": unit, "answers": valid_hc_tb()})
+
+    assert send(f"closed-{t}").json()["error"]["code"] == "closed"
+    assert send(f"later-{t}").json()["error"]["code"] == "not_open_yet"
+    assert send(f"elsewhere-{t}").status_code == 403
+    assert send(f"nothing-{t}").status_code == 404
+    periodic = client.forms.post("/campaigns/periodic", headers=admin, json={
+        "base_id": f"bc-{t}", "form_code": "1/HC-TB", "title": "Báo cáo định kỳ", "scope_unit_ids": ["root"],
+        "year": today.year})
+    assert periodic.status_code == 201
+    assert [c["closes_on"][5:] for c in periodic.json()] == ["06-15", "12-15"]

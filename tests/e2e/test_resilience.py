@@ -10,7 +10,7 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
-from tests.e2e.test_flow import open_task_for, submit, submission
+from tests.e2e.test_flow import ensure_campaign, open_task_for, submission, submit
 from tests.support.answers import valid_hc_tb
 from tests.support.events import EventTap
 from tests.support.platform import eventually
@@ -24,6 +24,7 @@ def forms_db(platform, mongo_url):
 
 
 async def test_crash_between_write_and_publish_loses_nothing(platform, client, district, mongo_url):
+    ensure_campaign(client, "crash-test")  # before forms is set to die at its next write
     forms = platform["forms"]
     forms.stop()
     forms.start(FAULT_CRASH_AFTER_COMMIT="true")
@@ -116,6 +117,7 @@ async def test_malformed_messages_are_dead_lettered_not_looped(platform, amqp_ur
 
 async def test_correlation_id_follows_the_request_through_events(platform, client, district, amqp_url):
     cid = f"test-{uuid.uuid4()}"
+    ensure_campaign(client, "cid-test")
     async with EventTap(amqp_url, "forms.submission.submitted.v1") as tap:
         response = client.forms.post("/submissions", headers={**district["a_auth"], "X-Correlation-ID": cid}, json={
             "campaign_id": "cid-test", "form_code": "1/HC-TB", "unit_id": district["unit_a"]["unit_id"],

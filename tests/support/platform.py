@@ -52,6 +52,8 @@ class Client:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self.http = {name: httpx.Client(base_url=s.url, timeout=15.0) for name, s in platform.services.items()}
+        self.admin_auth: dict[str, str] = {}
+        self.campaigns: set[tuple[str, str]] = set()
 
     def __getattr__(self, service: str) -> httpx.Client:
         try:

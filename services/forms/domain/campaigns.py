@@ -1,0 +1,78 @@
+"""Campaigns: a form, a scope of units, an open window and deadlines by level; periodic reports
+recur every half year (due 15/6 and 15/12, seed 003). Plain Python: no I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Literal
+
+from chassis.auth import Principal
+from chassis.errors import Conflict, DomainError, Forbidden
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Vietnam keeps UTC+7 all year: "before 12/4" means before midnight there.
+VIETNAM = timezone(timedelta(hours=7))
+Tier = Literal["province", "district"]
+
+
+def today_in_vietnam(now: datetime | None = None) -> date:
+    return (now or datetime.now(UTC)).astimezone(VIETNAM).date()
+
+
+class Campaign(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    campaign_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    form_code: str = Field(min_length=1, max_length=32)
+    title: str = Field(min_length=1, max_length=300)
+    scope_unit_ids: list[str] = Field(min_length=1, max_length=1000,
+                                      description="the units (with everything under them) that report")
+    opens_on: date
+    closes_on: date
+    # By where the unit sits: "province" for units directly under a province (provincial
+    # departments, and communes where there is no district), "district" for units under a district.
+    deadlines: dict[Tier, date] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Campaign:
+        if self.closes_on < self.opens_on:
+            raise ValueError("ngày kết thúc phải sau ngày bắt đầu")
+        for tier, deadline in self.deadlines.items():
+            if not self.opens_on <= deadline <= self.closes_on:
+                raise ValueError(f"hạn của cấp '{tier}' phải nằm trong thời gian thu thập")
+        return self
+
+    def check_open_by(self, by: Principal, scope_lineages: list[list[str] | None]) -> None:
+        """Central administrators open campaigns anywhere; province administrators in their province."""
+        if by.role not in ("central_admin", "province_admin"):
+            raise Forbidden("Chỉ quản trị hệ thống cấp Trung ương hoặc cấp tỉnh mở đợt thu thập")
+        if any(lineage is None or by.unit_id not in lineage for lineage in scope_lineages):
+            raise Forbidden("Phạm vi đợt thu thập nằm ngoài phạm vi quản trị của bạn")
+
+    def check_accepts(self, unit_lineage: list[str], form_code: str, today: date) -> None:
+        if form_code != self.form_code:
+            raise DomainError(f"Đợt thu thập này dùng mẫu phiếu '{self.form_code}'", code="wrong_form")
+        if not any(root in unit_lineage for root in self.scope_unit_ids):
+            raise Forbidden("Đơn vị không thuộc phạm vi của đợt thu thập này")
+        if today < self.opens_on:
+            raise Conflict(f"Đợt thu thập mở từ ngày {self.opens_on:%d/%m/%Y}", code="not_open_yet")
+        if today > self.closes_on:
+            raise Conflict(f"Đợt thu thập đã kết thúc ngày {self.closes_on:%d/%m/%Y}", code="closed")
+
+    def deadline_for(self, tier: Tier) -> date:
+        return self.deadlines.get(tier, self.closes_on)
+
+
+def tier_of(levels_above: list[str]) -> Tier:
+    """`levels_above`: the levels of the unit's ancestors."""
+    return "district" if "district" in levels_above else "province"
+
+
+def half_yearly(base_id: str, form_code: str, title: str, scope_unit_ids: list[str], year: int) -> list[Campaign]:
+    """The two periodic reports of a year: the first half due 15/6, the second due 15/12."""
+    return [
+        Campaign(campaign_id=f"{base_id}-{year}-h1", form_code=form_code, title=f"{title} (6 tháng đầu năm {year})",
+                 scope_unit_ids=scope_unit_ids, opens_on=date(year, 1, 1), closes_on=date(year, 6, 15)),
+        Campaign(campaign_id=f"{base_id}-{year}-h2", form_code=form_code, title=f"{title} (6 tháng cuối năm {year})",
+                 scope_unit_ids=scope_unit_ids, opens_on=date(year, 7, 1), closes_on=date(year, 12, 15)),
+    ]
