@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -55,8 +56,20 @@ def load_demo(urls: dict[str, str], admin_password: str = ADMIN_PASSWORD,
     for username, password, role, _code, name in (credentials[0], credentials[60], credentials[75]):
         logins[username] = {"password": password, "role": role, "unit": name}
 
+    # The census of administrative establishments, open from today: the 2021 one closed long ago.
+    today = date.today()
+    forms = httpx.Client(base_url=urls["forms"], timeout=60.0)
+    campaign = forms.post("/campaigns", headers=headers, json={
+        "campaign_id": "dtcshc-demo", "form_code": "1/HC-TB",
+        "title": "Điều tra cơ sở hành chính (bản trình diễn)", "scope_unit_ids": [province["unit_id"]],
+        "opens_on": str(today), "closes_on": str(today + timedelta(days=60)),
+        "deadlines": {"province": str(today + timedelta(days=42)), "district": str(today + timedelta(days=50))},
+    })
+    if campaign.status_code >= 400:
+        raise RuntimeError(f"/campaigns: {campaign.status_code} {campaign.text[:2000]}")
+
     print(f"Demo data: {province['name']}: {len(units)} units from one sheet, {issued['issued']} unit accounts "
-          "from another.")
+          "from another; campaign 'dtcshc-demo' (form 1/HC-TB) open for 60 days.")
     if credentials_path:
         print(f"All {len(credentials)} initial passwords: {credentials_path}")
     print("Demo logins (initial passwords: each account must change its own at first login):")
