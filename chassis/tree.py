@@ -48,9 +48,6 @@ class UnitDirectory:
         await self.units.update_one({"_id": event.unit_id},
                                     {"$set": {"status": "retired", "merged_into": event.merged_into}})
 
-    async def is_active(self, unit_id: str) -> bool:
-        unit = await self.get(unit_id)
-        return unit is not None and unit.get("status", "active") == "active"
 
     async def _on_unit_registered(self, envelope: Envelope, event: UnitRegistered) -> None:
         # Only an insert: a registration seen late must not undo a rename or a move seen before it.

@@ -131,8 +131,6 @@ class NotificationStore:
         else:
             await queue.delete_one({"_id": delivery.id})
 
-    async def get_delivery(self, delivery_id: str) -> dict[str, Any] | None:
-        return await self.store.find(DELIVERIES, delivery_id)
 
 
 def _fields(delivery: Delivery) -> dict[str, Any]:
