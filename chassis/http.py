@@ -150,3 +150,12 @@ async def _principal(principal: Annotated[Principal, Depends(_signed_in)]) -> Pr
 # Every route takes this one; only changing the issued password takes the other.
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 SignedInBeforePasswordChange = Annotated[Principal, Depends(_signed_in)]
+
+
+def client_ip(request: Request) -> str | None:
+    """The caller's address, for audit trails."""
+    if getattr(request.app.state, "trust_forwarded_for", False) and (
+        forwarded := request.headers.get("x-forwarded-for")
+    ):
+        return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else None

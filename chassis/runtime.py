@@ -99,6 +99,7 @@ class Runtime:
             app.include_router(router)
         app.state.runtime = self
         app.state.sessions = self.sessions
+        app.state.trust_forwarded_for = self.settings.trust_forwarded_for
         return app
 
     @contextlib.asynccontextmanager

@@ -34,6 +34,9 @@ class ServiceSettings(BaseSettings):
     relay_grace_seconds: float = 5.0
     relay_batch: int = 100
 
+    # Behind the Ministry's reverse proxy, the caller's address is the first X-Forwarded-For hop.
+    trust_forwarded_for: bool = False
+
     max_body_bytes: int = Field(default=1_000_000, description="largest accepted HTTP request body")
 
     # Fault injection for crash tests: exit the process right after a state change is stored,

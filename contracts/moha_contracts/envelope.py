@@ -21,7 +21,9 @@ TYPE_PREFIX = "vn.gov.moha."
 class Event(BaseModel):
     """Base of every event's data. Subclasses set the routing key (`<service>.<aggregate>.<event>.v<major>`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A tolerant reader: a consumer built on an older minor version ignores the optional fields
+    # added since (e.g. FormSubmitted 1.1's form_version) instead of refusing the whole event.
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     routing_key: ClassVar[str]
     schema_version: ClassVar[str] = "1.0"

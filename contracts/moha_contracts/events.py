@@ -182,6 +182,7 @@ class CampaignOpened(Event):
     the deadline of units directly under a province and of units under a district."""
 
     routing_key = "forms.campaign.opened.v1"
+    schema_version = "1.1"
 
     campaign_id: str
     form_code: str
@@ -191,9 +192,28 @@ class CampaignOpened(Event):
     closes_on: date
     province_deadline: date
     district_deadline: date
+    # Added in 1.1: the levels whose supervisors review a form, nearest first. A unit's chain is
+    # the ancestors it has at these levels (a territory without districts has one level fewer).
+    review_levels: list[UnitLevel] = Field(default_factory=lambda: ["district", "province"])
 
     def subject(self) -> str:
         return self.campaign_id
+
+
+class DraftStarted(Event):
+    """A unit began filling its form: the first draft saved. Later drafts raise nothing."""
+
+    routing_key = "forms.submission.draft_started.v1"
+
+    submission_id: str
+    campaign_id: str
+    form_code: str
+    unit_id: str
+    started_by: str
+    started_at: datetime
+
+    def subject(self) -> str:
+        return self.submission_id
 
 
 class FormSubmitted(Event):
@@ -217,7 +237,10 @@ class FormSubmitted(Event):
 
 # approvals --------------------------------------------------------------------------------
 class ReviewTaskOpened(Event):
+    """A revision waits for the supervisors of `reviewer_unit_id` (level 1 first, then upwards)."""
+
     routing_key = "approvals.review_task.opened.v1"
+    schema_version = "1.1"
 
     task_id: str
     submission_id: str
@@ -225,13 +248,38 @@ class ReviewTaskOpened(Event):
     revision: int
     level: int
     submitted_at: datetime
+    # Added in 1.1.
+    campaign_id: str | None = None
+    reviewer_unit_id: str | None = None
+    final: bool | None = None
+
+    def subject(self) -> str:
+        return self.submission_id
+
+
+class ReviewTaskClaimed(Event):
+    """A supervisor took the task up: the form is under review (đang xem xét)."""
+
+    routing_key = "approvals.review_task.claimed.v1"
+
+    task_id: str
+    submission_id: str
+    campaign_id: str
+    unit_id: str
+    revision: int
+    level: int
+    claimed_by: str
+    claimed_at: datetime
 
     def subject(self) -> str:
         return self.submission_id
 
 
 class FormApproved(Event):
+    """One level approved a revision; `final` when it was the last level of the chain."""
+
     routing_key = "approvals.form.approved.v1"
+    schema_version = "1.1"
 
     task_id: str
     submission_id: str
@@ -241,13 +289,18 @@ class FormApproved(Event):
     final: bool
     approved_by: str
     approved_at: datetime
+    # Added in 1.1.
+    campaign_id: str | None = None
 
     def subject(self) -> str:
         return self.submission_id
 
 
 class FormRejected(Event):
+    """A level returned the revision to the unit, with the reason; the unit revises and resubmits."""
+
     routing_key = "approvals.form.rejected.v1"
+    schema_version = "1.1"
 
     task_id: str
     submission_id: str
@@ -257,6 +310,25 @@ class FormRejected(Event):
     reason: str
     rejected_by: str
     rejected_at: datetime
+    # Added in 1.1.
+    campaign_id: str | None = None
+
+    def subject(self) -> str:
+        return self.submission_id
+
+
+class SubmissionFinalized(Event):
+    """The whole chain approved the revision: the unit's answers for the campaign are final.
+    This is the event to build on for statistics."""
+
+    routing_key = "approvals.submission.finalized.v1"
+
+    submission_id: str
+    campaign_id: str
+    unit_id: str
+    revision: int
+    approvals: list[dict[str, Any]] = Field(description="each level's decision: level, reviewer_unit_id, by, at")
+    finalized_at: datetime
 
     def subject(self) -> str:
         return self.submission_id
@@ -304,10 +376,13 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     AccountRoleChanged,
     SupervisorAssigned,
     CampaignOpened,
+    DraftStarted,
     FormSubmitted,
     ReviewTaskOpened,
+    ReviewTaskClaimed,
     FormApproved,
     FormRejected,
+    SubmissionFinalized,
     NotificationDelivered,
     NotificationFailed,
 )

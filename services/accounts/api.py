@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from chassis.auth import Principal, Unauthenticated
 from chassis.errors import DomainError, Forbidden, NotFound
-from chassis.http import CurrentPrincipal, SignedInBeforePasswordChange
+from chassis.http import CurrentPrincipal, SignedInBeforePasswordChange, client_ip
 from chassis.store import StaleVersion
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -151,13 +151,6 @@ def token_issuer(request: Request) -> TokenIssuer:
 
 Accounts = Annotated[AccountsStore, Depends(accounts_store)]
 Tokens = Annotated[TokenIssuer, Depends(token_issuer)]
-
-
-def client_ip(request: Request) -> str | None:
-    # Behind the Ministry's reverse proxy the first X-Forwarded-For hop is the caller.
-    if request.app.state.trust_forwarded_for and (forwarded := request.headers.get("x-forwarded-for")):
-        return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else None
 
 
 async def audit(request: Request, accounts: AccountsStore, action: str, *, actor: Principal | Account | None,

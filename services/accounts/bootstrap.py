@@ -29,7 +29,6 @@ def build(settings: AccountsSettings | None = None) -> tuple[FastAPI, AccountsSe
     app.state.accounts = accounts
     app.state.sessions = AccountSessions(accounts)
     importer = app.state.importer = Importer(accounts, hash_password)
-    app.state.trust_forwarded_for = settings.trust_forwarded_for
 
     async def start() -> None:
         await accounts.create_indexes()

@@ -10,5 +10,3 @@ class AccountsSettings(ServiceSettings):
     bootstrap_admin_password: str | None = None
     # Short tokens bound how long a revoked account or a changed role keeps working.
     token_ttl_seconds: int = 900
-    # Behind a reverse proxy, the audit log takes the caller's address from X-Forwarded-For.
-    trust_forwarded_for: bool = False

@@ -1,18 +1,22 @@
-"""Approvals' HTTP API: a supervisor's queue, and decisions on its tasks."""
+"""Approvals' HTTP API: a supervisor's queue and decisions, the review trail of a submission, and
+campaign progress per area."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Any
 
 from chassis.auth import Principal
-from chassis.errors import NotFound
-from chassis.http import CurrentPrincipal
+from chassis.clock import today_in_vietnam
+from chassis.errors import Forbidden, NotFound
+from chassis.http import CurrentPrincipal, client_ip
+from chassis.tree import UnitDirectory
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from .domain.model import ReviewTask
-from .store import TaskStore
+from .store import CampaignDirectory, ProgressStore, TaskStore
+from .views import area_progress
 
 router = APIRouter()
 
@@ -33,10 +37,15 @@ class TaskView(BaseModel):
     unit_id: str
     revision: int
     level: int
+    final: bool
+    reviewer_unit_id: str
     status: str
     submitted_at: datetime
+    claimed_by: str | None
+    claimed_at: datetime | None
     decided_by: str | None
     decided_at: datetime | None
+    decided_from: str | None
     reason: str | None
 
 
@@ -44,11 +53,27 @@ def tasks(request: Request) -> TaskStore:
     return request.app.state.tasks
 
 
+def progress_store(request: Request) -> ProgressStore:
+    return request.app.state.progress
+
+
+def campaign_directory(request: Request) -> CampaignDirectory:
+    return request.app.state.campaigns
+
+
+def units(request: Request) -> UnitDirectory:
+    return request.app.state.units
+
+
 Tasks = Annotated[TaskStore, Depends(tasks)]
+Progress = Annotated[ProgressStore, Depends(progress_store)]
+Campaigns = Annotated[CampaignDirectory, Depends(campaign_directory)]
+Units = Annotated[UnitDirectory, Depends(units)]
 
 
 @router.get("/tasks", tags=["review"])
 async def my_queue(principal: CurrentPrincipal, store: Tasks, status: str = "open") -> list[TaskView]:
+    """The tasks waiting for the caller's level: only its assigned units, if it has an assignment."""
     if not principal.is_supervisor:
         return []
     assigned = await store.assigned_units(principal.account_id)
@@ -57,23 +82,75 @@ async def my_queue(principal: CurrentPrincipal, store: Tasks, status: str = "ope
 
 @router.get("/tasks/{task_id}", tags=["review"])
 async def get_task(task_id: str, principal: CurrentPrincipal, store: Tasks) -> TaskView:
-    return _view((await _task_in_scope(store, task_id, principal))[0])
+    task = await store.get(task_id)
+    if task is None or not task.visible_to(principal):
+        raise NotFound("Không tìm thấy nhiệm vụ duyệt")
+    return _view(task)
+
+
+@router.post("/tasks/{task_id}/claim", tags=["review"])
+async def claim(task_id: str, principal: CurrentPrincipal, store: Tasks) -> TaskView:
+    """Take the form up for review: the unit and those above see it as under review."""
+    task, assigned = await _task_in_scope(store, task_id, principal)
+    if task.claim(principal, assigned=assigned):
+        await store.save(task)
+    return _view(task)
 
 
 @router.post("/tasks/{task_id}/approve", tags=["review"])
-async def approve(task_id: str, body: ApproveRequest, principal: CurrentPrincipal, store: Tasks) -> TaskView:
+async def approve(task_id: str, body: ApproveRequest, request: Request, principal: CurrentPrincipal,
+                  store: Tasks) -> TaskView:
+    """Approve the revision read. Below the last level the form goes up to the next level's
+    supervisors; at the last level it is confirmed (SubmissionFinalized)."""
     task, assigned = await _task_in_scope(store, task_id, principal)
-    task.approve(principal, body.revision, assigned=assigned)
+    task.approve(principal, body.revision, assigned=assigned, ip=client_ip(request))
     await store.save(task)
     return _view(task)
 
 
 @router.post("/tasks/{task_id}/return", tags=["review"])
-async def return_to_unit(task_id: str, body: ReturnRequest, principal: CurrentPrincipal, store: Tasks) -> TaskView:
+async def return_to_unit(task_id: str, body: ReturnRequest, request: Request, principal: CurrentPrincipal,
+                         store: Tasks) -> TaskView:
+    """Return the revision to the unit with the reason; it revises and submits again."""
     task, assigned = await _task_in_scope(store, task_id, principal)
-    task.return_to_unit(principal, body.revision, body.reason, assigned=assigned)
+    task.return_to_unit(principal, body.revision, body.reason, assigned=assigned, ip=client_ip(request))
     await store.save(task)
     return _view(task)
+
+
+@router.get("/submissions/{submission_id}/reviews", tags=["review"])
+async def review_trail(submission_id: str, principal: CurrentPrincipal, store: Tasks,
+                       tree: Units) -> list[TaskView]:
+    """Every level's task of every revision: who decided, when, from where, on which revision, why."""
+    found = await store.of_submission(submission_id)
+    if not found or not (found[0].visible_to(principal) or await tree.can_see(principal, found[0].unit_id)):
+        raise NotFound("Không tìm thấy phiếu")
+    return [_view(t) for t in found]
+
+
+@router.get("/progress/{campaign_id}", tags=["progress"])
+async def progress(campaign_id: str, principal: CurrentPrincipal, store: Progress, campaigns: Campaigns,
+                   tree: Units, area: str | None = None, as_of: date | None = None,
+                   units: bool = True) -> dict[str, Any]:
+    """The campaign's progress in an area (the caller's own by default): counts and percentages per
+    state, timeliness against each unit's deadline in working days, the late units, each
+    sub-area's figures and, unless `units=false`, every unit's row."""
+    area = area or principal.unit_id
+    campaign = await campaigns.get(campaign_id)
+    if campaign is None or not await tree.can_see(principal, area):
+        raise NotFound("Không tìm thấy đợt thu thập hoặc địa bàn này")
+    view = await area_progress(tree, store, campaign, area, as_of or today_in_vietnam(), with_units=units)
+    if not view:
+        raise NotFound("Không tìm thấy đợt thu thập hoặc địa bàn này")
+    return view
+
+
+@router.post("/progress/rebuild", tags=["progress"])
+async def rebuild(principal: CurrentPrincipal, store: Progress) -> dict[str, int]:
+    """Fold every stored fact into a fresh read model and switch to it (central administrators)."""
+    if principal.role != "central_admin":
+        raise Forbidden("Chỉ quản trị hệ thống cấp Trung ương dựng lại số liệu tiến độ")
+    return await store.rebuild()
 
 
 async def _task_in_scope(store: TaskStore, task_id: str, principal: Principal) -> tuple[ReviewTask, list[str]]:
@@ -86,5 +163,6 @@ async def _task_in_scope(store: TaskStore, task_id: str, principal: Principal) -
 
 def _view(t: ReviewTask) -> TaskView:
     return TaskView(task_id=t.id, submission_id=t.submission_id, campaign_id=t.campaign_id, unit_id=t.unit_id,
-                    revision=t.revision, level=t.level, status=t.status, submitted_at=t.submitted_at,
-                    decided_by=t.decided_by, decided_at=t.decided_at, reason=t.reason)
+                    revision=t.revision, level=t.level, final=t.final, reviewer_unit_id=t.reviewer_unit_id,
+                    status=t.status, submitted_at=t.submitted_at, claimed_by=t.claimed_by, claimed_at=t.claimed_at,
+                    decided_by=t.decided_by, decided_at=t.decided_at, decided_from=t.decided_from, reason=t.reason)

@@ -8,15 +8,20 @@ from fastapi import FastAPI
 from . import handlers
 from .api import router
 from .settings import ApprovalsSettings
-from .store import TaskStore
+from .store import CampaignDirectory, ProgressStore, TaskStore
 
 
 def build(settings: ApprovalsSettings | None = None) -> tuple[FastAPI, ApprovalsSettings]:
     settings = settings or ApprovalsSettings()
     runtime = Runtime(settings)
     tasks = TaskStore(runtime.store)
-    handlers.subscribe(runtime, tasks)
+    campaigns = CampaignDirectory(runtime.store)
+    progress = ProgressStore(runtime.store)
+    handlers.subscribe(runtime, tasks, campaigns, progress)
     runtime.startup.append(tasks.create_indexes)
     app = runtime.app("MOHA approvals", router)
     app.state.tasks = tasks
+    app.state.campaigns = campaigns
+    app.state.progress = progress
+    app.state.units = runtime.units
     return app, settings

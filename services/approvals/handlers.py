@@ -1,32 +1,88 @@
-"""Events approvals consumes: the tree and supervisors' assignments (for scope), and submitted
-forms, which open review tasks."""
+"""Events approvals consumes: the tree and supervisors' assignments (for scope), campaigns (for the
+chain and deadlines), submitted forms (which open review tasks), its own approvals (which open the
+next level's task), and every step of a form's way (for the progress read model)."""
 
 from __future__ import annotations
 
+from chassis.logging import get_logger
 from chassis.runtime import Runtime
-from moha_contracts import Envelope, FormSubmitted, SupervisorAssigned, UnitMoved
+from chassis.tree import UnitDirectory
+from moha_contracts import (
+    CampaignOpened,
+    DraftStarted,
+    Envelope,
+    Event,
+    FormApproved,
+    FormRejected,
+    FormSubmitted,
+    ReviewTaskClaimed,
+    SupervisorAssigned,
+    UnitMoved,
+)
 
-from .domain.model import ReviewTask
-from .store import TaskStore
+from .domain.model import APPROVED, ReviewTask, review_chain
+from .domain.progress import fact_of
+from .store import CampaignDirectory, ProgressStore, TaskStore
+
+log = get_logger("approvals.handlers")
 
 
-def subscribe(runtime: Runtime, tasks: TaskStore) -> None:
-    runtime.units.subscribe(runtime.consumers)
+async def ancestors(units: UnitDirectory, path: list[str]) -> list[tuple[str, str]]:
+    """(unit id, level) of each ancestor, root first; retried until the tree knows them all."""
+    found = []
+    for unit_id in path:
+        unit = await units.require(unit_id)
+        found.append((unit_id, unit["level"]))
+    return found
 
-    @runtime.consumers.on(UnitMoved)  # after the tree's own handler, on the same queue
+
+def subscribe(runtime: Runtime, tasks: TaskStore, campaigns: CampaignDirectory, progress: ProgressStore) -> None:
+    units = runtime.units
+    units.subscribe(runtime.consumers)
+    on = runtime.consumers.on
+
+    @on(CampaignOpened)
+    async def on_campaign_opened(envelope: Envelope, event: CampaignOpened) -> None:
+        await campaigns.add(event)
+
+    @on(UnitMoved)  # after the tree's own handler, on the same queue
     async def on_unit_moved(envelope: Envelope, event: UnitMoved) -> None:
-        # Open tasks follow their unit to its new supervisors; decided ones keep the past as it was.
-        await tasks.move_open_tasks(event.unit_id, [*event.path, event.unit_id])
+        # Open tasks follow their unit to its new reviewers; decided ones keep the past as it was.
+        lineage = [*event.path, event.unit_id]
+        above = await ancestors(units, event.path)
+        for task in await tasks.open_of_unit(event.unit_id):
+            if task.follow_move(lineage, review_chain(above, task.review_levels)):
+                await tasks.save(task)
 
-    @runtime.consumers.on(FormSubmitted)
+    @on(FormSubmitted)
     async def on_form_submitted(envelope: Envelope, event: FormSubmitted) -> None:
-        unit = await runtime.units.require(event.unit_id)
-        task = ReviewTask.open(
+        campaign = await campaigns.require(event.campaign_id)
+        unit = await units.require(event.unit_id)
+        chain = review_chain(await ancestors(units, unit["path"]), list(campaign.review_levels))
+        await tasks.add(ReviewTask.open(
             submission_id=event.submission_id, campaign_id=event.campaign_id, unit_id=event.unit_id,
             unit_lineage=[*unit["path"], event.unit_id], revision=event.revision, submitted_at=event.submitted_at,
-        )
-        await tasks.add(task)
+            chain=chain, review_levels=list(campaign.review_levels),
+        ))
 
-    @runtime.consumers.on(SupervisorAssigned)
+    @on(FormApproved)
+    async def on_form_approved(envelope: Envelope, event: FormApproved) -> None:
+        if event.final:
+            return
+        task = await tasks.get(event.task_id)
+        if task is None or task.status != APPROVED:
+            # Approvals raises FormApproved only from a task stored as approved: this one is not ours.
+            log.warning("approval of an unknown task ignored", task_id=event.task_id)
+            return
+        await tasks.add(task.next_level())  # deterministic id: seen twice, opened once
+
+    @on(SupervisorAssigned)
     async def on_supervisor_assigned(envelope: Envelope, event: SupervisorAssigned) -> None:
         await tasks.set_assignment(event.supervisor_id, event.unit_ids, event.assignment_version)
+
+    async def record_progress(envelope: Envelope, event: Event) -> None:
+        if (fact := fact_of(event)) is not None:
+            await progress.record(envelope.id, fact)
+
+    for event_type in (DraftStarted, FormSubmitted, ReviewTaskClaimed, FormApproved, FormRejected):
+        on(event_type)(record_progress)

@@ -1,16 +1,26 @@
-"""Approvals' own database: review tasks (with their outbox)."""
+"""Approvals' own database: review tasks (with their outbox), the campaigns it learnt from forms,
+and the progress read model with the facts it is folded from."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import date
 from typing import Any
 
+from chassis.messaging import Retry
 from chassis.store import AlreadyExists, StaleVersion, Store
+from pymongo.errors import DuplicateKeyError
+
+from moha_contracts import CampaignOpened
 
 from .domain.model import OPEN, ReviewTask
+from .domain.progress import Fact, UnitProgress, fold, progress_id
 
 TASKS = "review_tasks"
 ASSIGNMENTS = "assignments"
+CAMPAIGNS = "campaigns"
+FACTS = "progress_facts"
+META = "progress_meta"
 _FIELDS = [f for f in ReviewTask.__dataclass_fields__ if f not in ("id", "version", "events")]
 
 
@@ -19,7 +29,8 @@ class TaskStore:
         self.store = store
 
     async def create_indexes(self) -> None:
-        await self.store[TASKS].create_index([("unit_lineage", 1), ("status", 1)])
+        await self.store[TASKS].create_index([("reviewer_unit_id", 1), ("status", 1)])
+        await self.store[TASKS].create_index("submission_id")
 
     async def add(self, task: ReviewTask) -> bool:
         """False if the task exists already (the same submission seen twice)."""
@@ -38,6 +49,10 @@ class TaskStore:
         task.version = await self.store.update(TASKS, task.id, task.version, _fields(task), task.events)
         task.events.clear()
 
+    async def of_submission(self, submission_id: str) -> list[ReviewTask]:
+        tasks = [_from_doc(d) async for d in self.store[TASKS].find({"submission_id": submission_id})]
+        return sorted(tasks, key=lambda t: (t.revision, t.level))
+
     async def assigned_units(self, supervisor_id: str) -> list[str]:
         doc = await self.store[ASSIGNMENTS].find_one({"_id": supervisor_id})
         return doc["unit_ids"] if doc else []
@@ -50,18 +65,11 @@ class TaskStore:
                 {"_id": supervisor_id}, {"$set": {"unit_ids": unit_ids, "version": version}}, upsert=True
             )
 
-    async def move_open_tasks(self, unit_id: str, lineage: list[str]) -> None:
-        async for doc in self.store[TASKS].find({"unit_id": unit_id, "status": OPEN}):
-            task = _from_doc(doc)
-            if task.unit_lineage != lineage:
-                task.unit_lineage = lineage
-                try:
-                    await self.save(task)
-                except StaleVersion:
-                    pass  # decided meanwhile: it keeps the lineage it was decided under
+    async def open_of_unit(self, unit_id: str) -> list[ReviewTask]:
+        return [_from_doc(d) async for d in self.store[TASKS].find({"unit_id": unit_id, "status": OPEN})]
 
     async def queue(self, reviewer_unit_id: str, status: str = OPEN, limit: int = 200) -> list[ReviewTask]:
-        cursor = self.store[TASKS].find({"unit_lineage": reviewer_unit_id, "status": status}).limit(limit)
+        cursor = self.store[TASKS].find({"reviewer_unit_id": reviewer_unit_id, "status": status}).limit(limit)
         return [_from_doc(d) async for d in cursor]
 
 
@@ -71,4 +79,116 @@ def _fields(task: ReviewTask) -> dict[str, Any]:
 
 
 def _from_doc(doc: dict[str, Any]) -> ReviewTask:
-    return ReviewTask(id=doc["_id"], version=doc["version"], **{k: doc.get(k) for k in _FIELDS})
+    return ReviewTask(id=doc["_id"], version=doc["version"], **{k: doc.get(k) for k in _FIELDS if k in doc})
+
+
+class CampaignDirectory:
+    """The campaigns forms opened, as approvals needs them: review levels and deadlines."""
+
+    def __init__(self, store: Store) -> None:
+        self.campaigns = store[CAMPAIGNS]
+
+    async def add(self, event: CampaignOpened) -> None:
+        try:
+            await self.campaigns.insert_one({"_id": event.campaign_id, **event.model_dump(mode="json")})
+        except DuplicateKeyError:
+            pass  # seen before: a campaign never changes once opened
+
+    async def get(self, campaign_id: str) -> CampaignOpened | None:
+        doc = await self.campaigns.find_one({"_id": campaign_id})
+        if doc is None:
+            return None
+        doc.pop("_id")
+        return CampaignOpened.model_validate(doc)
+
+    async def require(self, campaign_id: str) -> CampaignOpened:
+        campaign = await self.get(campaign_id)
+        if campaign is None:
+            raise Retry(f"campaign {campaign_id} not known yet")
+        return campaign
+
+
+class ProgressStore:
+    """Each unit's progress in each campaign, one document per (campaign, unit), in the current
+    generation's collection; and every fact it was folded from, kept so that a rebuild can fold
+    them again into a fresh generation while the live one keeps answering."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.facts = store[FACTS]
+        self.meta = store[META]
+
+    async def generation(self) -> int:
+        doc = await self.meta.find_one({"_id": "generation"})
+        return doc["value"] if doc else 1
+
+    @staticmethod
+    def collection(generation: int) -> str:
+        return f"progress_g{generation}"
+
+    async def record(self, event_id: str, fact: Fact) -> None:
+        """Keep the fact, then join it into the unit's progress. The fact first: a rebuild running
+        meanwhile reads it again after switching generations, so nothing slips between."""
+        try:
+            await self.facts.insert_one({"_id": event_id, **asdict(fact)})
+        except DuplicateKeyError:
+            pass  # the same event again; joining it again changes nothing
+        await self.merge(await self.generation(), fact)
+
+    async def merge(self, generation: int, fact: Fact) -> bool:
+        name = self.collection(generation)
+        pid = progress_id(fact.campaign_id, fact.unit_id)
+        for _ in range(8):
+            doc = await self.store.find(name, pid)
+            progress = UnitProgress(fact.campaign_id, fact.unit_id) if doc is None else _progress(doc)
+            if not progress.merge(fact):
+                return False
+            try:
+                if doc is None:
+                    await self.store.insert(name, {"_id": pid, **asdict(progress), "version": 1})
+                else:
+                    await self.store.update(name, pid, doc["version"], asdict(progress))
+                return True
+            except (AlreadyExists, StaleVersion):
+                continue  # another event of the same unit won: join into what it wrote
+        raise Retry(f"progress {pid} is contended")
+
+    async def of_units(self, campaign_id: str, unit_ids: list[str]) -> dict[str, UnitProgress]:
+        name = self.collection(await self.generation())
+        ids = [progress_id(campaign_id, u) for u in unit_ids]
+        found: dict[str, UnitProgress] = {}
+        for start in range(0, len(ids), 1000):
+            async for doc in self.store[name].find({"_id": {"$in": ids[start:start + 1000]}}):
+                found[doc["unit_id"]] = _progress(doc)
+        return found
+
+    async def rebuild(self) -> dict[str, int]:
+        """Fold every stored fact into a new generation, switch readers and writers to it, then
+        join the facts once more to catch those recorded while it was being built."""
+        old = await self.generation()
+        new = old + 1
+        target = self.store[self.collection(new)]
+        await target.drop()  # what a rebuild that died before switching left
+        facts = [_fact(doc) async for doc in self.facts.find({})]
+        states = fold(facts)
+        docs = [{"_id": progress_id(*key), **asdict(p), "version": 1} for key, p in states.items()]
+        for start in range(0, len(docs), 500):
+            await target.insert_many(docs[start:start + 500], ordered=False)
+        await self.meta.update_one({"_id": "generation"}, {"$set": {"value": new}}, upsert=True)
+        caught_up = 0
+        async for doc in self.facts.find({}):
+            caught_up += await self.merge(new, _fact(doc))
+        await self.store[self.collection(old - 1)].drop()  # keep one generation back, for a look
+        return {"generation": new, "facts": len(facts), "units": len(docs), "caught_up": caught_up}
+
+
+def _progress(doc: dict[str, Any]) -> UnitProgress:
+    return UnitProgress(**{k: doc.get(k) for k in UnitProgress.__dataclass_fields__})
+
+
+def _fact(doc: dict[str, Any]) -> Fact:
+    return Fact(**{k: doc.get(k) for k in Fact.__dataclass_fields__})
+
+
+def deadline_of(campaign: CampaignOpened, tier: str) -> date:
+    return campaign.district_deadline if tier == "district" else campaign.province_deadline

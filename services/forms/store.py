@@ -131,6 +131,7 @@ class CampaignStore:
             campaign_id=campaign.campaign_id, form_code=campaign.form_code, title=campaign.title,
             scope_unit_ids=campaign.scope_unit_ids, opens_on=campaign.opens_on, closes_on=campaign.closes_on,
             province_deadline=campaign.deadline_for("province"), district_deadline=campaign.deadline_for("district"),
+            review_levels=campaign.review_levels,
         )
         try:
             await self.store.insert(CAMPAIGNS, {"_id": campaign.campaign_id,

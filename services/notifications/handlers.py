@@ -32,8 +32,9 @@ def subscribe(runtime: Runtime, store: NotificationStore, mailer: Mailer) -> Non
 
     @runtime.consumers.on(FormApproved)
     async def on_form_approved(envelope: Envelope, event: FormApproved) -> None:
-        await notify_unit(envelope, event.unit_id, "form_approved", submission_id=event.submission_id,
-                          revision=event.revision, reason="")
+        # A lower level's approval tells the unit its form went up; the last level's confirms it.
+        await notify_unit(envelope, event.unit_id, "form_approved" if event.final else "form_approved_level",
+                          submission_id=event.submission_id, revision=event.revision, reason="")
 
     @runtime.consumers.on(FormRejected)
     async def on_form_rejected(envelope: Envelope, event: FormRejected) -> None:

@@ -13,14 +13,16 @@ pytestmark = pytest.mark.e2e
 ANSWERS = valid_hc_tb()
 
 
-def ensure_campaign(client, campaign, form_code="1/HC-TB"):
-    """Tests name campaigns freely: each is opened (nationwide, open now) the first time it is used."""
+def ensure_campaign(client, campaign, form_code="1/HC-TB", review_levels=("district",)):
+    """Tests name campaigns freely: each is opened (nationwide, open now) the first time it is used.
+    One review level unless a test asks for the chain (test_review_chain.py)."""
     if (campaign, form_code) in client.campaigns:
         return
     today = datetime.now(UTC).date()
     response = client.forms.post("/campaigns", headers=client.admin_auth, json={
         "campaign_id": campaign, "form_code": form_code, "title": f"Đợt thử {campaign}", "scope_unit_ids": ["root"],
-        "opens_on": str(today - timedelta(days=2)), "closes_on": str(today + timedelta(days=60))})
+        "opens_on": str(today - timedelta(days=2)), "closes_on": str(today + timedelta(days=60)),
+        "review_levels": list(review_levels)})
     assert response.status_code in (201, 409), response.text
     client.campaigns.add((campaign, form_code))
 

@@ -41,7 +41,8 @@ def tree(client, admin):
     subs, tasks = {}, {}
     for u in ("A", "B", "C"):
         subs[u] = submit(client, auth[f"unit_{u}"], units[u]["unit_id"], campaign=f"matrix-{t}").json()
-        tasks[u] = open_task_for(client, auth["sup_P"], subs[u]["submission_id"], 1)
+        reviewer = "sup_D2" if u == "C" else "sup_D1"
+        tasks[u] = open_task_for(client, auth[reviewer], subs[u]["submission_id"], 1)
     return {"units": units, "accounts": accounts, "auth": auth, "subs": subs, "tasks": tasks}
 
 
@@ -56,9 +57,15 @@ SUBMISSIONS = {
     "unit_A": {"A"}, "unit_B": {"B"}, "sup_D1": {"A", "B"}, "sup_D1_only_A": {"A", "B"}, "sup_D2": {"C"},
     "sup_P": {"A", "B", "C"}, "admin_D1": {"A", "B"}, "admin_P": {"A", "B", "C"},
 }
-TASKS = {
+# Review tasks: those above the unit read them; only the supervisors of the task's level (the
+# district, for level 1) decide, and an assignment narrows that to the assigned units.
+TASKS_READ = {
+    "unit_A": set(), "unit_B": set(), "sup_D1": {"A", "B"}, "sup_D1_only_A": {"A", "B"}, "sup_D2": {"C"},
+    "sup_P": {"A", "B", "C"}, "admin_D1": {"A", "B"}, "admin_P": {"A", "B", "C"},
+}
+TASKS_DECIDE = {
     "unit_A": set(), "unit_B": set(), "sup_D1": {"A", "B"}, "sup_D1_only_A": {"A"}, "sup_D2": {"C"},
-    "sup_P": {"A", "B", "C"}, "admin_D1": set(), "admin_P": set(),
+    "sup_P": set(), "admin_D1": set(), "admin_P": set(),
 }
 
 
@@ -79,17 +86,19 @@ def test_forms_submissions(client, tree, role):
     assert client.forms.get(f"/submissions/x:{GUESS}", headers=tree["auth"][role]).status_code == HIDDEN
 
 
-@pytest.mark.parametrize("role", sorted(TASKS))
+@pytest.mark.parametrize("role", sorted(TASKS_READ))
 def test_approvals_tasks(client, tree, role):
     auth = tree["auth"][role]
     for name, task in tree["tasks"].items():
-        expected = OK if name in TASKS[role] else HIDDEN
+        expected = OK if name in TASKS_READ[role] else HIDDEN
         assert client.approvals.get(f"/tasks/{task['task_id']}", headers=auth).status_code == expected, name
-        if expected == HIDDEN:  # and no decision either
-            decision = client.approvals.post(f"/tasks/{task['task_id']}/approve", json={"revision": 1}, headers=auth)
-            assert decision.status_code == HIDDEN, name
+        if name not in TASKS_DECIDE[role]:  # no decision, nor claim
+            for action, body in (("approve", {"revision": 1}), ("claim", None)):
+                decision = client.approvals.post(f"/tasks/{task['task_id']}/{action}", json=body, headers=auth)
+                assert decision.status_code == HIDDEN, (name, action)
     queue = {t["task_id"] for t in client.approvals.get("/tasks", headers=auth).json()}
-    assert queue & {t["task_id"] for t in tree["tasks"].values()} == {tree["tasks"][n]["task_id"] for n in TASKS[role]}
+    expected_queue = {tree["tasks"][n]["task_id"] for n in TASKS_DECIDE[role]}
+    assert queue & {t["task_id"] for t in tree["tasks"].values()} == expected_queue
     assert client.approvals.get(f"/tasks/{GUESS}", headers=auth).status_code == HIDDEN
 
 

@@ -35,12 +35,21 @@ def test_envelope_round_trip_carries_cloudevents_attributes():
     assert parsed.open(FormApproved) == event
 
 
-def test_envelope_refuses_another_type_and_unknown_fields():
+def test_envelope_refuses_another_type_and_unknown_envelope_fields():
     envelope = Envelope.wrap(FormApproved(task_id="t", submission_id="s", unit_id="u", revision=1, level=1,
                                           final=True, approved_by="a", approved_at="2026-04-01T08:00:00Z"))
     with pytest.raises(ValueError):
         envelope.open(FormSubmitted)
     with pytest.raises(ValidationError):
         Envelope.model_validate({**envelope.model_dump(), "surprise": 1})
+
+
+
+def test_a_consumer_of_an_older_minor_version_ignores_fields_added_since():
+    # FormApproved 1.1 added campaign_id; data from a newer producer must still open.
+    envelope = Envelope.wrap(FormApproved(task_id="t", submission_id="s", unit_id="u", revision=1, level=1,
+                                          final=True, approved_by="a", approved_at="2026-04-01T08:00:00Z"))
+    newer = {**envelope.data, "added_in_1_9": "x"}
+    assert FormApproved.model_validate(newer).task_id == "t"
     with pytest.raises(ValidationError):
-        FormApproved.model_validate({**envelope.data, "surprise": 1})
+        FormApproved.model_validate({k: v for k, v in envelope.data.items() if k != "task_id"})

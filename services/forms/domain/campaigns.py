@@ -3,20 +3,16 @@ recur every half year (due 15/6 and 15/12, seed 003). Plain Python: no I/O."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date
 from typing import Literal
 
 from chassis.auth import Principal
+from chassis.clock import VIETNAM, today_in_vietnam  # noqa: F401 - re-exported for forms
 from chassis.errors import Conflict, DomainError, Forbidden
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-# Vietnam keeps UTC+7 all year: "before 12/4" means before midnight there.
-VIETNAM = timezone(timedelta(hours=7))
 Tier = Literal["province", "district"]
-
-
-def today_in_vietnam(now: datetime | None = None) -> date:
-    return (now or datetime.now(UTC)).astimezone(VIETNAM).date()
+ReviewLevel = Literal["district", "province", "central"]
 
 
 class Campaign(BaseModel):
@@ -32,11 +28,16 @@ class Campaign(BaseModel):
     # By where the unit sits: "province" for units directly under a province (provincial
     # departments, and communes where there is no district), "district" for units under a district.
     deadlines: dict[Tier, date] = Field(default_factory=dict)
+    # Whose supervisors review, nearest first: by default the district, then the province confirms.
+    review_levels: list[ReviewLevel] = Field(default_factory=lambda: ["district", "province"], min_length=1,
+                                             max_length=3)
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Campaign:
         if self.closes_on < self.opens_on:
             raise ValueError("ngày kết thúc phải sau ngày bắt đầu")
+        if len(set(self.review_levels)) != len(self.review_levels):
+            raise ValueError("mỗi cấp duyệt chỉ được nêu một lần")
         for tier, deadline in self.deadlines.items():
             if not self.opens_on <= deadline <= self.closes_on:
                 raise ValueError(f"hạn của cấp '{tier}' phải nằm trong thời gian thu thập")

@@ -9,7 +9,7 @@ from typing import Any
 
 from chassis.auth import Principal
 from chassis.errors import Conflict, Forbidden
-from moha_contracts import Event, FormSubmitted
+from moha_contracts import DraftStarted, Event, FormSubmitted
 
 DRAFT, SUBMITTED, RETURNED, APPROVED = "draft", "submitted", "returned", "approved"
 
@@ -40,11 +40,18 @@ class Submission:
     def start(cls, campaign_id: str, form_code: str, unit_id: str) -> Submission:
         return cls(submission_id(campaign_id, unit_id), campaign_id, form_code, unit_id)
 
-    def save_draft(self, by: Principal, answers: dict[str, Any], definition_version: int) -> None:
-        """Keep what the unit has filled so far; nothing is sent, nobody is told."""
+    def save_draft(self, by: Principal, answers: dict[str, Any], definition_version: int,
+                   now: datetime | None = None) -> None:
+        """Keep what the unit has filled so far. Only the first draft is told (progress counts the
+        unit as started); later ones change nothing anyone else sees."""
         self._check_editable_by(by)
         if not self.definition_version:
             self.definition_version = definition_version
+        if self.version == 0 and self.revision == 0:
+            self.events.append(DraftStarted(
+                submission_id=self.id, campaign_id=self.campaign_id, form_code=self.form_code, unit_id=self.unit_id,
+                started_by=by.account_id, started_at=now or datetime.now(UTC),
+            ))
         self.answers = answers
 
     def _check_editable_by(self, by: Principal) -> None:

@@ -17,7 +17,13 @@ _TEMPLATES = {
         "Phiếu của đơn vị đã được duyệt",
         "Kính gửi $display_name,\n\n"
         "Phiếu thu thập thông tin (mã phiếu $submission_id, lần gửi $revision) của đơn vị đã được "
-        "giám sát viên duyệt.\n\nTrân trọng,\nBộ Nội vụ\n",
+        "duyệt và xác nhận.\n\nTrân trọng,\nBộ Nội vụ\n",
+    ),
+    "form_approved_level": (
+        "Phiếu của đơn vị đã được duyệt, đang chờ cấp trên xác nhận",
+        "Kính gửi $display_name,\n\n"
+        "Phiếu thu thập thông tin (mã phiếu $submission_id, lần gửi $revision) của đơn vị đã được "
+        "giám sát viên duyệt và chuyển lên cấp trên xác nhận.\n\nTrân trọng,\nBộ Nội vụ\n",
     ),
     "form_returned": (
         "Phiếu của đơn vị bị trả lại",
