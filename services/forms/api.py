@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .domain.campaigns import Campaign, half_yearly, today_in_vietnam
+from .domain.codelists import code_lists
 from .domain.definitions import FormDefinition
 from .exports import Export, csv_stream, header_for, xlsx_stream
 from .domain.model import Submission, submission_id
@@ -56,6 +57,7 @@ class SubmissionView(BaseModel):
     return_reason: str | None
     history: list[dict[str, Any]]
     definition_version: int
+    coding: list[dict[str, Any]]
 
 
 def submissions(request: Request) -> SubmissionStore:
@@ -222,6 +224,50 @@ async def publish_definition(body: FormDefinition, principal: CurrentPrincipal,
     return body
 
 
+class CodingRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    field: str = Field(pattern=FIELD_CODE)
+    code: str = Field(min_length=1, max_length=16)
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+@router.put("/submissions/{sid}/coding", tags=["submissions"])
+async def code_answer(sid: str, body: CodingRequest, principal: CurrentPrincipal, store: Submissions, tree: Units,
+                      definitions: Definitions) -> SubmissionView:
+    """A supervisor above the unit sets the official code of one of the form's code fields (ghi
+    mã, seed 001), checked against the field's code list."""
+    sub = await store.get(sid)
+    if sub is None or not await tree.can_see(principal, sub.unit_id):
+        raise NotFound("Không tìm thấy phiếu")
+    if body.expected_version is not None and body.expected_version != sub.version:
+        raise Conflict("Phiếu đã được thay đổi ở nơi khác; hãy tải lại", code="stale_version")
+    definition = await definitions.get(sub.form_code, sub.definition_version or 1)
+    target = definition.fields.get(body.field) if definition else None
+    if target is None or target.type != "code":
+        raise DomainError(f"Mục '{body.field}' không phải mục ghi mã của mẫu phiếu", code="not_a_code_field")
+    _check(definition, {body.field: body.code}, complete=False)
+    sub.code_answer(principal, body.field, body.code)
+    await store.save(sub)
+    return _view(sub)
+
+
+@router.get("/codelists/{name}", tags=["definitions"])
+async def get_code_list(name: str, principal: CurrentPrincipal, q: str | None = None,
+                        level: int | None = None) -> dict[str, Any]:
+    """An official code list's entries (those whose code or name contains `q`, at `level`)."""
+    del principal
+    code_list = code_lists().get(name)
+    if code_list is None:
+        raise NotFound("Không có bảng mã này")
+    needle = (q or "").strip().lower()
+    entries = [{"code": e.code, "level": e.level, "name": e.name, "parent": e.parent}
+               for e in code_list.entries.values()
+               if (level is None or e.level == level) and (not needle or needle in e.code.lower()
+                                                          or needle in e.name.lower())]
+    return {"name": code_list.name, "title": code_list.title, "entries": entries,
+            "pattern": code_list.pattern}
+
+
 @router.get("/submissions/{sid}", tags=["submissions"])
 async def get_submission(sid: str, principal: CurrentPrincipal, store: Submissions, tree: Units) -> SubmissionView:
     sub = await store.get(sid)
@@ -236,7 +282,7 @@ def _view(sub: Submission) -> SubmissionView:
         submission_id=sub.id, campaign_id=sub.campaign_id, form_code=sub.form_code, unit_id=sub.unit_id,
         status=sub.status, revision=sub.revision, version=sub.version, answers=sub.answers,
         return_reason=sub.return_reason, history=[_jsonable(h) for h in sub.history],
-        definition_version=sub.definition_version,
+        definition_version=sub.definition_version, coding=[_jsonable(c) for c in sub.coding],
     )
 
 

@@ -60,6 +60,7 @@ def _to_fields(sub: Submission) -> dict[str, Any]:
         "return_reason": sub.return_reason,
         "history": sub.history,
         "definition_version": sub.definition_version,
+        "coding": sub.coding,
     }
 
 
@@ -68,7 +69,7 @@ def _from_doc(doc: dict[str, Any]) -> Submission:
         id=doc["_id"], campaign_id=doc["campaign_id"], form_code=doc["form_code"], unit_id=doc["unit_id"],
         status=doc["status"], revision=doc["revision"], answers={a["field"]: a["value"] for a in doc["answers"]},
         return_reason=doc.get("return_reason"), history=doc.get("history", []), version=doc["version"],
-        definition_version=doc.get("definition_version", 0),
+        definition_version=doc.get("definition_version", 0), coding=doc.get("coding", []),
     )
 
 

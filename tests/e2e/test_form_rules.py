@@ -38,7 +38,12 @@ CORPUS = [
     ("A3.3 skipped by a unit that does not book it", lambda a: (setting(A1__5=False)(a), without("A3.3.1", "A3.3.2")(a)),
      set()),
     ("A3.3 declared by a unit that does not book it", setting(A1__5=False), {"A3.3.1", "A3.3.2"}),
-    ("A4.2 code without value", setting(A4__2__3__ma="8412"), {"A4.2.3.gia_tri"}),
+    ("A4.2 code without value", setting(A4__2__3__ma="8412001"), {"A4.2.3.gia_tri"}),
+    ("A4.2 product code is 7 digits", setting(A4__2__1__ma="8411"), {"A4.2.1.ma"}),
+    ("A4.2 product code of no division", setting(A4__2__1__ma="0411001"), {"A4.2.1.ma"}),
+    ("A4.1 sector coded at level 2", setting(A4__1__ma="84"), set()),
+    ("A4.1 sector code not in VSIC 2018", setting(A4__1__ma="04"), {"A4.1.ma"}),
+    ("A4.1 sector code at the wrong level", setting(A4__1__ma="O"), {"A4.1.ma"}),
     ("A4.2 first product missing", without("A4.2.1.ma", "A4.2.1.gia_tri"), {"A4.2.1.ma", "A4.2.1.gia_tri"}),
     ("counts are whole", setting(A2__2__3=1.5), {"A2.2.3"}),
     ("counts are not negative", setting(A3__2=-3), {"A3.2"}),
@@ -55,7 +60,7 @@ def test_corpus(client, district, admin, name, change, bad_fields):
     response = submit(client, district["a_auth"], district["unit_a"]["unit_id"], answers=answers, campaign=campaign)
     if not bad_fields:
         assert response.status_code == 201, response.text
-        assert response.json()["definition_version"] == 1
+        assert response.json()["definition_version"] == 2  # the latest bundled version
         return
     assert response.status_code == 422, response.text
     error = response.json()["error"]

@@ -124,3 +124,38 @@ def test_sum_rule_tolerates_float_rounding(parts):
 
     answers = {"t": sum(parts), **{f"p{i}": v for i, v in enumerate(parts)}}
     assert _rule_error(rule, answers) is None
+
+
+# Code lists ---------------------------------------------------------------------------------
+V2 = FormDefinition.model_validate_json(
+    (Path(__file__).resolve().parents[2] / "services/forms/definitions/1-HC-TB.v2.json").read_text())
+
+
+def test_vsic_2018_has_its_21_sections_and_88_divisions():
+    from services.forms.domain.codelists import code_lists
+
+    vsic = code_lists()["vsic2018"]
+    levels = [e.level for e in vsic.entries.values()]
+    assert (levels.count(1), levels.count(2)) == (21, 88)
+    assert all(vsic.entries[e.parent].level == 1 for e in vsic.entries.values() if e.level == 2)
+    assert vsic.entries["84"].parent == "O"
+
+
+@pytest.mark.parametrize(("field", "value", "ok"), [
+    ("A4.1.ma", "84", True), ("A4.1.ma", "85", True), ("A4.1.ma", "04", False), ("A4.1.ma", "O", False),
+    ("A4.2.1.ma", "8411001", True), ("A4.2.1.ma", "8411", False), ("A4.2.1.ma", "0411001", False),
+    ("A4.2.1.ma", "84110x1", False), ("A4.2.1.ma", 8411001, False),
+])
+def test_code_fields_take_codes_of_their_list(field, value, ok):
+    answers = {field: value}
+    errors = V2.check(answers, complete=False)
+    assert (errors == []) is ok, errors
+    if not ok:
+        assert errors[0].field == field and "mã" in errors[0].message
+
+
+def test_a_code_field_must_name_a_known_list():
+    document = json.loads(V2.model_dump_json())
+    document["sections"][-1]["fields"][1]["code_list"] = "vsic1993"
+    with pytest.raises(ValueError, match="unknown code list"):
+        FormDefinition.model_validate(document)

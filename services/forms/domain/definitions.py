@@ -13,7 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-FieldType = Literal["integer", "number", "text", "boolean", "choice"]
+from .codelists import code_lists
+
+FieldType = Literal["integer", "number", "text", "boolean", "choice", "code"]
 
 
 class Strict(BaseModel):
@@ -38,6 +40,15 @@ class FieldDef(Strict):
     max: float | None = None
     max_length: int = 2000
     choices: list[str] | None = None
+    # For type "code": the official list the answer is a code of (domain/codelists.py), and its level.
+    code_list: str | None = None
+    code_level: int | None = None
+
+    @model_validator(mode="after")
+    def _code_list_known(self) -> FieldDef:
+        if self.type == "code" and self.code_list not in code_lists():
+            raise ValueError(f"field {self.code}: unknown code list {self.code_list!r}")
+        return self
 
 
 class Section(Strict):
@@ -155,6 +166,11 @@ def _type_error(f: FieldDef, value: Any) -> str | None:
     elif f.type == "choice":
         if value not in (f.choices or []):
             return f"{f.label}: giá trị không thuộc danh sách cho phép"
+    elif f.type == "code":
+        if not isinstance(value, str):
+            return f"{f.label}: phải là mã, viết dạng chuỗi ký tự"
+        if error := code_lists()[f.code_list or ""].error(value.strip(), f.code_level):
+            return f"{f.label}: {error}"
     elif not isinstance(value, str) or len(value) > f.max_length:
         return f"{f.label}: phải là chuỗi ký tự, tối đa {f.max_length} ký tự"
     if f.type in ("integer", "number"):

@@ -33,6 +33,8 @@ class Submission:
     # The form definition's version, fixed at the first submit: a later version of the form
     # never changes what this submission is checked against.
     definition_version: int = 0
+    # Supervisors' coding (ghi mã): codes set on the unit's answers, kept beside them, not over them.
+    coding: list[dict[str, Any]] = field(default_factory=list)
     version: int = 0
     events: list[Event] = field(default_factory=list)
 
@@ -85,6 +87,17 @@ class Submission:
                 form_version=self.definition_version or None,
             )
         )
+
+    def code_answer(self, by: Principal, field_code: str, code: str, now: datetime | None = None) -> None:
+        """A supervisor above the unit sets the official code of an answer (e.g. the economic
+        sector of the activity the unit described); the latest coding of a field stands."""
+        if not by.is_supervisor or by.unit_id == self.unit_id:
+            raise Forbidden("Chỉ giám sát viên cấp trên ghi mã cho phiếu")
+        if self.status not in (SUBMITTED, APPROVED):
+            raise Conflict("Chỉ ghi mã cho phiếu đã gửi", code="not_submitted")
+        self.coding = [c for c in self.coding if c["field"] != field_code]
+        self.coding.append({"field": field_code, "code": code, "by": by.account_id, "at": now or datetime.now(UTC),
+                            "revision": self.revision})
 
     def approve(self, revision: int, *, final: bool, by: str, at: datetime) -> bool:
         """Returns False when the decision is about another revision (late or repeated): no change."""
