@@ -1,14 +1,18 @@
-"""Notifications' HTTP API: the signed-in account's inbox."""
+"""Notifications' HTTP API: the signed-in account's inbox, notices an administrator sends to its
+subtree, and a reminder pass for a given day."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+import asyncio
+import uuid
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
-from chassis.errors import NotFound
+from chassis.errors import Forbidden, NotFound
 from chassis.http import CurrentPrincipal
+from chassis.tree import UnitDirectory
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from .store import NotificationStore
 
@@ -33,7 +37,76 @@ def notifications(request: Request) -> NotificationStore:
     return request.app.state.notifications
 
 
+def units(request: Request) -> UnitDirectory:
+    return request.app.state.units
+
+
 Notifications = Annotated[NotificationStore, Depends(notifications)]
+Units = Annotated[UnitDirectory, Depends(units)]
+ADMINS = ("central_admin", "province_admin", "district_admin")
+
+
+class Link(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    title: str = Field(min_length=1, max_length=300)
+    url: AnyHttpUrl
+
+
+class NoticeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    title: str = Field(min_length=1, max_length=300)
+    body: str = Field(min_length=1, max_length=20_000)
+    links: list[Link] = Field(default_factory=list, max_length=20, description="documents, attached by link")
+    area_unit_id: str | None = Field(default=None, description="a unit of the sender's subtree; its own by default")
+
+
+@router.post("/notices", status_code=202, tags=["notices"])
+async def send_notice(body: NoticeRequest, request: Request, principal: CurrentPrincipal, store: Notifications,
+                      tree: Units) -> dict[str, Any]:
+    """A notice (thông báo nghiệp vụ) from an administrator to every account of every unit under
+    the area, in the inbox and by e-mail. Sent in the background; GET /notices/{id} follows it."""
+    if principal.role not in ADMINS:
+        raise Forbidden("Chỉ quản trị hệ thống gửi thông báo nghiệp vụ")
+    area = body.area_unit_id or principal.unit_id
+    if not await tree.can_see(principal, area) or await tree.get(area) is None:
+        raise NotFound("Không tìm thấy đơn vị này trong phạm vi của bạn")
+    sender = await store.recipient(principal.account_id)
+    broadcast = {
+        "_id": uuid.uuid4().hex, "area_unit_id": area, "title": body.title, "body": body.body,
+        "links": [{"title": link.title, "url": str(link.url)} for link in body.links],
+        "sender_id": principal.account_id, "sender_name": sender["display_name"] if sender else principal.username,
+        "at": datetime.now(UTC),
+    }
+    await store.add_broadcast(broadcast)
+    # Kept referenced until done; if this process dies first, the scheduler resumes it.
+    task = asyncio.create_task(request.app.state.notifier.send_broadcast(broadcast))
+    request.app.state.sending.add(task)
+    task.add_done_callback(request.app.state.sending.discard)
+    return {"notice_id": broadcast["_id"], "status": "sending"}
+
+
+@router.get("/notices/{notice_id}", tags=["notices"])
+async def notice_status(notice_id: str, principal: CurrentPrincipal, store: Notifications) -> dict[str, Any]:
+    broadcast = await store.broadcast(notice_id)
+    if broadcast is None or (broadcast["sender_id"] != principal.account_id and principal.role != "central_admin"):
+        raise NotFound("Không tìm thấy thông báo")
+    return {"notice_id": notice_id, "status": broadcast["status"], "recipients": broadcast["recipients"],
+            "area_unit_id": broadcast["area_unit_id"], "title": broadcast["title"]}
+
+
+class ReminderRun(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    as_of: date = Field(description="the day whose reminders are due (Vietnam's date)")
+    campaign_id: str | None = Field(default=None, description="only this campaign's reminders")
+
+
+@router.post("/reminders/run", tags=["reminders"])
+async def run_reminders(body: ReminderRun, request: Request, principal: CurrentPrincipal) -> dict[str, int]:
+    """Run the reminder pass of a given day now (central administrators): to catch up a day the
+    scheduler missed. A reminder already sent is not sent again."""
+    if principal.role != "central_admin":
+        raise Forbidden("Chỉ quản trị hệ thống cấp Trung ương chạy lại việc nhắc hạn")
+    return await request.app.state.scheduler.run_pass(body.as_of, body.campaign_id)
 
 
 @router.get("/inbox", tags=["inbox"])

@@ -8,6 +8,8 @@ from fastapi import FastAPI
 from . import handlers
 from .api import router
 from .mailer import Mailer
+from .notifier import Notifier
+from .scheduler import Scheduler
 from .settings import NotificationsSettings
 from .store import NotificationStore
 
@@ -17,9 +19,15 @@ def build(settings: NotificationsSettings | None = None) -> tuple[FastAPI, Notif
     runtime = Runtime(settings)
     store = NotificationStore(runtime.store)
     mailer = Mailer(store, settings)
-    handlers.subscribe(runtime, store, mailer)
+    notifier = Notifier(store, mailer, runtime.units)
+    scheduler = Scheduler(store, runtime.units, notifier, settings)
+    handlers.subscribe(runtime, store, notifier)
     runtime.startup.append(store.create_indexes)
-    runtime.background.append(mailer.run)
+    runtime.background += [mailer.run, scheduler.run]
     app = runtime.app("MOHA notifications", router)
     app.state.notifications = store
+    app.state.notifier = notifier
+    app.state.scheduler = scheduler
+    app.state.units = runtime.units
+    app.state.sending = set()
     return app, settings

@@ -1,57 +1,80 @@
-"""Events notifications consumes: who can be reached (AccountIssued) and what to tell them."""
+"""Events notifications consumes: who can be reached (accounts), what to tell them (accounts'
+and reviewers' events), and what the reminders need (the tree, campaigns, who submitted)."""
 
 from __future__ import annotations
 
 from chassis.logging import get_logger
+from chassis.messaging import Retry
 from chassis.runtime import Runtime
-from moha_contracts import AccountIssued, AccountRevoked, AccountRoleChanged, Envelope, FormApproved, FormRejected
+from moha_contracts import (
+    AccountIssued,
+    AccountRevoked,
+    AccountRoleChanged,
+    CampaignOpened,
+    Envelope,
+    FormApproved,
+    FormRejected,
+    FormSubmitted,
+    PasswordReset,
+)
 
-from .domain.model import Delivery, notice_id
-from .domain.templates import render
-from .mailer import Mailer
+from .notifier import Notifier
 from .store import NotificationStore
 
 log = get_logger("notifications.handlers")
 
 
-def subscribe(runtime: Runtime, store: NotificationStore, mailer: Mailer) -> None:
-    @runtime.consumers.on(AccountIssued)
+def subscribe(runtime: Runtime, store: NotificationStore, notifier: Notifier) -> None:
+    runtime.units.subscribe(runtime.consumers)
+    on = runtime.consumers.on
+
+    @on(AccountIssued)
     async def on_account_issued(envelope: Envelope, event: AccountIssued) -> None:
         await store.upsert_recipient(
             event.account_id, event.unit_id, role=event.role, email=event.email,
             username=event.username, display_name=event.display_name,
         )
+        recipient = await store.recipient(event.account_id)
+        await notifier.tell(envelope.id, recipient, "account_issued", username=event.username)
+        notifier.mailer.wake()
 
-    @runtime.consumers.on(AccountRevoked)
+    @on(PasswordReset)
+    async def on_password_reset(envelope: Envelope, event: PasswordReset) -> None:
+        recipient = await store.recipient(event.account_id)
+        if recipient is None:
+            raise Retry(f"account {event.account_id} not known yet")
+        await notifier.tell(envelope.id, recipient, "password_reset", username=recipient["username"],
+                            reason=event.reason)
+        notifier.mailer.wake()
+
+    @on(AccountRevoked)
     async def on_account_revoked(envelope: Envelope, event: AccountRevoked) -> None:
         await store.update_recipient(event.account_id, status="revoked")
 
-    @runtime.consumers.on(AccountRoleChanged)
+    @on(AccountRoleChanged)
     async def on_role_changed(envelope: Envelope, event: AccountRoleChanged) -> None:
         await store.update_recipient(event.account_id, role=event.role)
 
-    @runtime.consumers.on(FormApproved)
+    @on(CampaignOpened)
+    async def on_campaign_opened(envelope: Envelope, event: CampaignOpened) -> None:
+        await store.add_campaign({"_id": event.campaign_id, **event.model_dump(mode="json")})
+
+    @on(FormSubmitted)
+    async def on_form_submitted(envelope: Envelope, event: FormSubmitted) -> None:
+        await store.mark_submitted(event.campaign_id, event.unit_id)  # no more reminders for it
+
+    @on(FormApproved)
     async def on_form_approved(envelope: Envelope, event: FormApproved) -> None:
         # A lower level's approval tells the unit its form went up; the last level's confirms it.
         await notify_unit(envelope, event.unit_id, "form_approved" if event.final else "form_approved_level",
                           submission_id=event.submission_id, revision=event.revision, reason="")
 
-    @runtime.consumers.on(FormRejected)
+    @on(FormRejected)
     async def on_form_rejected(envelope: Envelope, event: FormRejected) -> None:
         await notify_unit(envelope, event.unit_id, "form_returned", submission_id=event.submission_id,
                           revision=event.revision, reason=event.reason)
 
     async def notify_unit(envelope: Envelope, unit_id: str, template: str, **values: object) -> None:
-        recipients = await store.recipients_of_unit(unit_id, "reporting_unit")
-        if not recipients:
+        if not await notifier.tell_unit(envelope.id, unit_id, template, ("reporting_unit",), **values):
             log.warning("no account to notify for unit", unit_id=unit_id)
-        for r in recipients:
-            text = render(template, display_name=r["display_name"], **values)
-            nid = notice_id(envelope.id, r["_id"])
-            # Both writes have ids made from the event: a redelivery re-creates nothing.
-            await store.add_notice(nid, r["_id"], text.subject, text.body, template)
-            if r.get("email"):
-                await store.add_delivery(Delivery(id=nid + ":email", account_id=r["_id"], to=r["email"],
-                                                  subject=text.subject, body=text.body, template=template,
-                                                  cause_event_id=envelope.id))
-        mailer.wake()
+        notifier.mailer.wake()

@@ -52,10 +52,17 @@ class Mailer:
     async def send_due(self) -> bool:
         worked = False
         lease = self.settings.smtp_timeout_seconds * 3
-        while due := await self.store.claim_due(lease):
-            worked = True
-            for delivery in due:
+        # Several e-mails at once: a bulk issuance of accounts queues hundreds, and each waits mostly
+        # on the SMTP server and the store, not on this process.
+        limit = asyncio.Semaphore(self.settings.mail_concurrency)
+
+        async def send(delivery: Delivery) -> None:
+            async with limit:
                 await self._send(delivery)
+
+        while due := await self.store.claim_due(lease, limit=self.settings.mail_concurrency * 4):
+            worked = True
+            await asyncio.gather(*(send(d) for d in due))
         return worked
 
     async def _send(self, delivery: Delivery) -> None:
@@ -65,9 +72,15 @@ class Mailer:
         message["From"] = s.mail_sender
         message["To"] = delivery.to
         message["Subject"] = delivery.subject
+        message["X-MOHA-Template"] = delivery.template  # lets mail rules and tests sort messages by kind
         message["Message-ID"] = make_msgid(idstring=delivery.id.replace(":", "."), domain="moha.gov.vn")
         message.set_content(delivery.body)
         now = datetime.now(UTC)
+        if bad := await self.store.bad_address(delivery.to):
+            # The server refused this address for good before: retrying would only be refused again.
+            self._failed(delivery, RuntimeError(f"address refused earlier: {bad['error']}"), permanent=True, now=now)
+            await self.store.save_delivery(delivery)
+            return
         try:
             await aiosmtplib.send(
                 message, hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_username,
@@ -75,6 +88,7 @@ class Mailer:
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             self._failed(delivery, exc, permanent=True, now=now)
+            await self.store.mark_bad_address(delivery.to, delivery.last_error or "refused")
         except aiosmtplib.SMTPResponseException as exc:
             # 5xx is the server's final word on this message; 4xx and anything else may pass later.
             self._failed(delivery, exc, permanent=500 <= exc.code < 600, now=now)

@@ -17,3 +17,11 @@ class NotificationsSettings(ServiceSettings):
     mail_retry_max_seconds: float = 300.0
     mail_max_attempts: int = 50
     mail_poll_seconds: float = 1.0
+    mail_concurrency: int = 8
+    # Reminders: the lead times before a deadline, in days; the hour (Vietnam) from which a day's
+    # reminders go out; how often the scheduler looks; how long after a campaign closes it still
+    # sends the overdue lists.
+    reminder_days_before: list[int] = [5, 2, 1]
+    reminder_hour: int = 7
+    reminder_interval_seconds: float = 300.0
+    overdue_window_days: int = 30

@@ -21,6 +21,11 @@ DELIVERIES = "deliveries"
 # The e-mails still to send, by delivery id: as small as the backlog, so the mailer never scans the
 # whole delivery history (FerretDB pushes only `_id` equality down to SQLite).
 MAIL_QUEUE = "mail_queue"
+CAMPAIGNS = "campaigns"
+SUBMITTED = "submitted"
+REMINDERS = "reminders"
+BAD_ADDRESSES = "bad_addresses"
+BROADCASTS = "broadcasts"
 _DELIVERY_FIELDS = [f for f in Delivery.__dataclass_fields__ if f not in ("id", "version", "events")]
 
 
@@ -49,17 +54,74 @@ class NotificationStore:
             except (AlreadyExists, StaleVersion):
                 continue
 
+    async def recipient(self, account_id: str) -> dict[str, Any] | None:
+        return await self.store[RECIPIENTS].find_one({"_id": account_id})
+
     async def update_recipient(self, account_id: str, **fields: Any) -> None:
         if await self.store[RECIPIENTS].find_one({"_id": account_id}) is None:
             raise Retry(f"account {account_id} not known yet")  # its AccountIssued is still on the way
         await self.store[RECIPIENTS].update_one({"_id": account_id}, {"$set": fields})
 
-    async def recipients_of_unit(self, unit_id: str, role: str) -> list[dict[str, Any]]:
+    async def recipients_of_unit(self, unit_id: str, *roles: str) -> list[dict[str, Any]]:
+        """The unit's active accounts with one of `roles` (any role if none given)."""
         doc = await self.store.find(UNIT_RECIPIENTS, unit_id)
         if doc is None:
             return []
         found = await asyncio.gather(*(self.store[RECIPIENTS].find_one({"_id": a}) for a in doc["accounts"]))
-        return [r for r in found if r is not None and r["role"] == role and r.get("status") != "revoked"]
+        return [r for r in found
+                if r is not None and (not roles or r["role"] in roles) and r.get("status") != "revoked"]
+
+    # what reminders need: campaigns, who submitted, what was sent ------------------------
+    async def add_campaign(self, doc: dict[str, Any]) -> None:
+        try:
+            await self.store[CAMPAIGNS].insert_one(doc)
+        except DuplicateKeyError:
+            pass
+
+    async def campaigns(self) -> list[dict[str, Any]]:
+        return [c async for c in self.store[CAMPAIGNS].find({})]
+
+    async def mark_submitted(self, campaign_id: str, unit_id: str) -> None:
+        try:
+            await self.store[SUBMITTED].insert_one({"_id": f"{campaign_id}:{unit_id}", "campaign_id": campaign_id,
+                                                    "unit_id": unit_id})
+        except DuplicateKeyError:
+            pass
+
+    async def submitted_units(self, campaign_id: str) -> set[str]:
+        return {d["unit_id"] async for d in self.store[SUBMITTED].find({"campaign_id": campaign_id})}
+
+    async def reminder_sent(self, reminder_id: str) -> bool:
+        return await self.store[REMINDERS].find_one({"_id": reminder_id}) is not None
+
+    async def mark_reminder_sent(self, reminder_id: str, recipients: int) -> None:
+        try:
+            await self.store[REMINDERS].insert_one({"_id": reminder_id, "recipients": recipients,
+                                                    "at": datetime.now(UTC)})
+        except DuplicateKeyError:
+            pass  # another replica finished the same reminder: its e-mails had the same ids
+
+    # addresses the mail server refused for good -------------------------------------------
+    async def mark_bad_address(self, address: str, error: str) -> None:
+        await self.store[BAD_ADDRESSES].update_one({"_id": address.lower()},
+                                                   {"$set": {"error": error, "at": datetime.now(UTC)}}, upsert=True)
+
+    async def bad_address(self, address: str) -> dict[str, Any] | None:
+        return await self.store[BAD_ADDRESSES].find_one({"_id": address.lower()})
+
+    # notices an administrator sends to its subtree ----------------------------------------
+    async def add_broadcast(self, doc: dict[str, Any]) -> None:
+        await self.store[BROADCASTS].insert_one({**doc, "status": "sending", "recipients": 0})
+
+    async def broadcast(self, broadcast_id: str) -> dict[str, Any] | None:
+        return await self.store[BROADCASTS].find_one({"_id": broadcast_id})
+
+    async def unfinished_broadcasts(self) -> list[dict[str, Any]]:
+        return [b async for b in self.store[BROADCASTS].find({"status": "sending"})]
+
+    async def finish_broadcast(self, broadcast_id: str, recipients: int) -> None:
+        await self.store[BROADCASTS].update_one({"_id": broadcast_id},
+                                                {"$set": {"status": "sent", "recipients": recipients}})
 
     # notices (in-app inbox) ---------------------------------------------------------------
     async def add_notice(self, notice_id: str, account_id: str, title: str, body: str, kind: str) -> None:
@@ -109,6 +171,9 @@ class NotificationStore:
             if doc is None or doc["status"] != PENDING:
                 if doc is not None or entry["due_at"] < now - timedelta(minutes=5):
                     await queue.delete_one({"_id": entry["_id"]})
+                continue
+            if doc["next_attempt_at"] > now:
+                # Another replica holds its lease: the queue entry was read before it pushed it on.
                 continue
             delivery = Delivery(id=doc["_id"], version=doc["version"], **{k: doc[k] for k in _DELIVERY_FIELDS})
             delivery.next_attempt_at = lease_end

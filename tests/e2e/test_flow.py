@@ -58,16 +58,16 @@ def test_submit_approve_notify(client, district, smtp_server):
     assert decision.json()["status"] == "approved"
 
     eventually(lambda: submission(client, district["a_auth"], sub["submission_id"])["status"] == "approved")
-    inbox = eventually(lambda: client.notifications.get("/inbox", headers=district["a_auth"]).json()["items"])
-    assert inbox[0]["kind"] == "form_approved"
+    inbox = eventually(lambda: (items := client.notifications.get("/inbox", headers=district["a_auth"]).json()[
+        "items"]) and items[0]["kind"] == "form_approved" and items)
     assert "đã được duyệt" in inbox[0]["title"]
 
-    mail = smtp_server.wait_for(district["account_a"]["username"] + "@example.vn")
+    mail = smtp_server.wait_for(district["account_a"]["username"] + "@example.vn", template="form_approved")
     assert len(mail) == 1
     assert mail[0]["Subject"] == "Phiếu của đơn vị đã được duyệt"
     assert sub["submission_id"] in mail[0].get_content()
     # The other unit of the district heard nothing.
-    assert smtp_server.to(district["account_b"]["username"] + "@example.vn") == []
+    assert smtp_server.to(district["account_b"]["username"] + "@example.vn", "form_approved") == []
 
 
 def test_return_with_reason_then_resubmit(client, district, smtp_server):
@@ -86,7 +86,7 @@ def test_return_with_reason_then_resubmit(client, district, smtp_server):
 
     sub = eventually(lambda: (s := submission(client, district["b_auth"], sid))["status"] == "returned" and s)
     assert sub["return_reason"] == "Mục A2.2.2 tính cả người của đơn vị mình"
-    mail = smtp_server.wait_for(district["account_b"]["username"] + "@example.vn")
+    mail = smtp_server.wait_for(district["account_b"]["username"] + "@example.vn", template="form_returned")
     assert mail[0]["Subject"] == "Phiếu của đơn vị bị trả lại"
     assert "Lý do: Mục A2.2.2 tính cả người của đơn vị mình" in mail[0].get_content()
 

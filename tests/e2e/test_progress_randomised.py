@@ -2,7 +2,6 @@
 approvals' queues as the broker may deliver them: every progress count ends equal to the count
 computed from the units' true states, and a rebuild of the read model from scratch gives the same."""
 
-import asyncio
 import csv
 import io
 import os
@@ -16,6 +15,7 @@ import pytest
 from moha_contracts import DraftStarted, Envelope, FormApproved, FormRejected, FormSubmitted, ReviewTaskClaimed
 
 from services.accounts.domain.imports import unit_id_for
+from tests.support.events import drained
 from tests.support.lifecycles import lifecycle, scrambled
 from tests.support.platform import eventually
 
@@ -55,19 +55,6 @@ def big_province(client, admin):
 
 QUEUES = [f"approvals.{e.routing_key}{side}" for e in (DraftStarted, FormSubmitted, ReviewTaskClaimed, FormApproved,
                                                        FormRejected) for side in ("", ".retry")]
-
-
-async def drained(channel, quiet_rounds=3):
-    """Approvals' progress queues empty, several polls in a row (a message being handled is not
-    counted, but its retry or the next poll shows it)."""
-    quiet = 0
-    for _ in range(600):
-        counts = [(await channel.declare_queue(q, passive=True)).declaration_result.message_count for q in QUEUES]
-        quiet = quiet + 1 if not any(counts) else 0
-        if quiet >= quiet_rounds:
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"approvals' queues not drained: {dict(zip(QUEUES, counts, strict=True))}")
 
 
 def progress(client, admin, p):
@@ -115,7 +102,7 @@ async def test_duplicated_and_reordered_events_give_the_true_counts(client, admi
             pytest.fail(f"seed {seed}: counts {progress(client, admin, p)['summary']['counts']} != {dict(expected)}")
         # The counts can be right while a late fact (a first submission's date) is still in a
         # retry queue: wait until approvals' queues are empty.
-        await drained(channel)
+        await drained(channel, QUEUES)
     print(f"seed {seed}: {len(deliveries)} deliveries settled in {time.monotonic() - started:.1f}s")
     view = progress(client, admin, p)
     assert {u["unit_id"]: u["state"] for u in view["units"]} == truth, f"seed {seed}"

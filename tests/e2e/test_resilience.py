@@ -73,13 +73,13 @@ async def test_event_delivered_twice_has_one_effect(platform, client, district, 
         client.approvals.post(f"/tasks/{task['task_id']}/approve", json={"revision": 1},
                               headers=district["supervisor_auth"]).raise_for_status()
         envelope, message = await tap.wait_for("approvals.form.approved.v1", subject=sid)
-        before = len(smtp_server.wait_for(address))
+        before = len(smtp_server.wait_for(address, template="form_approved"))
         # The very same event, twice more, as a broker redelivery would bring it.
         for _ in range(2):
             await tap.publish_raw(message.body, message.routing_key, message_id=envelope.id,
                                   content_type=message.content_type)
     await asyncio.sleep(2.0)
-    assert len(smtp_server.to(address)) == before == 1
+    assert len(smtp_server.to(address, "form_approved")) == before == 1
     inbox = client.notifications.get("/inbox", headers=district["a_auth"]).json()
     assert [n["kind"] for n in inbox["items"]].count("form_approved") == 1
     assert submission(client, district["a_auth"], sid)["history"][-1]["action"] == "approved"
@@ -144,5 +144,5 @@ async def test_mail_waits_while_smtp_server_is_down(platform, client, district, 
         eventually(lambda: "e-mail not delivered" in platform["notifications"].log_path.read_text())
     finally:
         smtp_server.start()
-    mail = smtp_server.wait_for(address)
+    mail = smtp_server.wait_for(address, template="form_approved")
     assert len(mail) == 1 and mail[0]["Subject"] == "Phiếu của đơn vị đã được duyệt"

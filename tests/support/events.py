@@ -46,3 +46,16 @@ class EventTap:
     async def publish_raw(self, body: bytes, routing_key: str, **properties: object) -> None:
         await self.exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                                                      **properties), routing_key=routing_key)
+
+
+async def drained(channel: aio_pika.abc.AbstractChannel, queues: list[str], quiet_rounds: int = 3) -> None:
+    """The queues empty for several polls in a row: a message being handled is not counted, but
+    its retry, or the next poll, shows it."""
+    quiet, counts = 0, []
+    for _ in range(600):
+        counts = [(await channel.declare_queue(q, passive=True)).declaration_result.message_count for q in queues]
+        quiet = quiet + 1 if not any(counts) else 0
+        if quiet >= quiet_rounds:
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"queues not drained: {dict(zip(queues, counts, strict=True))}")

@@ -15,6 +15,13 @@ class _Collect:
     def __init__(self, sink: list[EmailMessage], lock: threading.Lock) -> None:
         self.sink, self.lock = sink, lock
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        # A mailbox that does not exist: the server's final word, as a real one would give it.
+        if address.startswith("refuse."):
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
@@ -38,14 +45,18 @@ class SmtpServer:
             self._controller.stop()
             self._controller = None
 
-    def to(self, address: str) -> list[EmailMessage]:
+    def to(self, address: str, template: str | None = None) -> list[EmailMessage]:
+        """What `address` received (of one kind of message, if `template` is given)."""
         with self._lock:
-            return [m for m in self.messages if m["To"] == address]
+            return [m for m in self.messages
+                    if m["To"] == address and (template is None or m["X-MOHA-Template"] == template)]
 
-    def wait_for(self, address: str, count: int = 1, timeout: float = 20.0) -> list[EmailMessage]:
+    def wait_for(self, address: str, count: int = 1, timeout: float = 20.0,
+                 template: str | None = None) -> list[EmailMessage]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if len(found := self.to(address)) >= count:
+            if len(found := self.to(address, template)) >= count:
                 return found
             time.sleep(0.05)
-        raise AssertionError(f"expected {count} e-mail(s) to {address}, got {len(self.to(address))}")
+        raise AssertionError(f"expected {count} {template or ''} e-mail(s) to {address}, "
+                             f"got {len(self.to(address, template))}")

@@ -13,6 +13,36 @@ class Rendered:
 
 
 _TEMPLATES = {
+    "account_issued": (
+        "Tài khoản của bạn trên Hệ thống điều tra, báo cáo của Bộ Nội vụ",
+        "Kính gửi $display_name,\n\n"
+        "Tài khoản của bạn đã được cấp với tên đăng nhập: $username.\n"
+        "Mật khẩu ban đầu do quản trị viên cấp trên bàn giao trực tiếp; hệ thống không gửi mật khẩu qua "
+        "thư điện tử. Ở lần đăng nhập đầu tiên, bạn phải đổi mật khẩu.\n\nTrân trọng,\nBộ Nội vụ\n",
+    ),
+    "password_reset": (
+        "Mật khẩu tài khoản của bạn đã được đặt lại",
+        "Kính gửi $display_name,\n\n"
+        "Mật khẩu tài khoản $username đã được quản trị viên đặt lại. Lý do: $reason\n"
+        "Mật khẩu mới do quản trị viên bàn giao; ở lần đăng nhập tới, bạn phải đổi mật khẩu. Nếu bạn "
+        "không đề nghị việc này, hãy báo ngay cho quản trị viên.\n\nTrân trọng,\nBộ Nội vụ\n",
+    ),
+    "reminder_before": (
+        "Nhắc hạn gửi phiếu: $when ($campaign_title)",
+        "Kính gửi $display_name,\n\n"
+        "Đơn vị chưa gửi phiếu của đợt \"$campaign_title\". Hạn gửi của đơn vị là ngày $deadline "
+        "($when).\nĐề nghị đơn vị hoàn thành và gửi phiếu đúng hạn.\n\nTrân trọng,\nBộ Nội vụ\n",
+    ),
+    "reminder_overdue": (
+        "Danh sách đơn vị chưa gửi phiếu quá hạn ($campaign_title)",
+        "Kính gửi $display_name,\n\n"
+        "Đã quá hạn $deadline của đợt \"$campaign_title\", $count đơn vị thuộc địa bàn chưa gửi phiếu:\n"
+        "$units\n\nĐề nghị giám sát viên đôn đốc các đơn vị trên.\n\nTrân trọng,\nBộ Nội vụ\n",
+    ),
+    "notice": (
+        "Thông báo: $title",
+        "Kính gửi $display_name,\n\n$body\n$links\nNgười gửi: $sender\n\nTrân trọng,\nBộ Nội vụ\n",
+    ),
     "form_approved": (
         "Phiếu của đơn vị đã được duyệt",
         "Kính gửi $display_name,\n\n"

@@ -1,0 +1,50 @@
+"""Telling people: an in-app notice and, where the account has an address, an e-mail, both with ids
+made from the cause (an event, a reminder, a notice) and the account. Whoever tells the same thing
+again, a redelivered event or another replica, re-creates nothing: one notice, one e-mail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chassis.tree import UnitDirectory
+
+from .domain.model import Delivery, notice_id
+from .domain.templates import render
+from .mailer import Mailer
+from .store import NotificationStore
+
+
+class Notifier:
+    def __init__(self, store: NotificationStore, mailer: Mailer, units: UnitDirectory) -> None:
+        self.store = store
+        self.mailer = mailer
+        self.units = units
+
+    async def tell(self, cause_id: str, recipient: dict[str, Any], template: str, **values: Any) -> None:
+        text = render(template, display_name=recipient["display_name"], **values)
+        nid = notice_id(cause_id, recipient["_id"])
+        await self.store.add_notice(nid, recipient["_id"], text.subject, text.body, template)
+        if recipient.get("email"):
+            await self.store.add_delivery(Delivery(id=nid + ":email", account_id=recipient["_id"],
+                                                   to=recipient["email"], subject=text.subject, body=text.body,
+                                                   template=template, cause_event_id=cause_id))
+
+    async def tell_unit(self, cause_id: str, unit_id: str, template: str, roles: tuple[str, ...] = (),
+                        **values: Any) -> int:
+        recipients = await self.store.recipients_of_unit(unit_id, *roles)
+        for recipient in recipients:
+            await self.tell(cause_id, recipient, template, **values)
+        return len(recipients)
+
+    async def send_broadcast(self, broadcast: dict[str, Any]) -> int:
+        """A notice to every account of every unit under the area. Resumable: run again after a
+        crash, it re-creates nothing already created."""
+        area = broadcast["area_unit_id"]
+        links = "".join(f"- {link['title']}: {link['url']}\n" for link in broadcast.get("links", []))
+        told = 0
+        async for unit in self.units.units.find({"path": area}):
+            told += await self.tell_unit(broadcast["_id"], unit["_id"], "notice", title=broadcast["title"],
+                                         body=broadcast["body"], links=links, sender=broadcast["sender_name"])
+        await self.store.finish_broadcast(broadcast["_id"], told)
+        self.mailer.wake()
+        return told
