@@ -147,9 +147,22 @@ async def _principal(principal: Annotated[Principal, Depends(_signed_in)]) -> Pr
     return principal
 
 
+async def _maybe_signed_in(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal | None:
+    """For public routes (a survey respondent's link): who the caller is, if it sent a valid token."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        return None
+    try:
+        return await request.app.state.verifier.verify(credentials.credentials)
+    except Unauthenticated:
+        return None
+
+
 # Every route takes this one; only changing the issued password takes the other.
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 SignedInBeforePasswordChange = Annotated[Principal, Depends(_signed_in)]
+MaybePrincipal = Annotated[Principal | None, Depends(_maybe_signed_in)]
 
 
 def client_ip(request: Request) -> str | None:

@@ -37,6 +37,11 @@ class ServiceSettings(BaseSettings):
     # Behind the Ministry's reverse proxy, the caller's address is the first X-Forwarded-For hop.
     trust_forwarded_for: bool = False
 
+    # Shared by forms and notifications only: seals survey respondents' addresses and links inside
+    # events (chassis/sealing.py). Make one with `python -c "from chassis.sealing import Sealer;
+    # print(Sealer.new_key())"`.
+    survey_seal_key: str = ""
+
     max_body_bytes: int = Field(default=1_000_000, description="largest accepted HTTP request body")
 
     # Fault injection for crash tests: exit the process right after a state change is stored,

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from chassis.sealing import Sealer
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("accounts", "forms", "approvals", "notifications")
 DEFAULT_PORTS = {"accounts": 8001, "forms": 8002, "approvals": 8003, "notifications": 8004}
@@ -97,6 +99,9 @@ class Platform:
 
     def __post_init__(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        # Forms seals survey links for notifications: both need the same key, made once per platform
+        # unless the operator gives one.
+        self.extra_env.setdefault("SURVEY_SEAL_KEY", os.environ.get("SURVEY_SEAL_KEY") or Sealer.new_key())
         ports = {name: self.ports.get(name) or DEFAULT_PORTS[name] for name in SERVICES}
         for name in SERVICES:
             env = {
@@ -104,6 +109,7 @@ class Platform:
                 "MONGODB_URL": self.mongodb_url,
                 "DATABASE": f"moha_{name}{self.database_suffix}",
                 "JWKS_URL": f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json",
+                "SURVEY_LINK_BASE": f"http://127.0.0.1:{ports['forms']}/s",
                 **self.extra_env,
             }
             self.services[name] = ServiceProcess(name, ports[name], env, self.log_dir / f"{name}.log")

@@ -235,6 +235,76 @@ class FormSubmitted(Event):
         return self.submission_id
 
 
+# forms: the PAR Index survey ----------------------------------------------------------------
+class RespondentListSubmitted(Event):
+    """A ministry or a province sent its respondent list to the Ministry; it is locked until the
+    Ministry reopens it. Counts per group only: the people stay in forms."""
+
+    routing_key = "forms.respondent_list.submitted.v1"
+
+    survey_id: str
+    owner_unit_id: str
+    owner_kind: Literal["ministry", "province"]
+    counts: dict[str, int]
+    submitted_by: str
+    submitted_at: datetime
+
+    def subject(self) -> str:
+        return f"{self.survey_id}:{self.owner_unit_id}"
+
+
+class SurveyInvitationIssued(Event):
+    """A respondent's personal questionnaire link was made. The address, the name and the link are
+    `sealed` (Fernet, with the key forms shares with notifications only): subscribers see that an
+    invitation went out, to which group, never to whom or the link."""
+
+    routing_key = "forms.survey_invitation.issued.v1"
+
+    invitation_id: str
+    survey_id: str
+    survey_title: str
+    owner_unit_id: str
+    group: str
+    answer_deadline: date
+    sealed: str
+    issued_at: datetime
+
+    def subject(self) -> str:
+        return self.invitation_id
+
+
+class SurveyResponseReceived(Event):
+    """The respondent of an invitation answered. Nothing here leads to the answers."""
+
+    routing_key = "forms.survey_response.received.v1"
+
+    invitation_id: str
+    survey_id: str
+    owner_unit_id: str
+    group: str
+    received_at: datetime
+
+    def subject(self) -> str:
+        return self.invitation_id
+
+
+class SurveyResponseVoided(Event):
+    """The Ministry voided a response (tampering, seed 002), with the reason."""
+
+    routing_key = "forms.survey_response.voided.v1"
+
+    response_id: str
+    survey_id: str
+    owner_unit_id: str
+    group: str
+    reason: str
+    voided_by: str
+    voided_at: datetime
+
+    def subject(self) -> str:
+        return self.response_id
+
+
 # approvals --------------------------------------------------------------------------------
 class ReviewTaskOpened(Event):
     """A revision waits for the supervisors of `reviewer_unit_id` (level 1 first, then upwards)."""
@@ -378,6 +448,10 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     CampaignOpened,
     DraftStarted,
     FormSubmitted,
+    RespondentListSubmitted,
+    SurveyInvitationIssued,
+    SurveyResponseReceived,
+    SurveyResponseVoided,
     ReviewTaskOpened,
     ReviewTaskClaimed,
     FormApproved,

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from .domain import model
 from .domain.model import Account
-from .sheets import XLSX_TYPE
+from chassis.sheets import XLSX_TYPE
 from .store import AccountsStore
 from .tokens import TokenIssuer
 

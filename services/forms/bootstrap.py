@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chassis.runtime import Runtime
+from chassis.sealing import Sealer
 from fastapi import FastAPI
 
 from . import handlers
@@ -10,6 +11,8 @@ from .api import router
 from .exports import Export
 from .settings import FormsSettings
 from .store import CampaignStore, DefinitionStore, SubmissionStore
+from .survey_api import router as survey_router
+from .survey_store import SurveyStore
 
 
 def build(settings: FormsSettings | None = None) -> tuple[FastAPI, FormsSettings]:
@@ -20,10 +23,16 @@ def build(settings: FormsSettings | None = None) -> tuple[FastAPI, FormsSettings
     definitions = DefinitionStore(runtime.store)
     runtime.startup.append(submissions.create_indexes)
     runtime.startup.append(definitions.publish_bundled)
-    app = runtime.app("MOHA forms", router)
+    surveys = SurveyStore(runtime.store)
+    runtime.startup.append(surveys.create_indexes)
+    app = runtime.app("MOHA forms", router, survey_router)
     app.state.submissions = submissions
     app.state.definitions = definitions
     app.state.campaigns = CampaignStore(runtime.store)
     app.state.export = Export(submissions, definitions, runtime.units)
     app.state.units = runtime.units
+    app.state.surveys = surveys
+    app.state.sealer = Sealer(settings.survey_seal_key)
+    app.state.survey_link_base = settings.survey_link_base
+    app.state.settings = settings
     return app, settings

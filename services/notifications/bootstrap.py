@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chassis.runtime import Runtime
+from chassis.sealing import Sealer
 from fastapi import FastAPI
 
 from . import handlers
@@ -19,7 +20,7 @@ def build(settings: NotificationsSettings | None = None) -> tuple[FastAPI, Notif
     runtime = Runtime(settings)
     store = NotificationStore(runtime.store)
     mailer = Mailer(store, settings)
-    notifier = Notifier(store, mailer, runtime.units)
+    notifier = Notifier(store, mailer, runtime.units, Sealer(settings.survey_seal_key))
     scheduler = Scheduler(store, runtime.units, notifier, settings)
     handlers.subscribe(runtime, store, notifier)
     runtime.startup.append(store.create_indexes)

@@ -4,8 +4,9 @@ and reviewers' events), and what the reminders need (the tree, campaigns, who su
 from __future__ import annotations
 
 from chassis.logging import get_logger
-from chassis.messaging import Retry
+from chassis.messaging import Malformed, Retry
 from chassis.runtime import Runtime
+from chassis.sealing import SealError
 from moha_contracts import (
     AccountIssued,
     AccountRevoked,
@@ -16,6 +17,8 @@ from moha_contracts import (
     FormRejected,
     FormSubmitted,
     PasswordReset,
+    SurveyInvitationIssued,
+    SurveyResponseReceived,
 )
 
 from .notifier import Notifier
@@ -62,6 +65,25 @@ def subscribe(runtime: Runtime, store: NotificationStore, notifier: Notifier) ->
     @on(FormSubmitted)
     async def on_form_submitted(envelope: Envelope, event: FormSubmitted) -> None:
         await store.mark_submitted(event.campaign_id, event.unit_id)  # no more reminders for it
+
+    @on(SurveyInvitationIssued)
+    async def on_survey_invitation(envelope: Envelope, event: SurveyInvitationIssued) -> None:
+        try:
+            person = notifier.sealer.open(event.sealed)
+        except SealError as exc:
+            raise Malformed(f"sealed invitation cannot be opened: {exc}") from exc
+        await store.add_survey_invite({"_id": event.invitation_id, "survey_id": event.survey_id,
+                                       "survey_title": event.survey_title, "sealed": event.sealed,
+                                       "answer_deadline": event.answer_deadline.isoformat()})
+        await notifier.tell(envelope.id, {"_id": event.invitation_id, "display_name": person["full_name"],
+                                          "email": person["email"]}, "survey_invitation", in_app=False,
+                            survey_title=event.survey_title, link=person["link"],
+                            deadline=f"{event.answer_deadline:%d/%m/%Y}")
+        notifier.mailer.wake()
+
+    @on(SurveyResponseReceived)
+    async def on_survey_response(envelope: Envelope, event: SurveyResponseReceived) -> None:
+        await store.survey_answered(event.invitation_id)  # no more reminders
 
     @on(FormApproved)
     async def on_form_approved(envelope: Envelope, event: FormApproved) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chassis.sealing import Sealer
 from chassis.tree import UnitDirectory
 
 from .domain.model import Delivery, notice_id
@@ -15,15 +16,19 @@ from .store import NotificationStore
 
 
 class Notifier:
-    def __init__(self, store: NotificationStore, mailer: Mailer, units: UnitDirectory) -> None:
+    def __init__(self, store: NotificationStore, mailer: Mailer, units: UnitDirectory, sealer: Sealer) -> None:
         self.store = store
         self.mailer = mailer
         self.units = units
+        self.sealer = sealer  # opens survey invitations sealed by forms
 
-    async def tell(self, cause_id: str, recipient: dict[str, Any], template: str, **values: Any) -> None:
+    async def tell(self, cause_id: str, recipient: dict[str, Any], template: str, *, in_app: bool = True,
+                   **values: Any) -> None:
+        """`in_app=False` for people without an account (survey respondents): e-mail only."""
         text = render(template, display_name=recipient["display_name"], **values)
         nid = notice_id(cause_id, recipient["_id"])
-        await self.store.add_notice(nid, recipient["_id"], text.subject, text.body, template)
+        if in_app:
+            await self.store.add_notice(nid, recipient["_id"], text.subject, text.body, template)
         if recipient.get("email"):
             await self.store.add_delivery(Delivery(id=nid + ":email", account_id=recipient["_id"],
                                                    to=recipient["email"], subject=text.subject, body=text.body,

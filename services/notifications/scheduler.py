@@ -56,7 +56,9 @@ class Scheduler:
                 await self.notifier.send_broadcast(broadcast)
 
     async def run_pass(self, today: date, campaign_id: str | None = None) -> dict[str, int]:
-        sent = {"unit_reminders": 0, "overdue_lists": 0}
+        """`campaign_id`: a campaign's or a survey's reminders only."""
+        sent = {"unit_reminders": 0, "overdue_lists": 0,
+                "survey_reminders": await self._survey_reminders(today, campaign_id)}
         days_before = tuple(self.settings.reminder_days_before)
         for campaign in await self.store.campaigns():
             if campaign_id is not None and campaign["campaign_id"] != campaign_id:
@@ -87,6 +89,28 @@ class Scheduler:
         self.notifier.mailer.wake()
         if any(sent.values()):
             log.info("reminders sent", as_of=today.isoformat(), **sent)
+        return sent
+
+    async def _survey_reminders(self, today: date, survey_id: str | None) -> int:
+        """Respondents who have not answered, before the answer deadline (never after: the link is
+        closed then)."""
+        sent = 0
+        days_before = tuple(self.settings.reminder_days_before)
+        for invite in await self.store.open_survey_invites(survey_id):
+            deadline = date.fromisoformat(invite["answer_deadline"])
+            kind = due_reminder(deadline, today, days_before)
+            if kind is None or kind == OVERDUE:
+                continue
+            rid = reminder_id(invite["survey_id"], invite["_id"], kind, deadline)
+            if await self.store.reminder_sent(rid):
+                continue
+            person = self.notifier.sealer.open(invite["sealed"])
+            await self.notifier.tell(rid, {"_id": invite["_id"], "display_name": person["full_name"],
+                                           "email": person["email"]}, "survey_reminder", in_app=False,
+                                     survey_title=invite["survey_title"], link=person["link"],
+                                     deadline=f"{deadline:%d/%m/%Y}", when=_when((deadline - today).days))
+            await self.store.mark_reminder_sent(rid, 1)
+            sent += 1
         return sent
 
     async def _remind(self, rid: str, unit_id: str, template: str, roles: tuple[str, ...], **values: Any) -> int:

@@ -26,6 +26,7 @@ SUBMITTED = "submitted"
 REMINDERS = "reminders"
 BAD_ADDRESSES = "bad_addresses"
 BROADCASTS = "broadcasts"
+SURVEY_INVITES = "survey_invites"
 _DELIVERY_FIELDS = [f for f in Delivery.__dataclass_fields__ if f not in ("id", "version", "events")]
 
 
@@ -100,6 +101,24 @@ class NotificationStore:
                                                     "at": datetime.now(UTC)})
         except DuplicateKeyError:
             pass  # another replica finished the same reminder: its e-mails had the same ids
+
+    # survey invitations (sealed: address, name, link), for the invitation and its reminders ---
+    async def add_survey_invite(self, doc: dict[str, Any]) -> None:
+        try:
+            await self.store[SURVEY_INVITES].insert_one({**doc, "answered": False})
+        except DuplicateKeyError:
+            pass
+
+    async def survey_answered(self, invitation_id: str) -> None:
+        if await self.store[SURVEY_INVITES].find_one({"_id": invitation_id}) is None:
+            raise Retry(f"invitation {invitation_id} not known yet")
+        await self.store[SURVEY_INVITES].update_one({"_id": invitation_id}, {"$set": {"answered": True}})
+
+    async def open_survey_invites(self, survey_id: str | None = None) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"answered": False}
+        if survey_id:
+            query["survey_id"] = survey_id
+        return [d async for d in self.store[SURVEY_INVITES].find(query)]
 
     # addresses the mail server refused for good -------------------------------------------
     async def mark_bad_address(self, address: str, error: str) -> None:

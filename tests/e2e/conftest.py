@@ -32,6 +32,7 @@ async def platform(amqp_url, mongo_url, run_id, smtp_server, tmp_path_factory):
             "MAIL_RETRY_BASE_SECONDS": "0.2",
             "MAIL_RETRY_MAX_SECONDS": "1",
             "RETRY_DELAY_MS": "300",
+            "SURVEY_BURST_THRESHOLD": "4",
             "LOG_LEVEL": "debug",
         },
     )

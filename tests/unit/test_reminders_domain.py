@@ -41,7 +41,8 @@ def test_the_area_told_of_a_late_unit():
 def test_every_template_renders_in_vietnamese(template):
     values = dict(display_name="Xã A", username="dv.xa", reason="Quên mật khẩu", submission_id="s", revision=1,
                   when="còn 2 ngày", deadline="20/04/2026", campaign_title="Điều tra", count=1, units="- Xã A",
-                  title="Lịch tập huấn", body="Nội dung", links="", sender="Sở Nội vụ")
+                  title="Lịch tập huấn", body="Nội dung", links="", sender="Sở Nội vụ",
+                  survey_title="Chỉ số CCHC 2022", link="https://khaosat.example.vn/s/t")
     text = render(template, **values)
     assert "$" not in text.subject + text.body
     assert "Kính gửi Xã A" in text.body and "Bộ Nội vụ" in text.body

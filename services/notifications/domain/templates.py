@@ -39,6 +39,19 @@ _TEMPLATES = {
         "Đã quá hạn $deadline của đợt \"$campaign_title\", $count đơn vị thuộc địa bàn chưa gửi phiếu:\n"
         "$units\n\nĐề nghị giám sát viên đôn đốc các đơn vị trên.\n\nTrân trọng,\nBộ Nội vụ\n",
     ),
+    "survey_invitation": (
+        "Phiếu khảo sát: $survey_title",
+        "Kính gửi $display_name,\n\n"
+        "Bộ Nội vụ trân trọng đề nghị ông/bà trả lời phiếu khảo sát \"$survey_title\" tại đường dẫn riêng "
+        "dưới đây (không cần tài khoản; đường dẫn chỉ dành cho ông/bà và chỉ trả lời được một lần):\n"
+        "$link\n\nHạn trả lời: ngày $deadline.\n\nTrân trọng,\nBộ Nội vụ\n",
+    ),
+    "survey_reminder": (
+        "Nhắc trả lời phiếu khảo sát: $when ($survey_title)",
+        "Kính gửi $display_name,\n\n"
+        "Ông/bà chưa trả lời phiếu khảo sát \"$survey_title\"; hạn trả lời là ngày $deadline ($when).\n"
+        "Đường dẫn riêng của ông/bà: $link\n\nTrân trọng,\nBộ Nội vụ\n",
+    ),
     "notice": (
         "Thông báo: $title",
         "Kính gửi $display_name,\n\n$body\n$links\nNgười gửi: $sender\n\nTrân trọng,\nBộ Nội vụ\n",

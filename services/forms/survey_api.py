@@ -1,0 +1,443 @@
+"""The PAR Index survey's HTTP API: the Ministry opens a survey; each ministry and province imports,
+reviews and sends its respondent list; the Ministry dispatches personal links; respondents answer
+without an account; progress per group; tamper flags and voided responses for the Ministry."""
+
+from __future__ import annotations
+
+import io
+import secrets
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from chassis.auth import Principal
+from chassis.clock import today_in_vietnam
+from chassis.errors import Conflict, DomainError, Forbidden, NotFound
+from chassis.http import CurrentPrincipal, MaybePrincipal, client_ip
+from chassis.sealing import Sealer, SealError
+from chassis.sheets import XLSX_TYPE, read_rows
+from chassis.tree import UnitDirectory
+from fastapi import APIRouter, Depends, Request, Response
+from moha_contracts import SurveyInvitationIssued, SurveyResponseReceived, SurveyResponseVoided
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .domain.surveys import (
+    ADMIN_ROLES,
+    ADMIN_SESSION,
+    ANSWERS_ACCESS,
+    BURST,
+    FLAG_LABELS,
+    GROUPS,
+    QUESTIONNAIRES,
+    SUBMITTED,
+    TOKEN_REUSE,
+    RespondentList,
+    check_answer_window,
+    check_list,
+    fingerprint,
+    is_burst,
+    kind_of,
+    may_manage_list,
+    normalise_headers,
+    response_id,
+    token_hash,
+)
+from .store import DefinitionStore
+from .survey_store import SurveyStore
+
+router = APIRouter()
+Scalar = str | int | float | bool | None
+
+
+def surveys_store(request: Request) -> SurveyStore:
+    return request.app.state.surveys
+
+
+def units(request: Request) -> UnitDirectory:
+    return request.app.state.units
+
+
+def definitions_store(request: Request) -> DefinitionStore:
+    return request.app.state.definitions
+
+
+Surveys = Annotated[SurveyStore, Depends(surveys_store)]
+Units = Annotated[UnitDirectory, Depends(units)]
+Definitions = Annotated[DefinitionStore, Depends(definitions_store)]
+
+
+class SurveyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    survey_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    title: str = Field(min_length=1, max_length=300)
+    list_deadline: date = Field(description="lists are sent to the Ministry by this day (13/02 in seed 002)")
+    answer_deadline: date = Field(description="respondents answer by this day (03/03 in seed 002)")
+    owner_unit_ids: list[str] = Field(min_length=1, max_length=200, description="the ministries and provinces")
+
+    @model_validator(mode="after")
+    def _order(self) -> SurveyRequest:
+        if self.answer_deadline < self.list_deadline:
+            raise ValueError("hạn trả lời phải sau hạn gửi danh sách")
+        return self
+
+
+@router.post("/surveys", status_code=201, tags=["surveys"])
+async def open_survey(body: SurveyRequest, principal: CurrentPrincipal, store: Surveys, tree: Units) -> dict[str, Any]:
+    """Open a PAR Index survey for ministries and provinces (the Ministry's central administrators)."""
+    if principal.role != "central_admin":
+        raise Forbidden("Chỉ Bộ Nội vụ mở cuộc điều tra xã hội học")
+    owners = {}
+    for unit_id in body.owner_unit_ids:
+        unit = await tree.get(unit_id)
+        kind = kind_of(unit) if unit else None
+        if kind is None:
+            raise DomainError(f"Đơn vị '{unit_id}' không phải một bộ hay một tỉnh", code="not_a_survey_owner")
+        owners[unit_id] = kind
+    doc = {"_id": body.survey_id, **body.model_dump(mode="json"), "owners": owners}
+    if not await store.add_survey(doc):
+        raise Conflict(f"Cuộc điều tra '{body.survey_id}' đã có", code="duplicate")
+    return _survey_view(doc)
+
+
+@router.get("/surveys/{survey_id}", tags=["surveys"])
+async def get_survey(survey_id: str, principal: CurrentPrincipal, store: Surveys) -> dict[str, Any]:
+    del principal
+    return _survey_view(await _survey(store, survey_id))
+
+
+async def _survey(store: SurveyStore, survey_id: str) -> dict[str, Any]:
+    survey = await store.survey(survey_id)
+    if survey is None:
+        raise NotFound("Không có cuộc điều tra này")
+    return survey
+
+
+def _survey_view(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k != "_id"} | {
+        "groups": {kind: GROUPS[kind] for kind in sorted(set(doc["owners"].values()))}}
+
+
+async def _managed_list(store: SurveyStore, survey_id: str, owner: str, principal: Principal
+                        ) -> tuple[dict[str, Any], RespondentList]:
+    survey = await _survey(store, survey_id)
+    kind = survey["owners"].get(owner)
+    # Another ministry's or province's list answers as unknown.
+    if kind is None or not may_manage_list(principal, owner, kind):
+        raise NotFound("Không tìm thấy danh sách này")
+    lst = await store.list_of(survey_id, owner) or RespondentList(f"{survey_id}:{owner}", survey_id, owner, kind)
+    return survey, lst
+
+
+@router.get("/surveys/{survey_id}/lists/{owner}/template", tags=["surveys"])
+async def list_template(survey_id: str, owner: str, principal: CurrentPrincipal, store: Surveys,
+                        format: Literal["xlsx", "csv"] = "xlsx") -> Response:
+    """The sheet to fill: the columns, and the groups this ministry or province lists."""
+    _, lst = await _managed_list(store, survey_id, owner, principal)
+    header = ["Họ và tên", "Thư điện tử", "Nhóm đối tượng", "Chức vụ", "Cơ quan, đơn vị"]
+    groups = list(GROUPS[lst.kind].values())
+    if format == "csv":
+        data = ("\ufeff" + ",".join(header) + "\n").encode()
+        return Response(data, media_type="text/csv; charset=utf-8")
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Danh sách đối tượng"
+    sheet.append(header)
+    legend = book.create_sheet("Nhóm đối tượng")
+    for label in groups:
+        legend.append([label])
+    out = io.BytesIO()
+    book.save(out)
+    return Response(out.getvalue(), media_type=XLSX_TYPE,
+                    headers={"Content-Disposition": f'attachment; filename="danh-sach-{survey_id}.xlsx"'})
+
+
+@router.post("/surveys/{survey_id}/lists/{owner}/import", tags=["surveys"])
+async def import_list(survey_id: str, owner: str, request: Request, principal: CurrentPrincipal,
+                      store: Surveys) -> dict[str, Any]:
+    """Replace the draft list with a sheet (CSV or .xlsx). Every row is checked; any bad row rejects
+    the sheet with every problem listed, and nothing is stored. People listed twice are kept once."""
+    _, lst = await _managed_list(store, survey_id, owner, principal)
+    checked = check_list(lst.kind, [normalise_headers(r) for r in read_rows(await request.body())])
+    if checked.errors:
+        error = DomainError(f"Danh sách có {len(checked.errors)} lỗi; chưa có dòng nào được lưu",
+                            code="list_rejected")
+        error.details = {"errors": [e.__dict__ for e in sorted(checked.errors, key=lambda e: e.row)]}
+        raise error
+    lst.replace(principal, checked)
+    await store.save_list(lst)
+    return {**_list_view(lst), "merged": checked.merged}
+
+
+@router.get("/surveys/{survey_id}/lists/{owner}", tags=["surveys"])
+async def get_list(survey_id: str, owner: str, principal: CurrentPrincipal, store: Surveys) -> dict[str, Any]:
+    _, lst = await _managed_list(store, survey_id, owner, principal)
+    return {**_list_view(lst), "respondents": lst.respondents}
+
+
+@router.post("/surveys/{survey_id}/lists/{owner}/submit", tags=["surveys"])
+async def submit_list(survey_id: str, owner: str, principal: CurrentPrincipal, store: Surveys) -> dict[str, Any]:
+    """Send the list to the Ministry; it is locked from then on."""
+    survey, lst = await _managed_list(store, survey_id, owner, principal)
+    lst.submit(principal, today_in_vietnam(), date.fromisoformat(survey["list_deadline"]))
+    await store.save_list(lst)
+    return _list_view(lst)
+
+
+class ReasonRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/surveys/{survey_id}/lists/{owner}/reopen", tags=["surveys"])
+async def reopen_list(survey_id: str, owner: str, body: ReasonRequest, principal: CurrentPrincipal,
+                      store: Surveys) -> dict[str, Any]:
+    _, lst = await _managed_list(store, survey_id, owner, principal)
+    lst.reopen(principal, body.reason)
+    await store.save_list(lst)
+    return _list_view(lst)
+
+
+def _list_view(lst: RespondentList) -> dict[str, Any]:
+    return {"survey_id": lst.survey_id, "owner_unit_id": lst.owner_unit_id, "kind": lst.kind, "status": lst.status,
+            "counts": lst.counts(), "total": len(lst.respondents),
+            "history": [{k: v.isoformat() if isinstance(v, datetime) else v for k, v in h.items()}
+                        for h in lst.history]}
+
+
+@router.post("/surveys/{survey_id}/dispatch", tags=["surveys"])
+async def dispatch(survey_id: str, request: Request, principal: CurrentPrincipal, store: Surveys) -> dict[str, int]:
+    """Make a personal link for each respondent of every list sent (the Ministry); notifications
+    e-mails it. Run again after a list is added: those already invited are left alone."""
+    if principal.role != "central_admin":
+        raise Forbidden("Chỉ Bộ Nội vụ gửi phiếu khảo sát")
+    survey = await _survey(store, survey_id)
+    sealer: Sealer = request.app.state.sealer
+    base = request.app.state.survey_link_base.rstrip("/")
+    issued = already = 0
+    for lst in await store.submitted_lists(survey_id):
+        for person in lst.respondents:
+            invitation_id = _invitation_id(survey_id, lst.owner_unit_id, person["email"])
+            if await store.invitation(invitation_id) is not None:
+                already += 1
+                continue
+            token = secrets.token_urlsafe(32)
+            try:
+                sealed = sealer.seal({"email": person["email"], "full_name": person["full_name"],
+                                      "link": f"{base}/{token}"})
+            except SealError as exc:
+                raise DomainError("Chưa cấu hình khóa niêm phong đường dẫn khảo sát (SURVEY_SEAL_KEY)",
+                                  code="seal_key_missing") from exc
+            now = datetime.now(UTC)
+            event = SurveyInvitationIssued(
+                invitation_id=invitation_id, survey_id=survey_id, survey_title=survey["title"],
+                owner_unit_id=lst.owner_unit_id, group=person["group"],
+                answer_deadline=date.fromisoformat(survey["answer_deadline"]), sealed=sealed, issued_at=now)
+            doc = {"_id": invitation_id, "survey_id": survey_id, "owner_unit_id": lst.owner_unit_id,
+                   "group": person["group"], "status": "invited", "issued_at": now, "opened_at": None,
+                   "answered_at": None}
+            if await store.add_invitation(doc, token_hash(token), event):
+                issued += 1
+            else:
+                already += 1
+    return {"issued": issued, "already_invited": already}
+
+
+def _invitation_id(survey_id: str, owner: str, email: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{survey_id}:{owner}:{email.lower()}".encode()).hexdigest()[:32]
+
+
+# The respondent's side: no account, the token is the key. -----------------------------------------
+class AnswersRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    answers: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")], Scalar] = Field(
+        max_length=500)
+
+
+async def _by_token(store: SurveyStore, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    invitation = await store.invitation_by_token(token_hash(token)) if 20 <= len(token) <= 100 else None
+    if invitation is None:
+        raise NotFound("Đường dẫn khảo sát không đúng hoặc không còn giá trị")
+    return invitation, await _survey(store, invitation["survey_id"])
+
+
+async def _questionnaire(definitions: DefinitionStore, survey: dict[str, Any], owner: str):
+    definition = await definitions.latest(QUESTIONNAIRES[survey["owners"][owner]])
+    if definition is None:
+        raise DomainError("Chưa có phiếu khảo sát", code="unknown_form")
+    return definition
+
+
+def _check_open(survey: dict[str, Any]) -> None:
+    check_answer_window(date.fromisoformat(survey["answer_deadline"]), today_in_vietnam())
+
+
+@router.get("/s/{token}", tags=["respondents"])
+async def open_questionnaire(token: str, store: Surveys, definitions: Definitions) -> dict[str, Any]:
+    """The respondent's questionnaire, with what was saved so far. The first open is counted."""
+    invitation, survey = await _by_token(store, token)
+    definition = await _questionnaire(definitions, survey, invitation["owner_unit_id"])
+    if invitation["status"] == "invited":
+        await store.update_invitation(invitation["_id"], {"status": "opened", "opened_at": datetime.now(UTC)},
+                                      unless_status=("opened", "answered"))
+    return {"survey_id": survey["_id"], "title": survey["title"], "answer_deadline": survey["answer_deadline"],
+            "answered": invitation["status"] == "answered", "questionnaire": definition.model_dump(),
+            "saved_answers": await store.draft(token_hash(token))}
+
+
+@router.put("/s/{token}/draft", tags=["respondents"])
+async def save_answers(token: str, body: AnswersRequest, store: Surveys, definitions: Definitions) -> dict[str, Any]:
+    """Save the answers so far; each checked on its own."""
+    invitation, survey = await _by_token(store, token)
+    _check_open(survey)
+    if invitation["status"] == "answered":
+        raise Conflict("Phiếu khảo sát này đã được trả lời", code="already_answered")
+    _check_answers(await _questionnaire(definitions, survey, invitation["owner_unit_id"]), body.answers,
+                   complete=False)
+    await store.save_draft(token_hash(token), body.answers)
+    return {"saved": len(body.answers)}
+
+
+@router.post("/s/{token}", status_code=201, tags=["respondents"])
+async def answer(token: str, body: AnswersRequest, request: Request, caller: MaybePrincipal, store: Surveys,
+                 definitions: Definitions) -> dict[str, Any]:
+    """Send the answers: once per link. They are stored apart from the respondent's identity."""
+    invitation, survey = await _by_token(store, token)
+    _check_open(survey)
+    _check_answers(await _questionnaire(definitions, survey, invitation["owner_unit_id"]), body.answers,
+                   complete=True)
+    rid, now = response_id(token), datetime.now(UTC)
+    stored = await store.add_response({
+        "_id": rid, "survey_id": survey["_id"], "owner_unit_id": invitation["owner_unit_id"],
+        "group": invitation["group"], "answers": [{"field": k, "value": v} for k, v in body.answers.items()],
+        "received_on": now.date().isoformat(), "status": "valid", "void_reason": None,
+    })
+    if not stored:
+        await store.flag(f"{TOKEN_REUSE}:{invitation['_id']}", {
+            "survey_id": survey["_id"], "kind": TOKEN_REUSE, "label": FLAG_LABELS[TOKEN_REUSE],
+            "owner_unit_id": invitation["owner_unit_id"], "response_ids": [rid], "source": client_ip(request)})
+        raise Conflict("Phiếu khảo sát này đã được trả lời; mỗi đường dẫn chỉ trả lời một lần",
+                       code="already_answered")
+    # The response is kept first: a crash before this update loses no answer, and the next try
+    # with the same link finds it and completes the invitation below.
+    await store.update_invitation(invitation["_id"], {"status": "answered", "answered_at": now}, [
+        SurveyResponseReceived(invitation_id=invitation["_id"], survey_id=survey["_id"],
+                               owner_unit_id=invitation["owner_unit_id"], group=invitation["group"], received_at=now)
+    ], unless_status=("answered",))
+    await store.drop_draft(token_hash(token))
+    await _tamper_checks(request, store, survey, invitation, rid, caller)
+    return {"received": True, "response_id": rid}
+
+
+def _check_answers(definition: Any, answers: dict[str, Any], *, complete: bool) -> None:
+    if errors := definition.check(answers, complete=complete):
+        error = DomainError(f"Phiếu có {len(errors)} chỗ cần sửa", code="answers_invalid")
+        error.details = {"errors": [e.model_dump() for e in errors]}
+        raise error
+
+
+async def _tamper_checks(request: Request, store: SurveyStore, survey: dict[str, Any], invitation: dict[str, Any],
+                         rid: str, caller: Principal | None) -> None:
+    settings = request.app.state.settings
+    salt = settings.survey_fingerprint_salt or survey["_id"]
+    window = timedelta(seconds=settings.survey_burst_window_seconds)
+    sources = {"address": fingerprint(salt, client_ip(request) or "unknown"),
+               "device": fingerprint(salt, request.headers.get("user-agent", "") + "|"
+                                     + request.headers.get("accept-language", ""))}
+    now = datetime.now(UTC)
+    for kind, source in sources.items():
+        await store.add_fingerprint(survey["_id"], rid, f"{kind}:{source}", now)
+        recent = await store.recent_from(survey["_id"], f"{kind}:{source}", window)
+        if is_burst(len(recent), settings.survey_burst_threshold):
+            await store.flag(f"{BURST}:{survey['_id']}:{kind}:{source}", {
+                "survey_id": survey["_id"], "kind": BURST, "label": FLAG_LABELS[BURST], "by": kind,
+                "response_ids": sorted(recent), "count": len(recent)})
+    if caller is not None and caller.role in ADMIN_ROLES:
+        await store.flag(f"{ADMIN_SESSION}:{rid}", {
+            "survey_id": survey["_id"], "kind": ADMIN_SESSION, "label": FLAG_LABELS[ADMIN_SESSION],
+            "owner_unit_id": invitation["owner_unit_id"], "response_ids": [rid], "account_id": caller.account_id,
+            "role": caller.role})
+
+
+# The Ministry's side -------------------------------------------------------------------------
+@router.get("/surveys/{survey_id}/progress", tags=["surveys"])
+async def progress(survey_id: str, principal: CurrentPrincipal, store: Surveys, owner: str | None = None
+                   ) -> dict[str, Any]:
+    """Chi tiết tiến độ khảo sát: per ministry or province and group, how many were sent the
+    questionnaire, opened it and answered. Completion only: never who answered what."""
+    survey = await _survey(store, survey_id)
+    if principal.role != "central_admin":
+        owner = owner or principal.unit_id
+        kind = survey["owners"].get(owner)
+        if kind is None or not may_manage_list(principal, owner, kind):
+            raise NotFound("Không tìm thấy tiến độ này")
+    voided: dict[tuple[str, str], int] = {}
+    for response in await store.responses(survey_id):
+        if response["status"] == "voided":
+            key = (response["owner_unit_id"], response["group"])
+            voided[key] = voided.get(key, 0) + 1
+    owners: dict[str, dict[str, dict[str, int]]] = {}
+    for unit_id, kind in survey["owners"].items():
+        if owner is None or unit_id == owner:
+            owners[unit_id] = {g: {"sent": 0, "opened": 0, "answered": 0, "voided": voided.get((unit_id, g), 0)}
+                               for g in GROUPS[kind]}
+    for inv in await store.invitations(survey_id, owner):
+        counts = owners.get(inv["owner_unit_id"], {}).get(inv["group"])
+        if counts is None:
+            continue
+        counts["sent"] += 1
+        counts["opened"] += inv["status"] in ("opened", "answered")
+        counts["answered"] += inv["status"] == "answered"
+    return {"survey_id": survey_id, "owners": [
+        {"owner_unit_id": unit_id, "kind": survey["owners"][unit_id], "groups": [
+            {"group": g, "label": GROUPS[survey["owners"][unit_id]][g], **c,
+             "percent_answered": round(100 * c["answered"] / c["sent"], 1) if c["sent"] else 0.0}
+            for g, c in groups.items()]}
+        for unit_id, groups in owners.items()]}
+
+
+@router.get("/surveys/{survey_id}/responses", tags=["surveys"])
+async def responses(survey_id: str, request: Request, principal: CurrentPrincipal, store: Surveys
+                    ) -> list[dict[str, Any]]:
+    """The answers, without identities, for the Ministry's analysis. Anyone else is refused, and
+    the attempt is flagged."""
+    survey = await _survey(store, survey_id)
+    if principal.role != "central_admin":
+        await store.flag(f"{ANSWERS_ACCESS}:{survey_id}:{principal.account_id}", {
+            "survey_id": survey_id, "kind": ANSWERS_ACCESS, "label": FLAG_LABELS[ANSWERS_ACCESS],
+            "account_id": principal.account_id, "role": principal.role, "unit_id": principal.unit_id,
+            "source": client_ip(request), "response_ids": []})
+        raise Forbidden("Chỉ Bộ Nội vụ được xem câu trả lời của phiếu khảo sát")
+    return [{"response_id": r["_id"], "owner_unit_id": r["owner_unit_id"], "group": r["group"],
+             "answers": {a["field"]: a["value"] for a in r["answers"]}, "status": r["status"],
+             "received_on": r["received_on"]} for r in await store.responses(survey["_id"])]
+
+
+@router.get("/surveys/{survey_id}/flags", tags=["surveys"])
+async def flags(survey_id: str, principal: CurrentPrincipal, store: Surveys) -> list[dict[str, Any]]:
+    """What looks like interference, for the Ministry to judge (seed 002: it voids the results)."""
+    if principal.role != "central_admin":
+        raise Forbidden("Chỉ Bộ Nội vụ xem các dấu hiệu can thiệp")
+    await _survey(store, survey_id)
+    return [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in f.items() if k != "_id"}
+            | {"flag_id": f["_id"]} for f in await store.flags(survey_id)]
+
+
+@router.post("/surveys/{survey_id}/responses/{rid}/void", tags=["surveys"])
+async def void(survey_id: str, rid: str, body: ReasonRequest, principal: CurrentPrincipal, store: Surveys
+               ) -> dict[str, Any]:
+    """Void a response, with the reason (the Ministry). It stays stored, out of the results."""
+    if principal.role != "central_admin":
+        raise Forbidden("Chỉ Bộ Nội vụ hủy kết quả phiếu khảo sát")
+    response = await store.response(rid)
+    if response is None or response["survey_id"] != survey_id:
+        raise NotFound("Không tìm thấy phiếu trả lời")
+    if response["status"] == "voided":
+        raise Conflict("Phiếu trả lời đã bị hủy", code="already_voided")
+    now = datetime.now(UTC)
+    await store.void_response(response, {"status": "voided", "void_reason": body.reason}, SurveyResponseVoided(
+        response_id=rid, survey_id=survey_id, owner_unit_id=response["owner_unit_id"], group=response["group"],
+        reason=body.reason, voided_by=principal.account_id, voided_at=now))
+    return {"response_id": rid, "status": "voided", "reason": body.reason}
