@@ -472,7 +472,8 @@ async def flow(http: Http, tap: Tap, tree: dict[str, Any], prefix: str, n: int, 
         await http.call("POST", "forms", "/campaigns", 201, headers=tree["admin"], json={
             "campaign_id": campaign, "form_code": FORM_CODE, "title": f"Đợt đo {campaign}",
             "scope_unit_ids": [tree["district"]["unit_id"]], "opens_on": str(today - timedelta(days=1)),
-            "closes_on": str(today + timedelta(days=30))})
+            # One review level: the figures compare with the runs before the chain existed.
+            "closes_on": str(today + timedelta(days=30)), "review_levels": ["district"]})
     for i in range(n):
         unit, auth = tree["communes"][i % units], tree["unit_auths"][i % units]
         campaign = campaign_of(prefix, i, units)
@@ -550,6 +551,23 @@ async def approve_all(http: Http, tap: Tap, tree: dict[str, Any], sids: list[str
             [approved_in_forms[s] - started[s] for s in started if s in approved_in_forms]),
         "forms_poll_interval_ms": poll * 1000,
     }
+
+
+async def progress_reads(http: Http, tree: dict[str, Any], campaign: str, reads: int = 50) -> dict[str, Any]:
+    """The progress view of the bench's district (every unit's row) and of the whole country
+    (the summary only), one request at a time: what a supervisor waits for."""
+    timings: dict[str, list[float]] = {"district": [], "national_summary": []}
+    units = 0
+    for _ in range(reads):
+        for name, params in (("district", {"area": tree["district"]["unit_id"]}),
+                             ("national_summary", {"area": "root", "units": "false"})):
+            t0 = now()
+            response = await http.client.get(f"{http.urls['approvals']}/progress/{campaign}", params=params,
+                                             headers=tree["admin"])
+            timings[name].append(now() - t0)
+            response.raise_for_status()
+            units = max(units, response.json()["summary"]["units"])
+    return {"campaign": campaign, "units_counted": units, **{f"{k}_ms": latency_ms(v) for k, v in timings.items()}}
 
 
 def log_issues(platform: Platform) -> dict[str, dict[str, int]]:
@@ -717,6 +735,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 result["approve"] = await approve_all(http, tap, tree, sids, mongo[f"moha_forms{suffix}"],
                                                       args.concurrency, flow_timeout)
                 result["approve_cpu"] = await meter.stop()
+            print("[bench] progress reads ...", flush=True)
+            result["progress"] = await progress_reads(http, tree, campaign_of(prefix, 0, len(tree["communes"])))
         result["mails_received"] = len(smtp.messages)
 
         memory = {name: proc_status(pid, "VmHWM") for name, pid in pids.items()
@@ -795,7 +815,7 @@ def report(r: dict[str, Any]) -> str:
         add("  submit -> task opened latency", lat(f["submit_to_task_opened_ms"]))
         add("  errors", f"{f['submissions'] - f['submitted_ok']} {f['errors'][:2] if f['errors'] else ''}")
         add("  request body", f"{f['request_body_bytes']} B, {f.get('answers_per_form')} answers, "
-                              "checked against 1/HC-TB v1 on submit")
+                              "checked against the latest 1/HC-TB on submit")
     a = r.get("approve")
     if a:
         add("", "")
@@ -808,6 +828,12 @@ def report(r: dict[str, Any]) -> str:
         add(f"  approve -> approved in forms (poll {int(a['forms_poll_interval_ms'])} ms)",
             lat(a["approve_to_approved_in_forms_ms"]))
         add("  mails received by the SMTP sink", r.get("mails_received"))
+    pr = r.get("progress")
+    if pr:
+        add("", "")
+        add(f"PROGRESS VIEW (GET /progress, one at a time, {pr['units_counted']} units)", "")
+        add("  the district, every unit's row", lat(pr["district_ms"]))
+        add("  the whole country, summary only", lat(pr["national_summary_ms"]))
     for key, title in (("raw_cpu", "CPU during the raw broker test"), ("flow_cpu", "CPU during the flow"),
                        ("approve_cpu", "CPU during approve")):
         c = r.get(key)

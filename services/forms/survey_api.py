@@ -17,6 +17,7 @@ from chassis.sealing import Sealer, SealError
 from chassis.sheets import XLSX_TYPE, read_rows
 from chassis.tree import UnitDirectory
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import HTMLResponse
 from moha_contracts import SurveyInvitationIssued, SurveyResponseReceived, SurveyResponseVoided
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -42,6 +43,7 @@ from .domain.surveys import (
     token_hash,
 )
 from .store import DefinitionStore
+from .survey_pages import answers_from_form, message_page, questionnaire_page, wants_html
 from .survey_store import SurveyStore
 
 router = APIRouter()
@@ -274,61 +276,104 @@ def _check_open(survey: dict[str, Any]) -> None:
     check_answer_window(date.fromisoformat(survey["answer_deadline"]), today_in_vietnam())
 
 
-@router.get("/s/{token}", tags=["respondents"])
-async def open_questionnaire(token: str, store: Surveys, definitions: Definitions) -> dict[str, Any]:
-    """The respondent's questionnaire, with what was saved so far. The first open is counted."""
-    invitation, survey = await _by_token(store, token)
+@router.get("/s/{token}", tags=["respondents"], response_model=None)
+async def open_questionnaire(token: str, request: Request, store: Surveys,
+                             definitions: Definitions) -> dict[str, Any] | HTMLResponse:
+    """The respondent's questionnaire, with what was saved so far: a page for a browser (the link
+    in the e-mail), JSON for a program. The first open is counted."""
+    try:
+        invitation, survey = await _by_token(store, token)
+    except NotFound as exc:
+        if wants_html(request):
+            return HTMLResponse(message_page("Đường dẫn không hợp lệ", exc.message), status_code=404)
+        raise
     definition = await _questionnaire(definitions, survey, invitation["owner_unit_id"])
     if invitation["status"] == "invited":
         await store.update_invitation(invitation["_id"], {"status": "opened", "opened_at": datetime.now(UTC)},
                                       unless_status=("opened", "answered"))
+    saved = await store.draft(token_hash(token))
+    if wants_html(request):
+        return HTMLResponse(questionnaire_page(survey, definition, token, saved,
+                                               answered=invitation["status"] == "answered"))
     return {"survey_id": survey["_id"], "title": survey["title"], "answer_deadline": survey["answer_deadline"],
             "answered": invitation["status"] == "answered", "questionnaire": definition.model_dump(),
-            "saved_answers": await store.draft(token_hash(token))}
+            "saved_answers": saved}
 
 
 @router.put("/s/{token}/draft", tags=["respondents"])
 async def save_answers(token: str, body: AnswersRequest, store: Surveys, definitions: Definitions) -> dict[str, Any]:
     """Save the answers so far; each checked on its own."""
+    await _save_draft(token, body.answers, store, definitions)
+    return {"saved": len(body.answers)}
+
+
+async def _save_draft(token: str, answers: dict[str, Any], store: SurveyStore, definitions: DefinitionStore) -> None:
     invitation, survey = await _by_token(store, token)
     _check_open(survey)
     if invitation["status"] == "answered":
         raise Conflict("Phiếu khảo sát này đã được trả lời", code="already_answered")
-    _check_answers(await _questionnaire(definitions, survey, invitation["owner_unit_id"]), body.answers,
-                   complete=False)
-    await store.save_draft(token_hash(token), body.answers)
-    return {"saved": len(body.answers)}
+    _check_answers(await _questionnaire(definitions, survey, invitation["owner_unit_id"]), answers, complete=False)
+    await store.save_draft(token_hash(token), answers)
 
 
 @router.post("/s/{token}", status_code=201, tags=["respondents"])
 async def answer(token: str, body: AnswersRequest, request: Request, caller: MaybePrincipal, store: Surveys,
                  definitions: Definitions) -> dict[str, Any]:
     """Send the answers: once per link. They are stored apart from the respondent's identity."""
+    return {"received": True, "response_id": await _receive(token, body.answers, request, caller, store, definitions)}
+
+
+@router.post("/s/{token}/form", tags=["respondents"], response_class=HTMLResponse)
+async def answer_from_page(token: str, request: Request, caller: MaybePrincipal, store: Surveys,
+                           definitions: Definitions) -> HTMLResponse:
+    """The questionnaire page's own form (no script needed): save for later, or send."""
+    invitation, survey = await _by_token(store, token)
+    definition = await _questionnaire(definitions, survey, invitation["owner_unit_id"])
+    action, answers = answers_from_form(definition, await request.body())
+    try:
+        if action == "draft":
+            await _save_draft(token, answers, store, definitions)
+            return HTMLResponse(questionnaire_page(survey, definition, token, answers,
+                                                   notice="Đã lưu tạm các câu trả lời. Ông/bà có thể quay lại "
+                                                          "đường dẫn này để trả lời tiếp."))
+        await _receive(token, answers, request, caller, store, definitions)
+    except DomainError as exc:
+        errors = {e["field"]: e["message"] for e in (exc.details or {}).get("errors", [])}
+        if exc.code == "answers_invalid":
+            return HTMLResponse(questionnaire_page(survey, definition, token, answers, errors=errors,
+                                                   notice=exc.message), status_code=422)
+        return HTMLResponse(message_page("Không gửi được phiếu", exc.message), status_code=exc.status)
+    return HTMLResponse(message_page("Đã nhận phiếu khảo sát",
+                                     "Trân trọng cảm ơn ông/bà đã trả lời phiếu khảo sát. Câu trả lời đã được "
+                                     "ghi nhận và lưu riêng, không kèm thông tin cá nhân."))
+
+
+async def _receive(token: str, answers: dict[str, Any], request: Request, caller: Principal | None,
+                   store: SurveyStore, definitions: DefinitionStore) -> str:
     invitation, survey = await _by_token(store, token)
     _check_open(survey)
-    _check_answers(await _questionnaire(definitions, survey, invitation["owner_unit_id"]), body.answers,
-                   complete=True)
+    _check_answers(await _questionnaire(definitions, survey, invitation["owner_unit_id"]), answers, complete=True)
     rid, now = response_id(token), datetime.now(UTC)
     stored = await store.add_response({
         "_id": rid, "survey_id": survey["_id"], "owner_unit_id": invitation["owner_unit_id"],
-        "group": invitation["group"], "answers": [{"field": k, "value": v} for k, v in body.answers.items()],
+        "group": invitation["group"], "answers": [{"field": k, "value": v} for k, v in answers.items()],
         "received_on": now.date().isoformat(), "status": "valid", "void_reason": None,
     })
+    # The response is kept first: a crash before the invitation is marked loses no answer, and the
+    # next try through the link (refused: answered) completes the invitation here.
+    await store.update_invitation(invitation["_id"], {"status": "answered", "answered_at": now}, [
+        SurveyResponseReceived(invitation_id=invitation["_id"], survey_id=survey["_id"],
+                               owner_unit_id=invitation["owner_unit_id"], group=invitation["group"], received_at=now)
+    ], unless_status=("answered",))
     if not stored:
         await store.flag(f"{TOKEN_REUSE}:{invitation['_id']}", {
             "survey_id": survey["_id"], "kind": TOKEN_REUSE, "label": FLAG_LABELS[TOKEN_REUSE],
             "owner_unit_id": invitation["owner_unit_id"], "response_ids": [rid], "source": client_ip(request)})
         raise Conflict("Phiếu khảo sát này đã được trả lời; mỗi đường dẫn chỉ trả lời một lần",
                        code="already_answered")
-    # The response is kept first: a crash before this update loses no answer, and the next try
-    # with the same link finds it and completes the invitation below.
-    await store.update_invitation(invitation["_id"], {"status": "answered", "answered_at": now}, [
-        SurveyResponseReceived(invitation_id=invitation["_id"], survey_id=survey["_id"],
-                               owner_unit_id=invitation["owner_unit_id"], group=invitation["group"], received_at=now)
-    ], unless_status=("answered",))
     await store.drop_draft(token_hash(token))
     await _tamper_checks(request, store, survey, invitation, rid, caller)
-    return {"received": True, "response_id": rid}
+    return rid
 
 
 def _check_answers(definition: Any, answers: dict[str, Any], *, complete: bool) -> None:
