@@ -3,6 +3,7 @@ health, and errors turned into clear messages (Vietnamese for people, codes for 
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Protocol
@@ -62,7 +63,7 @@ def create_app(
     async def correlation_and_limits(request: Request, call_next):  # type: ignore[no-untyped-def]
         clear_contextvars()
         cid = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
-        bind_contextvars(correlation_id=cid, method=request.method, path=request.url.path)
+        bind_contextvars(correlation_id=cid, method=request.method, path=loggable_path(request.url.path))
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > max_body_bytes):
             response = JSONResponse(
@@ -165,10 +166,19 @@ SignedInBeforePasswordChange = Annotated[Principal, Depends(_signed_in)]
 MaybePrincipal = Annotated[Principal | None, Depends(_maybe_signed_in)]
 
 
+# A survey respondent's personal link is a secret: it never goes into a log line.
+_SECRET_SEGMENT = re.compile(r"(/s/)[^/]+")
+
+
+def loggable_path(path: str) -> str:
+    return _SECRET_SEGMENT.sub(r"\1{token}", path)
+
+
 def client_ip(request: Request) -> str | None:
-    """The caller's address, for audit trails."""
+    """The caller's address, for audit trails and burst checks. Behind the Ministry's proxy it is
+    the hop the proxy appended (the last one): earlier hops are whatever the client sent."""
     if getattr(request.app.state, "trust_forwarded_for", False) and (
         forwarded := request.headers.get("x-forwarded-for")
     ):
-        return forwarded.split(",")[0].strip()
+        return forwarded.split(",")[-1].strip()
     return request.client.host if request.client else None

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+import uuid
+from collections.abc import Iterator
 
 import structlog
 from structlog.contextvars import bind_contextvars, clear_contextvars, get_contextvars
 
-__all__ = ["bind_contextvars", "clear_contextvars", "configure", "correlation_id", "get_contextvars", "get_logger"]
+__all__ = ["bind_contextvars", "clear_contextvars", "configure", "correlation_id", "fresh_correlation_id",
+           "get_contextvars", "get_logger"]
 
 
 def configure(service: str, level: str = "info") -> None:
@@ -60,3 +64,15 @@ def get_logger(name: str | None = None) -> structlog.typing.FilteringBoundLogger
 
 def correlation_id() -> str | None:
     return get_contextvars().get("correlation_id")
+
+
+@contextlib.contextmanager
+def fresh_correlation_id() -> Iterator[str]:
+    """A write that must not be joined to the request's others (a survey answer to its respondent)."""
+    previous = correlation_id()
+    fresh = str(uuid.uuid4())
+    bind_contextvars(correlation_id=fresh)
+    try:
+        yield fresh
+    finally:
+        bind_contextvars(correlation_id=previous)

@@ -1,10 +1,12 @@
 """Reading and writing the sheets administrators exchange: CSV (UTF-8, with or without BOM) and
-Excel (.xlsx). Rows come out as dicts keyed by the header's column names, lower-cased."""
+Excel (.xlsx). Rows come out as dicts keyed by the header's column names, lower-cased, in Unicode's
+composed form (a sheet typed with decomposed Vietnamese diacritics reads the same)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from typing import Any
 
 from chassis.errors import DomainError
@@ -12,6 +14,7 @@ from openpyxl import Workbook, load_workbook
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_ROWS = 50_000
+ROW = "#row"
 
 
 class UnreadableSheet(DomainError):
@@ -25,12 +28,18 @@ def read_rows(data: bytes) -> list[dict[str, str]]:
     rows = _xlsx_rows(data) if data[:2] == b"PK" else _csv_rows(data)
     if not rows:
         raise UnreadableSheet("Tệp không có dòng tiêu đề")
-    header = [str(h or "").strip().lower() for h in rows[0]]
-    body = [r for r in rows[1:] if any(str(c or "").strip() for c in r)]
+    header = [unicodedata.normalize("NFC", str(h or "").strip().lower()) for h in rows[0]]
+    # Blank rows are skipped, but every row keeps its number in the sheet (ROW) for error reports.
+    body = [(n, r) for n, r in enumerate(rows[1:], start=2) if any(str(c or "").strip() for c in r)]
     if len(body) > MAX_ROWS:
         raise UnreadableSheet(f"Tệp có hơn {MAX_ROWS} dòng")
-    return [{h: str(r[i] if i < len(r) and r[i] is not None else "").strip() for i, h in enumerate(header) if h}
-            for r in body]
+    return [{ROW: str(n)} | {h: unicodedata.normalize("NFC", str(r[i] if i < len(r) and r[i] is not None else "")
+                                                  .strip()) for i, h in enumerate(header) if h}
+            for n, r in body]
+
+
+def row_number(row: dict[str, str], fallback: int) -> int:
+    return int(row.get(ROW, fallback))
 
 
 def _csv_rows(data: bytes) -> list[list[Any]]:

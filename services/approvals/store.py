@@ -4,9 +4,10 @@ and the progress read model with the facts it is folded from."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from chassis.errors import Conflict
 from chassis.messaging import Retry
 from chassis.store import AlreadyExists, StaleVersion, Store
 from pymongo.errors import DuplicateKeyError
@@ -167,6 +168,7 @@ class ProgressStore:
         join the facts once more to catch those recorded while it was being built."""
         old = await self.generation()
         new = old + 1
+        await self._claim_rebuild(new)
         target = self.store[self.collection(new)]
         await target.drop()  # what a rebuild that died before switching left
         facts = [_fact(doc) async for doc in self.facts.find({})]
@@ -180,6 +182,23 @@ class ProgressStore:
             caught_up += await self.merge(new, _fact(doc))
         await self.store[self.collection(old - 1)].drop()  # keep one generation back, for a look
         return {"generation": new, "facts": len(facts), "units": len(docs), "caught_up": caught_up}
+
+
+    async def _claim_rebuild(self, generation: int, stale_after: timedelta = timedelta(minutes=15)) -> None:
+        """One rebuild at a time (an insert decides); one that died long ago no longer blocks."""
+        claim = {"_id": f"rebuild:{generation}", "at": datetime.now(UTC)}
+        try:
+            await self.meta.insert_one(claim)
+        except DuplicateKeyError as exc:
+            held = await self.meta.find_one({"_id": claim["_id"]})
+            if held is not None and held["at"] > datetime.now(UTC) - stale_after:
+                raise Conflict("Số liệu tiến độ đang được dựng lại; hãy thử lại sau", code="rebuild_running") from exc
+            await self.meta.delete_one({"_id": claim["_id"]})
+            try:
+                await self.meta.insert_one(claim)
+            except DuplicateKeyError as again:
+                raise Conflict("Số liệu tiến độ đang được dựng lại; hãy thử lại sau",
+                               code="rebuild_running") from again
 
 
 def _progress(doc: dict[str, Any]) -> UnitProgress:

@@ -13,6 +13,7 @@ from chassis.auth import Principal
 from chassis.clock import today_in_vietnam
 from chassis.errors import Conflict, DomainError, Forbidden, NotFound
 from chassis.http import CurrentPrincipal, MaybePrincipal, client_ip
+from chassis.logging import fresh_correlation_id
 from chassis.sealing import Sealer, SealError
 from chassis.sheets import XLSX_TYPE, read_rows
 from chassis.tree import UnitDirectory
@@ -34,10 +35,12 @@ from .domain.surveys import (
     RespondentList,
     check_answer_window,
     check_list,
+    draft_key,
     fingerprint,
     is_burst,
     kind_of,
     may_manage_list,
+    invitation_id as make_invitation_id,
     normalise_headers,
     response_id,
     token_hash,
@@ -219,7 +222,8 @@ async def dispatch(survey_id: str, request: Request, principal: CurrentPrincipal
     issued = already = 0
     for lst in await store.submitted_lists(survey_id):
         for person in lst.respondents:
-            invitation_id = _invitation_id(survey_id, lst.owner_unit_id, person["email"])
+            invitation_id = make_invitation_id(request.app.state.settings.survey_seal_key, survey_id,
+                                               lst.owner_unit_id, person["email"])
             if await store.invitation(invitation_id) is not None:
                 already += 1
                 continue
@@ -243,12 +247,6 @@ async def dispatch(survey_id: str, request: Request, principal: CurrentPrincipal
             else:
                 already += 1
     return {"issued": issued, "already_invited": already}
-
-
-def _invitation_id(survey_id: str, owner: str, email: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(f"{survey_id}:{owner}:{email.lower()}".encode()).hexdigest()[:32]
 
 
 # The respondent's side: no account, the token is the key. -----------------------------------------
@@ -291,7 +289,7 @@ async def open_questionnaire(token: str, request: Request, store: Surveys,
     if invitation["status"] == "invited":
         await store.update_invitation(invitation["_id"], {"status": "opened", "opened_at": datetime.now(UTC)},
                                       unless_status=("opened", "answered"))
-    saved = await store.draft(token_hash(token))
+    saved = await store.draft(draft_key(token))
     if wants_html(request):
         return HTMLResponse(questionnaire_page(survey, definition, token, saved,
                                                answered=invitation["status"] == "answered"))
@@ -313,7 +311,7 @@ async def _save_draft(token: str, answers: dict[str, Any], store: SurveyStore, d
     if invitation["status"] == "answered":
         raise Conflict("Phiếu khảo sát này đã được trả lời", code="already_answered")
     _check_answers(await _questionnaire(definitions, survey, invitation["owner_unit_id"]), answers, complete=False)
-    await store.save_draft(token_hash(token), answers)
+    await store.save_draft(draft_key(token), answers)
 
 
 @router.post("/s/{token}", status_code=201, tags=["respondents"])
@@ -354,24 +352,30 @@ async def _receive(token: str, answers: dict[str, Any], request: Request, caller
     _check_open(survey)
     _check_answers(await _questionnaire(definitions, survey, invitation["owner_unit_id"]), answers, complete=True)
     rid, now = response_id(token), datetime.now(UTC)
-    stored = await store.add_response({
-        "_id": rid, "survey_id": survey["_id"], "owner_unit_id": invitation["owner_unit_id"],
-        "group": invitation["group"], "answers": [{"field": k, "value": v} for k, v in answers.items()],
-        "received_on": now.date().isoformat(), "status": "valid", "void_reason": None,
-    })
+    answered_before = invitation["status"] == "answered"
+    # Its own correlation id: the response's write shares nothing with the invitation's.
+    with fresh_correlation_id():
+        stored = await store.add_response({
+            "_id": rid, "survey_id": survey["_id"], "owner_unit_id": invitation["owner_unit_id"],
+            "group": invitation["group"], "form_code": QUESTIONNAIRES[survey["owners"][invitation["owner_unit_id"]]],
+            "answers": [{"field": k, "value": v} for k, v in answers.items()],
+            "received_on": today_in_vietnam().isoformat(), "status": "valid", "void_reason": None,
+        })
+    if not stored and answered_before:
+        await store.flag(f"{TOKEN_REUSE}:{rid}", {
+            "survey_id": survey["_id"], "kind": TOKEN_REUSE, "label": FLAG_LABELS[TOKEN_REUSE],
+            "owner_unit_id": invitation["owner_unit_id"], "response_ids": [rid]})
+        raise Conflict("Phiếu khảo sát này đã được trả lời; mỗi đường dẫn chỉ trả lời một lần",
+                       code="already_answered")
     # The response is kept first: a crash before the invitation is marked loses no answer, and the
-    # next try through the link (refused: answered) completes the invitation here.
+    # retry through the link (its response found, the invitation still open) completes it here.
     await store.update_invitation(invitation["_id"], {"status": "answered", "answered_at": now}, [
         SurveyResponseReceived(invitation_id=invitation["_id"], survey_id=survey["_id"],
                                owner_unit_id=invitation["owner_unit_id"], group=invitation["group"], received_at=now)
     ], unless_status=("answered",))
     if not stored:
-        await store.flag(f"{TOKEN_REUSE}:{invitation['_id']}", {
-            "survey_id": survey["_id"], "kind": TOKEN_REUSE, "label": FLAG_LABELS[TOKEN_REUSE],
-            "owner_unit_id": invitation["owner_unit_id"], "response_ids": [rid], "source": client_ip(request)})
-        raise Conflict("Phiếu khảo sát này đã được trả lời; mỗi đường dẫn chỉ trả lời một lần",
-                       code="already_answered")
-    await store.drop_draft(token_hash(token))
+        return rid  # the retry of an answer already kept: nothing more to check
+    await store.drop_draft(draft_key(token))
     await _tamper_checks(request, store, survey, invitation, rid, caller)
     return rid
 
@@ -386,7 +390,8 @@ def _check_answers(definition: Any, answers: dict[str, Any], *, complete: bool) 
 async def _tamper_checks(request: Request, store: SurveyStore, survey: dict[str, Any], invitation: dict[str, Any],
                          rid: str, caller: Principal | None) -> None:
     settings = request.app.state.settings
-    salt = settings.survey_fingerprint_salt or survey["_id"]
+    # A secret salt: the addresses of IPv4 are few enough to hash them all.
+    salt = settings.survey_fingerprint_salt or settings.survey_seal_key or survey["_id"]
     window = timedelta(seconds=settings.survey_burst_window_seconds)
     sources = {"address": fingerprint(salt, client_ip(request) or "unknown"),
                "device": fingerprint(salt, request.headers.get("user-agent", "") + "|"
@@ -396,7 +401,9 @@ async def _tamper_checks(request: Request, store: SurveyStore, survey: dict[str,
         await store.add_fingerprint(survey["_id"], rid, f"{kind}:{source}", now)
         recent = await store.recent_from(survey["_id"], f"{kind}:{source}", window)
         if is_burst(len(recent), settings.survey_burst_threshold):
-            await store.flag(f"{BURST}:{survey['_id']}:{kind}:{source}", {
+            # One flag per window: a later burst from the same office adds a flag, it erases none.
+            bucket = int(now.timestamp() // settings.survey_burst_window_seconds)
+            await store.flag(f"{BURST}:{survey['_id']}:{kind}:{source}:{bucket}", {
                 "survey_id": survey["_id"], "kind": BURST, "label": FLAG_LABELS[BURST], "by": kind,
                 "response_ids": sorted(recent), "count": len(recent)})
     if caller is not None and caller.role in ADMIN_ROLES:

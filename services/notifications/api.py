@@ -8,7 +8,8 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from chassis.errors import Forbidden, NotFound
+from chassis.clock import today_in_vietnam
+from chassis.errors import DomainError, Forbidden, NotFound
 from chassis.http import CurrentPrincipal
 from chassis.tree import UnitDirectory
 from fastapi import APIRouter, Depends, Request
@@ -106,6 +107,9 @@ async def run_reminders(body: ReminderRun, request: Request, principal: CurrentP
     scheduler missed. A reminder already sent is not sent again."""
     if principal.role != "central_admin":
         raise Forbidden("Chỉ quản trị hệ thống cấp Trung ương chạy lại việc nhắc hạn")
+    if body.as_of > today_in_vietnam() and not request.app.state.settings.reminders_any_day:
+        # A future day would send its overdue lists early and mark them sent.
+        raise DomainError("Không chạy việc nhắc hạn cho một ngày chưa tới", code="future_day")
     return await request.app.state.scheduler.run_pass(body.as_of, body.campaign_id)
 
 

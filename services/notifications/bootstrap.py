@@ -19,8 +19,9 @@ def build(settings: NotificationsSettings | None = None) -> tuple[FastAPI, Notif
     settings = settings or NotificationsSettings()
     runtime = Runtime(settings)
     store = NotificationStore(runtime.store)
-    mailer = Mailer(store, settings)
-    notifier = Notifier(store, mailer, runtime.units, Sealer(settings.survey_seal_key))
+    sealer = Sealer(settings.survey_seal_key)
+    mailer = Mailer(store, settings, sealer)
+    notifier = Notifier(store, mailer, runtime.units, sealer)
     scheduler = Scheduler(store, runtime.units, notifier, settings)
     handlers.subscribe(runtime, store, notifier)
     runtime.startup.append(store.create_indexes)
@@ -31,4 +32,5 @@ def build(settings: NotificationsSettings | None = None) -> tuple[FastAPI, Notif
     app.state.scheduler = scheduler
     app.state.units = runtime.units
     app.state.sending = set()
+    app.state.settings = settings
     return app, settings

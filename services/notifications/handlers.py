@@ -21,6 +21,7 @@ from moha_contracts import (
     SurveyResponseReceived,
 )
 
+from .domain.model import LINK_MARK
 from .notifier import Notifier
 from .store import NotificationStore
 
@@ -77,7 +78,7 @@ def subscribe(runtime: Runtime, store: NotificationStore, notifier: Notifier) ->
                                        "answer_deadline": event.answer_deadline.isoformat()})
         await notifier.tell(envelope.id, {"_id": event.invitation_id, "display_name": person["full_name"],
                                           "email": person["email"]}, "survey_invitation", in_app=False,
-                            survey_title=event.survey_title, link=person["link"],
+                            sealed=event.sealed, survey_title=event.survey_title, link=LINK_MARK,
                             deadline=f"{event.answer_deadline:%d/%m/%Y}")
         notifier.mailer.wake()
 

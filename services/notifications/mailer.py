@@ -15,8 +15,9 @@ from email.utils import make_msgid
 import aiosmtplib
 
 from chassis.logging import bind_contextvars, get_logger
+from chassis.sealing import Sealer, SealError
 
-from .domain.model import Delivery
+from .domain.model import LINK_MARK, Delivery
 from .settings import NotificationsSettings
 from .store import NotificationStore
 
@@ -24,9 +25,10 @@ log = get_logger("notifications.mailer")
 
 
 class Mailer:
-    def __init__(self, store: NotificationStore, settings: NotificationsSettings) -> None:
+    def __init__(self, store: NotificationStore, settings: NotificationsSettings, sealer: Sealer) -> None:
         self.store = store
         self.settings = settings
+        self.sealer = sealer
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -60,7 +62,8 @@ class Mailer:
             async with limit:
                 await self._send(delivery)
 
-        while due := await self.store.claim_due(lease, limit=self.settings.mail_concurrency * 4):
+        # No more claimed than are sent at once: a claim waiting its turn could outlive its lease.
+        while due := await self.store.claim_due(lease, limit=self.settings.mail_concurrency):
             worked = True
             await asyncio.gather(*(send(d) for d in due))
         return worked
@@ -74,8 +77,13 @@ class Mailer:
         message["Subject"] = delivery.subject
         message["X-MOHA-Template"] = delivery.template  # lets mail rules and tests sort messages by kind
         message["Message-ID"] = make_msgid(idstring=delivery.id.replace(":", "."), domain="moha.gov.vn")
-        message.set_content(delivery.body)
         now = datetime.now(UTC)
+        try:
+            message.set_content(self._body(delivery))
+        except SealError as exc:
+            self._failed(delivery, exc, permanent=True, now=now)
+            await self.store.save_delivery(delivery)
+            return
         if bad := await self.store.bad_address(delivery.to):
             # The server refused this address for good before: retrying would only be refused again.
             self._failed(delivery, RuntimeError(f"address refused earlier: {bad['error']}"), permanent=True, now=now)
@@ -87,8 +95,11 @@ class Mailer:
                 password=s.smtp_password, start_tls=s.smtp_starttls, timeout=s.smtp_timeout_seconds,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
-            self._failed(delivery, exc, permanent=True, now=now)
-            await self.store.mark_bad_address(delivery.to, delivery.last_error or "refused")
+            # 5xx: no such mailbox, for good; 4xx (greylisting, a full mailbox): try again later.
+            permanent = all(r.code >= 500 for r in exc.recipients)
+            self._failed(delivery, exc, permanent=permanent, now=now)
+            if permanent:
+                await self.store.mark_bad_address(delivery.to, delivery.last_error or "refused")
         except aiosmtplib.SMTPResponseException as exc:
             # 5xx is the server's final word on this message; 4xx and anything else may pass later.
             self._failed(delivery, exc, permanent=500 <= exc.code < 600, now=now)
@@ -99,10 +110,27 @@ class Mailer:
             log.info("e-mail delivered", attempts=delivery.attempts)
         await self.store.save_delivery(delivery)
 
+    def _body(self, delivery: Delivery) -> str:
+        """The text, with a survey link opened from its seal only now, for the message itself: the
+        link is in no stored record and no log."""
+        if delivery.sealed is None:
+            return delivery.body
+        return delivery.body.replace(LINK_MARK, self.sealer.open(delivery.sealed)["link"])
+
     def _failed(self, delivery: Delivery, exc: Exception, *, permanent: bool, now: datetime) -> None:
         s = self.settings
-        delivery.attempt_failed(f"{exc.__class__.__name__}: {exc}"[:500], permanent=permanent, now=now,
+        delivery.attempt_failed(describe(exc), permanent=permanent, now=now,
                                 base=s.mail_retry_base_seconds, cap=s.mail_retry_max_seconds,
                                 max_attempts=s.mail_max_attempts)
         log.warning("e-mail not delivered", permanent=permanent, status=delivery.status, attempts=delivery.attempts,
                     error=delivery.last_error)
+
+
+def describe(exc: Exception) -> str:
+    """What went wrong, for the delivery record and NotificationFailed (a public event): the kind
+    and the server's codes, never the recipient's address the server echoes back."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return f"SMTPRecipientsRefused {','.join(str(r.code) for r in exc.recipients)}"
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"{exc.__class__.__name__} {exc.code}"
+    return f"{exc.__class__.__name__}: {exc}"[:300]

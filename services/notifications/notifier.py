@@ -23,8 +23,9 @@ class Notifier:
         self.sealer = sealer  # opens survey invitations sealed by forms
 
     async def tell(self, cause_id: str, recipient: dict[str, Any], template: str, *, in_app: bool = True,
-                   **values: Any) -> None:
-        """`in_app=False` for people without an account (survey respondents): e-mail only."""
+                   sealed: str | None = None, **values: Any) -> None:
+        """`in_app=False` for people without an account (survey respondents): e-mail only. With
+        `sealed`, the text holds a mark where the link goes, filled in by the mailer."""
         text = render(template, display_name=recipient["display_name"], **values)
         nid = notice_id(cause_id, recipient["_id"])
         if in_app:
@@ -32,7 +33,7 @@ class Notifier:
         if recipient.get("email"):
             await self.store.add_delivery(Delivery(id=nid + ":email", account_id=recipient["_id"],
                                                    to=recipient["email"], subject=text.subject, body=text.body,
-                                                   template=template, cause_event_id=cause_id))
+                                                   template=template, cause_event_id=cause_id, sealed=sealed))
 
     async def tell_unit(self, cause_id: str, unit_id: str, template: str, roles: tuple[str, ...] = (),
                         **values: Any) -> int:

@@ -16,8 +16,11 @@ from typing import Any
 
 from chassis.clock import VIETNAM
 from chassis.logging import get_logger
+from chassis.sealing import SealError
 from chassis.tree import UnitDirectory
+from chassis.workdays import effective_deadline
 
+from .domain.model import LINK_MARK
 from .domain.reminders import OVERDUE, Unit, area_of, due_reminder, reminder_id
 from .notifier import Notifier
 from .settings import NotificationsSettings
@@ -38,15 +41,18 @@ class Scheduler:
 
     async def run(self) -> None:
         while True:
-            try:
-                now = datetime.now(VIETNAM)
-                if now.hour >= self.settings.reminder_hour:
-                    await self.run_pass(now.date())
-                await self.resume_broadcasts()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the store or the tree away: the next pass retries
-                log.warning("reminder pass failed", error=str(exc))
+            now = datetime.now(VIETNAM)
+            # Each part on its own: one failing (the store away) does not stop the others.
+            for name, part in (("reminders", self.run_pass if now.hour >= self.settings.reminder_hour else None),
+                               ("broadcasts", self.resume_broadcasts)):
+                if part is None:
+                    continue
+                try:
+                    await (part(now.date()) if name == "reminders" else part())
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the next pass retries
+                    log.warning("scheduler pass failed", part=name, error=str(exc))
             await asyncio.sleep(self.settings.reminder_interval_seconds)
 
     async def resume_broadcasts(self) -> None:
@@ -71,7 +77,8 @@ class Scheduler:
             for unit in await self._reporting_units(campaign["scope_unit_ids"]):
                 if unit.unit_id in submitted:
                     continue
-                deadline = date.fromisoformat(campaign[f"{unit.tier}_deadline"])
+                # As approvals counts it: a deadline on a day off ends with the next working day.
+                deadline = effective_deadline(date.fromisoformat(campaign[f"{unit.tier}_deadline"]))
                 kind = due_reminder(deadline, today, days_before)
                 if kind == OVERDUE:
                     late[(unit.area_id, deadline)].append(unit)
@@ -97,17 +104,21 @@ class Scheduler:
         sent = 0
         days_before = tuple(self.settings.reminder_days_before)
         for invite in await self.store.open_survey_invites(survey_id):
-            deadline = date.fromisoformat(invite["answer_deadline"])
+            deadline = date.fromisoformat(invite["answer_deadline"])  # the link closes that day: no shift
             kind = due_reminder(deadline, today, days_before)
             if kind is None or kind == OVERDUE:
                 continue
             rid = reminder_id(invite["survey_id"], invite["_id"], kind, deadline)
             if await self.store.reminder_sent(rid):
                 continue
-            person = self.notifier.sealer.open(invite["sealed"])
+            try:
+                person = self.notifier.sealer.open(invite["sealed"])
+            except SealError as exc:  # sealed under another key: this one cannot be reminded, the rest can
+                log.warning("survey invitation cannot be opened", invitation_id=invite["_id"], error=str(exc))
+                continue
             await self.notifier.tell(rid, {"_id": invite["_id"], "display_name": person["full_name"],
                                            "email": person["email"]}, "survey_reminder", in_app=False,
-                                     survey_title=invite["survey_title"], link=person["link"],
+                                     sealed=invite["sealed"], survey_title=invite["survey_title"], link=LINK_MARK,
                                      deadline=f"{deadline:%d/%m/%Y}", when=_when((deadline - today).days))
             await self.store.mark_reminder_sent(rid, 1)
             sent += 1

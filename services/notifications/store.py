@@ -121,12 +121,16 @@ class NotificationStore:
         return [d async for d in self.store[SURVEY_INVITES].find(query)]
 
     # addresses the mail server refused for good -------------------------------------------
-    async def mark_bad_address(self, address: str, error: str) -> None:
-        await self.store[BAD_ADDRESSES].update_one({"_id": address.lower()},
-                                                   {"$set": {"error": error, "at": datetime.now(UTC)}}, upsert=True)
+    async def mark_bad_address(self, address: str, error: str, days: int = 30) -> None:
+        # For a while, not for ever: a mailbox may be created after all, or the refusal was a mistake.
+        now = datetime.now(UTC)
+        await self.store[BAD_ADDRESSES].update_one(
+            {"_id": address.lower()}, {"$set": {"error": error, "at": now, "until": now + timedelta(days=days)}},
+            upsert=True)
 
     async def bad_address(self, address: str) -> dict[str, Any] | None:
-        return await self.store[BAD_ADDRESSES].find_one({"_id": address.lower()})
+        found = await self.store[BAD_ADDRESSES].find_one({"_id": address.lower()})
+        return found if found is not None and found["until"] > datetime.now(UTC) else None
 
     # notices an administrator sends to its subtree ----------------------------------------
     async def add_broadcast(self, doc: dict[str, Any]) -> None:
@@ -194,7 +198,8 @@ class NotificationStore:
             if doc["next_attempt_at"] > now:
                 # Another replica holds its lease: the queue entry was read before it pushed it on.
                 continue
-            delivery = Delivery(id=doc["_id"], version=doc["version"], **{k: doc[k] for k in _DELIVERY_FIELDS})
+            delivery = Delivery(id=doc["_id"], version=doc["version"],
+                                **{k: doc[k] for k in _DELIVERY_FIELDS if k in doc})
             delivery.next_attempt_at = lease_end
             try:
                 delivery.version = await self.store.update(DELIVERIES, delivery.id, delivery.version,

@@ -33,6 +33,7 @@ async def platform(amqp_url, mongo_url, run_id, smtp_server, tmp_path_factory):
             "MAIL_RETRY_MAX_SECONDS": "1",
             "RETRY_DELAY_MS": "300",
             "SURVEY_BURST_THRESHOLD": "4",
+            "REMINDERS_ANY_DAY": "true",  # the reminder tests drive the clock ahead
             "LOG_LEVEL": "debug",
         },
     )

@@ -4,6 +4,7 @@ e-mail; respondents answer without an account; reminders, progress per group, ta
 voided response."""
 
 import csv
+import hashlib
 import io
 import re
 import uuid
@@ -142,6 +143,12 @@ async def test_par_survey_from_lists_to_answers(client, admin, survey, smtp_serv
             "issued": 0, "already_invited": 8}
         invitation, _ = await tap.wait_for("survey_invitation.issued.v1")
         assert f".{t}@" not in str(invitation.data) and "/s/" not in str(invitation.data)
+        # Nor can a subscriber recompute an invitation's id from an address it knows.
+        await tap.drain()
+        published = {e.data["invitation_id"] for e, _ in tap.seen if e.type.endswith("invitation.issued.v1")}
+        guesses = {hashlib.sha256(f"{sid}:{owner}:{row[1]}".encode()).hexdigest()[:32]
+                   for owner, rows in ((P, province_rows), (M, ministry_rows)) for row in rows}
+        assert len(published) == 8 and not published & guesses
 
     addresses = [r[1] for r in province_rows[1:]] + [r[1] for r in ministry_rows]
     tokens = {}

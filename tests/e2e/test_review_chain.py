@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.approvals.domain.calendar import effective_deadline, working_days_after
+from chassis.workdays import effective_deadline, working_days_after
 from tests.e2e.test_flow import open_task_for, submission
 from tests.support.answers import valid_hc_tb
 from tests.support.events import EventTap

@@ -6,6 +6,8 @@ import re
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.e2e.test_notifications import WAIT
 from tests.e2e.test_par_survey import sheet_csv, survey  # noqa: F401 - the fixture
@@ -20,6 +22,13 @@ def browser():
     driver = chrome()
     yield driver
     driver.quit()
+
+
+def press(browser, button_id):
+    """Click a submit button and wait for the next page: its elements, not the old page's."""
+    old = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.ID, button_id).click()
+    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(old))
 
 
 def fill(browser, answers):
@@ -46,19 +55,19 @@ def test_a_respondent_answers_in_the_browser(client, admin, survey, smtp_server,
     assert browser.find_element(By.TAG_NAME, "h1").text == s_title(s)
     assert "Hạn trả lời" in browser.page_source and browser.find_element(By.ID, "Q1")
     fill(browser, {"Q1": 9, "Q2": 11, "Q3": 8})
-    browser.find_element(By.ID, "send").click()
+    press(browser, "send")
     assert "không được lớn hơn 10" in browser.find_element(By.ID, "error-Q2").text
     assert browser.find_element(By.ID, "error-Q4").text.startswith("Chưa trả lời")
     assert browser.find_element(By.ID, "Q1").get_attribute("value") == "9"  # what was typed stays
 
     fill(browser, {"Q2": 7})
-    browser.find_element(By.ID, "draft").click()
+    press(browser, "draft")
     assert "Đã lưu tạm" in browser.find_element(By.ID, "notice").text
     browser.get(link)  # the page closed and opened again: the saved answers are there
     assert [browser.find_element(By.ID, q).get_attribute("value") for q in ("Q1", "Q2", "Q3")] == ["9", "7", "8"]
 
     fill(browser, {"Q4": 6, "Q5": 7, "Q6": 8, "Q7": 9, "Q8": "Cần công khai kết quả giải quyết hồ sơ"})
-    browser.find_element(By.ID, "send").click()
+    press(browser, "send")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Đã nhận phiếu khảo sát"
     browser.get(link)
     assert "đã được trả lời" in browser.find_element(By.ID, "message").text

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from services.approvals.domain.calendar import effective_deadline, is_working_day, working_days_after
+from chassis.workdays import effective_deadline, is_working_day, working_days_after
 from services.approvals.domain.progress import (
     LATE,
     NOT_STARTED,

@@ -14,7 +14,7 @@ DAYS = (5, 2, 1)
     (date(2026, 4, 16), "before-5"),           # already sent on the 15th: the same id, not again
     (date(2026, 4, 18), "before-2"),
     (date(2026, 4, 19), "before-1"),
-    (date(2026, 4, 20), "before-1"),           # the day itself: nothing new
+    (date(2026, 4, 20), "last-day"),           # the day itself: the last call
     (date(2026, 4, 21), OVERDUE),
 ])
 def test_the_reminder_due_each_day(today, due):

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from chassis.auth import Principal
 from chassis.errors import DomainError
+from chassis.sheets import row_number
 from email_validator import EmailNotValidError, validate_email
 
 from .model import CHILD_LEVELS, ROLE_LEVELS, Unit, check_administration, check_issuance
@@ -67,7 +68,8 @@ def plan_units(actor: Principal, actor_unit: Unit, rows: list[dict[str, str]],
         problems.add(0, "", "Chỉ quản trị hệ thống được nhập danh sách đơn vị")
         problems.raise_if_any()
     by_code: dict[str, tuple[int, dict[str, str]]] = {}
-    for i, row in enumerate(rows, start=2):
+    for n, row in enumerate(rows, start=2):
+        i = row_number(row, n)
         if not _require(row, i, ("code", "name", "level", "parent_code"), problems):
             continue
         code = row["code"]
@@ -135,7 +137,8 @@ def plan_accounts(actor: Principal, actor_unit: Unit, rows: list[dict[str, str]]
     problems = Problems()
     seen: dict[str, int] = {}
     plans = []
-    for i, row in enumerate(rows, start=2):
+    for n, row in enumerate(rows, start=2):
+        i = row_number(row, n)
         if not _require(row, i, ("username", "unit_code", "role", "display_name"), problems):
             continue
         username = row["username"].lower()

@@ -17,7 +17,7 @@ from typing import Any
 from chassis.clock import VIETNAM
 from moha_contracts import DraftStarted, Event, FormApproved, FormRejected, FormSubmitted, ReviewTaskClaimed
 
-from .calendar import effective_deadline, working_days_after
+from chassis.workdays import effective_deadline, working_days_after
 
 NOT_STARTED, DRAFT, SUBMITTED, UNDER_REVIEW = "not_started", "draft", "submitted", "under_review"
 APPROVED_LEVEL, RETURNED, CONFIRMED = "approved_level", "returned", "confirmed"

@@ -5,6 +5,8 @@ Ministry, reopened), and the tamper patterns. Plain Python: no I/O."""
 from __future__ import annotations
 
 import hashlib
+import hmac
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -12,6 +14,7 @@ from typing import Any, Literal
 
 from chassis.auth import Principal
 from chassis.errors import Conflict, DomainError, Forbidden
+from chassis.sheets import ROW, row_number
 from email_validator import EmailNotValidError, validate_email
 from moha_contracts import Event, RespondentListSubmitted
 
@@ -71,7 +74,7 @@ class ListCheck:
 
 
 def _group_code(kind: str, value: str) -> str | None:
-    value = value.strip()
+    value = unicodedata.normalize("NFC", value.strip())
     groups = GROUPS[kind]
     if value in groups:
         return value
@@ -85,8 +88,10 @@ def check_list(kind: Kind, rows: list[dict[str, str]]) -> ListCheck:
     in the sheet (the header is row 1)."""
     result = ListCheck()
     people: list[Respondent] = []
-    for number, raw in enumerate(rows, start=2):
-        row = {k: (v or "").strip() for k, v in raw.items()}
+    for n, raw in enumerate(rows, start=2):
+        number = row_number(raw, n)
+        # Sheets typed with decomposed diacritics ("Unicode tổ hợp") read as the composed ones.
+        row = {k: unicodedata.normalize("NFC", (v or "").strip()) for k, v in raw.items() if k != ROW}
         errors = []
         if not row.get("full_name"):
             errors.append(RowError(number, "full_name", "Thiếu họ và tên"))
@@ -162,7 +167,8 @@ def _name_key(name: str) -> str:
 
 def normalise_headers(row: dict[str, str]) -> dict[str, str]:
     """The template's Vietnamese headers or the English column names, whichever the sheet has."""
-    return {HEADERS_VI.get(k.strip().lower(), k.strip().lower()): v for k, v in row.items() if k}
+    return {HEADERS_VI.get(key, key): v for k, v in row.items() if k
+            for key in [unicodedata.normalize("NFC", k.strip().lower())]}
 
 
 @dataclass
@@ -239,6 +245,18 @@ def response_id(token: str) -> str:
     """Made from the token alone: one response per token is the unique id itself, and nothing stored
     leads from the invitation (which keeps only `token_hash`) to the answers."""
     return hashlib.sha256(f"response:{token}".encode()).hexdigest()
+
+
+def draft_key(token: str) -> str:
+    # Not the invitation's key: a draft left unsent does not sit beside its respondent's identity.
+    return hashlib.sha256(f"draft:{token}".encode()).hexdigest()
+
+
+def invitation_id(secret: str, survey_id: str, owner_unit_id: str, email: str) -> str:
+    """Made from the person (so a second dispatch finds them invited) under a secret: the id goes
+    into public events, and a plain hash of an address could be recomputed by any subscriber."""
+    message = f"{survey_id}:{owner_unit_id}:{email.lower()}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
 def fingerprint(salt: str, value: str) -> str:

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from moha_contracts import Event, NotificationDelivered, NotificationFailed
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
+# Stands for a survey link in a stored e-mail body; the mailer puts the link in at sending.
+LINK_MARK = "⟨đường dẫn riêng⟩"
 
 
 def notice_id(cause_event_id: str, account_id: str) -> str:
@@ -30,6 +32,8 @@ class Delivery:
     attempts: int = 0
     next_attempt_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     last_error: str | None = None
+    # A survey e-mail's sealed address and link (forms sealed them): opened only to send.
+    sealed: str | None = None
     version: int = 0
     events: list[Event] = field(default_factory=list)
 

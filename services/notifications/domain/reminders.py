@@ -1,8 +1,8 @@
 """Which reminder is due, for whom, on a given day. Plain Python: no I/O.
 
 Before a unit's deadline it gets the reminder of the nearest configured lead time not yet passed
-(by default 5, 2 and 1 days before); a pass that missed a day sends only the latest reminder due,
-never a stale one. After the deadline the supervisors of each area get, once, the list of their
+(by default 5, 2 and 1 days before), and a last call on the day itself; a pass that missed a day
+sends only the latest reminder due, never a stale one. After the deadline the supervisors of each area get, once, the list of their
 units that have not submitted.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-OVERDUE = "overdue"
+OVERDUE, LAST_DAY = "overdue", "last-day"
 
 
 def due_reminder(deadline: date, today: date, days_before: tuple[int, ...]) -> str | None:
@@ -19,6 +19,8 @@ def due_reminder(deadline: date, today: date, days_before: tuple[int, ...]) -> s
     left = (deadline - today).days
     if left < 0:
         return OVERDUE
+    if left == 0:
+        return LAST_DAY  # the last call, whatever the lead times
     ahead = [k for k in days_before if k >= left]
     return f"before-{min(ahead)}" if ahead else None
 
