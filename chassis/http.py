@@ -160,6 +160,16 @@ async def _maybe_signed_in(
         return None
 
 
+def from_state(name: str) -> Callable[[Request], Any]:
+    """A dependency for what bootstrap put on `app.state` (a store, the tree): `Depends(from_state("tasks"))`."""
+
+    def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    get.__name__ = f"state_{name}"
+    return get
+
+
 # Every route takes this one; only changing the issued password takes the other.
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 SignedInBeforePasswordChange = Annotated[Principal, Depends(_signed_in)]

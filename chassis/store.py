@@ -122,6 +122,18 @@ class Store:
         await self._commit(collection, doc_id, version, dict(changes), outbox_entries(events), StaleVersion)
         return version
 
+    async def save(self, collection: str, doc_id: Any, version: int, fields: Mapping[str, Any],
+                   events: Iterable[Event] = ()) -> int:
+        """Create the document (`version` 0) or update it at `version`; returns the new version.
+        Either way, another writer having got there first is StaleVersion."""
+        if version == 0:
+            try:
+                await self.insert(collection, {"_id": doc_id, **fields}, events)
+            except AlreadyExists as exc:
+                raise StaleVersion(doc_id) from exc
+            return 1
+        return await self.update(collection, doc_id, version, fields, events)
+
     async def find(self, collection: str, doc_id: Any) -> dict[str, Any] | None:
         """Read a document. A change its writer committed but did not live to apply is applied by the
         relay's recovery pass; until then a write based on this read gets StaleVersion (409)."""

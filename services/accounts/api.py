@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from chassis.auth import Principal, Unauthenticated
 from chassis.errors import DomainError, Forbidden, NotFound
-from chassis.http import CurrentPrincipal, SignedInBeforePasswordChange, client_ip
+from chassis.http import CurrentPrincipal, SignedInBeforePasswordChange, client_ip, from_state
 from chassis.store import StaleVersion
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -141,16 +141,8 @@ class AuditEntry(BaseModel):
     details: dict[str, Any]
 
 
-def accounts_store(request: Request) -> AccountsStore:
-    return request.app.state.accounts
-
-
-def token_issuer(request: Request) -> TokenIssuer:
-    return request.app.state.tokens
-
-
-Accounts = Annotated[AccountsStore, Depends(accounts_store)]
-Tokens = Annotated[TokenIssuer, Depends(token_issuer)]
+Accounts = Annotated[AccountsStore, Depends(from_state("accounts"))]
+Tokens = Annotated[TokenIssuer, Depends(from_state("tokens"))]
 
 
 async def audit(request: Request, accounts: AccountsStore, action: str, *, actor: Principal | Account | None,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from chassis.auth import Principal
 from chassis.clock import today_in_vietnam
 from chassis.errors import Forbidden, NotFound
-from chassis.http import CurrentPrincipal, client_ip
+from chassis.http import CurrentPrincipal, client_ip, from_state
 from chassis.tree import UnitDirectory
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -49,26 +49,10 @@ class TaskView(BaseModel):
     reason: str | None
 
 
-def tasks(request: Request) -> TaskStore:
-    return request.app.state.tasks
-
-
-def progress_store(request: Request) -> ProgressStore:
-    return request.app.state.progress
-
-
-def campaign_directory(request: Request) -> CampaignDirectory:
-    return request.app.state.campaigns
-
-
-def units(request: Request) -> UnitDirectory:
-    return request.app.state.units
-
-
-Tasks = Annotated[TaskStore, Depends(tasks)]
-Progress = Annotated[ProgressStore, Depends(progress_store)]
-Campaigns = Annotated[CampaignDirectory, Depends(campaign_directory)]
-Units = Annotated[UnitDirectory, Depends(units)]
+Tasks = Annotated[TaskStore, Depends(from_state("tasks"))]
+Progress = Annotated[ProgressStore, Depends(from_state("progress"))]
+Campaigns = Annotated[CampaignDirectory, Depends(from_state("campaigns"))]
+Units = Annotated[UnitDirectory, Depends(from_state("units"))]
 
 
 @router.get("/tasks", tags=["review"])

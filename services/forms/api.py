@@ -6,14 +6,15 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from chassis.auth import Principal
+from chassis.clock import today_in_vietnam
 from chassis.errors import Conflict, DomainError, Forbidden, NotFound
-from chassis.http import CurrentPrincipal
+from chassis.http import CurrentPrincipal, from_state
 from chassis.tree import UnitDirectory
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .domain.campaigns import Campaign, half_yearly, today_in_vietnam
+from .domain.campaigns import Campaign, half_yearly
 from .domain.codelists import code_lists
 from .domain.definitions import FormDefinition
 from .exports import Export, csv_stream, header_for, xlsx_stream
@@ -60,26 +61,10 @@ class SubmissionView(BaseModel):
     coding: list[dict[str, Any]]
 
 
-def submissions(request: Request) -> SubmissionStore:
-    return request.app.state.submissions
-
-
-def definitions_store(request: Request) -> DefinitionStore:
-    return request.app.state.definitions
-
-
-def campaigns_store(request: Request) -> CampaignStore:
-    return request.app.state.campaigns
-
-
-def units(request: Request) -> UnitDirectory:
-    return request.app.state.units
-
-
-Submissions = Annotated[SubmissionStore, Depends(submissions)]
-Units = Annotated[UnitDirectory, Depends(units)]
-Definitions = Annotated[DefinitionStore, Depends(definitions_store)]
-Campaigns = Annotated[CampaignStore, Depends(campaigns_store)]
+Submissions = Annotated[SubmissionStore, Depends(from_state("submissions"))]
+Units = Annotated[UnitDirectory, Depends(from_state("units"))]
+Definitions = Annotated[DefinitionStore, Depends(from_state("definitions"))]
+Campaigns = Annotated[CampaignStore, Depends(from_state("campaigns"))]
 
 
 class AnswersInvalid(DomainError):

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from chassis.errors import Conflict
-from chassis.store import AlreadyExists, StaleVersion, Store
+from chassis.store import AlreadyExists, Store
 from pymongo.errors import DuplicateKeyError
 
 from moha_contracts import CampaignOpened
@@ -36,15 +36,7 @@ class SubmissionStore:
 
     async def save(self, sub: Submission) -> None:
         """Insert a new submission or update it at its expected version, with its events, in one write."""
-        fields = _to_fields(sub)
-        if sub.version == 0:
-            try:
-                await self.store.insert(SUBMISSIONS, {"_id": sub.id, **fields, "version": 1}, sub.events)
-            except AlreadyExists as exc:
-                raise StaleVersion(sub.id) from exc
-            sub.version = 1
-        else:
-            sub.version = await self.store.update(SUBMISSIONS, sub.id, sub.version, fields, sub.events)
+        sub.version = await self.store.save(SUBMISSIONS, sub.id, sub.version, _to_fields(sub), sub.events)
         sub.events.clear()
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from chassis.auth import Principal
 from chassis.clock import today_in_vietnam
 from chassis.errors import Conflict, DomainError, Forbidden, NotFound
-from chassis.http import CurrentPrincipal, MaybePrincipal, client_ip
+from chassis.http import CurrentPrincipal, MaybePrincipal, client_ip, from_state
 from chassis.logging import fresh_correlation_id
 from chassis.sealing import Sealer, SealError
 from chassis.sheets import XLSX_TYPE, read_rows
@@ -30,7 +30,6 @@ from .domain.surveys import (
     FLAG_LABELS,
     GROUPS,
     QUESTIONNAIRES,
-    SUBMITTED,
     TOKEN_REUSE,
     RespondentList,
     check_answer_window,
@@ -53,21 +52,9 @@ router = APIRouter()
 Scalar = str | int | float | bool | None
 
 
-def surveys_store(request: Request) -> SurveyStore:
-    return request.app.state.surveys
-
-
-def units(request: Request) -> UnitDirectory:
-    return request.app.state.units
-
-
-def definitions_store(request: Request) -> DefinitionStore:
-    return request.app.state.definitions
-
-
-Surveys = Annotated[SurveyStore, Depends(surveys_store)]
-Units = Annotated[UnitDirectory, Depends(units)]
-Definitions = Annotated[DefinitionStore, Depends(definitions_store)]
+Surveys = Annotated[SurveyStore, Depends(from_state("surveys"))]
+Units = Annotated[UnitDirectory, Depends(from_state("units"))]
+Definitions = Annotated[DefinitionStore, Depends(from_state("definitions"))]
 
 
 class SurveyRequest(BaseModel):

@@ -57,15 +57,7 @@ class SurveyStore:
 
     async def save_list(self, lst: RespondentList) -> None:
         data = asdict(lst)
-        fields = {k: data[k] for k in _LIST_FIELDS}
-        if lst.version == 0:
-            try:
-                await self.store.insert(LISTS, {"_id": lst.id, **fields, "version": 1}, lst.events)
-            except AlreadyExists as exc:
-                raise StaleVersion(lst.id) from exc
-            lst.version = 1
-        else:
-            lst.version = await self.store.update(LISTS, lst.id, lst.version, fields, lst.events)
+        lst.version = await self.store.save(LISTS, lst.id, lst.version, {k: data[k] for k in _LIST_FIELDS}, lst.events)
         lst.events.clear()
 
     async def submitted_lists(self, survey_id: str) -> list[RespondentList]:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from chassis.clock import today_in_vietnam
 from chassis.errors import DomainError, Forbidden, NotFound
-from chassis.http import CurrentPrincipal
+from chassis.http import CurrentPrincipal, from_state
 from chassis.tree import UnitDirectory
 from fastapi import APIRouter, Depends, Request
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
@@ -34,16 +34,8 @@ class InboxView(BaseModel):
     items: list[NoticeView]
 
 
-def notifications(request: Request) -> NotificationStore:
-    return request.app.state.notifications
-
-
-def units(request: Request) -> UnitDirectory:
-    return request.app.state.units
-
-
-Notifications = Annotated[NotificationStore, Depends(notifications)]
-Units = Annotated[UnitDirectory, Depends(units)]
+Notifications = Annotated[NotificationStore, Depends(from_state("notifications"))]
+Units = Annotated[UnitDirectory, Depends(from_state("units"))]
 ADMINS = ("central_admin", "province_admin", "district_admin")
 
 

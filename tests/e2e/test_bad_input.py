@@ -8,7 +8,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.e2e.test_flow import ANSWERS, submit
+from tests.e2e.test_flow import submit
 
 pytestmark = pytest.mark.e2e
 

@@ -3,7 +3,6 @@ checks, and form versions: a new version never changes what was submitted under 
 
 import json
 import uuid
-from pathlib import Path
 
 import pytest
 

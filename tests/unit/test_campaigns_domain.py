@@ -4,7 +4,8 @@ import pytest
 from chassis.auth import Principal
 from chassis.errors import Conflict, DomainError, Forbidden
 from pydantic import ValidationError
-from services.forms.domain.campaigns import Campaign, half_yearly, tier_of, today_in_vietnam
+from chassis.clock import today_in_vietnam
+from services.forms.domain.campaigns import Campaign, half_yearly, tier_of
 
 CENSUS = Campaign(campaign_id="dtcshc-2021", form_code="1/HC-TB", title="Điều tra cơ sở hành chính 2021",
                   scope_unit_ids=["20"], opens_on=date(2021, 3, 1), closes_on=date(2021, 4, 30),

@@ -7,7 +7,6 @@ from datetime import date
 from typing import Literal
 
 from chassis.auth import Principal
-from chassis.clock import VIETNAM, today_in_vietnam  # noqa: F401 - re-exported for forms
 from chassis.errors import Conflict, DomainError, Forbidden
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
