@@ -68,14 +68,57 @@ def load_demo(urls: dict[str, str], admin_password: str = ADMIN_PASSWORD,
     if campaign.status_code >= 400:
         raise RuntimeError(f"/campaigns: {campaign.status_code} {campaign.text[:2000]}")
 
+    # The central administrator stands in for the province's focal point, whose account would first
+    # have to change its issued password.
+    survey, respondents = open_survey(forms, headers, province["unit_id"], today)
+
     print(f"Demo data: {province['name']}: {len(units)} units from one sheet, {issued['issued']} unit accounts "
           "from another; campaign 'dtcshc-demo' (form 1/HC-TB) open for 60 days.")
+    print(f"PAR Index survey '{survey}': the province's list ({respondents} respondents, one listed twice kept "
+          "once) sent and dispatched; each respondent's link is in their e-mail (the mail sink's log).")
     if credentials_path:
         print(f"All {len(credentials)} initial passwords: {credentials_path}")
     print("Demo logins (initial passwords: each account must change its own at first login):")
     for username, info in logins.items():
         print(f"  {username:<18} {info['password']:<18} {info['role']:<20} {info['unit']}")
     return logins
+
+
+# The PAR Index survey: a province's respondents, one per group and a People's Council delegate
+# who also leads a department (kept once, as delegate). Addresses are the demo's own.
+RESPONDENTS = [
+    ("Hoàng Văn Đại Biểu", "daibieu.hdnd@langson.demo", "Đại biểu Hội đồng nhân dân cấp tỉnh", "Đại biểu", ""),
+    ("Lương Thị Giám Đốc", "giamdoc.snv@langson.demo", "Lãnh đạo cấp sở", "Giám đốc", "Sở Nội vụ"),
+    ("Lương Thị Giám Đốc", "giamdoc.snv@langson.demo", "Đại biểu Hội đồng nhân dân cấp tỉnh", "Đại biểu", ""),
+    ("Nông Văn Trưởng Phòng", "truongphong.snv@langson.demo", "Lãnh đạo phòng chuyên môn thuộc sở",
+     "Trưởng phòng", "Sở Nội vụ"),
+    ("Vi Văn Chủ Tịch", "chutich.huyen@langson.demo", "Lãnh đạo Ủy ban nhân dân cấp huyện", "Chủ tịch",
+     "UBND huyện Cao Lộc"),
+]
+
+
+def open_survey(forms: httpx.Client, headers: dict[str, str], province_id: str, today: date) -> tuple[str, int]:
+    survey = "par-demo"
+
+    def call(method: str, path: str, **kw: object) -> dict:
+        response = forms.request(method, path, headers={**headers, **kw.pop("headers", {})}, **kw)  # type: ignore[arg-type]
+        if response.status_code >= 400:
+            raise RuntimeError(f"{path}: {response.status_code} {response.text[:2000]}")
+        return response.json()
+
+    call("POST", "/surveys", json={
+        "survey_id": survey, "title": "Điều tra xã hội học xác định Chỉ số cải cách hành chính (bản trình diễn)",
+        "list_deadline": str(today + timedelta(days=7)), "answer_deadline": str(today + timedelta(days=21)),
+        "owner_unit_ids": [province_id]})
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["Họ và tên", "Thư điện tử", "Nhóm đối tượng", "Chức vụ", "Cơ quan, đơn vị"])
+    writer.writerows(RESPONDENTS)
+    lists = f"/surveys/{survey}/lists/{province_id}"
+    imported = call("POST", f"{lists}/import", content=out.getvalue().encode(), headers={"Content-Type": "text/csv"})
+    call("POST", f"{lists}/submit")
+    call("POST", f"/surveys/{survey}/dispatch")
+    return survey, imported["total"]
 
 
 if __name__ == "__main__":

@@ -194,11 +194,11 @@ def main() -> None:
 
 
 def start_mail_sink(port: int, path: Path) -> subprocess.Popen:
-    """aiosmtpd's debugging server: e-mails land in a file instead of a mailbox."""
+    """A local SMTP server (aiosmtpd) whose e-mails land, decoded, in a file instead of a mailbox."""
     path.parent.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
-        [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Debugging", "-l", f"127.0.0.1:{port}"],
-        stdout=path.open("ab"), stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "aiosmtpd", "-n", "-c", "deploy.mail_sink.Readable", "-l", f"127.0.0.1:{port}"],
+        stdout=path.open("ab"), stderr=subprocess.STDOUT, cwd=ROOT,
     )
     print(f"Mail sink on 127.0.0.1:{port}, e-mails written to {path}")
     return process
