@@ -73,8 +73,10 @@ class SurveyRequest(BaseModel):
 
 
 @router.post("/surveys", status_code=201, tags=["surveys"])
-async def open_survey(body: SurveyRequest, principal: CurrentPrincipal, store: Surveys, tree: Units) -> dict[str, Any]:
-    """Open a PAR Index survey for ministries and provinces (the Ministry's central administrators)."""
+async def open_survey(body: SurveyRequest, principal: CurrentPrincipal, store: Surveys, tree: Units,
+                      definitions: Definitions) -> dict[str, Any]:
+    """Open a PAR Index survey for ministries and provinces (the Ministry's central administrators).
+    The questionnaires' versions are fixed now: publishing a new one later changes no running survey."""
     if principal.role != "central_admin":
         raise Forbidden("Chỉ Bộ Nội vụ mở cuộc điều tra xã hội học")
     owners = {}
@@ -84,7 +86,13 @@ async def open_survey(body: SurveyRequest, principal: CurrentPrincipal, store: S
         if kind is None:
             raise DomainError(f"Đơn vị '{unit_id}' không phải một bộ hay một tỉnh", code="not_a_survey_owner")
         owners[unit_id] = kind
-    doc = {"_id": body.survey_id, **body.model_dump(mode="json"), "owners": owners}
+    versions = {}
+    for kind in set(owners.values()):
+        latest = await definitions.latest(QUESTIONNAIRES[kind])
+        if latest is None:
+            raise DomainError(f"Chưa có phiếu khảo sát '{QUESTIONNAIRES[kind]}'", code="unknown_form")
+        versions[kind] = latest.version
+    doc = {"_id": body.survey_id, **body.model_dump(mode="json"), "owners": owners, "questionnaires": versions}
     if not await store.add_survey(doc):
         raise Conflict(f"Cuộc điều tra '{body.survey_id}' đã có", code="duplicate")
     return _survey_view(doc)
@@ -251,7 +259,8 @@ async def _by_token(store: SurveyStore, token: str) -> tuple[dict[str, Any], dic
 
 
 async def _questionnaire(definitions: DefinitionStore, survey: dict[str, Any], owner: str):
-    definition = await definitions.latest(QUESTIONNAIRES[survey["owners"][owner]])
+    kind = survey["owners"][owner]
+    definition = await definitions.get(QUESTIONNAIRES[kind], survey["questionnaires"][kind])
     if definition is None:
         raise DomainError("Chưa có phiếu khảo sát", code="unknown_form")
     return definition
@@ -345,6 +354,7 @@ async def _receive(token: str, answers: dict[str, Any], request: Request, caller
         stored = await store.add_response({
             "_id": rid, "survey_id": survey["_id"], "owner_unit_id": invitation["owner_unit_id"],
             "group": invitation["group"], "form_code": QUESTIONNAIRES[survey["owners"][invitation["owner_unit_id"]]],
+            "form_version": survey["questionnaires"][survey["owners"][invitation["owner_unit_id"]]],
             "answers": [{"field": k, "value": v} for k, v in answers.items()],
             "received_on": today_in_vietnam().isoformat(), "status": "valid", "void_reason": None,
         })
@@ -450,6 +460,7 @@ async def responses(survey_id: str, request: Request, principal: CurrentPrincipa
             "source": client_ip(request), "response_ids": []})
         raise Forbidden("Chỉ Bộ Nội vụ được xem câu trả lời của phiếu khảo sát")
     return [{"response_id": r["_id"], "owner_unit_id": r["owner_unit_id"], "group": r["group"],
+             "questionnaire": f"{r.get('form_code')} v{r.get('form_version')}",
              "answers": {a["field"]: a["value"] for a in r["answers"]}, "status": r["status"],
              "received_on": r["received_on"]} for r in await store.responses(survey["_id"])]
 

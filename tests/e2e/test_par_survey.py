@@ -199,8 +199,9 @@ async def test_par_survey_from_lists_to_answers(client, admin, survey, smtp_serv
     assert client.forms.post(f"/surveys/{sid}/responses/{admin_answer}/void", json={"reason": "x"},
                              headers=admin).status_code == 409
     results = client.forms.get(f"/surveys/{sid}/responses", headers=admin).json()
-    assert len(results) == 4 and all(set(r) == {"response_id", "owner_unit_id", "group", "answers", "status",
-                                                "received_on"} for r in results)
+    assert len(results) == 4 and all(set(r) == {"response_id", "owner_unit_id", "group", "questionnaire",
+                                                "answers", "status", "received_on"} for r in results)
+    assert {r["questionnaire"] for r in results} == {"XHH-CCHC-TINH v1", "XHH-CCHC-BO v1"}
 
     # Progress per group: the province sees its own, the Ministry all; completion only.
     def groups(view, owner):

@@ -2,10 +2,12 @@
 province confirms or returns, the unit resubmits; every decision audited; progress and timeliness
 per area, and the same figures after a rebuild of the read model."""
 
+import io
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from openpyxl import load_workbook
 
 from chassis.workdays import effective_deadline, working_days_after
 from tests.e2e.test_flow import open_task_for, submission
@@ -150,6 +152,17 @@ async def test_district_approves_province_confirms_or_returns(client, admin, pro
     assert client.approvals.get(f"/progress/{p['campaign']}?area={p['P']['unit_id']}",
                                 headers=auth["sup_D1"]).status_code == 404
     assert client.approvals.get(f"/progress/{p['campaign']}", headers=auth["b1"]).json()["summary"]["units"] == 1
+
+    # The same rows as a sheet for the supervisors' reports.
+    sheet = client.approvals.get(f"/progress/{p['campaign']}/export", headers=auth["sup_P"])
+    assert sheet.status_code == 200
+    table = list(load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True))
+    assert table[0][:3] == ("Mã đơn vị", "Tên đơn vị", "Trạng thái") and len(table) == 5
+    assert {r[1]: r[2] for r in table[1:]}["Xã A2"] == "Đang kê khai"
+    csv_rows = client.approvals.get(f"/progress/{p['campaign']}/export?format=csv", headers=auth["sup_D1"])
+    assert csv_rows.content.decode("utf-8-sig").count("\n") == 3  # D1's two units and the header
+    assert client.approvals.get(f"/progress/{p['campaign']}/export?area={p['P']['unit_id']}",
+                                headers=auth["sup_D1"]).status_code == 404
 
     # Rebuilt from the stored facts: the same figures.
     assert client.approvals.post("/progress/rebuild", headers=auth["sup_P"]).status_code == 403
