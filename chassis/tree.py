@@ -61,6 +61,20 @@ class UnitDirectory:
     async def get(self, unit_id: str) -> dict[str, Any] | None:
         return await self.units.find_one({"_id": unit_id})
 
+    async def by_code(self, code: str) -> dict[str, Any] | None:
+        return await self.units.find_one({"code": code})
+
+    async def search(self, needle: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Active units whose code or name contains `needle` (case-insensitive), for pickers."""
+        found = []
+        async for unit in self.units.find({}):
+            if unit.get("status", "active") == "active" and (
+                    not needle or needle in unit["code"].lower() or needle in unit["name"].lower()):
+                found.append(unit)
+                if len(found) >= limit:
+                    break
+        return found
+
     async def require(self, unit_id: str) -> dict[str, Any]:
         """For event handlers: an event about a unit not yet known here arrived before its
         UnitRegistered; retry it later rather than act on half the picture."""

@@ -15,8 +15,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .domain.campaigns import Campaign, half_yearly
-from .domain.codelists import code_lists
-from .domain.definitions import FormDefinition
+from .domain.codelists import DYNAMIC, code_lists
+from .domain.definitions import FieldError, FormDefinition
 from .exports import Export, csv_stream, header_for, xlsx_stream
 from .domain.model import Submission, submission_id
 from .store import CampaignStore, DefinitionStore, SubmissionStore
@@ -101,8 +101,14 @@ async def _open(body: SubmitRequest, principal: Principal, store: SubmissionStor
     return sub, definition
 
 
-def _check(definition: FormDefinition, answers: dict[str, Any], *, complete: bool) -> None:
-    if errors := definition.check(answers, complete=complete):
+async def _check(definition: FormDefinition, answers: dict[str, Any], tree: UnitDirectory, *,
+                 complete: bool) -> None:
+    errors = definition.check(answers, complete=complete)
+    for f, code in definition.dynamic_codes(answers):
+        if await tree.by_code(code) is None:
+            errors.append(FieldError(field=f.code, message=f"{f.label}: mã '{code}' không có trong "
+                                                           f"{DYNAMIC[f.code_list or '']}"))
+    if errors:
         error = AnswersInvalid(f"Phiếu có {len(errors)} chỗ cần sửa; chưa được {'gửi' if complete else 'lưu'}")
         error.details = {"errors": [e.model_dump() for e in errors]}
         raise error
@@ -114,7 +120,7 @@ async def submit(body: SubmitRequest, principal: CurrentPrincipal, store: Submis
     """Submit a unit's answers. They are checked against the version of the form the submission
     started with (the latest, at its first save); every problem comes back pointing at its field."""
     sub, definition = await _open(body, principal, store, tree, definitions, campaigns)
-    _check(definition, body.answers, complete=True)
+    await _check(definition, body.answers, tree, complete=True)
     sub.submit(principal, body.answers, definition_version=definition.version)
     await store.save(sub)
     return _view(sub)
@@ -125,7 +131,7 @@ async def save_draft(body: SubmitRequest, principal: CurrentPrincipal, store: Su
                      definitions: Definitions, campaigns: Campaigns) -> SubmissionView:
     """Save the answers filled so far (each answer checked on its own, the rules at submit)."""
     sub, definition = await _open(body, principal, store, tree, definitions, campaigns)
-    _check(definition, body.answers, complete=False)
+    await _check(definition, body.answers, tree, complete=False)
     sub.save_draft(principal, body.answers, definition.version)
     await store.save(sub)
     return _view(sub)
@@ -230,21 +236,25 @@ async def code_answer(sid: str, body: CodingRequest, principal: CurrentPrincipal
     target = definition.fields.get(body.field) if definition else None
     if target is None or target.type != "code":
         raise DomainError(f"Mục '{body.field}' không phải mục ghi mã của mẫu phiếu", code="not_a_code_field")
-    _check(definition, {body.field: body.code}, complete=False)
+    await _check(definition, {body.field: body.code}, tree, complete=False)
     sub.code_answer(principal, body.field, body.code)
     await store.save(sub)
     return _view(sub)
 
 
 @router.get("/codelists/{name}", tags=["definitions"])
-async def get_code_list(name: str, principal: CurrentPrincipal, q: str | None = None,
+async def get_code_list(name: str, principal: CurrentPrincipal, tree: Units, q: str | None = None,
                         level: int | None = None) -> dict[str, Any]:
     """An official code list's entries (those whose code or name contains `q`, at `level`)."""
     del principal
+    needle = (q or "").strip().lower()
+    if name in DYNAMIC:
+        units = await tree.search(needle, limit=50)
+        return {"name": name, "title": DYNAMIC[name], "pattern": None, "entries": [
+            {"code": u["code"], "level": u["level"], "name": u["name"], "parent": u.get("parent_id")} for u in units]}
     code_list = code_lists().get(name)
     if code_list is None:
         raise NotFound("Không có bảng mã này")
-    needle = (q or "").strip().lower()
     entries = [{"code": e.code, "level": e.level, "name": e.name, "parent": e.parent}
                for e in code_list.entries.values()
                if (level is None or e.level == level) and (not needle or needle in e.code.lower()

@@ -29,6 +29,7 @@ class SubmissionStore:
     async def create_indexes(self) -> None:
         await self.store[SUBMISSIONS].create_index("unit_id")
         await self.store[SUBMISSIONS].create_index("campaign_id")
+        await self.store["units"].create_index("code")  # the tree as a code list (A1.6)
 
     async def get(self, submission_id: str) -> Submission | None:
         doc = await self.store.find(SUBMISSIONS, submission_id)

@@ -6,6 +6,7 @@ import uuid
 import pytest
 
 from tests.e2e.test_flow import submit
+from tests.support.answers import valid_hc_tb
 from tests.support.platform import eventually
 
 pytestmark = pytest.mark.e2e
@@ -41,3 +42,18 @@ def test_a_supervisor_codes_the_units_activity(client, district, admin):
                                                    headers=sup).json())
     assert [e["code"] for e in sectors["entries"]] == ["85"]
     assert client.forms.get("/codelists/vcpa2018", headers=sup).json()["pattern"] == r"\d{7}"
+
+
+def test_units_are_a_code_list_from_the_tree(client, district):
+    code = district["district"]["code"]
+    campaign = f"units-{uuid.uuid4().hex[:8]}"
+    unknown = submit(client, district["a_auth"], district["unit_a"]["unit_id"], campaign=campaign,
+                     answers={**valid_hc_tb(), "A1.6": "KHONG-CO-MA-NAY"})
+    assert unknown.status_code == 422
+    assert [(e["field"], "Danh mục đơn vị hành chính" in e["message"]) for e in unknown.json()["error"]["errors"]] == [
+        ("A1.6", True)]
+    known = submit(client, district["a_auth"], district["unit_a"]["unit_id"], campaign=campaign,
+                   answers={**valid_hc_tb(), "A1.6": code})
+    assert known.status_code == 201, known.text
+    picker = client.forms.get("/codelists/units", params={"q": code.lower()}, headers=district["a_auth"]).json()
+    assert [e["code"] for e in picker["entries"]] == [code] and picker["entries"][0]["level"] == "district"

@@ -159,3 +159,9 @@ def test_a_code_field_must_name_a_known_list():
     document["sections"][-1]["fields"][1]["code_list"] = "vsic1993"
     with pytest.raises(ValueError, match="unknown code list"):
         FormDefinition.model_validate(document)
+
+
+def test_unit_codes_are_left_to_the_tree_lookup():
+    assert V2.check({"A1.6": "178"}, complete=False) == []
+    assert [(f.code, code) for f, code in V2.dynamic_codes({"A1.6": " 178 ", "A4.1.ma": "84"})] == [("A1.6", "178")]
+    assert V2.check({"A1.6": 178}, complete=False)[0].field == "A1.6"  # a code is text

@@ -18,6 +18,9 @@ from functools import cache
 from pathlib import Path
 
 FILES = Path(__file__).resolve().parents[1] / "codelists"
+# Lists that live in the service's read models, checked by the API rather than here: the
+# administrative units, from accounts' events (the unit codes of the tree).
+DYNAMIC = {"units": "Danh mục đơn vị hành chính"}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .codelists import code_lists
+from .codelists import DYNAMIC, code_lists
 
 FieldType = Literal["integer", "number", "text", "boolean", "choice", "code"]
 
@@ -46,7 +46,7 @@ class FieldDef(Strict):
 
     @model_validator(mode="after")
     def _code_list_known(self) -> FieldDef:
-        if self.type == "code" and self.code_list not in code_lists():
+        if self.type == "code" and self.code_list not in code_lists() and self.code_list not in DYNAMIC:
             raise ValueError(f"field {self.code}: unknown code list {self.code_list!r}")
         return self
 
@@ -118,6 +118,13 @@ class FormDefinition(Strict):
     def fields(self) -> dict[str, FieldDef]:
         return {f.code: f for s in self.sections for f in s.fields}
 
+    def dynamic_codes(self, answers: dict[str, Any]) -> list[tuple[FieldDef, str]]:
+        """The answers whose code list lives in a read model (the units), for the caller to look up."""
+        fields = self.fields
+        return [(fields[k], v.strip()) for k, v in answers.items()
+                if k in fields and fields[k].type == "code" and fields[k].code_list in DYNAMIC
+                and isinstance(v, str) and v.strip()]
+
     def check(self, answers: dict[str, Any], *, complete: bool) -> list[FieldError]:
         """Every problem with the answers, each pointing at its field. `complete` is for submitting:
         required answers and the logic rules apply; a draft is only checked field by field."""
@@ -167,8 +174,10 @@ def _type_error(f: FieldDef, value: Any) -> str | None:
         if value not in (f.choices or []):
             return f"{f.label}: giá trị không thuộc danh sách cho phép"
     elif f.type == "code":
-        if not isinstance(value, str):
+        if not isinstance(value, str) or len(value) > 64:
             return f"{f.label}: phải là mã, viết dạng chuỗi ký tự"
+        if f.code_list in DYNAMIC:
+            return None  # checked against the read model by the caller (dynamic_codes)
         if error := code_lists()[f.code_list or ""].error(value.strip(), f.code_level):
             return f"{f.label}: {error}"
     elif not isinstance(value, str) or len(value) > f.max_length:
