@@ -37,10 +37,11 @@ class ServiceSettings(BaseSettings):
     # Behind the Ministry's reverse proxy, the caller's address is the first X-Forwarded-For hop.
     trust_forwarded_for: bool = False
 
-    # Shared by forms and notifications only: seals survey respondents' addresses and links inside
-    # events (chassis/sealing.py). Make one with `python -c "from chassis.sealing import Sealer;
-    # print(Sealer.new_key())"`.
+    # Survey links travel sealed (chassis/sealing.py): forms holds the public key, notifications
+    # the private one. Make a pair with `python -c "from chassis.sealing import Sealer;
+    # print(Sealer.new_keypair())"` (private, public).
     survey_seal_key: str = ""
+    survey_open_key: str = ""
 
     max_body_bytes: int = Field(default=1_000_000, description="largest accepted HTTP request body")
 

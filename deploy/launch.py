@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -99,9 +100,16 @@ class Platform:
 
     def __post_init__(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        # Forms seals survey links for notifications: both need the same key, made once per platform
-        # unless the operator gives one.
-        self.extra_env.setdefault("SURVEY_SEAL_KEY", os.environ.get("SURVEY_SEAL_KEY") or Sealer.new_key())
+        # Survey links: forms seals with the public key, only notifications holds the private one;
+        # forms keys invitation ids with a secret of its own. Made once per platform unless given.
+        if bool(os.environ.get("SURVEY_SEAL_KEY")) != bool(os.environ.get("SURVEY_OPEN_KEY")):
+            raise SystemExit("SURVEY_SEAL_KEY and SURVEY_OPEN_KEY are a pair: give both, or neither")
+        private, public = Sealer.new_keypair()
+        own = {
+            "forms": {"SURVEY_SEAL_KEY": os.environ.get("SURVEY_SEAL_KEY") or public,
+                      "SURVEY_ID_SECRET": os.environ.get("SURVEY_ID_SECRET") or secrets.token_urlsafe(32)},
+            "notifications": {"SURVEY_OPEN_KEY": os.environ.get("SURVEY_OPEN_KEY") or private},
+        }
         ports = {name: self.ports.get(name) or DEFAULT_PORTS[name] for name in SERVICES}
         for name in SERVICES:
             env = {
@@ -110,6 +118,7 @@ class Platform:
                 "DATABASE": f"moha_{name}{self.database_suffix}",
                 "JWKS_URL": f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json",
                 "SURVEY_LINK_BASE": f"http://127.0.0.1:{ports['forms']}/s",
+                **own.get(name, {}),
                 **self.extra_env,
             }
             self.services[name] = ServiceProcess(name, ports[name], env, self.log_dir / f"{name}.log")

@@ -255,8 +255,8 @@ class RespondentListSubmitted(Event):
 
 class SurveyInvitationIssued(Event):
     """A respondent's personal questionnaire link was made. The address, the name and the link are
-    `sealed` (Fernet, with the key forms shares with notifications only): subscribers see that an
-    invitation went out, to which group, never to whom or the link."""
+    `sealed` with notifications' public key (X25519, AES-256-GCM; only notifications can open it):
+    subscribers see that an invitation went out, to which group, never to whom or the link."""
 
     routing_key = "forms.survey_invitation.issued.v1"
 

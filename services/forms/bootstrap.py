@@ -32,7 +32,7 @@ def build(settings: FormsSettings | None = None) -> tuple[FastAPI, FormsSettings
     app.state.export = Export(submissions, definitions, runtime.units)
     app.state.units = runtime.units
     app.state.surveys = surveys
-    app.state.sealer = Sealer(settings.survey_seal_key)
+    app.state.sealer = Sealer(public_key=settings.survey_seal_key)
     app.state.survey_link_base = settings.survey_link_base
     app.state.settings = settings
     return app, settings

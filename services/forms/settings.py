@@ -11,3 +11,5 @@ class FormsSettings(ServiceSettings):
     survey_burst_threshold: int = 10
     survey_burst_window_seconds: float = 600.0
     survey_fingerprint_salt: str = ""
+    # The secret invitation ids are keyed with (HMAC): stable per person, not recomputable outside.
+    survey_id_secret: str = ""

@@ -214,11 +214,14 @@ async def dispatch(survey_id: str, request: Request, principal: CurrentPrincipal
     survey = await _survey(store, survey_id)
     sealer: Sealer = request.app.state.sealer
     base = request.app.state.survey_link_base.rstrip("/")
+    secret = request.app.state.settings.survey_id_secret
+    if not secret:
+        raise DomainError("Chưa cấu hình khóa bí mật của mã thư mời khảo sát (SURVEY_ID_SECRET)",
+                          code="survey_secret_missing")
     issued = already = 0
     for lst in await store.submitted_lists(survey_id):
         for person in lst.respondents:
-            invitation_id = make_invitation_id(request.app.state.settings.survey_seal_key, survey_id,
-                                               lst.owner_unit_id, person["email"])
+            invitation_id = make_invitation_id(secret, survey_id, lst.owner_unit_id, person["email"])
             if await store.invitation(invitation_id) is not None:
                 already += 1
                 continue
@@ -388,7 +391,7 @@ async def _tamper_checks(request: Request, store: SurveyStore, survey: dict[str,
                          rid: str, caller: Principal | None) -> None:
     settings = request.app.state.settings
     # A secret salt: the addresses of IPv4 are few enough to hash them all.
-    salt = settings.survey_fingerprint_salt or settings.survey_seal_key or survey["_id"]
+    salt = settings.survey_fingerprint_salt or settings.survey_id_secret or survey["_id"]
     window = timedelta(seconds=settings.survey_burst_window_seconds)
     sources = {"address": fingerprint(salt, client_ip(request) or "unknown"),
                "device": fingerprint(salt, request.headers.get("user-agent", "") + "|"

@@ -19,7 +19,7 @@ def build(settings: NotificationsSettings | None = None) -> tuple[FastAPI, Notif
     settings = settings or NotificationsSettings()
     runtime = Runtime(settings)
     store = NotificationStore(runtime.store)
-    sealer = Sealer(settings.survey_seal_key)
+    sealer = Sealer(private_key=settings.survey_open_key)
     mailer = Mailer(store, settings, sealer)
     notifier = Notifier(store, mailer, runtime.units, sealer)
     scheduler = Scheduler(store, runtime.units, notifier, settings)
