@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Awaitable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -42,18 +43,20 @@ class Scheduler:
     async def run(self) -> None:
         while True:
             now = datetime.now(VIETNAM)
-            # Each part on its own: one failing (the store away) does not stop the others.
-            for name, part in (("reminders", self.run_pass if now.hour >= self.settings.reminder_hour else None),
-                               ("broadcasts", self.resume_broadcasts)):
-                if part is None:
-                    continue
-                try:
-                    await (part(now.date()) if name == "reminders" else part())
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - the next pass retries
-                    log.warning("scheduler pass failed", part=name, error=str(exc))
+            if now.hour >= self.settings.reminder_hour:
+                await self._guarded("reminders", self.run_pass(now.date()))
+            await self._guarded("notices", self.resume_broadcasts())
             await asyncio.sleep(self.settings.reminder_interval_seconds)
+
+    async def _guarded(self, part: str, work: Awaitable[Any]) -> None:
+        """Each part on its own: one failing (the store away) does not stop the others; the next
+        pass retries it."""
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            log.warning("scheduler pass failed", part=part, error=str(exc))
 
     async def resume_broadcasts(self) -> None:
         stale = datetime.now(VIETNAM) - timedelta(seconds=60)
