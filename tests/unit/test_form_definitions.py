@@ -165,3 +165,17 @@ def test_unit_codes_are_left_to_the_tree_lookup():
     assert V2.check({"A1.6": "178"}, complete=False) == []
     assert [(f.code, code) for f, code in V2.dynamic_codes({"A1.6": " 178 ", "A4.1.ma": "84"})] == [("A1.6", "178")]
     assert V2.check({"A1.6": 178}, complete=False)[0].field == "A1.6"  # a code is text
+
+
+def test_the_product_list_is_exact_once_its_file_is_there(tmp_path):
+    import shutil
+
+    from services.forms.domain.codelists import FILES, load
+
+    shutil.copy(FILES / "vsic2018.csv", tmp_path / "vsic2018.csv")
+    assert load(tmp_path)["vcpa2018"].error("8411001") is None  # no file: form and division only
+    (tmp_path / "vcpa2018.csv").write_text("code,level,name_vi,parent\n8411001,7,Sản phẩm thử,841100\n",
+                                           encoding="utf-8")
+    vcpa = load(tmp_path)["vcpa2018"]
+    assert vcpa.error("8411001") is None
+    assert "không có trong" in vcpa.error("8411002")

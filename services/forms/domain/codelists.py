@@ -58,15 +58,23 @@ class CodeList:
         return None
 
 
-def _read(name: str) -> dict[str, Entry]:
-    with (FILES / f"{name}.csv").open(encoding="utf-8") as f:
+def _read(name: str, folder: Path = FILES) -> dict[str, Entry]:
+    with (folder / f"{name}.csv").open(encoding="utf-8") as f:
         return {row["code"]: Entry(row["code"], int(row["level"]), row["name_vi"], row["parent"] or None)
                 for row in csv.DictReader(f)}
 
 
+def load(folder: Path = FILES) -> dict[str, CodeList]:
+    vsic = CodeList("vsic2018", "Hệ thống ngành kinh tế Việt Nam 2018", _read("vsic2018", folder))
+    title = "Hệ thống ngành sản phẩm Việt Nam 2018"
+    if (folder / "vcpa2018.csv").exists():
+        # The decision's appendix, once loaded as a file: product codes are checked exactly.
+        vcpa = CodeList("vcpa2018", title, _read("vcpa2018", folder))
+    else:
+        vcpa = CodeList("vcpa2018", title, {}, pattern=r"\d{7}", prefix_of=vsic, prefix_length=2)
+    return {vsic.name: vsic, vcpa.name: vcpa}
+
+
 @cache
 def code_lists() -> dict[str, CodeList]:
-    vsic = CodeList("vsic2018", "Hệ thống ngành kinh tế Việt Nam 2018", _read("vsic2018"))
-    vcpa = CodeList("vcpa2018", "Hệ thống ngành sản phẩm Việt Nam 2018", {}, pattern=r"\d{7}", prefix_of=vsic,
-                    prefix_length=2)
-    return {vsic.name: vsic, vcpa.name: vcpa}
+    return load()
