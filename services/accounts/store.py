@@ -13,7 +13,6 @@ from pymongo.errors import DuplicateKeyError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from chassis.errors import Conflict
 
 from .domain.model import Account, Unit, duplicate
 
@@ -51,10 +50,16 @@ class AccountsStore:
         for key in keys:
             await self.store[collection].delete_one({"_id": key})
 
-    async def _claim(self, collection: str, key: str, owner: str, what: str) -> None:
+    async def _claim(self, collection: str, key: str, owner: str, what: str, *, resumed: bool = False) -> None:
+        """Take `key` for `owner`; with `resumed`, a key the same owner took before is fine (an
+        import resumed after a crash)."""
         try:
             await self.store[collection].insert_one({"_id": key, "owner": owner, "at": datetime.now(UTC)})
         except DuplicateKeyError as exc:
+            if resumed:
+                claim = await self.store[collection].find_one({"_id": key})
+                if claim is not None and claim["owner"] == owner:
+                    return
             raise duplicate(what, key) from exc
 
     # units --------------------------------------------------------------------------------
@@ -69,12 +74,7 @@ class AccountsStore:
 
     async def create_unit(self, unit: Unit) -> None:
         """Create a planned unit; creating it again (a resumed import) changes nothing."""
-        try:
-            await self._claim(UNIT_CODES, unit.code, unit.id, "Mã đơn vị")
-        except Conflict:
-            claim = await self.store[UNIT_CODES].find_one({"_id": unit.code})
-            if claim is None or claim["owner"] != unit.id:
-                raise
+        await self._claim(UNIT_CODES, unit.code, unit.id, "Mã đơn vị", resumed=True)
         doc = {"_id": unit.id, "code": unit.code, "name": unit.name, "level": unit.level,
                "parent_id": unit.parent_id, "path": unit.path, "registered_at": datetime.now(UTC)}
         try:
@@ -128,12 +128,7 @@ class AccountsStore:
 
     async def create_account(self, account: Account) -> None:
         """Issue a planned account; issuing it again (a resumed import) changes nothing."""
-        try:
-            await self._claim(USERNAMES, account.username, account.id, "Tên đăng nhập")
-        except Conflict:
-            claim = await self.store[USERNAMES].find_one({"_id": account.username})
-            if claim is None or claim["owner"] != account.id:
-                raise
+        await self._claim(USERNAMES, account.username, account.id, "Tên đăng nhập", resumed=True)
         try:
             await self.store.insert(ACCOUNTS, {"_id": account.id, **_account_fields(account), "version": 1},
                                     account.events)

@@ -300,12 +300,13 @@ async def open_questionnaire(token: str, request: Request, store: Surveys,
 @router.put("/s/{token}/draft", tags=["respondents"])
 async def save_answers(token: str, body: AnswersRequest, store: Surveys, definitions: Definitions) -> dict[str, Any]:
     """Save the answers so far; each checked on its own."""
-    await _save_draft(token, body.answers, store, definitions)
+    invitation, survey = await _by_token(store, token)
+    await _save_draft(invitation, survey, token, body.answers, store, definitions)
     return {"saved": len(body.answers)}
 
 
-async def _save_draft(token: str, answers: dict[str, Any], store: SurveyStore, definitions: DefinitionStore) -> None:
-    invitation, survey = await _by_token(store, token)
+async def _save_draft(invitation: dict[str, Any], survey: dict[str, Any], token: str, answers: dict[str, Any],
+                      store: SurveyStore, definitions: DefinitionStore) -> None:
     _check_open(survey)
     if invitation["status"] == "answered":
         raise Conflict("Phiếu khảo sát này đã được trả lời", code="already_answered")
@@ -317,7 +318,9 @@ async def _save_draft(token: str, answers: dict[str, Any], store: SurveyStore, d
 async def answer(token: str, body: AnswersRequest, request: Request, caller: MaybePrincipal, store: Surveys,
                  definitions: Definitions) -> dict[str, Any]:
     """Send the answers: once per link. They are stored apart from the respondent's identity."""
-    return {"received": True, "response_id": await _receive(token, body.answers, request, caller, store, definitions)}
+    invitation, survey = await _by_token(store, token)
+    rid = await _receive(invitation, survey, token, body.answers, request, caller, store, definitions)
+    return {"received": True, "response_id": rid}
 
 
 @router.post("/s/{token}/form", tags=["respondents"], response_class=HTMLResponse)
@@ -329,11 +332,11 @@ async def answer_from_page(token: str, request: Request, caller: MaybePrincipal,
     action, answers = answers_from_form(definition, await request.body())
     try:
         if action == "draft":
-            await _save_draft(token, answers, store, definitions)
+            await _save_draft(invitation, survey, token, answers, store, definitions)
             return HTMLResponse(questionnaire_page(survey, definition, token, answers,
                                                    notice="Đã lưu tạm các câu trả lời. Ông/bà có thể quay lại "
                                                           "đường dẫn này để trả lời tiếp."))
-        await _receive(token, answers, request, caller, store, definitions)
+        await _receive(invitation, survey, token, answers, request, caller, store, definitions)
     except DomainError as exc:
         errors = {e["field"]: e["message"] for e in (exc.details or {}).get("errors", [])}
         if exc.code == "answers_invalid":
@@ -345,9 +348,9 @@ async def answer_from_page(token: str, request: Request, caller: MaybePrincipal,
                                      "ghi nhận và lưu riêng, không kèm thông tin cá nhân."))
 
 
-async def _receive(token: str, answers: dict[str, Any], request: Request, caller: Principal | None,
-                   store: SurveyStore, definitions: DefinitionStore) -> str:
-    invitation, survey = await _by_token(store, token)
+async def _receive(invitation: dict[str, Any], survey: dict[str, Any], token: str, answers: dict[str, Any],
+                   request: Request, caller: Principal | None, store: SurveyStore,
+                   definitions: DefinitionStore) -> str:
     _check_open(survey)
     _check_answers(await _questionnaire(definitions, survey, invitation["owner_unit_id"]), answers, complete=True)
     rid, now = response_id(token), datetime.now(UTC)

@@ -56,22 +56,17 @@ class Submission:
             ))
         self.answers = answers
 
-    def _check_editable_by(self, by: Principal) -> None:
+    def _check_editable_by(self, by: Principal, action: str = "kê khai") -> None:
         if by.role != "reporting_unit" or by.unit_id != self.unit_id:
-            raise Forbidden("Chỉ đơn vị cung cấp thông tin được kê khai phiếu của chính mình")
+            raise Forbidden(f"Chỉ đơn vị cung cấp thông tin được {action} phiếu của chính mình")
         if self.status == SUBMITTED:
             raise Conflict("Phiếu đã được gửi và đang chờ duyệt", code="already_submitted")
         if self.status == APPROVED:
-            raise Conflict("Phiếu đã được duyệt, không sửa được nữa", code="already_approved")
+            raise Conflict(f"Phiếu đã được duyệt, không {action} lại được nữa", code="already_approved")
 
     def submit(self, by: Principal, answers: dict[str, Any], now: datetime | None = None,
                definition_version: int | None = None) -> None:
-        if by.role != "reporting_unit" or by.unit_id != self.unit_id:
-            raise Forbidden("Chỉ đơn vị cung cấp thông tin được gửi phiếu của chính mình")
-        if self.status == SUBMITTED:
-            raise Conflict("Phiếu đã được gửi và đang chờ duyệt", code="already_submitted")
-        if self.status == APPROVED:
-            raise Conflict("Phiếu đã được duyệt, không thể gửi lại", code="already_approved")
+        self._check_editable_by(by, "gửi")
         now = now or datetime.now(UTC)
         if definition_version is not None:
             self.definition_version = definition_version
