@@ -607,8 +607,9 @@ def machine() -> dict[str, Any]:
 
 async def store_version(mongo: AsyncMongoClient) -> str:
     info = await mongo.admin.command("buildInfo")
-    if "ferretdbVersion" in info:
-        return f"FerretDB {info['ferretdbVersion']} (MongoDB wire {info.get('version')})"
+    # SecantusDB answers buildInfo with the MongoDB version it speaks; its process tells it apart.
+    if find_pid("secantusd-rs"):
+        return f"SecantusDB secantusd-rs (MongoDB wire {info.get('version')})"
     return f"MongoDB {info.get('version')}"
 
 
@@ -710,7 +711,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         pids: dict[str, int | None] = {name: s.process.pid for name, s in platform.services.items() if s.process}
         pids["bench"] = os.getpid()
         pids["rabbitmq (beam.smp)"] = find_pid("beam.smp")
-        pids["ferretdb"] = find_pid("ferretdb")
+        pids["store"] = find_pid("secantusd-rs") or find_pid("mongod")
 
         units = min(args.units or args.submissions, args.submissions)
         print(f"[bench] setup: {units} units and accounts ...", flush=True)

@@ -1,22 +1,17 @@
 """The store: one MongoDB database per service, reached through PyMongo's async API.
 
-FerretDB 1.24 stands in for MongoDB where MongoDB cannot be installed, and it changes how writes
-must be made. Measured here (docs/decisions/0002): its conditional updates are not atomic, so
-`update_one({"_id": x, "version": v}, ...)` from two writers at once can both succeed, and an update
-rewrites the whole document from what it read. Only inserts are atomic (the unique `_id`).
-
-So every change is first an insert into `commits`, keyed `<collection>:<id>:<version>`: that insert
+Every change is first an insert into `commits`, keyed `<collection>:<id>:<version>`: that insert
 is the atomic step. Exactly one writer wins each version; the loser gets StaleVersion. The commit
 holds the change and the events it raises, so a state change and its events are one atomic write.
-The document itself is then brought up to date from the commit ("applied"); a writer that dies
-before applying leaves the commit, and the relay's recovery pass applies it. The relay publishes
-the commit's events. Commits are never changed after: they are the history of every change.
+The document itself is then brought up to date from the commit ("applied", a conditional update on
+the previous version); a writer that dies before applying leaves the commit, and the relay's
+recovery pass applies it. The relay publishes the commit's events. Commits are never changed
+after: they are the history of every change.
 
-FerretDB's SQLite backend also reads every row of a collection for any lookup, even by `_id` (its
-_id index is on another expression than its queries use), at a cost that grows with the rows and
-their size. So the hot path only inserts into the big, growing collections (an insert checks the
-unique index without a scan) and looks up only small ones: `outbox` holds a marker per unfinished
-commit and is as small as the backlog.
+This shape was chosen when FerretDB 1.24, whose conditional updates were not atomic, stood in for
+MongoDB here (decision 0002, superseded by 0007); it relies only on what MongoDB guarantees (unique
+`_id`, single-document atomic updates), so it stays correct on MongoDB and on today's stand-in.
+`outbox` holds a marker per unfinished commit and is as small as the backlog.
 """
 
 from __future__ import annotations
@@ -79,9 +74,6 @@ class Store:
         self.outbox = self.db[OUTBOX]
         self._crash_after_commit = crash_after_commit
         self._on_commit: list[Callable[[dict[str, Any]], None]] = []
-        # MongoDB evaluates an update's filter atomically with the write; FerretDB neither does that
-        # nor pushes a filter other than `_id` alone down to SQLite (it scans). Learnt at start.
-        self.is_ferretdb = False
 
     def __getitem__(self, name: str) -> AsyncCollection:
         return self.db[name]
@@ -91,9 +83,7 @@ class Store:
         self._on_commit.append(callback)
 
     async def create_indexes(self) -> None:
-        # commits and outbox are only ever looked up by _id; this is where the server is learnt.
-        info = await self.client.admin.command("buildInfo")
-        self.is_ferretdb = "ferretdbVersion" in info
+        """commits and outbox are only ever looked up by _id: nothing to create."""
 
     async def ping(self) -> bool:
         await self.client.admin.command("ping")
@@ -200,13 +190,8 @@ class Store:
                 await target.insert_one({"_id": commit["doc_id"], **commit["set"], "version": 1})
             except DuplicateKeyError:
                 pass  # applied already (by the relay's recovery)
-        elif not self.is_ferretdb:
+        else:
+            # Conditional on the previous version: a late apply (the relay's recovery) cannot undo a newer one.
             await target.update_one(
                 {"_id": commit["doc_id"], "version": version - 1}, {"$set": {**commit["set"], "version": version}}
             )
-        else:
-            # Only the winner of this version applies it, or the relay's recovery once the winner is
-            # surely dead (after the grace period); the check keeps a late apply from undoing a newer one.
-            current = await target.find_one({"_id": commit["doc_id"]})
-            if current is not None and current["version"] == version - 1:
-                await target.update_one({"_id": commit["doc_id"]}, {"$set": {**commit["set"], "version": version}})

@@ -1,4 +1,4 @@
-"""Smoke check for the local stack: FerretDB via pymongo's AsyncMongoClient, RabbitMQ via aio-pika.
+"""Smoke check for the local stack: the MongoDB stand-in via pymongo's AsyncMongoClient, RabbitMQ via aio-pika.
 
     pip install 'pymongo>=4.13.2' aio-pika
     python deploy/local/smoke_check.py      # reads AMQP_URL / MONGODB_URL, defaults to the stack's
@@ -17,7 +17,7 @@ async def check_mongo():
     client = AsyncMongoClient(MONGODB_URL, serverSelectionTimeoutMS=5000)
     try:
         info = await client.server_info()
-        print("mongo server:", info.get("version"), "ferretdb:", info.get("ferretdbVersion", info.get("ferretdb")))
+        print("mongo server:", info.get("version"))
         db = client["stackcheck"]
         coll = db["docs"]
         await coll.drop()

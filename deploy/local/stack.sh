@@ -1,32 +1,33 @@
 #!/usr/bin/env bash
-# Native local stack for machines without Docker: RabbitMQ (Debian package) + FerretDB
-# (SQLite backend, built from deploy/local/ferretdb). Safe to run repeatedly.
+# Native local stack for machines without Docker: RabbitMQ (Debian package) + SecantusDB (a
+# single-node MongoDB stand-in on WiredTiger, built once from crates.io). Safe to run repeatedly.
 #
 #   deploy/local/stack.sh [up|down|status]      (default: up)
 #
 # Environment:
 #   MOHA_STACK_DIR         state dir (binary, data, logs, pid)  default ~/.local/share/moha-stack
-#   FERRETDB_PORT          FerretDB port on 127.0.0.1           default 27017
+#   MONGO_PORT             SecantusDB port on 127.0.0.1         default 27017
 #   RABBITMQ_PORT          AMQP port on 127.0.0.1               default 5672
 #   RABBITMQ_MANAGEMENT    1 = enable management UI on loopback default 0
 #   RABBITMQ_MGMT_PORT     management UI port                   default 15672
 #   STACK_WAIT_SECONDS     how long to wait for each service    default 90
-#   FERRETDB_LOG_LEVEL     debug, info, warn, error             default warn
+#   SECANTUS_LOG_LEVEL     DEBUG, INFO, WARNING, ERROR          default WARNING
+#   SECANTUS_CACHE_SIZE    WiredTiger cache                     default 1G
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRC_DIR="$SCRIPT_DIR/ferretdb"
 STATE_DIR="${MOHA_STACK_DIR:-$HOME/.local/share/moha-stack}"
 BIN_DIR="$STATE_DIR/bin"
-FERRET_BIN="$BIN_DIR/ferretdb"
-FERRET_HASH="$BIN_DIR/ferretdb.sha256"
-FERRET_DATA="$STATE_DIR/ferretdb-data"
+STORE_BIN="$BIN_DIR/secantusd-rs"
+STORE_STAMP="$BIN_DIR/secantusd-rs.version"
+STORE_DATA="$STATE_DIR/secantus-data"
 LOG_DIR="$STATE_DIR/logs"
-FERRET_LOG="$LOG_DIR/ferretdb.log"
-FERRET_PID="$STATE_DIR/ferretdb.pid"
+STORE_LOG="$LOG_DIR/secantus.log"
+STORE_PID="$STATE_DIR/secantus.pid"
+STORE_CACHE="${SECANTUS_CACHE_SIZE:-1G}"
 
 HOST=127.0.0.1
-FERRETDB_PORT="${FERRETDB_PORT:-27017}"
+MONGO_PORT="${MONGO_PORT:-27017}"
 RABBITMQ_PORT="${RABBITMQ_PORT:-5672}"
 RABBITMQ_MANAGEMENT="${RABBITMQ_MANAGEMENT:-0}"
 RABBITMQ_MGMT_PORT="${RABBITMQ_MGMT_PORT:-15672}"
@@ -181,106 +182,124 @@ stop_rabbitmq() {
   fi
 }
 
-# ---------------------------------------------------------------------------- FerretDB
+# ---------------------------------------------------------------------------- SecantusDB
 
-src_hash() {
-  (cd "$SRC_DIR" && cat main.go go.mod go.sum) | sha256sum | cut -d' ' -f1
+# Pinned: the suite and the benchmarks were measured on this version (docs/decisions/0007).
+SECANTUS_VERSION="${SECANTUS_VERSION:-0.5.3-beta.196}"
+
+secantus_installed() {
+  [[ -x $STORE_BIN && -f $STORE_STAMP && "$(cat "$STORE_STAMP")" == "$SECANTUS_VERSION" ]]
 }
 
-build_ferretdb() {
-  local want
-  want="$(src_hash)"
-  if [[ -x $FERRET_BIN && -f $FERRET_HASH && "$(cat "$FERRET_HASH")" == "$want" ]]; then
-    return 0
-  fi
-  command -v go >/dev/null 2>&1 || die "Go is needed to build FerretDB (go 1.24 or newer, https://go.dev/dl/)"
+install_build_deps() {
+  local missing=() pkg
+  for pkg in cmake gcc g++ make pkg-config zlib1g-dev; do
+    [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" == "install ok installed" ]] || missing+=("$pkg")
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  command -v apt-get >/dev/null 2>&1 || die "missing build tools (${missing[*]}) and apt-get not available"
+  log "installing build tools for SecantusDB: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+    die "apt-get install ${missing[*]} failed"
+}
+
+build_secantus() {
+  secantus_installed && return 0
+  local cargo
+  cargo="$(command -v cargo || true)"
+  [[ -n $cargo ]] || cargo="$HOME/.cargo/bin/cargo"
+  [[ -x $cargo ]] || die "cargo is needed to build SecantusDB once (https://rustup.rs); the binary is kept in $BIN_DIR"
+  install_build_deps
   mkdir -p "$BIN_DIR"
-  log "building FerretDB (first build takes a couple of minutes) -> $FERRET_BIN"
-  local start=$SECONDS
-  (cd "$SRC_DIR" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -ldflags='-s -w' \
-    -o "$FERRET_BIN.tmp" .)
-  mv -f "$FERRET_BIN.tmp" "$FERRET_BIN"
-  printf '%s\n' "$want" >"$FERRET_HASH"
-  FERRET_REBUILT=1
-  log "FerretDB built in $((SECONDS - start))s"
+  log "building SecantusDB $SECANTUS_VERSION from crates.io (once; about 5 minutes) -> $STORE_BIN"
+  local start=$SECONDS root="$STATE_DIR/secantus-build"
+  # --ignore-rust-version: its manifest asks for a newer rustc than it needs (measured, decision 0007).
+  "$cargo" install secantus-mdb --version "$SECANTUS_VERSION" --locked --ignore-rust-version --root "$root" \
+    --quiet >&2 || die "cargo install secantus-mdb $SECANTUS_VERSION failed"
+  install -m 755 "$root/bin/secantusd-rs" "$STORE_BIN.tmp"
+  mv -f "$STORE_BIN.tmp" "$STORE_BIN"
+  printf '%s\n' "$SECANTUS_VERSION" >"$STORE_STAMP"
+  rm -rf "$root"
+  STORE_REBUILT=1
+  log "SecantusDB built in $((SECONDS - start))s"
 }
 
-ferret_pid() { # prints the pid if our FerretDB process is alive
-  [[ -f $FERRET_PID ]] || return 1
+store_pid() { # prints the pid if our store process is alive
+  [[ -f $STORE_PID ]] || return 1
   local pid
-  pid="$(cat "$FERRET_PID")"
+  pid="$(cat "$STORE_PID")"
   [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
   # Guard against pid reuse: the process must be our binary.
-  [[ "$(readlink "/proc/$pid/exe" 2>/dev/null || true)" == "$FERRET_BIN"* ]] || return 1
+  [[ "$(readlink "/proc/$pid/exe" 2>/dev/null || true)" == "$STORE_BIN"* ]] || return 1
   echo "$pid"
 }
 
-start_ferretdb() {
+start_store() {
   local pid
-  if [[ ${FERRET_REBUILT:-0} == 1 ]] && ferret_pid >/dev/null; then
-    log "FerretDB binary rebuilt: restarting the running instance"
-    stop_ferretdb
+  if [[ ${STORE_REBUILT:-0} == 1 ]] && store_pid >/dev/null; then
+    log "SecantusDB binary rebuilt: restarting the running instance"
+    stop_store
   fi
-  if pid="$(ferret_pid)"; then
-    if port_open "$HOST" "$FERRETDB_PORT"; then
-      log "FerretDB already running (pid $pid)"
+  if pid="$(store_pid)"; then
+    if port_open "$HOST" "$MONGO_PORT"; then
+      log "SecantusDB already running (pid $pid)"
       return 0
     fi
-    log "FerretDB pid $pid alive but port $FERRETDB_PORT closed; waiting for it"
-    wait_port "$HOST" "$FERRETDB_PORT" || die "FerretDB (pid $pid) does not listen; see $FERRET_LOG"
+    log "SecantusDB pid $pid alive but port $MONGO_PORT closed; waiting for it"
+    wait_port "$HOST" "$MONGO_PORT" || die "SecantusDB (pid $pid) does not listen; see $STORE_LOG"
     return 0
   fi
-  if port_open "$HOST" "$FERRETDB_PORT"; then
-    log "something already listens on $HOST:$FERRETDB_PORT (not ours): not starting FerretDB"
+  if port_open "$HOST" "$MONGO_PORT"; then
+    log "something already listens on $HOST:$MONGO_PORT (not ours): using it as the store"
     return 0
   fi
-  mkdir -p "$FERRET_DATA" "$LOG_DIR"
-  log "starting FerretDB on $HOST:$FERRETDB_PORT, data in $FERRET_DATA, log $FERRET_LOG"
+  mkdir -p "$STORE_DATA" "$LOG_DIR"
+  log "starting SecantusDB on $HOST:$MONGO_PORT, data in $STORE_DATA, log $STORE_LOG"
   # setsid: own session, so the server outlives the shell/CI step that started it.
-  setsid nohup "$FERRET_BIN" -listen-addr "$HOST:$FERRETDB_PORT" -sqlite-dir "$FERRET_DATA" \
-    -log-level "${FERRETDB_LOG_LEVEL:-warn}" </dev/null >>"$FERRET_LOG" 2>&1 &
-  echo $! >"$FERRET_PID"
-  if ! wait_port "$HOST" "$FERRETDB_PORT"; then
-    tail -n 20 "$FERRET_LOG" >&2 || true
-    die "FerretDB did not open $HOST:$FERRETDB_PORT within ${WAIT}s; see $FERRET_LOG"
+  setsid nohup "$STORE_BIN" --host "$HOST" --port "$MONGO_PORT" --storage-path "$STORE_DATA" \
+    --cache-size "$STORE_CACHE" --log-level "${SECANTUS_LOG_LEVEL:-WARNING}" </dev/null >>"$STORE_LOG" 2>&1 &
+  echo $! >"$STORE_PID"
+  if ! wait_port "$HOST" "$MONGO_PORT"; then
+    tail -n 20 "$STORE_LOG" >&2 || true
+    die "SecantusDB did not open $HOST:$MONGO_PORT within ${WAIT}s; see $STORE_LOG"
   fi
-  log "FerretDB is up (pid $(cat "$FERRET_PID"))"
+  log "SecantusDB is up (pid $(cat "$STORE_PID"))"
 }
 
-stop_ferretdb() {
+stop_store() {
   local pid i
-  if ! pid="$(ferret_pid)"; then
-    log "FerretDB not running (no live pid in $FERRET_PID)"
-    rm -f "$FERRET_PID"
+  if ! pid="$(store_pid)"; then
+    log "SecantusDB not running (no live pid in $STORE_PID)"
+    rm -f "$STORE_PID"
     return 0
   fi
-  log "stopping FerretDB (pid $pid)"
+  log "stopping SecantusDB (pid $pid)"
   kill -TERM "$pid"
-  for ((i = 0; i < 40; i++)); do
+  for ((i = 0; i < 120; i++)); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.25
   done
   if kill -0 "$pid" 2>/dev/null; then
-    log "FerretDB did not stop in 10s: SIGKILL"
+    log "SecantusDB did not stop in 30s: SIGKILL (WiredTiger recovers from its log at the next start)"
     kill -KILL "$pid" 2>/dev/null || true
   fi
-  rm -f "$FERRET_PID"
+  rm -f "$STORE_PID"
 }
 
 # ---------------------------------------------------------------------------- commands
 
 print_urls() {
   echo "AMQP_URL=amqp://guest:guest@$HOST:$RABBITMQ_PORT/"
-  echo "MONGODB_URL=mongodb://$HOST:$FERRETDB_PORT/"
+  echo "MONGODB_URL=mongodb://$HOST:$MONGO_PORT/"
 }
 
 cmd_up() {
   install_rabbitmq
   check_rabbit_version
   configure_rabbitmq
-  build_ferretdb
+  build_secantus
   start_rabbitmq
-  start_ferretdb
+  start_store
   if [[ $RABBITMQ_MANAGEMENT == 1 ]] && port_open "$HOST" "$RABBITMQ_MGMT_PORT"; then
     log "management UI: http://$HOST:$RABBITMQ_MGMT_PORT/ (guest/guest)"
   fi
@@ -288,7 +307,7 @@ cmd_up() {
 }
 
 cmd_down() {
-  stop_ferretdb
+  stop_store
   stop_rabbitmq
 }
 
@@ -303,12 +322,12 @@ cmd_status() {
     echo "rabbitmq: stopped"
     rc=1
   fi
-  if pid="$(ferret_pid)"; then
-    echo "ferretdb: running (pid $pid) on $HOST:$FERRETDB_PORT (log $FERRET_LOG)"
-  elif port_open "$HOST" "$FERRETDB_PORT"; then
-    echo "ferretdb: not ours, but something listens on $HOST:$FERRETDB_PORT"
+  if pid="$(store_pid)"; then
+    echo "secantusdb: running (pid $pid) on $HOST:$MONGO_PORT (log $STORE_LOG)"
+  elif port_open "$HOST" "$MONGO_PORT"; then
+    echo "store: not ours, but something listens on $HOST:$MONGO_PORT"
   else
-    echo "ferretdb: stopped"
+    echo "secantusdb: stopped"
     rc=1
   fi
   [[ $rc -eq 0 ]] && print_urls
