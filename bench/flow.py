@@ -28,9 +28,7 @@ import json
 import os
 import platform as pyplatform
 import random
-import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,15 +37,16 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import aio_pika
 import httpx
 from moha_contracts import EVENTS_EXCHANGE
 from pymongo import AsyncMongoClient
 
+from chassis.messaging import broker_user
 from deploy.lang_son import to_csv
 from deploy.launch import ROOT, SERVICES, Platform, free_port
+from deploy.rabbitmq.provision import Management, vhost_of, with_vhost
 from services.accounts.domain.imports import account_id_for, unit_id_for
 from tests.support.answers import valid_hc_tb
 
@@ -614,68 +613,27 @@ async def store_version(mongo: AsyncMongoClient) -> str:
 
 
 # isolation on the broker --------------------------------------------------------------------------
-def with_vhost(url: str, vhost: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + quote(vhost, safe=""), parts.query, parts.fragment))
-
-
-async def ensure_vhost(url: str, vhost: str) -> None:
-    """The services' queue names are the same for every platform on a vhost: a vhost of the bench's
-    own keeps it from taking (or deleting) the queues of tests running beside it."""
-    try:
-        connection = await aio_pika.connect(url, timeout=10)
-    except Exception as exc:  # noqa: BLE001 - an unknown vhost is refused at connection
-        ctl = shutil.which("rabbitmqctl")
-        if ctl is None:
-            raise SystemExit(f"cannot open vhost {vhost!r} ({exc!r}) and rabbitmqctl is not here to create it; "
-                             f"create it, or run with --vhost ''") from exc
-        user = urlsplit(url).username or "guest"
-        print(f"[bench] creating RabbitMQ vhost {vhost!r} for user {user!r}", flush=True)
-        subprocess.run([ctl, "add_vhost", vhost], check=False, capture_output=True, timeout=60)
-        subprocess.run([ctl, "set_permissions", "-p", vhost, user, ".*", ".*", ".*"], check=True,
-                       capture_output=True, timeout=60)
-        connection = await aio_pika.connect(url, timeout=10)
-    await connection.close()
-
-
-async def platform_queues_in_use(url: str) -> list[str]:
-    """Platform queues that already have consumers: another platform runs on this vhost."""
-    from tests.support.platform import platform_queues
-
-    busy = []
-    connection = await aio_pika.connect(url)
-    async with connection:
-        for name in platform_queues():
-            channel = await connection.channel()
-            try:
-                queue = await channel.declare_queue(name, passive=True)
-            except aio_pika.exceptions.ChannelClosed:
-                continue
-            if queue.declaration_result.consumer_count:
-                busy.append(name)
-            with contextlib.suppress(Exception):
-                await channel.close()
-    return busy
+def bench_vhost(admin_url: str, run_id: str) -> str:
+    """A vhost of the run's own (made by the platform's provisioning, deleted at the end): the bench
+    never takes or deletes the queues of tests or a demo running beside it."""
+    return with_vhost(admin_url, f"moha-bench-{run_id}")
 
 
 # the run --------------------------------------------------------------------------------------
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    from tests.support.platform import delete_platform_queues
     from tests.support.smtp import SmtpServer
 
-    amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    if args.vhost:
-        amqp_url = with_vhost(amqp_url, args.vhost)
-        await ensure_vhost(amqp_url, args.vhost)
-    if (busy := await platform_queues_in_use(amqp_url)) and not args.force:
-        raise SystemExit(f"another platform consumes on this vhost ({busy[0]}, ...): its queues would be shared "
-                         f"and deleted. Use another --vhost, stop it, or pass --force.")
-    mongodb_url = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/")
     run_id = uuid.uuid4().hex[:8]
+    admin_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    amqp_url = bench_vhost(admin_url, run_id)
+    with Management(admin_url) as api:  # the raw broker part runs on the vhost before the platform
+        api.ensure_vhost(vhost_of(amqp_url))
+        api.grant_all(broker_user(admin_url), vhost_of(amqp_url))
+    mongodb_url = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/")
     result: dict[str, Any] = {
         "run_id": run_id, "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "params": {"submissions": args.submissions, "units": args.units, "concurrency": args.concurrency,
-                   "vhost": args.vhost,
+                   "vhost": vhost_of(amqp_url),
                    "setup_concurrency": args.setup_concurrency, "approve": args.approve},
         "machine": machine(),
     }
@@ -695,9 +653,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     result["log_dir"] = str(log_dir)
     smtp = SmtpServer(free_port())
     smtp.start()
-    await delete_platform_queues(amqp_url)
     platform = Platform(
         amqp_url=amqp_url, mongodb_url=mongodb_url, log_dir=log_dir, database_suffix=suffix,
+        broker_user_prefix=f"bench{run_id}-",
         ports={name: free_port() for name in SERVICES},
         extra_env={"BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD, "LOG_LEVEL": args.log_level,
                    "SMTP_PORT": str(smtp.port)},
@@ -758,6 +716,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     await asyncio.wait_for(mongo.drop_database(f"moha_{name}{suffix}"), 30)
         with contextlib.suppress(Exception):
             await mongo.close()
+        with contextlib.suppress(Exception), Management(admin_url) as api:
+            api.delete_vhost(vhost_of(amqp_url))
+            for user in platform.broker_users.values():
+                api.delete_user(user.name)
     return result
 
 
@@ -872,9 +834,6 @@ def main() -> None:
     parser.add_argument("--raw-sequential", type=int, default=500, help="messages published one confirm at a time")
     parser.add_argument("--log-level", default="warning", help="LOG_LEVEL of the services")
     parser.add_argument("--keep-data", action="store_true", help="keep the run's databases")
-    parser.add_argument("--vhost", default="moha-bench",
-                        help="RabbitMQ vhost of the run (created with rabbitmqctl if missing); '' = AMQP_URL's own")
-    parser.add_argument("--force", action="store_true", help="run even if the vhost's platform queues have consumers")
     parser.add_argument("--json", type=Path, default=RESULTS_DIR / "latest.json")
     args = parser.parse_args()
 

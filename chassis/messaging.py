@@ -4,6 +4,12 @@ with a bounded delivery limit, a delayed-retry queue and a dead-letter queue bes
 A handler's message is acknowledged only after its effects are stored. A message that cannot be
 parsed goes straight to the dead-letter queue with its reason; one whose handler keeps failing is
 retried a bounded number of times with a delay, then dead-lettered. Nothing loops for ever.
+
+Nothing is trusted because of where it arrived (decision 0008). Each service publishes as a broker
+user of its own and stamps that user in the message's `user_id`, which RabbitMQ checks against the
+connection; a consumer accepts an event only from the user of the service that owns its routing
+key, and dead-letters anything else with the reason. The retry count travels in a header that
+only the consuming service itself sets (a message whose `user_id` is its own).
 """
 
 from __future__ import annotations
@@ -11,9 +17,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from faststream import AckPolicy
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
@@ -27,9 +35,13 @@ from .logging import bind_contextvars, clear_contextvars, get_logger
 
 log = get_logger("chassis.messaging")
 
-EVENTS = RabbitExchange(EVENTS_EXCHANGE, type=ExchangeType.TOPIC, durable=True)
-DEAD_LETTER = RabbitExchange(DEAD_LETTER_EXCHANGE, type=ExchangeType.DIRECT, durable=True)
+# Declared by the operator (deploy/rabbitmq/provision.py), never by a service: a service's user may
+# not configure them, so it only checks that they exist.
+EVENTS = RabbitExchange(EVENTS_EXCHANGE, type=ExchangeType.TOPIC, durable=True, declare=False)
+DEAD_LETTER = RabbitExchange(DEAD_LETTER_EXCHANGE, type=ExchangeType.DIRECT, durable=True, declare=False)
 RETRY_HEADER = "x-moha-retries"
+# On a retry the service republishes under its own user; this says whose event it verified first.
+PUBLISHER_HEADER = "x-moha-publisher"
 MAX_RETRY_DELAY_MS = 300_000
 ERROR_HEADER = "x-moha-error"
 
@@ -40,6 +52,11 @@ class Malformed(Exception):
 
 class Retry(Exception):
     """The message cannot be handled yet (e.g. what it refers to has not arrived): retry later."""
+
+
+def broker_user(url: str) -> str:
+    """The broker user an AMQP URL signs in as: what RabbitMQ accepts in `user_id` from it."""
+    return unquote(urlsplit(url).username or "guest")
 
 
 def make_broker(url: str, *, prefetch: int, service: str) -> RabbitBroker:
@@ -53,9 +70,11 @@ def make_broker(url: str, *, prefetch: int, service: str) -> RabbitBroker:
 
 
 async def publish_envelope_json(
-    broker: RabbitBroker, *, body: str | bytes, routing_key: str, event_id: str, event_type: str, correlation_id: str
+    broker: RabbitBroker, *, body: str | bytes, routing_key: str, event_id: str, event_type: str, correlation_id: str,
+    user_id: str,
 ) -> None:
-    """Publish one event persistently and wait for the broker's confirm."""
+    """Publish one event persistently and wait for the broker's confirm. `user_id` must be the
+    connection's user: RabbitMQ refuses any other, so consumers can trust it."""
     await broker.publish(
         body.encode() if isinstance(body, str) else body,
         exchange=EVENTS,
@@ -67,10 +86,12 @@ async def publish_envelope_json(
         correlation_id=correlation_id,
         message_type=event_type,
         content_type=CONTENT_TYPE,
+        user_id=user_id,
     )
 
 
-async def publish_event(broker: RabbitBroker, event: Event, *, correlation_id: str | None = None) -> Envelope:
+async def publish_event(broker: RabbitBroker, event: Event, *, user_id: str,
+                        correlation_id: str | None = None) -> Envelope:
     envelope = Envelope.wrap(event, correlation_id=correlation_id)
     await publish_envelope_json(
         broker,
@@ -79,6 +100,7 @@ async def publish_event(broker: RabbitBroker, event: Event, *, correlation_id: s
         event_id=envelope.id,
         event_type=envelope.type,
         correlation_id=envelope.correlationid,
+        user_id=user_id,
     )
     return envelope
 
@@ -98,9 +120,18 @@ class Consumer:
 @dataclass
 class ConsumerConfig:
     service: str
+    # The broker user this service connects as (stamped in `user_id` of what it publishes).
+    user: str = "guest"
+    # The broker user of each publishing service, by service name; a service missing here is
+    # expected to publish as a user of its own name.
+    publishers: Mapping[str, str] = field(default_factory=dict)
     delivery_limit: int = 10
     max_retries: int = 5
     retry_delay_ms: int = 2000
+
+    def publisher_of(self, event: type[Event]) -> str:
+        owner = event.routing_key.split(".", 1)[0]
+        return self.publishers.get(owner, owner)
 
 
 def queue_name(service: str, event: type[Event]) -> str:
@@ -179,6 +210,9 @@ class EventConsumers:
             work_queue(name, event.routing_key, cfg),
             EVENTS,
             ack_policy=AckPolicy.MANUAL,
+            # The body is ours to parse: FastStream's own decoding would fail before the handler runs
+            # on a body that is not JSON, and leave the message unsettled.
+            decoder=_undecoded,
             title=name,
             description=f"{cfg.service} handles {event.__name__}",
         )
@@ -199,38 +233,43 @@ class EventConsumers:
 
         async def handle(message: RabbitMessage) -> None:
             raw = message.raw_message
+            if (untrusted := _untrusted_publisher(raw, event, cfg)) is not None:
+                await dead_letter(broker, message, name, untrusted, cfg)
+                return
             try:
                 envelope = Envelope.model_validate_json(raw.body)
                 data = envelope.open(event)
+                if envelope.source != event.source():
+                    raise ValueError(f"source {envelope.source!r} is not {event.source()!r}")
             except (ValidationError, ValueError) as exc:
-                await dead_letter(broker, message, name, f"malformed: {_short(exc)}")
+                await dead_letter(broker, message, name, f"malformed: {_short(exc)}", cfg)
                 return
             bind_contextvars(event_id=envelope.id, event_type=envelope.type, correlation_id=envelope.correlationid)
             try:
                 claim = await inbox.claim(name, envelope)
             except Exception as exc:  # noqa: BLE001 - the store is away: try again later
-                await retry_later(broker, message, name, exc, cfg)
+                await retry_later(broker, message, name, exc, cfg, event)
                 return
             if claim is Claim.DONE:
                 log.info("duplicate event ignored")
                 await message.ack()
                 return
             if claim is Claim.BUSY:
-                await retry_later(broker, message, name, Retry("the same event is being handled elsewhere"), cfg)
+                await retry_later(broker, message, name, Retry("the same event is being handled elsewhere"), cfg, event)
                 return
             try:
                 for handler in handlers:
                     await handler(envelope, data)
             except Malformed as exc:
                 await _release(inbox, name, envelope)
-                await dead_letter(broker, message, name, f"rejected by handler: {exc}")
+                await dead_letter(broker, message, name, f"rejected by handler: {exc}", cfg)
                 return
             except asyncio.CancelledError:
                 await _release(inbox, name, envelope)
                 raise
             except Exception as exc:  # noqa: BLE001 - any other failure is retried, then dead-lettered
                 await _release(inbox, name, envelope)
-                await retry_later(broker, message, name, exc, cfg)
+                await retry_later(broker, message, name, exc, cfg, event)
                 return
             try:
                 await inbox.done(name, envelope)
@@ -247,10 +286,41 @@ async def _release(inbox: Inbox, consumer: str, envelope: Envelope) -> None:
         log.warning("inbox claim not released", error=_short(exc))
 
 
-async def dead_letter(broker: RabbitBroker, message: Any, queue: str, reason: str) -> None:
+async def _undecoded(message: Any) -> bytes:
+    return message.body
+
+
+def _untrusted_publisher(raw: Any, event: type[Event], cfg: ConsumerConfig) -> str | None:
+    """Why the message cannot be trusted to come from the service that owns its event, or None."""
+    expected = cfg.publisher_of(event)
+    user = raw.user_id
+    if user == expected:
+        return None
+    if user == cfg.user and (raw.headers or {}).get(PUBLISHER_HEADER) == expected:
+        return None  # our own retry of an event we verified when it first came
+    return f"untrusted publisher: user_id {user!r}, but {event.__name__} is published by {expected!r}"
+
+
+def _retries(raw: Any, cfg: ConsumerConfig) -> int | None:
+    """How often this service has retried the message, None if the count is not one it wrote. Only
+    a count it set itself counts: anyone else's header could say -50 or "x"."""
+    if raw.user_id != cfg.user:
+        return 0
+    value = (raw.headers or {}).get(RETRY_HEADER, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= cfg.max_retries:
+        return None
+    return value
+
+
+def _forwarded_headers(raw: Any) -> dict[str, Any]:
+    # Our own headers come only from us: drop what a publisher put there.
+    return {k: v for k, v in (raw.headers or {}).items() if not str(k).startswith("x-moha-")}
+
+
+async def dead_letter(broker: RabbitBroker, message: Any, queue: str, reason: str, cfg: ConsumerConfig) -> None:
     raw = message.raw_message
-    log.error("event dead-lettered", reason=reason)
-    headers = dict(raw.headers or {})
+    log.error("event dead-lettered", reason=reason, publisher=raw.user_id)
+    headers = _forwarded_headers(raw)
     headers[ERROR_HEADER] = reason[:1000]
     await broker.publish(
         raw.body,
@@ -262,19 +332,26 @@ async def dead_letter(broker: RabbitBroker, message: Any, queue: str, reason: st
         correlation_id=raw.correlation_id,
         message_type=raw.type,
         content_type=raw.content_type,
+        user_id=cfg.user,
     )
     await message.ack()
 
 
-async def retry_later(broker: RabbitBroker, message: Any, queue: str, exc: Exception, cfg: ConsumerConfig) -> None:
+async def retry_later(broker: RabbitBroker, message: Any, queue: str, exc: Exception, cfg: ConsumerConfig,
+                      event: type[Event]) -> None:
     raw = message.raw_message
-    headers = dict(raw.headers or {})
-    retries = int(headers.get(RETRY_HEADER, 0) or 0)
+    retries = _retries(raw, cfg)
+    if retries is None:
+        await dead_letter(broker, message, queue, f"retry count {RETRY_HEADER} is not one this service wrote; "
+                                                  f"last failure: {_short(exc)}", cfg)
+        return
     if retries >= cfg.max_retries:
-        await dead_letter(broker, message, queue, f"failed {retries + 1} times: {_short(exc)}")
+        await dead_letter(broker, message, queue, f"failed {retries + 1} times: {_short(exc)}", cfg)
         return
     log.warning("event handling failed, will retry", retries=retries, error=_short(exc))
+    headers = _forwarded_headers(raw)
     headers[RETRY_HEADER] = retries + 1
+    headers[PUBLISHER_HEADER] = cfg.publisher_of(event)
     await broker.publish(
         raw.body,
         queue=f"{queue}.retry",
@@ -285,6 +362,7 @@ async def retry_later(broker: RabbitBroker, message: Any, queue: str, exc: Excep
         correlation_id=raw.correlation_id,
         message_type=raw.type,
         content_type=raw.content_type,
+        user_id=cfg.user,
     )
     await message.ack()
 

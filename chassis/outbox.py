@@ -32,12 +32,14 @@ class OutboxRelay:
         store: Store,
         broker: RabbitBroker,
         *,
+        user_id: str,
         poll_seconds: float = 1.0,
         grace_seconds: float = 5.0,
         batch: int = 100,
     ) -> None:
         self.store = store
         self.broker = broker
+        self.user_id = user_id  # the broker user it connects as; consumers check it
         self.poll_seconds = poll_seconds
         # Another replica's fresh commit is its own to publish; take it over only once it is this old.
         self.grace = timedelta(seconds=grace_seconds)
@@ -115,6 +117,7 @@ class OutboxRelay:
                     event_id=e["id"],
                     event_type=e["type"],
                     correlation_id=e["correlation_id"],
+                    user_id=self.user_id,
                 )
                 for e in entries
             )

@@ -15,7 +15,7 @@ from .auth import TokenVerifier
 from .http import create_app
 from .inbox import Inbox
 from .logging import configure, get_logger
-from .messaging import ConsumerConfig, EventConsumers, make_broker
+from .messaging import ConsumerConfig, EventConsumers, broker_user, make_broker
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
 from .store import Store
@@ -36,6 +36,8 @@ class Runtime:
             self.broker,
             ConsumerConfig(
                 service=settings.service_name,
+                user=broker_user(settings.amqp_url),
+                publishers=settings.broker_users,
                 delivery_limit=settings.delivery_limit,
                 max_retries=settings.max_retries,
                 retry_delay_ms=settings.retry_delay_ms,
@@ -45,6 +47,7 @@ class Runtime:
         self.relay = OutboxRelay(
             self.store,
             self.broker,
+            user_id=broker_user(settings.amqp_url),
             poll_seconds=settings.relay_poll_seconds,
             grace_seconds=settings.relay_grace_seconds,
             batch=settings.relay_batch,

@@ -23,6 +23,10 @@ class ServiceSettings(BaseSettings):
     token_issuer: str = "moha-accounts"
     token_audience: str = "moha"
 
+    # The broker user of each service whose events this one consumes (service name -> user); a
+    # service not named here publishes as a user of its own name. JSON in BROKER_USERS.
+    broker_users: dict[str, str] = Field(default_factory=dict)
+
     # Messaging: bounded prefetch, bounded retries with a delay, then the dead-letter queue.
     prefetch: int = 32
     delivery_limit: int = 10

@@ -8,6 +8,7 @@ It needs a broker and a store: AMQP_URL and MONGODB_URL, or the native stack (de
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import signal
@@ -20,7 +21,9 @@ from pathlib import Path
 
 import httpx
 
+from chassis.messaging import broker_user
 from chassis.sealing import Sealer
+from deploy.rabbitmq.provision import BrokerUser, Management, amqp_url_for, platform_users, vhost_of, with_vhost
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("accounts", "forms", "approvals", "notifications")
@@ -90,6 +93,8 @@ class ServiceProcess:
 
 @dataclass
 class Platform:
+    # An administrator's URL on the vhost the platform runs in: it makes each service's broker user
+    # (decision 0008), and the services connect as those users.
     amqp_url: str
     mongodb_url: str
     log_dir: Path
@@ -97,6 +102,9 @@ class Platform:
     ports: dict[str, int] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    # Broker users are global to the broker: platforms on one broker need prefixes of their own.
+    broker_user_prefix: str = ""
+    broker_users: dict[str, BrokerUser] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -111,9 +119,12 @@ class Platform:
             "notifications": {"SURVEY_OPEN_KEY": os.environ.get("SURVEY_OPEN_KEY") or private},
         }
         ports = {name: self.ports.get(name) or DEFAULT_PORTS[name] for name in SERVICES}
+        self.broker_users = platform_users(self.broker_user_prefix)
+        vhost = vhost_of(self.amqp_url)
         for name in SERVICES:
             env = {
-                "AMQP_URL": self.amqp_url,
+                "AMQP_URL": amqp_url_for(self.amqp_url, self.broker_users[name], vhost),
+                "BROKER_USERS": json.dumps({s: u.name for s, u in self.broker_users.items()}),
                 "MONGODB_URL": self.mongodb_url,
                 "DATABASE": f"moha_{name}{self.database_suffix}",
                 "JWKS_URL": f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json",
@@ -123,10 +134,28 @@ class Platform:
             }
             self.services[name] = ServiceProcess(name, ports[name], env, self.log_dir / f"{name}.log")
 
+    def broker_url(self, name: str) -> str:
+        """The AMQP URL the service connects with (its own broker user)."""
+        return self.services[name].env["AMQP_URL"]
+
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.services[name]
 
+    def provision_broker(self) -> None:
+        """The vhost, its exchanges and the services' users with their rights (fresh passwords)."""
+        vhost = vhost_of(self.amqp_url)
+        with Management(self.amqp_url) as api:
+            api.ensure_vhost(vhost)
+            api.grant_all(broker_user(self.amqp_url), vhost)
+            api.provision(vhost, list(self.broker_users.values()))
+
+    def remove_broker_users(self) -> None:
+        with Management(self.amqp_url) as api:
+            for user in self.broker_users.values():
+                api.delete_user(user.name)
+
     def start(self) -> None:
+        self.provision_broker()
         # The consumers first, accounts last: accounts publishes the root of the tree at its first
         # start, and a service whose queue does not exist yet would never hear of it.
         order = sorted(self.services.values(), key=lambda s: s.name == "accounts")
@@ -169,11 +198,14 @@ def main() -> None:
         with MongoClient(mongodb_url) as client:
             for name in SERVICES:
                 client.drop_database(f"moha_{name}{suffix}")
+    amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     platform = Platform(
-        amqp_url=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+        # The demo has a vhost of its own: tests and benchmarks on the same broker never touch it.
+        amqp_url=with_vhost(amqp_url, "moha-demo") if args.demo else amqp_url,
         mongodb_url=mongodb_url,
         log_dir=Path(args.log_dir),
         database_suffix=suffix,
+        broker_user_prefix="demo-" if args.demo else "",
         extra_env={"BOOTSTRAP_ADMIN_PASSWORD": os.environ.get("BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD),
                    "SMTP_PORT": os.environ.get("SMTP_PORT", "1025")},
     )

@@ -3,15 +3,39 @@ import uuid
 
 import pytest
 
+from chassis.messaging import broker_user
+from deploy.rabbitmq.provision import Management, with_vhost
 from tests.support.infra import HOW_TO_START, mongodb_url, rabbitmq_url
 
 
 @pytest.fixture(scope="session")
-def amqp_url():
+def run_id() -> str:
+    """Keeps this run's databases and broker vhost apart from any other run's, or a demo's."""
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def broker_admin_url():
+    """An administrator's URL for the broker (AMQP_URL): it makes this run's vhost and users."""
     with rabbitmq_url() as url:
         if url is None:
             pytest.fail(HOW_TO_START, pytrace=False)
         yield url
+
+
+@pytest.fixture(scope="session")
+def amqp_url(broker_admin_url, run_id):
+    """The administrator on a vhost of this run's own, with the platform's exchanges, deleted at the
+    end: two runs and a demo on one broker never see each other's queues."""
+    vhost = f"moha-test-{run_id}"
+    with Management(broker_admin_url) as api:
+        api.ensure_vhost(vhost)
+        api.grant_all(broker_user(broker_admin_url), vhost)
+        api.declare_exchanges(vhost)
+        try:
+            yield with_vhost(broker_admin_url, vhost)
+        finally:
+            api.delete_vhost(vhost)
 
 
 @pytest.fixture(scope="session")
@@ -20,12 +44,6 @@ def mongo_url():
         if url is None:
             pytest.fail(HOW_TO_START, pytrace=False)
         yield url
-
-
-@pytest.fixture(scope="session")
-def run_id() -> str:
-    """Keeps this run's databases apart from any other run's on the same server."""
-    return uuid.uuid4().hex[:8]
 
 
 @pytest.fixture

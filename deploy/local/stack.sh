@@ -8,7 +8,7 @@
 #   MOHA_STACK_DIR         state dir (binary, data, logs, pid)  default ~/.local/share/moha-stack
 #   MONGO_PORT             SecantusDB port on 127.0.0.1         default 27017
 #   RABBITMQ_PORT          AMQP port on 127.0.0.1               default 5672
-#   RABBITMQ_MANAGEMENT    1 = enable management UI on loopback default 0
+#   RABBITMQ_MANAGEMENT    1 = management API/UI on loopback    default 1 (users and vhosts are made through it)
 #   RABBITMQ_MGMT_PORT     management UI port                   default 15672
 #   STACK_WAIT_SECONDS     how long to wait for each service    default 90
 #   SECANTUS_LOG_LEVEL     DEBUG, INFO, WARNING, ERROR          default WARNING
@@ -29,9 +29,11 @@ STORE_CACHE="${SECANTUS_CACHE_SIZE:-1G}"
 HOST=127.0.0.1
 MONGO_PORT="${MONGO_PORT:-27017}"
 RABBITMQ_PORT="${RABBITMQ_PORT:-5672}"
-RABBITMQ_MANAGEMENT="${RABBITMQ_MANAGEMENT:-0}"
+# The management API is how the launcher and the tests make vhosts and per-service users.
+RABBITMQ_MANAGEMENT="${RABBITMQ_MANAGEMENT:-1}"
 RABBITMQ_MGMT_PORT="${RABBITMQ_MGMT_PORT:-15672}"
 WAIT="${STACK_WAIT_SECONDS:-90}"
+RABBIT_ENV_FILE=/etc/rabbitmq/moha-env.conf
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -152,10 +154,16 @@ start_rabbitmq() {
     die "port $HOST:$RABBITMQ_PORT is taken by something that is not our RabbitMQ node"
   fi
   log "starting RabbitMQ (rabbitmq-server -detached), logs in /var/log/rabbitmq/"
+  # RabbitMQ counts sockets and files against the soft descriptor limit, 1024 under su's PAM
+  # defaults: a few hundred quorum queues (a test run has ~110 per vhost) exhaust it, and the node
+  # then accepts TCP connections but never answers them. Its env file raises the soft limit.
+  printf '%s\n' '# Written by deploy/local/stack.sh (see there).' 'ulimit -n "$(ulimit -Hn)" 2>/dev/null || true' |
+    as_root tee "$RABBIT_ENV_FILE" >/dev/null
   # Loopback only. The Debian wrapper runs the server as user 'rabbitmq' through 'su', which keeps
   # the environment; 'sudo env ...' keeps it too. The management listener (if the plugin is
   # enabled) is pinned to loopback through the Erlang application environment.
   as_root env \
+    RABBITMQ_CONF_ENV_FILE="$RABBIT_ENV_FILE" \
     RABBITMQ_NODE_IP_ADDRESS="$HOST" \
     RABBITMQ_NODE_PORT="$RABBITMQ_PORT" \
     RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-rabbitmq_management tcp_config [{ip,\"$HOST\"},{port,$RABBITMQ_MGMT_PORT}]" \
@@ -301,7 +309,7 @@ cmd_up() {
   start_rabbitmq
   start_store
   if [[ $RABBITMQ_MANAGEMENT == 1 ]] && port_open "$HOST" "$RABBITMQ_MGMT_PORT"; then
-    log "management UI: http://$HOST:$RABBITMQ_MGMT_PORT/ (guest/guest)"
+    log "management API and UI: http://$HOST:$RABBITMQ_MGMT_PORT/ (guest/guest, loopback only)"
   fi
   print_urls
 }

@@ -5,6 +5,7 @@ next level's task), and every step of a form's way (for the progress read model)
 from __future__ import annotations
 
 from chassis.logging import get_logger
+from chassis.messaging import Malformed
 from chassis.runtime import Runtime
 from chassis.tree import UnitDirectory
 from moha_contracts import (
@@ -67,14 +68,15 @@ def subscribe(runtime: Runtime, tasks: TaskStore, campaigns: CampaignDirectory, 
 
     @on(FormApproved)
     async def on_form_approved(envelope: Envelope, event: FormApproved) -> None:
-        if event.final:
-            return
         task = await tasks.get(event.task_id)
-        if task is None or task.status != APPROVED:
-            # Approvals raises FormApproved only from a task stored as approved: this one is not ours.
-            log.warning("approval of an unknown task ignored", task_id=event.task_id)
-            return
-        await tasks.add(task.next_level())  # deterministic id: seen twice, opened once
+        # Approvals raises FormApproved only from a task it stored as approved first (the commit is
+        # applied before the relay publishes): anything else is not one of its decisions.
+        if task is None or task.status != APPROVED or task.submission_id != event.submission_id \
+                or task.revision != event.revision:
+            raise Malformed(f"FormApproved for task {event.task_id}, which is not an approved task of "
+                            f"submission {event.submission_id} revision {event.revision} here")
+        if not event.final:
+            await tasks.add(task.next_level())  # deterministic id: seen twice, opened once
 
     @on(SupervisorAssigned)
     async def on_supervisor_assigned(envelope: Envelope, event: SupervisorAssigned) -> None:

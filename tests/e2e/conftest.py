@@ -3,7 +3,7 @@ import uuid
 import pytest
 
 from deploy.launch import Platform, free_port
-from tests.support.platform import Client, delete_platform_queues
+from tests.support.platform import Client
 from tests.support.smtp import SmtpServer
 
 ADMIN_PASSWORD = "E2e-Admin-Password-1"
@@ -19,9 +19,9 @@ def smtp_server():
 
 @pytest.fixture(scope="session")
 async def platform(amqp_url, mongo_url, run_id, smtp_server, tmp_path_factory):
-    await delete_platform_queues(amqp_url)
     running = Platform(
-        amqp_url=amqp_url,
+        amqp_url=amqp_url,  # this run's own vhost: no queue of another run or of a demo is touched
+        broker_user_prefix=f"t{run_id}-",
         mongodb_url=mongo_url,
         log_dir=tmp_path_factory.mktemp("logs"),
         database_suffix=f"_e2e_{run_id}",
@@ -40,6 +40,7 @@ async def platform(amqp_url, mongo_url, run_id, smtp_server, tmp_path_factory):
     running.start()
     yield running
     running.stop()
+    running.remove_broker_users()
 
 
 @pytest.fixture(scope="session")

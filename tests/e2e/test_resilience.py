@@ -12,7 +12,7 @@ from pymongo import MongoClient
 
 from tests.e2e.test_flow import ensure_campaign, open_task_for, submission, submit
 from tests.support.answers import valid_hc_tb
-from tests.support.events import EventTap
+from tests.support.events import EventTap, publish_as
 from tests.support.platform import eventually
 
 pytestmark = pytest.mark.e2e
@@ -76,8 +76,8 @@ async def test_event_delivered_twice_has_one_effect(platform, client, district, 
         before = len(smtp_server.wait_for(address, template="form_approved"))
         # The very same event, twice more, as a broker redelivery would bring it.
         for _ in range(2):
-            await tap.publish_raw(message.body, message.routing_key, message_id=envelope.id,
-                                  content_type=message.content_type)
+            await publish_as(platform.broker_url("approvals"), message.body, message.routing_key,
+                             message_id=envelope.id, content_type=message.content_type)
     await asyncio.sleep(2.0)
     assert len(smtp_server.to(address, "form_approved")) == before == 1
     inbox = client.notifications.get("/inbox", headers=district["a_auth"]).json()
@@ -88,15 +88,16 @@ async def test_event_delivered_twice_has_one_effect(platform, client, district, 
 
 async def test_malformed_messages_are_dead_lettered_not_looped(platform, amqp_url):
     queue_name = "approvals.forms.submission.submitted.v1"
+    forms = platform.broker_url("forms")  # as forms itself: the check of who sent it passes
     async with EventTap(amqp_url, "none.such") as tap:
-        await tap.publish_raw(b"{not json", "forms.submission.submitted.v1", message_id="bad-1")
+        await publish_as(forms, b"{not json", "forms.submission.submitted.v1", message_id="bad-1")
         valid_envelope_bad_data = {
             "id": str(uuid.uuid4()), "type": "vn.gov.moha.forms.submission.submitted.v1", "source": "/moha/forms",
             "time": "2026-11-22T00:00:00Z", "correlationid": "c", "schemaversion": "1.0",
             "data": {"submission_id": "x"},
         }
-        await tap.publish_raw(json.dumps(valid_envelope_bad_data).encode(), "forms.submission.submitted.v1",
-                              message_id="bad-2")
+        await publish_as(forms, json.dumps(valid_envelope_bad_data).encode(), "forms.submission.submitted.v1",
+                         message_id="bad-2")
         dead = await tap.channel.declare_queue(f"{queue_name}.dead", passive=True)
         got = {}
         for _ in range(200):

@@ -2,10 +2,11 @@ import uuid
 
 import pytest
 from chassis.inbox import Inbox
-from chassis.messaging import ConsumerConfig, EventConsumers, make_broker
+from chassis.messaging import ConsumerConfig, EventConsumers, broker_user, make_broker
 from chassis.store import Store
 
 pytestmark = pytest.mark.integration
+PLATFORM_SERVICES = ("accounts", "forms", "approvals", "notifications")
 
 
 @pytest.fixture
@@ -26,7 +27,10 @@ def service_name() -> str:
 async def consumers(amqp_url, store, service_name):
     """In-process consumers over the real broker, with short retry delays."""
     broker = make_broker(amqp_url, prefetch=10, service=service_name)
-    cfg = ConsumerConfig(service=service_name, delivery_limit=5, max_retries=2, retry_delay_ms=100)
+    # The tests publish as the run's administrator: it stands for every service here.
+    admin = broker_user(amqp_url)
+    cfg = ConsumerConfig(service=service_name, user=admin, publishers=dict.fromkeys(PLATFORM_SERVICES, admin),
+                         delivery_limit=5, max_retries=2, retry_delay_ms=100)
     registry = EventConsumers(broker, cfg, Inbox(store))
     yield registry
     await broker.stop()

@@ -5,7 +5,7 @@ import asyncio
 import uuid
 
 import pytest
-from chassis.messaging import Malformed, Retry, make_broker
+from chassis.messaging import Malformed, Retry, broker_user, make_broker
 from chassis.store import StaleVersion
 from chassis.outbox import OutboxRelay
 from moha_contracts import Envelope, UnitRegistered
@@ -44,7 +44,7 @@ async def test_events_stored_with_the_change_survive_a_relay_that_never_ran(amqp
         # A new process, a new relay: the event goes out once and the commit is marked.
         broker = make_broker(amqp_url, prefetch=10, service="relay-test")
         await broker.connect()
-        relay = OutboxRelay(store, broker)
+        relay = OutboxRelay(store, broker, user_id=broker_user(amqp_url))
         assert await relay.drain() == 1
         assert await relay.drain() == 0
         await broker.stop()
@@ -70,7 +70,7 @@ async def test_a_commit_its_writer_never_applied_is_finished_by_recovery(amqp_ur
 
     broker = make_broker(amqp_url, prefetch=10, service="relay-test")
     await broker.connect()
-    assert await OutboxRelay(store, broker).drain() == 1
+    assert await OutboxRelay(store, broker, user_id=broker_user(amqp_url)).drain() == 1
     await broker.stop()
     doc = await store.find("tasks", "t1")
     assert (doc["status"], doc["version"]) == ("approved", 2)
@@ -111,7 +111,7 @@ async def test_two_relays_recovering_together_lose_nothing(amqp_url, store):
         brokers = [make_broker(amqp_url, prefetch=10, service=f"relay-{i}") for i in range(2)]
         for b in brokers:
             await b.connect()
-        relays = [OutboxRelay(store, b) for b in brokers]
+        relays = [OutboxRelay(store, b, user_id=broker_user(amqp_url)) for b in brokers]
         await asyncio.gather(*(r.drain() for r in relays))
         for b in brokers:
             await b.stop()
@@ -215,3 +215,114 @@ async def test_handlers_of_one_event_share_the_queue_and_run_once_each(consumers
             await tap.publish_raw(envelope.model_dump_json().encode(), envelope.routing_key, message_id=envelope.id)
         await asyncio.sleep(1.0)
     assert calls == ["first", "second"]
+
+
+# Nothing trusted because of where it arrived (issue #11, items 3 and 4) --------------------------------
+@pytest.fixture
+def intruder(broker_admin_url, amqp_url):
+    """Another user of the broker with every right on the vhost: only the messages themselves say who it is."""
+    from deploy.rabbitmq.provision import BrokerUser, Management, amqp_url_for, vhost_of
+
+    user = BrokerUser(f"intruder-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex, ".*", ".*", ".*", ".*")
+    with Management(broker_admin_url) as api:
+        api.put_user(user, vhost_of(amqp_url))
+        yield amqp_url_for(broker_admin_url, user, vhost_of(amqp_url))
+        api.delete_user(user.name)
+
+
+async def dead_letter_of(amqp_url: str, queue: str):
+    async with EventTap(amqp_url, "none") as tap:
+        dead = await tap.channel.declare_queue(f"{queue}.dead", passive=True)
+        for _ in range(200):
+            if (message := await dead.get(no_ack=True, fail=False)) is not None:
+                return message
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"nothing reached {queue}.dead")
+
+
+async def test_an_event_from_another_publisher_is_dead_lettered_not_handled(consumers, amqp_url, intruder):
+    calls = []
+
+    @consumers.on(UnitRegistered)
+    async def handle(envelope, event):
+        calls.append(envelope.id)
+
+    await start(consumers)
+    forged = Envelope.wrap(unit_event("forged"))
+    async with EventTap(intruder, "none") as tap:
+        # Signed with its own name (RabbitMQ refuses any other), and with none at all.
+        await tap.publish_raw(forged.model_dump_json().encode(), forged.routing_key, message_id=forged.id)
+        await tap.publish_raw(forged.model_dump_json().encode(), forged.routing_key, message_id=forged.id,
+                              user_id=None)
+    queue = consumers.consumers[0].queue
+    first, second = await dead_letter_of(amqp_url, queue), await dead_letter_of(amqp_url, queue)
+    assert first.headers["x-moha-error"].startswith(f"untrusted publisher: user_id '{tap.user}'")
+    assert second.headers["x-moha-error"].startswith("untrusted publisher: user_id None")
+    assert calls == []
+
+
+async def test_a_body_that_is_not_json_is_dead_lettered_with_its_reason(consumers, amqp_url):
+    @consumers.on(UnitRegistered)
+    async def handle(envelope, event):
+        raise AssertionError("never called")
+
+    await start(consumers)
+    async with EventTap(amqp_url, "none") as tap:
+        for _ in range(40):  # more than the prefetch (10): none may stay unsettled
+            await tap.publish_raw(b"\xff not json {", "accounts.unit.registered.v1", content_type="application/json")
+    queue = consumers.consumers[0].queue
+    message = await dead_letter_of(amqp_url, queue)
+    assert message.headers["x-moha-error"].startswith("malformed:")
+    envelope = Envelope.wrap(unit_event("after-garbage"))
+    handled = []
+    consumers.consumers[0].handlers[:] = [lambda e, d: _record(handled, e)]
+    async with EventTap(amqp_url, "none") as tap:
+        await tap.publish_raw(envelope.model_dump_json().encode(), envelope.routing_key, message_id=envelope.id)
+    for _ in range(200):
+        if handled:
+            break
+        await asyncio.sleep(0.05)
+    assert handled == [envelope.id]  # the consumer is not wedged
+
+
+async def _record(into: list, envelope) -> None:
+    into.append(envelope.id)
+
+
+@pytest.mark.parametrize("claimed", [-50, "x"])
+async def test_a_retry_count_another_service_set_is_ignored(consumers, amqp_url, intruder, claimed):
+    attempts = []
+
+    @consumers.on(UnitRegistered)
+    async def handle(envelope, event):
+        attempts.append(1)
+        raise RuntimeError("store unreachable")
+
+    # The publisher of the event is another user than the consumer's: its header counts for nothing.
+    consumers.cfg.publishers = {"accounts": broker_user(intruder)}
+    await start(consumers)
+    envelope = Envelope.wrap(unit_event(f"count-{uuid.uuid4().hex[:4]}"))
+    async with EventTap(intruder, "none") as tap:
+        await tap.publish_raw(envelope.model_dump_json().encode(), envelope.routing_key, message_id=envelope.id,
+                              headers={"x-moha-retries": claimed})
+    message = await dead_letter_of(amqp_url, consumers.consumers[0].queue)
+    assert message.headers["x-moha-error"] == "failed 3 times: RuntimeError: store unreachable"
+    assert len(attempts) == 3  # max_retries (2) retries, counted by the consumer itself
+
+
+async def test_a_retry_count_that_is_not_a_count_stops_retries_with_a_reason(consumers, amqp_url):
+    attempts = []
+
+    @consumers.on(UnitRegistered)
+    async def handle(envelope, event):
+        attempts.append(1)
+        raise RuntimeError("store unreachable")
+
+    await start(consumers)
+    envelope = Envelope.wrap(unit_event(f"count-{uuid.uuid4().hex[:4]}"))
+    async with EventTap(amqp_url, "none") as tap:  # as the consumer's own user here
+        await tap.publish_raw(envelope.model_dump_json().encode(), envelope.routing_key, message_id=envelope.id,
+                              headers={"x-moha-retries": "x"})
+    message = await dead_letter_of(amqp_url, consumers.consumers[0].queue)
+    assert message.headers["x-moha-error"].startswith("retry count x-moha-retries is not one this service wrote")
+    assert len(attempts) == 1

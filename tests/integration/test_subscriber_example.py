@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from chassis.messaging import make_broker, publish_event
+from chassis.messaging import broker_user, make_broker, publish_event
 from moha_contracts import FormApproved
 
 pytestmark = pytest.mark.integration
@@ -26,7 +26,7 @@ async def test_ministry_subscriber_example_receives_events_once(amqp_url):
     try:
         event = FormApproved(task_id="t", submission_id=f"s-{queue}", unit_id="u", revision=1, level=1, final=True,
                              approved_by="a", approved_at="2026-04-01T08:00:00Z")
-        envelope = await publish_event(publisher, event, correlation_id="c")
+        envelope = await publish_event(publisher, event, user_id=broker_user(amqp_url), correlation_id="c")
         for _ in range(100):
             if seen:
                 break

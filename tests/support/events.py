@@ -10,11 +10,14 @@ import uuid
 import aio_pika
 from moha_contracts import EVENTS_EXCHANGE, Envelope
 
+from chassis.messaging import broker_user
+
 
 class EventTap:
     def __init__(self, amqp_url: str, pattern: str = "#") -> None:
         self.amqp_url = amqp_url
         self.pattern = pattern
+        self.user = broker_user(amqp_url)
         self.seen: list[tuple[Envelope, aio_pika.abc.AbstractIncomingMessage]] = []
 
     async def __aenter__(self) -> EventTap:
@@ -44,6 +47,8 @@ class EventTap:
         raise AssertionError(f"no {event_type_suffix} event for {subject} within {timeout}s")
 
     async def publish_raw(self, body: bytes, routing_key: str, **properties: object) -> None:
+        # Stamped with the tap's own user unless told otherwise (RabbitMQ refuses any other).
+        properties.setdefault("user_id", self.user)
         await self.exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                                                      **properties), routing_key=routing_key)
 
@@ -59,3 +64,15 @@ async def drained(channel: aio_pika.abc.AbstractChannel, queues: list[str], quie
             return
         await asyncio.sleep(0.5)
     raise AssertionError(f"queues not drained: {dict(zip(queues, counts, strict=True))}")
+
+
+async def publish_as(amqp_url: str, body: bytes, routing_key: str, **properties: object) -> None:
+    """Publish on the events exchange as the user of `amqp_url` (a service's, to inject what that
+    service would send; an administrator's, to play a forger), stamped with that user."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(EVENTS_EXCHANGE, ensure=False)
+        properties.setdefault("user_id", broker_user(amqp_url))
+        await exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, **properties),
+                               routing_key=routing_key)

@@ -11,6 +11,8 @@ HOW_TO_START = (
     "No broker/store for the integration tests. Either\n"
     "  - start the native stack:  bash deploy/local/stack.sh up\n"
     "    then export AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ MONGODB_URL=mongodb://127.0.0.1:27017/\n"
+    "    (AMQP_URL is an administrator's: each run makes a vhost and users of its own through RabbitMQ's\n"
+    "    management API, RABBITMQ_MANAGEMENT_URL, by default port 15672 of AMQP_URL's host)\n"
     "  - or run a Docker engine, and testcontainers will start RabbitMQ and MongoDB by itself."
 )
 
@@ -37,7 +39,10 @@ def rabbitmq_url() -> Iterator[str | None]:
     from testcontainers.rabbitmq import RabbitMqContainer
 
     with RabbitMqContainer("rabbitmq:3.13-management") as rabbit:
-        yield f"amqp://guest:guest@{rabbit.get_container_host_ip()}:{rabbit.get_exposed_port(5672)}/"
+        host = rabbit.get_container_host_ip()
+        # The fixtures make a vhost and users per run through the management API.
+        os.environ["RABBITMQ_MANAGEMENT_URL"] = f"http://{host}:{rabbit.get_exposed_port(15672)}"
+        yield f"amqp://guest:guest@{host}:{rabbit.get_exposed_port(5672)}/"
 
 
 @contextlib.contextmanager

@@ -6,34 +6,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import aio_pika
 import httpx
 
-from deploy.launch import SERVICES, Platform
-
-
-def platform_queues() -> list[str]:
-    """Every queue the services declare (work, retry, dead), read from their own wiring."""
-    import importlib
-
-    names = []
-    for service in SERVICES:
-        app, _ = importlib.import_module(f"services.{service}.bootstrap").build()
-        for consumer in app.state.runtime.consumers.consumers:
-            names += [consumer.queue, consumer.queue + ".retry", consumer.queue + ".dead"]
-    return names
-
-
-async def delete_platform_queues(amqp_url: str) -> None:
-    """Start from empty queues: what an earlier run left must not reach this run's services."""
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        for name in platform_queues():
-            channel = await connection.channel()
-            try:
-                await channel.queue_delete(name)
-            except aio_pika.exceptions.ChannelClosed:
-                pass
+from deploy.launch import Platform
 
 
 def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:

@@ -14,6 +14,10 @@ from moha_contracts import DraftStarted, Event, FormSubmitted
 DRAFT, SUBMITTED, RETURNED, APPROVED = "draft", "submitted", "returned", "approved"
 
 
+class InconsistentDecision(Exception):
+    """A reviewer's decision about a revision this submission never had: not a late event, a wrong one."""
+
+
 def submission_id(campaign_id: str, unit_id: str) -> str:
     # One submission per unit per campaign: the identity itself forbids a second one.
     return f"{campaign_id}:{unit_id}"
@@ -83,6 +87,11 @@ class Submission:
             )
         )
 
+    def _check_decided_revision(self, revision: int) -> None:
+        if not 1 <= revision <= self.revision:
+            raise InconsistentDecision(f"submission {self.id} has no submitted revision {revision} "
+                                       f"(latest: {self.revision})")
+
     def code_answer(self, by: Principal, field_code: str, code: str, now: datetime | None = None) -> None:
         """A supervisor above the unit sets the official code of an answer (e.g. the economic
         sector of the activity the unit described); the latest coding of a field stands."""
@@ -95,7 +104,8 @@ class Submission:
                             "revision": self.revision})
 
     def approve(self, revision: int, *, final: bool, by: str, at: datetime) -> bool:
-        """Returns False when the decision is about another revision (late or repeated): no change."""
+        """Returns False when the decision is about an earlier revision (late or repeated): no change."""
+        self._check_decided_revision(revision)
         if revision != self.revision or self.status != SUBMITTED:
             return False
         if final:
@@ -105,6 +115,7 @@ class Submission:
         return True
 
     def return_to_unit(self, revision: int, *, reason: str, by: str, at: datetime) -> bool:
+        self._check_decided_revision(revision)
         if revision != self.revision or self.status != SUBMITTED:
             return False
         self.status = RETURNED
