@@ -16,6 +16,7 @@ from chassis.http import CurrentPrincipal, MaybePrincipal, client_ip, from_state
 from chassis.logging import fresh_correlation_id
 from chassis.sealing import Sealer, SealError
 from chassis.sheets import XLSX_TYPE, read_rows
+from chassis.single_line import SingleLine
 from chassis.tree import UnitDirectory
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
@@ -60,7 +61,7 @@ Definitions = Annotated[DefinitionStore, Depends(from_state("definitions"))]
 class SurveyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     survey_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
-    title: str = Field(min_length=1, max_length=300)
+    title: SingleLine = Field(min_length=1, max_length=300)  # the invitation's subject: one line
     list_deadline: date = Field(description="lists are sent to the Ministry by this day (13/02 in seed 002)")
     answer_deadline: date = Field(description="respondents answer by this day (03/03 in seed 002)")
     owner_unit_ids: list[str] = Field(min_length=1, max_length=200, description="the ministries and provinces")

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from chassis.clock import today_in_vietnam
 from chassis.errors import DomainError, Forbidden, NotFound
 from chassis.http import CurrentPrincipal, from_state
+from chassis.single_line import SingleLine
 from chassis.tree import UnitDirectory
 from fastapi import APIRouter, Depends, Request
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
@@ -41,13 +42,13 @@ ADMINS = ("central_admin", "province_admin", "district_admin")
 
 class Link(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    title: str = Field(min_length=1, max_length=300)
+    title: SingleLine = Field(min_length=1, max_length=300)
     url: AnyHttpUrl
 
 
 class NoticeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    title: str = Field(min_length=1, max_length=300)
+    title: SingleLine = Field(min_length=1, max_length=300)  # the e-mail's subject: one line
     body: str = Field(min_length=1, max_length=20_000)
     links: list[Link] = Field(default_factory=list, max_length=20, description="documents, attached by link")
     area_unit_id: str | None = Field(default=None, description="a unit of the sender's subtree; its own by default")
