@@ -229,3 +229,13 @@ async def test_par_survey_from_lists_to_answers(client, admin, survey, smtp_serv
         mail = smtp_server.wait_for(address, template="survey_reminder", timeout=WAIT)
         assert LINK.search(mail[0].get_content()).group(1) == tokens[address]
     assert smtp_server.to(f"hdnd.{t}@nghean.gov.vn", "survey_reminder") == []
+
+
+def test_a_survey_title_on_two_lines_is_refused(client, admin):
+    today = datetime.now(UTC).date()
+    refused = client.forms.post("/surveys", headers=admin, json={
+        "survey_id": f"par2l-{uuid.uuid4().hex[:6]}", "title": "Điều tra xã hội học\nChỉ số CCHC",
+        "list_deadline": str(today + timedelta(days=3)), "answer_deadline": str(today + timedelta(days=20)),
+        "owner_unit_ids": ["root"]})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["errors"][0]["type"] == "single_line"

@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from moha_contracts import NotificationDelivered, NotificationFailed
 from services.notifications.domain.message import Unbuildable, compose
-from services.notifications.domain.model import FAILED, PENDING, SENT, Delivery, backoff
-from services.notifications.domain.templates import render
+from services.notifications.domain.model import FAILED, NO_RECIPIENTS, PENDING, SENT, Delivery, backoff, notice_state
+from services.notifications.domain.templates import notice_outcome, render
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
 
@@ -89,3 +89,10 @@ def test_a_subject_on_two_lines_cannot_be_built_and_the_reason_names_no_one(subj
         received(subject)
     assert str(refused.value).startswith("subject: line break") and "@" not in str(refused.value)
 
+
+def test_a_notice_nobody_received_says_so_and_otherwise_says_how_many():
+    assert notice_state("sent", 0) == NO_RECIPIENTS and notice_state("sending", 0) == "sending"
+    assert notice_state("sent", 3) == "sent"
+    assert notice_outcome(NO_RECIPIENTS, 0, 0).startswith("Không ai nhận được thông báo này")
+    assert notice_outcome("sent", 3, 2).startswith("Đã gửi thông báo tới 3 tài khoản")
+    assert "2 tài khoản trong số đó nhận thêm qua thư điện tử" in notice_outcome("sent", 3, 2)
