@@ -19,7 +19,7 @@ from typing import Any
 
 from chassis.logging import get_logger
 from chassis.store import AlreadyExists, StaleVersion, Store
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from moha_contracts import Event
 
@@ -131,12 +131,14 @@ class SurveyStore:
         """The responses' documents, empty, made at dispatch in the order given (a random one): where
         an answer sits among the others then says nothing of when it came. Plain inserts, no commit:
         the commit log would keep their order and time."""
-        for doc in docs:
+        for start in range(0, len(docs), 1000):
+            batch = [{**doc, "status": UNANSWERED, "answers": [], "void_reason": None, "version": 1}
+                     for doc in docs[start:start + 1000]]
             try:
-                await self.store[RESPONSES].insert_one({**doc, "status": UNANSWERED, "answers": [],
-                                                        "void_reason": None, "version": 1})
-            except DuplicateKeyError:
-                pass
+                await self.store[RESPONSES].insert_many(batch, ordered=False)
+            except BulkWriteError as exc:  # a document made already is the same one: fine
+                if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                    raise
 
     async def answer_response(self, doc: dict[str, Any]) -> bool:
         """Write the answers into the response's document, in place and only once: False if the
