@@ -33,3 +33,15 @@ def test_whatever_is_accepted_splits_into_one_line(text):
     # The mailer's header check (str.splitlines, as the email package does) never meets what passed.
     assert single_line_problem(text) is None
     assert len(f"x{text}x".splitlines()) == 1
+
+
+def test_what_was_stored_before_the_rule_still_reads():
+    # A campaign kept with a title on two lines: its submissions must not all become 500s.
+    from chassis.single_line import STORED
+    from services.forms.domain.campaigns import Campaign
+
+    kept = ('{"campaign_id": "c1", "form_code": "1/HC-TB", "title": "Điều tra\\ncơ sở", "scope_unit_ids": ["20"],'
+            ' "opens_on": "2021-03-01", "closes_on": "2021-04-30"}')
+    assert Campaign.model_validate_json(kept, context=STORED).title == "Điều tra\ncơ sở"
+    with pytest.raises(ValidationError):
+        Campaign.model_validate_json(kept)
