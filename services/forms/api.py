@@ -9,12 +9,13 @@ from chassis.auth import Principal
 from chassis.clock import today_in_vietnam
 from chassis.errors import Conflict, DomainError, Forbidden, NotFound
 from chassis.http import CurrentPrincipal, from_state
+from chassis.single_line import SingleLine
 from chassis.tree import UnitDirectory
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .domain.campaigns import Campaign, half_yearly
+from .domain.campaigns import Campaign, FormCode, UnitId, half_yearly
 from .domain.codelists import DYNAMIC, code_lists
 from .domain.definitions import FieldError, FormDefinition
 from .exports import Export, csv_stream, header_for, xlsx_stream
@@ -151,9 +152,9 @@ async def open_campaign(body: Campaign, principal: CurrentPrincipal, tree: Units
 class PeriodicRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     base_id: str = Field(min_length=1, max_length=48, pattern=r"^[A-Za-z0-9._-]+$")
-    form_code: str
-    title: str = Field(min_length=1, max_length=250)
-    scope_unit_ids: list[str] = Field(min_length=1)
+    form_code: FormCode
+    title: SingleLine = Field(min_length=1, max_length=250, description="the period is added to it")
+    scope_unit_ids: list[UnitId] = Field(min_length=1, max_length=1000)
     year: int = Field(ge=2000, le=2100)
 
 

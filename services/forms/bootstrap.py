@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from chassis.runtime import Runtime
 from chassis.sealing import Sealer
 from fastapi import FastAPI
@@ -25,6 +27,8 @@ def build(settings: FormsSettings | None = None) -> tuple[FastAPI, FormsSettings
     runtime.startup.append(definitions.publish_bundled)
     surveys = SurveyStore(runtime.store)
     runtime.startup.append(surveys.create_indexes)
+    burst_window = timedelta(seconds=settings.survey_burst_window_seconds)
+    runtime.background.append(lambda: surveys.keep_forgetting_fingerprints(burst_window))
     app = runtime.app("MOHA forms", router, survey_router)
     app.state.submissions = submissions
     app.state.definitions = definitions

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from chassis.errors import Conflict
+from chassis.single_line import STORED
 from chassis.store import AlreadyExists, Store
 from pymongo.errors import DuplicateKeyError
 
@@ -135,4 +136,4 @@ class CampaignStore:
 
     async def get(self, campaign_id: str) -> Campaign | None:
         doc = await self.store.find(CAMPAIGNS, campaign_id)
-        return None if doc is None else Campaign.model_validate_json(doc["document"])
+        return None if doc is None else Campaign.model_validate_json(doc["document"], context=STORED)

@@ -16,6 +16,7 @@ from chassis.http import CurrentPrincipal, MaybePrincipal, client_ip, from_state
 from chassis.logging import fresh_correlation_id
 from chassis.sealing import Sealer, SealError
 from chassis.sheets import XLSX_TYPE, read_rows
+from chassis.single_line import SingleLine
 from chassis.tree import UnitDirectory
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
@@ -60,7 +61,7 @@ Definitions = Annotated[DefinitionStore, Depends(from_state("definitions"))]
 class SurveyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     survey_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
-    title: str = Field(min_length=1, max_length=300)
+    title: SingleLine = Field(min_length=1, max_length=300)  # the invitation's subject: one line
     list_deadline: date = Field(description="lists are sent to the Ministry by this day (13/02 in seed 002)")
     answer_deadline: date = Field(description="respondents answer by this day (03/03 in seed 002)")
     owner_unit_ids: list[str] = Field(min_length=1, max_length=200, description="the ministries and provinces")
@@ -219,6 +220,7 @@ async def dispatch(survey_id: str, request: Request, principal: CurrentPrincipal
         raise DomainError("Chưa cấu hình khóa bí mật của mã thư mời khảo sát (SURVEY_ID_SECRET)",
                           code="survey_secret_missing")
     issued = already = 0
+    new: list[tuple[str, str, str, str, dict[str, Any]]] = []
     for lst in await store.submitted_lists(survey_id):
         for person in lst.respondents:
             invitation_id = make_invitation_id(secret, survey_id, lst.owner_unit_id, person["email"])
@@ -232,19 +234,34 @@ async def dispatch(survey_id: str, request: Request, principal: CurrentPrincipal
             except SealError as exc:
                 raise DomainError("Chưa cấu hình khóa niêm phong đường dẫn khảo sát (SURVEY_SEAL_KEY)",
                                   code="seal_key_missing") from exc
-            now = datetime.now(UTC)
-            event = SurveyInvitationIssued(
-                invitation_id=invitation_id, survey_id=survey_id, survey_title=survey["title"],
-                owner_unit_id=lst.owner_unit_id, group=person["group"],
-                answer_deadline=date.fromisoformat(survey["answer_deadline"]), sealed=sealed, issued_at=now)
-            doc = {"_id": invitation_id, "survey_id": survey_id, "owner_unit_id": lst.owner_unit_id,
-                   "group": person["group"], "status": "invited", "issued_at": now, "opened_at": None,
-                   "answered_at": None}
-            if await store.add_invitation(doc, token_hash(token), event):
-                issued += 1
-            else:
-                already += 1
+            new.append((invitation_id, token, sealed, lst.owner_unit_id, person))
+    # Every response's document first, empty and shuffled: answers are later written into them in
+    # place, so where an answer sits says nothing of when it came nor of whose invitation it is
+    # (docs/decisions/0013). A crash after this leaves documents no token leads to.
+    slots = [_response_slot(survey, owner, person["group"], response_id(token))
+             for _, token, _, owner, person in new]
+    secrets.SystemRandom().shuffle(slots)
+    await store.add_response_slots(slots)
+    for invitation_id, token, sealed, owner, person in new:
+        now = datetime.now(UTC)
+        event = SurveyInvitationIssued(
+            invitation_id=invitation_id, survey_id=survey_id, survey_title=survey["title"],
+            owner_unit_id=owner, group=person["group"],
+            answer_deadline=date.fromisoformat(survey["answer_deadline"]), sealed=sealed, issued_at=now)
+        doc = {"_id": invitation_id, "survey_id": survey_id, "owner_unit_id": owner, "group": person["group"],
+               "status": "invited", "issued_at": now, "opened_at": None}
+        if await store.add_invitation(doc, token_hash(token), event):
+            issued += 1
+        else:
+            already += 1
     return {"issued": issued, "already_invited": already}
+
+
+def _response_slot(survey: dict[str, Any], owner: str, group: str, rid: str) -> dict[str, Any]:
+    """A response as the analysis needs it: the questionnaire, whose list and which group. No time."""
+    kind = survey["owners"][owner]
+    return {"_id": rid, "survey_id": survey["_id"], "owner_unit_id": owner, "group": group,
+            "form_code": QUESTIONNAIRES[kind], "form_version": survey["questionnaires"][kind]}
 
 
 # The respondent's side: no account, the token is the key. -----------------------------------------
@@ -355,24 +372,23 @@ async def _receive(invitation: dict[str, Any], survey: dict[str, Any], token: st
     _check_answers(await _questionnaire(definitions, survey, invitation["owner_unit_id"]), answers, complete=True)
     rid, now = response_id(token), datetime.now(UTC)
     answered_before = invitation["status"] == "answered"
-    # Its own correlation id: the response's write shares nothing with the invitation's.
+    # Its own correlation id: whatever the response's write logs shares nothing with the invitation's.
     with fresh_correlation_id():
-        stored = await store.add_response({
-            "_id": rid, "survey_id": survey["_id"], "owner_unit_id": invitation["owner_unit_id"],
-            "group": invitation["group"], "form_code": QUESTIONNAIRES[survey["owners"][invitation["owner_unit_id"]]],
-            "form_version": survey["questionnaires"][survey["owners"][invitation["owner_unit_id"]]],
-            "answers": [{"field": k, "value": v} for k, v in answers.items()],
-            "received_on": today_in_vietnam().isoformat(), "status": "valid", "void_reason": None,
+        stored = await store.answer_response({
+            **_response_slot(survey, invitation["owner_unit_id"], invitation["group"], rid),
+            "answers": [{"field": k, "value": v} for k, v in answers.items()], "status": "valid",
+            "void_reason": None,
         })
     if not stored and answered_before:
         await store.flag(f"{TOKEN_REUSE}:{rid}", {
             "survey_id": survey["_id"], "kind": TOKEN_REUSE, "label": FLAG_LABELS[TOKEN_REUSE],
-            "owner_unit_id": invitation["owner_unit_id"], "response_ids": [rid]})
+            "owner_unit_id": invitation["owner_unit_id"], "response_ids": [rid]}, timed=False)
         raise Conflict("Phiếu khảo sát này đã được trả lời; mỗi đường dẫn chỉ trả lời một lần",
                        code="already_answered")
     # The response is kept first: a crash before the invitation is marked loses no answer, and the
     # retry through the link (its response found, the invitation still open) completes it here.
-    await store.update_invitation(invitation["_id"], {"status": "answered", "answered_at": now}, [
+    # The invitation keeps no time of its own (its commit and event do: they are the identity side).
+    await store.update_invitation(invitation["_id"], {"status": "answered"}, [
         SurveyResponseReceived(invitation_id=invitation["_id"], survey_id=survey["_id"],
                                owner_unit_id=invitation["owner_unit_id"], group=invitation["group"], received_at=now)
     ], unless_status=("answered",))
@@ -400,20 +416,23 @@ async def _tamper_checks(request: Request, store: SurveyStore, survey: dict[str,
                "device": fingerprint(salt, request.headers.get("user-agent", "") + "|"
                                      + request.headers.get("accept-language", ""))}
     now = datetime.now(UTC)
+    await store.forget_fingerprints(window)
     for kind, source in sources.items():
         await store.add_fingerprint(survey["_id"], rid, f"{kind}:{source}", now)
         recent = await store.recent_from(survey["_id"], f"{kind}:{source}", window)
         if is_burst(len(recent), settings.survey_burst_threshold):
-            # One flag per window: a later burst from the same office adds a flag, it erases none.
-            bucket = int(now.timestamp() // settings.survey_burst_window_seconds)
-            await store.flag(f"{BURST}:{survey['_id']}:{kind}:{source}:{bucket}", {
+            # One flag per source, without a time: each burst from the same office adds its
+            # responses, sorted, so neither their order nor a window dates any of them.
+            flag_id = f"{BURST}:{survey['_id']}:{kind}:{source}"
+            listed = sorted(set(recent) | set((await store.flagged(flag_id) or {}).get("response_ids", [])))
+            await store.flag(flag_id, {
                 "survey_id": survey["_id"], "kind": BURST, "label": FLAG_LABELS[BURST], "by": kind,
-                "response_ids": sorted(recent), "count": len(recent)})
+                "response_ids": listed, "count": len(listed)}, timed=False)
     if caller is not None and caller.role in ADMIN_ROLES:
         await store.flag(f"{ADMIN_SESSION}:{rid}", {
             "survey_id": survey["_id"], "kind": ADMIN_SESSION, "label": FLAG_LABELS[ADMIN_SESSION],
             "owner_unit_id": invitation["owner_unit_id"], "response_ids": [rid], "account_id": caller.account_id,
-            "role": caller.role})
+            "role": caller.role}, timed=False)
 
 
 # The Ministry's side -------------------------------------------------------------------------
@@ -467,8 +486,8 @@ async def responses(survey_id: str, request: Request, principal: CurrentPrincipa
         raise Forbidden("Chỉ Bộ Nội vụ được xem câu trả lời của phiếu khảo sát")
     return [{"response_id": r["_id"], "owner_unit_id": r["owner_unit_id"], "group": r["group"],
              "questionnaire": f"{r.get('form_code')} v{r.get('form_version')}",
-             "answers": {a["field"]: a["value"] for a in r["answers"]}, "status": r["status"],
-             "received_on": r["received_on"]} for r in await store.responses(survey["_id"])]
+             "answers": {a["field"]: a["value"] for a in r["answers"]}, "status": r["status"]}
+            for r in await store.responses(survey["_id"])]
 
 
 @router.get("/surveys/{survey_id}/flags", tags=["surveys"])

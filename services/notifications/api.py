@@ -11,10 +11,13 @@ from typing import Annotated, Any
 from chassis.clock import today_in_vietnam
 from chassis.errors import DomainError, Forbidden, NotFound
 from chassis.http import CurrentPrincipal, from_state
+from chassis.single_line import SingleLine
 from chassis.tree import UnitDirectory
 from fastapi import APIRouter, Depends, Request
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
+from .domain.model import notice_state
+from .domain.templates import notice_outcome
 from .store import NotificationStore
 
 router = APIRouter()
@@ -41,13 +44,13 @@ ADMINS = ("central_admin", "province_admin", "district_admin")
 
 class Link(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    title: str = Field(min_length=1, max_length=300)
+    title: SingleLine = Field(min_length=1, max_length=300)
     url: AnyHttpUrl
 
 
 class NoticeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    title: str = Field(min_length=1, max_length=300)
+    title: SingleLine = Field(min_length=1, max_length=300)  # the e-mail's subject: one line
     body: str = Field(min_length=1, max_length=20_000)
     links: list[Link] = Field(default_factory=list, max_length=20, description="documents, attached by link")
     area_unit_id: str | None = Field(default=None, description="a unit of the sender's subtree; its own by default")
@@ -80,11 +83,16 @@ async def send_notice(body: NoticeRequest, request: Request, principal: CurrentP
 
 @router.get("/notices/{notice_id}", tags=["notices"])
 async def notice_status(notice_id: str, principal: CurrentPrincipal, store: Notifications) -> dict[str, Any]:
+    """Where a notice is: `sending`, `sent` (to `recipients` accounts, `emailed` of them by e-mail
+    too) or `no_recipients` (nobody under its area has an account); `message` says it in words."""
     broadcast = await store.broadcast(notice_id)
     if broadcast is None or (broadcast["sender_id"] != principal.account_id and principal.role != "central_admin"):
         raise NotFound("Không tìm thấy thông báo")
-    return {"notice_id": notice_id, "status": broadcast["status"], "recipients": broadcast["recipients"],
-            "area_unit_id": broadcast["area_unit_id"], "title": broadcast["title"]}
+    recipients, emailed = broadcast["recipients"], broadcast.get("emailed", 0)
+    status = notice_state(broadcast["status"], recipients)  # also for notices finished before the word existed
+    return {"notice_id": notice_id, "status": status, "recipients": recipients, "emailed": emailed,
+            "message": notice_outcome(status, recipients, emailed), "area_unit_id": broadcast["area_unit_id"],
+            "title": broadcast["title"]}
 
 
 class ReminderRun(BaseModel):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from email.utils import make_msgid
 
 import aiosmtplib
@@ -17,6 +16,7 @@ import aiosmtplib
 from chassis.logging import bind_contextvars, get_logger
 from chassis.sealing import Sealer, SealError
 
+from .domain.message import Unbuildable, compose
 from .domain.model import LINK_MARK, Delivery
 from .settings import NotificationsSettings
 from .store import NotificationStore
@@ -60,7 +60,13 @@ class Mailer:
 
         async def send(delivery: Delivery) -> None:
             async with limit:
-                await self._send(delivery)
+                try:
+                    await self._send(delivery)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the store away: the lease ends, it is claimed again
+                    # One delivery's trouble stops neither the others of the batch nor the pass.
+                    log.warning("e-mail pass failed for one delivery", error=exc.__class__.__name__)
 
         # No more claimed than are sent at once: a claim waiting its turn could outlive its lease.
         while due := await self.store.claim_due(lease, limit=self.settings.mail_concurrency):
@@ -71,16 +77,16 @@ class Mailer:
     async def _send(self, delivery: Delivery) -> None:
         bind_contextvars(delivery_id=delivery.id)
         s = self.settings
-        message = EmailMessage()
-        message["From"] = s.mail_sender
-        message["To"] = delivery.to
-        message["Subject"] = delivery.subject
-        message["X-MOHA-Template"] = delivery.template  # lets mail rules and tests sort messages by kind
-        message["Message-ID"] = make_msgid(idstring=delivery.id.replace(":", "."), domain="moha.gov.vn")
         now = datetime.now(UTC)
         try:
-            message.set_content(self._body(delivery))
-        except SealError as exc:
+            # Inside the try: a delivery that cannot become an e-mail (a stored title on two lines)
+            # fails for good with its reason, instead of being claimed again for ever.
+            message = compose(sender=s.mail_sender, to=delivery.to, subject=delivery.subject,
+                              body=self._body(delivery), template=delivery.template,
+                              message_id=make_msgid(idstring=delivery.id.replace(":", "."), domain="moha.gov.vn"))
+        except Exception as exc:  # noqa: BLE001 - building does no I/O: what fails once always fails
+            if not isinstance(exc, (SealError, Unbuildable)):
+                exc = Unbuildable(f"cannot build the e-mail: {exc.__class__.__name__}")
             self._failed(delivery, exc, permanent=True, now=now)
             await self.store.save_delivery(delivery)
             return
@@ -105,6 +111,9 @@ class Mailer:
             self._failed(delivery, exc, permanent=500 <= exc.code < 600, now=now)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             self._failed(delivery, exc, permanent=False, now=now)
+        except ValueError as exc:  # aiosmtplib refuses an address for the SMTP command line: for good
+            self._failed(delivery, Unbuildable(f"cannot send to this address: {exc.__class__.__name__}"),
+                         permanent=True, now=now)
         else:
             delivery.delivered(now)
             log.info("e-mail delivered", attempts=delivery.attempts)
@@ -133,4 +142,6 @@ def describe(exc: Exception) -> str:
         return f"SMTPRecipientsRefused {','.join(str(r.code) for r in exc.recipients)}"
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return f"{exc.__class__.__name__} {exc.code}"
+    if isinstance(exc, Unbuildable):
+        return f"unbuildable: {exc}"
     return f"{exc.__class__.__name__}: {exc}"[:300]

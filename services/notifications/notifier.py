@@ -44,13 +44,17 @@ class Notifier:
 
     async def send_broadcast(self, broadcast: dict[str, Any]) -> int:
         """A notice to every account of every unit under the area. Resumable: run again after a
-        crash, it re-creates nothing already created."""
+        crash, it re-creates nothing already created. Counts who was told, and of them who by
+        e-mail too, so that the sender learns when nobody was."""
         area = broadcast["area_unit_id"]
         links = "".join(f"- {link['title']}: {link['url']}\n" for link in broadcast.get("links", []))
-        told = 0
+        told = emailed = 0
         async for unit in self.units.units.find({"path": area}):
-            told += await self.tell_unit(broadcast["_id"], unit["_id"], "notice", title=broadcast["title"],
-                                         body=broadcast["body"], links=links, sender=broadcast["sender_name"])
-        await self.store.finish_broadcast(broadcast["_id"], told)
+            for recipient in await self.store.recipients_of_unit(unit["_id"]):
+                await self.tell(broadcast["_id"], recipient, "notice", title=broadcast["title"],
+                                body=broadcast["body"], links=links, sender=broadcast["sender_name"])
+                told += 1
+                emailed += bool(recipient.get("email"))
+        await self.store.finish_broadcast(broadcast["_id"], told, emailed)
         self.mailer.wake()
         return told

@@ -12,7 +12,7 @@ from chassis.store import AlreadyExists, StaleVersion, Store
 from pymongo import DESCENDING
 from pymongo.errors import DuplicateKeyError
 
-from .domain.model import PENDING, Delivery
+from .domain.model import PENDING, Delivery, notice_state
 
 RECIPIENTS = "recipients"
 UNIT_RECIPIENTS = "unit_recipients"
@@ -142,9 +142,9 @@ class NotificationStore:
     async def unfinished_broadcasts(self) -> list[dict[str, Any]]:
         return [b async for b in self.store[BROADCASTS].find({"status": "sending"})]
 
-    async def finish_broadcast(self, broadcast_id: str, recipients: int) -> None:
-        await self.store[BROADCASTS].update_one({"_id": broadcast_id},
-                                                {"$set": {"status": "sent", "recipients": recipients}})
+    async def finish_broadcast(self, broadcast_id: str, recipients: int, emailed: int) -> None:
+        await self.store[BROADCASTS].update_one({"_id": broadcast_id}, {"$set": {
+            "status": notice_state("sent", recipients), "recipients": recipients, "emailed": emailed}})
 
     # notices (in-app inbox) ---------------------------------------------------------------
     async def add_notice(self, notice_id: str, account_id: str, title: str, body: str, kind: str) -> None:

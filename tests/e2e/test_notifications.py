@@ -186,7 +186,8 @@ def test_a_notice_reaches_the_senders_subtree_only(client, area, smtp_server):
     notice_id = sent.json()["notice_id"]
     status = eventually(lambda: (s := client.notifications.get(f"/notices/{notice_id}", headers=auth["admin_D"])
                                  .json())["status"] == "sent" and s, timeout=WAIT)
-    assert status["recipients"] == 2  # U1 and U2
+    assert (status["recipients"], status["emailed"]) == (2, 2)  # U1 and U2
+    assert status["message"].startswith("Đã gửi thông báo tới 2 tài khoản")
     for name in ("U1", "U2"):
         mail = smtp_server.wait_for(area["email"][name], template="notice", timeout=WAIT)
         assert len(mail) == 1 and "https://sonoivu.example.vn/cv-12.pdf" in mail[0].get_content()
@@ -218,3 +219,36 @@ async def test_an_address_refused_for_good_is_marked_and_not_retried(client, adm
                              headers=admin).raise_for_status()
         second = await failure_of(tap, account["account_id"], "password_reset")
         assert "refused earlier" in second["error"] and second["attempts"] == 1
+
+
+def test_a_title_on_two_lines_is_refused_and_a_long_vietnamese_subject_arrives_whole(client, area, smtp_server):
+    auth = area["auth"]["admin_D"]
+    notice = {"title": "Lịch tập huấn\nBcc: ai-do@example.vn", "body": "Đề nghị các đơn vị cử cán bộ dự tập huấn."}
+    for bad in (notice, {**notice, "title": "Lịch tập huấn", "links": [
+            {"title": "Công văn\r\nsố 12", "url": "https://sonoivu.example.vn/cv-12.pdf"}]}):
+        refused = client.notifications.post("/notices", json=bad, headers=auth)
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]["errors"][0]
+        assert error["type"] == "single_line" and error["message"].startswith("Chỉ được viết trên một dòng")
+    # Long enough to be folded, with the pairs that lost their blank ("đãđược", "Hộihọc").
+    title = ("Hội nghị tập huấn nghiệp vụ đã được tổ chức tại hội trường của Hội học sinh, sinh viên tỉnh, "
+             "đề nghị các đơn vị cử cán bộ tham dự đầy đủ")
+    sent = client.notifications.post("/notices", json={**notice, "title": title}, headers=auth)
+    assert sent.status_code == 202, sent.text
+    mail = smtp_server.wait_for(area["email"]["U1"], template="notice", timeout=WAIT)
+    assert mail[0]["Subject"] == f"Thông báo: {title}"
+
+
+def test_a_notice_nobody_can_receive_says_so(client, admin, area):
+    t = uuid.uuid4().hex[:6]
+    empty = client.new_unit(admin, area["D"]["unit_id"], f"nE{t}", "Xã chưa có tài khoản", "commune")
+    auth = area["auth"]["admin_D"]
+    notice = {"title": "Lịch tập huấn", "body": "Đề nghị cử cán bộ dự tập huấn.", "area_unit_id": empty["unit_id"]}
+    # 404 until notifications has the new unit (UnitRegistered on its way).
+    sent = eventually(lambda: (r := client.notifications.post("/notices", headers=auth, json=notice))
+                      .status_code == 202 and r, timeout=WAIT)
+    status = eventually(lambda: (s := client.notifications.get(f"/notices/{sent.json()['notice_id']}",
+                                                               headers=auth).json())["status"] != "sending" and s,
+                        timeout=WAIT)
+    assert (status["status"], status["recipients"], status["emailed"]) == ("no_recipients", 0, 0), status
+    assert status["message"].startswith("Không ai nhận được thông báo này")

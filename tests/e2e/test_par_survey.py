@@ -200,7 +200,7 @@ async def test_par_survey_from_lists_to_answers(client, admin, survey, smtp_serv
                              headers=admin).status_code == 409
     results = client.forms.get(f"/surveys/{sid}/responses", headers=admin).json()
     assert len(results) == 4 and all(set(r) == {"response_id", "owner_unit_id", "group", "questionnaire",
-                                                "answers", "status", "received_on"} for r in results)
+                                                "answers", "status"} for r in results)
     assert {r["questionnaire"] for r in results} == {"XHH-CCHC-TINH v1", "XHH-CCHC-BO v1"}
 
     # Progress per group: the province sees its own, the Ministry all; completion only.
@@ -229,3 +229,75 @@ async def test_par_survey_from_lists_to_answers(client, admin, survey, smtp_serv
         mail = smtp_server.wait_for(address, template="survey_reminder", timeout=WAIT)
         assert LINK.search(mail[0].get_content()).group(1) == tokens[address]
     assert smtp_server.to(f"hdnd.{t}@nghean.gov.vn", "survey_reminder") == []
+
+
+def test_a_survey_title_on_two_lines_is_refused(client, admin):
+    today = datetime.now(UTC).date()
+    refused = client.forms.post("/surveys", headers=admin, json={
+        "survey_id": f"par2l-{uuid.uuid4().hex[:6]}", "title": "Điều tra xã hội học\nChỉ số CCHC",
+        "list_deadline": str(today + timedelta(days=3)), "answer_deadline": str(today + timedelta(days=20)),
+        "owner_unit_ids": ["root"]})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["errors"][0]["type"] == "single_line"
+
+
+async def test_an_answer_cannot_be_joined_to_its_invitation_in_forms_database(client, admin, survey, smtp_server,
+                                                                              mongo_url, run_id):
+    """Someone holding forms' database (an operator, a stolen backup) sees who was invited and who
+    answered, and the answers; nothing there says which answer is whose: no time beside an answer,
+    no order, no shared id or correlation (docs/decisions/0013)."""
+    from pymongo import AsyncMongoClient
+
+    s, t = survey, survey["t"]
+    sid, P = s["id"], s["province"]["unit_id"]
+    rows = [(f"Lãnh Đạo {i}", f"j{i}.{t}@nghean.gov.vn", "Lãnh đạo cấp sở", "Giám đốc", f"Sở {i}") for i in range(5)]
+    auth = s["auth"]["province"]
+    assert client.forms.post(f"/surveys/{sid}/lists/{P}/import", content=sheet_csv(rows),
+                             headers={**auth, "Content-Type": "text/csv"}).status_code == 200
+    assert client.forms.post(f"/surveys/{sid}/lists/{P}/submit", headers=auth).status_code == 200
+    assert client.forms.post(f"/surveys/{sid}/dispatch", headers=admin, timeout=60).json()["issued"] == 5
+    tokens = [LINK.search(smtp_server.wait_for(r[1], template="survey_invitation", timeout=WAIT)[0].get_content())
+              .group(1) for r in rows]
+
+    mongo = AsyncMongoClient(mongo_url, tz_aware=True)
+    db = mongo[f"moha_forms_e2e_{run_id}"]
+    try:
+        async def natural_order():
+            return [d["_id"] async for d in db.survey_responses.find({"survey_id": sid})]
+
+        before = await natural_order()
+        assert len(before) == 5  # made at dispatch, before anyone answers
+        rids = []
+        for i, headers in ((3, {}), (0, auth), (4, {})):  # one while signed in as an administrator: flagged
+            answered = client.forms.post(f"/s/{tokens[i]}", json={"answers": answers(7)}, headers=headers)
+            assert answered.status_code == 201, answered.text
+            rids.append(answered.json()["response_id"])
+        assert client.forms.post(f"/s/{tokens[3]}", json={"answers": answers(1)}).status_code == 409  # reuse
+
+        # Where an answer sits says nothing of when it came.
+        assert await natural_order() == before
+        # No time beside an answer: not on the response, not on a flag about it.
+        responses = [d async for d in db.survey_responses.find({"survey_id": sid, "status": "valid"})]
+        assert sorted(d["_id"] for d in responses) == sorted(rids)
+        for response in responses:
+            assert set(response) == {"_id", "survey_id", "owner_unit_id", "group", "form_code", "form_version",
+                                     "answers", "status", "void_reason", "version"}
+        flags = [f async for f in db.survey_flags.find({"survey_id": sid})]
+        assert {f["kind"] for f in flags} >= {"admin_session", "token_reuse"}
+        assert all("at" not in f for f in flags if f["response_ids"])
+        # The invitation says it was answered, not when (its commit and event do: the identity side).
+        invitations = [i async for i in db.survey_invitations.find({"survey_id": sid})]
+        assert sum(i["status"] == "answered" for i in invitations) == 3
+        assert all("answered_at" not in i for i in invitations)
+        # No commit, outbox entry or event names a response: nothing to line up by time,
+        # correlation id or position in the commit log.
+        async for commit in db.commits.find({}):  # (a voided response's commit is the Ministry's act, later)
+            assert not any(rid in str(commit) for rid in rids)
+        async for marker in db.outbox.find({}):
+            assert not any(rid in marker["_id"] for rid in rids)
+        # The fingerprints that time an answer (for the burst rule) last only the burst window.
+        window = timedelta(minutes=10)
+        fingerprints = [f async for f in db.survey_fingerprints.find({"survey_id": sid})]
+        assert fingerprints and all(f["at"] > datetime.now(UTC) - window for f in fingerprints)
+    finally:
+        await mongo.close()

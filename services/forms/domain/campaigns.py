@@ -4,23 +4,28 @@ recur every half year (due 15/6 and 15/12, seed 003). Plain Python: no I/O."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from chassis.auth import Principal
 from chassis.errors import Conflict, DomainError, Forbidden
+from chassis.single_line import SingleLine
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Tier = Literal["province", "district"]
 ReviewLevel = Literal["district", "province", "central"]
+# Shared with the requests campaigns are built from, so that a request that passes its checks
+# always makes a valid campaign (never a validation error inside a handler, a 500).
+FormCode = Annotated[str, Field(min_length=1, max_length=32)]
+UnitId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class Campaign(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     campaign_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
-    form_code: str = Field(min_length=1, max_length=32)
-    title: str = Field(min_length=1, max_length=300)
-    scope_unit_ids: list[str] = Field(min_length=1, max_length=1000,
+    form_code: FormCode
+    title: SingleLine = Field(min_length=1, max_length=300)  # e-mailed as a subject: one line
+    scope_unit_ids: list[UnitId] = Field(min_length=1, max_length=1000,
                                       description="the units (with everything under them) that report")
     opens_on: date
     closes_on: date

@@ -8,8 +8,14 @@ from datetime import UTC, datetime, timedelta
 from moha_contracts import Event, NotificationDelivered, NotificationFailed
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
+NO_RECIPIENTS = "no_recipients"  # a notice whose area has no account to tell
 # Stands for a survey link in a stored e-mail body; the mailer puts the link in at sending.
 LINK_MARK = "⟨đường dẫn riêng⟩"
+
+
+def notice_state(status: str, recipients: int) -> str:
+    """A notice sent to nobody (no active account under its area) says so: it is not "sent"."""
+    return NO_RECIPIENTS if status == "sent" and recipients == 0 else status
 
 
 def notice_id(cause_event_id: str, account_id: str) -> str:

@@ -78,6 +78,17 @@ _TEMPLATES = {
 }
 
 
+def notice_outcome(status: str, recipients: int, emailed: int) -> str:
+    """What became of a notice, for its sender."""
+    if status == "sending":
+        return "Đang gửi thông báo."
+    if recipients == 0:
+        return ("Không ai nhận được thông báo này: các đơn vị thuộc khu vực đã chọn chưa có tài khoản nào "
+                "đang hoạt động.")
+    return (f"Đã gửi thông báo tới {recipients} tài khoản (trong hộp thư trên hệ thống); {emailed} tài khoản "
+            f"trong số đó nhận thêm qua thư điện tử.")
+
+
 def render(template: str, **values: object) -> Rendered:
     subject, body = _TEMPLATES[template]
     return Rendered(Template(subject).substitute(values), Template(body).substitute(values))

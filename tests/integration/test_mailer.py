@@ -1,0 +1,71 @@
+"""Notifications' mailer against the real store, broker and a real SMTP server (aiosmtpd): a
+delivery that cannot become an e-mail fails for good, with its reason and a NotificationFailed,
+and the others of its batch still go out, with their Vietnamese subjects whole."""
+
+import asyncio
+import uuid
+
+import pytest
+from chassis.messaging import make_broker
+from chassis.outbox import OutboxRelay
+from chassis.sealing import Sealer
+
+from deploy.launch import free_port
+from services.notifications.domain.model import FAILED, SENT, Delivery
+from services.notifications.mailer import Mailer
+from services.notifications.settings import NotificationsSettings
+from services.notifications.store import MAIL_QUEUE, NotificationStore
+from tests.support.events import EventTap
+from tests.support.smtp import SmtpServer
+
+pytestmark = pytest.mark.integration
+
+SUBJECT = ("Thông báo: Hội nghị tập huấn nghiệp vụ đã được tổ chức tại hội trường của Hội học sinh, sinh viên "
+           "tỉnh Lạng Sơn")
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+def delivery(tag: str, n: int, subject: str) -> Delivery:
+    return Delivery(id=f"ev-{tag}:acc{n}:email", account_id=f"acc{n}-{tag}", to=f"n{n}.{tag}@example.vn",
+                    subject=subject, body="Kính gửi ông/bà,\n\nNội dung thông báo.\n", template="notice",
+                    cause_event_id=f"ev-{tag}")
+
+
+async def test_a_mail_that_cannot_be_built_fails_for_good_and_the_others_go_on(amqp_url, store, smtp):
+    tag = uuid.uuid4().hex[:6]
+    notifications = NotificationStore(store)
+    settings = NotificationsSettings(smtp_port=smtp.port, smtp_timeout_seconds=5, mail_concurrency=4)
+    mailer = Mailer(notifications, settings, Sealer())
+    # A title stored before titles were checked: a line break, with a header after it.
+    broken = delivery(tag, 0, "Thông báo: Họp giao ban\nBcc: ai-do@example.vn")
+    fine = [delivery(tag, n, SUBJECT) for n in (1, 2, 3)]
+    for d in (broken, *fine):  # one batch: the broken one is among those claimed together
+        await notifications.add_delivery(d)
+
+    async with EventTap(amqp_url, "notifications.delivery.failed.v1") as tap:
+        assert await asyncio.wait_for(mailer.send_due(), 30)
+        stored = await store.find("deliveries", broken.id)
+        assert (stored["status"], stored["attempts"]) == (FAILED, 1)
+        assert stored["last_error"] == "unbuildable: subject: line break U+000A"
+        # Published as every other failure is: from the delivery's commit, by the relay.
+        broker = make_broker(amqp_url, prefetch=10, service=f"mailer-test-{tag}")
+        await broker.connect()
+        await OutboxRelay(store, broker).drain()
+        await broker.stop()
+        failed, _ = await tap.wait_for("delivery.failed.v1", subject=broken.id)
+        assert failed.data["error"] == stored["last_error"] and "ai-do" not in str(failed.data)
+
+    for d in fine:
+        assert (await store.find("deliveries", d.id))["status"] == SENT
+        received = smtp.wait_for(d.to, template="notice")
+        assert received[0]["Subject"] == SUBJECT  # every blank kept ("đã được", "Hội học sinh")
+    assert smtp.to(broken.to) == []
+    assert await store[MAIL_QUEUE].count_documents({}) == 0  # nothing left to claim again
+    assert not await mailer.send_due()
