@@ -25,7 +25,7 @@ async def platform(amqp_url, mongo_url, run_id, smtp_server, tmp_path_factory):
         mongodb_url=mongo_url,
         log_dir=tmp_path_factory.mktemp("logs"),
         database_suffix=f"_e2e_{run_id}",
-        ports={name: free_port() for name in ("accounts", "forms", "approvals", "notifications")},
+        ports={name: free_port() for name in ("web", "accounts", "forms", "approvals", "notifications")},
         extra_env={
             "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "SMTP_PORT": str(smtp_server.port),
