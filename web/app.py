@@ -94,11 +94,12 @@ def read_session(request: Request) -> Session | None:
                 session = Session(**data)
             except TypeError:
                 session = None
-        max_age = request.app.state.settings.session_max_age_seconds
-        if session is not None and time.time() - session.started_at > max_age:
-            session = None
         request.state.session = session
     return request.state.session
+
+
+def session_too_old(request: Request, session: Session) -> bool:
+    return time.time() - session.started_at > request.app.state.settings.session_max_age_seconds
 
 
 def session_of(request: Request) -> Session:
@@ -106,16 +107,31 @@ def session_of(request: Request) -> Session:
     session = read_session(request)
     if session is None:
         raise NotSignedIn()
-    if session.expired:
+    if session.expired or session_too_old(request, session):
         raise SessionExpired("Phiên đăng nhập đã hết hạn")
     if session.password_change:
         raise PasswordChangeFirst()
     return session
 
 
-def signed_in(request: Request) -> Session:
-    """A FastAPI dependency: the session, checked."""
-    return session_of(request)
+RENEW_BEFORE_SECONDS = 300
+
+
+async def signed_in(request: Request) -> Session:
+    """A FastAPI dependency: the session, checked. A person at work keeps working: a token with
+    less than five minutes left is exchanged for a fresh one (the cookie is rewritten on the way
+    out); one left idle past its expiry means signing in again."""
+    session = session_of(request)
+    if session.expires_at - time.time() < RENEW_BEFORE_SECONDS:
+        try:
+            token = await api(request, "accounts", "POST", "/auth/refresh", session=session)
+        except ApiError:
+            return session
+        fresh = Session.from_token(token["access_token"], display_name=session.display_name,
+                                   unit_name=session.unit_name, started_at=session.started_at)
+        request.state.session = request.state.renewed = fresh
+        return fresh
+    return session
 
 
 def store_session(request: Request, response: Response, session: Session) -> None:

@@ -79,6 +79,8 @@ def build(settings: WebSettings | None = None) -> tuple[FastAPI, WebSettings]:
             response: Response = Response("Dữ liệu gửi lên quá lớn", status_code=413)
         else:
             response = await call_next(request)
+        if (renewed := request.state._state.get("renewed")) is not None and request.state._state.get("session"):
+            shared.store_session(request, response, renewed)
         response.headers["X-Correlation-ID"] = cid
         if not request.url.path.startswith("/static/"):
             log.info("page", status=response.status_code)

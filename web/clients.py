@@ -76,11 +76,12 @@ class Services:
         finally:
             if timing is not None:
                 timing.calls.append((f"{service} {method} {path.split('?')[0]}", time.perf_counter() - started))
-        if response.status_code == 401:
-            raise SessionExpired(_message(response))
         if response.status_code >= 400:
             body = _json(response)
             error = body.get("error", {}) if isinstance(body, dict) else {}
+            # The token refused; a 401 that is a wrong password (invalid_credentials) is an answer.
+            if response.status_code == 401 and error.get("code", "unauthenticated") == "unauthenticated":
+                raise SessionExpired(error.get("message", ""))
             raise ApiError(response.status_code, error.get("code", "error"),
                            error.get("message") or "Hệ thống không xử lý được yêu cầu",
                            error.get("errors", []), error)
@@ -95,7 +96,3 @@ def _json(response: httpx.Response) -> Any:
     except ValueError:
         return {}
 
-
-def _message(response: httpx.Response) -> str:
-    body = _json(response)
-    return (body.get("error", {}) or {}).get("message", "") if isinstance(body, dict) else ""

@@ -213,6 +213,17 @@ async def change_password(body: PasswordChangeRequest, principal: SignedInBefore
     return TokenResponse(access_token=token, expires_in=ttl, must_change_password=False)
 
 
+@router.post("/auth/refresh", tags=["auth"])
+async def refresh_token(principal: CurrentPrincipal, accounts: Accounts, tokens: Tokens) -> TokenResponse:
+    """A fresh token for an account whose token is still valid, so that a person at work in the
+    web front is not signed out mid-form. A revoked, locked or reset account gets none (its token
+    was already refused, or is refused here)."""
+    account = await _account(accounts, principal.account_id)
+    account.check_can_sign_in()
+    token, ttl = tokens.issue(account)
+    return TokenResponse(access_token=token, expires_in=ttl, must_change_password=account.must_change_password)
+
+
 # the tree ---------------------------------------------------------------------------------
 @router.post("/units", status_code=201, tags=["units"])
 async def register_unit(body: UnitRequest, principal: CurrentPrincipal, request: Request,
