@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -42,7 +43,9 @@ class Page:
             self.axe()
 
     def wait_new_page(self, old) -> None:
-        WebDriverWait(self.d, 20).until(expected_conditions.staleness_of(old))
+        # Chromium may answer mid-navigation that the node left the document: still loading.
+        WebDriverWait(self.d, 20, ignored_exceptions=(WebDriverException,)).until(
+            expected_conditions.staleness_of(old))
 
     def press(self, element_id: str, check: bool = True) -> None:
         """Click a button or link that loads another page, and wait for it."""
