@@ -136,9 +136,10 @@ async def signed_in(request: Request) -> Session:
 
 def store_session(request: Request, response: Response, session: Session) -> None:
     request.state.session = session
+    # No max-age: the cookie lasts until the browser closes, and the age sealed inside it ends the
+    # session on the server, which can then say it ended rather than act as if none had begun.
     response.set_cookie(SESSION_COOKIE, sealer(request).seal(asdict(session), "session"), httponly=True,
-                        samesite="strict", secure=secure_cookies(request), path="/",
-                        max_age=request.app.state.settings.session_max_age_seconds)
+                        samesite="strict", secure=secure_cookies(request), path="/")
 
 
 def end_session(request: Request, response: Response) -> None:

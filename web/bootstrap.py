@@ -88,6 +88,8 @@ def build(settings: WebSettings | None = None) -> tuple[FastAPI, WebSettings]:
 
     @app.exception_handler(shared.NotSignedIn)
     async def not_signed_in(request: Request, _exc: shared.NotSignedIn) -> Response:
+        if request.method == "POST":  # e.g. the browser dropped the cookie: keep what was posted
+            return await expired(request, SessionExpired())
         return _to_sign_in(request, None)
 
     @app.exception_handler(shared.PasswordChangeFirst)
@@ -98,8 +100,10 @@ def build(settings: WebSettings | None = None) -> tuple[FastAPI, WebSettings]:
     @app.exception_handler(SessionExpired)
     async def expired(request: Request, _exc: SessionExpired) -> Response:
         if request.headers.get("HX-Request"):
-            # Mid-typing: say so beside the form; the next full save carries the values through sign-in.
+            # Mid-typing: say so beside the form and change nothing else on the page (the fields
+            # stay as typed); the next full save carries the values through sign-in.
             response = await shared.render(request, "partials/expired.html", partial=True)
+            response.headers["HX-Reswap"] = "none"
             return response
         if request.method == "POST":
             return await signin.sign_in_again(request)
