@@ -194,16 +194,16 @@ def main() -> None:
         if sink is not None:
             sink.terminate()
         raise
-    print(f"\nThe web application: {platform[WEB].url}/  (sign in with a demo login below)\n")
+    if args.demo:
+        load_demo({name: s.url for name, s in platform.services.items() if name != WEB},
+                  credentials_path=Path(args.log_dir).parent / "demo-credentials.csv", web_url=platform[WEB].url)
+    else:
+        print(f"\nThe web application: {platform[WEB].url}/\n")
     print("Services (OpenAPI at /docs):")
     for s in platform.services.values():
         if s.name != WEB:
             print(f"  {s.name:<14} {s.url}")
     print(f"Logs: {args.log_dir}")
-    if args.demo:
-        load_demo({name: s.url for name, s in platform.services.items()},
-                  credentials_path=Path(args.log_dir).parent / "demo-credentials.csv")
-        print(f"\nOpen {platform[WEB].url}/ and sign in with one of the logins above.")
     print("Ctrl-C stops the platform.")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
