@@ -4,6 +4,7 @@ an expired session, a refused call or a service that does not answer."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -122,6 +123,9 @@ async def signed_in(request: Request) -> Session:
     less than five minutes left is exchanged for a fresh one (the cookie is rewritten on the way
     out); one left idle past its expiry means signing in again."""
     session = session_of(request)
+    if request.method == "GET" and not request.headers.get("HX-Request"):
+        # The header's unread count, asked while the page's own calls run.
+        request.state.unread = asyncio.create_task(unread_count(request, session))
     if session.expires_at - time.time() < RENEW_BEFORE_SECONDS:
         try:
             token = await api(request, "accounts", "POST", "/auth/refresh", session=session)
@@ -217,8 +221,15 @@ async def render(request: Request, template: str, status_code: int = 200, *, par
                  **context: Any) -> HTMLResponse:
     session = read_session(request)
     context.setdefault("errors", {})
+    pending = request.state._state.get("unread")
+    if partial:
+        unread = None
+        if pending is not None:
+            pending.cancel()
+    else:
+        unread = await pending if pending is not None else await unread_count(request, session)
     ctx = {"request": request, "session": session, "csrf": csrf_token(request), "csrf_field": CSRF_FIELD,
-           "unread": None if partial else await unread_count(request, session), **context}
+           "unread": unread, **context}
     response = templates(request).TemplateResponse(request, template, ctx, status_code=status_code)
     remember_csrf(request, response)
     return response

@@ -202,22 +202,23 @@ async def review_queue(principal: CurrentPrincipal, store: Tasks, progress_store
     tasks = [t for t in await store.of_reviewer(principal.unit_id, None if status == "all" else status)
              if t.reviewable_by(principal, assigned) and (campaign_id is None or t.campaign_id == campaign_id)]
     today = today_in_vietnam()
-    units: dict[str, dict[str, Any]] = {}
-    levels: dict[str, str] = {}
-    rows = []
+    # One query for the units, one per campaign for their first submissions: a page of a few
+    # hundred tasks must not cost a few hundred lookups.
+    unit_ids = list({t.unit_id for t in tasks})
+    units = {u["_id"]: u async for u in tree.units.find({"_id": {"$in": unit_ids}})} if unit_ids else {}
+    ancestor_ids = list({a for u in units.values() for a in u.get("path", [])})
+    levels = {u["_id"]: u.get("level", "") async for u in tree.units.find({"_id": {"$in": ancestor_ids}})} \
+        if ancestor_ids else {}
+    known = {cid: await campaigns.get(cid) for cid in {t.campaign_id for t in tasks}}
     firsts: dict[tuple[str, str], Any] = {}
-    for cid in {t.campaign_id for t in tasks}:
+    for cid in known:
         for uid, p in (await progress_store.of_units(cid, list({t.unit_id for t in tasks if t.campaign_id == cid}))
                        ).items():
             firsts[(cid, uid)] = p.first_submitted_at
+    rows = []
     for t in tasks:
-        if t.unit_id not in units:
-            units[t.unit_id] = await tree.get(t.unit_id) or {"code": "", "name": t.unit_id, "path": []}
-        u = units[t.unit_id]
-        for ancestor in u.get("path", []):
-            if ancestor not in levels:
-                levels[ancestor] = (await tree.get(ancestor) or {}).get("level", "")
-        campaign = await campaigns.get(t.campaign_id)
+        u = units.get(t.unit_id) or {"code": "", "name": t.unit_id, "path": []}
+        campaign = known.get(t.campaign_id)
         tier = "district" if any(levels.get(a) == "district" for a in u.get("path", [])) else "province"
         punctual = timeliness(deadline_of(campaign, tier), firsts.get((t.campaign_id, t.unit_id)) or t.submitted_at,
                               today) if campaign else None

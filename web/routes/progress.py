@@ -51,8 +51,9 @@ def bars(areas: list[dict[str, Any]], width: int = 640, row: int = 34) -> dict[s
 
 
 @router.get("/tien-do/{cid}")
-async def area(cid: str, request: Request, area: str | None = None, session: Session = Signed) -> Response:
-    params = {"area": area} if area else {}
+async def area(cid: str, request: Request, area: str | None = None, tat_ca: int = 0,
+               session: Session = Signed) -> Response:
+    params: dict[str, Any] = {"area": area} if area else {}
     view = await api(request, "approvals", "GET", f"/progress/{quote(cid)}", session=session, params=params)
     campaign = await api(request, "forms", "GET", f"/campaigns/{quote(cid)}", session=session)
     crumbs = []
@@ -71,7 +72,7 @@ async def area(cid: str, request: Request, area: str | None = None, session: Ses
     units = view.get("units", [])
     return await render(request, "progress/area.html", title=f"Tiến độ: {view['area']['name']}", view=view,
                         campaign=campaign, states=states, chart=bars(view["areas"]), crumbs=crumbs, units=units,
-                        tags=PROGRESS_TAGS, area=area or "")
+                        tags=PROGRESS_TAGS, area=area or "", all_units=bool(tat_ca))
 
 
 @router.get("/tien-do/{cid}/tai-xuong")

@@ -5,6 +5,7 @@ province supervisor confirms what districts approved and the provincial units' f
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -16,6 +17,7 @@ from .. import app as shared
 from ..app import Session, api, redirect, render
 from ..clients import ApiError
 from ..format import TASK_STATUS
+from .unit import definition_of
 
 router = APIRouter()
 Signed = Depends(shared.signed_in)
@@ -59,21 +61,18 @@ async def queue(request: Request, status: str = "open", unit: str = "", late: st
 async def _task(request: Request, session: Session, task_id: str) -> dict[str, Any]:
     task = await api(request, "approvals", "GET", f"/tasks/{quote(task_id)}", session=session)
     sid = quote(task["submission_id"])
-    sub = await api(request, "forms", "GET", f"/submissions/{sid}", session=session)
-    checks = await api(request, "forms", "GET", f"/submissions/{sid}/checks", session=session)
-    definition = await api(request, "forms", "GET", "/definitions", session=session,
-                           params={"form_code": sub["form_code"], "version": sub["definition_version"] or 1})
-    trail = await api(request, "approvals", "GET", f"/submissions/{sid}/reviews", session=session)
-    unit = await api(request, "accounts", "GET", f"/units/{task['unit_id']}", session=session)
-    names: dict[str, str] = {}
-    for t in trail:
-        for who in (t.get("decided_by"), t.get("claimed_by")):
-            if who and who not in names:
-                names[who] = await _name(request, session, who)
+    # What does not depend on each other is asked at once.
+    sub, checks, trail, unit = await asyncio.gather(
+        api(request, "forms", "GET", f"/submissions/{sid}", session=session),
+        api(request, "forms", "GET", f"/submissions/{sid}/checks", session=session),
+        api(request, "approvals", "GET", f"/submissions/{sid}/reviews", session=session),
+        api(request, "accounts", "GET", f"/units/{task['unit_id']}", session=session))
+    definition = await definition_of(request, session, sub["form_code"], sub["definition_version"] or 1)
     coding = {c["field"]: c for c in sub.get("coding", [])}
-    for c in coding.values():
-        if c.get("by") and c["by"] not in names:
-            names[c["by"]] = await _name(request, session, c["by"])
+    people = {who for t in trail for who in (t.get("decided_by"), t.get("claimed_by")) if who}
+    people |= {c["by"] for c in coding.values() if c.get("by")}
+    found = await asyncio.gather(*(_name(request, session, who) for who in people))
+    names = dict(zip(people, found, strict=True))
     return {"task": task, "submission": sub, "checks": checks, "definition": definition, "trail": trail,
             "unit": unit, "names": names, "coding": coding,
             "field_errors": {e["field"]: e["message"] for e in checks["field_errors"]}}

@@ -57,12 +57,12 @@ async def _context(request: Request, session: Session, cid: str) -> dict[str, An
         sub = await api(request, "forms", "GET", f"/submissions/{quote(row['submission']['submission_id'])}",
                         session=session)
     version = (sub or {}).get("definition_version") or None
-    definition = await _definition(request, session, row["form_code"], version)
+    definition = await definition_of(request, session, row["form_code"], version)
     return {"campaign": _campaign_row(row), "submission": sub, "definition": definition,
             "answers": (sub or {}).get("answers", {}), "version": (sub or {}).get("version", 0)}
 
 
-async def _definition(request: Request, session: Session, form_code: str, version: int | None) -> dict[str, Any]:
+async def definition_of(request: Request, session: Session, form_code: str, version: int | None) -> dict[str, Any]:
     # Published versions never change: kept in memory once read.
     cache: dict[tuple[str, int | None], Any] = request.app.state._state.setdefault("definitions", {})
     if version is not None and (form_code, version) in cache:
