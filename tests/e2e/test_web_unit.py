@@ -185,13 +185,13 @@ def test_a_field_is_checked_when_left_and_drafts_save_while_typing(web, area):
     web.keys(Keys.TAB)  # left: forms' rule engine says what is wrong, beside the field
     WebDriverWait(web.d, 10).until(lambda d: d.find_elements(By.ID, "f-A2-1-error"))
     assert "phải là số nguyên" in web.text("f-A2-1-error")
+    web.shot("2-kiem-tra-tung-o", show="group-f-A2-1")
     web.fill({"f-A2-1": "25"})
     web.keys(Keys.TAB)
     WebDriverWait(web.d, 10).until(lambda d: not d.find_elements(By.ID, "f-A2-1-error"))
     web.fill({"f-A2-2-1": "20"})
     WebDriverWait(web.d, 15).until(lambda d: d.find_elements(By.ID, "autosaved"))
     web.axe()
-    web.shot("2-kiem-tra-tung-o")
     web.open(f"/dot/{campaign}/muc/A2")  # closed and opened again: the draft was saved
     assert web.by_id("f-A2-1").get_attribute("value") == "25"
     assert web.by_id("f-A2-2-1").get_attribute("value") == "20"

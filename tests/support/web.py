@@ -115,8 +115,11 @@ class Page:
             "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert widths[0] <= widths[1], f"{self.path()} scrolls sideways at {widths[1]}px: {widths[0]}px wide"
 
-    def shot(self, name: str) -> None:
+    def shot(self, name: str, show: str | None = None) -> None:
+        """A screenshot for docs/screenshots; `show`: an element id to bring into view first."""
         if os.environ.get("MOHA_SCREENSHOTS") == "1":
+            if show:
+                self.d.execute_script("document.getElementById(arguments[0]).scrollIntoView({block: 'start'})", show)
             SHOTS.mkdir(parents=True, exist_ok=True)
             self.d.save_screenshot(str(SHOTS / f"{name}.png"))
 
