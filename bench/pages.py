@@ -191,6 +191,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "pages": rows}
     finally:
         platform.stop()
+        from pymongo import MongoClient
+
+        with MongoClient(platform.mongodb_url) as client:
+            for name in SERVICES:
+                client.drop_database(f"moha_{name}{platform.database_suffix}")
 
 
 def main() -> None:

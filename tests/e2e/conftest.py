@@ -5,6 +5,7 @@ import pytest
 from deploy.launch import Platform, free_port
 from tests.support.platform import Client, delete_platform_queues
 from tests.support.smtp import SmtpServer
+from tests.e2e.web_fixtures import area, browser, web  # noqa: F401 - the web front's browser tests' fixtures
 
 ADMIN_PASSWORD = "E2e-Admin-Password-1"
 

@@ -10,7 +10,6 @@ import time
 import pytest
 
 from deploy.launch import ServiceProcess, free_port
-from tests.e2e.web_fixtures import area, browser  # noqa: F401 - fixtures
 from tests.support.web import Page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]

@@ -16,7 +16,7 @@ from selenium.webdriver.common.by import By
 from tests.e2e.test_flow import open_task_for
 from tests.e2e.test_web_review import submit
 from tests.e2e.test_web_unit import first_sign_in
-from tests.e2e.web_fixtures import browser, open_campaign, web  # noqa: F401 - fixtures
+from tests.e2e.web_fixtures import open_campaign
 from tests.support.answers import valid_hc_tb
 from tests.support.platform import eventually
 

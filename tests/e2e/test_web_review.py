@@ -12,7 +12,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.e2e.test_flow import open_task_for
 from tests.e2e.test_web_unit import first_sign_in
-from tests.e2e.web_fixtures import area, browser, web  # noqa: F401 - fixtures
 from tests.support.answers import valid_hc_tb
 from tests.support.platform import eventually
 

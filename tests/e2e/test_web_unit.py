@@ -16,7 +16,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.e2e.test_flow import open_task_for
-from tests.e2e.web_fixtures import area, browser, new_password, web  # noqa: F401 - fixtures
+from tests.e2e.web_fixtures import new_password
 from tests.support.answers import valid_hc_tb
 from tests.support.platform import eventually
 

@@ -12,10 +12,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from .. import app as shared
-from ..answers import from_form, section_applies, section_state, shown
+from ..answers import from_form, section_applies, section_state, shown, typed
 from ..app import Session, api, redirect, render
 from ..clients import ApiError
-from ..format import SUBMISSION_STATUS, working_days_left
+from ..format import SUBMISSION_STATUS, field_id, working_days_left
 from . import signin
 
 router = APIRouter()
@@ -207,8 +207,6 @@ async def check_field(cid: str, field: str, request: Request, session: Session =
     target = next((f for s in ctx["definition"]["sections"] for f in s["fields"] if f["code"] == field), None)
     if target is None:
         raise ApiError(404, "not_found", "Phiếu không có câu hỏi này")
-    from ..answers import typed
-
     text = str(form.get(field, ""))
     message = None
     if text.strip():
@@ -231,8 +229,6 @@ async def check_answers(cid: str, request: Request, session: Session = Signed) -
         "answers": ctx["answers"], "complete": True})
     where = {f["code"]: s["code"] for s in ctx["definition"]["sections"] for f in s["fields"]}
     errors = {e["field"]: e["message"] for e in result["errors"]}
-    from ..format import field_id
-
     hrefs = {f: f"/dot/{cid}/muc/{where.get(f, '')}#{field_id(f)}" for f in errors}
     return await render(request, "form/check.html", title="Kiểm tra trước khi gửi", **ctx, errors=errors,
                         hrefs=hrefs)
