@@ -92,14 +92,11 @@ def test_a_unit_fills_and_submits_its_form_with_the_keyboard_alone(web, area, cl
     assert "còn" in web.text("campaigns") and "Chưa bắt đầu" in web.text("campaigns")
 
     # The campaign, then each section in turn, by the keyboard.
-    link = web.d.find_element(By.CSS_SELECTOR, f'a[href="/dot/{campaign}"]')
-    web.d.execute_script("arguments[0].id = 'to-campaign'", link)  # an id to follow the focus by
-    web.tab_to("to-campaign")
+    web.tab_to(f"campaign-{campaign}")
     web.key_press_loads(Keys.ENTER)
     web.shot("2-phieu-cac-phan")
     definition = client.forms.get("/definitions", params={"form_code": "1/HC-TB"}, headers=client.admin_auth).json()
-    web.tab_to("to-check" if False else web.d.find_element(By.CSS_SELECTOR, "#sections a").get_attribute("id")
-               or _named(web, "#sections a", "first-section"))
+    web.tab_to("f-section-A1")
     web.key_press_loads(Keys.ENTER)
     for number, section in enumerate(definition["sections"]):
         assert section["code"] in web.h1()
@@ -149,11 +146,6 @@ def test_a_unit_fills_and_submits_its_form_with_the_keyboard_alone(web, area, cl
     history = web.text("history")
     assert history.count("Đơn vị gửi phiếu") == 2 and reason in history
     web.shot("2-lich-su")
-
-
-def _named(web, css: str, name: str) -> str:
-    web.d.execute_script(f"document.querySelector('{css}').id = '{name}'")
-    return name
 
 
 def type_answer(web, field, value) -> None:

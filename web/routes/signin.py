@@ -57,7 +57,9 @@ async def sign_in(request: Request) -> Response:
         else:
             session = await _session(request, token["access_token"])
             if session.password_change:
-                response = redirect("/doi-mat-khau?" + _next_query(target))
+                # Typed values carried through sign-in wait for the password change too.
+                response = redirect("/doi-mat-khau?" + urlencode({"next": target, **({"pending": pending}
+                                                                                      if pending else {})}))
             else:
                 response = await _after_sign_in(request, session, target, pending)
             shared.store_session(request, response, session)
@@ -91,7 +93,11 @@ async def _after_sign_in(request: Request, session: Session, target: str, pendin
         for prefix, replay in REPLAYABLE.items():
             if carried.get("path", "").startswith(prefix):
                 request.state.session = session
-                return await replay(request, session, carried["path"], carried.get("form", []))
+                try:
+                    return await replay(request, session, carried["path"], carried.get("form", []))
+                except ApiError:
+                    break  # e.g. the campaign closed meanwhile: signed in all the same, on the page
+
     return redirect(target)
 
 
@@ -113,17 +119,13 @@ async def _describe(request: Request, session: Session) -> None:
         pass
 
 
-def _next_query(target: str) -> str:
-    return urlencode({"next": target})
-
-
 @router.get("/doi-mat-khau")
-async def password_page(request: Request, next: str | None = None) -> Response:
+async def password_page(request: Request, next: str | None = None, pending: str | None = None) -> Response:
     session = shared.read_session(request)
     if session is None:
         raise shared.NotSignedIn()
     return await render(request, "password.html", title="Đổi mật khẩu", rules=PASSWORD_RULES,
-                        next=safe_next(next), forced=session.password_change)
+                        next=safe_next(next), forced=session.password_change, pending=pending)
 
 
 @router.post("/doi-mat-khau")
@@ -134,6 +136,7 @@ async def change_password(request: Request) -> Response:
     form = await request.form()
     current, new, again = (str(form.get(k, "")) for k in ("current_password", "new_password", "confirm_password"))
     target = safe_next(str(form.get("next", "/")))
+    pending = str(form.get("pending", "")) or None
     errors: dict[str, str] = {}
     if not current:
         errors["current_password"] = "Nhập mật khẩu hiện tại"
@@ -150,11 +153,11 @@ async def change_password(request: Request) -> Response:
             errors[field] = refused.message
         else:
             fresh = await _session(request, token["access_token"])
-            response = redirect(target)
+            response = await _after_sign_in(request, fresh, target, pending)
             shared.store_session(request, response, fresh)
             return response
     return await render(request, "password.html", 422, title="Đổi mật khẩu", rules=PASSWORD_RULES, next=target,
-                        forced=session.password_change, errors=errors)
+                        forced=session.password_change, errors=errors, pending=pending)
 
 
 @router.post("/dang-xuat")
