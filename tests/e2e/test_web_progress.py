@@ -61,7 +61,7 @@ def test_progress_per_area_with_drill_down_late_units_chart_and_sheet(web, late_
     late = web.text("late")
     assert "Đơn vị trễ hạn (5)" in web.d.page_source and a["units"][4]["name"] in late
     web.shot("5-tien-do-tinh")
-    web.shot("5-bieu-do", show="chart")
+    web.shot("5-bieu-do", show="areas-title")
 
     # Down to the first district: its units, with their state.
     link = web.d.find_element(By.LINK_TEXT, a["D1"]["name"])
