@@ -108,6 +108,9 @@ class Page:
         """)
         violations = [v for v in json.loads(result) if v["impact"] in BLOCKING]
         assert not violations, f"{self.path()}: {json.dumps(violations, ensure_ascii=False, indent=1)}"
+        # The strict CSP holds: nothing on the page tried an inline script or style.
+        refused = [e["message"] for e in self.d.get_log("browser") if "Content Security Policy" in e["message"]]
+        assert not refused, f"{self.path()}: {refused}"
         self.checked.append(self.path())
 
     def no_horizontal_scroll(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from chassis.clock import today_in_vietnam
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
@@ -28,7 +29,10 @@ async def home(request: Request, session: Session = Signed) -> Response:
     if session.is_unit:
         found = await api(request, "forms", "GET", f"/units/{session.unit_id}/campaigns", session=session)
         rows = [_campaign_row(c) for c in found["items"]]
-        return await render(request, "home_unit.html", title="Trang chủ", campaigns=rows)
+        today = today_in_vietnam().isoformat()
+        return await render(request, "home_unit.html", title="Trang chủ",
+                            campaigns=[c for c in rows if c["opens_on"] <= today <= c["closes_on"]],
+                            closed=[c for c in rows if not c["opens_on"] <= today <= c["closes_on"]])
     campaigns = await api(request, "forms", "GET", "/campaigns", session=session)
     queue = None
     if session.is_supervisor:
