@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from selenium.webdriver.common.by import By
 
 from deploy.launch import ServiceProcess, free_port
 from tests.support.web import Page
@@ -44,6 +45,7 @@ def test_an_expired_session_keeps_what_was_typed_through_sign_in(browser, short_
     web.by_id("expired")  # leaving a field said so beside the form, and left the fields as typed
     web.press("save")
     assert web.h1() == "Đăng nhập" and "hết hạn" in web.text("notice")
+    assert not web.d.find_elements(By.ID, "sign-out")  # signed out: no menu, no name
     assert "Hết Hạn" not in web.d.page_source  # carried sealed, not readable in the page
     web.shot("1-het-han-giu-du-lieu")
     web.fill({"f-username": unit["username"], "f-password": password})

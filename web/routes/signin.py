@@ -76,6 +76,7 @@ async def sign_in_again(request: Request) -> Response:
     values = [(k, v) for k, v in form.multi_items() if isinstance(v, str) and k != shared.CSRF_FIELD]
     here = request.url.path
     pending = shared.sealer(request).seal({"path": here, "form": values}, "pending")
+    request.state.session = None  # the page is for someone signed out: no name, no menu
     # Back to the page the form was on (its Referer, from this site only), or the form's own address.
     back = urlsplit(request.headers.get("referer", ""))
     target = safe_next(back.path + (f"?{back.query}" if back.query else "")) if back.netloc == request.url.netloc \
