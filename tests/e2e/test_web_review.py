@@ -60,6 +60,9 @@ def test_district_returns_then_approves_and_the_province_confirms(web, area, cli
     assert "Không đạt" not in rules and rules.count("Đạt") >= 7
     web.shot("3-phieu-va-kiem-tra")
 
+    web.press("claim")  # taken up: the unit and those above see it under review
+    assert "Bạn đang xem xét" in web.text("claimed")
+
     # Coding (ghi mã) A4.1.ma with the picker: search by name, pick, save.
     web.fill({"f-code-A4-1-ma-search": "quản lý nhà nước"})
     WebDriverWait(web.d, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#f-code-A4-1-ma-found button"))

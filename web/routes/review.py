@@ -69,7 +69,7 @@ async def _task(request: Request, session: Session, task_id: str) -> dict[str, A
         api(request, "accounts", "GET", f"/units/{task['unit_id']}", session=session))
     definition = await definition_of(request, session, sub["form_code"], sub["definition_version"] or 1)
     coding = {c["field"]: c for c in sub.get("coding", [])}
-    people = {who for t in trail for who in (t.get("decided_by"), t.get("claimed_by")) if who}
+    people = {who for t in [*trail, task] for who in (t.get("decided_by"), t.get("claimed_by")) if who}
     people |= {c["by"] for c in coding.values() if c.get("by")}
     found = await asyncio.gather(*(_name(request, session, who) for who in people))
     names = dict(zip(people, found, strict=True))
@@ -92,6 +92,22 @@ async def task_page(task_id: str, request: Request, session: Session = Signed) -
     ctx = await _task(request, session, task_id)
     return await render(request, "review/task.html", title=f"Phiếu của {ctx['unit']['name']}", **ctx,
                         reasons=COMMON_REASONS, decidable=ctx["task"]["status"] == "open")
+
+
+@router.post("/duyet/{task_id}/nhan")
+async def claim(task_id: str, request: Request, session: Session = Signed) -> Response:
+    """Take the form up: the unit and those above see it as under review (đang xem xét)."""
+    _supervisor(session)
+    try:
+        await api(request, "approvals", "POST", f"/tasks/{quote(task_id)}/claim", session=session)
+    except ApiError as refused:
+        if refused.code not in ("already_claimed", "already_decided"):
+            raise
+        ctx = await _task(request, session, task_id)
+        return await render(request, "review/task.html", 409, title=f"Phiếu của {ctx['unit']['name']}", **ctx,
+                            reasons=COMMON_REASONS, decidable=ctx["task"]["status"] == "open",
+                            errors={"claim": refused.message})
+    return redirect(f"/duyet/{quote(task_id)}#quyet-dinh")
 
 
 @router.post("/duyet/{task_id}/quyet-dinh")
