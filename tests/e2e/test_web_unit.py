@@ -188,6 +188,29 @@ def test_a_field_is_checked_when_left_and_drafts_save_while_typing(web, area):
     assert web.by_id("f-A2-1").get_attribute("value") == "25"
     assert web.by_id("f-A2-2-1").get_attribute("value") == "20"
 
+    # Saved with a wrong answer: the error summary on top, the answer kept as typed, the rest saved.
+    web.d.execute_script("document.getElementById('section-form').removeAttribute('hx-trigger')")
+    web.fill({"f-A2-1-1": "mười", "f-A2-2-3": "5"})
+    web.press("save-continue")
+    assert "phải là số nguyên" in web.text("error-summary") and web.h1() == "A2. Lao động"
+    assert web.by_id("f-A2-1-1").get_attribute("value") == "mười"
+    web.shot("2-loi-tong-hop")
+
+    # Check your answers lists what is missing, each linked to its question; no submit yet.
+    web.open(f"/dot/{campaign}/kiem-tra")
+    summary = web.text("error-summary")
+    assert "Chưa trả lời: Tên cơ quan, đơn vị" in summary
+    assert not web.d.find_elements(By.ID, "submit")
+    link = web.d.find_element(By.CSS_SELECTOR, "#error-summary a")
+    assert link.get_attribute("href").endswith(f"/dot/{campaign}/muc/A1#f-A1-1")
+    old = web.d.find_element(By.TAG_NAME, "html")
+    link.click()
+    web.wait_new_page(old)
+    assert web.h1() == "A1. Thông tin định danh"
+    web.open(f"/dot/{campaign}/muc/A2")  # what could be saved was: all but the wrong answer
+    assert web.by_id("f-A2-2-3").get_attribute("value") == "5"
+    assert web.by_id("f-A2-1-1").get_attribute("value") == ""
+
 
 def test_a_stale_second_tab_is_told_and_keeps_what_was_typed(web, area, client):
     unit = area["people"]["unit_s"]
