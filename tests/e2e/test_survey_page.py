@@ -63,7 +63,7 @@ def test_a_respondent_answers_in_the_browser(client, admin, survey, smtp_server,
     assert browser.find_element(By.ID, "error-Q4").text.startswith("Chưa trả lời")
     assert browser.find_element(By.ID, "Q1").get_attribute("value") == "9"  # what was typed stays
     page.axe()
-    page.shot("survey-loi")
+    page.shot("7-khao-sat-loi")
 
     fill(browser, {"Q2": 7})
     press(browser, "draft")
