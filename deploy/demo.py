@@ -19,7 +19,7 @@ ADMIN_PASSWORD = "Demo-Admin-2026!"
 
 
 def load_demo(urls: dict[str, str], admin_password: str = ADMIN_PASSWORD,
-              credentials_path: Path | None = None) -> dict[str, dict[str, str]]:
+              credentials_path: Path | None = None, web_url: str | None = None) -> dict[str, dict[str, str]]:
     accounts = httpx.Client(base_url=urls["accounts"], timeout=600.0)
     token = accounts.post("/auth/token", json={"username": "admin", "password": admin_password}).raise_for_status()
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
@@ -78,10 +78,39 @@ def load_demo(urls: dict[str, str], admin_password: str = ADMIN_PASSWORD,
           "once) sent and dispatched; each respondent's link is in their e-mail (the mail sink's log).")
     if credentials_path:
         print(f"All {len(credentials)} initial passwords: {credentials_path}")
-    print("Demo logins (initial passwords: each account must change its own at first login):")
-    for username, info in logins.items():
-        print(f"  {username:<18} {info['password']:<18} {info['role']:<20} {info['unit']}")
+    if web_url:
+        print_web_logins(web_url, logins)
+    else:
+        print("Demo logins (initial passwords: each account must change its own at first login):")
+        for username, info in logins.items():
+            print(f"  {username:<18} {info['password']:<18} {info['role']:<20} {info['unit']}")
     return logins
+
+
+# Whom a newcomer signs in as first: one commune's form from its sign-in to the province's
+# confirmation (the commune is in Thành phố Lạng Sơn, whose district supervisor is below).
+WALKTHROUGH = [("a reporting unit (a commune)", "dv.178-016"),
+               ("its district supervisor", "ls.tp.giamsat"),
+               ("the province supervisor", "ls.tinh.giamsat"),
+               ("an administrator (province)", "ls.tinh.quantri"),
+               ("the central administrator", "admin")]
+
+
+def print_web_logins(web_url: str, logins: dict[str, dict[str, str]]) -> None:
+    print()
+    print("=" * 78)
+    print(f"  The web application:  {web_url.rstrip('/')}/")
+    print("  Sign in as (each account changes its issued password at its first sign-in):")
+    for who, username in WALKTHROUGH:
+        if username in logins:
+            info = logins[username]
+            print(f"    {who:<30} {username:<16} {info['password']:<18} {info['unit']}")
+    others = [u for u in logins if u not in {name for _, name in WALKTHROUGH}]
+    for username in others:
+        info = logins[username]
+        print(f"    {info['role']:<30} {username:<16} {info['password']:<18} {info['unit']}")
+    print("=" * 78)
+    print()
 
 
 # The PAR Index survey: a province's respondents, one per group and a People's Council delegate
@@ -131,4 +160,5 @@ if __name__ == "__main__":
             "notifications": os.environ.get("NOTIFICATIONS_URL", "http://127.0.0.1:8004"),
         },
         admin_password=os.environ.get("BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD),
+        web_url=os.environ.get("WEB_PUBLIC_URL", "http://127.0.0.1:8000"),
     )

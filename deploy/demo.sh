@@ -17,5 +17,7 @@ fi
 # shellcheck disable=SC1091
 . .venv/bin/activate
 python -m pip install --quiet -e contracts -e '.[test]'
+# The web front's assets are committed; this also installs axe-core for the browser tests.
+command -v npm >/dev/null && bash web/vendor.sh || echo "npm not found: the web front runs on its committed assets"
 
 exec python -m deploy.launch --demo --mail-sink "$@"

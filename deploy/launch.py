@@ -1,4 +1,5 @@
-"""Runs the four services as separate processes on this machine, for the demo and for the tests.
+"""Runs the four services and the web front as separate processes on this machine, for the demo and
+for the tests.
 
     python -m deploy.launch --demo     # start everything, load the demo data, print URLs and logins
 
@@ -27,7 +28,8 @@ from deploy.rabbitmq.provision import BrokerUser, Management, amqp_url_for, plat
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("accounts", "forms", "approvals", "notifications")
-DEFAULT_PORTS = {"accounts": 8001, "forms": 8002, "approvals": 8003, "notifications": 8004}
+WEB = "web"
+DEFAULT_PORTS = {"web": 8000, "accounts": 8001, "forms": 8002, "approvals": 8003, "notifications": 8004}
 
 
 def free_port() -> int:
@@ -43,6 +45,7 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen | None = None
+    module: str = ""
 
     @property
     def url(self) -> str:
@@ -55,7 +58,7 @@ class ServiceProcess:
         env = {**os.environ, **self.env, **extra_env, "HTTP_PORT": str(self.port), "HTTP_HOST": "127.0.0.1"}
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", f"services.{self.name}"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", self.module or f"services.{self.name}"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
 
     def wait_ready(self, timeout: float = 30.0) -> None:
@@ -118,7 +121,7 @@ class Platform:
                       "SURVEY_ID_SECRET": os.environ.get("SURVEY_ID_SECRET") or secrets.token_urlsafe(32)},
             "notifications": {"SURVEY_OPEN_KEY": os.environ.get("SURVEY_OPEN_KEY") or private},
         }
-        ports = {name: self.ports.get(name) or DEFAULT_PORTS[name] for name in SERVICES}
+        ports = {name: self.ports.get(name) or DEFAULT_PORTS[name] for name in (*SERVICES, WEB)}
         self.broker_users = platform_users(self.broker_user_prefix)
         vhost = vhost_of(self.amqp_url)
         for name in SERVICES:
@@ -128,11 +131,17 @@ class Platform:
                 "MONGODB_URL": self.mongodb_url,
                 "DATABASE": f"moha_{name}{self.database_suffix}",
                 "JWKS_URL": f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json",
-                "SURVEY_LINK_BASE": f"http://127.0.0.1:{ports['forms']}/s",
+                "SURVEY_LINK_BASE": f"http://127.0.0.1:{ports[WEB]}/s",  # respondents open the web front
                 **own.get(name, {}),
                 **self.extra_env,
             }
             self.services[name] = ServiceProcess(name, ports[name], env, self.log_dir / f"{name}.log")
+        # The web front: no broker, no store; the services' addresses and the key of its cookies.
+        web_env = {f"{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}" for name in SERVICES}
+        web_env["SESSION_KEY"] = os.environ.get("SESSION_KEY") or secrets.token_urlsafe(32)
+        self.services[WEB] = ServiceProcess(WEB, ports[WEB], {**web_env, **{k: v for k, v in self.extra_env.items()
+                                                                         if k in ("LOG_LEVEL",)}},
+                                            self.log_dir / "web.log", module="web")
 
     def broker_url(self, name: str) -> str:
         """The AMQP URL the service connects with (its own broker user)."""
@@ -157,13 +166,15 @@ class Platform:
     def start(self) -> None:
         self.provision_broker()
         # The consumers first, accounts last: accounts publishes the root of the tree at its first
-        # start, and a service whose queue does not exist yet would never hear of it.
-        order = sorted(self.services.values(), key=lambda s: s.name == "accounts")
+        # start, and a service whose queue does not exist yet would never hear of it. The web front
+        # after it: it is ready when accounts answers.
+        order = sorted(self.services.values(), key=lambda s: (s.name == WEB, s.name == "accounts"))
         try:
             for service in order:
                 if service.name == "accounts":
-                    for other in order[:-1]:
-                        other.wait_ready()
+                    for other in order:
+                        if other.name not in ("accounts", WEB):
+                            other.wait_ready()
                 service.start()
             for service in order:
                 service.wait_ready()
@@ -215,13 +226,16 @@ def main() -> None:
         if sink is not None:
             sink.terminate()
         raise
+    if args.demo:
+        load_demo({name: s.url for name, s in platform.services.items() if name != WEB},
+                  credentials_path=Path(args.log_dir).parent / "demo-credentials.csv", web_url=platform[WEB].url)
+    else:
+        print(f"\nThe web application: {platform[WEB].url}/\n")
     print("Services (OpenAPI at /docs):")
     for s in platform.services.values():
-        print(f"  {s.name:<14} {s.url}")
+        if s.name != WEB:
+            print(f"  {s.name:<14} {s.url}")
     print(f"Logs: {args.log_dir}")
-    if args.demo:
-        load_demo({name: s.url for name, s in platform.services.items()},
-                  credentials_path=Path(args.log_dir).parent / "demo-credentials.csv")
     print("Ctrl-C stops the platform.")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

@@ -14,7 +14,7 @@ from chassis.auth import Principal, Unauthenticated
 from chassis.errors import DomainError, Forbidden, NotFound
 from chassis.http import CurrentPrincipal, SignedInBeforePasswordChange, client_ip, from_state
 from chassis.store import StaleVersion
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from .domain import model
@@ -211,6 +211,17 @@ async def change_password(body: PasswordChangeRequest, principal: SignedInBefore
     await audit(request, accounts, "password_changed", actor=principal, target=account)
     token, ttl = tokens.issue(account)
     return TokenResponse(access_token=token, expires_in=ttl, must_change_password=False)
+
+
+@router.post("/auth/refresh", tags=["auth"])
+async def refresh_token(principal: CurrentPrincipal, accounts: Accounts, tokens: Tokens) -> TokenResponse:
+    """A fresh token for an account whose token is still valid, so that a person at work in the
+    web front is not signed out mid-form. A revoked, locked or reset account gets none (its token
+    was already refused, or is refused here)."""
+    account = await _account(accounts, principal.account_id)
+    account.check_can_sign_in()
+    token, ttl = tokens.issue(account)
+    return TokenResponse(access_token=token, expires_in=ttl, must_change_password=account.must_change_password)
 
 
 # the tree ---------------------------------------------------------------------------------
@@ -519,3 +530,48 @@ def _account_view(a: Account) -> AccountView:
 
 
 _DUMMY_HASH = hasher.hash("not-a-real-password")
+
+
+# What the web front's pages need ------------------------------------------------------------
+class UnitPage(BaseModel):
+    items: list[UnitResponse]
+    total: int
+    page: int
+    page_size: int
+
+
+@router.get("/units/{unit_id}/children", tags=["units"])
+async def unit_children(unit_id: str, principal: CurrentPrincipal, accounts: Accounts, q: str | None = None,
+                        status: Literal["active", "retired", "all"] = "active",
+                        page: Annotated[int, Query(ge=1)] = 1,
+                        page_size: Annotated[int, Query(ge=1, le=500)] = 100) -> UnitPage:
+    """The units directly under one, by code, paged; `q` keeps those whose code or name holds it."""
+    await _unit_in_scope(accounts, principal, unit_id)
+    needle = (q or "").strip().lower()
+    found = [u for u in await accounts.children(unit_id)
+             if (status == "all" or u.status == status)
+             and (not needle or needle in u.code.lower() or needle in u.name.lower())]
+    return UnitPage(items=[_unit_response(u) for u in found[(page - 1) * page_size: page * page_size]],
+                    total=len(found), page=page, page_size=page_size)
+
+
+class AccountCard(BaseModel):
+    account_id: str
+    display_name: str
+    role: str
+    unit_id: str
+    unit_name: str
+
+
+@router.get("/accounts/{account_id}/card", tags=["accounts"])
+async def account_card(account_id: str, principal: CurrentPrincipal, accounts: Accounts) -> AccountCard:
+    """Who an account is (name, role, unit), for those on its line of the tree: a unit learns the
+    name of the supervisor above it who returned its form; a supervisor, the units below it."""
+    account = await accounts.get_account(account_id)
+    unit = await accounts.get_unit(account.unit_id) if account else None
+    mine = await accounts.get_unit(principal.unit_id)
+    if account is None or unit is None or mine is None or not (
+            unit.id in mine.lineage or (principal.role != "reporting_unit" and mine.id in unit.lineage)):
+        raise NotFound("Không tìm thấy tài khoản")
+    return AccountCard(account_id=account.id, display_name=account.display_name, role=account.role,
+                       unit_id=unit.id, unit_name=unit.name)

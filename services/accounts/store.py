@@ -112,6 +112,12 @@ class AccountsStore:
         ids = [d["_id"] async for d in self.store[UNITS].find({"path": unit_id}, {"_id": 1})]
         return [u for u in [await self.get_unit(i) for i in ids] if u is not None]
 
+    async def children(self, unit_id: str) -> list[Unit]:
+        """The units directly under one, by code."""
+        ids = [d["_id"] async for d in self.store[UNITS].find({"parent_id": unit_id}, {"_id": 1})]
+        found = [u for u in [await self.get_unit(i) for i in ids] if u is not None]
+        return sorted(found, key=lambda u: u.code)
+
     async def active_children(self, unit_id: str) -> int:
         return await self.store[UNITS].count_documents({"parent_id": unit_id, "status": {"$ne": "retired"}})
 

@@ -14,11 +14,12 @@ from chassis.errors import Forbidden, NotFound
 from chassis.http import CurrentPrincipal, client_ip, from_state
 from chassis.sheets import XLSX_TYPE, write_xlsx
 from chassis.tree import UnitDirectory
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from .domain.model import ReviewTask
-from .store import CampaignDirectory, ProgressStore, TaskStore
+from .domain.progress import timeliness
+from .store import CampaignDirectory, ProgressStore, TaskStore, deadline_of
 from .views import area_progress
 
 router = APIRouter()
@@ -175,3 +176,63 @@ def _view(t: ReviewTask) -> TaskView:
                     revision=t.revision, level=t.level, final=t.final, reviewer_unit_id=t.reviewer_unit_id,
                     status=t.status, submitted_at=t.submitted_at, claimed_by=t.claimed_by, claimed_at=t.claimed_at,
                     decided_by=t.decided_by, decided_at=t.decided_at, decided_from=t.decided_from, reason=t.reason)
+
+
+class QueuePage(BaseModel):
+    items: list[dict[str, Any]]
+    total: int
+    page: int
+    page_size: int
+    counts: dict[str, int]
+
+
+@router.get("/queue", tags=["review"])
+async def review_queue(principal: CurrentPrincipal, store: Tasks, progress_store: Progress, campaigns: Campaigns,
+                       tree: Units, status: Literal["open", "approved", "returned", "all"] = "open",
+                       unit: str | None = None, late: bool | None = None, campaign_id: str | None = None,
+                       page: Annotated[int, Query(ge=1)] = 1,
+                       page_size: Annotated[int, Query(ge=1, le=200)] = 25) -> QueuePage:
+    """The caller's review tasks, oldest submission first, paged: filtered by state, by unit (its
+    code or a part of its name) and by lateness (whether the unit first sent its form after its
+    deadline, in working days). Each with the unit's code and name. Only a supervisor's own level
+    and, if it has an assignment, its assigned units."""
+    if not principal.is_supervisor:
+        return QueuePage(items=[], total=0, page=page, page_size=page_size, counts={})
+    assigned = await store.assigned_units(principal.account_id)
+    tasks = [t for t in await store.of_reviewer(principal.unit_id, None if status == "all" else status)
+             if t.reviewable_by(principal, assigned) and (campaign_id is None or t.campaign_id == campaign_id)]
+    today = today_in_vietnam()
+    # One query for the units, one per campaign for their first submissions: a page of a few
+    # hundred tasks must not cost a few hundred lookups.
+    unit_ids = list({t.unit_id for t in tasks})
+    units = {u["_id"]: u async for u in tree.units.find({"_id": {"$in": unit_ids}})} if unit_ids else {}
+    ancestor_ids = list({a for u in units.values() for a in u.get("path", [])})
+    levels = {u["_id"]: u.get("level", "") async for u in tree.units.find({"_id": {"$in": ancestor_ids}})} \
+        if ancestor_ids else {}
+    known = {cid: await campaigns.get(cid) for cid in {t.campaign_id for t in tasks}}
+    firsts: dict[tuple[str, str], Any] = {}
+    for cid in known:
+        for uid, p in (await progress_store.of_units(cid, list({t.unit_id for t in tasks if t.campaign_id == cid}))
+                       ).items():
+            firsts[(cid, uid)] = p.first_submitted_at
+    rows = []
+    for t in tasks:
+        u = units.get(t.unit_id) or {"code": "", "name": t.unit_id, "path": []}
+        campaign = known.get(t.campaign_id)
+        tier = "district" if any(levels.get(a) == "district" for a in u.get("path", [])) else "province"
+        punctual = timeliness(deadline_of(campaign, tier), firsts.get((t.campaign_id, t.unit_id)) or t.submitted_at,
+                              today) if campaign else None
+        rows.append({**_view(t).model_dump(mode="json"), "unit_code": u.get("code", ""), "unit_name": u.get("name", ""),
+                     "deadline": punctual.deadline.isoformat() if punctual else None,
+                     "timeliness": punctual.status if punctual else None,
+                     "working_days_late": punctual.working_days_late if punctual else 0})
+    if unit:
+        needle = unit.strip().lower()
+        rows = [r for r in rows if r["unit_id"] == unit or needle in r["unit_code"].lower()
+                or needle in r["unit_name"].lower()]
+    counts = {"late": sum(r["timeliness"] == "late" for r in rows), "all": len(rows)}
+    if late is not None:
+        rows = [r for r in rows if (r["timeliness"] == "late") == late]
+    rows.sort(key=lambda r: (r["submitted_at"], r["unit_code"]))
+    return QueuePage(items=rows[(page - 1) * page_size: page * page_size], total=len(rows), page=page,
+                     page_size=page_size, counts=counts)

@@ -69,6 +69,13 @@ class TaskStore:
     async def open_of_unit(self, unit_id: str) -> list[ReviewTask]:
         return [_from_doc(d) async for d in self.store[TASKS].find({"unit_id": unit_id, "status": OPEN})]
 
+    async def of_reviewer(self, reviewer_unit_id: str, status: str | None = None) -> list[ReviewTask]:
+        """Every task of a reviewing unit (in one state, or all), for a paged and filtered queue."""
+        query: dict[str, Any] = {"reviewer_unit_id": reviewer_unit_id}
+        if status:
+            query["status"] = status
+        return [_from_doc(d) async for d in self.store[TASKS].find(query)]
+
     async def queue(self, reviewer_unit_id: str, status: str = OPEN, limit: int = 200) -> list[ReviewTask]:
         cursor = self.store[TASKS].find({"reviewer_unit_id": reviewer_unit_id, "status": status}).limit(limit)
         return [_from_doc(d) async for d in cursor]

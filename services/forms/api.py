@@ -11,11 +11,11 @@ from chassis.errors import Conflict, DomainError, Forbidden, NotFound
 from chassis.http import CurrentPrincipal, from_state
 from chassis.single_line import SingleLine
 from chassis.tree import UnitDirectory
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .domain.campaigns import Campaign, FormCode, UnitId, half_yearly
+from .domain.campaigns import Campaign, FormCode, UnitId, half_yearly, tier_of
 from .domain.codelists import DYNAMIC, code_lists
 from .domain.definitions import FieldError, FormDefinition
 from .exports import Export, csv_stream, header_for, xlsx_stream
@@ -284,3 +284,138 @@ def _view(sub: Submission) -> SubmissionView:
 
 def _jsonable(entry: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in entry.items()}
+
+
+# What the web front's pages need: a unit's campaigns, an area's submissions, checks without saving.
+class Page(BaseModel):
+    items: list[dict[str, Any]]
+    total: int
+    page: int
+    page_size: int
+
+
+class ValidateRequest(SubmitRequest):
+    complete: bool = Field(default=False, description="check as for submitting: required answers and rules")
+
+
+@router.post("/submissions/validate", tags=["submissions"])
+async def validate(body: ValidateRequest, principal: CurrentPrincipal, store: Submissions, tree: Units,
+                   definitions: Definitions, campaigns: Campaigns) -> dict[str, Any]:
+    """Check answers with the form's own rules without saving anything (a page checks a field as
+    soon as it is left). Answers 200 with the problems found, each pointing at its field."""
+    fields = body.model_dump(exclude={"complete"})
+    _sub, definition = await _open(SubmitRequest(**fields), principal, store, tree, definitions, campaigns)
+    try:
+        await _check(definition, body.answers, tree, complete=body.complete)
+    except AnswersInvalid as invalid:
+        return {"valid": False, "errors": (invalid.details or {}).get("errors", []),
+                "definition_version": definition.version}
+    return {"valid": True, "errors": [], "definition_version": definition.version}
+
+
+@router.get("/submissions/{sid}/checks", tags=["submissions"])
+async def submission_checks(sid: str, principal: CurrentPrincipal, store: Submissions, tree: Units,
+                            definitions: Definitions) -> dict[str, Any]:
+    """The result of every check on the submission's answers: each answer's own, and each logic
+    rule (held or not, with its message), for the supervisor who reviews it."""
+    sub = await store.get(sid)
+    if sub is None or not await tree.can_see(principal, sub.unit_id):
+        raise NotFound("Không tìm thấy phiếu")
+    definition = await definitions.get(sub.form_code, sub.definition_version or 1)
+    if definition is None:
+        raise NotFound("Không có mẫu phiếu này")
+    field_errors = definition.check(sub.answers, complete=False)
+    rules = []
+    for rule, error in definition.rule_results(sub.answers):
+        named = [rule.total, *rule.parts] if rule.kind == "sum" else (
+            rule.fields if rule.kind == "both_or_neither" else [rule.field, rule.than])
+        rules.append({"kind": rule.kind, "message": rule.message, "fields": named, "holds": error is None,
+                      "problem": error.message if error else None})
+    return {"submission_id": sid, "definition_version": definition.version,
+            "field_errors": [e.model_dump() for e in field_errors], "rules": rules}
+
+
+async def _levels_above(tree: UnitDirectory, unit: dict[str, Any]) -> list[str]:
+    return [a["level"] for a in [await tree.get(u) for u in unit["path"]] if a]
+
+
+def _campaign_row(campaign: Campaign, deadline: Any = None) -> dict[str, Any]:
+    return {**campaign.model_dump(mode="json"), "deadline": (deadline or campaign.closes_on).isoformat()}
+
+
+@router.get("/units/{unit_id}/campaigns", tags=["campaigns"])
+async def unit_campaigns(unit_id: str, principal: CurrentPrincipal, store: Submissions, tree: Units,
+                         campaigns: Campaigns, open_only: bool = False, page: int = 1,
+                         page_size: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
+    """The campaigns a unit reports in, newest first, each with the unit's deadline (by where it
+    sits) and its submission (status, revision, version), or none yet."""
+    unit = await tree.get(unit_id)
+    if unit is None or not await tree.can_see(principal, unit_id):
+        raise NotFound("Không tìm thấy đơn vị")
+    lineage, today = [*unit["path"], unit_id], today_in_vietnam()
+    tier = tier_of(await _levels_above(tree, unit))
+    mine = [c for c in await campaigns.all()
+            if any(root in lineage for root in c.scope_unit_ids)
+            and (not open_only or c.opens_on <= today <= c.closes_on)]
+    mine.sort(key=lambda c: (c.opens_on, c.campaign_id), reverse=True)
+    page = max(page, 1)
+    items = []
+    for campaign in mine[(page - 1) * page_size: page * page_size]:
+        sub = await store.get(submission_id(campaign.campaign_id, unit_id))
+        items.append({**_campaign_row(campaign, campaign.deadline_for(tier)), "submission": None if sub is None else {
+            "submission_id": sub.id, "status": sub.status, "revision": sub.revision, "version": sub.version,
+            "return_reason": sub.return_reason}})
+    return Page(items=items, total=len(mine), page=page, page_size=page_size)
+
+
+@router.get("/campaigns", tags=["campaigns"])
+async def area_campaigns(principal: CurrentPrincipal, tree: Units, campaigns: Campaigns, area: str | None = None,
+                         open_only: bool = False, page: int = 1,
+                         page_size: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
+    """The campaigns that reach into an area (the caller's own by default): those whose scope
+    holds the area, or lies under it. Newest first."""
+    area = area or principal.unit_id
+    unit = await tree.get(area)
+    if unit is None or not await tree.can_see(principal, area):
+        raise NotFound("Không tìm thấy đơn vị")
+    lineage, today = [*unit["path"], area], today_in_vietnam()
+    found = []
+    for campaign in await campaigns.all():
+        if open_only and not campaign.opens_on <= today <= campaign.closes_on:
+            continue
+        if any(root in lineage for root in campaign.scope_unit_ids):
+            found.append(campaign)
+            continue
+        for root in campaign.scope_unit_ids:
+            root_lineage = await tree.lineage(root)
+            if root_lineage is not None and area in root_lineage:
+                found.append(campaign)
+                break
+    found.sort(key=lambda c: (c.opens_on, c.campaign_id), reverse=True)
+    page = max(page, 1)
+    return Page(items=[_campaign_row(c) for c in found[(page - 1) * page_size: page * page_size]],
+                total=len(found), page=page, page_size=page_size)
+
+
+@router.get("/submissions", tags=["submissions"])
+async def area_submissions(principal: CurrentPrincipal, store: Submissions, tree: Units, campaign_id: str,
+                           area: str | None = None, status: str | None = None, page: int = 1,
+                           page_size: Annotated[int, Query(ge=1, le=200)] = 50) -> Page:
+    """The campaign's submissions in an area (the caller's own by default), by unit code, without
+    their answers: status, revision, version, return reason."""
+    area = area or principal.unit_id
+    unit = await tree.get(area)
+    if unit is None or not await tree.can_see(principal, area):
+        raise NotFound("Không tìm thấy đơn vị")
+    members = {area: unit}
+    if principal.role != "reporting_unit":
+        members |= {u["_id"]: u async for u in tree.units.find({"path": area})}
+    subs = await store.of_units(campaign_id, list(members), status)
+    subs.sort(key=lambda s: members[s.unit_id].get("code", ""))
+    page = max(page, 1)
+    return Page(items=[{
+        "submission_id": s.id, "unit_id": s.unit_id, "unit_code": members[s.unit_id].get("code"),
+        "unit_name": members[s.unit_id].get("name"), "status": s.status, "revision": s.revision,
+        "version": s.version, "return_reason": s.return_reason} for s in subs[(page - 1) * page_size:
+                                                                            page * page_size]],
+        total=len(subs), page=page, page_size=page_size)

@@ -36,6 +36,16 @@ class SubmissionStore:
         doc = await self.store.find(SUBMISSIONS, submission_id)
         return None if doc is None else _from_doc(doc)
 
+    async def of_units(self, campaign_id: str, unit_ids: list[str], status: str | None = None) -> list[Submission]:
+        """The campaign's submissions of these units (an area's), in one query per thousand units."""
+        found = []
+        for start in range(0, len(unit_ids), 1000):
+            query: dict[str, Any] = {"campaign_id": campaign_id, "unit_id": {"$in": unit_ids[start:start + 1000]}}
+            if status:
+                query["status"] = status
+            found += [_from_doc(d) async for d in self.store[SUBMISSIONS].find(query)]
+        return found
+
     async def save(self, sub: Submission) -> None:
         """Insert a new submission or update it at its expected version, with its events, in one write."""
         sub.version = await self.store.save(SUBMISSIONS, sub.id, sub.version, _to_fields(sub), sub.events)
@@ -137,3 +147,7 @@ class CampaignStore:
     async def get(self, campaign_id: str) -> Campaign | None:
         doc = await self.store.find(CAMPAIGNS, campaign_id)
         return None if doc is None else Campaign.model_validate_json(doc["document"], context=STORED)
+
+    async def all(self) -> list[Campaign]:
+        """Every campaign (a few a year): callers filter by scope and window."""
+        return [Campaign.model_validate_json(d["document"], context=STORED) async for d in self.store[CAMPAIGNS].find({})]

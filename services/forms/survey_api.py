@@ -19,7 +19,6 @@ from chassis.sheets import XLSX_TYPE, read_rows
 from chassis.single_line import SingleLine
 from chassis.tree import UnitDirectory
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import HTMLResponse
 from moha_contracts import SurveyInvitationIssued, SurveyResponseReceived, SurveyResponseVoided
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -46,7 +45,6 @@ from .domain.surveys import (
     token_hash,
 )
 from .store import DefinitionStore
-from .survey_pages import answers_from_form, message_page, questionnaire_page, wants_html
 from .survey_store import SurveyStore
 
 router = APIRouter()
@@ -290,25 +288,16 @@ def _check_open(survey: dict[str, Any]) -> None:
     check_answer_window(date.fromisoformat(survey["answer_deadline"]), today_in_vietnam())
 
 
-@router.get("/s/{token}", tags=["respondents"], response_model=None)
-async def open_questionnaire(token: str, request: Request, store: Surveys,
-                             definitions: Definitions) -> dict[str, Any] | HTMLResponse:
-    """The respondent's questionnaire, with what was saved so far: a page for a browser (the link
-    in the e-mail), JSON for a program. The first open is counted."""
-    try:
-        invitation, survey = await _by_token(store, token)
-    except NotFound as exc:
-        if wants_html(request):
-            return HTMLResponse(message_page("Đường dẫn không hợp lệ", exc.message), status_code=404)
-        raise
+@router.get("/s/{token}", tags=["respondents"])
+async def open_questionnaire(token: str, store: Surveys, definitions: Definitions) -> dict[str, Any]:
+    """The respondent's questionnaire, with what was saved so far (the web front's page at the
+    e-mailed link shows it). The first open is counted."""
+    invitation, survey = await _by_token(store, token)
     definition = await _questionnaire(definitions, survey, invitation["owner_unit_id"])
     if invitation["status"] == "invited":
         await store.update_invitation(invitation["_id"], {"status": "opened", "opened_at": datetime.now(UTC)},
                                       unless_status=("opened", "answered"))
     saved = await store.draft(draft_key(token))
-    if wants_html(request):
-        return HTMLResponse(questionnaire_page(survey, definition, token, saved,
-                                               answered=invitation["status"] == "answered"))
     return {"survey_id": survey["_id"], "title": survey["title"], "answer_deadline": survey["answer_deadline"],
             "answered": invitation["status"] == "answered", "questionnaire": definition.model_dump(),
             "saved_answers": saved}
@@ -338,31 +327,6 @@ async def answer(token: str, body: AnswersRequest, request: Request, caller: May
     invitation, survey = await _by_token(store, token)
     rid = await _receive(invitation, survey, token, body.answers, request, caller, store, definitions)
     return {"received": True, "response_id": rid}
-
-
-@router.post("/s/{token}/form", tags=["respondents"], response_class=HTMLResponse)
-async def answer_from_page(token: str, request: Request, caller: MaybePrincipal, store: Surveys,
-                           definitions: Definitions) -> HTMLResponse:
-    """The questionnaire page's own form (no script needed): save for later, or send."""
-    invitation, survey = await _by_token(store, token)
-    definition = await _questionnaire(definitions, survey, invitation["owner_unit_id"])
-    action, answers = answers_from_form(definition, await request.body())
-    try:
-        if action == "draft":
-            await _save_draft(invitation, survey, token, answers, store, definitions)
-            return HTMLResponse(questionnaire_page(survey, definition, token, answers,
-                                                   notice="Đã lưu tạm các câu trả lời. Ông/bà có thể quay lại "
-                                                          "đường dẫn này để trả lời tiếp."))
-        await _receive(invitation, survey, token, answers, request, caller, store, definitions)
-    except DomainError as exc:
-        errors = {e["field"]: e["message"] for e in (exc.details or {}).get("errors", [])}
-        if exc.code == "answers_invalid":
-            return HTMLResponse(questionnaire_page(survey, definition, token, answers, errors=errors,
-                                                   notice=exc.message), status_code=422)
-        return HTMLResponse(message_page("Không gửi được phiếu", exc.message), status_code=exc.status)
-    return HTMLResponse(message_page("Đã nhận phiếu khảo sát",
-                                     "Trân trọng cảm ơn ông/bà đã trả lời phiếu khảo sát. Câu trả lời đã được "
-                                     "ghi nhận và lưu riêng, không kèm thông tin cá nhân."))
 
 
 async def _receive(invitation: dict[str, Any], survey: dict[str, Any], token: str, answers: dict[str, Any],

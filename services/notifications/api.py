@@ -122,6 +122,12 @@ async def inbox(principal: CurrentPrincipal, store: Notifications) -> InboxView:
     ])
 
 
+@router.get("/inbox/unread", tags=["inbox"])
+async def unread(principal: CurrentPrincipal, store: Notifications) -> dict[str, int]:
+    """How many notices the account has not read: the count every page's header shows."""
+    return {"unread": await store.unread(principal.account_id)}
+
+
 @router.post("/inbox/{notice_id}/read", status_code=204, tags=["inbox"])
 async def mark_read(notice_id: str, principal: CurrentPrincipal, store: Notifications) -> None:
     # Only the owner's notices match: another account's id answers as unknown.

@@ -162,6 +162,9 @@ class NotificationStore:
         unread = await coll.count_documents({"account_id": account_id, "read": False})
         return items, unread
 
+    async def unread(self, account_id: str) -> int:
+        return await self.store[NOTICES].count_documents({"account_id": account_id, "read": False})
+
     async def mark_read(self, notice_id: str, account_id: str) -> bool:
         notices = self.store[NOTICES]
         notice = await notices.find_one({"_id": notice_id})  # by _id alone: FerretDB pushes only that down

@@ -4,11 +4,12 @@ per area, and the same figures after a rebuild of the read model."""
 
 import io
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from openpyxl import load_workbook
 
+from chassis.clock import today_in_vietnam
 from chassis.workdays import effective_deadline, working_days_after
 from tests.e2e.test_flow import open_task_for, submission
 from tests.support.answers import valid_hc_tb
@@ -43,7 +44,7 @@ def province(client, admin):
     for name, unit in units.items():
         account = client.new_account(admin, unit["unit_id"], f"c.{name}.{t}", "reporting_unit")
         auth[name] = client.login(account["username"], account["initial_password"])
-    today = datetime.now(UTC).date()
+    today = today_in_vietnam()  # the platform counts days in Vietnam (UTC+7), not in UTC
     campaign = f"chain-{t}"
     # Default review levels (the district, then the province); the district units' deadline has
     # passed, the provincial units' has not.

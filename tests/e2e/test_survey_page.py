@@ -12,6 +12,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.e2e.test_notifications import WAIT
 from tests.e2e.test_par_survey import sheet_csv, survey  # noqa: F401 - the fixture
 from tests.support.browser import chrome
+from tests.support.web import Page
 
 pytestmark = pytest.mark.e2e
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+/s/[A-Za-z0-9_-]+)")
@@ -52,6 +53,8 @@ def test_a_respondent_answers_in_the_browser(client, admin, survey, smtp_server,
                        .get_content()).group(1)
 
     browser.get(link)
+    page = Page(browser, link.split("/s/")[0])
+    page.axe()
     assert browser.find_element(By.TAG_NAME, "h1").text == s_title(s)
     assert "Hạn trả lời" in browser.page_source and browser.find_element(By.ID, "Q1")
     fill(browser, {"Q1": 9, "Q2": 11, "Q3": 8})
@@ -59,6 +62,8 @@ def test_a_respondent_answers_in_the_browser(client, admin, survey, smtp_server,
     assert "không được lớn hơn 10" in browser.find_element(By.ID, "error-Q2").text
     assert browser.find_element(By.ID, "error-Q4").text.startswith("Chưa trả lời")
     assert browser.find_element(By.ID, "Q1").get_attribute("value") == "9"  # what was typed stays
+    page.axe()
+    page.shot("7-khao-sat-loi")
 
     fill(browser, {"Q2": 7})
     press(browser, "draft")
@@ -69,6 +74,7 @@ def test_a_respondent_answers_in_the_browser(client, admin, survey, smtp_server,
     fill(browser, {"Q4": 6, "Q5": 7, "Q6": 8, "Q7": 9, "Q8": "Cần công khai kết quả giải quyết hồ sơ"})
     press(browser, "send")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Đã nhận phiếu khảo sát"
+    page.axe()
     browser.get(link)
     assert "đã được trả lời" in browser.find_element(By.ID, "message").text
 

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 
 import pytest
-from chassis.messaging import make_broker
+from chassis.messaging import broker_user, make_broker
 from chassis.outbox import OutboxRelay
 from chassis.sealing import Sealer
 
@@ -57,7 +57,7 @@ async def test_a_mail_that_cannot_be_built_fails_for_good_and_the_others_go_on(a
         # Published as every other failure is: from the delivery's commit, by the relay.
         broker = make_broker(amqp_url, prefetch=10, service=f"mailer-test-{tag}")
         await broker.connect()
-        await OutboxRelay(store, broker).drain()
+        await OutboxRelay(store, broker, user_id=broker_user(amqp_url)).drain()
         await broker.stop()
         failed, _ = await tap.wait_for("delivery.failed.v1", subject=broken.id)
         assert failed.data["error"] == stored["last_error"] and "ai-do" not in str(failed.data)

@@ -151,6 +151,11 @@ class FormDefinition(Strict):
             errors += [e for rule in self.rules if (e := _rule_error(rule, answers)) is not None]
         return errors
 
+    def rule_results(self, answers: dict[str, Any]) -> list[tuple[Rule, FieldError | None]]:
+        """Each logic rule with the problem it finds in the answers (None: the rule holds), for
+        the supervisor who checks a submission."""
+        return [(rule, _rule_error(rule, answers)) for rule in self.rules]
+
 
 def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
