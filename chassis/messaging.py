@@ -134,8 +134,8 @@ class ConsumerConfig:
         return self.publishers.get(owner, owner)
 
 
-def queue_name(service: str, event: type[Event]) -> str:
-    return f"{service}.{event.routing_key}"
+def queue_name(service: str, event: type[Event], part: str | None = None) -> str:
+    return f"{service}.{part}.{event.routing_key}" if part else f"{service}.{event.routing_key}"
 
 
 def work_queue(name: str, routing_key: str, cfg: ConsumerConfig) -> RabbitQueue:
@@ -182,9 +182,12 @@ class EventConsumers:
         self.inbox = inbox
         self.consumers: list[Consumer] = []
 
-    def on(self, event: type[Event]) -> Callable[[Handler], Handler]:
+    def on(self, event: type[Event], *, part: str | None = None) -> Callable[[Handler], Handler]:
+        """`part`: a read model that must see every event even when another handler of the service
+        refuses one (it gets a queue, and an inbox claim, of its own)."""
+
         def register(handler: Handler) -> Handler:
-            name = queue_name(self.cfg.service, event)
+            name = queue_name(self.cfg.service, event, part)
             for consumer in self.consumers:
                 if consumer.queue == name:
                     consumer.handlers.append(handler)

@@ -86,5 +86,7 @@ def subscribe(runtime: Runtime, tasks: TaskStore, campaigns: CampaignDirectory, 
         if (fact := fact_of(event)) is not None:
             await progress.record(envelope.id, fact)
 
+    # Progress has queues of its own: a decision the task handler refuses (an inconsistent one) must
+    # not keep a fact from the read model, nor the read model's retries hold up the tasks.
     for event_type in (DraftStarted, FormSubmitted, ReviewTaskClaimed, FormApproved, FormRejected):
-        on(event_type)(record_progress)
+        on(event_type, part="progress")(record_progress)

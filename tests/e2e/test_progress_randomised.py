@@ -53,7 +53,7 @@ def big_province(client, admin):
     return {"P": P, "campaign": campaign, "reporters": reporters}
 
 
-QUEUES = [f"approvals.{e.routing_key}{side}" for e in (DraftStarted, FormSubmitted, ReviewTaskClaimed, FormApproved,
+QUEUES = [f"approvals.progress.{e.routing_key}{side}" for e in (DraftStarted, FormSubmitted, ReviewTaskClaimed, FormApproved,
                                                        FormRejected) for side in ("", ".retry")]
 
 
@@ -62,7 +62,7 @@ def progress(client, admin, p):
                                 headers=admin, timeout=60).json()
 
 
-async def test_duplicated_and_reordered_events_give_the_true_counts(client, admin, big_province, amqp_url):
+async def test_duplicated_and_reordered_events_give_the_true_counts(platform, client, admin, big_province):
     p = big_province
     # The tree and the campaign reach approvals by event first.
     eventually(lambda: progress(client, admin, p).get("summary", {}).get("units") == len(p["reporters"]),
@@ -81,14 +81,19 @@ async def test_duplicated_and_reordered_events_give_the_true_counts(client, admi
     assert len(deliveries) >= 1500, len(deliveries)
 
     started = time.monotonic()
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
+    # Straight into progress's queues, each event as the service that owns it (consumers check who
+    # published): forms' drafts and submissions, approvals' claims and decisions.
+    owners = {service: await aio_pika.connect(platform.broker_url(service)) for service in ("forms", "approvals")}
+    channels = {service: await connection.channel() for service, connection in owners.items()}
+    try:
+        channel = channels["approvals"]
         for envelope in deliveries:
-            await channel.default_exchange.publish(
+            owner = envelope.routing_key.split(".", 1)[0]
+            await channels[owner].default_exchange.publish(
                 aio_pika.Message(envelope.model_dump_json().encode(), message_id=envelope.id,
-                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                routing_key=f"approvals.{envelope.routing_key}")
+                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                 user_id=platform.broker_users[owner].name),
+                routing_key=f"approvals.progress.{envelope.routing_key}")
 
         expected = Counter(truth.values())
 
@@ -103,6 +108,9 @@ async def test_duplicated_and_reordered_events_give_the_true_counts(client, admi
         # The counts can be right while a late fact (a first submission's date) is still in a
         # retry queue: wait until approvals' queues are empty.
         await drained(channel, QUEUES)
+    finally:
+        for connection in owners.values():
+            await connection.close()
     print(f"seed {seed}: {len(deliveries)} deliveries settled in {time.monotonic() - started:.1f}s")
     view = progress(client, admin, p)
     assert {u["unit_id"]: u["state"] for u in view["units"]} == truth, f"seed {seed}"
