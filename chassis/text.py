@@ -33,7 +33,7 @@ def text_problem(value: str, *, multiline: bool) -> str | None:
     char = forbidden_character(value, multiline=multiline)
     if char is None:
         return None
-    if char in "\t\n\r\u2028\u2029\x85":
+    if char in "\t\n\r\u2028\u2029":
         return "Không được xuống dòng hay chứa dấu tab ở đây"
     return f"Có ký tự điều khiển không được phép (U+{ord(char):04X}); hãy gõ lại hoặc xóa ký tự đó"
 

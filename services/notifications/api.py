@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from chassis.clock import today_in_vietnam
 from chassis.errors import DomainError, Forbidden, NotFound
 from chassis.http import CurrentPrincipal, from_state
+from chassis.text import Input
 from chassis.tree import UnitDirectory
 from fastapi import APIRouter, Depends, Request
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
@@ -39,14 +40,12 @@ Units = Annotated[UnitDirectory, Depends(from_state("units"))]
 ADMINS = ("central_admin", "province_admin", "district_admin")
 
 
-class Link(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Link(Input):
     title: str = Field(min_length=1, max_length=300)
     url: AnyHttpUrl
 
 
-class NoticeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class NoticeRequest(Input):
     title: str = Field(min_length=1, max_length=300)
     body: str = Field(min_length=1, max_length=20_000)
     links: list[Link] = Field(default_factory=list, max_length=20, description="documents, attached by link")
@@ -87,8 +86,8 @@ async def notice_status(notice_id: str, principal: CurrentPrincipal, store: Noti
             "area_unit_id": broadcast["area_unit_id"], "title": broadcast["title"]}
 
 
-class ReminderRun(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ReminderRun(Input):
+    model_config = ConfigDict(str_strip_whitespace=False)
     as_of: date = Field(description="the day whose reminders are due (Vietnam's date)")
     campaign_id: str | None = Field(default=None, description="only this campaign's reminders")
 

@@ -7,7 +7,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from chassis.auth import Principal
-from chassis.errors import DomainError
+from chassis.errors import DomainError, Forbidden
 from chassis.sheets import row_number
 from email_validator import EmailNotValidError, validate_email
 
@@ -57,6 +57,13 @@ def _require(row: dict[str, str], n: int, columns: tuple[str, ...], problems: Pr
     for c in missing:
         problems.add(n, c, "Thiếu thông tin bắt buộc")
     return not missing
+
+
+def check_may_import(actor: Principal) -> None:
+    """Before a sheet is even read: importing units and issuing accounts by the sheet is for
+    administrators (the sheet's rows are then checked against each one's own scope)."""
+    if not actor.is_admin:
+        raise Forbidden("Chỉ quản trị hệ thống được nhập danh sách đơn vị hay cấp tài khoản theo tệp")
 
 
 def plan_units(actor: Principal, actor_unit: Unit, rows: list[dict[str, str]],
