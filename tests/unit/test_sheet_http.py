@@ -1,0 +1,79 @@
+"""Sheets at the HTTP edge: the streamed byte cap, parsing off the loop within its bound, and
+exports that fail before their first byte (issue 11, items 1 and 7). An ASGI request is built
+by hand: no server is needed to feed a body in chunks."""
+
+import asyncio
+import threading
+
+import pytest
+from starlette.requests import Request
+
+from chassis import sheet_http
+from chassis.sheet_http import Busy, PayloadTooLarge, parse_off_loop, read_body, streamed
+
+
+def request(chunks: list[bytes], headers: dict[str, str] | None = None) -> Request:
+    messages = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
+    sent: list[int] = []
+
+    async def receive():
+        sent.append(1)
+        return messages[len(sent) - 1]
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": [
+        (k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]}
+    req = Request(scope, receive)
+    req.state.received = sent
+    return req
+
+
+async def test_the_body_is_refused_as_soon_as_it_passes_the_cap_whatever_its_length_said():
+    req = request([b"x" * 400] * 100, {"content-length": "10"})
+    with pytest.raises(PayloadTooLarge):
+        await read_body(req, 1000)
+    assert len(req.state.received) == 3  # stopped reading at the third chunk, not the hundredth
+
+
+async def test_a_declared_length_past_the_cap_is_refused_unread():
+    req = request([b"x"], {"content-length": "5000"})
+    with pytest.raises(PayloadTooLarge) as refused:
+        await read_body(req, 1000)
+    assert refused.value.status == 413 and req.state.received == []
+
+
+async def test_parsing_runs_off_the_loop_one_at_a_time_and_the_queue_is_bounded():
+    release = threading.Event()
+    running: list[int] = []
+
+    def slow(data: bytes) -> bytes:
+        running.append(1)
+        assert release.wait(10)
+        return data
+
+    first = asyncio.create_task(parse_off_loop(slow, b"1"))
+    waiting = [asyncio.create_task(parse_off_loop(slow, b"w")) for _ in range(sheet_http.WAITING)]
+    ticks = 0
+    while not running:  # the loop keeps turning while a sheet is parsed
+        await asyncio.sleep(0.01)
+        ticks += 1
+    with pytest.raises(Busy):
+        await parse_off_loop(slow, b"one too many")
+    assert len(running) == 1
+    release.set()
+    assert await first == b"1" and [await w for w in waiting] == [b"w"] * sheet_http.WAITING
+
+
+async def test_an_export_that_fails_before_its_first_byte_is_an_error_not_an_empty_200():
+    async def failing():
+        raise RuntimeError("the store went away")
+        yield b""  # pragma: no cover
+
+    with pytest.raises(RuntimeError):
+        await streamed(failing(), media_type="text/csv", headers={})
+
+    async def fine():
+        yield b"a"
+        yield b"b"
+
+    response = await streamed(fine(), media_type="text/csv", headers={})
+    assert [c async for c in response.body_iterator] == [b"a", b"b"]
