@@ -380,14 +380,13 @@ class _Book:
     @staticmethod
     def _cell(sheet: Any, value: Any) -> Any:
         value = _plain(value)
-        if not isinstance(value, str):
-            return value
+        if not isinstance(value, str) or not is_formula_like(value):
+            return value  # openpyxl writes any other text as a string cell
         cell = WriteOnlyCell(sheet, value)
         # openpyxl takes a leading "=" for a formula: stored as a string, it stays text, and the
         # quote prefix keeps it text when someone edits the cell in Excel.
         cell.data_type = "s"
-        if is_formula_like(value):
-            cell.quotePrefix = True
+        cell.quotePrefix = True
         return cell
 
     def save(self, file: IO[bytes]) -> None:
