@@ -10,7 +10,7 @@ On the broker and store of AMQP_URL / MONGODB_URL (the vhost of AMQP_URL unless 
 3. Under attack: the same, while `--uploaders` clients upload hostile .xlsx files to
    `POST /units/import` as the central administrator, one after the other, for as long: a 5 KB
    sheet declaring A1:XFD1048576 with a cell in the last column and one in the last row, a cell a
-   million rows down, a zip bomb (200 MB of XML from a few hundred KB), XML entities.
+   million rows down, a zip bomb (100 MB of XML from 150 KB), XML entities.
 4. Prints both side by side (p50, p99, max, sign-ins/s; uploads done and how they were answered)
    and writes them to bench/results/hostile-upload.json. The target: sign-in p99 under 1 s
    while the sheets come in.

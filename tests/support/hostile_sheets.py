@@ -71,7 +71,7 @@ def far_rows() -> bytes:
     return xlsx(_sheet("A1:XFD1048576", _row(1, ("A1", "code")) + _row(1048576, ("A1048576", "z"))))
 
 
-def zip_bomb(inflated_mb: int = 200) -> bytes:
+def zip_bomb(inflated_mb: int = 100) -> bytes:
     """A sheet whose XML inflates to `inflated_mb` MB of blank rows from a few hundred KB."""
     filler = "<row/>" * (inflated_mb * 1024 * 1024 // 6)
     return xlsx(_sheet("A1:A1", _row(1, ("A1", "code")) + filler))
