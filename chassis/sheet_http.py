@@ -1,10 +1,12 @@
 """Sheets at the HTTP edge, in and out.
 
 In: the body read as a stream and refused (413) past the cap before it is all in memory, then
-parsed in a worker thread so the event loop keeps answering (sign-in, health) while a sheet is
-read. Parsing is bounded: one sheet at a time per process, a few more waiting; past that the
-caller is asked to come back (503), rather than queueing without limit. Callers check the
-caller's right to upload BEFORE calling `read_sheet`.
+parsed in a worker process so the event loop keeps answering (sign-in, health) while a sheet is
+read: a thread would share the GIL with the loop, and a dense sheet under the caps still costs
+seconds of CPU. The worker's address space is capped, so even a parser bug cannot take the
+service's memory. Parsing is bounded: one sheet at a time per service process, a few more
+waiting; past that the caller is asked to come back (503), rather than queueing without limit.
+Callers check the caller's right to upload BEFORE calling `read_sheet`.
 
 Out: `streamed` sends an export whose failure is never mistaken for a finished file.
 See docs/decisions/0009-uploads-and-exports.md."""
@@ -12,18 +14,29 @@ See docs/decisions/0009-uploads-and-exports.md."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import multiprocessing
+import resource
+import signal
 from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 from .errors import DomainError
-from .sheets import read_rows
+from .logging import get_logger
+from .sheets import UnreadableSheet, read_rows
+
+log = get_logger("chassis.sheet_http")
 
 DEFAULT_MAX_UPLOAD_BYTES = 1_000_000
-PARSERS = 1  # sheets parsed at once per process: parsing holds the GIL, sign-in must keep its share
+PARSERS = 1  # sheets parsed at once per service process (one worker process)
 WAITING = 4  # sheets waiting for a parser, beyond which the caller is told to retry
+PARSER_ADDRESS_SPACE = 2 * 1024**3  # the worker's RLIMIT_AS: a runaway parse fails there, not here
 
 
 class PayloadTooLarge(DomainError):
@@ -71,9 +84,39 @@ def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"Tệp gửi lên vượt quá {limit // 1000} KB; hãy chia thành nhiều tệp nhỏ hơn")
 
 
+_pool: ProcessPoolExecutor | None = None
+
+
+def _start_worker(limit: int) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    # Linux: the worker dies with its service, even one killed outright, rather than finish a parse for nobody.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _executor() -> ProcessPoolExecutor:
+    global _pool
+    if _pool is None:
+        # spawn, not fork: the service has threads (argon2, the store's driver) that fork would copy mid-state.
+        _pool = ProcessPoolExecutor(max_workers=PARSERS, mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_start_worker, initargs=(PARSER_ADDRESS_SPACE,))
+    return _pool
+
+
+def _in_worker(parse: Any, data: bytes) -> tuple[str, Any]:
+    """Runs in the worker: a refusal comes back as data (an exception's code and details would
+    not survive pickling)."""
+    try:
+        return "ok", parse(data)
+    except DomainError as refused:
+        return "refused", (type(refused).__name__, refused.message, refused.code, refused.details)
+    except MemoryError:
+        return "refused", ("UnreadableSheet", "Tệp quá lớn hoặc quá phức tạp để đọc", "sheet_too_large", None)
+
+
 async def parse_off_loop(parse: Any, data: bytes) -> Any:
-    """`parse(data)` in a worker thread, at most PARSERS at once."""
-    global _waiting
+    """`parse(data)` (a module-level function) in the worker process, at most PARSERS at once."""
+    global _waiting, _pool
     parsers = _semaphore()
     if parsers.locked() and _waiting >= WAITING:
         raise Busy("Hệ thống đang đọc nhiều tệp cùng lúc; xin thử lại sau ít phút")
@@ -82,11 +125,26 @@ async def parse_off_loop(parse: Any, data: bytes) -> Any:
         await parsers.acquire()
     finally:
         _waiting -= 1
-    # The semaphore is given back when the thread ends, not when the caller stops waiting: a
-    # caller that hangs up cannot leave more threads parsing than PARSERS.
-    work = asyncio.ensure_future(asyncio.to_thread(parse, data))
+    # The semaphore is given back when the worker is done, not when the caller stops waiting: a
+    # caller that hangs up cannot leave more sheets parsing than PARSERS.
+    try:
+        work = asyncio.get_running_loop().run_in_executor(_executor(), _in_worker, parse, data)
+    except BaseException:
+        parsers.release()
+        raise
     work.add_done_callback(lambda done: (parsers.release(), done.cancelled() or done.exception()))
-    return await asyncio.shield(work)
+    try:
+        outcome, value = await asyncio.shield(work)
+    except BrokenProcessPool:
+        log.error("sheet parser died; starting a new one")
+        _pool = None
+        raise UnreadableSheet("Tệp quá lớn hoặc quá phức tạp để đọc", code="sheet_too_large") from None
+    if outcome == "refused":
+        kind, message, code, details = value
+        error = UnreadableSheet(message, code=code) if kind == "UnreadableSheet" else DomainError(message, code=code)
+        error.details = details
+        raise error
+    return value
 
 
 async def read_sheet(request: Request) -> list[dict[str, str]]:

@@ -46,7 +46,10 @@ MAX_COLUMNS = 64
 MAX_CELL_CHARS = 32_767  # Excel's own limit for one cell
 # An .xlsx is a zip: what its parts would inflate to is bounded before anything is inflated.
 MAX_XLSX_PARTS = 2_000
-MAX_XLSX_INFLATED = 48 * 1024 * 1024  # the parts read (workbook, relations, shared strings, sheet)
+MAX_XLSX_INFLATED = 24 * 1024 * 1024  # the parts read (workbook, relations, shared strings, sheet)
+# Elements of the sheet, blank or not: what parsing costs is bounded by what is there to parse.
+MAX_ROW_ELEMENTS = MAX_ROWS + 1_000
+MAX_CELL_ELEMENTS = 1_000_000
 
 
 class UnreadableSheet(DomainError):
@@ -192,11 +195,19 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
 
 
 def _elements(source: IO[bytes], *tags: str) -> Iterator[Any]:
-    """The elements of `tags` as each ends (entities and DTDs are refused by defusedxml)."""
+    """The elements of `tags` as each ends, each dropped from the tree once the caller is done
+    with it, so a sheet is never held whole (entities and DTDs are refused by defusedxml)."""
+    open_elements: list[Any] = []
     with source:
-        for _event, element in iterparse(source, events=("end",), forbid_dtd=True):
+        for event, element in iterparse(source, events=("start", "end"), forbid_dtd=True):
+            if event == "start":
+                open_elements.append(element)
+                continue
+            open_elements.pop()
             if element.tag in tags:
                 yield element
+                if open_elements:
+                    open_elements[-1].remove(element)
 
 
 def _relations(part: Any, name: str) -> dict[str, str]:
@@ -234,19 +245,23 @@ def _shared_strings(part: Any, sizes: dict[str, int]) -> list[str]:
     strings = []
     for si in _elements(part(name), _MAIN + "si"):
         strings.append(_text(si))
-        si.clear()
     return strings
 
 
 def _sheet_rows(source: IO[bytes], strings: list[str]) -> Iterator[tuple[int, list[Any]]]:
-    number = 0
+    number = rows = cells_seen = 0
     for row in _elements(source, _MAIN + "row"):
         number = int(row.get("r") or number + 1)
         if number < 1:
             raise UnreadableSheet("Không đọc được tệp Excel (.xlsx): số dòng sai")
+        rows += 1
+        cells_seen += len(row)
+        if rows > MAX_ROW_ELEMENTS or cells_seen > MAX_CELL_ELEMENTS:
+            raise UnreadableSheet(f"Tệp có quá nhiều dòng hoặc ô (tối đa {MAX_ROWS} dòng dữ liệu)",
+                                  code="too_many_rows")
         cells: dict[int, Any] = {}
         column = 0
-        for cell in row.findall(_MAIN + "c"):
+        for cell in row.iter(_MAIN + "c"):
             ref = _CELL_REF.match(cell.get("r") or "")
             column = _column_index(ref.group(1)) if ref else column + 1
             value = _cell_value(cell, strings)
@@ -255,7 +270,6 @@ def _sheet_rows(source: IO[bytes], strings: list[str]) -> Iterator[tuple[int, li
             if column > MAX_COLUMNS:
                 raise _too_wide(number, column)
             cells[column] = value
-        row.clear()  # the tree of a sheet is never held whole
         if not cells:
             continue
         if number > MAX_ROWS + 100:

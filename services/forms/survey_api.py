@@ -153,7 +153,8 @@ async def import_list(survey_id: str, owner: str, request: Request, principal: C
     if checked.errors:
         error = DomainError(f"Danh sách có {len(checked.errors)} lỗi; chưa có dòng nào được lưu",
                             code="list_rejected")
-        error.details = {"errors": [e.__dict__ for e in sorted(checked.errors, key=lambda e: e.row)]}
+        error.details = {"errors": [e.__dict__ for e in sorted(checked.errors, key=lambda e: e.row)[:1000]],
+                         "total": len(checked.errors)}
         raise error
     lst.replace(principal, checked)
     await store.save_list(lst)

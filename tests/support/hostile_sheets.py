@@ -82,3 +82,17 @@ def entity_bomb() -> bytes:
     prolog = '<!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa">' + "".join(
         f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8)) + "]>"
     return xlsx(_sheet("A1:A1", _row(1, ("A1", "&i;")), prolog))
+
+
+def blank_rows(inflated_mb: int = 40) -> bytes:
+    """Under the inflated-size cap, but millions of empty rows: costly to parse, nothing to read."""
+    return zip_bomb(inflated_mb)
+
+
+def dense(rows: int = 21_000, columns: int = 20) -> bytes:
+    """Nothing wrong but its bulk: under 1 MB zipped, some 12 MB of XML and 400,000 cells, every
+    one to be read (seconds of CPU)."""
+    letters = [chr(65 + i) for i in range(columns)]
+    body = "".join(f'<row r="{n}">' + "".join(f'<c r="{c}{n}"><v>{n}</v></c>' for c in letters) + "</row>"
+                   for n in range(1, rows + 1))
+    return xlsx(_sheet(f"A1:{letters[-1]}{rows}", body))

@@ -1,15 +1,16 @@
-"""Sheets at the HTTP edge: the streamed byte cap, parsing off the loop within its bound, and
+"""Sheets at the HTTP edge: the streamed byte cap, parsing in a worker process within its bound, and
 exports that fail before their first byte (issue 11, items 1 and 7). An ASGI request is built
 by hand: no server is needed to feed a body in chunks."""
 
 import asyncio
-import threading
+import time
 
 import pytest
 from starlette.requests import Request
 
 from chassis import sheet_http
 from chassis.sheet_http import Busy, PayloadTooLarge, parse_off_loop, read_body, streamed
+from chassis.sheets import UnreadableSheet, read_rows
 
 
 def request(chunks: list[bytes], headers: dict[str, str] | None = None) -> Request:
@@ -41,26 +42,36 @@ async def test_a_declared_length_past_the_cap_is_refused_unread():
     assert refused.value.status == 413 and req.state.received == []
 
 
-async def test_parsing_runs_off_the_loop_one_at_a_time_and_the_queue_is_bounded():
-    release = threading.Event()
-    running: list[int] = []
+def slow(data: bytes) -> bytes:
+    time.sleep(0.5)
+    return data
 
-    def slow(data: bytes) -> bytes:
-        running.append(1)
-        assert release.wait(10)
-        return data
 
+def refuse(data: bytes) -> bytes:
+    raise UnreadableSheet("không đọc được", code="too_many_columns")
+
+
+async def test_parsing_runs_in_a_worker_one_at_a_time_and_the_queue_is_bounded():
     first = asyncio.create_task(parse_off_loop(slow, b"1"))
     waiting = [asyncio.create_task(parse_off_loop(slow, b"w")) for _ in range(sheet_http.WAITING)]
-    ticks = 0
-    while not running:  # the loop keeps turning while a sheet is parsed
+    await asyncio.sleep(0)
+    with pytest.raises(Busy) as busy:
+        await parse_off_loop(slow, b"one too many")
+    assert busy.value.status == 503
+    ticks, started = 0, time.monotonic()
+    while not first.done():  # the loop keeps turning while a sheet is parsed
         await asyncio.sleep(0.01)
         ticks += 1
-    with pytest.raises(Busy):
-        await parse_off_loop(slow, b"one too many")
-    assert len(running) == 1
-    release.set()
+    assert ticks > 10
     assert await first == b"1" and [await w for w in waiting] == [b"w"] * sheet_http.WAITING
+    assert time.monotonic() - started >= 0.5 * sheet_http.WAITING  # one at a time
+
+
+async def test_a_refusal_in_the_worker_keeps_its_code_and_the_worker_goes_on():
+    with pytest.raises(UnreadableSheet) as refused:
+        await parse_off_loop(refuse, b"")
+    assert refused.value.code == "too_many_columns" and refused.value.status == 422
+    assert await parse_off_loop(read_rows, b"a\nb\n") == [{"#row": "2", "a": "b"}]
 
 
 async def test_an_export_that_fails_before_its_first_byte_is_an_error_not_an_empty_200():

@@ -15,6 +15,7 @@ from .model import CHILD_LEVELS, ROLE_LEVELS, Unit, check_administration, check_
 
 CODE = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
 LEVELS = ("province", "district", "commune", "agency")
+MAX_REPORTED = 1000
 # Ids made from the national code: importing the same sheet again, or finishing an import a crash
 # interrupted, makes the same units, never a second copy.
 _UNIT_NS = uuid.UUID("6f1c2a4e-8f7b-4f7e-9a55-2b1f3c0d9e11")
@@ -37,7 +38,9 @@ class ImportRejected(DomainError):
     def __init__(self, errors: list[RowError]) -> None:
         super().__init__(f"Tệp có {len(errors)} lỗi; chưa có dòng nào được lưu")
         self.errors = errors
-        self.details = {"errors": [{"row": e.row, "field": e.field, "message": e.message} for e in errors]}
+        # The first thousand are enough to fix a sheet; all of a 50,000-row sheet's would be megabytes.
+        self.details = {"errors": [{"row": e.row, "field": e.field, "message": e.message}
+                                   for e in errors[:MAX_REPORTED]], "total": len(errors)}
 
 
 @dataclass
