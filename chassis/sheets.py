@@ -6,7 +6,7 @@ composed form (a sheet typed with decomposed Vietnamese diacritics reads the sam
 hostile input: only the cells present are read (an .xlsx's declared dimension is never trusted),
 reading stops at the row and column caps, an .xlsx's parts are bounded before they are inflated
 (a zip bomb is refused unread), its XML may not declare entities, and every failure is an
-`UnreadableSheet` (422), never a crash. Parsing is CPU work: `chassis.uploads` runs it off the
+`UnreadableSheet` (422), never a crash. Parsing is CPU work: `chassis.sheet_http` runs it off the
 event loop.
 
 Writing: `write_csv` / `csv_stream` and `write_xlsx` / `xlsx_stream` for every export of every
