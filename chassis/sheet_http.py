@@ -8,7 +8,7 @@ service's memory. Parsing is bounded: one sheet at a time per service process, a
 waiting; past that the caller is asked to come back (503), rather than queueing without limit.
 Callers check the caller's right to upload BEFORE calling `read_sheet`.
 
-Out: `streamed` sends an export whose failure is never mistaken for a finished file.
+Out: `streamed` sends an export that is whole or an error, never a truncated file that looks finished.
 See docs/decisions/0009-uploads-and-exports.md."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import ctypes
 import multiprocessing
 import resource
 import signal
+import tempfile
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -152,16 +153,29 @@ async def read_sheet(request: Request) -> list[dict[str, str]]:
     return await parse_off_loop(read_rows, await read_body(request, upload_limit(request)))
 
 
-async def streamed(chunks: AsyncIterator[bytes], *, media_type: str, headers: dict[str, str]) -> StreamingResponse:
-    """A streamed download whose first chunk is made before the status line is sent: what fails
-    before it (an .xlsx is whole before its first byte) is an error response, not a 200 with an
-    empty body. What fails after it breaks the connection before the body's end (no last chunk),
-    so the client sees an incomplete download, never a file that looks finished."""
-    first = await anext(chunks, b"")
+async def streamed(chunks: AsyncIterator[bytes], *, media_type: str, headers: dict[str, str],
+                   memory_bytes: int = 1 << 20) -> StreamingResponse:
+    """A download that is whole or an error, never a file cut short that looks finished.
+
+    The rows are still read as a stream (memory stays bounded: past `memory_bytes` the file is
+    on disk), but the whole file is written before the status line goes out, so any failure on
+    the way is an error response. Streaming straight to the client cannot give that here: once
+    a 200 has started, the HTTP shell's middleware (Starlette's BaseHTTPMiddleware) ends the body
+    cleanly when the app fails, and the client receives a truncated file as a complete one. The
+    Content-Length sent lets the client tell a short body from a whole one."""
+    spool = tempfile.SpooledTemporaryFile(max_size=memory_bytes)
+    try:
+        async for chunk in chunks:
+            spool.write(chunk)
+        size = spool.tell()
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
 
     async def body() -> AsyncIterator[bytes]:
-        yield first
-        async for chunk in chunks:
-            yield chunk
+        with spool:
+            while chunk := spool.read(1 << 16):
+                yield chunk
 
-    return StreamingResponse(body(), media_type=media_type, headers=headers)
+    return StreamingResponse(body(), media_type=media_type, headers={**headers, "Content-Length": str(size)})

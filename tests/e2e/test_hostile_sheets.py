@@ -61,7 +61,7 @@ def test_hostile_xlsx_is_refused_on_every_upload_while_sign_in_answers(client, a
             response = client.accounts.post("/auth/token", json={"username": account["username"],
                                                                  "password": account["initial_password"]})
             assert response.status_code == 200
-            assert time.monotonic() - started < 3
+            assert time.monotonic() - started < 5  # bench.hostile_upload measures the real figure
     finally:
         stop.set()
         for a in attackers:

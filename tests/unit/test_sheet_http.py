@@ -74,17 +74,19 @@ async def test_a_refusal_in_the_worker_keeps_its_code_and_the_worker_goes_on():
     assert await parse_off_loop(read_rows, b"a\nb\n") == [{"#row": "2", "a": "b"}]
 
 
-async def test_an_export_that_fails_before_its_first_byte_is_an_error_not_an_empty_200():
+async def test_an_export_that_fails_midway_is_an_error_not_a_short_200():
     async def failing():
+        yield b"header\r\n"
+        yield b"a row\r\n"
         raise RuntimeError("the store went away")
-        yield b""  # pragma: no cover
 
     with pytest.raises(RuntimeError):
         await streamed(failing(), media_type="text/csv", headers={})
 
     async def fine():
-        yield b"a"
-        yield b"b"
+        yield b"a" * 700_000
+        yield b"b" * 700_000  # past the in-memory part: spooled to disk
 
-    response = await streamed(fine(), media_type="text/csv", headers={})
-    assert [c async for c in response.body_iterator] == [b"a", b"b"]
+    response = await streamed(fine(), media_type="text/csv", headers={"X-A": "1"})
+    assert response.headers["content-length"] == "1400000" and response.headers["x-a"] == "1"
+    assert b"".join([c async for c in response.body_iterator]) == b"a" * 700_000 + b"b" * 700_000

@@ -48,7 +48,7 @@ def _refused(data: bytes) -> UnreadableSheet:
     started, peak_before = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with pytest.raises(UnreadableSheet) as refused:
         read_rows(data)
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < 5.0  # milliseconds when the machine is idle
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 200_000  # KB: no blow-up
     return refused.value
 
