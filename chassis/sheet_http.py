@@ -129,7 +129,11 @@ async def parse_off_loop(parse: Any, data: bytes) -> Any:
     # The semaphore is given back when the worker is done, not when the caller stops waiting: a
     # caller that hangs up cannot leave more sheets parsing than PARSERS.
     try:
-        work = asyncio.get_running_loop().run_in_executor(_executor(), _in_worker, parse, data)
+        try:
+            work = asyncio.get_running_loop().run_in_executor(_executor(), _in_worker, parse, data)
+        except BrokenProcessPool:  # the last worker died: a new pool, once
+            _pool = None
+            work = asyncio.get_running_loop().run_in_executor(_executor(), _in_worker, parse, data)
     except BaseException:
         parsers.release()
         raise

@@ -3,6 +3,7 @@ exports that fail before their first byte (issue 11, items 1 and 7). An ASGI req
 by hand: no server is needed to feed a body in chunks."""
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -65,6 +66,17 @@ async def test_parsing_runs_in_a_worker_one_at_a_time_and_the_queue_is_bounded()
     assert ticks > 10
     assert await first == b"1" and [await w for w in waiting] == [b"w"] * sheet_http.WAITING
     assert time.monotonic() - started >= 0.5 * sheet_http.WAITING  # one at a time
+
+
+def die(data: bytes) -> bytes:
+    os._exit(9)  # what the out-of-memory killer would do
+
+
+async def test_a_worker_that_dies_is_a_422_and_a_new_one_takes_over():
+    with pytest.raises(UnreadableSheet) as refused:
+        await parse_off_loop(die, b"")
+    assert refused.value.code == "sheet_too_large"
+    assert await parse_off_loop(read_rows, b"a\nb\n") == [{"#row": "2", "a": "b"}]
 
 
 async def test_a_refusal_in_the_worker_keeps_its_code_and_the_worker_goes_on():
