@@ -48,6 +48,8 @@ class ServiceSettings(BaseSettings):
     survey_open_key: str = ""
 
     max_body_bytes: int = Field(default=1_000_000, description="largest accepted HTTP request body")
+    # Sheets uploaded (units, accounts, respondent lists): read as a stream and refused past this.
+    max_upload_bytes: int = Field(default=1_000_000, description="largest accepted uploaded sheet")
 
     # Fault injection for crash tests: exit the process right after a state change is stored,
     # before its events could be published.

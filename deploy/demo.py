@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from chassis.sheets import write_csv
 from deploy.lang_son import account_rows, scope, to_csv, unit_rows
 from services.accounts.domain.imports import unit_id_for
 
@@ -139,12 +140,9 @@ def open_survey(forms: httpx.Client, headers: dict[str, str], province_id: str, 
         "survey_id": survey, "title": "Điều tra xã hội học xác định Chỉ số cải cách hành chính (bản trình diễn)",
         "list_deadline": str(today + timedelta(days=7)), "answer_deadline": str(today + timedelta(days=21)),
         "owner_unit_ids": [province_id]})
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["Họ và tên", "Thư điện tử", "Nhóm đối tượng", "Chức vụ", "Cơ quan, đơn vị"])
-    writer.writerows(RESPONDENTS)
+    sheet = write_csv(["Họ và tên", "Thư điện tử", "Nhóm đối tượng", "Chức vụ", "Cơ quan, đơn vị"], RESPONDENTS)
     lists = f"/surveys/{survey}/lists/{province_id}"
-    imported = call("POST", f"{lists}/import", content=out.getvalue().encode(), headers={"Content-Type": "text/csv"})
+    imported = call("POST", f"{lists}/import", content=sheet, headers={"Content-Type": "text/csv"})
     call("POST", f"{lists}/submit")
     call("POST", f"/surveys/{survey}/dispatch")
     return survey, imported["total"]

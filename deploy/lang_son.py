@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from chassis.sheets import write_csv
+
 SCOPE = Path(__file__).resolve().parent / "data" / "lang-son-2021-scope.csv"
 
 PROVINCIAL = ["Văn phòng Ủy ban nhân dân tỉnh", "Sở Nội vụ", "Sở Tài chính", "Sở Kế hoạch và Đầu tư",
@@ -54,10 +56,4 @@ def account_rows(units: list[dict[str, str]], domain: str = "langson.gov.vn") ->
 
 
 def to_csv(rows: list[dict[str, str]]) -> bytes:
-    import io
-
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue().encode()
+    return write_csv(list(rows[0]), [list(r.values()) for r in rows])

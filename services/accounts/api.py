@@ -14,12 +14,15 @@ from chassis.auth import Principal, Unauthenticated
 from chassis.errors import DomainError, Forbidden, NotFound
 from chassis.http import CurrentPrincipal, SignedInBeforePasswordChange, client_ip, from_state
 from chassis.store import StaleVersion
+from chassis.text import Input, SingleLine
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field
 
-from .domain import model
+from chassis.sheets import CSV_TYPE, XLSX_TYPE
+from chassis.sheet_http import read_sheet
+
+from .domain import imports, model
 from .domain.model import Account
-from chassis.sheets import XLSX_TYPE
 from .store import AccountsStore
 from .tokens import TokenIssuer
 
@@ -45,8 +48,8 @@ async def verify_password(stored: str, password: str) -> bool:
             return False
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Strict(Input):
+    """Request bodies: no unknown field, no control character (chassis.text)."""
 
 
 class LoginRequest(Strict):
@@ -72,7 +75,7 @@ class ReasonRequest(Strict):
 
 class UnitRequest(Strict):
     code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
-    name: str = Field(min_length=1, max_length=300)
+    name: SingleLine = Field(min_length=1, max_length=300)
     level: Literal["province", "district", "commune", "agency"]
     parent_id: str = Field(min_length=1, max_length=64)
 
@@ -90,7 +93,7 @@ class UnitResponse(BaseModel):
 
 
 class RenameRequest(Strict):
-    name: str = Field(min_length=1, max_length=300)
+    name: SingleLine = Field(min_length=1, max_length=300)
     reason: str = Field(min_length=1, max_length=1000)
 
 
@@ -104,7 +107,7 @@ class AccountRequest(Strict):
     unit_id: str = Field(min_length=1, max_length=64)
     role: Literal["central_admin", "province_admin", "province_supervisor", "district_admin",
                   "district_supervisor", "reporting_unit"]
-    display_name: str = Field(min_length=1, max_length=200)
+    display_name: SingleLine = Field(min_length=1, max_length=200)
     email: EmailStr | None = None
 
 
@@ -256,8 +259,9 @@ _SHEET_BODY = {"requestBody": {"required": True, "content": {
 async def import_units(request: Request, principal: CurrentPrincipal, accounts: Accounts) -> dict:
     """A sheet (CSV or .xlsx) with columns code, name, level, parent_code. Every row is checked
     first; one bad row rejects the sheet with a report of every bad row, and nothing is stored."""
-    result = await request.app.state.importer.import_units(principal, await _actor_unit(accounts, principal),
-                                                           await request.body())
+    imports.check_may_import(principal)  # before a byte of the sheet is read
+    actor_unit = await _actor_unit(accounts, principal)
+    result = await request.app.state.importer.import_units(principal, actor_unit, await read_sheet(request))
     await audit(request, accounts, "units_imported", actor=principal, target=await _actor_unit(accounts, principal),
                 **result)
     return result
@@ -267,8 +271,9 @@ async def import_units(request: Request, principal: CurrentPrincipal, accounts: 
 async def import_accounts(request: Request, principal: CurrentPrincipal, accounts: Accounts) -> dict:
     """A sheet with columns username, unit_code, role, display_name, email: accounts issued all or
     none. The initial passwords come back once, from the `credentials` address in the answer."""
-    result = await request.app.state.importer.import_accounts(principal, await _actor_unit(accounts, principal),
-                                                              await request.body())
+    imports.check_may_import(principal)  # before a byte of the sheet is read
+    actor_unit = await _actor_unit(accounts, principal)
+    result = await request.app.state.importer.import_accounts(principal, actor_unit, await read_sheet(request))
     await audit(request, accounts, "accounts_imported", actor=principal,
                 target=await _actor_unit(accounts, principal), **result)
     return result
@@ -281,7 +286,7 @@ async def import_credentials(import_id: str, request: Request, principal: Curren
     data = await request.app.state.importer.credentials(principal, import_id, format)
     await audit(request, accounts, "credentials_downloaded", actor=principal,
                 target=await _actor_unit(accounts, principal), import_id=import_id)
-    media = "text/csv; charset=utf-8" if format == "csv" else XLSX_TYPE
+    media = CSV_TYPE if format == "csv" else XLSX_TYPE
     return Response(data, media_type=media,
                     headers={"Content-Disposition": f'attachment; filename="tai-khoan-{import_id[:8]}.{format}"',
                              "Cache-Control": "no-store"})

@@ -6,8 +6,6 @@ half-done."""
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +17,7 @@ from chassis.store import StaleVersion
 
 from .domain import imports, model
 from .domain.model import Unit
-from chassis.sheets import read_rows, write_xlsx
+from chassis.sheets import write_csv, write_xlsx
 from .store import CREDENTIALS_TAKEN, UNIT_CODES, USERNAMES, AccountsStore
 
 log = get_logger("accounts.imports")
@@ -32,8 +30,7 @@ class Importer:
         self.accounts = accounts
         self.hash_password = hash_password
 
-    async def import_units(self, actor: Principal, actor_unit: Unit, data: bytes) -> dict[str, Any]:
-        rows = read_rows(data)
+    async def import_units(self, actor: Principal, actor_unit: Unit, rows: list[dict[str, str]]) -> dict[str, Any]:
         codes = {r.get("code", "") for r in rows} | {r.get("parent_code", "") for r in rows}
         existing = await self.accounts.units_by_code({c for c in codes if c})
         planned = imports.plan_units(actor, actor_unit, rows, existing)
@@ -45,8 +42,8 @@ class Importer:
         await self.apply(job)
         return {"import_id": job["_id"], "created": len(planned)}
 
-    async def import_accounts(self, actor: Principal, actor_unit: Unit, data: bytes) -> dict[str, Any]:
-        rows = read_rows(data)
+    async def import_accounts(self, actor: Principal, actor_unit: Unit, rows: list[dict[str, str]]
+                              ) -> dict[str, Any]:
         units = await self.accounts.units_by_code({r["unit_code"] for r in rows if r.get("unit_code")})
         taken = await self.accounts.taken_usernames({r["username"].lower() for r in rows if r.get("username")})
         plans = imports.plan_accounts(actor, actor_unit, rows, units, taken)
@@ -144,11 +141,7 @@ class Importer:
         await self.accounts.set_import(import_id, credentials=None, credentials_taken_at=datetime.now(UTC))
         rows = [[c["username"], c["password"], c["role"], c["unit_code"], c["unit_name"]] for c in job["credentials"]]
         if fmt == "csv":
-            out = io.StringIO()
-            writer = csv.writer(out)
-            writer.writerow(CREDENTIALS_HEADER)
-            writer.writerows(rows)
-            return ("\ufeff" + out.getvalue()).encode()  # the BOM makes Excel read UTF-8
+            return write_csv(CREDENTIALS_HEADER, rows)
         return write_xlsx("Tài khoản", CREDENTIALS_HEADER, rows)
 
     @staticmethod

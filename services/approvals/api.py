@@ -3,8 +3,6 @@ campaign progress per area."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -12,7 +10,8 @@ from chassis.auth import Principal
 from chassis.clock import today_in_vietnam
 from chassis.errors import Forbidden, NotFound
 from chassis.http import CurrentPrincipal, client_ip, from_state
-from chassis.sheets import XLSX_TYPE, write_xlsx
+from chassis.sheets import CSV_TYPE, XLSX_TYPE, write_csv, write_xlsx
+from chassis.text import Input
 from chassis.tree import UnitDirectory
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,8 +24,8 @@ from .views import area_progress
 router = APIRouter()
 
 
-class ApproveRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ApproveRequest(Input):
+    model_config = ConfigDict(str_strip_whitespace=False)
     revision: int = Field(ge=1, description="the revision the supervisor read; a newer one makes this 409")
 
 
@@ -147,9 +146,7 @@ async def export_progress(campaign_id: str, principal: CurrentPrincipal, store: 
              u["deadline"], punctual[u["timeliness"]], u["working_days_late"]] for u in view["units"]]
     name = f"tien-do-{campaign_id}-{view['area']['code'] or view['area']['unit_id']}.{format}"
     if format == "csv":
-        out = io.StringIO()
-        csv.writer(out).writerows([header, *rows])
-        data, media = ("\ufeff" + out.getvalue()).encode(), "text/csv; charset=utf-8"
+        data, media = write_csv(header, rows), CSV_TYPE
     else:
         data, media = write_xlsx("Tiến độ", header, rows), XLSX_TYPE
     return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})

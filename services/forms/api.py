@@ -9,7 +9,9 @@ from chassis.auth import Principal
 from chassis.clock import today_in_vietnam
 from chassis.errors import Conflict, DomainError, Forbidden, NotFound
 from chassis.http import CurrentPrincipal, from_state
-from chassis.single_line import SingleLine
+from chassis.sheet_http import streamed
+from chassis.sheets import CSV_TYPE, XLSX_TYPE, csv_stream, xlsx_stream
+from chassis.text import Input, SingleLine
 from chassis.tree import UnitDirectory
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
@@ -18,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from .domain.campaigns import Campaign, FormCode, UnitId, half_yearly, tier_of
 from .domain.codelists import DYNAMIC, code_lists
 from .domain.definitions import FieldError, FormDefinition
-from .exports import Export, csv_stream, header_for, xlsx_stream
+from .exports import Export, flat_rows, header_for
 from .domain.model import Submission, submission_id
 from .store import CampaignStore, DefinitionStore, SubmissionStore
 
@@ -26,11 +28,9 @@ router = APIRouter()
 
 Scalar = str | int | float | bool | None
 FIELD_CODE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-class SubmitRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class SubmitRequest(Input):
 
     campaign_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     form_code: str = Field(min_length=1, max_length=32)
@@ -149,8 +149,8 @@ async def open_campaign(body: Campaign, principal: CurrentPrincipal, tree: Units
     return body
 
 
-class PeriodicRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PeriodicRequest(Input):
+    model_config = ConfigDict(str_strip_whitespace=False)
     base_id: str = Field(min_length=1, max_length=48, pattern=r"^[A-Za-z0-9._-]+$")
     form_code: FormCode
     title: SingleLine = Field(min_length=1, max_length=250, description="the period is added to it")
@@ -187,11 +187,11 @@ async def export_submissions(request: Request, principal: CurrentPrincipal, camp
     export: Export = request.app.state.export
     columns = await export.columns(form_code)
     header = header_for(columns, await definitions.latest(form_code))
-    rows = export.rows(principal, campaign_id, area)
-    stream = csv_stream(header, columns, rows) if format == "csv" else xlsx_stream(header, columns, rows)
-    media = "text/csv; charset=utf-8" if format == "csv" else XLSX_TYPE
+    rows = flat_rows(columns, export.rows(principal, campaign_id, area))
+    stream = csv_stream(header, rows) if format == "csv" else xlsx_stream("Phiếu", header, rows)
+    media = CSV_TYPE if format == "csv" else XLSX_TYPE
     name = f"phieu-{campaign_id}.{format}"
-    return StreamingResponse(stream, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return await streamed(stream, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/definitions", tags=["definitions"])
@@ -216,8 +216,7 @@ async def publish_definition(body: FormDefinition, principal: CurrentPrincipal,
     return body
 
 
-class CodingRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class CodingRequest(Input):
     field: str = Field(pattern=FIELD_CODE)
     code: str = Field(min_length=1, max_length=16)
     expected_version: int | None = Field(default=None, ge=1)

@@ -1,18 +1,15 @@
 """Exports of submissions and their answers, as CSV or Excel, for the caller's area: one unit, a
 district, a province or the whole campaign. Rows are written as they are read, so a national
-export neither times out nor fills memory (Excel is built in openpyxl's write-only mode)."""
+export neither times out nor fills memory; the sheets themselves are written by chassis.sheets,
+which neutralises formulas and characters a sheet cannot hold."""
 
 from __future__ import annotations
 
-import csv
-import io
-import tempfile
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 from chassis.auth import Principal
-from openpyxl import Workbook
 
 from .domain.definitions import FormDefinition
 from .store import SUBMISSIONS, DefinitionStore, SubmissionStore
@@ -58,29 +55,10 @@ def cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-async def csv_stream(header: list[str], columns: list[str], rows: AsyncIterator) -> AsyncIterator[bytes]:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    yield ("\ufeff" + out.getvalue()).encode()  # the BOM makes spreadsheet programs read UTF-8
+async def flat_rows(columns: list[str], rows: AsyncIterator) -> AsyncIterator[list[Any]]:
+    """Each submission as one row: its fixed columns, then an answer per question."""
     async for fixed, answers in rows:
-        out.seek(0)
-        out.truncate()
-        writer.writerow([*fixed, *(cell(answers.get(c)) for c in columns)])
-        yield out.getvalue().encode()
-
-
-async def xlsx_stream(header: list[str], columns: list[str], rows: AsyncIterator) -> AsyncIterator[bytes]:
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("Phiếu")
-    sheet.append(header)
-    async for fixed, answers in rows:
-        sheet.append([*fixed, *(cell(answers.get(c)) for c in columns)])
-    with tempfile.TemporaryFile() as file:
-        book.save(file)
-        file.seek(0)
-        while chunk := file.read(1 << 16):
-            yield chunk
+        yield [*fixed, *(cell(answers.get(c)) for c in columns)]
 
 
 def header_for(columns: list[str], definition: FormDefinition | None) -> list[str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from chassis.errors import Conflict
-from chassis.single_line import STORED
+from chassis.text import STORED
 from chassis.store import AlreadyExists, Store
 from pymongo.errors import DuplicateKeyError
 

@@ -4,7 +4,6 @@ without an account; progress per group; tamper flags and voided responses for th
 
 from __future__ import annotations
 
-import io
 import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -15,12 +14,13 @@ from chassis.errors import Conflict, DomainError, Forbidden, NotFound
 from chassis.http import CurrentPrincipal, MaybePrincipal, client_ip, from_state
 from chassis.logging import fresh_correlation_id
 from chassis.sealing import Sealer, SealError
-from chassis.sheets import XLSX_TYPE, read_rows
-from chassis.single_line import SingleLine
+from chassis.sheets import CSV_TYPE, XLSX_TYPE, write_csv, write_xlsx
+from chassis.text import Input, SingleLine
 from chassis.tree import UnitDirectory
+from chassis.sheet_http import read_sheet
 from fastapi import APIRouter, Depends, Request, Response
 from moha_contracts import SurveyInvitationIssued, SurveyResponseReceived, SurveyResponseVoided
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from .domain.surveys import (
     ADMIN_ROLES,
@@ -56,8 +56,7 @@ Units = Annotated[UnitDirectory, Depends(from_state("units"))]
 Definitions = Annotated[DefinitionStore, Depends(from_state("definitions"))]
 
 
-class SurveyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class SurveyRequest(Input):
     survey_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     title: SingleLine = Field(min_length=1, max_length=300)  # the invitation's subject: one line
     list_deadline: date = Field(description="lists are sent to the Ministry by this day (13/02 in seed 002)")
@@ -134,20 +133,10 @@ async def list_template(survey_id: str, owner: str, principal: CurrentPrincipal,
     header = ["Họ và tên", "Thư điện tử", "Nhóm đối tượng", "Chức vụ", "Cơ quan, đơn vị"]
     groups = list(GROUPS[lst.kind].values())
     if format == "csv":
-        data = ("\ufeff" + ",".join(header) + "\n").encode()
-        return Response(data, media_type="text/csv; charset=utf-8")
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "Danh sách đối tượng"
-    sheet.append(header)
-    legend = book.create_sheet("Nhóm đối tượng")
-    for label in groups:
-        legend.append([label])
-    out = io.BytesIO()
-    book.save(out)
-    return Response(out.getvalue(), media_type=XLSX_TYPE,
+        return Response(write_csv(header, []), media_type=CSV_TYPE,
+                        headers={"Content-Disposition": f'attachment; filename="danh-sach-{survey_id}.csv"'})
+    data = write_xlsx("Danh sách đối tượng", header, [], extra_sheets={"Nhóm đối tượng": [[g] for g in groups]})
+    return Response(data, media_type=XLSX_TYPE,
                     headers={"Content-Disposition": f'attachment; filename="danh-sach-{survey_id}.xlsx"'})
 
 
@@ -157,11 +146,13 @@ async def import_list(survey_id: str, owner: str, request: Request, principal: C
     """Replace the draft list with a sheet (CSV or .xlsx). Every row is checked; any bad row rejects
     the sheet with every problem listed, and nothing is stored. People listed twice are kept once."""
     _, lst = await _managed_list(store, survey_id, owner, principal)
-    checked = check_list(lst.kind, [normalise_headers(r) for r in read_rows(await request.body())])
+    # _managed_list has checked the caller's right: only now is the sheet read.
+    checked = check_list(lst.kind, [normalise_headers(r) for r in await read_sheet(request)])
     if checked.errors:
         error = DomainError(f"Danh sách có {len(checked.errors)} lỗi; chưa có dòng nào được lưu",
                             code="list_rejected")
-        error.details = {"errors": [e.__dict__ for e in sorted(checked.errors, key=lambda e: e.row)]}
+        error.details = {"errors": [e.__dict__ for e in sorted(checked.errors, key=lambda e: e.row)[:1000]],
+                         "total": len(checked.errors)}
         raise error
     lst.replace(principal, checked)
     await store.save_list(lst)
@@ -183,8 +174,7 @@ async def submit_list(survey_id: str, owner: str, principal: CurrentPrincipal, s
     return _list_view(lst)
 
 
-class ReasonRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class ReasonRequest(Input):
     reason: str = Field(min_length=1, max_length=2000)
 
 
@@ -263,8 +253,8 @@ def _response_slot(survey: dict[str, Any], owner: str, group: str, rid: str) -> 
 
 
 # The respondent's side: no account, the token is the key. -----------------------------------------
-class AnswersRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AnswersRequest(Input):
+    model_config = ConfigDict(str_strip_whitespace=False)
     answers: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")], Scalar] = Field(
         max_length=500)
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from chassis.clock import today_in_vietnam
 from chassis.errors import DomainError, Forbidden, NotFound
 from chassis.http import CurrentPrincipal, from_state
-from chassis.single_line import SingleLine
+from chassis.text import Input, SingleLine
 from chassis.tree import UnitDirectory
 from fastapi import APIRouter, Depends, Request
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
@@ -42,14 +42,12 @@ Units = Annotated[UnitDirectory, Depends(from_state("units"))]
 ADMINS = ("central_admin", "province_admin", "district_admin")
 
 
-class Link(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Link(Input):
     title: SingleLine = Field(min_length=1, max_length=300)
     url: AnyHttpUrl
 
 
-class NoticeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class NoticeRequest(Input):
     title: SingleLine = Field(min_length=1, max_length=300)  # the e-mail's subject: one line
     body: str = Field(min_length=1, max_length=20_000)
     links: list[Link] = Field(default_factory=list, max_length=20, description="documents, attached by link")
@@ -95,8 +93,8 @@ async def notice_status(notice_id: str, principal: CurrentPrincipal, store: Noti
             "title": broadcast["title"]}
 
 
-class ReminderRun(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ReminderRun(Input):
+    model_config = ConfigDict(str_strip_whitespace=False)
     as_of: date = Field(description="the day whose reminders are due (Vietnam's date)")
     campaign_id: str | None = Field(default=None, description="only this campaign's reminders")
 

@@ -1,7 +1,7 @@
 """The one-line text type every title that can become an e-mail subject uses."""
 
 import pytest
-from chassis.single_line import MESSAGE, SingleLine, single_line_problem
+from chassis.text import SINGLE_LINE_MESSAGE as MESSAGE, SingleLine, single_line_problem
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -37,7 +37,7 @@ def test_whatever_is_accepted_splits_into_one_line(text):
 
 def test_what_was_stored_before_the_rule_still_reads():
     # A campaign kept with a title on two lines: its submissions must not all become 500s.
-    from chassis.single_line import STORED
+    from chassis.text import STORED
     from services.forms.domain.campaigns import Campaign
 
     kept = ('{"campaign_id": "c1", "form_code": "1/HC-TB", "title": "Điều tra\\ncơ sở", "scope_unit_ids": ["20"],'

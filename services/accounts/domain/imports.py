@@ -7,7 +7,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from chassis.auth import Principal
-from chassis.errors import DomainError
+from chassis.errors import DomainError, Forbidden
 from chassis.sheets import row_number
 from email_validator import EmailNotValidError, validate_email
 
@@ -15,6 +15,7 @@ from .model import CHILD_LEVELS, ROLE_LEVELS, Unit, check_administration, check_
 
 CODE = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
 LEVELS = ("province", "district", "commune", "agency")
+MAX_REPORTED = 1000
 # Ids made from the national code: importing the same sheet again, or finishing an import a crash
 # interrupted, makes the same units, never a second copy.
 _UNIT_NS = uuid.UUID("6f1c2a4e-8f7b-4f7e-9a55-2b1f3c0d9e11")
@@ -37,7 +38,9 @@ class ImportRejected(DomainError):
     def __init__(self, errors: list[RowError]) -> None:
         super().__init__(f"Tệp có {len(errors)} lỗi; chưa có dòng nào được lưu")
         self.errors = errors
-        self.details = {"errors": [{"row": e.row, "field": e.field, "message": e.message} for e in errors]}
+        # The first thousand are enough to fix a sheet; all of a 50,000-row sheet's would be megabytes.
+        self.details = {"errors": [{"row": e.row, "field": e.field, "message": e.message}
+                                   for e in errors[:MAX_REPORTED]], "total": len(errors)}
 
 
 @dataclass
@@ -57,6 +60,13 @@ def _require(row: dict[str, str], n: int, columns: tuple[str, ...], problems: Pr
     for c in missing:
         problems.add(n, c, "Thiếu thông tin bắt buộc")
     return not missing
+
+
+def check_may_import(actor: Principal) -> None:
+    """Before a sheet is even read: importing units and issuing accounts by the sheet is for
+    administrators (the sheet's rows are then checked against each one's own scope)."""
+    if not actor.is_admin:
+        raise Forbidden("Chỉ quản trị hệ thống được nhập danh sách đơn vị hay cấp tài khoản theo tệp")
 
 
 def plan_units(actor: Principal, actor_unit: Unit, rows: list[dict[str, str]],

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from chassis.auth import Principal
 from chassis.errors import Conflict, DomainError, Forbidden
-from chassis.single_line import SingleLine
+from chassis.text import SingleLine
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Tier = Literal["province", "district"]

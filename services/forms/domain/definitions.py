@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
+from chassis.text import text_problem
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .codelists import DYNAMIC, code_lists
@@ -187,6 +188,8 @@ def _type_error(f: FieldDef, value: Any) -> str | None:
             return f"{f.label}: {error}"
     elif not isinstance(value, str) or len(value) > f.max_length:
         return f"{f.label}: phải là chuỗi ký tự, tối đa {f.max_length} ký tự"
+    if isinstance(value, str) and (problem := text_problem(value, multiline=f.type == "text")):
+        return f"{f.label}: {problem}"
     if f.type in ("integer", "number"):
         if f.min is not None and value < f.min:
             return f"{f.label}: không được nhỏ hơn {_fmt(f.min)}"

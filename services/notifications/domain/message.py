@@ -15,7 +15,7 @@ from __future__ import annotations
 from email.header import Header
 from email.message import EmailMessage
 
-from chassis.single_line import single_line_problem
+from chassis.text import single_line_problem
 
 
 class Unbuildable(ValueError):
