@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from tests.e2e.test_flow import submit
-from tests.support.platform import bearer, eventually
+from tests.support.platform import bearer, eventually, new_password_for
 
 pytestmark = pytest.mark.e2e
 
@@ -121,6 +121,27 @@ def test_only_the_administering_level_may_act_on_an_account(client, admin, fresh
     assert any(e["target_id"] == target for e in client.accounts.get("/audit", headers=own).json())
     assert not any(e["target_id"] == target for e in client.accounts.get("/audit", headers=other).json())
     assert client.accounts.get("/audit", headers=district["a_auth"]).status_code == 403
+
+
+def test_a_password_change_ends_the_other_tokens_of_the_account(client, fresh):
+    """Someone who took a token (or a forgotten session on another machine) is signed out when the
+    holder changes its password: at once in accounts, in the other services as soon as they have
+    the event; the session that changed it carries on with the token it got back."""
+    password = new_password_for(fresh["initial_password"])
+    other_device = client.login(fresh["username"], fresh["initial_password"])  # activates: password is now `password`
+    this_device = sign_in(client, fresh, password).json()["access_token"]
+    assert client.forms.get("/submissions/none", headers=other_device).status_code == 404  # works until the change
+    changed = client.accounts.post("/auth/password", headers=bearer(this_device), json={
+        "current_password": password, "new_password": "Doi-mat-khau-2026"})
+    assert changed.status_code == 200
+    assert client.accounts.get("/me", headers=other_device).status_code == 401
+    assert client.accounts.get("/me", headers=bearer(this_device)).status_code == 401  # the old one of this session too
+    eventually(lambda: client.forms.get("/submissions/none", headers=other_device).status_code == 401, timeout=10)
+    eventually(lambda: client.approvals.get("/tasks", headers=other_device).status_code == 401, timeout=10)
+    eventually(lambda: client.notifications.get("/inbox", headers=other_device).status_code == 401, timeout=10)
+    renewed = bearer(changed.json()["access_token"])
+    assert client.accounts.get("/me", headers=renewed).status_code == 200
+    assert client.forms.get("/submissions/none", headers=renewed).status_code == 404
 
 
 def test_role_change_ends_tokens_carrying_the_old_role(client, admin, district):

@@ -111,3 +111,31 @@ def test_plan_move_carries_descendants_and_refuses_cycles_and_bad_levels():
         plan_move(CENTRAL, ROOT, DISTRICT, ROOT, [], "cấp sai")  # a district under the Ministry
     with pytest.raises(Forbidden):
         plan_move(DISTRICT_ADMIN, DISTRICT, COMMUNE, PROVINCE, [], "ngoài phạm vi")
+
+
+def _account(**kw):
+    from services.accounts.domain.model import issue_account
+
+    account = issue_account(CENTRAL, COMMUNE, username="dv.chi-lang", role="reporting_unit",
+                            display_name="Phường Chi Lăng", email=None, password_hash="h0")
+    account.events.clear()
+    for key, value in kw.items():
+        setattr(account, key, value)
+    return account
+
+
+def test_a_password_change_ends_every_token_issued_before_it():
+    from datetime import UTC, datetime
+
+    from moha_contracts import AccountActivated, PasswordChanged
+
+    now = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
+    account = _account()
+    account.change_password("h1", now)  # the first: activates the account
+    assert [type(e) for e in account.events] == [AccountActivated, PasswordChanged]
+    assert account.tokens_valid_after == now and account.password_hash == "h1"
+    account.events.clear()
+    later = datetime(2026, 5, 5, 8, 0, tzinfo=UTC)
+    account.change_password("h2", later)  # any later one ends the other sessions too
+    assert account.events == [PasswordChanged(account_id=account.id, unit_id=account.unit_id, changed_at=later)]
+    assert account.tokens_valid_after == later

@@ -17,6 +17,7 @@ from moha_contracts import (
     AccountRevoked,
     AccountRoleChanged,
     Event,
+    PasswordChanged,
     PasswordReset,
     SupervisorAssigned,
     UnitMoved,
@@ -229,11 +230,15 @@ class Account:
         self.failed_logins = 0
 
     def change_password(self, new_hash: str, now: datetime) -> None:
+        """The holder's own change: every token issued before it stops working, in every service
+        (another device, or someone who took a token, is signed out); the caller gets a new one."""
         first = self.must_change_password
         self.password_hash = new_hash
         self.must_change_password = False
+        self.tokens_valid_after = now
         if first:
             self.events.append(AccountActivated(account_id=self.id, unit_id=self.unit_id, activated_at=now))
+        self.events.append(PasswordChanged(account_id=self.id, unit_id=self.unit_id, changed_at=now))
 
     # administration -----------------------------------------------------------------------
     def reset_password(self, by: Principal, reason: str, new_hash: str, now: datetime) -> None:
