@@ -285,7 +285,8 @@ class Http:
 
     async def login(self, username: str, password: str) -> dict[str, str]:
         body = await self.call("POST", "accounts", "/auth/token", 200, json={"username": username, "password": password})
-        if body["must_change_password"]:  # an issued password opens nothing until it is replaced
+        # An issued password opens nothing until it is replaced (the bootstrap admin's too).
+        if body["must_change_password"]:
             body = await self.call("POST", "accounts", "/auth/password", 200,
                                    headers={"Authorization": f"Bearer {body['access_token']}"},
                                    json={"current_password": password, "new_password": password + "-Bench1"})

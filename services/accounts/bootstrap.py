@@ -49,7 +49,8 @@ def build(settings: AccountsSettings | None = None) -> tuple[FastAPI, AccountsSe
 
 
 async def ensure_root_admin(accounts: AccountsStore, settings: AccountsSettings) -> None:
-    """First start: the root of the tree (the Ministry) and the first central administrator."""
+    """First start: the root of the tree (the Ministry) and the first central administrator, whose
+    BOOTSTRAP_ADMIN_PASSWORD is an initial password like any other."""
     if await accounts.get_unit(model.ROOT_UNIT_ID) is None:
         try:
             await accounts.add_unit(model.register_root("BNV", "Bộ Nội vụ"))
@@ -65,7 +66,8 @@ async def ensure_root_admin(accounts: AccountsStore, settings: AccountsSettings)
         display_name="Quản trị hệ thống cấp Trung ương", email=None,
         password_hash=await hash_password(settings.bootstrap_admin_password),
     )
-    account.must_change_password = False
+    # Like any issued account, it must choose its own password at first sign-in: the bootstrap one
+    # sits in a deployment's environment, manifests and shell histories.
     try:
         await accounts.add_account(account)
     except Conflict:

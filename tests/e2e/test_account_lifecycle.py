@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 
+from tests.e2e.conftest import ADMIN_PASSWORD
 from tests.e2e.test_flow import submit
 from tests.support.platform import bearer, eventually, new_password_for
 
@@ -142,6 +143,17 @@ def test_a_password_change_ends_the_other_tokens_of_the_account(client, fresh):
     renewed = bearer(changed.json()["access_token"])
     assert client.accounts.get("/me", headers=renewed).status_code == 200
     assert client.forms.get("/submissions/none", headers=renewed).status_code == 404
+
+
+def test_the_bootstrap_administrator_had_to_change_its_password(client, admin):
+    """Like any issued account: `admin` signed in with BOOTSTRAP_ADMIN_PASSWORD was asked to change
+    it (the fixture's Client.login changes a password only when asked), so it opens nothing now."""
+    assert client.accounts.get("/me", headers=admin).json()["username"] == "admin"
+    bootstrap = client.accounts.post("/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert bootstrap.status_code == 401
+    changed = client.accounts.post("/auth/token", json={"username": "admin",
+                                                        "password": new_password_for(ADMIN_PASSWORD)})
+    assert changed.status_code == 200 and changed.json()["must_change_password"] is False
 
 
 def test_role_change_ends_tokens_carrying_the_old_role(client, admin, district):
