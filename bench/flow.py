@@ -279,6 +279,9 @@ class Http:
 
     async def call(self, method: str, service: str, path: str, expect: int, **kw: Any) -> dict[str, Any]:
         response = await self.client.request(method, self.urls[service] + path, **kw)
+        while response.status_code == 429 and expect != 429:  # sign-ins beyond accounts' hash queue
+            await asyncio.sleep(int(response.headers.get("Retry-After", "1")))
+            response = await self.client.request(method, self.urls[service] + path, **kw)
         if response.status_code != expect:
             raise RuntimeError(f"{method} {service}{path}: {response.status_code} {response.text[:300]}")
         return response.json()
