@@ -1,5 +1,6 @@
 """Each service's own record of accounts whose tokens must no longer work, fed by accounts' events
-(AccountRevoked; PasswordReset and AccountRoleChanged end the tokens issued before them).
+(AccountRevoked; PasswordReset, PasswordChanged and AccountRoleChanged end the tokens issued
+before them).
 
 A token is valid until it expires (TOKEN_TTL_SECONDS, 15 minutes by default); revoking an account
 or resetting its password must not wait that long. So every service keeps this read model and
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from moha_contracts import AccountRevoked, AccountRoleChanged, Envelope, PasswordReset
+from moha_contracts import AccountRevoked, AccountRoleChanged, Envelope, PasswordChanged, PasswordReset
 
 from .auth import Principal, Unauthenticated
 from .messaging import EventConsumers
@@ -25,6 +26,7 @@ class SessionDirectory:
     def subscribe(self, consumers: EventConsumers) -> None:
         consumers.on(AccountRevoked)(self._on_revoked)
         consumers.on(PasswordReset)(self._on_password_reset)
+        consumers.on(PasswordChanged)(self._on_password_changed)
         consumers.on(AccountRoleChanged)(self._on_role_changed)
 
     async def _on_revoked(self, envelope: Envelope, event: AccountRevoked) -> None:
@@ -33,16 +35,18 @@ class SessionDirectory:
     async def _on_password_reset(self, envelope: Envelope, event: PasswordReset) -> None:
         await self._end_tokens_before(event.account_id, event.reset_at)
 
+    async def _on_password_changed(self, envelope: Envelope, event: PasswordChanged) -> None:
+        # Whoever held a token of the old password (a stolen one, another device) is signed out.
+        await self._end_tokens_before(event.account_id, event.changed_at)
+
     async def _on_role_changed(self, envelope: Envelope, event: AccountRoleChanged) -> None:
         # A token carries its role: one issued before the change must not keep the old role.
         await self._end_tokens_before(event.account_id, event.changed_at)
 
     async def _end_tokens_before(self, account_id: str, valid_after: datetime) -> None:
-        current = await self.sessions.find_one({"_id": account_id})
-        # Events may come out of order: only ever move the line forward.
-        if current is None or current.get("valid_after") is None or current["valid_after"] < valid_after:
-            await self.sessions.update_one({"_id": account_id}, {"$set": {"valid_after": valid_after}},
-                                           upsert=True)
+        # Events may come out of order, and two at once: only ever move the line forward, in one
+        # atomic update ($max), not a read then a write that could undo a later line.
+        await self.sessions.update_one({"_id": account_id}, {"$max": {"valid_after": valid_after}}, upsert=True)
 
     async def check(self, principal: Principal) -> None:
         record = await self.sessions.find_one({"_id": principal.account_id})

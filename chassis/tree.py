@@ -88,6 +88,15 @@ class UnitDirectory:
         unit = await self.get(unit_id)
         return None if unit is None else [*unit["path"], unit_id]
 
+    async def reaches_scope(self, principal: Principal, scope_unit_ids: list[str]) -> bool:
+        """Whether the caller may read something scoped to these units (a campaign, a survey): its
+        unit is in the scope, or above it (the Ministry is above everything); a sibling is not."""
+        lineage = await self.lineage(principal.unit_id)
+        if lineage is None:
+            return False
+        scope = [doc async for doc in self.units.find({"_id": {"$in": list(scope_unit_ids)}}, {"path": 1})]
+        return in_or_above_scope(lineage, {doc["_id"]: doc["path"] for doc in scope})
+
     async def can_see(self, principal: Principal, unit_id: str) -> bool:
         if principal.unit_id == unit_id:
             return True
@@ -95,3 +104,11 @@ class UnitDirectory:
             return False
         lineage = await self.lineage(unit_id)
         return lineage is not None and principal.unit_id in lineage
+
+
+def in_or_above_scope(lineage: list[str], scope_paths: dict[str, list[str]]) -> bool:
+    """`lineage`: the caller's unit's ancestors and itself; `scope_paths`: each scope unit's
+    ancestors. Inside: a scope unit is in the caller's lineage. Above: the caller's unit is an
+    ancestor of a scope unit."""
+    unit_id = lineage[-1]
+    return any(scope_id in lineage or unit_id in path for scope_id, path in scope_paths.items())

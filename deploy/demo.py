@@ -15,6 +15,7 @@ import httpx
 from chassis.sheets import write_csv
 from deploy.lang_son import account_rows, scope, to_csv, unit_rows
 from services.accounts.domain.imports import unit_id_for
+from services.accounts.domain.model import new_initial_password
 
 ADMIN_PASSWORD = "Demo-Admin-2026!"
 
@@ -22,8 +23,8 @@ ADMIN_PASSWORD = "Demo-Admin-2026!"
 def load_demo(urls: dict[str, str], admin_password: str = ADMIN_PASSWORD,
               credentials_path: Path | None = None, web_url: str | None = None) -> dict[str, dict[str, str]]:
     accounts = httpx.Client(base_url=urls["accounts"], timeout=600.0)
-    token = accounts.post("/auth/token", json={"username": "admin", "password": admin_password}).raise_for_status()
-    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    admin_password, token = first_admin_sign_in(accounts, admin_password)
+    headers = {"Authorization": f"Bearer {token}"}
 
     def post(path: str, **kw: object) -> dict:
         response = accounts.post(path, headers={**headers, **kw.pop("headers", {})}, **kw)  # type: ignore[arg-type]
@@ -45,7 +46,8 @@ def load_demo(urls: dict[str, str], admin_password: str = ADMIN_PASSWORD,
 
     # Units imported from a sheet have ids made from their codes.
     city = accounts.get(f"/units/{unit_id_for('178')}", headers=headers).raise_for_status().json()
-    logins = {"admin": {"password": admin_password, "role": "central_admin", "unit": "Bộ Nội vụ"}}
+    logins = {"admin": {"password": admin_password, "role": "central_admin",
+                        "unit": "Bộ Nội vụ (mật khẩu đã đổi từ BOOTSTRAP_ADMIN_PASSWORD)"}}
     for username, unit, role, name in (
         ("ls.tinh.quantri", province, "province_admin", "Quản trị hệ thống tỉnh Lạng Sơn"),
         ("ls.tinh.giamsat", province, "province_supervisor", "Giám sát viên tỉnh Lạng Sơn"),
@@ -82,7 +84,8 @@ def load_demo(urls: dict[str, str], admin_password: str = ADMIN_PASSWORD,
     if web_url:
         print_web_logins(web_url, logins)
     else:
-        print("Demo logins (initial passwords: each account must change its own at first login):")
+        print("Demo logins (admin's is already changed; the others are initial passwords: each account must "
+              "change its own at first login):")
         for username, info in logins.items():
             print(f"  {username:<18} {info['password']:<18} {info['role']:<20} {info['unit']}")
     return logins
@@ -112,6 +115,22 @@ def print_web_logins(web_url: str, logins: dict[str, dict[str, str]]) -> None:
         print(f"    {info['role']:<30} {username:<16} {info['password']:<18} {info['unit']}")
     print("=" * 78)
     print()
+
+
+def first_admin_sign_in(accounts: httpx.Client, bootstrap_password: str) -> tuple[str, str]:
+    """The bootstrap administrator's first sign-in: its password is an initial one and opens nothing
+    until replaced, so the demo replaces it with a new one it prints (the password and a token)."""
+    response = accounts.post("/auth/token", json={"username": "admin", "password": bootstrap_password})
+    if response.status_code == 401:
+        raise RuntimeError("admin does not sign in with BOOTSTRAP_ADMIN_PASSWORD: its password was already changed "
+                           "(the demo is loaded once, into empty databases)")
+    body = response.raise_for_status().json()
+    if not body["must_change_password"]:
+        return bootstrap_password, body["access_token"]
+    password = new_initial_password()
+    changed = accounts.post("/auth/password", headers={"Authorization": f"Bearer {body['access_token']}"},
+                            json={"current_password": bootstrap_password, "new_password": password})
+    return password, changed.raise_for_status().json()["access_token"]
 
 
 # The PAR Index survey: a province's respondents, one per group and a People's Council delegate

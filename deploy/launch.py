@@ -132,6 +132,9 @@ class Platform:
                 "DATABASE": f"moha_{name}{self.database_suffix}",
                 "JWKS_URL": f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json",
                 "SURVEY_LINK_BASE": f"http://127.0.0.1:{ports[WEB]}/s",  # respondents open the web front
+                # People reach the services through the web front, which passes each one's address on
+                # (sign-in throttling and survey tamper checks count by it); loopback only here.
+                "TRUST_FORWARDED_FOR": "true",
                 **own.get(name, {}),
                 **self.extra_env,
             }

@@ -126,6 +126,21 @@ class AccountRevoked(Event):
         return self.account_id
 
 
+class PasswordChanged(Event):
+    """The holder replaced its own password (at first login or later); tokens issued before
+    `changed_at` stop working, those of the session that changed it included (it gets a new one).
+    Added in contracts 1.1."""
+
+    routing_key = "accounts.account.password_changed.v1"
+
+    account_id: str
+    unit_id: str
+    changed_at: datetime
+
+    def subject(self) -> str:
+        return self.account_id
+
+
 class PasswordReset(Event):
     """An administrator issued a new initial password; tokens issued before `reset_at` stop working."""
 
@@ -442,6 +457,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     AccountIssued,
     AccountActivated,
     AccountRevoked,
+    PasswordChanged,
     PasswordReset,
     AccountRoleChanged,
     SupervisorAssigned,

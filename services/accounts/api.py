@@ -3,19 +3,14 @@ and the audit trail."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from chassis.auth import Principal, Unauthenticated
-from chassis.errors import DomainError, Forbidden, NotFound
+from chassis.errors import Forbidden, NotFound
 from chassis.http import CurrentPrincipal, SignedInBeforePasswordChange, client_ip, from_state
-from chassis.store import StaleVersion
 from chassis.text import Input, SingleLine
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import BaseModel, EmailStr, Field
 
 from chassis.sheets import CSV_TYPE, XLSX_TYPE
@@ -23,29 +18,12 @@ from chassis.sheet_http import read_sheet
 
 from .domain import imports, model
 from .domain.model import Account
+from .passwords import PasswordHashing
 from .store import AccountsStore
+from .throttling import SignInThrottle
 from .tokens import TokenIssuer
 
 router = APIRouter()
-
-# argon2id at OWASP's recommended cost (19 MiB, 2 passes): the library default (64 MiB x 4 lanes)
-# made accounts peak at 460 MiB when several hashes ran at once.
-hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-# Hashing is CPU-bound: no more at once than the machine has cores, the rest wait their turn.
-_hashing = asyncio.Semaphore(max(1, os.cpu_count() or 1))
-
-
-async def hash_password(password: str) -> str:
-    async with _hashing:
-        return await asyncio.to_thread(hasher.hash, password)
-
-
-async def verify_password(stored: str, password: str) -> bool:
-    async with _hashing:
-        try:
-            return await asyncio.to_thread(hasher.verify, stored, password)
-        except (VerifyMismatchError, InvalidHashError):
-            return False
 
 
 class Strict(Input):
@@ -127,7 +105,9 @@ class AccountView(BaseModel):
     display_name: str
     email: str | None
     status: str
-    locked: bool
+    locked: bool = Field(description="sign-in from an address the account never signed in from is refused "
+                                     "now (too many failures); its known addresses stay open")
+    failed_sign_ins: int = Field(description="consecutive failed sign-ins from anywhere")
     must_change_password: bool
     issued_at: datetime
     assigned_units: list[str]
@@ -146,6 +126,13 @@ class AuditEntry(BaseModel):
 
 Accounts = Annotated[AccountsStore, Depends(from_state("accounts"))]
 Tokens = Annotated[TokenIssuer, Depends(from_state("tokens"))]
+Hashing = Annotated[PasswordHashing, Depends(from_state("hashing"))]
+Throttle = Annotated[SignInThrottle, Depends(from_state("throttle"))]
+
+WRONG_SIGN_IN = "Tên đăng nhập hoặc mật khẩu không đúng"
+WRONG_CURRENT_PASSWORD = "Mật khẩu hiện tại không đúng"
+_BUSY = {429: {"description": "too many sign-ins waiting (overall, or from this address): retry after "
+                              "the `Retry-After` seconds"}}
 
 
 async def audit(request: Request, accounts: AccountsStore, action: str, *, actor: Principal | Account | None,
@@ -170,46 +157,59 @@ async def jwks(tokens: Tokens) -> dict:
     return tokens.jwks()
 
 
-@router.post("/auth/token", tags=["auth"])
-async def login(body: LoginRequest, request: Request, accounts: Accounts, tokens: Tokens) -> TokenResponse:
-    account = await accounts.find_account(body.username.lower())
-    # Hash even for an unknown name so that timing does not tell which names exist.
-    ok = await verify_password(account.password_hash if account else _DUMMY_HASH, body.password)
-    if account is None or account.status != "active":
-        raise model.InvalidCredentials("Tên đăng nhập hoặc mật khẩu không đúng")
-    if not ok:
-        await _with_retry(accounts, account, Account.login_failed)
-        await audit(request, accounts, "login", actor=account, target=account, outcome="wrong_password",
-                    failed_logins=account.failed_logins, locked=account.locked)
-        # A locked account answers like any wrong password: only the right one learns it is locked.
-        raise model.InvalidCredentials("Tên đăng nhập hoặc mật khẩu không đúng")
-    # Read again after the slow hash: guesses running in parallel may have locked it meanwhile.
-    account = await _account(accounts, account.id)
-    try:
-        account.check_can_sign_in()
-    except DomainError as refused:
-        await audit(request, accounts, "login", actor=account, target=account, outcome=refused.code)
-        raise
-    if account.failed_logins:
-        await _with_retry(accounts, account, Account.login_succeeded)
+@router.post("/auth/token", tags=["auth"], responses=_BUSY)
+async def login(body: LoginRequest, request: Request, accounts: Accounts, tokens: Tokens, hashing: Hashing,
+                throttle: Throttle) -> TokenResponse:
+    """A wrong name, a wrong password and an attempt refused by the throttle (too many failures
+    on the account or from the address: docs/decisions/0010) all answer the same 401, in the same
+    time: the answer never tells whether the password was right."""
+    address = client_ip(request) or "unknown"
+    with hashing.admitted(address):  # else 429 at once, before anything is looked up or counted
+        account = await accounts.find_account(body.username.lower())
+        attempt = await throttle.attempt(account.id if account else None, address)
+        if attempt is None:
+            await hashing.pause_like_verify()  # refused without hashing, answered in a hash's time
+            if account is not None:
+                await audit(request, accounts, "login", actor=account, target=account, outcome="throttled")
+            raise model.InvalidCredentials(WRONG_SIGN_IN)
+        # A name that does not exist is hashed too, so that timing does not tell which names exist.
+        ok = await hashing.verify(account.password_hash if account else None, body.password)
+        if account is None or account.status != "active":
+            raise model.InvalidCredentials(WRONG_SIGN_IN)
+        if not ok:
+            await audit(request, accounts, "login", actor=account, target=account, outcome="wrong_password")
+            raise model.InvalidCredentials(WRONG_SIGN_IN)
+        await throttle.succeeded(attempt)
+    account = await _account(accounts, account.id)  # as it is now, after the slow hash
     await audit(request, accounts, "login", actor=account, target=account)
     token, ttl = tokens.issue(account)
     return TokenResponse(access_token=token, expires_in=ttl, must_change_password=account.must_change_password)
 
 
-@router.post("/auth/password", tags=["auth"])
+@router.post("/auth/password", tags=["auth"], responses=_BUSY)
 async def change_password(body: PasswordChangeRequest, principal: SignedInBeforePasswordChange, request: Request,
-                          accounts: Accounts, tokens: Tokens) -> TokenResponse:
-    """The one thing a freshly issued account may do: replace its initial password."""
-    account = await _account(accounts, principal.account_id)
-    if not await verify_password(account.password_hash, body.current_password):
-        await _with_retry(accounts, account, Account.login_failed)  # a guess like any other
-        await audit(request, accounts, "password_change", actor=principal, target=account, outcome="wrong_password")
-        raise model.InvalidCredentials("Mật khẩu hiện tại không đúng")
-    if body.new_password == body.current_password:
-        raise model.PasswordPolicyViolated("Mật khẩu mới phải khác mật khẩu hiện tại")
-    model.check_password_policy(body.new_password)
-    account.change_password(await hash_password(body.new_password), datetime.now(UTC))
+                          accounts: Accounts, tokens: Tokens, hashing: Hashing, throttle: Throttle) -> TokenResponse:
+    """The one thing a freshly issued account may do: replace its initial password. The current
+    password is a guess like any sign-in (whoever holds a token may not know it): counted and
+    throttled with the same counters."""
+    address = client_ip(request) or "unknown"
+    with hashing.admitted(address):
+        account = await _account(accounts, principal.account_id)
+        attempt = await throttle.attempt(account.id, address)
+        if attempt is None:
+            await hashing.pause_like_verify()
+            await audit(request, accounts, "password_change", actor=principal, target=account, outcome="throttled")
+            raise model.InvalidCredentials(WRONG_CURRENT_PASSWORD)
+        if not await hashing.verify(account.password_hash, body.current_password):
+            await audit(request, accounts, "password_change", actor=principal, target=account,
+                        outcome="wrong_password")
+            raise model.InvalidCredentials(WRONG_CURRENT_PASSWORD)
+        await throttle.succeeded(attempt)
+        if body.new_password == body.current_password:
+            raise model.PasswordPolicyViolated("Mật khẩu mới phải khác mật khẩu hiện tại")
+        model.check_password_policy(body.new_password)
+        new_hash = await hashing.hash(body.new_password)
+    account.change_password(new_hash, datetime.now(UTC))
     await accounts.save_account(account)
     await audit(request, accounts, "password_changed", actor=principal, target=account)
     token, ttl = tokens.issue(account)
@@ -219,10 +219,11 @@ async def change_password(body: PasswordChangeRequest, principal: SignedInBefore
 @router.post("/auth/refresh", tags=["auth"])
 async def refresh_token(principal: CurrentPrincipal, accounts: Accounts, tokens: Tokens) -> TokenResponse:
     """A fresh token for an account whose token is still valid, so that a person at work in the
-    web front is not signed out mid-form. A revoked, locked or reset account gets none (its token
-    was already refused, or is refused here)."""
+    web front is not signed out mid-form. A revoked or reset account gets none (its token was
+    already refused, or is refused here)."""
     account = await _account(accounts, principal.account_id)
-    account.check_can_sign_in()
+    if account.status != "active":
+        raise Unauthenticated("tài khoản đã bị thu hồi")
     token, ttl = tokens.issue(account)
     return TokenResponse(access_token=token, expires_in=ttl, must_change_password=account.must_change_password)
 
@@ -358,7 +359,7 @@ def _sees(principal: Principal, unit: model.Unit) -> bool:
 # accounts ---------------------------------------------------------------------------------
 @router.post("/accounts", status_code=201, tags=["accounts"])
 async def issue_account(body: AccountRequest, principal: CurrentPrincipal, request: Request,
-                        accounts: Accounts) -> IssuedAccount:
+                        accounts: Accounts, hashing: Hashing) -> IssuedAccount:
     unit = await accounts.get_unit(body.unit_id)
     actor_unit = await _actor_unit(accounts, principal)
     if unit is None or not actor_unit.contains(unit):
@@ -368,7 +369,8 @@ async def issue_account(body: AccountRequest, principal: CurrentPrincipal, reque
     password = model.new_initial_password()
     account = model.issue_account(
         principal, unit, username=username, role=body.role, display_name=body.display_name,
-        email=str(body.email) if body.email else None, password_hash=await hash_password(password),
+        email=str(body.email) if body.email else None,
+        password_hash=await hashing.hash(password),
     )
     await accounts.add_account(account)
     await audit(request, accounts, "account_issued", actor=principal, target=account, role=body.role)
@@ -377,20 +379,25 @@ async def issue_account(body: AccountRequest, principal: CurrentPrincipal, reque
 
 
 @router.get("/accounts/{account_id}", tags=["accounts"])
-async def get_account(account_id: str, principal: CurrentPrincipal, accounts: Accounts) -> AccountView:
+async def get_account(account_id: str, principal: CurrentPrincipal, accounts: Accounts,
+                      throttle: Throttle) -> AccountView:
     account = await accounts.get_account(account_id)
     if account is None or not (account.id == principal.account_id or await _administers(accounts, principal, account)):
         raise NotFound("Không tìm thấy tài khoản")
-    return _account_view(account)
+    return await _account_view(throttle, account)
 
 
 @router.post("/accounts/{account_id}/reset-password", tags=["accounts"])
 async def reset_password(account_id: str, body: ReasonRequest, principal: CurrentPrincipal, request: Request,
-                         accounts: Accounts) -> IssuedAccount:
+                         accounts: Accounts, hashing: Hashing, throttle: Throttle) -> IssuedAccount:
+    """A new initial password, shown once; the holder must change it at its next sign-in. The
+    account's sign-in failures are forgotten: they were guesses at the old password."""
     account = await _administered(accounts, principal, account_id)
     password = model.new_initial_password()
-    account.reset_password(principal, body.reason, await hash_password(password), datetime.now(UTC))
+    account.reset_password(principal, body.reason, await hashing.hash(password),
+                           datetime.now(UTC))
     await accounts.save_account(account)
+    await throttle.clear(account.id)
     await audit(request, accounts, "password_reset", actor=principal, target=account, reason=body.reason)
     return IssuedAccount(account_id=account.id, username=account.username, unit_id=account.unit_id,
                          role=account.role, initial_password=password)
@@ -398,12 +405,12 @@ async def reset_password(account_id: str, body: ReasonRequest, principal: Curren
 
 @router.post("/accounts/{account_id}/revoke", tags=["accounts"])
 async def revoke(account_id: str, body: ReasonRequest, principal: CurrentPrincipal, request: Request,
-                 accounts: Accounts) -> AccountView:
+                 accounts: Accounts, throttle: Throttle) -> AccountView:
     account = await _administered(accounts, principal, account_id)
     account.revoke(principal, body.reason, datetime.now(UTC))
     await accounts.save_account(account)
     await audit(request, accounts, "account_revoked", actor=principal, target=account, reason=body.reason)
-    return _account_view(account)
+    return await _account_view(throttle, account)
 
 
 class RoleChangeRequest(Strict):
@@ -414,7 +421,7 @@ class RoleChangeRequest(Strict):
 
 @router.put("/accounts/{account_id}/role", tags=["accounts"])
 async def change_role(account_id: str, body: RoleChangeRequest, principal: CurrentPrincipal, request: Request,
-                      accounts: Accounts) -> AccountView:
+                      accounts: Accounts, throttle: Throttle) -> AccountView:
     """Tokens issued before the change stop working at once: the new role holds from the next sign-in."""
     account = await _administered(accounts, principal, account_id)
     unit = await accounts.get_unit(account.unit_id)
@@ -427,7 +434,7 @@ async def change_role(account_id: str, body: RoleChangeRequest, principal: Curre
     await accounts.save_account(account)
     await audit(request, accounts, "role_changed", actor=principal, target=account, previous=previous,
                 role=body.role, reason=body.reason)
-    return _account_view(account)
+    return await _account_view(throttle, account)
 
 
 class AssignmentRequest(Strict):
@@ -436,7 +443,7 @@ class AssignmentRequest(Strict):
 
 @router.put("/accounts/{account_id}/assignments", tags=["accounts"])
 async def assign_units(account_id: str, body: AssignmentRequest, principal: CurrentPrincipal, request: Request,
-                       accounts: Accounts) -> AccountView:
+                       accounts: Accounts, throttle: Throttle) -> AccountView:
     """The units a supervisor reviews (the whole set; an empty set means its whole area)."""
     account = await _administered(accounts, principal, account_id)
     own_unit = await accounts.get_unit(account.unit_id)
@@ -447,16 +454,30 @@ async def assign_units(account_id: str, body: AssignmentRequest, principal: Curr
     await accounts.save_account(account)
     await audit(request, accounts, "supervisor_assigned", actor=principal, target=account,
                 units=account.assigned_units)
-    return _account_view(account)
+    return await _account_view(throttle, account)
+
+
+class UnlockRequest(Strict):
+    reason: str = Field(default="Quản trị viên mở khóa đăng nhập", min_length=1, max_length=1000)
 
 
 @router.post("/accounts/{account_id}/unlock", tags=["accounts"])
-async def unlock(account_id: str, principal: CurrentPrincipal, request: Request, accounts: Accounts) -> AccountView:
+async def unlock(account_id: str, principal: CurrentPrincipal, request: Request, accounts: Accounts,
+                 hashing: Hashing, throttle: Throttle,
+                 body: Annotated[UnlockRequest | None, Body()] = None) -> IssuedAccount:
+    """Let a throttled account sign in again at once: its failures are forgotten and it gets a new
+    initial password, shown once, that the holder must change at its next sign-in (the old one is
+    what the guesses were after). Tokens issued before stop working."""
     account = await _administered(accounts, principal, account_id)
-    account.unlock()
+    reason = (body or UnlockRequest()).reason
+    password = model.new_initial_password()
+    account.unlock(principal, reason, await hashing.hash(password),
+                   datetime.now(UTC))
     await accounts.save_account(account)
-    await audit(request, accounts, "account_unlocked", actor=principal, target=account)
-    return _account_view(account)
+    await throttle.clear(account.id)
+    await audit(request, accounts, "account_unlocked", actor=principal, target=account, reason=reason)
+    return IssuedAccount(account_id=account.id, username=account.username, unit_id=account.unit_id,
+                         role=account.role, initial_password=password)
 
 
 @router.get("/me", tags=["accounts"])
@@ -506,20 +527,6 @@ async def _administered(accounts: AccountsStore, principal: Principal, account_i
     return account
 
 
-async def _with_retry(accounts: AccountsStore, account: Account, change: Any) -> None:
-    """Apply a change that must not be lost to a concurrent one (failed-login counts)."""
-    for _ in range(20):
-        change(account)
-        try:
-            await accounts.save_account(account)
-            return
-        except StaleVersion:
-            fresh = await accounts.get_account(account.id)
-            if fresh is None:
-                return
-            account.__dict__.update(fresh.__dict__)
-
-
 def _unit_response(unit: model.Unit) -> UnitResponse:
     return UnitResponse(unit_id=unit.id, code=unit.code, name=unit.name, level=unit.level,
                         parent_id=unit.parent_id, path=unit.path, status=unit.status, merged_into=unit.merged_into,
@@ -527,14 +534,14 @@ def _unit_response(unit: model.Unit) -> UnitResponse:
                                  for h in unit.history])
 
 
-def _account_view(a: Account) -> AccountView:
+async def _account_view(throttle: SignInThrottle, a: Account) -> AccountView:
+    counter = await throttle.account_counter(a.id)
     return AccountView(account_id=a.id, username=a.username, unit_id=a.unit_id, role=a.role,
-                       display_name=a.display_name, email=a.email, status=a.status, locked=a.locked,
+                       display_name=a.display_name, email=a.email, status=a.status,
+                       locked=throttle.refused_everywhere(counter), failed_sign_ins=counter.failures,
                        must_change_password=a.must_change_password, issued_at=a.issued_at,
                        assigned_units=a.assigned_units)
 
-
-_DUMMY_HASH = hasher.hash("not-a-real-password")
 
 
 # What the web front's pages need ------------------------------------------------------------

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import os
 
 from chassis.auth import TokenVerifier
 from chassis.errors import Conflict
+from chassis.http import error_body
 from chassis.logging import get_logger
 from chassis.runtime import Runtime
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from . import handlers
-from .api import hash_password, router
+from .api import router
 from .domain import model
 from .imports import Importer
+from .passwords import HashQueueFull, PasswordHashing
 from .settings import AccountsSettings
 from .store import AccountsStore
+from .throttling import SignInThrottle
 from .tokens import AccountSessions, TokenIssuer
 
 log = get_logger("accounts.bootstrap")
@@ -28,7 +33,16 @@ def build(settings: AccountsSettings | None = None) -> tuple[FastAPI, AccountsSe
     app = runtime.app("MOHA accounts", router)
     app.state.accounts = accounts
     app.state.sessions = AccountSessions(accounts)
-    importer = app.state.importer = Importer(accounts, hash_password)
+    hashing = app.state.hashing = PasswordHashing(
+        settings.hash_workers or os.cpu_count() or 1, settings.hash_queue_limit, settings.hash_queue_per_address)
+    app.state.throttle = SignInThrottle(accounts)
+    # A sheet's passwords wait behind every sign-in (passwords.py).
+    importer = app.state.importer = Importer(accounts, hashing.hash_bulk)
+
+    @app.exception_handler(HashQueueFull)
+    async def busy(_request: Request, exc: HashQueueFull) -> JSONResponse:
+        return JSONResponse(error_body("busy", f"Hệ thống đang bận; vui lòng thử lại sau {exc.retry_after} giây"),
+                            status_code=429, headers={"Retry-After": str(exc.retry_after)})
 
     async def start() -> None:
         await accounts.create_indexes()
@@ -41,15 +55,16 @@ def build(settings: AccountsSettings | None = None) -> tuple[FastAPI, AccountsSe
             None, issuer=settings.token_issuer, audience=settings.token_audience,
             keys={app.state.tokens.kid: key.public_key()},
         )
-        await ensure_root_admin(accounts, settings)
+        await ensure_root_admin(accounts, settings, hashing)
         await importer.resume()
 
     runtime.startup.append(start)
     return app, settings
 
 
-async def ensure_root_admin(accounts: AccountsStore, settings: AccountsSettings) -> None:
-    """First start: the root of the tree (the Ministry) and the first central administrator."""
+async def ensure_root_admin(accounts: AccountsStore, settings: AccountsSettings, hashing: PasswordHashing) -> None:
+    """First start: the root of the tree (the Ministry) and the first central administrator, whose
+    BOOTSTRAP_ADMIN_PASSWORD is an initial password like any other."""
     if await accounts.get_unit(model.ROOT_UNIT_ID) is None:
         try:
             await accounts.add_unit(model.register_root("BNV", "Bộ Nội vụ"))
@@ -63,9 +78,10 @@ async def ensure_root_admin(accounts: AccountsStore, settings: AccountsSettings)
     account = model.issue_account(
         None, root, username=settings.bootstrap_admin_username, role="central_admin",
         display_name="Quản trị hệ thống cấp Trung ương", email=None,
-        password_hash=await hash_password(settings.bootstrap_admin_password),
+        password_hash=await hashing.hash_bulk(settings.bootstrap_admin_password),
     )
-    account.must_change_password = False
+    # Like any issued account, it must choose its own password at first sign-in: the bootstrap one
+    # sits in a deployment's environment, manifests and shell histories.
     try:
         await accounts.add_account(account)
     except Conflict:

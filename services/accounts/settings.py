@@ -10,3 +10,8 @@ class AccountsSettings(ServiceSettings):
     bootstrap_admin_password: str | None = None
     # Short tokens bound how long a revoked account or a changed role keeps working.
     token_ttl_seconds: int = 900
+    # Password hashing (passwords.py): argon2 workers (0: one per core), and how many sign-ins may
+    # wait for one, overall and from one address, before the next is told to retry (429).
+    hash_workers: int = 0
+    hash_queue_limit: int = 64
+    hash_queue_per_address: int = 16

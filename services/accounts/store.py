@@ -15,12 +15,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 
 from .domain.model import Account, Unit, duplicate
+from .domain.throttle import Counter, Key
 
 UNITS = "units"
 ACCOUNTS = "accounts"
 KEYS = "signing_keys"
 AUDIT = "audit"
 IMPORTS = "imports"
+# Sign-in throttle counters, one small document per key (domain/throttle.py), read by _id.
+THROTTLE = "sign_in_throttle"
 # Unique names are claimed by inserting a document keyed by the name: inserts are the only atomic
 # step on FerretDB 1.24 (see chassis/store.py), so the claim, not an index on the unit, decides.
 UNIT_CODES = "unit_codes"
@@ -36,6 +39,7 @@ class AccountsStore:
         await self.store[UNITS].create_index("code")
         await self.store[ACCOUNTS].create_index("unit_id")
         await self.store[AUDIT].create_index("unit_lineage")
+        await self.store[THROTTLE].create_index("account_id")
 
     async def claim(self, collection: str, key: str, owner: str) -> bool:
         """True if `owner` holds the name now (it took it, or already had it)."""
@@ -177,6 +181,34 @@ class AccountsStore:
         cursor = self.store[AUDIT].find({"unit_lineage": admin_unit_id}).sort("at", -1).limit(limit)
         return [e async for e in cursor]
 
+    # sign-in throttle ---------------------------------------------------------------------
+    async def counters(self, keys: list[str]) -> dict[str, Counter]:
+        # One lookup by _id alone each: the only lookup FerretDB does not answer by a scan (0002).
+        found = await asyncio.gather(*(self.counter(k) for k in keys))
+        return dict(zip(keys, found, strict=True))
+
+    async def counter(self, key: str) -> Counter:
+        return _counter(await self.store[THROTTLE].find_one({"_id": key}))
+
+    async def swap_counter(self, key: Key, expected: Counter, new: Counter) -> bool:
+        """Compare-and-set on `seq`: one atomic single-document write, so replicas counting the same
+        key at once never lose a count (MongoDB; on FerretDB see docs/decisions/0010)."""
+        fields = {"failures": new.failures, "last_failure_at": new.last_failure_at,
+                  "blocked_until": new.blocked_until, "known": list(new.known), "seq": new.seq,
+                  "account_id": key.account_id}
+        if expected.seq == 0:
+            try:
+                await self.store[THROTTLE].insert_one({"_id": key.id, **fields})
+                return True
+            except DuplicateKeyError:
+                return False
+        result = await self.store[THROTTLE].update_one({"_id": key.id, "seq": expected.seq}, {"$set": fields})
+        return result.modified_count == 1
+
+    async def clear_counters(self, account_id: str) -> None:
+        """Every counter of the account (from anywhere, and from each address)."""
+        await self.store[THROTTLE].delete_many({"account_id": account_id})
+
     # signing key --------------------------------------------------------------------------
     async def signing_key(self) -> Ed25519PrivateKey:
         """The key every replica signs with: the first replica to start creates it, the others read it."""
@@ -193,6 +225,13 @@ class AccountsStore:
 
 
 _ACCOUNT_FIELDS = [f for f in Account.__dataclass_fields__ if f not in ("id", "version", "events")]
+
+
+def _counter(doc: dict[str, Any] | None) -> Counter:
+    if doc is None:
+        return Counter()
+    return Counter(failures=doc["failures"], last_failure_at=doc.get("last_failure_at"),
+                   blocked_until=doc.get("blocked_until"), known=tuple(doc.get("known") or ()), seq=doc["seq"])
 
 
 def _account_fields(account: Account) -> dict[str, Any]:

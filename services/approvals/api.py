@@ -127,7 +127,10 @@ async def progress(campaign_id: str, principal: CurrentPrincipal, store: Progres
     campaign = await campaigns.get(campaign_id)
     if campaign is None or not await tree.can_see(principal, area):
         raise NotFound("Không tìm thấy đợt thu thập hoặc địa bàn này")
-    view = await area_progress(tree, store, campaign, area, as_of or today_in_vietnam(), with_units=units)
+    # A reporting unit sees its own unit only, whatever hangs under it (an agency's sub-agencies,
+    # the communes of a district-level unit): it reports, it does not supervise.
+    view = await area_progress(tree, store, campaign, area, as_of or today_in_vietnam(), with_units=units,
+                               subtree=principal.role != "reporting_unit")
     if not view:
         raise NotFound("Không tìm thấy đợt thu thập hoặc địa bàn này")
     return view

@@ -16,11 +16,13 @@ from .store import ProgressStore, deadline_of
 
 
 async def area_progress(units: UnitDirectory, progress: ProgressStore, campaign: CampaignOpened, area_id: str,
-                        today: date, with_units: bool = True) -> dict[str, Any]:
+                        today: date, with_units: bool = True, subtree: bool = True) -> dict[str, Any]:
+    """`subtree=False`: the area's own unit alone (a reporting unit sees only itself, never the
+    units under it)."""
     area = await units.get(area_id)
     if area is None:
         return {}
-    members = [area, *[doc async for doc in units.units.find({"path": area_id})]]
+    members = [area, *([doc async for doc in units.units.find({"path": area_id})] if subtree else [])]
     levels = {doc["_id"]: doc["level"] for doc in members}
     for ancestor_id in area["path"]:
         ancestor = await units.get(ancestor_id)

@@ -169,10 +169,11 @@ async def open_periodic(body: PeriodicRequest, principal: CurrentPrincipal, tree
 
 
 @router.get("/campaigns/{campaign_id}", tags=["campaigns"])
-async def get_campaign(campaign_id: str, principal: CurrentPrincipal, campaigns: Campaigns) -> Campaign:
-    del principal
+async def get_campaign(campaign_id: str, principal: CurrentPrincipal, campaigns: Campaigns, tree: Units) -> Campaign:
+    """For the units in the campaign's scope, those above them and the Ministry; for anyone else
+    it does not exist."""
     campaign = await campaigns.get(campaign_id)
-    if campaign is None:
+    if campaign is None or not await tree.reaches_scope(principal, campaign.scope_unit_ids):
         raise NotFound("Không có đợt thu thập này")
     return campaign
 

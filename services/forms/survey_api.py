@@ -97,9 +97,13 @@ async def open_survey(body: SurveyRequest, principal: CurrentPrincipal, store: S
 
 
 @router.get("/surveys/{survey_id}", tags=["surveys"])
-async def get_survey(survey_id: str, principal: CurrentPrincipal, store: Surveys) -> dict[str, Any]:
-    del principal
-    return _survey_view(await _survey(store, survey_id))
+async def get_survey(survey_id: str, principal: CurrentPrincipal, store: Surveys, tree: Units) -> dict[str, Any]:
+    """For the ministries and provinces surveyed, everyone under them and the Ministry; for anyone
+    else it does not exist."""
+    survey = await _survey(store, survey_id)
+    if not await tree.reaches_scope(principal, survey["owner_unit_ids"]):
+        raise NotFound("Không có cuộc điều tra này")
+    return _survey_view(survey)
 
 
 async def _survey(store: SurveyStore, survey_id: str) -> dict[str, Any]:

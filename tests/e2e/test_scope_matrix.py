@@ -2,6 +2,7 @@
 in every service. Out of scope answers like unknown (404), so guessing ids learns nothing."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,8 +16,9 @@ OK, HIDDEN = 200, 404
 
 @pytest.fixture(scope="module")
 def tree(client, admin):
-    """Province P with districts D1 (units A, B) and D2 (unit C); a submission and a review task
-    for A, B and C; accounts of every role."""
+    """Province P with districts D1 (units A, B) and D2 (unit C), and another province Q; a
+    submission and a review task for A, B and C; accounts of every role (a reporting unit at the
+    district level too)."""
     t = uuid.uuid4().hex[:6]
     P = client.new_unit(admin, "root", f"mP{t}", "Tỉnh", "province")
     D1 = client.new_unit(admin, P["unit_id"], f"mD1{t}", "Huyện 1", "district")
@@ -24,12 +26,14 @@ def tree(client, admin):
     A = client.new_unit(admin, D1["unit_id"], f"mA{t}", "Xã A", "commune")
     B = client.new_unit(admin, D1["unit_id"], f"mB{t}", "Xã B", "commune")
     C = client.new_unit(admin, D2["unit_id"], f"mC{t}", "Xã C", "commune")
-    units = {"P": P, "D1": D1, "D2": D2, "A": A, "B": B, "C": C}
+    Q = client.new_unit(admin, "root", f"mQ{t}", "Tỉnh khác", "province")
+    units = {"P": P, "D1": D1, "D2": D2, "A": A, "B": B, "C": C, "Q": Q}
     roles = {
         "unit_A": (A, "reporting_unit"), "unit_B": (B, "reporting_unit"), "unit_C": (C, "reporting_unit"),
         "sup_D1": (D1, "district_supervisor"), "sup_D1_only_A": (D1, "district_supervisor"),
         "sup_D2": (D2, "district_supervisor"), "sup_P": (P, "province_supervisor"),
         "admin_D1": (D1, "district_admin"), "admin_P": (P, "province_admin"),
+        "unit_D1": (D1, "reporting_unit"), "admin_Q": (Q, "province_admin"),
     }
     accounts, auth = {}, {}
     for name, (unit, role) in roles.items():
@@ -43,7 +47,8 @@ def tree(client, admin):
         subs[u] = submit(client, auth[f"unit_{u}"], units[u]["unit_id"], campaign=f"matrix-{t}").json()
         reviewer = "sup_D2" if u == "C" else "sup_D1"
         tasks[u] = open_task_for(client, auth[reviewer], subs[u]["submission_id"], 1)
-    return {"units": units, "accounts": accounts, "auth": auth, "subs": subs, "tasks": tasks}
+    return {"units": units, "accounts": accounts, "auth": auth, "subs": subs, "tasks": tasks,
+            "campaign": f"matrix-{t}", "t": t}
 
 
 GUESS = "0" * 32
@@ -137,3 +142,53 @@ def test_assignments_are_given_by_the_level_above_inside_the_area(client, tree, 
     not_supervisor = client.accounts.put(f"/accounts/{accounts['unit_A']['account_id']}/assignments",
                                          headers=admin, json={"unit_ids": []})
     assert not_supervisor.status_code == 422
+
+
+# Forms: a campaign of D1, read by the units in it, those above it and the Ministry; a survey of
+# province P, by everyone in P and the Ministry. Nobody else learns that they exist.
+CAMPAIGN_OF_D1_READ = {"unit_A", "unit_B", "unit_D1", "sup_D1", "sup_D1_only_A", "admin_D1", "sup_P", "admin_P"}
+SURVEY_OF_P_READ = {"unit_A", "unit_B", "unit_C", "unit_D1", "sup_D1", "sup_D1_only_A", "sup_D2", "admin_D1",
+                    "admin_P", "sup_P"}
+
+
+def test_forms_campaigns_and_surveys_are_read_inside_their_scope_only(client, tree, admin):
+    t, units, today = tree["t"], tree["units"], datetime.now(UTC).date()
+    campaign = client.forms.post("/campaigns", headers=admin, json={
+        "campaign_id": f"scope-{t}", "form_code": "1/HC-TB", "title": "Đợt của huyện 1",
+        "scope_unit_ids": [units["D1"]["unit_id"]], "opens_on": str(today), "closes_on": str(today + timedelta(days=9))})
+    assert campaign.status_code == 201, campaign.text
+    survey = client.forms.post("/surveys", headers=admin, json={
+        "survey_id": f"scope-{t}", "title": "Khảo sát của tỉnh P", "list_deadline": str(today + timedelta(days=3)),
+        "answer_deadline": str(today + timedelta(days=9)), "owner_unit_ids": [units["P"]["unit_id"]]})
+    assert survey.status_code == 201, survey.text
+    # Q is known to forms before its account is asked (else an unknown unit would pass for hidden).
+    eventually(lambda: client.forms.get(f"/codelists/units?q=mq{t}", headers=admin).json()["entries"])
+    for role, auth in sorted(tree["auth"].items()):
+        got = client.forms.get(f"/campaigns/scope-{t}", headers=auth).status_code
+        assert got == (OK if role in CAMPAIGN_OF_D1_READ else HIDDEN), role
+        got = client.forms.get(f"/surveys/scope-{t}", headers=auth).status_code
+        assert got == (OK if role in SURVEY_OF_P_READ else HIDDEN), role
+        assert client.forms.get(f"/campaigns/{GUESS}", headers=auth).status_code == HIDDEN
+        assert client.forms.get(f"/surveys/{GUESS}", headers=auth).status_code == HIDDEN
+    assert client.forms.get(f"/campaigns/scope-{t}", headers=admin).status_code == OK  # the Ministry
+    assert client.forms.get(f"/surveys/scope-{t}", headers=admin).status_code == OK
+
+
+def test_approvals_progress_of_a_reporting_unit_is_its_own_unit_only(client, tree):
+    auth, units, campaign = tree["auth"], tree["units"], tree["campaign"]
+
+    def district_view():
+        view = client.approvals.get(f"/progress/{campaign}", headers=auth["admin_D1"]).json()
+        return view if view.get("summary", {}).get("units") == 2 else None
+
+    eventually(district_view)  # A and B report under D1
+    own = client.approvals.get(f"/progress/{campaign}", headers=auth["unit_D1"])
+    assert own.status_code == 200
+    assert own.json()["summary"]["units"] == 0 and own.json()["units"] == [] and own.json()["areas"] == []
+    sheet = client.approvals.get(f"/progress/{campaign}/export?format=csv", headers=auth["unit_D1"])
+    assert sheet.status_code == 200 and len(sheet.text.strip().splitlines()) == 1  # the header alone
+    for area in ("A", "B", "D1"):
+        view = client.approvals.get(f"/progress/{campaign}?area={units[area]['unit_id']}", headers=auth["unit_A"])
+        assert view.status_code == (OK if area == "A" else HIDDEN), area
+    assert [u["unit_id"] for u in client.approvals.get(f"/progress/{campaign}", headers=auth["unit_A"]).json()["units"]] \
+        == [units["A"]["unit_id"]]

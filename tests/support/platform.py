@@ -36,6 +36,13 @@ class Client:
         except KeyError:
             raise AttributeError(service) from None
 
+    def accounts_from(self, address: str) -> httpx.Client:
+        """Accounts as seen from another source address: every 127.x.y.z is this machine, and the
+        service sees the connection's own address (as behind the Ministry's proxy it sees the hop
+        the proxy appends)."""
+        return httpx.Client(base_url=self.platform.services["accounts"].url, timeout=15.0,
+                            transport=httpx.HTTPTransport(local_address=address))
+
     def login(self, username: str, password: str, *, activate: bool = True) -> dict[str, str]:
         """Sign in; an issued account first replaces its initial password (as its holder must)."""
         response = self.accounts.post("/auth/token", json={"username": username, "password": password})

@@ -54,3 +54,15 @@ def test_only_administrators_above_the_scope_open_campaigns():
                          (Principal("a", "admin", "root", "central_admin"), None)):
         with pytest.raises(Forbidden):
             CENSUS.check_open_by(who, [lineage])
+
+
+def test_a_scoped_campaign_or_survey_is_read_inside_its_scope_above_it_or_by_the_ministry():
+    from chassis.tree import in_or_above_scope
+
+    # root > P > D1 > {A, B}, P > D2 > C; root > Q. The scope is D1.
+    scope = {"D1": ["root", "P"]}
+    for lineage, reads in ((["root", "P", "D1", "A"], True), (["root", "P", "D1"], True),
+                           (["root", "P"], True), (["root"], True),
+                           (["root", "P", "D2", "C"], False), (["root", "P", "D2"], False), (["root", "Q"], False)):
+        assert in_or_above_scope(lineage, scope) is reads, lineage
+    assert in_or_above_scope(["root", "Q"], {"D1": ["root", "P"], "Q": ["root"]})  # any of several

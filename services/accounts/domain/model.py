@@ -17,6 +17,7 @@ from moha_contracts import (
     AccountRevoked,
     AccountRoleChanged,
     Event,
+    PasswordChanged,
     PasswordReset,
     SupervisorAssigned,
     UnitMoved,
@@ -176,15 +177,10 @@ def registered_event(unit: Unit) -> UnitRegistered:
     )
 
 
-MAX_FAILED_LOGINS = 5
-
-
-class AccountLocked(DomainError):
-    status = 403
-    code = "account_locked"
-
-
 class InvalidCredentials(DomainError):
+    """A wrong name or password, or an attempt refused by the throttle: one answer for all, so a
+    guesser never learns which (domain/throttle.py)."""
+
     status = 401
     code = "invalid_credentials"
 
@@ -200,8 +196,6 @@ class Account:
     password_hash: str
     status: str = "active"
     must_change_password: bool = True
-    failed_logins: int = 0
-    locked: bool = False
     issued_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     issued_by: str | None = None
     tokens_valid_after: datetime | None = None
@@ -211,29 +205,17 @@ class Account:
     version: int = 0
     events: list[Event] = field(default_factory=list)
 
-    # signing in --------------------------------------------------------------------------
-    def check_can_sign_in(self) -> None:
-        if self.status != "active":
-            raise InvalidCredentials("Tên đăng nhập hoặc mật khẩu không đúng")
-        if self.locked:
-            raise AccountLocked(
-                f"Tài khoản bị khóa sau {MAX_FAILED_LOGINS} lần nhập sai mật khẩu; đề nghị quản trị hệ thống mở khóa"
-            )
-
-    def login_failed(self) -> None:
-        self.failed_logins += 1
-        if self.failed_logins >= MAX_FAILED_LOGINS:
-            self.locked = True
-
-    def login_succeeded(self) -> None:
-        self.failed_logins = 0
-
+    # signing in (throttled in domain/throttle.py) -----------------------------------------
     def change_password(self, new_hash: str, now: datetime) -> None:
+        """The holder's own change: every token issued before it stops working, in every service
+        (another device, or someone who took a token, is signed out); the caller gets a new one."""
         first = self.must_change_password
         self.password_hash = new_hash
         self.must_change_password = False
+        self.tokens_valid_after = now
         if first:
             self.events.append(AccountActivated(account_id=self.id, unit_id=self.unit_id, activated_at=now))
+        self.events.append(PasswordChanged(account_id=self.id, unit_id=self.unit_id, changed_at=now))
 
     # administration -----------------------------------------------------------------------
     def reset_password(self, by: Principal, reason: str, new_hash: str, now: datetime) -> None:
@@ -241,8 +223,6 @@ class Account:
         self._require_active()
         self.password_hash = new_hash
         self.must_change_password = True
-        self.locked = False
-        self.failed_logins = 0
         self.tokens_valid_after = now
         self.events.append(PasswordReset(account_id=self.id, unit_id=self.unit_id, reason=reason.strip(),
                                          reset_by=by.account_id, reset_at=now))
@@ -294,12 +274,10 @@ class Account:
             changed_by=by.account_id, changed_at=now,
         ))
 
-    def unlock(self) -> None:
-        self._require_active()
-        if not self.locked:
-            raise Conflict("Tài khoản không bị khóa", code="not_locked")
-        self.locked = False
-        self.failed_logins = 0
+    def unlock(self, by: Principal, reason: str, new_hash: str, now: datetime) -> None:
+        """Let the holder sign in again at once, with a new initial password: the old one is what
+        the guesses were after, and may have been found meanwhile."""
+        self.reset_password(by, reason, new_hash, now)
 
     def _require_active(self) -> None:
         if self.status != "active":
