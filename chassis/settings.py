@@ -44,7 +44,13 @@ class ServiceSettings(BaseSettings):
     survey_open_key: str = ""
 
     max_body_bytes: int = Field(default=1_000_000, description="largest accepted HTTP request body")
+    # The interactive API page at /docs (Swagger UI from local files): for development; the
+    # OpenAPI document itself (/openapi.json) is always served.
+    api_docs: bool = False
 
     # Fault injection for crash tests: exit the process right after a state change is stored,
     # before its events could be published.
     fault_crash_after_commit: bool = False
+    # Fault injection for tests of what an unhandled error logs: a request carrying the header
+    # `X-Fault: error` fails inside its route, after its body and token were read.
+    fault_error_header: bool = False

@@ -167,7 +167,8 @@ async def jwks(tokens: Tokens) -> dict:
     return tokens.jwks()
 
 
-@router.post("/auth/token", tags=["auth"])
+@router.post("/auth/token", tags=["auth"], responses={401: {"description": "wrong name or password"},
+                                                   403: {"description": "the account may not sign in"}})
 async def login(body: LoginRequest, request: Request, accounts: Accounts, tokens: Tokens) -> TokenResponse:
     account = await accounts.find_account(body.username.lower())
     # Hash even for an unknown name so that timing does not tell which names exist.

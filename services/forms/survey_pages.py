@@ -9,11 +9,13 @@ from html import escape
 from typing import Any
 from urllib.parse import parse_qs
 
+from chassis.http import inline_style
 from fastapi import Request
 
 from .domain.definitions import FieldDef, FormDefinition
 
-STYLE = """
+# The page's one inline stylesheet, allowed by its hash in the Content-Security-Policy (chassis/http.py).
+STYLE = inline_style("""
 body{font-family:system-ui,"Segoe UI",Roboto,Arial,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;
 color:#1a1a1a;line-height:1.5}
 h1{font-size:1.4rem;color:#8b0000}.meta{color:#555}fieldset{border:1px solid #ccc;border-radius:6px;margin:1rem 0}
@@ -21,7 +23,7 @@ label{display:block;font-weight:600;margin-top:.8rem}input[type=number],input[ty
 padding:.4rem;font-size:1rem;box-sizing:border-box}.error{color:#b00020;font-weight:600}
 .notice{background:#fff7d6;border:1px solid #e6c200;padding:.6rem;border-radius:6px}
 .actions{margin:1.5rem 0;display:flex;gap:1rem}button{font-size:1rem;padding:.5rem 1.2rem}
-"""
+""")
 
 
 def wants_html(request: Request) -> bool:
