@@ -118,6 +118,7 @@ class Platform:
                 "DATABASE": f"moha_{name}{self.database_suffix}",
                 "JWKS_URL": f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json",
                 "SURVEY_LINK_BASE": f"http://127.0.0.1:{ports['forms']}/s",
+                "API_DOCS": "true",  # this machine is a developer's: /docs on every service
                 **own.get(name, {}),
                 **self.extra_env,
             }

@@ -35,6 +35,7 @@ async def platform(amqp_url, mongo_url, run_id, smtp_server, tmp_path_factory):
             "SURVEY_BURST_THRESHOLD": "4",
             "REMINDERS_ANY_DAY": "true",  # the reminder tests drive the clock ahead
             "LOG_LEVEL": "debug",
+            "FAULT_ERROR_HEADER": "true",  # test_secrets_in_logs forces unhandled errors
         },
     )
     running.start()
