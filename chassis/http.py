@@ -24,6 +24,7 @@ from fastapi import routing
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .auth import Principal, TokenVerifier, Unauthenticated
 from .errors import DomainError, Forbidden
@@ -53,6 +54,13 @@ _VI_MESSAGES = {
     "literal_error": "Giá trị không thuộc danh sách cho phép",
     "value_error": "Giá trị không hợp lệ",
     "too_long": "Quá nhiều phần tử",
+}
+
+
+_HTTP_ERRORS = {
+    400: ("invalid_request", "Dữ liệu gửi lên không đọc được"),
+    404: ("not_found", "Không có địa chỉ này"),
+    405: ("method_not_allowed", "Địa chỉ này không nhận phương thức yêu cầu"),
 }
 
 
@@ -122,6 +130,12 @@ def create_app(
         ]
         return JSONResponse(error_body("invalid_request", "Dữ liệu gửi lên không hợp lệ", errors=errors), 422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # The framework's own refusals (no such address, method not allowed) in the same body as ours.
+        code, message = _HTTP_ERRORS.get(exc.status_code, ("http_error", "Yêu cầu không được chấp nhận"))
+        return JSONResponse(error_body(code, message), exc.status_code, headers=exc.headers)
+
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(_request: Request, exc: Unauthenticated) -> JSONResponse:
         return JSONResponse(
@@ -177,6 +191,9 @@ async def _refused(request: Request, max_body_bytes: int) -> JSONResponse | None
         paths = out_of_range_numbers(await request.body())
     except RecursionError:
         return _invalid("body", "json_too_deep", "Nội dung JSON lồng nhau quá sâu", "JSON nested too deep")
+    except UnicodeDecodeError:
+        return _invalid("body", "json_invalid", "Nội dung không phải JSON hợp lệ (phải mã hóa UTF-8)",
+                        "body is not UTF-8")
     except ValueError:
         return None  # not JSON at all: the route's own validation says so, in its words
     if paths:

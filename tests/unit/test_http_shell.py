@@ -227,3 +227,12 @@ def test_an_injected_fault_is_an_unhandled_error_only_when_enabled():
     assert faulty.post("/echo", json={"answers": {}}).status_code == 200
     response = faulty.post("/echo", json={"answers": {}}, headers={"X-Fault": "error"})
     assert response.status_code == 500 and response.json()["error"]["code"] == "internal_error"
+
+
+def test_the_frameworks_own_refusals_have_the_error_body(http):
+    unknown = http.get("/no-such-address")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+    wrong_method = http.delete("/echo")
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"] == "method_not_allowed"
+    not_utf8 = http.post("/echo", content=b'{"answers": {"a": "\xff"}}', headers={"Content-Type": "application/json"})
+    assert not_utf8.status_code == 422 and not_utf8.json()["error"]["errors"][0]["type"] == "json_invalid"
