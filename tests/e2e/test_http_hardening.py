@@ -32,12 +32,6 @@ def test_a_400_digit_answer_in_a_draft_is_a_422_naming_its_field(client, distric
     assert kept["answers"] == {}  # nothing of the refused drafts was stored
 
 
-def test_a_query_number_beyond_64_bits_is_a_422(client, admin):
-    response = client.forms.get("/definitions", headers=admin, params={"form_code": "1/HC-TB", "version": "9" * 30})
-    assert response.status_code == 422, response.text
-    assert response.json()["error"]["code"] == "number_out_of_range"
-
-
 # Security headers -------------------------------------------------------------------------------
 def assert_secured(response, *, page=False):
     headers = response.headers
