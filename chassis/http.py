@@ -492,7 +492,8 @@ def api_routes(app: FastAPI) -> list[Any]:
 def error_statuses(route: Any) -> set[int]:
     """What a route can answer besides success, from what it depends on: a token (401), a
     principal past its first password change (403), a path naming something (404), a write (409),
-    a body (411, 413), any input at all (422). A route declares the rest itself (`responses=`)."""
+    a body or a write (411, 413, 422), any other input (422). A route declares the rest itself
+    (`responses=`)."""
     calls = set(_calls(route.dependant))
     signed_in = _signed_in in calls
     path = any(True for _ in _params(route.dependant, "path_params"))
@@ -507,9 +508,10 @@ def error_statuses(route: Any) -> set[int]:
         statuses.add(404)
     if route.methods & _WRITES and (signed_in or path):
         statuses.add(409)
-    if body or route.methods & _WRITES:  # the shell refuses any oversized body, whatever reads it
-        statuses |= {411, 413}
-    if path or query or body:
+    if body or route.methods & _WRITES:
+        # The shell refuses an oversized body, or JSON numbers out of range, whatever reads it.
+        statuses |= {411, 413, 422}
+    if path or query:
         statuses.add(422)
     return statuses
 
