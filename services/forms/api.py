@@ -10,7 +10,7 @@ from chassis.clock import today_in_vietnam
 from chassis.errors import Conflict, DomainError, Forbidden, NotFound
 from chassis.http import CurrentPrincipal, from_state
 from chassis.tree import UnitDirectory
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -176,8 +176,12 @@ async def get_campaign(campaign_id: str, principal: CurrentPrincipal, campaigns:
     return campaign
 
 
+# A campaign id as campaigns are opened with: it also names the file, in a header.
+CampaignId = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+
+
 @router.get("/exports/submissions", tags=["exports"])
-async def export_submissions(request: Request, principal: CurrentPrincipal, campaign_id: str, form_code: str,
+async def export_submissions(request: Request, principal: CurrentPrincipal, campaign_id: CampaignId, form_code: str,
                              definitions: Definitions, format: Literal["csv", "xlsx"] = "xlsx",
                              area: str | None = None) -> StreamingResponse:
     """The campaign's submissions and answers in the caller's area (or in `area`, a unit under it)."""
