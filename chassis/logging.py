@@ -1,4 +1,8 @@
-"""Structured JSON logs with the correlation id of the request or event being handled."""
+"""Structured JSON logs with the correlation id of the request or event being handled.
+
+A traceback names its frames (file, line, function) and the exception's type and message, never
+the frames' local variables: those hold passwords, issued initial passwords, survey tokens and
+bearer tokens (docs/decisions/0012-http-hardening.md)."""
 
 from __future__ import annotations
 
@@ -7,12 +11,52 @@ import logging
 import sys
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import structlog
+from pydantic import ValidationError
+from structlog.processors import ExceptionRenderer
+from structlog.tracebacks import ExceptionDictTransformer
 from structlog.contextvars import bind_contextvars, clear_contextvars, get_contextvars
 
 __all__ = ["bind_contextvars", "clear_contextvars", "configure", "correlation_id", "fresh_correlation_id",
            "get_contextvars", "get_logger"]
+
+
+MAX_EXCEPTION_TEXT = 1000
+
+
+class _FramesWithoutValues(ExceptionDictTransformer):
+    """structlog's dict traceback with no locals, and pydantic's errors without their inputs (its
+    message repeats every refused value: `input_value='the password'`)."""
+
+    def __init__(self) -> None:
+        super().__init__(show_locals=False, max_frames=40, use_rich=False)
+
+    def __call__(self, exc_info: Any) -> list[dict[str, Any]]:
+        stacks = super().__call__(exc_info)
+        texts = {str(exc): _without_inputs(exc) for exc in _chain(exc_info[1]) if isinstance(exc, ValidationError)}
+        for stack in stacks:
+            value = stack.get("exc_value", "")
+            stack["exc_value"] = texts.get(value, value)[:MAX_EXCEPTION_TEXT]
+        return stacks
+
+
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+
+
+def _without_inputs(exc: ValidationError) -> str:
+    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['type']}"
+                         for e in exc.errors(include_url=False, include_input=False, include_context=False))
+    return f"{exc.error_count()} validation error(s) for {exc.title}: {problems}"
+
+
+_tracebacks = ExceptionRenderer(_FramesWithoutValues())
 
 
 def configure(service: str, level: str = "info") -> None:
@@ -31,7 +75,7 @@ def configure(service: str, level: str = "info") -> None:
     structlog.configure(
         processors=[
             *shared,
-            structlog.processors.dict_tracebacks,
+            _tracebacks,
             structlog.processors.EventRenamer("message"),
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
@@ -46,7 +90,7 @@ def configure(service: str, level: str = "info") -> None:
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 # Libraries' exceptions (uvicorn's "Exception in ASGI application") with their traceback.
-                structlog.processors.dict_tracebacks,
+                _tracebacks,
                 structlog.processors.EventRenamer("message"),
                 structlog.processors.JSONRenderer(ensure_ascii=False),
             ],

@@ -97,6 +97,8 @@ class Runtime:
             max_body_bytes=self.settings.max_body_bytes,
             readiness=self.readiness,
             lifespan=lifespan,
+            docs=self.settings.api_docs,
+            fault_error_header=self.settings.fault_error_header,
         )
         for router in routers:
             app.include_router(router)

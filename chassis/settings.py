@@ -51,6 +51,13 @@ class ServiceSettings(BaseSettings):
     # Sheets uploaded (units, accounts, respondent lists): read as a stream and refused past this.
     max_upload_bytes: int = Field(default=1_000_000, description="largest accepted uploaded sheet")
 
+    # The interactive API page at /docs (Swagger UI from local files): for development; the
+    # OpenAPI document itself (/openapi.json) is always served.
+    api_docs: bool = False
+
     # Fault injection for crash tests: exit the process right after a state change is stored,
     # before its events could be published.
     fault_crash_after_commit: bool = False
+    # Fault injection for tests of what an unhandled error logs: a request carrying the header
+    # `X-Fault: error` fails inside its route, after its body and token were read.
+    fault_error_header: bool = False

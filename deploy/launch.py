@@ -135,6 +135,7 @@ class Platform:
                 # People reach the services through the web front, which passes each one's address on
                 # (sign-in throttling and survey tamper checks count by it); loopback only here.
                 "TRUST_FORWARDED_FOR": "true",
+                "API_DOCS": "true",  # this machine is a developer's: /docs on every service
                 **own.get(name, {}),
                 **self.extra_env,
             }

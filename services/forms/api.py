@@ -178,8 +178,12 @@ async def get_campaign(campaign_id: str, principal: CurrentPrincipal, campaigns:
     return campaign
 
 
+# A campaign id as campaigns are opened with: it also names the file, in a header.
+CampaignId = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+
+
 @router.get("/exports/submissions", tags=["exports"])
-async def export_submissions(request: Request, principal: CurrentPrincipal, campaign_id: str, form_code: str,
+async def export_submissions(request: Request, principal: CurrentPrincipal, campaign_id: CampaignId, form_code: str,
                              definitions: Definitions, format: Literal["csv", "xlsx"] = "xlsx",
                              area: str | None = None) -> StreamingResponse:
     """The campaign's submissions and answers in the caller's area (or in `area`, a unit under it)."""

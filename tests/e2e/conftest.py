@@ -37,6 +37,7 @@ async def platform(amqp_url, mongo_url, run_id, smtp_server, tmp_path_factory):
             "REMINDERS_ANY_DAY": "true",  # the reminder tests drive the clock ahead
             "LOG_LEVEL": "debug",
             "MAX_UPLOAD_BYTES": "300000",  # below MAX_BODY_BYTES: the uploads' own streamed cap is what answers
+            "FAULT_ERROR_HEADER": "true",  # test_secrets_in_logs forces unhandled errors
         },
     )
     running.start()

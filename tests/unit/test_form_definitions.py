@@ -179,3 +179,29 @@ def test_the_product_list_is_exact_once_its_file_is_there(tmp_path):
     vcpa = load(tmp_path)["vcpa2018"]
     assert vcpa.error("8411001") is None
     assert "không có trong" in vcpa.error("8411002")
+
+
+@pytest.mark.parametrize("field", ["A2.1", "A4.2.1.gia_tri"])  # an integer question and a number question
+@pytest.mark.parametrize("value", [10**400, 2**63, -(2**63) - 1, float("inf"), float("nan")],
+                         ids=["400 digits", "2^63", "-2^63-1", "inf", "nan"])
+def test_numbers_the_store_cannot_keep_are_refused_by_their_field(field, value):
+    # A 400-digit answer used to raise OverflowError (a 500, with a traceback in the log).
+    found = HC_TB.check({field: value}, complete=False)
+    assert [e.field for e in found] == [field]
+
+
+def test_a_too_large_number_says_so():
+    message = errors({"A1.5": True, "A3.3.1": 10**400, "A2.1": 2**63}, complete=False)
+    assert message["A3.3.1"].startswith("Diện tích đất") and "quá lớn" in message["A3.3.1"]
+    assert "quá lớn" in message["A2.1"]
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(HC_TB.fields)),
+                       st.one_of(st.integers(), st.floats(), st.sampled_from(
+                           [2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 10**400, -(10**400)])), max_size=6))
+def test_whatever_a_draft_accepts_the_store_can_keep(answers):
+    import bson
+
+    if not HC_TB.check(answers, complete=False):
+        bson.encode({"answers": answers})  # raises OverflowError for what BSON cannot hold

@@ -18,6 +18,10 @@ from .codelists import DYNAMIC, code_lists
 
 FieldType = Literal["integer", "number", "text", "boolean", "choice", "code"]
 
+# What the store keeps: BSON's signed 64-bit integers and finite doubles. Anything larger is refused
+# here, by its field, rather than failing the write (an OverflowError: a 500).
+INT64_MAX = 2**63 - 1
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -170,9 +174,15 @@ def _type_error(f: FieldDef, value: Any) -> str | None:
     if f.type == "integer":
         if isinstance(value, bool) or not isinstance(value, int):
             return f"{f.label}: phải là số nguyên"
+        if abs(value) > INT64_MAX:
+            return f"{f.label}: số quá lớn (giá trị tuyệt đối tối đa {INT64_MAX:,})".replace(",", ".")
     elif f.type == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, int | float):
             return f"{f.label}: phải là số"
+        if isinstance(value, int) and abs(value) > INT64_MAX:
+            return f"{f.label}: số quá lớn (giá trị tuyệt đối tối đa {INT64_MAX:,})".replace(",", ".")
+        if not math.isfinite(value):
+            return f"{f.label}: phải là số hữu hạn"
     elif f.type == "boolean":
         if not isinstance(value, bool):
             return f"{f.label}: phải là Có hoặc Không"
