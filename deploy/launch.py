@@ -24,6 +24,7 @@ import httpx
 
 from chassis.messaging import broker_user
 from chassis.sealing import Sealer
+from services.accounts.tokens import new_signing_key
 from deploy.rabbitmq.provision import BrokerUser, Management, amqp_url_for, platform_users, vhost_of, with_vhost
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,6 +121,8 @@ class Platform:
             "forms": {"SURVEY_SEAL_KEY": os.environ.get("SURVEY_SEAL_KEY") or public,
                       "SURVEY_ID_SECRET": os.environ.get("SURVEY_ID_SECRET") or secrets.token_urlsafe(32)},
             "notifications": {"SURVEY_OPEN_KEY": os.environ.get("SURVEY_OPEN_KEY") or private},
+            # Accounts signs tokens with a key from a secret, never from its database (decision 0008).
+            "accounts": {"TOKEN_SIGNING_KEYS": os.environ.get("TOKEN_SIGNING_KEYS") or new_signing_key()},
         }
         ports = {name: self.ports.get(name) or DEFAULT_PORTS[name] for name in (*SERVICES, WEB)}
         self.broker_users = platform_users(self.broker_user_prefix)

@@ -4,7 +4,10 @@
     AMQP_URL=amqp://<user>:<password>@<broker>:5672/ python ministry_subscriber.py
 
 Bind a durable queue of your own to the topic exchange `moha.events` with the routing-key pattern
-you need; nobody has to grant the binding. Delivery is at least once: keep the ids you have handled.
+you need; nobody has to grant the binding. Your broker user is read-only: it may make and read
+queues named with your prefix (here `bo-tai-chinh.`), bind them, and publish nothing. Delivery is
+at least once: keep the ids you have handled. Each event's publisher is in the message's
+`user_id` (RabbitMQ checks it): `accounts.…` events come from the user `accounts`, and so on.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from faststream import AckPolicy, FastStream
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 from moha_contracts import EVENTS_EXCHANGE, Envelope, FormApproved
 
-EVENTS = RabbitExchange(EVENTS_EXCHANGE, type=ExchangeType.TOPIC, durable=True)
+# The Ministry declares the exchange; a subscriber only checks that it is there.
+EVENTS = RabbitExchange(EVENTS_EXCHANGE, type=ExchangeType.TOPIC, durable=True, declare=False)
 
 
 def build(amqp_url: str, queue: str = "bo-tai-chinh.form-approved", seen: set[str] | None = None) -> RabbitBroker:

@@ -20,7 +20,7 @@ from .passwords import HashQueueFull, PasswordHashing
 from .settings import AccountsSettings
 from .store import AccountsStore
 from .throttling import SignInThrottle
-from .tokens import AccountSessions, TokenIssuer
+from .tokens import AccountSessions, TokenIssuer, load_signing_keys
 
 log = get_logger("accounts.bootstrap")
 
@@ -44,17 +44,15 @@ def build(settings: AccountsSettings | None = None) -> tuple[FastAPI, AccountsSe
         return JSONResponse(error_body("busy", f"Hệ thống đang bận; vui lòng thử lại sau {exc.retry_after} giây"),
                             status_code=429, headers={"Retry-After": str(exc.retry_after)})
 
+    # Read at build time: a missing key stops the process before it serves anything.
+    tokens = app.state.tokens = TokenIssuer(
+        load_signing_keys(settings.signing_keys_pem()), issuer=settings.token_issuer,
+        audience=settings.token_audience, ttl_seconds=settings.token_ttl_seconds)
+    app.state.verifier = TokenVerifier(None, issuer=settings.token_issuer, audience=settings.token_audience,
+                                       keys=tokens.public_keys)
+
     async def start() -> None:
         await accounts.create_indexes()
-        key = await accounts.signing_key()
-        app.state.tokens = TokenIssuer(
-            key, issuer=settings.token_issuer, audience=settings.token_audience, ttl_seconds=settings.token_ttl_seconds
-        )
-        # Accounts verifies its own tokens with the same key, without a round trip to itself.
-        app.state.verifier = TokenVerifier(
-            None, issuer=settings.token_issuer, audience=settings.token_audience,
-            keys={app.state.tokens.kid: key.public_key()},
-        )
         await ensure_root_admin(accounts, settings, hashing)
         await importer.resume()
 

@@ -10,8 +10,6 @@ from typing import Any
 
 from chassis.store import AlreadyExists, Store
 from pymongo.errors import DuplicateKeyError
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 
 from .domain.model import Account, Unit, duplicate
@@ -19,7 +17,6 @@ from .domain.throttle import Counter, Key
 
 UNITS = "units"
 ACCOUNTS = "accounts"
-KEYS = "signing_keys"
 AUDIT = "audit"
 IMPORTS = "imports"
 # Sign-in throttle counters, one small document per key (domain/throttle.py), read by _id.
@@ -208,20 +205,6 @@ class AccountsStore:
     async def clear_counters(self, account_id: str) -> None:
         """Every counter of the account (from anywhere, and from each address)."""
         await self.store[THROTTLE].delete_many({"account_id": account_id})
-
-    # signing key --------------------------------------------------------------------------
-    async def signing_key(self) -> Ed25519PrivateKey:
-        """The key every replica signs with: the first replica to start creates it, the others read it."""
-        candidate = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        try:
-            await self.store[KEYS].insert_one({"_id": "current", "pem": candidate.decode(),
-                                               "created_at": datetime.now(UTC)})
-        except DuplicateKeyError:
-            pass  # another replica, or an earlier start, made it
-        doc = await self.store[KEYS].find_one({"_id": "current"})
-        return serialization.load_pem_private_key(doc["pem"].encode(), password=None)  # type: ignore[return-value]
 
 
 _ACCOUNT_FIELDS = [f for f in Account.__dataclass_fields__ if f not in ("id", "version", "events")]

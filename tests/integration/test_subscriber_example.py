@@ -13,13 +13,27 @@ pytestmark = pytest.mark.integration
 EXAMPLE = Path(__file__).resolve().parents[2] / "contracts" / "examples" / "ministry_subscriber.py"
 
 
-async def test_ministry_subscriber_example_receives_events_once(amqp_url):
+async def test_ministry_subscriber_example_receives_events_once(amqp_url, broker_admin_url):
+    from deploy.rabbitmq.provision import Management, amqp_url_for, subscriber_user, vhost_of
+
+    # As another ministry would: a read-only user that owns queues named with its prefix.
+    ministry = subscriber_user("bo-tai-chinh", f"bo-tai-chinh-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex)
+    with Management(broker_admin_url) as api:
+        api.put_user(ministry, vhost_of(amqp_url))
+    try:
+        await _receives_once(amqp_url, amqp_url_for(broker_admin_url, ministry, vhost_of(amqp_url)))
+    finally:
+        with Management(broker_admin_url) as api:
+            api.delete_user(ministry.name)
+
+
+async def _receives_once(amqp_url: str, ministry_url: str) -> None:
     spec = importlib.util.spec_from_file_location("ministry_subscriber", EXAMPLE)
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
     seen: set[str] = set()
-    queue = f"test-ministry-{uuid.uuid4().hex[:8]}"
-    subscriber = example.build(amqp_url, queue=queue, seen=seen)
+    queue = f"bo-tai-chinh.test-{uuid.uuid4().hex[:8]}"
+    subscriber = example.build(ministry_url, queue=queue, seen=seen)
     await subscriber.start()
     publisher = make_broker(amqp_url, prefetch=10, service="test")
     await publisher.connect()
