@@ -88,7 +88,8 @@ class SecurityHeaders(BaseHTTPMiddleware):
         h = response.headers
         h.setdefault("Content-Security-Policy", CSP)
         h.setdefault("X-Frame-Options", "DENY")
-        h.setdefault("Referrer-Policy", "same-origin")
+        # A survey page's address is its respondent's secret: sent to nobody, this site included.
+        h.setdefault("Referrer-Policy", "no-referrer" if request.url.path.startswith("/s/") else "same-origin")
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
