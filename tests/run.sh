@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The test command: everything the suite needs on a fresh Debian machine, then the suite.
+#
+#   bash tests/run.sh [pytest arguments]     e.g. bash tests/run.sh tests/unit -q
+#
+# It uses AMQP_URL/MONGODB_URL when both are set (an administrator's broker URL: each run makes a
+# vhost and users of its own); otherwise it starts the native stack (deploy/local/stack.sh:
+# RabbitMQ and SecantusDB on loopback, built or installed once). It installs Debian's Chromium and
+# its driver for the browser tests if missing, the platform into .venv, and the web front's pinned
+# npm packages (axe-core for the browser tests). Safe to run again: what is there is kept.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo -n "$@"; fi; }
+
+if [[ -z ${AMQP_URL:-} || -z ${MONGODB_URL:-} ]]; then
+  while IFS= read -r line; do
+    [[ $line == *=* ]] && export "${line?}"
+  done < <(bash deploy/local/stack.sh up)
+fi
+echo "AMQP_URL=${AMQP_URL%%@*}@… MONGODB_URL=$MONGODB_URL" >&2
+
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v npm >/dev/null || missing+=(npm)
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "installing ${missing[*]} (apt-get)" >&2
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+fi
+
+[[ -x .venv/bin/python ]] || python3 -m venv .venv
+# shellcheck disable=SC1091
+. .venv/bin/activate
+python -m pip install --quiet --upgrade pip
+python -m pip install --quiet -e contracts -e '.[test]'
+bash web/vendor.sh
+
+exec python -m pytest "$@"
