@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import aio_pika
 import httpx
 import pytest
+from pymongo import MongoClient
 
 from chassis.workdays import is_working_day
 from deploy.launch import ServiceProcess, free_port
@@ -164,7 +165,10 @@ async def test_three_replicas_send_each_reminder_once(platform, client, admin, a
     for name in ("U1", "U2", "S"):
         eventually(lambda n=name: [m for m in smtp_server.to(area["email"][n], "reminder_before")
                                    if campaign in m["Subject"]], timeout=WAIT)
-    await asyncio.sleep(2.0)  # time for any second copy to arrive
+    # Any second copy would be queued by now (the runs above returned): wait until the queue is empty.
+    with MongoClient(platform.mongodb_url) as mongo:
+        queue = mongo[platform["notifications"].env["DATABASE"]]["mail_queue"]
+        eventually(lambda: queue.count_documents({}) == 0, timeout=WAIT)
     for name in ("U1", "U2", "S"):
         mails = [m for m in smtp_server.to(area["email"][name], "reminder_before") if campaign in m["Subject"]]
         assert len(mails) == 1, (name, len(mails))

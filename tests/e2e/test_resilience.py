@@ -13,7 +13,7 @@ from pymongo import MongoClient
 from tests.e2e.test_flow import ensure_campaign, open_task_for, submission, submit
 from tests.support.answers import valid_hc_tb
 from tests.support.events import EventTap, publish_as
-from tests.support.platform import eventually
+from tests.support.platform import eventually, logged
 
 pytestmark = pytest.mark.e2e
 
@@ -78,7 +78,9 @@ async def test_event_delivered_twice_has_one_effect(platform, client, district, 
         for _ in range(2):
             await publish_as(platform.broker_url("approvals"), message.body, message.routing_key,
                              message_id=envelope.id, content_type=message.content_type)
-    await asyncio.sleep(2.0)
+    # Not a fixed wait: until each consumer has seen both copies and said it ignored them.
+    for service in ("forms", "notifications"):
+        eventually(lambda s=service: len(logged(platform[s], "duplicate event ignored", event_id=envelope.id)) >= 2)
     assert len(smtp_server.to(address, "form_approved")) == before == 1
     inbox = client.notifications.get("/inbox", headers=district["a_auth"]).json()
     assert [n["kind"] for n in inbox["items"]].count("form_approved") == 1

@@ -11,7 +11,7 @@ from chassis.outbox import OutboxRelay
 from moha_contracts import Envelope, UnitRegistered
 
 from tests.integration.conftest import start
-from tests.support.events import EventTap
+from tests.support.events import EventTap, drained
 
 pytestmark = pytest.mark.integration
 
@@ -30,6 +30,13 @@ async def collect(tap: EventTap, count: int, timeout: float = 10.0) -> list[Enve
     await asyncio.sleep(0.3)  # and nothing more arrives
     await tap.drain()
     return [e for e, _ in tap.seen]
+
+
+async def settled(tap: EventTap, consumers) -> None:
+    """Every copy delivered and settled: the work and retry queues stay empty for several polls
+    (not a fixed sleep before asserting that something did not happen)."""
+    queues = [q for c in consumers.consumers for q in (c.queue, c.queue + ".retry")]
+    await drained(tap.channel, queues)
 
 
 async def test_events_stored_with_the_change_survive_a_relay_that_never_ran(amqp_url, store):
@@ -134,7 +141,7 @@ async def test_redelivered_event_has_no_second_effect(consumers, amqp_url):
     async with EventTap(amqp_url, "none") as tap:
         for _ in range(3):
             await tap.publish_raw(envelope.model_dump_json().encode(), envelope.routing_key, message_id=envelope.id)
-        await asyncio.sleep(1.0)
+        await settled(tap, consumers)
     assert effects == [envelope.id]
 
 
@@ -213,7 +220,7 @@ async def test_handlers_of_one_event_share_the_queue_and_run_once_each(consumers
     async with EventTap(amqp_url, "none") as tap:
         for _ in range(2):
             await tap.publish_raw(envelope.model_dump_json().encode(), envelope.routing_key, message_id=envelope.id)
-        await asyncio.sleep(1.0)
+        await settled(tap, consumers)
     assert calls == ["first", "second"]
 
 

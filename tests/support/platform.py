@@ -11,6 +11,23 @@ import httpx
 from deploy.launch import Platform
 
 
+def logged(process: Any, message: str, **fields: Any) -> list[dict[str, Any]]:
+    """The entries of a service's JSON log with this message and these fields: what a test waits
+    for (with `eventually`) when the effect it asserts on is an absence."""
+    import json
+
+    found = []
+    for line in process.log_path.read_text(errors="replace").splitlines():
+        if message in line:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("message") == message and all(entry.get(k) == v for k, v in fields.items()):
+                found.append(entry)
+    return found
+
+
 def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
     """Poll until `check` returns something truthy (events cross processes asynchronously)."""
     deadline = time.monotonic() + timeout
