@@ -25,6 +25,7 @@ import httpx
 from chassis.messaging import broker_user
 from chassis.sealing import Sealer
 from services.accounts.tokens import new_signing_key
+from deploy.mongo import users as mongo_users
 from deploy.rabbitmq.provision import BrokerUser, Management, amqp_url_for, platform_users, vhost_of, with_vhost
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,6 +110,9 @@ class Platform:
     # Broker users are global to the broker: platforms on one broker need prefixes of their own.
     broker_user_prefix: str = ""
     broker_users: dict[str, BrokerUser] = field(default_factory=dict)
+    # With an administrator's store URL (authentication on), each service gets a database user of
+    # its own: (database, user, password) by service.
+    store_users: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -128,11 +132,17 @@ class Platform:
         self.broker_users = platform_users(self.broker_user_prefix)
         vhost = vhost_of(self.amqp_url)
         for name in SERVICES:
+            database = f"moha_{name}{self.database_suffix}"
+            mongodb_url = self.mongodb_url
+            if mongo_users.has_credentials(self.mongodb_url):
+                user, password = f"{self.broker_user_prefix}{name}", secrets.token_urlsafe(24)
+                self.store_users[name] = (database, user, password)
+                mongodb_url = mongo_users.service_url(self.mongodb_url, user, password, database)
             env = {
                 "AMQP_URL": amqp_url_for(self.amqp_url, self.broker_users[name], vhost),
                 "BROKER_USERS": json.dumps({s: u.name for s, u in self.broker_users.items()}),
-                "MONGODB_URL": self.mongodb_url,
-                "DATABASE": f"moha_{name}{self.database_suffix}",
+                "MONGODB_URL": mongodb_url,
+                "DATABASE": database,
                 "JWKS_URL": f"http://127.0.0.1:{ports['accounts']}/.well-known/jwks.json",
                 "SURVEY_LINK_BASE": f"http://127.0.0.1:{ports[WEB]}/s",  # respondents open the web front
                 # People reach the services through the web front, which passes each one's address on
@@ -165,13 +175,21 @@ class Platform:
             api.grant_all(broker_user(self.amqp_url), vhost)
             api.provision(vhost, list(self.broker_users.values()))
 
+    def provision_store(self) -> None:
+        """Each service's database user, limited to its own database (when authentication is on)."""
+        for database, user, password in self.store_users.values():
+            mongo_users.ensure_user(self.mongodb_url, database, user, password)
+
     def remove_broker_users(self) -> None:
         with Management(self.amqp_url) as api:
             for user in self.broker_users.values():
                 api.delete_user(user.name)
+        for database, user, _ in self.store_users.values():
+            mongo_users.drop_user(self.mongodb_url, database, user)
 
     def start(self) -> None:
         self.provision_broker()
+        self.provision_store()
         # The consumers first, accounts last: accounts publishes the root of the tree at its first
         # start, and a service whose queue does not exist yet would never hear of it. The web front
         # after it: it is ready when accounts answers.

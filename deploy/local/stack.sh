@@ -25,6 +25,10 @@ LOG_DIR="$STATE_DIR/logs"
 STORE_LOG="$LOG_DIR/secantus.log"
 STORE_PID="$STATE_DIR/secantus.pid"
 STORE_CACHE="${SECANTUS_CACHE_SIZE:-1G}"
+# The store's administrator (made at its first start); the launcher and the tests make a user per
+# service, limited to its own database, through it (decision 0008).
+STORE_ADMIN=moha-admin
+STORE_ADMIN_PW_FILE="$STATE_DIR/store-admin.password"
 
 HOST=127.0.0.1
 MONGO_PORT="${MONGO_PORT:-27017}"
@@ -265,13 +269,50 @@ start_store() {
   log "starting SecantusDB on $HOST:$MONGO_PORT, data in $STORE_DATA, log $STORE_LOG"
   # setsid: own session, so the server outlives the shell/CI step that started it.
   setsid nohup "$STORE_BIN" --host "$HOST" --port "$MONGO_PORT" --storage-path "$STORE_DATA" \
-    --cache-size "$STORE_CACHE" --log-level "${SECANTUS_LOG_LEVEL:-WARNING}" </dev/null >>"$STORE_LOG" 2>&1 &
+    --cache-size "$STORE_CACHE" --log-level "${SECANTUS_LOG_LEVEL:-WARNING}" --auth </dev/null >>"$STORE_LOG" 2>&1 &
   echo $! >"$STORE_PID"
   if ! wait_port "$HOST" "$MONGO_PORT"; then
     tail -n 20 "$STORE_LOG" >&2 || true
     die "SecantusDB did not open $HOST:$MONGO_PORT within ${WAIT}s; see $STORE_LOG"
   fi
   log "SecantusDB is up (pid $(cat "$STORE_PID"))"
+  ensure_store_admin
+}
+
+# With authentication on, the first user can be made over loopback without one (MongoDB's
+# "localhost exception", which SecantusDB follows): the administrator, once; its password is kept
+# in the state dir, readable by this user only.
+ensure_store_admin() {
+  [[ -s $STORE_ADMIN_PW_FILE ]] && return 0
+  local password
+  password="$(head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 24)"
+  python3 - "$HOST" "$MONGO_PORT" "$STORE_ADMIN" "$password" <<'PY' || die "could not make the store's administrator"
+import socket, struct, sys
+# A bare OP_MSG createUser, so that this script needs no driver (pymongo may not be installed yet).
+host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+def bson(doc):
+    out = b""
+    for key, value in doc.items():
+        k = key.encode() + b"\0"
+        if isinstance(value, str):
+            v = value.encode() + b"\0"
+            out += b"\x02" + k + struct.pack("<i", len(v)) + v
+        elif isinstance(value, list):
+            inner = bson({str(i): item for i, item in enumerate(value)})
+            out += b"\x04" + k + inner
+        elif isinstance(value, dict):
+            out += b"\x03" + k + bson(value)
+    return struct.pack("<i", len(out) + 5) + out + b"\0"
+body = bson({"createUser": user, "pwd": password, "roles": [{"role": "root", "db": "admin"}], "$db": "admin"})
+msg = struct.pack("<I", 0) + b"\0" + body
+header = struct.pack("<iiii", 16 + len(msg), 1, 0, 2013)
+with socket.create_connection((host, port), timeout=10) as conn:
+    conn.sendall(header + msg)
+    reply = conn.recv(65536)
+sys.exit(0 if b"ok" in reply and b"errmsg" not in reply else 1)
+PY
+  (umask 077 && printf '%s\n' "$password" >"$STORE_ADMIN_PW_FILE")
+  log "store administrator '$STORE_ADMIN' made (password in $STORE_ADMIN_PW_FILE)"
 }
 
 stop_store() {
@@ -298,7 +339,11 @@ stop_store() {
 
 print_urls() {
   echo "AMQP_URL=amqp://guest:guest@$HOST:$RABBITMQ_PORT/"
-  echo "MONGODB_URL=mongodb://$HOST:$MONGO_PORT/"
+  if [[ -s $STORE_ADMIN_PW_FILE ]]; then
+    echo "MONGODB_URL=mongodb://$STORE_ADMIN:$(cat "$STORE_ADMIN_PW_FILE")@$HOST:$MONGO_PORT/?authSource=admin"
+  else
+    echo "MONGODB_URL=mongodb://$HOST:$MONGO_PORT/"
+  fi
 }
 
 cmd_up() {

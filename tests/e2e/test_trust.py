@@ -91,3 +91,26 @@ async def test_a_decision_about_a_revision_never_submitted_is_dead_lettered(plat
     reason = await dead_letters(amqp_url, "approvals.approvals.form.approved.v1", wrong.id)
     assert "not an approved task" in reason
     assert submission(client, district["b_auth"], sid)["status"] == "submitted"
+
+
+def test_a_services_database_user_opens_its_own_database_only(platform):
+    """One service's credentials never open another's data (decision 0008). Needs a store with
+    authentication on (the native stack's, Compose's MongoDB): AMQP_URL-like, MONGODB_URL is then
+    an administrator's, and the launcher gives each service a user of its own."""
+    from pymongo import MongoClient
+    from pymongo.errors import OperationFailure
+
+    from deploy.mongo.users import has_credentials
+
+    if not has_credentials(platform.mongodb_url):
+        pytest.skip("the store runs without authentication: every service shares its URL")
+    forms_url = platform["forms"].env["MONGODB_URL"]
+    own, other = platform["forms"].env["DATABASE"], platform["accounts"].env["DATABASE"]
+    with MongoClient(forms_url, serverSelectionTimeoutMS=10_000) as forms:
+        forms[own]["trust_probe"].insert_one({"_id": "probe"})  # its own: allowed
+        assert forms[own]["trust_probe"].find_one({"_id": "probe"}) == {"_id": "probe"}
+        for attempt in (lambda: forms[other]["accounts"].find_one(),
+                        lambda: forms[other]["accounts"].insert_one({"_id": "forged"}),
+                        lambda: forms.drop_database(other)):
+            with pytest.raises(OperationFailure, match="not authorized"):
+                attempt()
