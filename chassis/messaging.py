@@ -159,14 +159,21 @@ async def declare_side_queues(broker: RabbitBroker, name: str, cfg: ConsumerConf
     await dead.bind(dlx, routing_key=name)
     # A message waits here until its own expiration (set per message, so the delay can grow with
     # each retry and a changed RETRY_DELAY_MS needs no new queue), then dead-letters through the
-    # default exchange back into the work queue: a delay without any plugin.
-    await broker.declare_queue(
+    # default exchange back into the work queue: a delay without any plugin. It is reached through
+    # the dead-letter exchange: services may not write to the default exchange, through which any
+    # queue, the event history included, could be written to (decision 0017).
+    retry = await broker.declare_queue(
         RabbitQueue(
             f"{name}.retry",
             queue_type=QueueType.QUORUM,
             arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name},
         )
     )
+    await retry.bind(dlx, routing_key=retry_key(name))
+
+
+def retry_key(queue: str) -> str:
+    return f"{queue}.retry"
 
 
 def retry_delay(retries: int, cfg: ConsumerConfig) -> timedelta:
@@ -357,7 +364,8 @@ async def retry_later(broker: RabbitBroker, message: Any, queue: str, exc: Excep
     headers[PUBLISHER_HEADER] = cfg.publisher_of(event)
     await broker.publish(
         raw.body,
-        queue=f"{queue}.retry",
+        exchange=DEAD_LETTER,
+        routing_key=retry_key(queue),
         persist=True,
         expiration=retry_delay(retries, cfg),
         headers=headers,

@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 EVENTS_EXCHANGE = "moha.events"
 DEAD_LETTER_EXCHANGE = "moha.dead-letter"
+# Every event published on EVENTS_EXCHANGE, kept in order for replay: a RabbitMQ stream, read with
+# the consumer argument `x-stream-offset` ("first", an offset, or a time).
+EVENTS_HISTORY = "moha.events.history"
 CONTENT_TYPE = "application/cloudevents+json"
 TYPE_PREFIX = "vn.gov.moha."
 
