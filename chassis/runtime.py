@@ -11,7 +11,9 @@ from typing import Any
 import uvicorn
 from fastapi import APIRouter, FastAPI
 
+from . import metrics
 from .auth import TokenVerifier
+from .catchup import CatchUp
 from .http import create_app
 from .inbox import Inbox
 from .logging import configure, get_logger
@@ -62,8 +64,12 @@ class Runtime:
         if verify_tokens:
             # Every service that accepts tokens learns of revoked accounts; see sessions.py.
             self.sessions.subscribe(self.consumers)
+        self.catch_up = CatchUp(self.store, self.consumers, settings.amqp_url)
+        self.caught_up = False
         self.startup: list[Callable[[], Awaitable[Any]]] = [self.store.create_indexes]
-        self.background: list[Callable[[], Awaitable[Any]]] = [self.relay.run]
+        # Started once the service has caught up from the event history (the relay at once).
+        self.background: list[Callable[[], Awaitable[Any]]] = []
+        metrics.set_service(settings.service_name)
 
     async def readiness(self) -> dict[str, bool]:
         checks: dict[str, bool] = {}
@@ -72,7 +78,9 @@ class Runtime:
         except Exception:  # noqa: BLE001
             checks["store"] = False
         checks["broker"] = await self.broker.ping(timeout=2.0)
-        checks["consumers"] = self.consuming()
+        # Not ready while catching up from the event history: its read models are not whole yet.
+        checks["caught_up"] = self.caught_up
+        checks["consumers"] = self.caught_up and self.consuming()
         return checks
 
     def consuming(self) -> bool:
@@ -112,10 +120,10 @@ class Runtime:
         for hook in self.startup:
             await hook()
         await self.broker.connect()
+        # The queues exist and are bound before anything is read: from here on nothing is missed.
         await self.consumers.declare()
-        await self.broker.start()
-        tasks = [asyncio.create_task(job(), name=getattr(job, "__qualname__", "job")) for job in self.background]
-        log.info("service started", consumers=[c.queue for c in self.consumers.consumers])
+        tasks = [asyncio.create_task(self.relay.run(), name="relay")]
+        tasks.append(asyncio.create_task(self._follow(tasks), name="follow"))
         try:
             yield
         finally:
@@ -125,6 +133,24 @@ class Runtime:
             await self.broker.stop()
             await self.store.close()
             log.info("service stopped")
+
+    async def _follow(self, tasks: list[asyncio.Task[Any]]) -> None:
+        """Catch up from the event history, then consume the queues and start the background jobs
+        (reminders, mail: they act on read models, which must be whole first)."""
+        while True:
+            try:
+                await self.catch_up.run()
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - broker or store away: the inbox makes a second try safe
+                log.warning("catching up from the event history failed, will try again", error=str(exc)[:300])
+                await asyncio.sleep(2.0)
+        await self.broker.start()
+        self.caught_up = True
+        metrics.caught_up.labels(self.settings.service_name).set(1)
+        tasks += [asyncio.create_task(job(), name=getattr(job, "__qualname__", "job")) for job in self.background]
+        log.info("service started", consumers=[c.queue for c in self.consumers.consumers])
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:

@@ -109,6 +109,9 @@ class Platform:
     # Broker users are global to the broker: platforms on one broker need prefixes of their own.
     broker_user_prefix: str = ""
     broker_users: dict[str, BrokerUser] = field(default_factory=dict)
+    # Processes per service (the first is `services[name]`; the others share its database and queues).
+    replicas: dict[str, int] = field(default_factory=dict)
+    instances: dict[str, list[ServiceProcess]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -149,6 +152,10 @@ class Platform:
         self.services[WEB] = ServiceProcess(WEB, ports[WEB], {**web_env, **{k: v for k, v in self.extra_env.items()
                                                                          if k in ("LOG_LEVEL",)}},
                                             self.log_dir / "web.log", module="web")
+        for name, first in self.services.items():
+            self.instances[name] = [first] + [
+                ServiceProcess(name, free_port(), first.env, self.log_dir / f"{name}-{n}.log", module=first.module)
+                for n in range(2, self.replicas.get(name, 1) + 1)]
 
     def broker_url(self, name: str) -> str:
         """The AMQP URL the service connects with (its own broker user)."""
@@ -170,28 +177,24 @@ class Platform:
             for user in self.broker_users.values():
                 api.delete_user(user.name)
 
-    def start(self) -> None:
-        self.provision_broker()
-        # The consumers first, accounts last: accounts publishes the root of the tree at its first
-        # start, and a service whose queue does not exist yet would never hear of it. The web front
-        # after it: it is ready when accounts answers.
-        order = sorted(self.services.values(), key=lambda s: (s.name == WEB, s.name == "accounts"))
+    def start(self, names: tuple[str, ...] | None = None) -> None:
+        """Start the services (all, or those named), in any order: a service started after events
+        it needs catches up from the event history (decision 0017)."""
+        if names is None:
+            self.provision_broker()
+        processes = [p for name in (names or self.services) for p in self.instances[name]]
         try:
-            for service in order:
-                if service.name == "accounts":
-                    for other in order:
-                        if other.name not in ("accounts", WEB):
-                            other.wait_ready()
-                service.start()
-            for service in order:
-                service.wait_ready()
+            for process in processes:
+                process.start()
+            for process in processes:
+                process.wait_ready(60.0)
         except BaseException:
             self.stop()  # leave no half-started platform holding the ports
             raise
 
     def stop(self) -> None:
-        for service in self.services.values():
-            service.stop()
+        for process in (p for instances in self.instances.values() for p in instances):
+            process.stop()
 
 
 def main() -> None:
@@ -217,6 +220,10 @@ def main() -> None:
             for name in SERVICES:
                 client.drop_database(f"moha_{name}{suffix}")
     amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    if args.demo:
+        # ...and a vhost of its own made anew: no queue, and no history, of an earlier demo.
+        with Management(amqp_url) as api:
+            api.delete_vhost("moha-demo")
     platform = Platform(
         # The demo has a vhost of its own: tests and benchmarks on the same broker never touch it.
         amqp_url=with_vhost(amqp_url, "moha-demo") if args.demo else amqp_url,
