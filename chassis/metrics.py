@@ -9,6 +9,9 @@ scraper's `instance`, services by `service`, whatever the scrape configuration a
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
 
 _service = "service"
@@ -59,3 +62,32 @@ def event_handled(queue: str, outcome: str, source: str, seconds: float) -> None
 
 def exposition() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+class HttpMetrics:
+    """ASGI middleware: every request counted by its route's template (`/tasks/{task_id}`, never the
+    path itself, which would make a series per id) and status, and timed."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def sending(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope.get("method", "")
+            http_requests.labels(_service, method, route, str(status)).inc()
+            http_latency.labels(_service, method, route).observe(time.perf_counter() - started)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import uvicorn
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Response
 
 from . import metrics
 from .auth import TokenVerifier
@@ -110,6 +110,15 @@ class Runtime:
         )
         for router in routers:
             app.include_router(router)
+
+        @app.get("/metrics", include_in_schema=False)
+        async def prometheus() -> Response:
+            """Prometheus' scrape (decision 0017): on the service's own port, like its health."""
+            body, content_type = metrics.exposition()
+            return Response(body, media_type=content_type)
+
+        # Outermost: it sees every answer, the shell's own errors included.
+        app.add_middleware(metrics.HttpMetrics)
         app.state.runtime = self
         app.state.sessions = self.sessions
         app.state.trust_forwarded_for = self.settings.trust_forwarded_for

@@ -112,6 +112,7 @@ class Platform:
     # Processes per service (the first is `services[name]`; the others share its database and queues).
     replicas: dict[str, int] = field(default_factory=dict)
     instances: dict[str, list[ServiceProcess]] = field(default_factory=dict)
+    _provisioned: bool = False
 
     def __post_init__(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -180,8 +181,9 @@ class Platform:
     def start(self, names: tuple[str, ...] | None = None) -> None:
         """Start the services (all, or those named), in any order: a service started after events
         it needs catches up from the event history (decision 0017)."""
-        if names is None:
+        if not self._provisioned:
             self.provision_broker()
+            self._provisioned = True
         processes = [p for name in (names or self.services) for p in self.instances[name]]
         try:
             for process in processes:

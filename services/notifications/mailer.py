@@ -8,16 +8,18 @@ it again: e-mail is at least once, and the Message-ID lets mail clients fold the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 from email.utils import make_msgid
 
 import aiosmtplib
 
+from chassis import metrics
 from chassis.logging import bind_contextvars, get_logger
 from chassis.sealing import Sealer, SealError
 
 from .domain.message import Unbuildable, compose
-from .domain.model import LINK_MARK, Delivery
+from .domain.model import FAILED, LINK_MARK, Delivery
 from .settings import NotificationsSettings
 from .store import NotificationStore
 
@@ -43,6 +45,8 @@ class Mailer:
             except Exception as exc:  # noqa: BLE001 - the store away: keep going
                 log.warning("mailer pass failed", error=str(exc))
                 sent_any = False
+            with contextlib.suppress(Exception):  # a gauge is not worth a failed pass
+                metrics.mail_queue.labels(metrics.service()).set(await self.store.mail_queue_depth())
             if sent_any:
                 continue
             self._wake.clear()
@@ -117,6 +121,7 @@ class Mailer:
         else:
             delivery.delivered(now)
             log.info("e-mail delivered", attempts=delivery.attempts)
+            metrics.mails.labels(metrics.service(), "sent").inc()
         await self.store.save_delivery(delivery)
 
     def _body(self, delivery: Delivery) -> str:
@@ -133,6 +138,7 @@ class Mailer:
                                 max_attempts=s.mail_max_attempts)
         log.warning("e-mail not delivered", permanent=permanent, status=delivery.status, attempts=delivery.attempts,
                     error=delivery.last_error)
+        metrics.mails.labels(metrics.service(), "failed" if delivery.status == FAILED else "retried").inc()
 
 
 def describe(exc: Exception) -> str:
