@@ -26,9 +26,11 @@ from urllib.parse import unquote, urlsplit
 
 from faststream import AckPolicy
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.schemas import Channel
 from moha_contracts import CONTENT_TYPE, DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, Envelope, Event
+from prometheus_client import REGISTRY
 from pydantic import ValidationError
 
 from . import metrics
@@ -70,6 +72,9 @@ def make_broker(url: str, *, prefetch: int, service: str) -> RabbitBroker:
         app_id=service,
         graceful_timeout=10.0,
         logger=None,
+        # FastStream's own: messages received and published per exchange and routing key, and their
+        # sizes and times (metrics per queue and outcome are ours: chassis/metrics.py).
+        middlewares=[RabbitPrometheusMiddleware(registry=REGISTRY, app_name=service)],
     )
 
 
