@@ -33,7 +33,7 @@ import aio_pika
 from moha_contracts import EVENTS_EXCHANGE, EVENTS_HISTORY
 from pymongo.errors import DuplicateKeyError
 
-from . import metrics
+from . import metrics, tracing
 from .logging import bind_contextvars, clear_contextvars, get_logger
 from .messaging import Consumer, EventConsumers
 from .store import Store
@@ -152,7 +152,8 @@ class CatchUp:
             bind_contextvars(queue=consumer.queue, message_id=message.message_id, source="history")
             # A failure to settle (store or broker away) ends this catch-up without records: it is
             # run again, and the inbox drops what was handled already.
-            await self.consumers.deliver(consumer, _FromHistory(message), source="history")
+            with tracing.consuming(consumer.queue, message.headers, **{"messaging.source": "history"}):
+                await self.consumers.deliver(consumer, _FromHistory(message), source="history")
         clear_contextvars()
 
     async def _end(self, connection: aio_pika.abc.AbstractConnection) -> int | None:

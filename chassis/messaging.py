@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 from faststream import AckPolicy
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
 from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.schemas import Channel
@@ -33,7 +34,7 @@ from moha_contracts import CONTENT_TYPE, DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, 
 from prometheus_client import REGISTRY
 from pydantic import ValidationError
 
-from . import metrics
+from . import metrics, tracing
 from .inbox import Claim, Inbox
 from .logging import bind_contextvars, clear_contextvars, get_logger
 
@@ -73,8 +74,10 @@ def make_broker(url: str, *, prefetch: int, service: str) -> RabbitBroker:
         graceful_timeout=10.0,
         logger=None,
         # FastStream's own: messages received and published per exchange and routing key, and their
-        # sizes and times (metrics per queue and outcome are ours: chassis/metrics.py).
-        middlewares=[RabbitPrometheusMiddleware(registry=REGISTRY, app_name=service)],
+        # sizes and times (metrics per queue and outcome are ours: chassis/metrics.py); with traces
+        # on, the trace context in each message's headers, continued by each consumer.
+        middlewares=[RabbitPrometheusMiddleware(registry=REGISTRY, app_name=service),
+                     *([RabbitTelemetryMiddleware()] if tracing.enabled() else [])],
     )
 
 

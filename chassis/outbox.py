@@ -19,7 +19,7 @@ from typing import Any
 
 from faststream.rabbit import RabbitBroker
 
-from . import metrics
+from . import metrics, tracing
 from .logging import get_logger
 from .messaging import publish_envelope_json
 from .store import Store
@@ -101,6 +101,19 @@ class OutboxRelay:
                     await self.store.finished(commit)
             total += await self._publish(pending)
 
+    async def _publish_one(self, entry: dict[str, Any]) -> None:
+        # Published as part of the trace that committed it, however late (a relay's recovery).
+        with tracing.continued(entry.get("traceparent")):
+            await publish_envelope_json(
+                self.broker,
+                body=entry["body"],
+                routing_key=entry["routing_key"],
+                event_id=entry["id"],
+                event_type=entry["type"],
+                correlation_id=entry["correlation_id"],
+                user_id=self.user_id,
+            )
+
     async def measure(self) -> None:
         """The outbox's depth and the age of its oldest marker, for the metrics (chassis/metrics.py)."""
         service = metrics.service()
@@ -118,20 +131,7 @@ class OutboxRelay:
             return 0
         entries = [e for c in commits for e in c["events"]]
         # Confirms are awaited together: waiting for each in turn is several times slower.
-        await asyncio.gather(
-            *(
-                publish_envelope_json(
-                    self.broker,
-                    body=e["body"],
-                    routing_key=e["routing_key"],
-                    event_id=e["id"],
-                    event_type=e["type"],
-                    correlation_id=e["correlation_id"],
-                    user_id=self.user_id,
-                )
-                for e in entries
-            )
-        )
+        await asyncio.gather(*(self._publish_one(e) for e in entries))
         await asyncio.gather(*(self.store.finished(c) for c in commits))
         self.published += len(entries)
         metrics.outbox_published.labels(metrics.service()).inc(len(entries))

@@ -11,7 +11,7 @@ from typing import Any
 import uvicorn
 from fastapi import APIRouter, FastAPI, Response
 
-from . import metrics
+from . import metrics, tracing
 from .auth import TokenVerifier
 from .catchup import CatchUp
 from .http import create_app
@@ -30,6 +30,8 @@ log = get_logger("chassis.runtime")
 class Runtime:
     def __init__(self, settings: ServiceSettings, *, verify_tokens: bool = True) -> None:
         self.settings = settings
+        # Before the broker: its middleware carries traces only if they are on.
+        tracing.configure(settings.service_name, settings.otel_traces_exporter)
         self.store = Store(
             settings.mongodb_url, settings.database, crash_after_commit=settings.fault_crash_after_commit
         )
@@ -117,6 +119,10 @@ class Runtime:
             body, content_type = metrics.exposition()
             return Response(body, media_type=content_type)
 
+        if tracing.enabled():
+            from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+            FastAPIInstrumentor.instrument_app(app, excluded_urls="/health/,/metrics")
         # Outermost: it sees every answer, the shell's own errors included.
         app.add_middleware(metrics.HttpMetrics)
         app.state.runtime = self
@@ -141,6 +147,7 @@ class Runtime:
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.broker.stop()
             await self.store.close()
+            tracing.shutdown()
             log.info("service stopped")
 
     async def _follow(self, tasks: list[asyncio.Task[Any]]) -> None:

@@ -55,6 +55,9 @@ class ServiceSettings(BaseSettings):
     # OpenAPI document itself (/openapi.json) is always served.
     api_docs: bool = False
 
+    # Traces (chassis/tracing.py): `otlp` exports them to OTEL_EXPORTER_OTLP_ENDPOINT; off by default.
+    otel_traces_exporter: str = "none"
+
     # Fault injection for crash tests: exit the process right after a state change is stored,
     # before its events could be published.
     fault_crash_after_commit: bool = False

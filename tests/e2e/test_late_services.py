@@ -7,11 +7,9 @@ import uuid
 
 import pytest
 
-from deploy.launch import Platform, free_port
-from deploy.rabbitmq.provision import Management, with_vhost
-from tests.e2e.conftest import ADMIN_PASSWORD
+from deploy.launch import Platform
 from tests.support.platform import Client, eventually
-from tests.support.smtp import SmtpServer
+from tests.support.platforms import ADMIN_PASSWORD, separate_platform
 from tests.support.workload import (
     build_province, confirm_province, decide_districts, login, open_campaign, save_draft, snapshot, submit,
 )
@@ -24,30 +22,9 @@ LATE = ("approvals", "notifications")
 def platforms(broker_admin_url, mongo_url, run_id, tmp_path):
     """Two platforms on vhosts and databases of their own: `live` with every service from the start,
     `late` with accounts and forms only (approvals and notifications are started by the test)."""
-    made = {}
-    with Management(broker_admin_url) as api:
-        for name in ("live", "late"):
-            vhost = f"moha-test-{run_id}-{name}"
-            api.ensure_vhost(vhost)
-            api.grant_all(broker_admin_url.split("//")[1].split(":")[0], vhost)
-            smtp = SmtpServer(free_port())
-            smtp.start()
-            platform = Platform(
-                amqp_url=with_vhost(broker_admin_url, vhost), mongodb_url=mongo_url, log_dir=tmp_path / name,
-                broker_user_prefix=f"t{run_id}{name}-", database_suffix=f"_{name}_{run_id}",
-                ports={n: free_port() for n in ("web", "accounts", "forms", "approvals", "notifications")},
-                extra_env={"BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD, "SMTP_PORT": str(smtp.port),
-                           "RETRY_DELAY_MS": "300", "MAIL_RETRY_BASE_SECONDS": "0.2", "LOG_LEVEL": "info"})
-            made[name] = (platform, smtp, vhost)
-    try:
-        yield {name: (platform, smtp) for name, (platform, smtp, _) in made.items()}
-    finally:
-        with Management(broker_admin_url) as api:
-            for platform, smtp, vhost in made.values():
-                platform.stop()
-                smtp.stop()
-                platform.remove_broker_users()
-                api.delete_vhost(vhost)
+    with separate_platform("live", broker_admin_url, mongo_url, run_id, tmp_path) as live, \
+            separate_platform("late", broker_admin_url, mongo_url, run_id, tmp_path) as late:
+        yield {"live": live, "late": late}
 
 
 def drive(client: Client, tag: str, before_decisions=lambda: None):
