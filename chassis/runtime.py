@@ -80,18 +80,34 @@ class Runtime:
         except Exception:  # noqa: BLE001
             checks["store"] = False
         checks["broker"] = await self.broker.ping(timeout=2.0)
-        # Not ready while catching up from the event history: its read models are not whole yet.
+        # Not ready while catching up from the event history: its read models are not whole yet. An
+        # HTTP-only process waits for its service's consumers to have caught up (their records).
+        if self.settings.service_role == "http":
+            try:
+                checks["caught_up"] = not await asyncio.wait_for(self.catch_up.pending(), 2.0)
+            except Exception:  # noqa: BLE001
+                checks["caught_up"] = False
+            return checks
         checks["caught_up"] = self.caught_up
-        checks["consumers"] = self.caught_up and self.consuming()
+        checks["consumers"] = self.caught_up and await self.consuming()
         return checks
 
-    def consuming(self) -> bool:
-        """Every subscriber holds a consumer on an open channel. After a reconnect, consumers have
-        been seen not to come back (faststream 2758, aio-pika 231/632): then the service must say it
-        is not ready, so the orchestrator restarts it rather than leave events waiting."""
+    async def consuming(self) -> bool:
+        """Every subscriber holds a consumer on an open channel, and the broker has not cancelled it
+        (a queue deleted from under it, a node lost: the channel stays open, the consumer is gone).
+        After a reconnect, consumers have also been seen not to come back (faststream 2758,
+        aio-pika 231/632): then the service must say it is not ready, so the orchestrator restarts
+        it rather than leave events waiting."""
         for subscriber in self.broker.subscribers:
             queue = getattr(subscriber, "_queue_obj", None)
-            if queue is None or getattr(subscriber, "_consumer_tag", None) is None or queue.channel.is_closed:
+            tag = getattr(subscriber, "_consumer_tag", None)
+            if queue is None or tag is None or queue.channel.is_closed:
+                return False
+            try:
+                underlay = await queue.channel.get_underlay_channel()
+            except Exception:  # noqa: BLE001 - not open (yet, or any more)
+                return False
+            if tag not in underlay.consumers:
                 return False
         return True
 
@@ -138,7 +154,10 @@ class Runtime:
         # The queues exist and are bound before anything is read: from here on nothing is missed.
         await self.consumers.declare()
         tasks = [asyncio.create_task(self.relay.run(), name="relay")]
-        tasks.append(asyncio.create_task(self._follow(tasks), name="follow"))
+        if self.settings.service_role != "http":
+            tasks.append(asyncio.create_task(self._follow(tasks), name="follow"))
+        else:
+            log.info("service started, HTTP only")
         try:
             yield
         finally:

@@ -114,6 +114,13 @@ def subscriber_user(prefix: str, name: str, password: str) -> BrokerUser:
                       read=f"^({own}|{re.escape(EVENTS_EXCHANGE)}|{_HISTORY})$", topic_write="^$")
 
 
+def monitor_user(name: str, password: str) -> BrokerUser:
+    """A reader of queue lengths through the management API (KEDA's, to scale consumers): tagged
+    `monitoring`, with access to the vhost and no right on anything in it."""
+    return BrokerUser(name=name, password=password, configure="^$", write="^$", read="^$", topic_write="^$",
+                      topic_read="^$", tags="monitoring")
+
+
 def admin_user(name: str, password: str) -> BrokerUser:
     return BrokerUser(name=name, password=password, configure=".*", write=".*", read=".*", topic_write=".*",
                       tags="administrator")
@@ -255,7 +262,8 @@ def definitions(vhost: str, users: list[BrokerUser], retention: HistoryRetention
     }
 
 
-def _users_from_env(subscribers: list[str], admin: str | None) -> tuple[list[BrokerUser], dict[str, str]]:
+def _users_from_env(subscribers: list[str], admin: str | None,
+                    monitors: list[str] = ()) -> tuple[list[BrokerUser], dict[str, str]]:
     generated: dict[str, str] = {}
 
     def password(key: str) -> str:
@@ -266,6 +274,7 @@ def _users_from_env(subscribers: list[str], admin: str | None) -> tuple[list[Bro
 
     users = [service_user(s, s, password(s)) for s in SERVICES]
     users += [subscriber_user(p, p, password(p)) for p in subscribers]
+    users += [monitor_user(m, password(m)) for m in monitors]
     if admin:
         users.append(admin_user(admin, password(admin)))
     return users, generated
@@ -279,9 +288,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="apply: an administrator's AMQP URL (its host and credentials reach the management API)")
     parser.add_argument("--subscriber", action="append", default=[],
                         help="a read-only subscriber (another ministry), its user and queue prefix")
+    parser.add_argument("--monitor", action="append", default=[],
+                        help="a user that may read queue lengths through the management API (KEDA's)")
     parser.add_argument("--admin", help="definitions: also an administrator user of this name")
     args = parser.parse_args(argv)
-    users, generated = _users_from_env(args.subscriber, args.admin)
+    users, generated = _users_from_env(args.subscriber, args.admin, args.monitor)
     if args.command == "definitions":
         json.dump(definitions(args.vhost, users), sys.stdout, indent=2)
         print()
