@@ -298,8 +298,11 @@ class EventConsumers:
             await message.ack()
             return DUPLICATE
         if claim is Claim.BUSY:
+            # Held by another handler: done in a moment, or by a process that died, whose claim is
+            # taken over once its lease is out. Look again then, not sooner: a few quick retries
+            # would use up the count while a killed replica's claim still stands.
             return await retry_later(broker, message, name, Retry("the same event is being handled elsewhere"), cfg,
-                                     event)
+                                     event, delay=inbox.lease)
         try:
             for handler in consumer.handlers:
                 await handler(envelope, data)
@@ -381,7 +384,7 @@ async def dead_letter(broker: RabbitBroker, message: Any, queue: str, reason: st
 
 
 async def retry_later(broker: RabbitBroker, message: Any, queue: str, exc: Exception, cfg: ConsumerConfig,
-                      event: type[Event]) -> str:
+                      event: type[Event], delay: timedelta | None = None) -> str:
     raw = message.raw_message
     retries = _retries(raw, cfg)
     if retries is None:
@@ -400,7 +403,7 @@ async def retry_later(broker: RabbitBroker, message: Any, queue: str, exc: Excep
         exchange=DEAD_LETTER,
         routing_key=retry_key(queue),
         persist=True,
-        expiration=retry_delay(retries, cfg),
+        expiration=max(retry_delay(retries, cfg), delay or timedelta(0)),
         headers=headers,
         message_id=raw.message_id,
         correlation_id=raw.correlation_id,

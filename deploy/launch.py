@@ -178,7 +178,7 @@ class Platform:
             for user in self.broker_users.values():
                 api.delete_user(user.name)
 
-    def start(self, names: tuple[str, ...] | None = None) -> None:
+    def start(self, names: tuple[str, ...] | None = None, ready_timeout: float = 60.0) -> None:
         """Start the services (all, or those named), in any order: a service started after events
         it needs catches up from the event history (decision 0017)."""
         if not self._provisioned:
@@ -189,7 +189,7 @@ class Platform:
             for process in processes:
                 process.start()
             for process in processes:
-                process.wait_ready(60.0)
+                process.wait_ready(ready_timeout)
         except BaseException:
             self.stop()  # leave no half-started platform holding the ports
             raise

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from datetime import UTC, datetime
-from email.utils import make_msgid
 
 import aiosmtplib
 
@@ -87,7 +87,7 @@ class Mailer:
             # fails for good with its reason, instead of being claimed again for ever.
             message = compose(sender=s.mail_sender, to=delivery.to, subject=delivery.subject,
                               body=self._body(delivery), template=delivery.template,
-                              message_id=make_msgid(idstring=delivery.id.replace(":", "."), domain="moha.gov.vn"))
+                              message_id=message_id(delivery.id))
         except Exception as exc:  # noqa: BLE001 - building does no I/O: what fails once always fails
             if not isinstance(exc, (SealError, Unbuildable)):
                 exc = Unbuildable(f"cannot build the e-mail: {exc.__class__.__name__}")
@@ -139,6 +139,12 @@ class Mailer:
         log.warning("e-mail not delivered", permanent=permanent, status=delivery.status, attempts=delivery.attempts,
                     error=delivery.last_error)
         metrics.mails.labels(metrics.service(), "failed" if delivery.status == FAILED else "retried").inc()
+
+
+def message_id(delivery_id: str) -> str:
+    """The same for every attempt at one e-mail: a copy sent again after a crash (between the server
+    accepting it and its being marked sent) is the same message to mail clients, which fold it."""
+    return f"<{re.sub(r'[^A-Za-z0-9.-]', '.', delivery_id)}@moha.gov.vn>"
 
 
 def describe(exc: Exception) -> str:
