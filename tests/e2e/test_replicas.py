@@ -102,8 +102,8 @@ def test_three_replicas_of_each_service_one_killed_every_effect_once(replicated)
         sub = eventually(lambda: (s := http.forms.get(f"/submissions/{sid}", headers=p.auth[p.usernames[code]])
                                   .json())["status"] == "approved" and s, timeout=120, interval=0.5)
         assert [h["action"] for h in sub["history"]] == (
-            ["submitted", "returned", "submitted", "approved", "approved"] if returned(code)
-            else ["submitted", "approved", "approved"]), (code, sub["history"])
+            ["submitted", "returned", "submitted", "approved_level", "approved"] if returned(code)
+            else ["submitted", "approved_level", "approved"]), (code, sub["history"])
 
     # Notices and e-mails: one per cause and person. E-mail is counted as a mail client shows it
     # (one per Message-ID: a copy sent again after a crash is the same message).

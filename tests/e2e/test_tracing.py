@@ -56,6 +56,8 @@ async def test_one_submission_is_one_trace_across_the_services(traced):
     assert any(s.kind == SERVER and s.name == "POST /submissions" for s in by_service["forms"])
     assert any(s.kind == CONSUMER for s in by_service["approvals"])
     assert any(s.kind == CONSUMER for s in by_service["notifications"])
+    # The log lines written while handling it name the trace too.
+    assert f'"trace_id": "{trace_id}"' in platform["approvals"].log_path.read_text()
     ids = {s.span_id for s in found}
     roots = [s for s in found if not s.parent_id or s.parent_id not in ids]
     assert len(roots) == 1 and roots[0].service == "forms", [(s.service, s.name) for s in roots]
