@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 from pydantic import ValidationError
 from structlog.processors import ExceptionRenderer
 from structlog.tracebacks import ExceptionDictTransformer
@@ -66,8 +67,16 @@ def configure(service: str, level: str = "info") -> None:
         event_dict.setdefault("service", service)
         return event_dict
 
+    def add_trace(_logger, _method, event_dict):
+        # With traces on (chassis/tracing.py), a log line names the trace it belongs to.
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            event_dict.setdefault("trace_id", format(context.trace_id, "032x"))
+        return event_dict
+
     shared = [
         add_service,
+        add_trace,
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,11 +26,15 @@ from urllib.parse import unquote, urlsplit
 
 from faststream import AckPolicy
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
+from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.schemas import Channel
 from moha_contracts import CONTENT_TYPE, DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, Envelope, Event
+from prometheus_client import REGISTRY
 from pydantic import ValidationError
 
+from . import metrics, tracing
 from .inbox import Claim, Inbox
 from .logging import bind_contextvars, clear_contextvars, get_logger
 
@@ -44,6 +49,8 @@ RETRY_HEADER = "x-moha-retries"
 PUBLISHER_HEADER = "x-moha-publisher"
 MAX_RETRY_DELAY_MS = 300_000
 ERROR_HEADER = "x-moha-error"
+# What became of a delivered event (metrics count them by queue).
+HANDLED, DUPLICATE, RETRIED, DEAD_LETTERED = "handled", "duplicate", "retried", "dead_lettered"
 
 
 class Malformed(Exception):
@@ -66,6 +73,11 @@ def make_broker(url: str, *, prefetch: int, service: str) -> RabbitBroker:
         app_id=service,
         graceful_timeout=10.0,
         logger=None,
+        # FastStream's own: messages received and published per exchange and routing key, and their
+        # sizes and times (metrics per queue and outcome are ours: chassis/metrics.py); with traces
+        # on, the trace context in each message's headers, continued by each consumer.
+        middlewares=[RabbitPrometheusMiddleware(registry=REGISTRY, app_name=service),
+                     *([RabbitTelemetryMiddleware()] if tracing.enabled() else [])],
     )
 
 
@@ -152,21 +164,35 @@ def work_queue(name: str, routing_key: str, cfg: ConsumerConfig) -> RabbitQueue:
     )
 
 
-async def declare_side_queues(broker: RabbitBroker, name: str, cfg: ConsumerConfig) -> None:
+async def declare_side_queues(broker: RabbitBroker, work: Any, name: str, cfg: ConsumerConfig) -> None:
     """The dead-letter queue and the delayed-retry queue that stand beside a work queue."""
     dlx = await broker.declare_exchange(DEAD_LETTER)
     dead = await broker.declare_queue(RabbitQueue(f"{name}.dead", queue_type=QueueType.QUORUM))
     await dead.bind(dlx, routing_key=name)
     # A message waits here until its own expiration (set per message, so the delay can grow with
-    # each retry and a changed RETRY_DELAY_MS needs no new queue), then dead-letters through the
-    # default exchange back into the work queue: a delay without any plugin.
-    await broker.declare_queue(
+    # each retry and a changed RETRY_DELAY_MS needs no new queue), then dead-letters back into the
+    # work queue: a delay without any plugin. In and out through the dead-letter exchange, not the
+    # default one: services may not write to the default exchange, through which any queue, the
+    # event history included, could be written to (decision 0017).
+    retry = await broker.declare_queue(
         RabbitQueue(
             f"{name}.retry",
             queue_type=QueueType.QUORUM,
-            arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name},
+            arguments={"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE, "x-dead-letter-routing-key": again_key(name)},
         )
     )
+    await retry.bind(dlx, routing_key=retry_key(name))
+    await work.bind(dlx, routing_key=again_key(name))
+
+
+def retry_key(queue: str) -> str:
+    """Into the queue's delayed-retry queue."""
+    return f"{queue}.retry"
+
+
+def again_key(queue: str) -> str:
+    """Out of the delayed-retry queue, back into the work queue."""
+    return f"{queue}.again"
 
 
 def retry_delay(retries: int, cfg: ConsumerConfig) -> timedelta:
@@ -200,14 +226,18 @@ class EventConsumers:
         return register
 
     async def declare(self) -> None:
-        await self.broker.declare_exchange(EVENTS)
+        """The work queues, bound, and the queues beside them: from now on no event for this
+        service is missed, whether or not it consumes yet (what came before is in the history)."""
+        exchange = await self.broker.declare_exchange(EVENTS)
         for consumer in self.consumers:
-            await declare_side_queues(self.broker, consumer.queue, self.cfg)
+            queue = await self.broker.declare_queue(work_queue(consumer.queue, consumer.event.routing_key, self.cfg))
+            await queue.bind(exchange, routing_key=consumer.event.routing_key)
+            await declare_side_queues(self.broker, queue, consumer.queue, self.cfg)
 
     def _subscribe(self, name: str, event: type[Event], handlers: list[Handler]) -> None:
         broker = self.broker
         cfg = self.cfg
-        inbox = self.inbox
+        consumer = next(c for c in self.consumers if c.queue == name)
 
         @broker.subscriber(
             work_queue(name, event.routing_key, cfg),
@@ -224,7 +254,7 @@ class EventConsumers:
             clear_contextvars()
             bind_contextvars(queue=name, message_id=raw.message_id, correlation_id=raw.correlation_id)
             try:
-                await handle(message)
+                await self.deliver(consumer, message)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - never leave a message unsettled
@@ -234,52 +264,65 @@ class EventConsumers:
                 if not raw.processed:
                     await raw.nack(requeue=True)
 
-        async def handle(message: RabbitMessage) -> None:
-            raw = message.raw_message
-            if (untrusted := _untrusted_publisher(raw, event, cfg)) is not None:
-                await dead_letter(broker, message, name, untrusted, cfg)
-                return
-            try:
-                envelope = Envelope.model_validate_json(raw.body)
-                data = envelope.open(event)
-                if envelope.source != event.source():
-                    raise ValueError(f"source {envelope.source!r} is not {event.source()!r}")
-            except (ValidationError, ValueError) as exc:
-                await dead_letter(broker, message, name, f"malformed: {_short(exc)}", cfg)
-                return
-            bind_contextvars(event_id=envelope.id, event_type=envelope.type, correlation_id=envelope.correlationid)
-            try:
-                claim = await inbox.claim(name, envelope)
-            except Exception as exc:  # noqa: BLE001 - the store is away: try again later
-                await retry_later(broker, message, name, exc, cfg, event)
-                return
-            if claim is Claim.DONE:
-                log.info("duplicate event ignored")
-                await message.ack()
-                return
-            if claim is Claim.BUSY:
-                await retry_later(broker, message, name, Retry("the same event is being handled elsewhere"), cfg, event)
-                return
-            try:
-                for handler in handlers:
-                    await handler(envelope, data)
-            except Malformed as exc:
-                await _release(inbox, name, envelope)
-                await dead_letter(broker, message, name, f"rejected by handler: {exc}", cfg)
-                return
-            except asyncio.CancelledError:
-                await _release(inbox, name, envelope)
-                raise
-            except Exception as exc:  # noqa: BLE001 - any other failure is retried, then dead-lettered
-                await _release(inbox, name, envelope)
-                await retry_later(broker, message, name, exc, cfg, event)
-                return
-            try:
-                await inbox.done(name, envelope)
-            except Exception as exc:  # noqa: BLE001 - effects are stored; a redelivery finds them
-                log.warning("handled, but not recorded as handled", error=_short(exc))
+    async def deliver(self, consumer: Consumer, message: Any, *, source: str = "queue") -> str:
+        """Handle one message for one consumer and settle it (`message.ack()`, after a dead-letter or
+        a retry if so). The message comes from the consumer's queue, or from the history when the
+        service catches up (chassis/catchup.py): the same checks, the same inbox claim. Returns what
+        became of it; raises only if the store or the broker failed while settling it."""
+        started = time.perf_counter()
+        outcome = await self._deliver(consumer, message)
+        metrics.event_handled(consumer.queue, outcome, source, time.perf_counter() - started)
+        return outcome
+
+    async def _deliver(self, consumer: Consumer, message: Any) -> str:
+        broker, cfg, inbox, name, event = self.broker, self.cfg, self.inbox, consumer.queue, consumer.event
+        raw = message.raw_message
+        if (untrusted := _untrusted_publisher(raw, event, cfg)) is not None:
+            await dead_letter(broker, message, name, untrusted, cfg)
+            return DEAD_LETTERED
+        try:
+            envelope = Envelope.model_validate_json(raw.body)
+            data = envelope.open(event)
+            if envelope.source != event.source():
+                raise ValueError(f"source {envelope.source!r} is not {event.source()!r}")
+        except (ValidationError, ValueError) as exc:
+            await dead_letter(broker, message, name, f"malformed: {_short(exc)}", cfg)
+            return DEAD_LETTERED
+        bind_contextvars(event_id=envelope.id, event_type=envelope.type, correlation_id=envelope.correlationid)
+        try:
+            claim = await inbox.claim(name, envelope)
+        except Exception as exc:  # noqa: BLE001 - the store is away: try again later
+            return await retry_later(broker, message, name, exc, cfg, event)
+        if claim is Claim.DONE:
+            log.info("duplicate event ignored")
             await message.ack()
-            log.debug("event handled")
+            return DUPLICATE
+        if claim is Claim.BUSY:
+            # Held by another handler: done in a moment, or by a process that died, whose claim is
+            # taken over once its lease is out. Look again then, not sooner: a few quick retries
+            # would use up the count while a killed replica's claim still stands.
+            return await retry_later(broker, message, name, Retry("the same event is being handled elsewhere"), cfg,
+                                     event, delay=inbox.lease)
+        try:
+            for handler in consumer.handlers:
+                await handler(envelope, data)
+        except Malformed as exc:
+            await _release(inbox, name, envelope)
+            await dead_letter(broker, message, name, f"rejected by handler: {exc}", cfg)
+            return DEAD_LETTERED
+        except asyncio.CancelledError:
+            await _release(inbox, name, envelope)
+            raise
+        except Exception as exc:  # noqa: BLE001 - any other failure is retried, then dead-lettered
+            await _release(inbox, name, envelope)
+            return await retry_later(broker, message, name, exc, cfg, event)
+        try:
+            await inbox.done(name, envelope)
+        except Exception as exc:  # noqa: BLE001 - effects are stored; a redelivery finds them
+            log.warning("handled, but not recorded as handled", error=_short(exc))
+        await message.ack()
+        log.debug("event handled")
+        return HANDLED
 
 
 async def _release(inbox: Inbox, consumer: str, envelope: Envelope) -> None:
@@ -341,25 +384,26 @@ async def dead_letter(broker: RabbitBroker, message: Any, queue: str, reason: st
 
 
 async def retry_later(broker: RabbitBroker, message: Any, queue: str, exc: Exception, cfg: ConsumerConfig,
-                      event: type[Event]) -> None:
+                      event: type[Event], delay: timedelta | None = None) -> str:
     raw = message.raw_message
     retries = _retries(raw, cfg)
     if retries is None:
         await dead_letter(broker, message, queue, f"retry count {RETRY_HEADER} is not one this service wrote; "
                                                   f"last failure: {_short(exc)}", cfg)
-        return
+        return DEAD_LETTERED
     if retries >= cfg.max_retries:
         await dead_letter(broker, message, queue, f"failed {retries + 1} times: {_short(exc)}", cfg)
-        return
+        return DEAD_LETTERED
     log.warning("event handling failed, will retry", retries=retries, error=_short(exc))
     headers = _forwarded_headers(raw)
     headers[RETRY_HEADER] = retries + 1
     headers[PUBLISHER_HEADER] = cfg.publisher_of(event)
     await broker.publish(
         raw.body,
-        queue=f"{queue}.retry",
+        exchange=DEAD_LETTER,
+        routing_key=retry_key(queue),
         persist=True,
-        expiration=retry_delay(retries, cfg),
+        expiration=max(retry_delay(retries, cfg), delay or timedelta(0)),
         headers=headers,
         message_id=raw.message_id,
         correlation_id=raw.correlation_id,
@@ -368,6 +412,7 @@ async def retry_later(broker: RabbitBroker, message: Any, queue: str, exc: Excep
         user_id=cfg.user,
     )
     await message.ack()
+    return RETRIED
 
 
 def _short(exc: BaseException) -> str:

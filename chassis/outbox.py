@@ -19,6 +19,7 @@ from typing import Any
 
 from faststream.rabbit import RabbitBroker
 
+from . import metrics, tracing
 from .logging import get_logger
 from .messaging import publish_envelope_json
 from .store import Store
@@ -57,6 +58,7 @@ class OutboxRelay:
                 first = await asyncio.wait_for(self._fresh.get(), timeout)
             except TimeoutError:
                 await self._guarded(self.recover())
+                await self._guarded(self.measure())
                 next_poll = loop.time() + self.poll_seconds
                 continue
             commits = [first]
@@ -99,6 +101,27 @@ class OutboxRelay:
                     await self.store.finished(commit)
             total += await self._publish(pending)
 
+    async def _publish_one(self, entry: dict[str, Any]) -> None:
+        # Published as part of the trace that committed it, however late (a relay's recovery).
+        with tracing.continued(entry.get("traceparent")):
+            await publish_envelope_json(
+                self.broker,
+                body=entry["body"],
+                routing_key=entry["routing_key"],
+                event_id=entry["id"],
+                event_type=entry["type"],
+                correlation_id=entry["correlation_id"],
+                user_id=self.user_id,
+            )
+
+    async def measure(self) -> None:
+        """The outbox's depth and the age of its oldest marker, for the metrics (chassis/metrics.py)."""
+        service = metrics.service()
+        metrics.outbox_depth.labels(service).set(await self.store.outbox.count_documents({}))
+        oldest = await self.store.outbox.find_one({}, sort=[("at", 1)])
+        age = (datetime.now(UTC) - oldest["at"]).total_seconds() if oldest else 0.0
+        metrics.outbox_oldest.labels(service).set(max(age, 0.0))
+
     async def drain(self) -> int:
         """Finish everything pending now (tests and shutdown)."""
         return await self.recover(grace=False)
@@ -108,21 +131,9 @@ class OutboxRelay:
             return 0
         entries = [e for c in commits for e in c["events"]]
         # Confirms are awaited together: waiting for each in turn is several times slower.
-        await asyncio.gather(
-            *(
-                publish_envelope_json(
-                    self.broker,
-                    body=e["body"],
-                    routing_key=e["routing_key"],
-                    event_id=e["id"],
-                    event_type=e["type"],
-                    correlation_id=e["correlation_id"],
-                    user_id=self.user_id,
-                )
-                for e in entries
-            )
-        )
+        await asyncio.gather(*(self._publish_one(e) for e in entries))
         await asyncio.gather(*(self.store.finished(c) for c in commits))
         self.published += len(entries)
+        metrics.outbox_published.labels(metrics.service()).inc(len(entries))
         log.debug("outbox relayed", commits=len(commits), events=len(entries))
         return len(commits)

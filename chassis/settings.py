@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -54,6 +56,14 @@ class ServiceSettings(BaseSettings):
     # The interactive API page at /docs (Swagger UI from local files): for development; the
     # OpenAPI document itself (/openapi.json) is always served.
     api_docs: bool = False
+
+    # What this process does (decision 0017): `all` (HTTP and consumers, the default), `http` (the API
+    # and the outbox relay only: scaled on CPU) or `consumers` (the event consumers and background
+    # jobs, HTTP for health and metrics only: scaled on queue length).
+    service_role: Literal["all", "http", "consumers"] = "all"
+
+    # Traces (chassis/tracing.py): `otlp` exports them to OTEL_EXPORTER_OTLP_ENDPOINT; off by default.
+    otel_traces_exporter: str = "none"
 
     # Fault injection for crash tests: exit the process right after a state change is stored,
     # before its events could be published.

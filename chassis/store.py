@@ -27,6 +27,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from .logging import correlation_id, get_contextvars, get_logger
+from .tracing import current_traceparent
 
 log = get_logger("chassis.store")
 
@@ -47,9 +48,11 @@ def outbox_entries(events: Iterable[Event]) -> list[dict[str, Any]]:
     """Events as the relay will publish them: the envelope kept as its JSON text, byte for byte
     (which also keeps keys such as `A2.2.2` out of the stored document's keys)."""
     cid = correlation_id()
+    # The trace of the request (or event) that caused them, when traces are on (chassis/tracing.py).
+    traceparent = current_traceparent()
     entries = []
     for event in events:
-        envelope = Envelope.wrap(event, correlation_id=cid)
+        envelope = Envelope.wrap(event, correlation_id=cid, traceparent=traceparent)
         entries.append(
             {
                 "id": envelope.id,
@@ -57,6 +60,7 @@ def outbox_entries(events: Iterable[Event]) -> list[dict[str, Any]]:
                 "type": envelope.type,
                 "correlation_id": envelope.correlationid,
                 "body": envelope.model_dump_json(),
+                **({"traceparent": traceparent} if traceparent else {}),
             }
         )
     return entries

@@ -113,6 +113,10 @@ class Platform:
     # With an administrator's store URL (authentication on), each service gets a database user of
     # its own: (database, user, password) by service.
     store_users: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    # Processes per service (the first is `services[name]`; the others share its database and queues).
+    replicas: dict[str, int] = field(default_factory=dict)
+    instances: dict[str, list[ServiceProcess]] = field(default_factory=dict)
+    _provisioned: bool = False
 
     def __post_init__(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -159,6 +163,10 @@ class Platform:
         self.services[WEB] = ServiceProcess(WEB, ports[WEB], {**web_env, **{k: v for k, v in self.extra_env.items()
                                                                          if k in ("LOG_LEVEL",)}},
                                             self.log_dir / "web.log", module="web")
+        for name, first in self.services.items():
+            self.instances[name] = [first] + [
+                ServiceProcess(name, free_port(), first.env, self.log_dir / f"{name}-{n}.log", module=first.module)
+                for n in range(2, self.replicas.get(name, 1) + 1)]
 
     def broker_url(self, name: str) -> str:
         """The AMQP URL the service connects with (its own broker user)."""
@@ -187,29 +195,28 @@ class Platform:
         for database, user, _ in self.store_users.values():
             mongo_users.drop_user(self.mongodb_url, database, user)
 
-    def start(self) -> None:
-        self.provision_broker()
-        self.provision_store()
-        # The consumers first, accounts last: accounts publishes the root of the tree at its first
-        # start, and a service whose queue does not exist yet would never hear of it. The web front
-        # after it: it is ready when accounts answers.
-        order = sorted(self.services.values(), key=lambda s: (s.name == WEB, s.name == "accounts"))
+    def start(self, names: tuple[str, ...] | None = None, ready_timeout: float = 60.0) -> None:
+        """Start the services (all, or those named), in any order: a service started after events
+        it needs catches up from the event history (decision 0017)."""
+        if not self._provisioned:
+            self.provision_broker()
+            self.provision_store()
+            self._provisioned = True
+        # The web front last: it is ready when the services it calls answer.
+        chosen = sorted(names or self.services, key=lambda name: name == WEB)
+        processes = [p for name in chosen for p in self.instances[name]]
         try:
-            for service in order:
-                if service.name == "accounts":
-                    for other in order:
-                        if other.name not in ("accounts", WEB):
-                            other.wait_ready()
-                service.start()
-            for service in order:
-                service.wait_ready()
+            for process in processes:
+                process.start()
+            for process in processes:
+                process.wait_ready(ready_timeout)
         except BaseException:
             self.stop()  # leave no half-started platform holding the ports
             raise
 
     def stop(self) -> None:
-        for service in self.services.values():
-            service.stop()
+        for process in (p for instances in self.instances.values() for p in instances):
+            process.stop()
 
 
 def main() -> None:
@@ -235,6 +242,10 @@ def main() -> None:
             for name in SERVICES:
                 client.drop_database(f"moha_{name}{suffix}")
     amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    if args.demo:
+        # ...and a vhost of its own made anew: no queue, and no history, of an earlier demo.
+        with Management(amqp_url) as api:
+            api.delete_vhost("moha-demo")
     platform = Platform(
         # The demo has a vhost of its own: tests and benchmarks on the same broker never touch it.
         amqp_url=with_vhost(amqp_url, "moha-demo") if args.demo else amqp_url,

@@ -25,13 +25,13 @@ def broker_admin_url():
 
 @pytest.fixture(scope="session")
 def amqp_url(broker_admin_url, run_id):
-    """The administrator on a vhost of this run's own, with the platform's exchanges, deleted at the
-    end: two runs and a demo on one broker never see each other's queues."""
+    """The administrator on a vhost of this run's own, with the platform's exchanges and event
+    history, deleted at the end: two runs and a demo on one broker never see each other's queues."""
     vhost = f"moha-test-{run_id}"
     with Management(broker_admin_url) as api:
         api.ensure_vhost(vhost)
         api.grant_all(broker_user(broker_admin_url), vhost)
-        api.declare_exchanges(vhost)
+        api.declare_topology(vhost)
         try:
             yield with_vhost(broker_admin_url, vhost)
         finally:

@@ -3,7 +3,7 @@
 Install this package alone to subscribe to the platform's events; it pulls in no service.
 """
 
-from .envelope import CONTENT_TYPE, DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, Envelope, Event
+from .envelope import CONTENT_TYPE, DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, EVENTS_HISTORY, Envelope, Event
 from .events import (
     ALL_EVENTS,
     BY_TYPE,
@@ -40,6 +40,7 @@ __all__ = [
     "CONTENT_TYPE",
     "DEAD_LETTER_EXCHANGE",
     "EVENTS_EXCHANGE",
+    "EVENTS_HISTORY",
     "AccountActivated",
     "AccountIssued",
     "AccountRevoked",

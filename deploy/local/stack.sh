@@ -10,6 +10,8 @@
 #   RABBITMQ_PORT          AMQP port on 127.0.0.1               default 5672
 #   RABBITMQ_MANAGEMENT    1 = management API/UI on loopback    default 1 (users and vhosts are made through it)
 #   RABBITMQ_MGMT_PORT     management UI port                   default 15672
+#   RABBITMQ_PROMETHEUS    1 = Prometheus metrics on loopback   default 1 (queue depths for the dashboard)
+#   RABBITMQ_PROMETHEUS_PORT  its port                          default 15692
 #   STACK_WAIT_SECONDS     how long to wait for each service    default 90
 #   SECANTUS_LOG_LEVEL     DEBUG, INFO, WARNING, ERROR          default WARNING
 #   SECANTUS_CACHE_SIZE    WiredTiger cache                     default 1G
@@ -36,6 +38,8 @@ RABBITMQ_PORT="${RABBITMQ_PORT:-5672}"
 # The management API is how the launcher and the tests make vhosts and per-service users.
 RABBITMQ_MANAGEMENT="${RABBITMQ_MANAGEMENT:-1}"
 RABBITMQ_MGMT_PORT="${RABBITMQ_MGMT_PORT:-15672}"
+RABBITMQ_PROMETHEUS="${RABBITMQ_PROMETHEUS:-1}"
+RABBITMQ_PROMETHEUS_PORT="${RABBITMQ_PROMETHEUS_PORT:-15692}"
 WAIT="${STACK_WAIT_SECONDS:-90}"
 RABBIT_ENV_FILE=/etc/rabbitmq/moha-env.conf
 
@@ -128,19 +132,24 @@ check_rabbit_version() {
   log "RabbitMQ $v (quorum queues supported)"
 }
 
-# rabbitmq_management is optional (RABBITMQ_MANAGEMENT=1); enabling it writes
-# /etc/rabbitmq/enabled_plugins. It is never disabled here.
+# rabbitmq_management is optional (RABBITMQ_MANAGEMENT=1), and so is rabbitmq_prometheus
+# (RABBITMQ_PROMETHEUS=1: queue depths and the node's figures for the dashboard, decision 0017);
+# enabling them writes /etc/rabbitmq/enabled_plugins. They are never disabled here.
 configure_rabbitmq() {
-  [[ $RABBITMQ_MANAGEMENT == 1 ]] || return 0
-  if as_root test -f /etc/rabbitmq/enabled_plugins &&
-    as_root grep -q rabbitmq_management /etc/rabbitmq/enabled_plugins; then
-    return 0
-  fi
-  log "enabling the rabbitmq_management plugin (offline)"
-  as_root rabbitmq-plugins -q enable --offline rabbitmq_management >/dev/null
-  if rabbit_running; then
-    log "note: restart RabbitMQ ('$0 down' then '$0 up') for the management UI to start"
-  fi
+  local plugin
+  for plugin in rabbitmq_management rabbitmq_prometheus; do
+    [[ $plugin == rabbitmq_management && $RABBITMQ_MANAGEMENT != 1 ]] && continue
+    [[ $plugin == rabbitmq_prometheus && $RABBITMQ_PROMETHEUS != 1 ]] && continue
+    if as_root test -f /etc/rabbitmq/enabled_plugins &&
+      as_root grep -q "$plugin" /etc/rabbitmq/enabled_plugins; then
+      continue
+    fi
+    log "enabling the $plugin plugin (offline)"
+    as_root rabbitmq-plugins -q enable --offline "$plugin" >/dev/null
+    if rabbit_running; then
+      log "note: restart RabbitMQ ('$0 down' then '$0 up') for $plugin to start"
+    fi
+  done
 }
 
 rabbit_running() {
@@ -164,13 +173,13 @@ start_rabbitmq() {
   printf '%s\n' '# Written by deploy/local/stack.sh (see there).' 'ulimit -n "$(ulimit -Hn)" 2>/dev/null || true' |
     as_root tee "$RABBIT_ENV_FILE" >/dev/null
   # Loopback only. The Debian wrapper runs the server as user 'rabbitmq' through 'su', which keeps
-  # the environment; 'sudo env ...' keeps it too. The management listener (if the plugin is
-  # enabled) is pinned to loopback through the Erlang application environment.
+  # the environment; 'sudo env ...' keeps it too. The management and Prometheus listeners (if their
+  # plugins are enabled) are pinned to loopback through the Erlang application environment.
   as_root env \
     RABBITMQ_CONF_ENV_FILE="$RABBIT_ENV_FILE" \
     RABBITMQ_NODE_IP_ADDRESS="$HOST" \
     RABBITMQ_NODE_PORT="$RABBITMQ_PORT" \
-    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-rabbitmq_management tcp_config [{ip,\"$HOST\"},{port,$RABBITMQ_MGMT_PORT}]" \
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-rabbitmq_management tcp_config [{ip,\"$HOST\"},{port,$RABBITMQ_MGMT_PORT}] -rabbitmq_prometheus tcp_config [{ip,\"$HOST\"},{port,$RABBITMQ_PROMETHEUS_PORT}]" \
     rabbitmq-server -detached
   local i
   for ((i = 0; i < WAIT; i += 2)); do
@@ -355,6 +364,9 @@ cmd_up() {
   start_store
   if [[ $RABBITMQ_MANAGEMENT == 1 ]] && port_open "$HOST" "$RABBITMQ_MGMT_PORT"; then
     log "management API and UI: http://$HOST:$RABBITMQ_MGMT_PORT/ (guest/guest, loopback only)"
+  fi
+  if [[ $RABBITMQ_PROMETHEUS == 1 ]] && port_open "$HOST" "$RABBITMQ_PROMETHEUS_PORT"; then
+    log "Prometheus metrics: http://$HOST:$RABBITMQ_PROMETHEUS_PORT/metrics (per queue: /metrics/detailed?family=queue_coarse_metrics)"
   fi
   print_urls
 }

@@ -6,7 +6,10 @@ begin with its name (a topic permission), it declares and reads only queues name
 and every message it publishes carries its user in `user_id`, which RabbitMQ checks against the
 connection's user: so a consumer knows who published an event from the message itself. A subscriber
 (another ministry) may read the exchange into queues named with its prefix and publish nothing.
-The exchanges are declared here, by the operator, not by the services.
+The exchanges are declared here, by the operator, not by the services, and so is the event history:
+a stream bound to the events exchange with every routing key, kept by age and size
+(`HISTORY_MAX_AGE`, `HISTORY_MAX_BYTES`), which services and subscribers may read and nobody may
+write into but that binding (decision 0017).
 
     python -m deploy.rabbitmq.provision apply --admin-url amqp://admin:…@host:5672/ --vhost moha
     python -m deploy.rabbitmq.provision definitions --vhost / > definitions.json
@@ -32,9 +35,43 @@ import httpx
 
 EVENTS_EXCHANGE = "moha.events"
 DEAD_LETTER_EXCHANGE = "moha.dead-letter"
+# The event history (a stream): every event published on moha.events, in order, for replay.
+HISTORY_STREAM = "moha.events.history"
+HISTORY_POLICY = "moha-events-history"
 SERVICES = ("accounts", "forms", "approvals", "notifications")
 EXCHANGES = ({"name": EVENTS_EXCHANGE, "type": "topic"}, {"name": DEAD_LETTER_EXCHANGE, "type": "direct"})
 _EXCHANGES = f"{re.escape(EVENTS_EXCHANGE)}|{re.escape(DEAD_LETTER_EXCHANGE)}"
+_HISTORY = re.escape(HISTORY_STREAM)
+
+
+@dataclass(frozen=True)
+class HistoryRetention:
+    """How long and how much of the event history the broker keeps. Age and size are a policy
+    (changed by applying again); the segment size is fixed when the stream is created, and size
+    retention drops whole segments, so it must be well below `max_bytes`."""
+
+    max_age: str = "730D"  # RabbitMQ's units: Y, M, D, h, m, s
+    max_bytes: int = 50_000_000_000
+    segment_bytes: int = 100_000_000
+
+    @classmethod
+    def from_env(cls) -> HistoryRetention:
+        return cls(max_age=os.environ.get("HISTORY_MAX_AGE") or cls.max_age,
+                   max_bytes=int(os.environ.get("HISTORY_MAX_BYTES") or cls.max_bytes),
+                   segment_bytes=int(os.environ.get("HISTORY_SEGMENT_BYTES") or cls.segment_bytes))
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[1-9][0-9]*[YMDhms]", self.max_age):
+            raise ValueError(f"HISTORY_MAX_AGE {self.max_age!r} is not a number and a unit (Y, M, D, h, m, s)")
+        if not 0 < self.segment_bytes < self.max_bytes:
+            raise ValueError("HISTORY_SEGMENT_BYTES must be above 0 and below HISTORY_MAX_BYTES")
+
+    def policy(self) -> dict:
+        return {"pattern": f"^{_HISTORY}$", "apply-to": "queues", "priority": 10,
+                "definition": {"max-age": self.max_age, "max-length-bytes": self.max_bytes}}
+
+    def arguments(self) -> dict:
+        return {"x-queue-type": "stream", "x-stream-max-segment-size-bytes": self.segment_bytes}
 
 
 @dataclass(frozen=True)
@@ -51,23 +88,37 @@ class BrokerUser:
 
 def service_user(service: str, name: str, password: str) -> BrokerUser:
     """A service's queues are `<service>.<routing key>` (+ `.retry`, `.dead`). It writes to them (to
-    bind them, and the retry queue through the default exchange), to the events exchange (its own
-    routing keys only) and to the dead-letter exchange; it reads its queues and the exchanges."""
+    bind them), to the events exchange (its own routing keys only) and to the dead-letter exchange
+    (its dead letters, and its retries, bound there); it reads its queues, the exchanges and the
+    history. Not the default exchange: through it, a user could write into any queue, the history
+    included."""
     own = f"{re.escape(service)}\\..*"
     return BrokerUser(
         name=name, password=password,
         configure=f"^{own}$",
-        write=f"^({own}|{_EXCHANGES}|amq\\.default)$",
-        read=f"^({own}|{_EXCHANGES})$",
+        write=f"^({own}|{_EXCHANGES})$",
+        read=f"^({own}|{_EXCHANGES}|{_HISTORY})$",
         topic_write=f"^{re.escape(service)}\\.",
     )
 
 
 def subscriber_user(prefix: str, name: str, password: str) -> BrokerUser:
-    """Another ministry: durable queues named `<prefix>.…`, bound to the events exchange; no publishing."""
+    """Another ministry: durable queues named `<prefix>.…`, bound to the events exchange, and the
+    history to read; no publishing."""
+    if prefix == "moha" or prefix in SERVICES or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", prefix):
+        # `moha.` names the exchanges and the history, a service's name its queues.
+        raise ValueError(f"subscriber prefix {prefix!r}: lower-case letters, digits and dashes, "
+                         "not 'moha' nor a service's name")
     own = f"{re.escape(prefix)}\\..*"
     return BrokerUser(name=name, password=password, configure=f"^{own}$", write=f"^{own}$",
-                      read=f"^({own}|{re.escape(EVENTS_EXCHANGE)})$", topic_write="^$")
+                      read=f"^({own}|{re.escape(EVENTS_EXCHANGE)}|{_HISTORY})$", topic_write="^$")
+
+
+def monitor_user(name: str, password: str) -> BrokerUser:
+    """A reader of queue lengths through the management API (KEDA's, to scale consumers): tagged
+    `monitoring`, with access to the vhost and no right on anything in it."""
+    return BrokerUser(name=name, password=password, configure="^$", write="^$", read="^$", topic_write="^$",
+                      topic_read="^$", tags="monitoring")
 
 
 def admin_user(name: str, password: str) -> BrokerUser:
@@ -117,7 +168,8 @@ class Management:
     def __exit__(self, *exc: object) -> None:
         self.http.close()
 
-    def _call(self, method: str, path: str, body: dict | None = None, *, missing_ok: bool = False) -> None:
+    def _call(self, method: str, path: str, body: dict | None = None, *, missing_ok: bool = False,
+              conflict_ok: bool = False) -> None:
         try:
             response = self.http.request(method, "/api" + path, json=body)
         except httpx.HTTPError as exc:
@@ -125,6 +177,9 @@ class Management:
                              "rabbitmq_management plugin (deploy/local/stack.sh does) or set "
                              "RABBITMQ_MANAGEMENT_URL") from exc
         if missing_ok and response.status_code == 404:
+            return
+        # A queue declared before with other arguments (a segment size set at its creation) stays.
+        if conflict_ok and response.status_code == 400 and "inequivalent" in response.text:
             return
         if response.status_code >= 400:
             raise RuntimeError(f"{method} {path}: {response.status_code} {response.text}")
@@ -157,9 +212,24 @@ class Management:
                        {"type": exchange["type"], "durable": True, "auto_delete": False, "internal": False,
                         "arguments": {}})
 
-    def provision(self, vhost: str, users: list[BrokerUser]) -> None:
-        self.ensure_vhost(vhost)
+    def declare_history(self, vhost: str, retention: HistoryRetention | None = None) -> None:
+        """The history stream, bound to the events exchange with every routing key, and its retention.
+        Declared once with its segment size; the retention policy is set again at every apply."""
+        retention = retention or HistoryRetention.from_env()
+        v, q = quote(vhost, safe=""), quote(HISTORY_STREAM, safe="")
+        self._call("PUT", f"/queues/{v}/{q}", {"durable": True, "auto_delete": False,
+                                                "arguments": retention.arguments()}, conflict_ok=True)
+        # The same binding twice is one binding.
+        self._call("POST", f"/bindings/{v}/e/{quote(EVENTS_EXCHANGE, safe='')}/q/{q}", {"routing_key": "#"})
+        self._call("PUT", f"/policies/{v}/{quote(HISTORY_POLICY, safe='')}", retention.policy())
+
+    def declare_topology(self, vhost: str, retention: HistoryRetention | None = None) -> None:
         self.declare_exchanges(vhost)
+        self.declare_history(vhost, retention)
+
+    def provision(self, vhost: str, users: list[BrokerUser], retention: HistoryRetention | None = None) -> None:
+        self.ensure_vhost(vhost)
+        self.declare_topology(vhost, retention)
         for user in users:
             self.put_user(user, vhost)
 
@@ -170,8 +240,9 @@ def password_hash(password: str) -> str:
     return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
 
 
-def definitions(vhost: str, users: list[BrokerUser]) -> dict:
+def definitions(vhost: str, users: list[BrokerUser], retention: HistoryRetention | None = None) -> dict:
     """A definitions file (RabbitMQ's `load_definitions`) for Compose and Kubernetes."""
+    retention = retention or HistoryRetention.from_env()
     return {
         "users": [{"name": u.name, "password_hash": password_hash(u.password),
                    "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": [u.tags] if u.tags else []}
@@ -183,12 +254,16 @@ def definitions(vhost: str, users: list[BrokerUser]) -> dict:
                                "read": u.topic_read} for u in users],
         "exchanges": [{"name": e["name"], "vhost": vhost, "type": e["type"], "durable": True, "auto_delete": False,
                        "internal": False, "arguments": {}} for e in EXCHANGES],
-        "queues": [],
-        "bindings": [],
+        "queues": [{"name": HISTORY_STREAM, "vhost": vhost, "durable": True, "auto_delete": False,
+                    "arguments": retention.arguments()}],
+        "bindings": [{"source": EVENTS_EXCHANGE, "vhost": vhost, "destination": HISTORY_STREAM,
+                      "destination_type": "queue", "routing_key": "#", "arguments": {}}],
+        "policies": [{"vhost": vhost, "name": HISTORY_POLICY, **retention.policy()}],
     }
 
 
-def _users_from_env(subscribers: list[str], admin: str | None) -> tuple[list[BrokerUser], dict[str, str]]:
+def _users_from_env(subscribers: list[str], admin: str | None,
+                    monitors: list[str] = ()) -> tuple[list[BrokerUser], dict[str, str]]:
     generated: dict[str, str] = {}
 
     def password(key: str) -> str:
@@ -199,6 +274,7 @@ def _users_from_env(subscribers: list[str], admin: str | None) -> tuple[list[Bro
 
     users = [service_user(s, s, password(s)) for s in SERVICES]
     users += [subscriber_user(p, p, password(p)) for p in subscribers]
+    users += [monitor_user(m, password(m)) for m in monitors]
     if admin:
         users.append(admin_user(admin, password(admin)))
     return users, generated
@@ -212,9 +288,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="apply: an administrator's AMQP URL (its host and credentials reach the management API)")
     parser.add_argument("--subscriber", action="append", default=[],
                         help="a read-only subscriber (another ministry), its user and queue prefix")
+    parser.add_argument("--monitor", action="append", default=[],
+                        help="a user that may read queue lengths through the management API (KEDA's)")
     parser.add_argument("--admin", help="definitions: also an administrator user of this name")
     args = parser.parse_args(argv)
-    users, generated = _users_from_env(args.subscriber, args.admin)
+    users, generated = _users_from_env(args.subscriber, args.admin, args.monitor)
     if args.command == "definitions":
         json.dump(definitions(args.vhost, users), sys.stdout, indent=2)
         print()

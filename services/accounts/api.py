@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+from chassis import metrics
 from chassis.auth import Principal, Unauthenticated
 from chassis.errors import Forbidden, NotFound
 from chassis.http import CurrentPrincipal, SignedInBeforePasswordChange, client_ip, from_state
@@ -157,6 +158,11 @@ async def jwks(tokens: Tokens) -> dict:
     return tokens.jwks()
 
 
+def sign_in_failed(reason: str) -> None:
+    """Counted for the operators' dashboard (a wave of failures is an attack or a broken client)."""
+    metrics.sign_in_failures.labels(metrics.service(), reason).inc()
+
+
 @router.post("/auth/token", tags=["auth"], responses=_BUSY)
 async def login(body: LoginRequest, request: Request, accounts: Accounts, tokens: Tokens, hashing: Hashing,
                 throttle: Throttle) -> TokenResponse:
@@ -169,14 +175,17 @@ async def login(body: LoginRequest, request: Request, accounts: Accounts, tokens
         attempt = await throttle.attempt(account.id if account else None, address)
         if attempt is None:
             await hashing.pause_like_verify()  # refused without hashing, answered in a hash's time
+            sign_in_failed("throttled")
             if account is not None:
                 await audit(request, accounts, "login", actor=account, target=account, outcome="throttled")
             raise model.InvalidCredentials(WRONG_SIGN_IN)
         # A name that does not exist is hashed too, so that timing does not tell which names exist.
         ok = await hashing.verify(account.password_hash if account else None, body.password)
         if account is None or account.status != "active":
+            sign_in_failed("unknown_or_inactive")
             raise model.InvalidCredentials(WRONG_SIGN_IN)
         if not ok:
+            sign_in_failed("wrong_password")
             await audit(request, accounts, "login", actor=account, target=account, outcome="wrong_password")
             raise model.InvalidCredentials(WRONG_SIGN_IN)
         await throttle.succeeded(attempt)

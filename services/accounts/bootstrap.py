@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from chassis.auth import TokenVerifier
@@ -71,8 +72,14 @@ async def ensure_root_admin(accounts: AccountsStore, settings: AccountsSettings,
     if not settings.bootstrap_admin_password or await accounts.find_account(settings.bootstrap_admin_username):
         return
     model.check_password_policy(settings.bootstrap_admin_password)
-    root = await accounts.get_unit(model.ROOT_UNIT_ID)
-    assert root is not None
+    # Replicas starting together: the one that won the root's commit applies it a moment later (or
+    # the relay's recovery does, after its grace), so the others wait to read it.
+    for _ in range(int(2 * (settings.relay_grace_seconds + 30))):
+        if (root := await accounts.get_unit(model.ROOT_UNIT_ID)) is not None:
+            break
+        await asyncio.sleep(0.5)
+    else:
+        raise RuntimeError("the root unit was committed by another replica but never applied")
     account = model.issue_account(
         None, root, username=settings.bootstrap_admin_username, role="central_admin",
         display_name="Quản trị hệ thống cấp Trung ương", email=None,

@@ -8,16 +8,18 @@ it again: e-mail is at least once, and the Message-ID lets mail clients fold the
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 from datetime import UTC, datetime
-from email.utils import make_msgid
 
 import aiosmtplib
 
+from chassis import metrics
 from chassis.logging import bind_contextvars, get_logger
 from chassis.sealing import Sealer, SealError
 
 from .domain.message import Unbuildable, compose
-from .domain.model import LINK_MARK, Delivery
+from .domain.model import FAILED, LINK_MARK, Delivery
 from .settings import NotificationsSettings
 from .store import NotificationStore
 
@@ -43,6 +45,8 @@ class Mailer:
             except Exception as exc:  # noqa: BLE001 - the store away: keep going
                 log.warning("mailer pass failed", error=str(exc))
                 sent_any = False
+            with contextlib.suppress(Exception):  # a gauge is not worth a failed pass
+                metrics.mail_queue.labels(metrics.service()).set(await self.store.mail_queue_depth())
             if sent_any:
                 continue
             self._wake.clear()
@@ -83,7 +87,7 @@ class Mailer:
             # fails for good with its reason, instead of being claimed again for ever.
             message = compose(sender=s.mail_sender, to=delivery.to, subject=delivery.subject,
                               body=self._body(delivery), template=delivery.template,
-                              message_id=make_msgid(idstring=delivery.id.replace(":", "."), domain="moha.gov.vn"))
+                              message_id=message_id(delivery.id))
         except Exception as exc:  # noqa: BLE001 - building does no I/O: what fails once always fails
             if not isinstance(exc, (SealError, Unbuildable)):
                 exc = Unbuildable(f"cannot build the e-mail: {exc.__class__.__name__}")
@@ -117,6 +121,7 @@ class Mailer:
         else:
             delivery.delivered(now)
             log.info("e-mail delivered", attempts=delivery.attempts)
+            metrics.mails.labels(metrics.service(), "sent").inc()
         await self.store.save_delivery(delivery)
 
     def _body(self, delivery: Delivery) -> str:
@@ -133,6 +138,13 @@ class Mailer:
                                 max_attempts=s.mail_max_attempts)
         log.warning("e-mail not delivered", permanent=permanent, status=delivery.status, attempts=delivery.attempts,
                     error=delivery.last_error)
+        metrics.mails.labels(metrics.service(), "failed" if delivery.status == FAILED else "retried").inc()
+
+
+def message_id(delivery_id: str) -> str:
+    """The same for every attempt at one e-mail: a copy sent again after a crash (between the server
+    accepting it and its being marked sent) is the same message to mail clients, which fold it."""
+    return f"<{re.sub(r'[^A-Za-z0-9.-]', '.', delivery_id)}@moha.gov.vn>"
 
 
 def describe(exc: Exception) -> str:

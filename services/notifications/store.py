@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chassis.messaging import Retry
+from chassis import metrics
 from chassis.store import AlreadyExists, StaleVersion, Store
 from pymongo import DESCENDING
 from pymongo.errors import DuplicateKeyError
@@ -182,8 +183,13 @@ class NotificationStore:
             pass
         try:
             await self.store.insert(DELIVERIES, {"_id": delivery.id, **_fields(delivery), "version": 1})
+            metrics.mails.labels(metrics.service(), "queued").inc()
         except AlreadyExists:
             pass
+
+    async def mail_queue_depth(self) -> int:
+        """E-mails waiting to be sent (or tried again)."""
+        return await self.store[MAIL_QUEUE].count_documents({})
 
     async def claim_due(self, lease_seconds: float, limit: int = 50) -> list[Delivery]:
         """Take the due e-mails, pushing each one's next attempt past the lease. The push is a versioned

@@ -35,13 +35,30 @@ def test_envelope_round_trip_carries_cloudevents_attributes():
     assert parsed.open(FormApproved) == event
 
 
-def test_envelope_refuses_another_type_and_unknown_envelope_fields():
+def test_envelope_refuses_another_type_and_accepts_extensions_it_does_not_know():
     envelope = Envelope.wrap(FormApproved(task_id="t", submission_id="s", unit_id="u", revision=1, level=1,
                                           final=True, approved_by="a", approved_at="2026-04-01T08:00:00Z"))
     with pytest.raises(ValueError):
         envelope.open(FormSubmitted)
+    # CloudEvents: a consumer accepts extension attributes it does not know (a later minor version's).
+    assert Envelope.model_validate({**envelope.model_dump(), "surprise": 1}) == envelope
+    # What is required stays required.
+    without = envelope.model_dump()
+    del without["correlationid"]
     with pytest.raises(ValidationError):
-        Envelope.model_validate({**envelope.model_dump(), "surprise": 1})
+        Envelope.model_validate(without)
+
+
+def test_the_trace_context_travels_in_the_envelope_and_is_absent_when_traces_are_off():
+    event = FormApproved(task_id="t", submission_id="s", unit_id="u", revision=1, level=1, final=True,
+                         approved_by="a", approved_at="2026-04-01T08:00:00Z")
+    traceparent = "00-" + "4bf92f3577b34da6a3ce929d0e0e4736" + "-" + "00f067aa0ba902b7" + "-01"
+    traced = Envelope.wrap(event, correlation_id="c", traceparent=traceparent)
+    assert Envelope.model_validate_json(traced.model_dump_json()).traceparent == traceparent
+    # Off: the body is exactly a 1.1 envelope's (no null attribute a 1.1 subscriber would refuse).
+    assert "traceparent" not in Envelope.wrap(event).model_dump_json()
+    with pytest.raises(ValidationError):
+        Envelope.wrap(event, traceparent="not-a-trace")
 
 
 
