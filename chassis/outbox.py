@@ -1,5 +1,5 @@
-"""The outbox relay: publishes the events of each commit (see store.py) with publisher confirms,
-then drops the commit's outbox marker.
+"""The outbox relay: chains the audit entry of each commit (see store.py and audit.py), publishes
+its events with publisher confirms, then drops the commit's outbox marker.
 
 Fast path: the store hands the relay each commit it made, and the relay publishes it at once.
 Recovery: every second, the relay goes through the outbox markers older than a grace period (as
@@ -20,6 +20,7 @@ from typing import Any
 from faststream.rabbit import RabbitBroker
 
 from .logging import get_logger
+from .audit import AuditChain
 from .messaging import publish_envelope_json
 from .store import Store
 
@@ -36,8 +37,10 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         grace_seconds: float = 5.0,
         batch: int = 100,
+        chain: AuditChain | None = None,
     ) -> None:
         self.store = store
+        self.chain = chain or AuditChain(store)
         self.broker = broker
         self.user_id = user_id  # the broker user it connects as; consumers check it
         self.poll_seconds = poll_seconds
@@ -93,7 +96,7 @@ class OutboxRelay:
                     await self.store.outbox.delete_one({"_id": marker["_id"]})
                     continue
                 await self.store.apply(commit)
-                if commit["events"]:
+                if commit["events"] or commit.get("audit"):
                     pending.append(commit)
                 else:
                     await self.store.finished(commit)
@@ -106,6 +109,9 @@ class OutboxRelay:
     async def _publish(self, commits: list[dict[str, Any]]) -> int:
         if not commits:
             return 0
+        # Entries first, in the order their commits came: if the store is away, nothing is published
+        # and the markers wait for recovery; chaining one again later is skipped (its `source`).
+        await self.chain.append(commits)
         entries = [e for c in commits for e in c["events"]]
         # Confirms are awaited together: waiting for each in turn is several times slower.
         await asyncio.gather(

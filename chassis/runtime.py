@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 from fastapi import APIRouter, FastAPI
 
+from .audit import AuditChain
 from .auth import TokenVerifier
 from .http import create_app
 from .inbox import Inbox
@@ -44,6 +45,8 @@ class Runtime:
             ),
             Inbox(self.store),
         )
+        # The service's audit chain: the relay appends each commit's entry (chassis/audit.py).
+        self.audit = AuditChain(self.store)
         self.relay = OutboxRelay(
             self.store,
             self.broker,
@@ -51,6 +54,7 @@ class Runtime:
             poll_seconds=settings.relay_poll_seconds,
             grace_seconds=settings.relay_grace_seconds,
             batch=settings.relay_batch,
+            chain=self.audit,
         )
         self.verifier = (
             TokenVerifier(settings.jwks_url, issuer=settings.token_issuer, audience=settings.token_audience)
@@ -62,7 +66,7 @@ class Runtime:
         if verify_tokens:
             # Every service that accepts tokens learns of revoked accounts; see sessions.py.
             self.sessions.subscribe(self.consumers)
-        self.startup: list[Callable[[], Awaitable[Any]]] = [self.store.create_indexes]
+        self.startup: list[Callable[[], Awaitable[Any]]] = [self.store.create_indexes, self.audit.create_indexes]
         self.background: list[Callable[[], Awaitable[Any]]] = [self.relay.run]
 
     async def readiness(self) -> dict[str, bool]:
