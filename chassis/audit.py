@@ -95,6 +95,12 @@ def entry(request: Request | None, action: str, *, actor: Any = None, target_id:
     )
 
 
+async def record(request: Request, audit: AuditEntry) -> None:
+    """Write the entry of an action that changes nothing stored (an export, a read of answers)
+    through the service's store, before the action's result leaves."""
+    await request.app.state.runtime.store.record(audit)
+
+
 # Canonical serialisation and hashes ---------------------------------------------------------------
 def stored_time(at: datetime) -> datetime:
     """A time as the store keeps it: UTC, to the millisecond (BSON dates are milliseconds)."""
@@ -212,7 +218,8 @@ class AuditChain:
             body = {"source": f"legacy:{doc['_id']}", "at": stored_time(doc["at"]), "correlation_id": None,
                     **{k: doc.get(k) for k in AuditEntry.__dataclass_fields__}}
             body["unit_lineage"] = body["unit_lineage"] or []
-            body["details"] = _plain(body["details"] or {})
+            # What was kept then but must not be kept for ever (a reason, a name) stays behind.
+            body["details"] = _plain({k: v for k, v in (body["details"] or {}).items() if k not in FORBIDDEN_DETAILS})
             added += await self._append([body])
             await collection.update_one({"_id": doc["_id"]}, {"$set": {"adopted": True}})
         return added

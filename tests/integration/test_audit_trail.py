@@ -184,4 +184,5 @@ async def test_entries_written_before_the_chain_are_adopted_once(store):
     assert await AuditChain(store).adopt("audit") == 0  # a second start, or another replica
     assert [(e["source"], e["action"]) for e in await chained(store)] == [("legacy:old-1", "login"),
                                                                           ("legacy:old-2", "account_revoked")]
+    assert (await chained(store))[1]["details"] == {}  # its free-text reason is not kept for ever
     assert (await verify(store)).intact
