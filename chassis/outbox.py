@@ -66,7 +66,7 @@ class OutboxRelay:
             while not self._fresh.empty() and len(commits) < self.batch:
                 commits.append(self._fresh.get_nowait())
             # If this fails (the broker away), the markers stay and recovery publishes them later.
-            await self._guarded(self._publish(commits))
+            await self._guarded(self._publish(commits, fresh=True))
 
     async def _guarded(self, job: Any) -> None:
         try:
@@ -106,12 +106,12 @@ class OutboxRelay:
         """Finish everything pending now (tests and shutdown)."""
         return await self.recover(grace=False)
 
-    async def _publish(self, commits: list[dict[str, Any]]) -> int:
+    async def _publish(self, commits: list[dict[str, Any]], *, fresh: bool = False) -> int:
         if not commits:
             return 0
         # Entries first, in the order their commits came: if the store is away, nothing is published
         # and the markers wait for recovery; chaining one again later is skipped (its `source`).
-        await self.chain.append(commits)
+        await self.chain.append(commits, fresh=fresh)
         entries = [e for c in commits for e in c["events"]]
         # Confirms are awaited together: waiting for each in turn is several times slower.
         await asyncio.gather(

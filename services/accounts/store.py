@@ -41,6 +41,7 @@ class AccountsStore:
         await self.store[UNITS].create_index("code")
         await self.store[ACCOUNTS].create_index("unit_id")
         await self.store[THROTTLE].create_index("account_id")
+        await self.chain.reading_indexes()  # GET /audit: an area's entries, newest first
 
     async def claim(self, collection: str, key: str, owner: str) -> bool:
         """True if `owner` holds the name now (it took it, or already had it)."""

@@ -186,3 +186,18 @@ async def test_entries_written_before_the_chain_are_adopted_once(store):
                                                                           ("legacy:old-2", "account_revoked")]
     assert (await chained(store))[1]["details"] == {}  # its free-text reason is not kept for ever
     assert (await verify(store)).intact
+
+
+async def test_chainers_offered_the_same_entries_at_once_chain_each_once(store):
+    """The writer's relay and another replica's recovery (or a reader catching up) may take the
+    same commit at the same moment: each entry is chained once, in one chain."""
+    for i in range(30):
+        await store.record(entry("export", n=i))
+    commits = [c async for c in store.commits.find({}).sort("at", 1)]
+    chainers = [AuditChain(store) for _ in range(3)]
+    added = await asyncio.gather(chainers[0].append(commits, fresh=True), chainers[1].append(commits, fresh=True),
+                                 chainers[2].append(list(reversed(commits))))
+    assert sum(added) == 30
+    trail = await chained(store)
+    assert sorted(e["source"] for e in trail) == sorted(c["_id"] for c in commits)
+    assert (await verify(store)).intact
