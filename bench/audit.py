@@ -86,7 +86,7 @@ class Service:
 
     async def __aexit__(self, *_exc: object) -> None:
         assert self.task is not None
-        while not self.task.done():  # Python 3.11's wait_for may swallow one cancellation
+        while not self.task.done():  # until done, as a service's stop should
             self.task.cancel()
             await asyncio.wait([self.task], timeout=0.1)
         await self.broker.stop()

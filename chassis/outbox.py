@@ -57,7 +57,10 @@ class OutboxRelay:
         while True:
             timeout = max(0.0, next_poll - loop.time())
             try:
-                first = await asyncio.wait_for(self._fresh.get(), timeout)
+                # Not asyncio.wait_for: on Python 3.11 it drops a cancellation that comes as a commit
+                # arrives, and the relay (so the service) would not stop.
+                async with asyncio.timeout(timeout):
+                    first = await self._fresh.get()
             except TimeoutError:
                 await self._guarded(self.recover())
                 next_poll = loop.time() + self.poll_seconds
