@@ -78,7 +78,9 @@ class AuditEntry:
         refused = FORBIDDEN_DETAILS & set(self.details)
         if refused:
             raise ValueError(f"an audit entry holds ids only, not {sorted(refused)}")
-        return asdict(self)
+        fields = asdict(self)
+        canonical(fields)  # refused now, by the action, rather than later by the chainer, for ever
+        return fields
 
 
 def entry(request: Request | None, action: str, *, actor: Any = None, target_id: str | None = None,

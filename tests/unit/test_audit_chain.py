@@ -37,6 +37,9 @@ def test_the_serialisation_does_not_depend_on_key_order_or_the_stores_round_trip
 def test_an_entry_cannot_hold_what_the_serialisation_does_not_know():
     with pytest.raises(TypeError):
         canonical({"x": object()})
+    # Refused when the action writes it, not when the relay chains it (where it would block others).
+    with pytest.raises(TypeError):
+        AuditEntry("export", details={"at": {1, 2}}).fields()
 
 
 @given(st.sampled_from(["_id", "prev", "source", "at", "action", "outcome", "actor_id", "target_id", "ip",
