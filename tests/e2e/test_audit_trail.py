@@ -103,6 +103,51 @@ def test_every_sign_in_and_account_change_is_in_the_trail_with_ids_only(client, 
     assert_intact(platform, mongo_url, "accounts")
 
 
+def test_sheets_downloads_and_moves_are_in_the_trail(client, admin, district, platform, mongo_url):
+    tag = uuid.uuid4().hex[:6]
+    D = district["district"]["unit_id"]
+    units = "code,name,level,parent_code\n" + f"k1{tag},Xã Một {tag},commune,{district['district']['code']}\n"
+    imported = client.accounts.post("/units/import", content=units.encode(),
+                                    headers={**admin, "Content-Type": "text/csv"})
+    assert imported.status_code == 201, imported.text
+    sheet = (f"username,unit_code,role,display_name,email\n"
+             f"kt1.{tag},k1{tag},reporting_unit,Nguyễn Văn Một {tag},kt1.{tag}@example.vn\n")
+    issued = client.accounts.post("/accounts/import", content=sheet.encode(),
+                                  headers={**admin, "Content-Type": "text/csv"})
+    assert issued.status_code == 201, issued.text
+    import_id = issued.json()["import_id"]
+    downloaded = client.accounts.get(issued.json()["credentials"], params={"format": "csv"}, headers=admin)
+    assert downloaded.status_code == 200
+    assert client.accounts.get(issued.json()["credentials"], headers=admin).status_code == 409
+    unit_id = client.accounts.get(f"/units/{D}/children", headers=admin).json()["items"]
+    moved_unit = next(u for u in unit_id if u["code"] == f"k1{tag}")
+    other = client.new_unit(admin, district["province"]["unit_id"], f"kd{tag}", f"Huyện khác {tag}", "district")
+    assert client.accounts.post(f"/units/{moved_unit['unit_id']}/move", headers=admin, json={
+        "parent_id": other["unit_id"], "reason": "Sắp xếp đơn vị hành chính"}).status_code == 200
+    assert client.accounts.get("/audit", headers=admin).status_code == 200  # which chains what is committed
+
+    entries = {(e["action"], e["details"].get("import_id") or e["target_id"]): e
+               for e in chain(platform, mongo_url, "accounts")}
+    assert entries[("units_imported", imported.json()["import_id"])]["details"]["created"] == 1
+    assert entries[("accounts_imported", import_id)]["details"]["issued"] == 1
+    download = [e for e in chain(platform, mongo_url, "accounts")
+                if e["action"] == "credentials_downloaded" and e["details"]["import_id"] == import_id]
+    assert len(download) == 1 and download[0]["details"] == {"import_id": import_id, "accounts": 1, "format": "csv"}
+    move = entries[("unit_moved", moved_unit["unit_id"])]
+    # Seen from the district it left and from the one it joined.
+    assert {D, other["unit_id"]} <= set(move["unit_lineage"]) and move["details"]["moved"] == 1
+    stored = json.dumps(chain(platform, mongo_url, "accounts"), default=str, ensure_ascii=False)
+    password = downloaded.text.splitlines()[1].split(",")[1]
+    for secret in (password, f"Nguyễn Văn Một {tag}", f"kt1.{tag}@example.vn", "Sắp xếp đơn vị hành chính"):
+        assert secret not in stored
+    with MongoClient(mongo_url) as mongo:  # the initial passwords are gone once downloaded
+        db = mongo[platform["accounts"].env["DATABASE"]]
+        assert db["import_credentials"].find_one({"_id": import_id}) is None
+        assert password not in json.dumps(list(db["commits"].find({"_id": {"$regex": f"^imports:{import_id}"}})),
+                                          default=str)
+    assert_intact(platform, mongo_url, "accounts")
+
+
 def test_a_crash_between_an_action_and_its_entry_leaves_both(platform, client, admin, district, mongo_url):
     tag = uuid.uuid4().hex[:6]
     account = client.new_account(admin, district["unit_b"]["unit_id"], f"sap.{tag}", "reporting_unit")
