@@ -142,7 +142,7 @@ async def audit(request: Request, accounts: AccountsStore, action: str, *, actor
                 **details: Any) -> Entry:
     """The audit entry of an action, seen by the administrators above its target (and above
     `also_under`): written with the action's change (`audit=`), or alone (`accounts.record`).
-    Ids and kinds only: never a password, a name, an address or a reason (chassis/audit.py)."""
+    Ids and kinds only: never a password, a name, an e-mail address or a reason (chassis/audit.py)."""
     if isinstance(target, Account):
         unit = await accounts.get_unit(target.unit_id)
         lineage = unit.lineage if unit else [target.unit_id]
