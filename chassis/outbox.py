@@ -1,5 +1,5 @@
-"""The outbox relay: publishes the events of each commit (see store.py) with publisher confirms,
-then drops the commit's outbox marker.
+"""The outbox relay: chains the audit entry of each commit (see store.py and audit.py), publishes
+its events with publisher confirms, then drops the commit's outbox marker.
 
 Fast path: the store hands the relay each commit it made, and the relay publishes it at once.
 Recovery: every second, the relay goes through the outbox markers older than a grace period (as
@@ -21,6 +21,7 @@ from faststream.rabbit import RabbitBroker
 
 from . import metrics, tracing
 from .logging import get_logger
+from .audit import AuditChain
 from .messaging import publish_envelope_json
 from .store import Store
 
@@ -37,8 +38,10 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         grace_seconds: float = 5.0,
         batch: int = 100,
+        chain: AuditChain | None = None,
     ) -> None:
         self.store = store
+        self.chain = chain or AuditChain(store)
         self.broker = broker
         self.user_id = user_id  # the broker user it connects as; consumers check it
         self.poll_seconds = poll_seconds
@@ -55,7 +58,10 @@ class OutboxRelay:
         while True:
             timeout = max(0.0, next_poll - loop.time())
             try:
-                first = await asyncio.wait_for(self._fresh.get(), timeout)
+                # Not asyncio.wait_for: on Python 3.11 it drops a cancellation that comes as a commit
+                # arrives, and the relay (so the service) would not stop.
+                async with asyncio.timeout(timeout):
+                    first = await self._fresh.get()
             except TimeoutError:
                 await self._guarded(self.recover())
                 await self._guarded(self.measure())
@@ -65,7 +71,7 @@ class OutboxRelay:
             while not self._fresh.empty() and len(commits) < self.batch:
                 commits.append(self._fresh.get_nowait())
             # If this fails (the broker away), the markers stay and recovery publishes them later.
-            await self._guarded(self._publish(commits))
+            await self._guarded(self._publish(commits, fresh=True))
 
     async def _guarded(self, job: Any) -> None:
         try:
@@ -95,7 +101,7 @@ class OutboxRelay:
                     await self.store.outbox.delete_one({"_id": marker["_id"]})
                     continue
                 await self.store.apply(commit)
-                if commit["events"]:
+                if commit["events"] or commit.get("audit"):
                     pending.append(commit)
                 else:
                     await self.store.finished(commit)
@@ -126,9 +132,12 @@ class OutboxRelay:
         """Finish everything pending now (tests and shutdown)."""
         return await self.recover(grace=False)
 
-    async def _publish(self, commits: list[dict[str, Any]]) -> int:
+    async def _publish(self, commits: list[dict[str, Any]], *, fresh: bool = False) -> int:
         if not commits:
             return 0
+        # Entries first, in the order their commits came: if the store is away, nothing is published
+        # and the markers wait for recovery; chaining one again later is skipped (its `source`).
+        await self.chain.append(commits, fresh=fresh)
         entries = [e for c in commits for e in c["events"]]
         # Confirms are awaited together: waiting for each in turn is several times slower.
         await asyncio.gather(*(self._publish_one(e) for e in entries))

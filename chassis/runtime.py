@@ -12,6 +12,7 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Response
 
 from . import metrics, tracing
+from .audit import AuditChain
 from .auth import TokenVerifier
 from .catchup import CatchUp
 from .http import create_app
@@ -48,6 +49,8 @@ class Runtime:
             ),
             Inbox(self.store),
         )
+        # The service's audit chain: the relay appends each commit's entry (chassis/audit.py).
+        self.audit = AuditChain(self.store)
         self.relay = OutboxRelay(
             self.store,
             self.broker,
@@ -55,6 +58,7 @@ class Runtime:
             poll_seconds=settings.relay_poll_seconds,
             grace_seconds=settings.relay_grace_seconds,
             batch=settings.relay_batch,
+            chain=self.audit,
         )
         self.verifier = (
             TokenVerifier(settings.jwks_url, issuer=settings.token_issuer, audience=settings.token_audience)
@@ -68,7 +72,7 @@ class Runtime:
             self.sessions.subscribe(self.consumers)
         self.catch_up = CatchUp(self.store, self.consumers, settings.amqp_url)
         self.caught_up = False
-        self.startup: list[Callable[[], Awaitable[Any]]] = [self.store.create_indexes]
+        self.startup: list[Callable[[], Awaitable[Any]]] = [self.store.create_indexes, self.audit.create_indexes]
         # Started once the service has caught up from the event history (the relay at once).
         self.background: list[Callable[[], Awaitable[Any]]] = []
         metrics.set_service(settings.service_name)

@@ -8,6 +8,11 @@ the previous version); a writer that dies before applying leaves the commit, and
 recovery pass applies it. The relay publishes the commit's events. Commits are never changed
 after: they are the history of every change.
 
+A commit also carries the audit entry of the action that made the change (chassis/audit.py), so
+the action and its entry are the same atomic write; an action that changes nothing stored is a
+commit that changes no document (`record`). Such a commit's outbox marker is flagged `audit` and
+stays until the relay has chained the entry.
+
 This shape was chosen when FerretDB 1.24, whose conditional updates were not atomic, stood in for
 MongoDB here (decision 0002, superseded by 0007); it relies only on what MongoDB guarantees (unique
 `_id`, single-document atomic updates), so it stays correct on MongoDB and on today's stand-in.
@@ -17,9 +22,10 @@ MongoDB here (decision 0002, superseded by 0007); it relies only on what MongoDB
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moha_contracts import Envelope, Event
 from pymongo import AsyncMongoClient
@@ -29,11 +35,16 @@ from pymongo.errors import DuplicateKeyError
 from .logging import correlation_id, get_contextvars, get_logger
 from .tracing import current_traceparent
 
+if TYPE_CHECKING:
+    from .audit import AuditEntry
+
 log = get_logger("chassis.store")
 
 COMMITS = "commits"
-# A marker per commit not yet applied and published; deleted when it is.
+# A marker per commit not yet applied and published (and its audit entry chained); deleted when it is.
 OUTBOX = "outbox"
+# The "collection" of a commit that only records an audit entry: it changes no document.
+RECORD = "audit-record"
 
 
 class StaleVersion(Exception):
@@ -83,7 +94,8 @@ class Store:
         return self.db[name]
 
     def on_commit(self, callback: Callable[[dict[str, Any]], None]) -> None:
-        """Called with each applied commit that raised events: the relay publishes it from memory."""
+        """Called with each applied commit that raised events or carries an audit entry: the relay
+        publishes and chains it from memory."""
         self._on_commit.append(callback)
 
     async def create_indexes(self) -> None:
@@ -96,12 +108,13 @@ class Store:
     async def close(self) -> None:
         await self.client.close()
 
-    async def insert(self, collection: str, doc: Mapping[str, Any], events: Iterable[Event] = ()) -> None:
-        """Create a document at version 1, with the events its creation raises. Always through the
-        version-1 commit, so that two creators of the same document (a draft saved while the first
-        submit runs) cannot both win."""
+    async def insert(self, collection: str, doc: Mapping[str, Any], events: Iterable[Event] = (), *,
+                     audit: AuditEntry | None = None) -> None:
+        """Create a document at version 1, with the events its creation raises (and the audit
+        entry of the action). Always through the version-1 commit, so that two creators of the same
+        document (a draft saved while the first submit runs) cannot both win."""
         fields = {k: v for k, v in doc.items() if k not in ("_id", "version")}
-        await self._commit(collection, doc["_id"], 1, fields, outbox_entries(events), AlreadyExists)
+        await self._commit(collection, doc["_id"], 1, fields, outbox_entries(events), AlreadyExists, audit)
 
     async def update(
         self,
@@ -110,23 +123,30 @@ class Store:
         expected_version: int,
         changes: Mapping[str, Any],
         events: Iterable[Event] = (),
+        *,
+        audit: AuditEntry | None = None,
     ) -> int:
         """Apply `changes` and record events, only if nobody else moved the document past `expected_version`."""
         version = expected_version + 1
-        await self._commit(collection, doc_id, version, dict(changes), outbox_entries(events), StaleVersion)
+        await self._commit(collection, doc_id, version, dict(changes), outbox_entries(events), StaleVersion, audit)
         return version
 
     async def save(self, collection: str, doc_id: Any, version: int, fields: Mapping[str, Any],
-                   events: Iterable[Event] = ()) -> int:
+                   events: Iterable[Event] = (), *, audit: AuditEntry | None = None) -> int:
         """Create the document (`version` 0) or update it at `version`; returns the new version.
         Either way, another writer having got there first is StaleVersion."""
         if version == 0:
             try:
-                await self.insert(collection, {"_id": doc_id, **fields}, events)
+                await self.insert(collection, {"_id": doc_id, **fields}, events, audit=audit)
             except AlreadyExists as exc:
                 raise StaleVersion(doc_id) from exc
             return 1
-        return await self.update(collection, doc_id, version, fields, events)
+        return await self.update(collection, doc_id, version, fields, events, audit=audit)
+
+    async def record(self, audit: AuditEntry) -> None:
+        """The audit entry of an action that changes nothing stored (a sign-in, an export, a
+        download): a commit of its own, which no other can conflict with."""
+        await self._commit(RECORD, uuid.uuid4().hex, 1, {}, [], AlreadyExists, audit)
 
     async def find(self, collection: str, doc_id: Any) -> dict[str, Any] | None:
         """Read a document. A change its writer committed but did not live to apply is applied by the
@@ -141,6 +161,7 @@ class Store:
         changes: dict[str, Any],
         entries: list[dict[str, Any]],
         lost: type[Exception],
+        audit: AuditEntry | None = None,
     ) -> None:
         commit = {
             "_id": commit_id(collection, doc_id, version),
@@ -153,11 +174,15 @@ class Store:
             "correlation_id": correlation_id(),
             "account_id": get_contextvars().get("account_id"),
         }
+        marker = {"_id": commit["_id"], "at": commit["at"]}
+        if audit is not None:
+            commit["audit"] = audit.fields()  # the action's entry: in the same atomic write
+            marker["audit"] = True  # chained by the relay, or by a reader catching up (chassis/audit.py)
         # The marker goes first: a commit is never without one, so the relay's recovery finds every
         # commit a dead writer left unapplied or unpublished. A marker whose commit never came (the
         # writer died, or lost the version) is dropped by the relay.
         try:
-            await self.outbox.insert_one({"_id": commit["_id"], "at": commit["at"]})
+            await self.outbox.insert_one(marker)
         except DuplicateKeyError:
             pass  # the winner of this version marked it
         try:
@@ -167,26 +192,39 @@ class Store:
         # Marked again now that the commit exists: had the writer stalled past the grace period, the
         # relay may have dropped the first marker as belonging to a commit that never came.
         try:
-            await self.outbox.insert_one({"_id": commit["_id"], "at": commit["at"]})
+            await self.outbox.insert_one(marker)
         except DuplicateKeyError:
             pass
-        if entries and self._crash_after_commit:
+        if (entries or audit is not None) and self._crash_after_commit:
             # Fault injection: die between the atomic write and everything after it.
-            log.warning("fault injection: exiting after commit, before apply and publish")
+            log.warning("fault injection: exiting after commit, before apply, publish and chaining")
             os._exit(70)
         await self.apply(commit)
-        if not entries:
+        if not entries and audit is None:
             await self.finished(commit)
             return
         for callback in self._on_commit:
             callback(commit)
 
     async def finished(self, commit: Mapping[str, Any]) -> None:
-        """The commit is applied and its events are published."""
+        """The commit is applied, its events are published and its audit entry is chained."""
         await self.outbox.delete_one({"_id": commit["_id"]})
+
+    async def apply_pending(self, collection: str) -> int:
+        """Apply now the commits of `collection` that a dead writer left unapplied, rather than wait
+        for the relay's recovery: for a start that reads the collection to resume its work."""
+        prefix = f"{collection}:"
+        ids = [m["_id"] async for m in self.outbox.find({}, {"_id": 1}) if str(m["_id"]).startswith(prefix)]
+        applied = 0
+        async for commit in self.commits.find({"_id": {"$in": ids}}):
+            await self.apply(commit)
+            applied += 1
+        return applied
 
     async def apply(self, commit: Mapping[str, Any]) -> None:
         """Bring the document up to the commit's version; applying twice changes nothing."""
+        if commit["collection"] == RECORD:
+            return  # an audit entry alone: no document
         target = self.db[commit["collection"]]
         version = commit["version"]
         if version == 1:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+from chassis import audit as audit_log
 from chassis import metrics
+from chassis.audit import AuditEntry as Entry
 from chassis.auth import Principal, Unauthenticated
 from chassis.errors import Forbidden, NotFound
 from chassis.http import CurrentPrincipal, SignedInBeforePasswordChange, client_ip, from_state
@@ -137,19 +139,19 @@ _BUSY = {429: {"description": "too many sign-ins waiting (overall, or from this 
 
 
 async def audit(request: Request, accounts: AccountsStore, action: str, *, actor: Principal | Account | None,
-                target: Account | model.Unit | None, outcome: str = "ok", **details: Any) -> None:
+                target: Account | model.Unit | None, outcome: str = "ok", also_under: list[str] | None = None,
+                **details: Any) -> Entry:
+    """The audit entry of an action, seen by the administrators above its target (and above
+    `also_under`): written with the action's change (`audit=`), or alone (`accounts.record`).
+    Ids and kinds only: never a password, a name, an e-mail address or a reason (chassis/audit.py)."""
     if isinstance(target, Account):
         unit = await accounts.get_unit(target.unit_id)
         lineage = unit.lineage if unit else [target.unit_id]
     else:
-        lineage = target.lineage if target else []
-    await accounts.audit({
-        "action": action, "outcome": outcome,
-        "actor_id": getattr(actor, "account_id", None) or getattr(actor, "id", None),
-        "actor_username": getattr(actor, "username", None),
-        "target_id": target.id if target else None, "unit_lineage": lineage,
-        "ip": client_ip(request), "details": details,
-    })
+        # Nothing targeted (a sign-in with an unknown name): for the central administrators.
+        lineage = target.lineage if target else [model.ROOT_UNIT_ID]
+    return audit_log.entry(request, action, actor=actor, target_id=target.id if target else None,
+                           unit_lineage=[*lineage, *(also_under or [])], outcome=outcome, **details)
 
 
 # signing in -------------------------------------------------------------------------------
@@ -176,21 +178,21 @@ async def login(body: LoginRequest, request: Request, accounts: Accounts, tokens
         if attempt is None:
             await hashing.pause_like_verify()  # refused without hashing, answered in a hash's time
             sign_in_failed("throttled")
-            if account is not None:
-                await audit(request, accounts, "login", actor=account, target=account, outcome="throttled")
+            # Every refusal is recorded, an unknown name's too (never the name: it may be a password).
+            await accounts.record(await audit(request, accounts, "login", actor=None, target=account,
+                                              outcome="throttled"))
             raise model.InvalidCredentials(WRONG_SIGN_IN)
         # A name that does not exist is hashed too, so that timing does not tell which names exist.
         ok = await hashing.verify(account.password_hash if account else None, body.password)
-        if account is None or account.status != "active":
-            sign_in_failed("unknown_or_inactive")
-            raise model.InvalidCredentials(WRONG_SIGN_IN)
-        if not ok:
-            sign_in_failed("wrong_password")
-            await audit(request, accounts, "login", actor=account, target=account, outcome="wrong_password")
+        if account is None or not ok or account.status != "active":
+            outcome = "unknown_name" if account is None else "wrong_password" if not ok else "inactive"
+            sign_in_failed("unknown_or_inactive" if outcome in ("unknown_name", "inactive") else outcome)
+            await accounts.record(await audit(request, accounts, "login", actor=None, target=account,
+                                              outcome=outcome))
             raise model.InvalidCredentials(WRONG_SIGN_IN)
         await throttle.succeeded(attempt)
     account = await _account(accounts, account.id)  # as it is now, after the slow hash
-    await audit(request, accounts, "login", actor=account, target=account)
+    await accounts.record(await audit(request, accounts, "login", actor=account, target=account))
     token, ttl = tokens.issue(account)
     return TokenResponse(access_token=token, expires_in=ttl, must_change_password=account.must_change_password)
 
@@ -207,11 +209,12 @@ async def change_password(body: PasswordChangeRequest, principal: SignedInBefore
         attempt = await throttle.attempt(account.id, address)
         if attempt is None:
             await hashing.pause_like_verify()
-            await audit(request, accounts, "password_change", actor=principal, target=account, outcome="throttled")
+            await accounts.record(await audit(request, accounts, "password_change", actor=principal, target=account,
+                                              outcome="throttled"))
             raise model.InvalidCredentials(WRONG_CURRENT_PASSWORD)
         if not await hashing.verify(account.password_hash, body.current_password):
-            await audit(request, accounts, "password_change", actor=principal, target=account,
-                        outcome="wrong_password")
+            await accounts.record(await audit(request, accounts, "password_change", actor=principal, target=account,
+                                              outcome="wrong_password"))
             raise model.InvalidCredentials(WRONG_CURRENT_PASSWORD)
         await throttle.succeeded(attempt)
         if body.new_password == body.current_password:
@@ -219,8 +222,8 @@ async def change_password(body: PasswordChangeRequest, principal: SignedInBefore
         model.check_password_policy(body.new_password)
         new_hash = await hashing.hash(body.new_password)
     account.change_password(new_hash, datetime.now(UTC))
-    await accounts.save_account(account)
-    await audit(request, accounts, "password_changed", actor=principal, target=account)
+    await accounts.save_account(account, await audit(request, accounts, "password_changed", actor=principal,
+                                                     target=account))
     token, ttl = tokens.issue(account)
     return TokenResponse(access_token=token, expires_in=ttl, must_change_password=False)
 
@@ -245,8 +248,8 @@ async def register_unit(body: UnitRequest, principal: CurrentPrincipal, request:
     if parent is None:
         raise NotFound("Không tìm thấy đơn vị cha")
     unit = model.register_unit(principal, actor_unit, parent, body.code, body.name, body.level)
-    await accounts.add_unit(unit)
-    await audit(request, accounts, "unit_registered", actor=principal, target=unit, code=unit.code)
+    await accounts.add_unit(unit, await audit(request, accounts, "unit_registered", actor=principal, target=unit,
+                                              code=unit.code))
     return _unit_response(unit)
 
 
@@ -271,10 +274,9 @@ async def import_units(request: Request, principal: CurrentPrincipal, accounts: 
     first; one bad row rejects the sheet with a report of every bad row, and nothing is stored."""
     imports.check_may_import(principal)  # before a byte of the sheet is read
     actor_unit = await _actor_unit(accounts, principal)
-    result = await request.app.state.importer.import_units(principal, actor_unit, await read_sheet(request))
-    await audit(request, accounts, "units_imported", actor=principal, target=await _actor_unit(accounts, principal),
-                **result)
-    return result
+    return await request.app.state.importer.import_units(
+        principal, actor_unit, await read_sheet(request),
+        await audit(request, accounts, "units_imported", actor=principal, target=actor_unit))
 
 
 @router.post("/accounts/import", status_code=201, tags=["accounts"], openapi_extra=_SHEET_BODY)
@@ -283,19 +285,18 @@ async def import_accounts(request: Request, principal: CurrentPrincipal, account
     none. The initial passwords come back once, from the `credentials` address in the answer."""
     imports.check_may_import(principal)  # before a byte of the sheet is read
     actor_unit = await _actor_unit(accounts, principal)
-    result = await request.app.state.importer.import_accounts(principal, actor_unit, await read_sheet(request))
-    await audit(request, accounts, "accounts_imported", actor=principal,
-                target=await _actor_unit(accounts, principal), **result)
-    return result
+    return await request.app.state.importer.import_accounts(
+        principal, actor_unit, await read_sheet(request),
+        await audit(request, accounts, "accounts_imported", actor=principal, target=actor_unit))
 
 
 @router.get("/accounts/imports/{import_id}/credentials", tags=["accounts"])
 async def import_credentials(import_id: str, request: Request, principal: CurrentPrincipal, accounts: Accounts,
                              format: Literal["xlsx", "csv"] = "xlsx") -> Response:
     """The initial passwords of an issuance sheet, for the issuer, once."""
-    data = await request.app.state.importer.credentials(principal, import_id, format)
-    await audit(request, accounts, "credentials_downloaded", actor=principal,
-                target=await _actor_unit(accounts, principal), import_id=import_id)
+    data = await request.app.state.importer.credentials(
+        principal, import_id, format, await audit(request, accounts, "credentials_downloaded", actor=principal,
+                                                  target=await _actor_unit(accounts, principal), format=format))
     media = CSV_TYPE if format == "csv" else XLSX_TYPE
     return Response(data, media_type=media,
                     headers={"Content-Disposition": f'attachment; filename="tai-khoan-{import_id[:8]}.{format}"',
@@ -307,8 +308,7 @@ async def rename_unit(unit_id: str, body: RenameRequest, principal: CurrentPrinc
                       accounts: Accounts) -> UnitResponse:
     unit = await _unit_in_scope(accounts, principal, unit_id)
     unit.rename(principal, await _actor_unit(accounts, principal), body.name, body.reason, datetime.now(UTC))
-    await accounts.save_unit(unit)
-    await audit(request, accounts, "unit_renamed", actor=principal, target=unit, name=body.name, reason=body.reason)
+    await accounts.save_unit(unit, await audit(request, accounts, "unit_renamed", actor=principal, target=unit))
     return _unit_response(unit)
 
 
@@ -324,9 +324,8 @@ async def retire_unit(unit_id: str, body: RetireRequest, principal: CurrentPrinc
         if target is None or not actor_unit.contains(target):
             raise NotFound("Không tìm thấy đơn vị nhận sáp nhập")
     unit.retire(principal, actor_unit, body.reason, datetime.now(UTC), target, await accounts.active_children(unit.id))
-    await accounts.save_unit(unit)
-    await audit(request, accounts, "unit_retired", actor=principal, target=unit, merged_into=body.merged_into,
-                reason=body.reason)
+    await accounts.save_unit(unit, await audit(request, accounts, "unit_retired", actor=principal, target=unit,
+                                               merged_into=body.merged_into))
     return _unit_response(unit)
 
 
@@ -344,11 +343,11 @@ async def move_unit(unit_id: str, body: MoveRequest, principal: CurrentPrincipal
     new_parent = await accounts.get_unit(body.parent_id)
     if new_parent is None:
         raise NotFound("Không tìm thấy đơn vị cấp trên mới")
-    result = await request.app.state.importer.move_unit(principal, await _actor_unit(accounts, principal), unit,
-                                                        new_parent, body.reason)
-    await audit(request, accounts, "unit_moved", actor=principal, target=unit, to=body.parent_id,
-                reason=body.reason, **result)
-    return result
+    # Seen from the subtree it leaves and from the one it joins.
+    return await request.app.state.importer.move_unit(
+        principal, await _actor_unit(accounts, principal), unit, new_parent, body.reason,
+        await audit(request, accounts, "unit_moved", actor=principal, target=unit, also_under=new_parent.lineage,
+                    to=body.parent_id))
 
 
 async def _unit_in_scope(accounts: AccountsStore, principal: Principal, unit_id: str) -> model.Unit:
@@ -381,8 +380,8 @@ async def issue_account(body: AccountRequest, principal: CurrentPrincipal, reque
         email=str(body.email) if body.email else None,
         password_hash=await hashing.hash(password),
     )
-    await accounts.add_account(account)
-    await audit(request, accounts, "account_issued", actor=principal, target=account, role=body.role)
+    await accounts.add_account(account, await audit(request, accounts, "account_issued", actor=principal,
+                                                    target=account, role=body.role))
     return IssuedAccount(account_id=account.id, username=username, unit_id=unit.id, role=body.role,
                          initial_password=password)
 
@@ -405,9 +404,9 @@ async def reset_password(account_id: str, body: ReasonRequest, principal: Curren
     password = model.new_initial_password()
     account.reset_password(principal, body.reason, await hashing.hash(password),
                            datetime.now(UTC))
-    await accounts.save_account(account)
+    await accounts.save_account(account, await audit(request, accounts, "password_reset", actor=principal,
+                                                     target=account))
     await throttle.clear(account.id)
-    await audit(request, accounts, "password_reset", actor=principal, target=account, reason=body.reason)
     return IssuedAccount(account_id=account.id, username=account.username, unit_id=account.unit_id,
                          role=account.role, initial_password=password)
 
@@ -417,8 +416,8 @@ async def revoke(account_id: str, body: ReasonRequest, principal: CurrentPrincip
                  accounts: Accounts, throttle: Throttle) -> AccountView:
     account = await _administered(accounts, principal, account_id)
     account.revoke(principal, body.reason, datetime.now(UTC))
-    await accounts.save_account(account)
-    await audit(request, accounts, "account_revoked", actor=principal, target=account, reason=body.reason)
+    await accounts.save_account(account, await audit(request, accounts, "account_revoked", actor=principal,
+                                                     target=account))
     return await _account_view(throttle, account)
 
 
@@ -440,9 +439,8 @@ async def change_role(account_id: str, body: RoleChangeRequest, principal: Curre
     model.check_administration(principal, await _actor_unit(accounts, principal), unit, body.role)
     previous = account.role
     account.change_role(principal, body.role, unit, body.reason, datetime.now(UTC))
-    await accounts.save_account(account)
-    await audit(request, accounts, "role_changed", actor=principal, target=account, previous=previous,
-                role=body.role, reason=body.reason)
+    await accounts.save_account(account, await audit(request, accounts, "role_changed", actor=principal,
+                                                     target=account, previous=previous, role=body.role))
     return await _account_view(throttle, account)
 
 
@@ -460,9 +458,8 @@ async def assign_units(account_id: str, body: AssignmentRequest, principal: Curr
     if own_unit is None or any(u is None for u in units):
         raise NotFound("Không tìm thấy đơn vị")
     account.assign(principal, units, own_unit, datetime.now(UTC))  # type: ignore[arg-type]
-    await accounts.save_account(account)
-    await audit(request, accounts, "supervisor_assigned", actor=principal, target=account,
-                units=account.assigned_units)
+    await accounts.save_account(account, await audit(request, accounts, "supervisor_assigned", actor=principal,
+                                                     target=account, units=account.assigned_units))
     return await _account_view(throttle, account)
 
 
@@ -482,9 +479,9 @@ async def unlock(account_id: str, principal: CurrentPrincipal, request: Request,
     password = model.new_initial_password()
     account.unlock(principal, reason, await hashing.hash(password),
                    datetime.now(UTC))
-    await accounts.save_account(account)
+    await accounts.save_account(account, await audit(request, accounts, "account_unlocked", actor=principal,
+                                                     target=account))
     await throttle.clear(account.id)
-    await audit(request, accounts, "account_unlocked", actor=principal, target=account, reason=reason)
     return IssuedAccount(account_id=account.id, username=account.username, unit_id=account.unit_id,
                          role=account.role, initial_password=password)
 

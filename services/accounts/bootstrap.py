@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 
+from chassis import audit as audit_log
 from chassis.auth import TokenVerifier
 from chassis.errors import Conflict
 from chassis.http import error_body
@@ -29,7 +30,7 @@ log = get_logger("accounts.bootstrap")
 def build(settings: AccountsSettings | None = None) -> tuple[FastAPI, AccountsSettings]:
     settings = settings or AccountsSettings()
     runtime = Runtime(settings, verify_tokens=False)
-    accounts = AccountsStore(runtime.store)
+    accounts = AccountsStore(runtime.store, runtime.audit)
     handlers.subscribe(runtime)
     app = runtime.app("MOHA accounts", router)
     app.state.accounts = accounts
@@ -54,6 +55,7 @@ def build(settings: AccountsSettings | None = None) -> tuple[FastAPI, AccountsSe
 
     async def start() -> None:
         await accounts.create_indexes()
+        await accounts.adopt_legacy_audit()  # entries written before the chain, chained once
         await ensure_root_admin(accounts, settings, hashing)
         await importer.resume()
 
@@ -88,6 +90,8 @@ async def ensure_root_admin(accounts: AccountsStore, settings: AccountsSettings,
     # Like any issued account, it must choose its own password at first sign-in: the bootstrap one
     # sits in a deployment's environment, manifests and shell histories.
     try:
-        await accounts.add_account(account)
+        await accounts.add_account(account, audit_log.entry(None, "account_issued", target_id=account.id,
+                                                            unit_lineage=root.lineage, role="central_admin",
+                                                            bootstrap=True))
     except Conflict:
         pass

@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from chassis.audit import AuditEntry
 from chassis.auth import Principal
 from chassis.errors import Conflict, NotFound
 from chassis.logging import get_logger
@@ -18,7 +19,7 @@ from chassis.store import StaleVersion
 from .domain import imports, model
 from .domain.model import Unit
 from chassis.sheets import write_csv, write_xlsx
-from .store import CREDENTIALS_TAKEN, UNIT_CODES, USERNAMES, AccountsStore
+from .store import UNIT_CODES, USERNAMES, AccountsStore
 
 log = get_logger("accounts.imports")
 
@@ -30,7 +31,8 @@ class Importer:
         self.accounts = accounts
         self.hash_password = hash_password
 
-    async def import_units(self, actor: Principal, actor_unit: Unit, rows: list[dict[str, str]]) -> dict[str, Any]:
+    async def import_units(self, actor: Principal, actor_unit: Unit, rows: list[dict[str, str]],
+                           audit: AuditEntry | None = None) -> dict[str, Any]:
         codes = {r.get("code", "") for r in rows} | {r.get("parent_code", "") for r in rows}
         existing = await self.accounts.units_by_code({c for c in codes if c})
         planned = imports.plan_units(actor, actor_unit, rows, existing)
@@ -38,12 +40,12 @@ class Importer:
         await self._reserve(UNIT_CODES, [(u.code, u.id) for u in planned],
                             {r.get("code", ""): i for i, r in enumerate(rows, start=2)})
         job = self._job("units", actor, units=[_unit_doc(u) for u in planned])
-        await self.accounts.save_import(job)
+        await self.accounts.save_import(job, _audited(audit, import_id=job["_id"], created=len(planned)))
         await self.apply(job)
         return {"import_id": job["_id"], "created": len(planned)}
 
-    async def import_accounts(self, actor: Principal, actor_unit: Unit, rows: list[dict[str, str]]
-                              ) -> dict[str, Any]:
+    async def import_accounts(self, actor: Principal, actor_unit: Unit, rows: list[dict[str, str]],
+                              audit: AuditEntry | None = None) -> dict[str, Any]:
         units = await self.accounts.units_by_code({r["unit_code"] for r in rows if r.get("unit_code")})
         taken = await self.accounts.taken_usernames({r["username"].lower() for r in rows if r.get("username")})
         plans = imports.plan_accounts(actor, actor_unit, rows, units, taken)
@@ -60,18 +62,18 @@ class Importer:
             credentials=[{"username": p.username, "password": pw, "role": p.role, "unit_code": p.unit.code,
                           "unit_name": p.unit.name} for p, pw in zip(plans, passwords, strict=True)],
         )
-        await self.accounts.save_import(job)
+        await self.accounts.save_import(job, _audited(audit, import_id=job["_id"], issued=len(plans)))
         await self.apply(job)
         return {"import_id": job["_id"], "issued": len(plans),
                 "credentials": f"/accounts/imports/{job['_id']}/credentials"}
 
     async def move_unit(self, actor: Principal, actor_unit: Unit, unit: Unit, new_parent: Unit,
-                        reason: str) -> dict[str, Any]:
+                        reason: str, audit: AuditEntry | None = None) -> dict[str, Any]:
         descendants = await self.accounts.descendants(unit.id)
         plan = model.plan_move(actor, actor_unit, unit, new_parent, descendants, reason)
         job = self._job("move", actor, reason=reason,
                         moves=[{"unit_id": u, "parent_id": p, "path": path} for u, p, path in plan])
-        await self.accounts.save_import(job)
+        await self.accounts.save_import(job, _audited(audit, job_id=job["_id"], moved=len(plan)))
         await self.apply(job)
         return {"job_id": job["_id"], "moved": len(plan)}
 
@@ -124,22 +126,25 @@ class Importer:
 
     async def resume(self) -> None:
         """At start: finish what a crash interrupted."""
-        for job in await self.accounts.unfinished_imports():
+        for job in await self.accounts.resume_imports():
             log.warning("finishing an interrupted import", import_id=job["_id"], kind=job["kind"])
             try:
                 await self.apply(job)
             except Exception as exc:  # noqa: BLE001 - one bad job must not keep accounts from starting
                 log.error("interrupted import could not be finished", import_id=job["_id"], error=str(exc))
 
-    async def credentials(self, actor: Principal, import_id: str, fmt: str) -> bytes:
+    async def credentials(self, actor: Principal, import_id: str, fmt: str, audit: AuditEntry) -> bytes:
         job = await self.accounts.get_import(import_id)
         if job is None or job["kind"] != "accounts" or job["by"] != actor.account_id:
             raise NotFound("Không tìm thấy đợt cấp tài khoản")
-        # The claim (an insert) decides which of two simultaneous downloads gets the passwords.
-        if job.get("credentials") is None or not await self.accounts.claim(CREDENTIALS_TAKEN, import_id, actor.account_id):
+        credentials = await self.accounts.import_credentials(import_id)
+        # The claim (an insert, with its audit entry) decides which of two simultaneous downloads
+        # gets the passwords.
+        if credentials is None or not await self.accounts.take_credentials(
+                import_id, actor.account_id, _audited(audit, import_id=import_id, accounts=len(credentials))):
             raise Conflict("Danh sách mật khẩu ban đầu chỉ tải được một lần và đã được tải", code="already_taken")
-        await self.accounts.set_import(import_id, credentials=None, credentials_taken_at=datetime.now(UTC))
-        rows = [[c["username"], c["password"], c["role"], c["unit_code"], c["unit_name"]] for c in job["credentials"]]
+        await self.accounts.forget_credentials(import_id)
+        rows = [[c["username"], c["password"], c["role"], c["unit_code"], c["unit_name"]] for c in credentials]
         if fmt == "csv":
             return write_csv(CREDENTIALS_HEADER, rows)
         return write_xlsx("Tài khoản", CREDENTIALS_HEADER, rows)
@@ -148,6 +153,13 @@ class Importer:
     def _job(kind: str, actor: Principal, **content: Any) -> dict[str, Any]:
         return {"_id": uuid.uuid4().hex, "kind": kind, "by": actor.account_id, "by_unit": actor.unit_id,
                 "at": datetime.now(UTC), "status": "applying", **content}
+
+
+def _audited(audit: AuditEntry | None, **details: Any) -> AuditEntry | None:
+    """The route's entry, completed with what only the job knows (its id, how many)."""
+    if audit is not None:
+        audit.details.update(details)
+    return audit
 
 
 def _by(job: dict[str, Any]) -> Principal:

@@ -1,13 +1,15 @@
-"""Accounts' own database: units, accounts and the token signing key."""
+"""Accounts' own database: units, accounts, sheets' jobs, sign-in counters and the audit trail
+(the chassis' chain: chassis/audit.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from chassis.audit import CHAIN, AuditChain, AuditEntry
+from chassis.logging import get_logger
 from chassis.store import AlreadyExists, Store
 from pymongo.errors import DuplicateKeyError
 
@@ -15,10 +17,15 @@ from pymongo.errors import DuplicateKeyError
 from .domain.model import Account, Unit, duplicate
 from .domain.throttle import Counter, Key
 
+log = get_logger("accounts.store")
+
 UNITS = "units"
 ACCOUNTS = "accounts"
-AUDIT = "audit"
+# Entries written before the chain (issue #11 item 14): adopted into it at start, once.
+LEGACY_AUDIT = "audit"
 IMPORTS = "imports"
+# A sheet's initial passwords, apart from its job (whose commit is kept for ever), until downloaded.
+IMPORT_CREDENTIALS = "import_credentials"
 # Sign-in throttle counters, one small document per key (domain/throttle.py), read by _id.
 THROTTLE = "sign_in_throttle"
 # Unique names are claimed by inserting a document keyed by the name: inserts are the only atomic
@@ -29,14 +36,15 @@ CREDENTIALS_TAKEN = "credentials_taken"
 
 
 class AccountsStore:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, chain: AuditChain | None = None) -> None:
         self.store = store
+        self.chain = chain or AuditChain(store)
 
     async def create_indexes(self) -> None:
         await self.store[UNITS].create_index("code")
         await self.store[ACCOUNTS].create_index("unit_id")
-        await self.store[AUDIT].create_index("unit_lineage")
         await self.store[THROTTLE].create_index("account_id")
+        await self.chain.reading_indexes()  # GET /audit: an area's entries, newest first
 
     async def claim(self, collection: str, key: str, owner: str) -> bool:
         """True if `owner` holds the name now (it took it, or already had it)."""
@@ -64,12 +72,12 @@ class AccountsStore:
             raise duplicate(what, key) from exc
 
     # units --------------------------------------------------------------------------------
-    async def add_unit(self, unit: Unit) -> None:
+    async def add_unit(self, unit: Unit, audit: AuditEntry | None = None) -> None:
         await self._claim(UNIT_CODES, unit.code, unit.id, "Mã đơn vị")
         doc = {"_id": unit.id, "code": unit.code, "name": unit.name, "level": unit.level,
                "parent_id": unit.parent_id, "path": unit.path, "registered_at": datetime.now(UTC)}
         try:
-            await self.store.insert(UNITS, doc, unit.events)
+            await self.store.insert(UNITS, doc, unit.events, audit=audit)
         except AlreadyExists as exc:
             raise duplicate("Mã đơn vị", unit.code) from exc
 
@@ -102,11 +110,11 @@ class AccountsStore:
             status=doc.get("status", "active"), merged_into=doc.get("merged_into"), history=doc.get("history", []),
             version=doc["version"])
 
-    async def save_unit(self, unit: Unit) -> None:
+    async def save_unit(self, unit: Unit, audit: AuditEntry | None = None) -> None:
         unit.version = await self.store.update(UNITS, unit.id, unit.version, {
             "name": unit.name, "status": unit.status, "merged_into": unit.merged_into, "history": unit.history,
             "parent_id": unit.parent_id, "path": unit.path,
-        }, unit.events)
+        }, unit.events, audit=audit)
         unit.events.clear()
 
     async def descendants(self, unit_id: str) -> list[Unit]:
@@ -123,11 +131,11 @@ class AccountsStore:
         return await self.store[UNITS].count_documents({"parent_id": unit_id, "status": {"$ne": "retired"}})
 
     # accounts -----------------------------------------------------------------------------
-    async def add_account(self, account: Account) -> None:
+    async def add_account(self, account: Account, audit: AuditEntry | None = None) -> None:
         await self._claim(USERNAMES, account.username, account.id, "Tên đăng nhập")
         try:
             await self.store.insert(ACCOUNTS, {"_id": account.id, **_account_fields(account), "version": 1},
-                                    account.events)
+                                    account.events, audit=audit)
         except AlreadyExists as exc:
             raise duplicate("Tên đăng nhập", account.username) from exc
         account.version = 1
@@ -143,11 +151,42 @@ class AccountsStore:
             pass
 
     # imports ------------------------------------------------------------------------------
-    async def save_import(self, job: dict[str, Any]) -> None:
-        await self.store[IMPORTS].insert_one(job)
+    async def save_import(self, job: dict[str, Any], audit: AuditEntry | None = None) -> None:
+        """The job, whole, with the audit entry of the import (or move) in its commit. Its initial
+        passwords are kept apart first: a commit is kept for ever, they only until downloaded."""
+        credentials = job.pop("credentials", None)
+        if credentials is not None:
+            await self.store[IMPORT_CREDENTIALS].insert_one({"_id": job["_id"], "rows": credentials})
+        await self.store.insert(IMPORTS, job, audit=audit)
 
     async def get_import(self, import_id: str) -> dict[str, Any] | None:
         return await self.store[IMPORTS].find_one({"_id": import_id})
+
+    async def import_credentials(self, import_id: str) -> list[dict[str, Any]] | None:
+        kept = await self.store[IMPORT_CREDENTIALS].find_one({"_id": import_id})
+        if kept is not None:
+            return kept["rows"]
+        job = await self.get_import(import_id)  # a job stored before they were kept apart
+        return None if job is None else job.get("credentials")
+
+    async def take_credentials(self, import_id: str, taker: str, audit: AuditEntry) -> bool:
+        """Claim the one download of a sheet's initial passwords, with its audit entry, in one
+        write: of two downloads at once, one gets them and is audited."""
+        try:
+            await self.store.insert(CREDENTIALS_TAKEN, {"_id": import_id, "owner": taker, "at": datetime.now(UTC)},
+                                    audit=audit)
+        except AlreadyExists:
+            return False
+        return True
+
+    async def forget_credentials(self, import_id: str) -> None:
+        await self.store[IMPORT_CREDENTIALS].delete_one({"_id": import_id})
+        await self.set_import(import_id, credentials=None, credentials_taken_at=datetime.now(UTC))
+
+    async def resume_imports(self) -> list[dict[str, Any]]:
+        """The jobs to finish at start, those whose writer died before storing them included."""
+        await self.store.apply_pending(IMPORTS)
+        return await self.unfinished_imports()
 
     async def set_import(self, import_id: str, **fields: Any) -> None:
         await self.store[IMPORTS].update_one({"_id": import_id}, {"$set": fields})
@@ -165,18 +204,28 @@ class AccountsStore:
             return None
         return Account(id=doc["_id"], version=doc["version"], **{k: doc.get(k) for k in _ACCOUNT_FIELDS})
 
-    async def save_account(self, account: Account) -> None:
+    async def save_account(self, account: Account, audit: AuditEntry | None = None) -> None:
         account.version = await self.store.update(ACCOUNTS, account.id, account.version, _account_fields(account),
-                                                  account.events)
+                                                  account.events, audit=audit)
         account.events.clear()
 
     # audit --------------------------------------------------------------------------------
-    async def audit(self, entry: dict[str, Any]) -> None:
-        await self.store[AUDIT].insert_one({"_id": uuid.uuid4().hex, "at": datetime.now(UTC), **entry})
+    async def record(self, entry: AuditEntry) -> None:
+        """The entry of an action that changes nothing stored (a sign-in, a download)."""
+        await self.store.record(entry)
 
     async def audit_trail(self, admin_unit_id: str, limit: int = 200) -> list[dict[str, Any]]:
-        cursor = self.store[AUDIT].find({"unit_lineage": admin_unit_id}).sort("at", -1).limit(limit)
+        # What was committed before the question is chained first, whichever replica wrote it;
+        # if that fails now, the relay chains it soon and the trail is read as it stands.
+        try:
+            await self.chain.catch_up()
+        except Exception as exc:  # noqa: BLE001 - reading must not fail because chaining did
+            log.warning("audit trail read before catching up", error=str(exc))
+        cursor = self.store[CHAIN].find({"unit_lineage": admin_unit_id}).sort([("at", -1), ("_id", -1)]).limit(limit)
         return [e async for e in cursor]
+
+    async def adopt_legacy_audit(self) -> int:
+        return await self.chain.adopt(LEGACY_AUDIT)
 
     # sign-in throttle ---------------------------------------------------------------------
     async def counters(self, keys: list[str]) -> dict[str, Counter]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
+from chassis import audit as audit_log
 from chassis.auth import Principal
 from chassis.clock import today_in_vietnam
 from chassis.errors import Forbidden, NotFound
@@ -76,11 +77,11 @@ async def get_task(task_id: str, principal: CurrentPrincipal, store: Tasks) -> T
 
 
 @router.post("/tasks/{task_id}/claim", tags=["review"])
-async def claim(task_id: str, principal: CurrentPrincipal, store: Tasks) -> TaskView:
+async def claim(task_id: str, request: Request, principal: CurrentPrincipal, store: Tasks) -> TaskView:
     """Take the form up for review: the unit and those above see it as under review."""
     task, assigned = await _task_in_scope(store, task_id, principal)
     if task.claim(principal, assigned=assigned):
-        await store.save(task)
+        await store.save(task, _decision(request, principal, task, "review_claimed"))
     return _view(task)
 
 
@@ -91,7 +92,7 @@ async def approve(task_id: str, body: ApproveRequest, request: Request, principa
     supervisors; at the last level it is confirmed (SubmissionFinalized)."""
     task, assigned = await _task_in_scope(store, task_id, principal)
     task.approve(principal, body.revision, assigned=assigned, ip=client_ip(request))
-    await store.save(task)
+    await store.save(task, _decision(request, principal, task, "form_approved"))
     return _view(task)
 
 
@@ -101,8 +102,16 @@ async def return_to_unit(task_id: str, body: ReturnRequest, request: Request, pr
     """Return the revision to the unit with the reason; it revises and submits again."""
     task, assigned = await _task_in_scope(store, task_id, principal)
     task.return_to_unit(principal, body.revision, body.reason, assigned=assigned, ip=client_ip(request))
-    await store.save(task)
+    await store.save(task, _decision(request, principal, task, "form_returned"))
     return _view(task)
+
+
+def _decision(request: Request, principal: Principal, task: ReviewTask, action: str) -> audit_log.AuditEntry:
+    """A decision's entry, beside the review trail the task keeps (its reason stays there)."""
+    return audit_log.entry(request, action, actor=principal, target_id=task.submission_id,
+                           unit_lineage=[task.reviewer_unit_id, task.unit_id], task_id=task.id,
+                           campaign_id=task.campaign_id, revision=task.revision, level=task.level,
+                           final=task.final)
 
 
 @router.get("/submissions/{submission_id}/reviews", tags=["review"])
@@ -137,11 +146,16 @@ async def progress(campaign_id: str, principal: CurrentPrincipal, store: Progres
 
 
 @router.get("/progress/{campaign_id}/export", tags=["progress"])
-async def export_progress(campaign_id: str, principal: CurrentPrincipal, store: Progress, campaigns: Campaigns,
-                          tree: Units, area: str | None = None, as_of: date | None = None,
+async def export_progress(campaign_id: str, request: Request, principal: CurrentPrincipal, store: Progress,
+                          campaigns: Campaigns, tree: Units, area: str | None = None, as_of: date | None = None,
                           format: Literal["xlsx", "csv"] = "xlsx") -> Response:
     """Every unit's row of the area's progress, as a sheet for the supervisors' reports."""
     view = await progress(campaign_id, principal, store, campaigns, tree, area, as_of, True)
+    # Scope checked by `progress`: recorded before the sheet leaves.
+    where = view["area"]["unit_id"]
+    await audit_log.record(request, audit_log.entry(
+        request, "progress_exported", actor=principal, target_id=campaign_id,
+        unit_lineage=await tree.lineage(where) or [where], area=where, format=format, units=len(view["units"])))
     header = ["Mã đơn vị", "Tên đơn vị", "Trạng thái", "Lần gửi", "Gửi lần đầu", "Hạn gửi", "Đúng hạn",
               "Số ngày làm việc trễ"]
     punctual = {"on_time": "Đúng hạn", "late": "Trễ hạn", "pending": "Chưa đến hạn"}
@@ -156,11 +170,14 @@ async def export_progress(campaign_id: str, principal: CurrentPrincipal, store: 
 
 
 @router.post("/progress/rebuild", tags=["progress"])
-async def rebuild(principal: CurrentPrincipal, store: Progress) -> dict[str, int]:
+async def rebuild(request: Request, principal: CurrentPrincipal, store: Progress) -> dict[str, int]:
     """Fold every stored fact into a fresh read model and switch to it (central administrators)."""
     if principal.role != "central_admin":
         raise Forbidden("Chỉ quản trị hệ thống cấp Trung ương dựng lại số liệu tiến độ")
-    return await store.rebuild()
+    rebuilt = await store.rebuild()
+    await audit_log.record(request, audit_log.entry(request, "progress_rebuilt", actor=principal,
+                                                    unit_lineage=[principal.unit_id], **rebuilt))
+    return rebuilt
 
 
 async def _task_in_scope(store: TaskStore, task_id: str, principal: Principal) -> tuple[ReviewTask, list[str]]:

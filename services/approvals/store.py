@@ -7,6 +7,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from chassis.audit import AuditEntry
 from chassis.errors import Conflict
 from chassis.messaging import Retry
 from chassis.store import AlreadyExists, StaleVersion, Store
@@ -46,8 +47,9 @@ class TaskStore:
         doc = await self.store.find(TASKS, task_id)
         return None if doc is None else _from_doc(doc)
 
-    async def save(self, task: ReviewTask) -> None:
-        task.version = await self.store.update(TASKS, task.id, task.version, _fields(task), task.events)
+    async def save(self, task: ReviewTask, audit: AuditEntry | None = None) -> None:
+        task.version = await self.store.update(TASKS, task.id, task.version, _fields(task), task.events,
+                                               audit=audit)
         task.events.clear()
 
     async def of_submission(self, submission_id: str) -> list[ReviewTask]:

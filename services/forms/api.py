@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from chassis import audit as audit_log
 from chassis.auth import Principal
 from chassis.clock import today_in_vietnam
 from chassis.errors import Conflict, DomainError, Forbidden, NotFound
@@ -139,13 +140,17 @@ async def save_draft(body: SubmitRequest, principal: CurrentPrincipal, store: Su
 
 
 @router.post("/campaigns", status_code=201, tags=["campaigns"])
-async def open_campaign(body: Campaign, principal: CurrentPrincipal, tree: Units, campaigns: Campaigns,
-                        definitions: Definitions) -> Campaign:
+async def open_campaign(body: Campaign, request: Request, principal: CurrentPrincipal, tree: Units,
+                        campaigns: Campaigns, definitions: Definitions) -> Campaign:
     """Open a data collection for the units under `scope_unit_ids`, from `opens_on` to `closes_on`."""
-    body.check_open_by(principal, [await tree.lineage(u) for u in body.scope_unit_ids])
+    lineages = [await tree.lineage(u) for u in body.scope_unit_ids]
+    body.check_open_by(principal, lineages)
     if await definitions.latest(body.form_code) is None:
         raise DomainError(f"Không có mẫu phiếu '{body.form_code}'", code="unknown_form")
-    await campaigns.open(body)
+    await campaigns.open(body, audit_log.entry(
+        request, "campaign_opened", actor=principal, target_id=body.campaign_id,
+        unit_lineage=[u for lineage in lineages for u in lineage or []], form_code=body.form_code,
+        scope_unit_ids=body.scope_unit_ids, opens_on=str(body.opens_on), closes_on=str(body.closes_on)))
     return body
 
 
@@ -159,12 +164,12 @@ class PeriodicRequest(Input):
 
 
 @router.post("/campaigns/periodic", status_code=201, tags=["campaigns"])
-async def open_periodic(body: PeriodicRequest, principal: CurrentPrincipal, tree: Units, campaigns: Campaigns,
-                        definitions: Definitions) -> list[Campaign]:
+async def open_periodic(body: PeriodicRequest, request: Request, principal: CurrentPrincipal, tree: Units,
+                        campaigns: Campaigns, definitions: Definitions) -> list[Campaign]:
     """The two half-yearly reports of a year (due 15/6 and 15/12)."""
     opened = []
     for campaign in half_yearly(body.base_id, body.form_code, body.title, body.scope_unit_ids, body.year):
-        opened.append(await open_campaign(campaign, principal, tree, campaigns, definitions))
+        opened.append(await open_campaign(campaign, request, principal, tree, campaigns, definitions))
     return opened
 
 
@@ -184,14 +189,23 @@ CampaignId = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-
 
 @router.get("/exports/submissions", tags=["exports"])
 async def export_submissions(request: Request, principal: CurrentPrincipal, campaign_id: CampaignId, form_code: str,
-                             definitions: Definitions, format: Literal["csv", "xlsx"] = "xlsx",
+                             definitions: Definitions, tree: Units, format: Literal["csv", "xlsx"] = "xlsx",
                              area: str | None = None) -> StreamingResponse:
     """The campaign's submissions and answers in the caller's area (or in `area`, a unit under it)."""
     if principal.role == "reporting_unit":
         area = principal.unit_id
+    definition = await definitions.latest(form_code)
+    where = area or principal.unit_id
+    lineage = await tree.lineage(where)
+    # Recorded before a row leaves: what left, of which area, for whom, from where. (Only what
+    # exists is named: a query string is not to be kept for ever.)
+    await audit_log.record(request, audit_log.entry(
+        request, "submissions_exported", actor=principal, target_id=campaign_id,
+        unit_lineage=lineage or [principal.unit_id], form_code=form_code if definition else None,
+        area=where if lineage else None, format=format))
     export: Export = request.app.state.export
     columns = await export.columns(form_code)
-    header = header_for(columns, await definitions.latest(form_code))
+    header = header_for(columns, definition)
     rows = flat_rows(columns, export.rows(principal, campaign_id, area))
     stream = csv_stream(header, rows) if format == "csv" else xlsx_stream("Phiếu", header, rows)
     media = CSV_TYPE if format == "csv" else XLSX_TYPE
@@ -211,13 +225,15 @@ async def get_definition(principal: CurrentPrincipal, definitions: Definitions, 
 
 
 @router.post("/definitions", status_code=201, tags=["definitions"])
-async def publish_definition(body: FormDefinition, principal: CurrentPrincipal,
+async def publish_definition(body: FormDefinition, request: Request, principal: CurrentPrincipal,
                              definitions: Definitions) -> FormDefinition:
     """Publish the next version of a form (central administrators). Submissions started under an
     earlier version keep being checked against it."""
     if principal.role != "central_admin":
         raise Forbidden("Chỉ quản trị hệ thống cấp Trung ương ban hành mẫu phiếu")
-    await definitions.publish(body)
+    await definitions.publish(body, audit_log.entry(
+        request, "definition_published", actor=principal, target_id=f"{body.form_code}:v{body.version}",
+        unit_lineage=[principal.unit_id], form_code=body.form_code, version=body.version))
     return body
 
 
@@ -228,8 +244,8 @@ class CodingRequest(Input):
 
 
 @router.put("/submissions/{sid}/coding", tags=["submissions"])
-async def code_answer(sid: str, body: CodingRequest, principal: CurrentPrincipal, store: Submissions, tree: Units,
-                      definitions: Definitions) -> SubmissionView:
+async def code_answer(sid: str, body: CodingRequest, request: Request, principal: CurrentPrincipal,
+                      store: Submissions, tree: Units, definitions: Definitions) -> SubmissionView:
     """A supervisor above the unit sets the official code of one of the form's code fields (ghi
     mã, seed 001), checked against the field's code list."""
     sub = await store.get(sid)
@@ -243,7 +259,10 @@ async def code_answer(sid: str, body: CodingRequest, principal: CurrentPrincipal
         raise DomainError(f"Mục '{body.field}' không phải mục ghi mã của mẫu phiếu", code="not_a_code_field")
     await _check(definition, {body.field: body.code}, tree, complete=False)
     sub.code_answer(principal, body.field, body.code)
-    await store.save(sub)
+    await store.save(sub, audit_log.entry(
+        request, "answer_coded", actor=principal, target_id=sub.id,
+        unit_lineage=await tree.lineage(sub.unit_id) or [sub.unit_id], field=body.field, code=body.code,
+        revision=sub.revision))
     return _view(sub)
 
 

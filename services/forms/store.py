@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from chassis.audit import AuditEntry
 from chassis.errors import Conflict
 from chassis.text import STORED
 from chassis.store import AlreadyExists, Store
-from pymongo.errors import DuplicateKeyError
 
 from moha_contracts import CampaignOpened
 
@@ -46,9 +46,11 @@ class SubmissionStore:
             found += [_from_doc(d) async for d in self.store[SUBMISSIONS].find(query)]
         return found
 
-    async def save(self, sub: Submission) -> None:
-        """Insert a new submission or update it at its expected version, with its events, in one write."""
-        sub.version = await self.store.save(SUBMISSIONS, sub.id, sub.version, _to_fields(sub), sub.events)
+    async def save(self, sub: Submission, audit: AuditEntry | None = None) -> None:
+        """Insert a new submission or update it at its expected version, with its events (and the
+        audit entry of a supervisor's act on it), in one write."""
+        sub.version = await self.store.save(SUBMISSIONS, sub.id, sub.version, _to_fields(sub), sub.events,
+                                            audit=audit)
         sub.events.clear()
 
 
@@ -90,21 +92,25 @@ class DefinitionStore:
             definition = FormDefinition.model_validate_json(path.read_text(encoding="utf-8"))
             if await self.get(definition.form_code, definition.version) is None:
                 try:
-                    await self.publish(definition)
+                    await self.publish(definition, AuditEntry(
+                        "definition_published", target_id=f"{definition.form_code}:v{definition.version}",
+                        unit_lineage=["root"], details={"form_code": definition.form_code,
+                                                         "version": definition.version, "bundled": True}))
                 except Conflict:
                     pass  # another replica published it first
 
-    async def publish(self, definition: FormDefinition) -> None:
+    async def publish(self, definition: FormDefinition, audit: AuditEntry | None = None) -> None:
         latest = await self.latest_version(definition.form_code)
         if definition.version != latest + 1:
             raise Conflict(f"Phiên bản mới của mẫu phiếu phải là {latest + 1}", code="version_sequence")
         try:
-            # The insert decides: of two publishers of the same version, one wins.
-            await self.store[DEFINITIONS].insert_one({
+            # The version-1 commit decides: of two publishers of the same version, one wins. It
+            # carries the publication's audit entry. (`version` of the document is the commit's.)
+            await self.store.insert(DEFINITIONS, {
                 "_id": f"{definition.form_code}:v{definition.version}", "form_code": definition.form_code,
-                "version": definition.version, "document": definition.model_dump_json(),
-            })
-        except DuplicateKeyError as exc:
+                "form_version": definition.version, "document": definition.model_dump_json(),
+            }, audit=audit)
+        except AlreadyExists as exc:
             raise Conflict("Phiên bản này đã được ban hành", code="version_sequence") from exc
         await self.store[LATEST].update_one({"_id": definition.form_code},
                                             {"$max": {"version": definition.version}}, upsert=True)
@@ -131,7 +137,7 @@ class CampaignStore:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def open(self, campaign: Campaign) -> None:
+    async def open(self, campaign: Campaign, audit: AuditEntry | None = None) -> None:
         event = CampaignOpened(
             campaign_id=campaign.campaign_id, form_code=campaign.form_code, title=campaign.title,
             scope_unit_ids=campaign.scope_unit_ids, opens_on=campaign.opens_on, closes_on=campaign.closes_on,
@@ -140,7 +146,7 @@ class CampaignStore:
         )
         try:
             await self.store.insert(CAMPAIGNS, {"_id": campaign.campaign_id,
-                                                "document": campaign.model_dump_json()}, [event])
+                                                "document": campaign.model_dump_json()}, [event], audit=audit)
         except AlreadyExists as exc:
             raise Conflict(f"Đợt thu thập '{campaign.campaign_id}' đã có", code="duplicate") from exc
 

@@ -8,6 +8,7 @@ import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
+from chassis import audit as audit_log
 from chassis.auth import Principal
 from chassis.clock import today_in_vietnam
 from chassis.errors import Conflict, DomainError, Forbidden, NotFound
@@ -436,6 +437,10 @@ async def responses(survey_id: str, request: Request, principal: CurrentPrincipa
     """The answers, without identities, for the Ministry's analysis. Anyone else is refused, and
     the attempt is flagged."""
     survey = await _survey(store, survey_id)
+    # Who read the answers, or tried to: never which answer nor whose (there is no such link).
+    await audit_log.record(request, audit_log.entry(
+        request, "survey_responses_read", actor=principal, target_id=survey_id, unit_lineage=[principal.unit_id],
+        outcome="ok" if principal.role == "central_admin" else "refused"))
     if principal.role != "central_admin":
         await store.flag(f"{ANSWERS_ACCESS}:{survey_id}:{principal.account_id}", {
             "survey_id": survey_id, "kind": ANSWERS_ACCESS, "label": FLAG_LABELS[ANSWERS_ACCESS],
@@ -459,8 +464,8 @@ async def flags(survey_id: str, principal: CurrentPrincipal, store: Surveys) -> 
 
 
 @router.post("/surveys/{survey_id}/responses/{rid}/void", tags=["surveys"])
-async def void(survey_id: str, rid: str, body: ReasonRequest, principal: CurrentPrincipal, store: Surveys
-               ) -> dict[str, Any]:
+async def void(survey_id: str, rid: str, body: ReasonRequest, request: Request, principal: CurrentPrincipal,
+               store: Surveys) -> dict[str, Any]:
     """Void a response, with the reason (the Ministry). It stays stored, out of the results."""
     if principal.role != "central_admin":
         raise Forbidden("Chỉ Bộ Nội vụ hủy kết quả phiếu khảo sát")
@@ -472,5 +477,8 @@ async def void(survey_id: str, rid: str, body: ReasonRequest, principal: Current
     now = datetime.now(UTC)
     await store.void_response(response, {"status": "voided", "void_reason": body.reason}, SurveyResponseVoided(
         response_id=rid, survey_id=survey_id, owner_unit_id=response["owner_unit_id"], group=response["group"],
-        reason=body.reason, voided_by=principal.account_id, voided_at=now))
+        reason=body.reason, voided_by=principal.account_id, voided_at=now), audit_log.entry(
+        request, "survey_response_voided", actor=principal, target_id=rid,
+        unit_lineage=[principal.unit_id, response["owner_unit_id"]], survey_id=survey_id,
+        owner_unit_id=response["owner_unit_id"], group=response["group"]))
     return {"response_id": rid, "status": "voided", "reason": body.reason}

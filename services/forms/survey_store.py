@@ -17,6 +17,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chassis.audit import AuditEntry
 from chassis.logging import get_logger
 from chassis.store import AlreadyExists, StaleVersion, Store
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -161,8 +162,9 @@ class SurveyStore:
         doc = await self.store.find(RESPONSES, response_id)
         return None if doc is None or doc["status"] == UNANSWERED else doc
 
-    async def void_response(self, doc: dict[str, Any], change: dict[str, Any], event: Event) -> None:
-        await self.store.update(RESPONSES, doc["_id"], doc["version"], change, [event])
+    async def void_response(self, doc: dict[str, Any], change: dict[str, Any], event: Event,
+                            audit: AuditEntry | None = None) -> None:
+        await self.store.update(RESPONSES, doc["_id"], doc["version"], change, [event], audit=audit)
 
     async def responses(self, survey_id: str) -> list[dict[str, Any]]:
         """The answered responses, by id: an order that says nothing of who answered when."""

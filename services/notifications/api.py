@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
+from chassis import audit as audit_log
 from chassis.clock import today_in_vietnam
 from chassis.errors import DomainError, Forbidden, NotFound
 from chassis.http import CurrentPrincipal, from_state
@@ -62,7 +63,7 @@ async def send_notice(body: NoticeRequest, request: Request, principal: CurrentP
     if principal.role not in ADMINS:
         raise Forbidden("Chỉ quản trị hệ thống gửi thông báo nghiệp vụ")
     area = body.area_unit_id or principal.unit_id
-    if not await tree.can_see(principal, area) or await tree.get(area) is None:
+    if not await tree.can_see(principal, area) or (lineage := await tree.lineage(area)) is None:
         raise NotFound("Không tìm thấy đơn vị này trong phạm vi của bạn")
     sender = await store.recipient(principal.account_id)
     broadcast = {
@@ -71,7 +72,9 @@ async def send_notice(body: NoticeRequest, request: Request, principal: CurrentP
         "sender_id": principal.account_id, "sender_name": sender["display_name"] if sender else principal.username,
         "at": datetime.now(UTC),
     }
-    await store.add_broadcast(broadcast)
+    await store.add_broadcast(broadcast, audit_log.entry(
+        request, "notice_sent", actor=principal, target_id=broadcast["_id"], unit_lineage=lineage, area=area,
+        links=len(body.links)))
     # Kept referenced until done; if this process dies first, the scheduler resumes it.
     task = asyncio.create_task(request.app.state.notifier.send_broadcast(broadcast))
     request.app.state.sending.add(task)
@@ -96,7 +99,8 @@ async def notice_status(notice_id: str, principal: CurrentPrincipal, store: Noti
 class ReminderRun(Input):
     model_config = ConfigDict(str_strip_whitespace=False)
     as_of: date = Field(description="the day whose reminders are due (Vietnam's date)")
-    campaign_id: str | None = Field(default=None, description="only this campaign's reminders")
+    campaign_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9._-]+$",
+                                    description="only this campaign's (or survey's) reminders")
 
 
 @router.post("/reminders/run", tags=["reminders"])
@@ -108,6 +112,9 @@ async def run_reminders(body: ReminderRun, request: Request, principal: CurrentP
     if body.as_of > today_in_vietnam() and not request.app.state.settings.reminders_any_day:
         # A future day would send its overdue lists early and mark them sent.
         raise DomainError("Không chạy việc nhắc hạn cho một ngày chưa tới", code="future_day")
+    await audit_log.record(request, audit_log.entry(request, "reminders_run", actor=principal,
+                                                    target_id=body.campaign_id, unit_lineage=[principal.unit_id],
+                                                    as_of=str(body.as_of)))
     return await request.app.state.scheduler.run_pass(body.as_of, body.campaign_id)
 
 

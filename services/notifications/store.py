@@ -7,6 +7,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chassis.audit import AuditEntry
 from chassis.messaging import Retry
 from chassis import metrics
 from chassis.store import AlreadyExists, StaleVersion, Store
@@ -134,8 +135,9 @@ class NotificationStore:
         return found if found is not None and found["until"] > datetime.now(UTC) else None
 
     # notices an administrator sends to its subtree ----------------------------------------
-    async def add_broadcast(self, doc: dict[str, Any]) -> None:
-        await self.store[BROADCASTS].insert_one({**doc, "status": "sending", "recipients": 0})
+    async def add_broadcast(self, doc: dict[str, Any], audit: AuditEntry | None = None) -> None:
+        """The notice, with the audit entry of its sending, in one write (its commit)."""
+        await self.store.insert(BROADCASTS, {**doc, "status": "sending", "recipients": 0}, audit=audit)
 
     async def broadcast(self, broadcast_id: str) -> dict[str, Any] | None:
         return await self.store[BROADCASTS].find_one({"_id": broadcast_id})

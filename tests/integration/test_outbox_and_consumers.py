@@ -333,3 +333,23 @@ async def test_a_retry_count_that_is_not_a_count_stops_retries_with_a_reason(con
     message = await dead_letter_of(amqp_url, consumers.consumers[0].queue)
     assert message.headers["x-moha-error"].startswith("retry count x-moha-retries is not one this service wrote")
     assert len(attempts) == 1
+
+
+async def test_a_relay_stops_when_cancelled_even_as_a_commit_arrives(amqp_url, store):
+    """A service stops by cancelling its relay; on Python 3.11 `asyncio.wait_for` dropped a
+    cancellation that came as a commit arrived, and the relay (so the service) ran on."""
+    broker = make_broker(amqp_url, prefetch=10, service="relay-stop")
+    relay = OutboxRelay(store, broker, user_id=broker_user(amqp_url), poll_seconds=60)
+    stuck = 0
+    for i in range(30):
+        task = asyncio.create_task(relay.run())
+        await asyncio.sleep(0.01)
+        relay._fresh.put_nowait({"_id": f"x:{i}:1", "events": []})
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=1)
+        if not done:
+            stuck += 1
+            while not task.done():
+                task.cancel()
+                await asyncio.wait([task], timeout=0.1)
+    assert stuck == 0
