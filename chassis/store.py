@@ -106,23 +106,31 @@ class Store:
         expected_version: int,
         changes: Mapping[str, Any],
         events: Iterable[Event] = (),
+        *,
+        append: Mapping[str, Any] | None = None,
     ) -> int:
-        """Apply `changes` and record events, only if nobody else moved the document past `expected_version`."""
+        """Apply `changes` and record events, only if nobody else moved the document past `expected_version`.
+        `append`: items added at the end of the document's lists (field -> item). The commit holds
+        only the item, not the whole list: a document whose history grows (a career's entries)
+        costs each change what it adds, not what it has."""
         version = expected_version + 1
-        await self._commit(collection, doc_id, version, dict(changes), outbox_entries(events), StaleVersion)
+        await self._commit(collection, doc_id, version, dict(changes), outbox_entries(events), StaleVersion,
+                           dict(append or {}))
         return version
 
     async def save(self, collection: str, doc_id: Any, version: int, fields: Mapping[str, Any],
-                   events: Iterable[Event] = ()) -> int:
+                   events: Iterable[Event] = (), *, append: Mapping[str, Any] | None = None) -> int:
         """Create the document (`version` 0) or update it at `version`; returns the new version.
-        Either way, another writer having got there first is StaleVersion."""
+        Either way, another writer having got there first is StaleVersion. On creation, `append`'s
+        items start their lists."""
         if version == 0:
+            lists = {name: [item] for name, item in (append or {}).items()}
             try:
-                await self.insert(collection, {"_id": doc_id, **fields}, events)
+                await self.insert(collection, {"_id": doc_id, **fields, **lists}, events)
             except AlreadyExists as exc:
                 raise StaleVersion(doc_id) from exc
             return 1
-        return await self.update(collection, doc_id, version, fields, events)
+        return await self.update(collection, doc_id, version, fields, events, append=append)
 
     async def find(self, collection: str, doc_id: Any) -> dict[str, Any] | None:
         """Read a document. A change its writer committed but did not live to apply is applied by the
@@ -137,6 +145,7 @@ class Store:
         changes: dict[str, Any],
         entries: list[dict[str, Any]],
         lost: type[Exception],
+        append: dict[str, Any] | None = None,
     ) -> None:
         commit = {
             "_id": commit_id(collection, doc_id, version),
@@ -144,6 +153,7 @@ class Store:
             "doc_id": doc_id,
             "version": version,
             "set": changes,
+            **({"push": append} if append else {}),
             "events": entries,
             "at": datetime.now(UTC),
             "correlation_id": correlation_id(),
@@ -191,7 +201,9 @@ class Store:
             except DuplicateKeyError:
                 pass  # applied already (by the relay's recovery)
         else:
-            # Conditional on the previous version: a late apply (the relay's recovery) cannot undo a newer one.
-            await target.update_one(
-                {"_id": commit["doc_id"], "version": version - 1}, {"$set": {**commit["set"], "version": version}}
-            )
+            # Conditional on the previous version: a late apply (the relay's recovery) cannot undo a
+            # newer one, nor append an item twice.
+            update: dict[str, Any] = {"$set": {**commit["set"], "version": version}}
+            if commit.get("push"):
+                update["$push"] = commit["push"]
+            await target.update_one({"_id": commit["doc_id"], "version": version - 1}, update)
