@@ -67,7 +67,7 @@ def build() -> dict[str, Any]:
         "asyncapi": "3.0.0",
         "info": {
             "title": "MOHA survey and reporting platform events",
-            "version": "1.1.0",
+            "version": "1.2.0",
             "description": (
                 "Domain events of the Ministry of Home Affairs platform. Bind your own durable queue "
                 f"to the topic exchange `{EVENTS_EXCHANGE}` with a routing-key pattern such as "
