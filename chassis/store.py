@@ -107,24 +107,24 @@ class Store:
         changes: Mapping[str, Any],
         events: Iterable[Event] = (),
         *,
-        append: Mapping[str, Any] | None = None,
+        append: Mapping[str, Iterable[Any]] | None = None,
     ) -> int:
         """Apply `changes` and record events, only if nobody else moved the document past `expected_version`.
-        `append`: items added at the end of the document's lists (field -> item). The commit holds
-        only the item, not the whole list: a document whose history grows (a career's entries)
-        costs each change what it adds, not what it has."""
+        `append`: items added at the end of the document's lists (field -> list of items). The commit
+        holds only those items, not the whole list: a document whose history grows (a career's
+        entries) costs each change what it adds, not what it has."""
         version = expected_version + 1
         await self._commit(collection, doc_id, version, dict(changes), outbox_entries(events), StaleVersion,
-                           dict(append or {}))
+                           {name: list(items) for name, items in (append or {}).items() if items})
         return version
 
     async def save(self, collection: str, doc_id: Any, version: int, fields: Mapping[str, Any],
-                   events: Iterable[Event] = (), *, append: Mapping[str, Any] | None = None) -> int:
+                   events: Iterable[Event] = (), *, append: Mapping[str, Iterable[Any]] | None = None) -> int:
         """Create the document (`version` 0) or update it at `version`; returns the new version.
         Either way, another writer having got there first is StaleVersion. On creation, `append`'s
         items start their lists."""
         if version == 0:
-            lists = {name: [item] for name, item in (append or {}).items()}
+            lists = {name: list(items) for name, items in (append or {}).items()}
             try:
                 await self.insert(collection, {"_id": doc_id, **fields, **lists}, events)
             except AlreadyExists as exc:
@@ -145,7 +145,7 @@ class Store:
         changes: dict[str, Any],
         entries: list[dict[str, Any]],
         lost: type[Exception],
-        append: dict[str, Any] | None = None,
+        append: dict[str, list[Any]] | None = None,
     ) -> None:
         commit = {
             "_id": commit_id(collection, doc_id, version),
@@ -205,5 +205,5 @@ class Store:
             # newer one, nor append an item twice.
             update: dict[str, Any] = {"$set": {**commit["set"], "version": version}}
             if commit.get("push"):
-                update["$push"] = commit["push"]
+                update["$push"] = {name: {"$each": items} for name, items in commit["push"].items()}
             await target.update_one({"_id": commit["doc_id"], "version": version - 1}, update)

@@ -81,10 +81,10 @@ async def test_appended_items_are_kept_once_in_order_and_the_commit_holds_only_t
                                                                                            monkeypatch):
     """A career's entries grow with every change: each commit carries the entry it adds, and applying
     a commit again (the relay's recovery after a writer died) does not add it twice."""
-    version = await store.save("records", "r1", 0, {"state": {"n": 0}}, append={"entries": {"seq": 1}})
-    version = await store.save("records", "r1", version, {"state": {"n": 1}}, append={"entries": {"seq": 2}})
+    version = await store.save("records", "r1", 0, {"state": {"n": 0}}, append={"entries": [{"seq": 1}]})
+    version = await store.save("records", "r1", version, {"state": {"n": 1}}, append={"entries": [{"seq": 2}]})
     commit = await store.commits.find_one({"_id": "records:r1:2"})
-    assert commit["push"] == {"entries": {"seq": 2}} and "entries" not in commit["set"]
+    assert commit["push"] == {"entries": [{"seq": 2}]} and "entries" not in commit["set"]
 
     real_apply = store.apply
 
@@ -93,7 +93,7 @@ async def test_appended_items_are_kept_once_in_order_and_the_commit_holds_only_t
 
     monkeypatch.setattr(store, "apply", crash)
     await store.update("records", "r1", version, {"state": {"n": 2}}, [unit_event("r1")],
-                       append={"entries": {"seq": 3}})
+                       append={"entries": [{"seq": 3}, {"seq": 4}]})
     monkeypatch.setattr(store, "apply", real_apply)
     assert [e["seq"] for e in (await store.find("records", "r1"))["entries"]] == [1, 2]
     broker = make_broker(amqp_url, prefetch=10, service="relay-test")
@@ -103,7 +103,7 @@ async def test_appended_items_are_kept_once_in_order_and_the_commit_holds_only_t
     await store.apply(await store.commits.find_one({"_id": "records:r1:3"}))  # once more: no effect
     await broker.stop()
     doc = await store.find("records", "r1")
-    assert [e["seq"] for e in doc["entries"]] == [1, 2, 3] and doc["state"] == {"n": 2} and doc["version"] == 3
+    assert [e["seq"] for e in doc["entries"]] == [1, 2, 3, 4] and doc["state"] == {"n": 2} and doc["version"] == 3
 
 
 async def test_concurrent_writers_exactly_one_wins_each_version(mongo_url, store):
