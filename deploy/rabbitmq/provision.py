@@ -32,7 +32,7 @@ import httpx
 
 EVENTS_EXCHANGE = "moha.events"
 DEAD_LETTER_EXCHANGE = "moha.dead-letter"
-SERVICES = ("accounts", "forms", "approvals", "notifications")
+SERVICES = ("accounts", "forms", "approvals", "notifications", "personnel")
 EXCHANGES = ({"name": EVENTS_EXCHANGE, "type": "topic"}, {"name": DEAD_LETTER_EXCHANGE, "type": "direct"})
 _EXCHANGES = f"{re.escape(EVENTS_EXCHANGE)}|{re.escape(DEAD_LETTER_EXCHANGE)}"
 
@@ -76,7 +76,7 @@ def admin_user(name: str, password: str) -> BrokerUser:
 
 
 def platform_users(prefix: str = "", passwords: dict[str, str] | None = None) -> dict[str, BrokerUser]:
-    """The four services' users, named `<prefix><service>`, with the given or fresh passwords."""
+    """The services' users, named `<prefix><service>`, with the given or fresh passwords."""
     passwords = passwords or {}
     return {s: service_user(s, f"{prefix}{s}", passwords.get(s) or secrets.token_urlsafe(24)) for s in SERVICES}
 

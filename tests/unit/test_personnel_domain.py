@@ -421,5 +421,8 @@ def test_random_histories_fold_the_same_after_a_round_trip_through_documents():
                   "appointment": {"position": rng.choice(["TP", "PTP"])}, "reward": {"form": "Giấy khen"}}[process]
         record.enter(OFFICIAL, VERSIONS, process=process, document=doc(day), effective_on=day, values=values, by=UNIT,
                      now=at("2026-05-04"))
+    record.correct(VERSIONS, entry_id=record.entries[3].entry_id, values={}, document=doc("2026-03-03", "9/QĐ"),
+                   effective_on=None, reason="Sai số văn bản", by=UNIT, now=at("2026-05-05"))
     again = [Entry.from_doc(e.as_doc()) for e in record.entries]
+    assert again == record.entries
     assert fold(again, VERSIONS) == record.state(VERSIONS)

@@ -65,7 +65,7 @@ class Entry:
     unit_id: str  # the unit responsible for the record when it was entered
     entered_at: datetime
     entered_by: str
-    effective_on: str | None
+    effective_on: str | None = None  # a correction that leaves the date as it was has none
     values: dict[str, Any] = field(default_factory=dict)
     document: dict[str, str] | None = None
     # The 5-working-day rule: for a change it counts (timed), the working days from its document's

@@ -1,0 +1,310 @@
+"""Officials' records across the running platform (seed 003): entered on time and late, corrected,
+searched in scope, imported from a sheet with every bad row, exported by area, scored per unit as
+a hand count says, and personal data kept encrypted with every read logged."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from openpyxl import load_workbook
+from pymongo import MongoClient
+
+from chassis.clock import today_in_vietnam
+from chassis.sheets import write_csv
+from chassis.workdays import working_days_after
+from tests.support.platform import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+def working_days_ago(days: int) -> date:
+    """The latest day from which today is `days` working days on (in Vietnam's calendar)."""
+    today, day = today_in_vietnam(), today_in_vietnam()
+    while working_days_after(day, today) < days:
+        day -= timedelta(days=1)
+    return day
+
+
+def person(n: int, **overrides: object) -> dict[str, object]:
+    return {"full_name": f"Hoàng Văn Thử {n}", "birth_date": f"198{n % 10}-0{1 + n % 9}-1{n % 10}", "gender": "Nam",
+            "national_id": f"{uuid.uuid4().int % 10**12:012d}", "ethnicity": "Nùng", "hometown": "Lộc Bình, Lạng Sơn",
+            "official_type": "Công chức", "rank": "01.003", "salary_step": 2, "salary_coefficient": 2.67,
+            "education": "Đại học", **overrides}
+
+
+def document(day: date, number: str = "01/QĐ-UBND") -> dict[str, str]:
+    return {"number": number, "date": day.isoformat(), "issuer": "Ủy ban nhân dân huyện"}
+
+
+def open_record(client, auth, unit_id: str, values: dict[str, object], day: date | None = None) -> dict:
+    """Recruit someone into the unit; the unit may still be on its way to personnel by event."""
+    day = day or today_in_vietnam()
+    body = {"kind": "official", "unit_id": unit_id, "process": "recruitment", "document": document(day),
+            "effective_on": day.isoformat(), "values": values}
+
+    def attempt():
+        response = client.personnel.post("/records", json=body, headers=auth)
+        return response if response.status_code != 404 else None
+
+    response = eventually(attempt)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def enter(client, auth, record_id: str, process: str, values: dict[str, object], day: date,
+          effective_on: date | None = None):
+    return client.personnel.post(f"/records/{record_id}/entries", headers=auth, json={
+        "process": process, "document": document(day, f"{uuid.uuid4().hex[:4]}/QĐ"),
+        "effective_on": (effective_on or day).isoformat(), "values": values})
+
+
+@pytest.fixture
+def area(client, admin):
+    """A province with two districts: communes A1, A2 in D1, B1 in D2; a unit account in each
+    commune, a supervisor in each district and one in the province (its Department of Home Affairs)."""
+    t = uuid.uuid4().hex[:6]
+    P = client.new_unit(admin, "root", f"nvP{t}", f"Tỉnh nhân sự {t}", "province")
+    D1 = client.new_unit(admin, P["unit_id"], f"nvD1{t}", "Huyện Một", "district")
+    D2 = client.new_unit(admin, P["unit_id"], f"nvD2{t}", "Huyện Hai", "district")
+    units = {"P": P, "D1": D1, "D2": D2,
+             "A1": client.new_unit(admin, D1["unit_id"], f"nvA1{t}", "Xã A1", "commune"),
+             "A2": client.new_unit(admin, D1["unit_id"], f"nvA2{t}", "Xã A2", "commune"),
+             "B1": client.new_unit(admin, D2["unit_id"], f"nvB1{t}", "Xã B1", "commune")}
+    auth = {}
+    for name, role in (("P", "province_supervisor"), ("D1", "district_supervisor"), ("D2", "district_supervisor"),
+                       ("A1", "reporting_unit"), ("A2", "reporting_unit"), ("B1", "reporting_unit")):
+        account = client.new_account(admin, units[name]["unit_id"], f"nv.{name.lower()}.{t}", role)
+        auth[name] = client.login(account["username"], account["initial_password"])
+    return {"t": t, "units": units, "ids": {k: u["unit_id"] for k, u in units.items()}, "auth": auth}
+
+
+def test_an_appointment_on_time_and_one_late_are_counted_by_working_days(client, area):
+    ids, auth = area["ids"], area["auth"]
+    record = open_record(client, auth["A1"], ids["A1"], person(1))
+    on_time = enter(client, auth["A1"], record["record_id"], "appointment", {"position": "PTP"}, today_in_vietnam())
+    assert on_time.status_code == 201, on_time.text
+    entry = on_time.json()["entry"]
+    assert (entry["timed"], entry["working_days"], entry["on_time"]) == (True, 0, True)
+
+    late_day = working_days_ago(8)
+    late = enter(client, auth["A1"], record["record_id"], "appointment", {"position": "TP"}, late_day)
+    assert late.status_code == 201, late.text
+    assert (late.json()["entry"]["working_days"], late.json()["entry"]["on_time"]) == (8, False)
+    # The current position is the one that took effect last, not the one entered last.
+    assert late.json()["record"]["fields"]["position"] == "PTP"
+
+    # The late one is listed for the unit and those above it, not for a sibling.
+    def listed(who, where):
+        response = client.personnel.get("/timeliness/late", params={"area": ids[where],
+                                                                     "from": str(late_day - timedelta(days=30))},
+                                         headers=auth[who])
+        return response
+
+    rows = eventually(lambda: (r := listed("D1", "D1").json()["items"]) and r)
+    assert [(r["unit_id"], r["working_days"], r["process"]) for r in rows] == [(ids["A1"], 8, "appointment")]
+    assert rows[0]["full_name"] == "Hoàng Văn Thử 1" and rows[0]["document"]["date"] == late_day.isoformat()
+    assert listed("A1", "A1").json()["total"] == 1
+    assert listed("A2", "A1").status_code == 404
+    assert listed("D2", "D1").status_code == 404
+
+
+def test_a_correction_keeps_the_old_value_and_who_made_it_in_the_career(client, area):
+    ids, auth = area["ids"], area["auth"]
+    record = open_record(client, auth["A1"], ids["A1"], person(2))
+    raised = enter(client, auth["A1"], record["record_id"], "salary_raise",
+                   {"salary_step": 3, "salary_coefficient": 3.66}, today_in_vietnam())
+    assert raised.status_code == 201, raised.text
+    entry_id = raised.json()["entry"]["entry_id"]
+    stale = client.personnel.post(f"/records/{record['record_id']}/entries/{entry_id}/corrections",
+                                  headers=auth["D1"], json={"values": {"salary_coefficient": 3.0}, "reason": "x",
+                                                             "expected_version": 1})
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale_version"
+    fixed = client.personnel.post(f"/records/{record['record_id']}/entries/{entry_id}/corrections",
+                                  headers=auth["D1"], json={"values": {"salary_coefficient": 3.0},
+                                                             "reason": "Nhập nhầm hệ số lương"})
+    assert fixed.status_code == 201, fixed.text
+    assert fixed.json()["record"]["fields"]["salary_coefficient"] == 3.0
+    refused = client.personnel.post(f"/records/{record['record_id']}/entries/{entry_id}/corrections",
+                                    headers=auth["D1"], json={"values": {"salary_coefficient": 3.0}, "reason": "lại"})
+    assert refused.status_code == 422 and refused.json()["error"]["message"] == "Không có gì cần đính chính"
+
+    career = client.personnel.get(f"/records/{record['record_id']}/career", headers=auth["A1"]).json()
+    line = next(e for e in career["entries"] if e["entry_id"] == entry_id)
+    assert line["values"]["salary_coefficient"] == 3.0
+    assert line["original"]["values"]["salary_coefficient"] == 3.66
+    (correction,) = line["corrections"]
+    assert correction["changes"] == [{"field": "salary_coefficient", "old": 3.66, "new": 3.0}]
+    assert correction["reason"] == "Nhập nhầm hệ số lương" and correction["entered_by"] != line["entered_by"]
+    assert [e["process_title"] for e in career["entries"]] == ["Tuyển dụng", "Nâng bậc lương"]
+
+
+def test_search_by_name_birth_date_position_and_unit_within_scope(client, area):
+    ids, auth = area["ids"], area["auth"]
+    t = area["t"]
+    a = open_record(client, auth["A1"], ids["A1"], person(3, full_name=f"Nguyễn Thị Ánh {t}", birth_date="1991-07-15"))
+    b = open_record(client, auth["A2"], ids["A2"], person(4, full_name=f"Nguyễn Văn Ánh {t}", birth_date="1991-07-15"))
+    c = open_record(client, auth["B1"], ids["B1"], person(5, full_name=f"Trần Văn Ánh {t}"))
+    assert enter(client, auth["A2"], b["record_id"], "appointment", {"position": "CT-UBND"},
+                 today_in_vietnam()).status_code == 201
+
+    def found(who, **params):
+        response = client.personnel.get("/records", params=params, headers=auth[who])
+        assert response.status_code == 200, response.text
+        return [i["record_id"] for i in response.json()["items"]]
+
+    assert found("P", q=f"anh {t}") == [a["record_id"], b["record_id"], c["record_id"]]  # by name, no diacritics
+    assert found("D1", q=f"anh {t}") == [a["record_id"], b["record_id"]]  # a district sees its communes
+    assert found("A1", q=f"anh {t}") == [a["record_id"]]  # a commune itself only
+    assert found("P", q="nguyen th", birth_date="1991-07-15") == [a["record_id"]]
+    assert found("P", birth_date="1991-07-15", q=t) == [a["record_id"], b["record_id"]]
+    assert found("P", position="CT-UBND", q=t) == [b["record_id"]]
+    assert found("P", unit=area["units"]["D2"]["code"], q=t) == [c["record_id"]]
+    assert client.personnel.get("/records", params={"unit": ids["D2"]}, headers=auth["D1"]).status_code == 404
+    paged = client.personnel.get("/records", params={"q": t, "page_size": 2, "page": 2}, headers=auth["P"]).json()
+    assert (paged["total"], [i["record_id"] for i in paged["items"]]) == (3, [c["record_id"]])
+    assert paged["items"][0]["unit_code"] == area["units"]["B1"]["code"] and "birth_date" not in paged["items"][0]
+    # Out of scope reads as unknown.
+    assert client.personnel.get(f"/records/{c['record_id']}", headers=auth["A1"]).status_code == 404
+
+
+def test_an_import_reports_every_bad_row_stores_nothing_then_opens_every_record(client, area):
+    ids, auth, t = area["ids"], area["auth"], area["t"]
+    existing = open_record(client, auth["A2"], ids["A2"], person(6))
+    header = ["Họ và tên", "Ngày sinh", "Giới tính", "Số định danh cá nhân", "Đối tượng", "Bậc lương", "Hệ số lương"]
+    ids_ = [f"{uuid.uuid4().int % 10**12:012d}" for _ in range(3)]
+    bad = [[f"Vi Thị Một {t}", "12/03/1990", "Nữ", ids_[0], "Viên chức", "2", "2,34"],
+           [f"Vi Thị Hai {t}", "31/02/1990", "Nữ", ids_[1], "Viên chức", "2", "2,34"],
+           [f"Vi Thị Ba {t}", "12/03/1990", "Nữ", existing["fields"]["national_id"], "Viên chức", "2", "2,34"],
+           [f"Vi Thị Bốn {t}", "12/03/2015", "Nữ", ids_[2], "Học sinh", "2", "2,34"]]
+    url = f"/units/{ids['A1']}/records/import"
+    rejected = client.personnel.post(url, content=write_csv(header, bad),
+                                     headers={**auth["A1"], "Content-Type": "text/csv"})
+    assert rejected.status_code == 422, rejected.text
+    errors = {(e["row"], e["field"]) for e in rejected.json()["error"]["errors"]}
+    assert {(3, "birth_date"), (5, "official_type")} <= errors
+    assert rejected.json()["error"]["code"] == "import_rejected"
+    assert client.personnel.get("/records", params={"q": f"vi {t}"}, headers=auth["A1"]).json()["total"] == 0
+
+    # Fixed, but one ID number is already a record's: rejected with that row, nothing stored.
+    fixed = [bad[0], [*bad[1][:1], "28/02/1990", *bad[1][2:]], bad[2], [*bad[3][:1], "12/03/1995", "Nữ", ids_[2],
+                                                                       "Viên chức", "2", "2,34"]]
+    taken = client.personnel.post(url, content=write_csv(header, fixed),
+                                  headers={**auth["A1"], "Content-Type": "text/csv"})
+    assert taken.status_code == 422
+    assert [(e["row"], e["field"]) for e in taken.json()["error"]["errors"]] == [(4, "national_id")]
+
+    del fixed[2]
+    imported = client.personnel.post(url, content=write_csv(header, fixed),
+                                     headers={**auth["A1"], "Content-Type": "text/csv"})
+    assert imported.status_code == 201, imported.text
+    assert imported.json()["created"] == 3
+    listed = client.personnel.get("/records", params={"q": f"vi {t}"}, headers=auth["A1"]).json()
+    assert sorted(i["name"] for i in listed["items"]) == sorted(r[0] for r in fixed)
+    # Imported records are not changes: the 5-day rule does not count them.
+    record = client.personnel.get(f"/records/{listed['items'][0]['record_id']}", headers=auth["A1"]).json()
+    assert record["status"] == "active" and record["completeness"]["missing"] == [
+        "ethnicity", "hometown", "education"]
+    # Another unit cannot import into A1.
+    assert client.personnel.post(url, content=write_csv(header, fixed[:1]),
+                                 headers={**auth["A2"], "Content-Type": "text/csv"}).status_code == 404
+
+
+def test_personal_data_is_encrypted_in_the_store_and_every_read_is_logged(client, area, platform, mongo_url):
+    ids, auth = area["ids"], area["auth"]
+    values = person(7, birth_date="1979-11-23")
+    record = open_record(client, auth["A1"], ids["A1"], values)
+    rid = record["record_id"]
+    assert record["fields"]["national_id"] == values["national_id"]  # those in scope read it
+    database = platform["personnel"].env["DATABASE"]
+    with MongoClient(mongo_url) as mongo:
+        db = mongo[database]
+        stored = str(db.records.find_one({"_id": rid})) + str(list(db.commits.find({"doc_id": rid})))
+        assert values["national_id"] not in stored and "1979-11-23" not in stored and "Nùng" not in stored
+        assert "Hoàng Văn Thử 7" in stored  # names are searched, not encrypted
+    # The same ID number cannot open a second record.
+    again = client.personnel.post("/records", headers=auth["A2"], json={
+        "kind": "official", "unit_id": ids["A2"], "process": "recruitment", "document": document(today_in_vietnam()),
+        "effective_on": today_in_vietnam().isoformat(), "values": person(8, national_id=values["national_id"])})
+    assert again.status_code == 422 and again.json()["error"]["errors"][0]["field"] == "national_id"
+
+    client.personnel.get(f"/records/{rid}", headers=auth["D1"])
+    client.personnel.get(f"/records/{rid}/career", headers=auth["P"])
+    log = client.personnel.get(f"/records/{rid}/access-log", headers=auth["A1"]).json()
+    assert [e["action"] for e in log][:2] == ["career", "read"]
+    assert log[1]["unit_id"] == ids["D1"] and log[1]["ip"]
+
+
+def test_export_by_area_is_streamed_without_personal_data_unless_asked(client, area):
+    ids, auth = area["ids"], area["auth"]
+    values = person(9)
+    open_record(client, auth["B1"], ids["B1"], values)
+    plain = client.personnel.get("/exports/records", params={"area": ids["D2"], "format": "csv"}, headers=auth["P"])
+    assert plain.status_code == 200 and plain.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(plain.content.decode("utf-8-sig"))))
+    assert "Số định danh cá nhân" not in rows[0] and values["national_id"] not in plain.text
+    assert [r[2] for r in rows[1:]] == ["Xã B1"] and "Hoàng Văn Thử 9" in rows[1]
+    full = client.personnel.get("/exports/records", params={"area": ids["D2"], "personal_data": "true"},
+                                headers=auth["P"])
+    sheet = list(load_workbook(io.BytesIO(full.content)).active.iter_rows(values_only=True))
+    assert values["national_id"] in sheet[1]
+    assert client.personnel.get("/exports/records", params={"area": ids["D2"]}, headers=auth["D1"]).status_code == 404
+
+
+def test_per_unit_scores_equal_a_hand_count(client, area):
+    """Two communes of a district: what each entered on time or late, how complete its records are
+    and how many it has not updated within a year, counted by hand, against /scores and the autumn
+    review sheet."""
+    ids, auth = area["ids"], area["auth"]
+    today = today_in_vietnam()
+    # A1: two records, complete; three changes, two on time, one late.
+    a = [open_record(client, auth["A1"], ids["A1"], person(20 + i)) for i in range(2)]
+    for day in (today, working_days_ago(5), working_days_ago(6)):
+        assert enter(client, auth["A1"], a[0]["record_id"], "salary_raise",
+                     {"salary_step": 3, "salary_coefficient": 3.0}, day).status_code == 201
+    # A2: one complete record, one imported without ethnicity, hometown and education (7 of the 10
+    # required fields); one late change, one on time.
+    b = open_record(client, auth["A2"], ids["A2"], person(30))
+    header = ["Họ và tên", "Ngày sinh", "Giới tính", "Số định danh cá nhân", "Đối tượng", "Bậc lương", "Hệ số lương"]
+    imported = client.personnel.post(f"/units/{ids['A2']}/records/import", headers={
+        **auth["A2"], "Content-Type": "text/csv"}, content=write_csv(header, [
+            ["Lò Thị Nhập", "01/01/1990", "Nữ", f"{uuid.uuid4().int % 10**12:012d}", "Viên chức", "1", "2,34"]]))
+    assert imported.status_code == 201, imported.text
+    assert enter(client, auth["A2"], b["record_id"], "reward", {"form": "Giấy khen"}, working_days_ago(9)).status_code \
+        == 201
+    assert enter(client, auth["A2"], b["record_id"], "reward", {"form": "Giấy khen"}, today).status_code == 201
+    # The recruitments themselves were changes entered on the day: on time (A1: 2, A2: 1).
+    expected = {
+        ids["A1"]: {"records": 2, "changes": 5, "on_time": 4, "late": 1, "on_time_rate": 80.0,
+                    "completeness": 100.0, "complete_records": 2, "stale_records": 0},
+        ids["A2"]: {"records": 2, "changes": 3, "on_time": 2, "late": 1, "on_time_rate": round(200 / 3, 1),
+                    "completeness": 85.0, "complete_records": 1, "stale_records": 0},
+    }
+
+    def scores():
+        response = client.personnel.get("/scores", params={"area": ids["D1"], "from": str(today - timedelta(days=60))},
+                                        headers=auth["D1"])
+        assert response.status_code == 200, response.text
+        view = response.json()
+        counted = {u["unit_id"]: {k: u[k] for k in expected[ids["A1"]]} for u in view["units"] if u["unit_id"] in expected}
+        return view if counted == expected else None
+
+    view = eventually(scores)  # the changes arrive in the read model by personnel's own events
+    assert view["area"]["changes"] == 8 and view["area"]["records"] == 4 and view["area"]["late"] == 2
+    assert view["area"]["completeness"] == 92.5 and view["area"]["score"] == round((75.0 + 92.5 + 100.0) / 3, 1)
+    assert next(u for u in view["units"] if u["unit_id"] == ids["D1"])["records"] == 0
+
+    sheet = client.personnel.get("/reviews/autumn", params={"area": ids["D1"], "year": today.year + 1},
+                                 headers=auth["D1"])
+    assert sheet.status_code == 200
+    rows = list(load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True))
+    by_code = {r[0]: r for r in rows[1:]}
+    assert rows[0][:4] == ("Mã đơn vị", "Tên đơn vị", "Cấp", "Hồ sơ đang quản lý")
+    # The review of next year counts changes from 1 October of this year: those of today if today
+    # is in October or later, none otherwise; the records count as they stand.
+    a1 = by_code[area["units"]["A1"]["code"]]
+    assert a1[3] == 2 and a1[10] == 2
+    assert rows[-1][1].startswith("Tổng cộng")
