@@ -4,6 +4,7 @@ a hand count says, and personal data kept encrypted with every read logged."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import uuid
@@ -16,6 +17,7 @@ from pymongo import MongoClient
 from chassis.clock import today_in_vietnam
 from chassis.sheets import write_csv
 from chassis.workdays import working_days_after
+from tests.support.events import EventTap
 from tests.support.platform import eventually
 
 pytestmark = pytest.mark.e2e
@@ -308,3 +310,80 @@ def test_per_unit_scores_equal_a_hand_count(client, area):
     a1 = by_code[area["units"]["A1"]["code"]]
     assert a1[3] == 2 and a1[10] == 2
     assert rows[-1][1].startswith("Tổng cộng")
+
+
+async def test_a_move_between_districts_goes_through_the_department_and_arrives_with_its_history(client, area,
+                                                                                                amqp_url):
+    ids, auth = area["ids"], area["auth"]
+    record = open_record(client, auth["A1"], ids["A1"], person(40))
+    rid = record["record_id"]
+    assert enter(client, auth["A1"], rid, "reward", {"form": "Giấy khen"}, today_in_vietnam()).status_code == 201
+    body = {"process": "transfer", "to_unit_id": ids["B1"], "document": document(today_in_vietnam(), "77/QĐ-SNV"),
+            "effective_on": today_in_vietnam().isoformat(), "values": {"position": "VP-TK"}}
+    async with EventTap(amqp_url, "personnel.record.changed.v1") as tap:
+        asked = client.personnel.post(f"/records/{rid}/moves", json=body, headers=auth["A1"])
+        assert asked.status_code == 202, asked.text
+        move_id = asked.json()["move"]["move_id"]
+        assert asked.json()["record"]["pending_move"]["to_unit_id"] == ids["B1"]
+        again = client.personnel.post(f"/records/{rid}/moves", json=body, headers=auth["A1"])
+        assert again.status_code == 409 and again.json()["error"]["code"] == "move_pending"
+
+        # Approvals asks the province (the Department of Home Affairs), neither district.
+        task = eventually(lambda: next((m for m in client.approvals.get("/moves", headers=auth["P"]).json()
+                                        if m["move_id"] == move_id), None))
+        assert (task["decider_unit_id"], task["from_unit"]["name"], task["to_unit"]["name"]) == (
+            ids["P"], "Xã A1", "Xã B1")
+        assert client.approvals.get("/moves", headers=auth["D1"]).json() == []
+        assert client.approvals.post(f"/moves/{task['task_id']}/approve", headers=auth["D2"]).status_code == 404
+        approved = client.approvals.post(f"/moves/{task['task_id']}/approve", headers=auth["P"])
+        assert approved.status_code == 200, approved.text
+
+        # The record arrives at B1 with its whole history; A1 no longer holds it.
+        arrived = eventually(lambda: (r := client.personnel.get(f"/records/{rid}", headers=auth["B1"])).status_code
+                             == 200 and r.json())
+        assert arrived["unit_id"] == ids["B1"] and arrived["fields"]["position"] == "VP-TK"
+        assert arrived["pending_move"] is None and arrived["moves"][0]["status"] == "applied"
+        career = client.personnel.get(f"/records/{rid}/career", headers=auth["B1"]).json()["entries"]
+        assert [e["process"] for e in career] == ["recruitment", "reward", "transfer"]
+        assert [e["unit_name"] for e in career] == ["Xã A1", "Xã A1", "Xã A1"]  # entered by A1, asked by A1
+        assert (career[-1]["from_unit_id"], career[-1]["to_unit_id"]) == (ids["A1"], ids["B1"])
+        assert client.personnel.get(f"/records/{rid}", headers=auth["A1"]).status_code == 404
+        assert client.personnel.get(f"/records/{rid}", headers=auth["D1"]).status_code == 404
+
+        # Events for both units: ids, units and kinds of change only.
+        moved: dict[str, str] = {}
+        deadline = asyncio.get_running_loop().time() + 20
+        while asyncio.get_running_loop().time() < deadline:
+            await tap.drain()
+            moved = {e.data["change"]: e.data["unit_id"] for e, _ in tap.seen
+                     if e.subject == rid and e.data["change"].startswith("moved")}
+            if len(moved) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert moved == {"moved_out": ids["A1"], "moved_in": ids["B1"]}
+        assert all("fields" not in e.data and "values" not in e.data for e, _ in tap.seen)
+
+
+async def test_a_move_the_department_returns_leaves_the_record_and_a_move_in_scope_is_made_at_once(client, area):
+    ids, auth = area["ids"], area["auth"]
+    record = open_record(client, auth["A1"], ids["A1"], person(41))
+    rid = record["record_id"]
+    body = {"process": "mobilisation", "document": document(today_in_vietnam(), "78/QĐ"),
+            "effective_on": today_in_vietnam().isoformat(), "values": {}}
+    # A1 to A2: the district decides.
+    asked = client.personnel.post(f"/records/{rid}/moves", json={**body, "to_unit_id": ids["A2"]}, headers=auth["A1"])
+    assert asked.status_code == 202, asked.text
+    task = eventually(lambda: next(iter(client.approvals.get("/moves", headers=auth["D1"]).json()), None))
+    returned = client.approvals.post(f"/moves/{task['task_id']}/return", json={"reason": "Chưa đủ hồ sơ"},
+                                     headers=auth["D1"])
+    assert returned.status_code == 200, returned.text
+    stays = eventually(lambda: (r := client.personnel.get(f"/records/{rid}", headers=auth["A1"]).json())["moves"][0]
+                       ["status"] == "returned" and r)
+    assert stays["unit_id"] == ids["A1"] and stays["pending_move"] is None
+    # The reason is read from approvals by the unit that asked.
+    assert client.approvals.get(f"/moves/{task['task_id']}", headers=auth["A1"]).json()["reason"] == "Chưa đủ hồ sơ"
+    # The district moves it itself: both communes are in its scope.
+    moved = client.personnel.post(f"/records/{rid}/moves", json={**body, "to_unit_id": ids["A2"]}, headers=auth["D1"])
+    assert moved.status_code == 201, moved.text
+    assert moved.json()["record"]["unit_id"] == ids["A2"]
+    assert client.personnel.get(f"/records/{rid}", headers=auth["A2"]).status_code == 200
