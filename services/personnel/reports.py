@@ -4,7 +4,6 @@ review sheet and the export. Scope is the caller's unit and everything under it:
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -19,7 +18,7 @@ from .domain.search import words
 from .store import RecordStore, Sealed
 
 LEVELS_VI = {"central": "Trung ương", "province": "Tỉnh", "district": "Huyện", "commune": "Xã", "agency": "Cơ quan"}
-COUNT_CAP = 10_000  # beyond this a search says "more than", rather than count a province's records
+COUNT_CAP = 1_000  # beyond this a search says "more than", rather than count a province's records
 
 
 def day_start(day: date) -> datetime:
@@ -34,18 +33,15 @@ def search_query(area: str, kind: str, definition: RecordDefinition, sealed: Sea
     query: dict[str, Any] = {"lineage": area, "kind": kind}
     if status != "all":
         query["status"] = status or ACTIVE
-    conditions: list[dict[str, Any]] = []
     typed = words(q or "")
     if typed:
+        query["search.prefixes"] = typed[-1]
         if len(typed) > 1:
-            conditions.append({"search.words": {"$all": typed[:-1]}})
-        conditions.append({"search.words": {"$regex": "^" + re.escape(typed[-1])}})
+            query["search.words"] = {"$all": typed[:-1]}
     if birth_date is not None:
         query["search.birth"] = sealed.hash(definition.search.birth_date or "", birth_date.isoformat())
     if position:
         query["search.position"] = position
-    if conditions:
-        query["$and"] = conditions
     return query
 
 

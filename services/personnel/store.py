@@ -26,11 +26,11 @@ from typing import Any
 from chassis.errors import Conflict
 from chassis.messaging import Retry
 from chassis.personal_data import FieldCipher
-from chassis.store import AlreadyExists, Store
+from chassis.store import Store
 from chassis.tree import UnitDirectory
 from moha_contracts import RecordChanged
 from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from .domain import search
 from .domain.definitions import RecordDefinition
@@ -156,9 +156,9 @@ class RecordStore:
     async def create_indexes(self) -> None:
         r = self.records
         # An area's records by name (the lineage holds every ancestor: one equality finds a subtree).
-        await r.create_index([("lineage", ASCENDING), ("kind", ASCENDING), ("search.name", ASCENDING),
-                              ("_id", ASCENDING)])
-        await r.create_index([("search.words", ASCENDING)])
+        await r.create_index([("lineage", ASCENDING), ("kind", ASCENDING), ("status", ASCENDING),
+                              ("search.name", ASCENDING), ("_id", ASCENDING)])
+        await r.create_index([("search.prefixes", ASCENDING)])
         await r.create_index([("search.birth", ASCENDING)])
         await r.create_index([("search.position", ASCENDING), ("search.name", ASCENDING)])
         await r.create_index([("unit_id", ASCENDING)])
@@ -217,13 +217,11 @@ class RecordStore:
         record.events.clear()
         record.new_entries.clear()
 
-    async def insert_doc(self, record_id: str, doc: dict[str, Any], events: list[RecordChanged]) -> bool:
-        """An imported record, ready as stored; False if it is there already (a resumed import)."""
-        try:
-            await self.store.insert(RECORDS, {"_id": record_id, **doc}, events)
-        except AlreadyExists:
-            return False
-        return True
+    async def insert_docs(self, items: list[tuple[str, dict[str, Any], list[RecordChanged]]]) -> int:
+        """Imported records, ready as stored, each with its events; how many were new (a resumed
+        import finds some there already)."""
+        created = await self.store.insert_many(RECORDS, [({"_id": rid, **doc}, events) for rid, doc, events in items])
+        return sum(created)
 
     async def import_doc(self, record: Record, versions: Mapping[int, RecordDefinition], sealed: Sealed,
                          lineage: list[str]) -> dict[str, Any]:
@@ -251,6 +249,28 @@ class RecordStore:
                     taken.append(key)
         if taken:
             await self.release(claimed, record_id)
+        return taken
+
+    async def claim_many(self, claims: list[tuple[str, str]]) -> list[str]:
+        """Each (value key, record id) claimed at once; the keys another record holds (and then
+        nothing is kept claimed)."""
+        if not claims:
+            return []
+        at = datetime.now(UTC)
+        owners = dict(claims)
+        try:
+            await self.store[UNIQUE].insert_many([{"_id": k, "record_id": r, "at": at} for k, r in claims],
+                                                 ordered=False)
+            return []
+        except BulkWriteError as exc:
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
+            duplicates = [claims[e["index"]][0] for e in exc.details["writeErrors"]]
+        holders = {d["_id"]: d["record_id"] async for d in self.store[UNIQUE].find({"_id": {"$in": duplicates}})}
+        taken = [k for k in duplicates if holders.get(k) != owners[k]]
+        if taken:
+            mine = [k for k, _ in claims if k not in set(duplicates)]
+            await self.store[UNIQUE].delete_many({"_id": {"$in": mine}})
         return taken
 
     async def release(self, keys: list[str], record_id: str) -> None:

@@ -5,7 +5,6 @@ its own records, a parent all of its descendants' (domain.model.manages)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -26,8 +25,7 @@ from .store import DefinitionStore, RecordStore, Sealed
 
 log = get_logger("personnel.usecases")
 T = TypeVar("T")
-PART_SIZE = 500  # records per stored part of an import (a document stays far below 16 MB)
-APPLY_AT_ONCE = 32  # records of an import written concurrently
+PART_SIZE = 500  # records per stored part of an import (a document stays far below 16 MB), written at once
 
 
 class Records:
@@ -194,18 +192,8 @@ class Records:
                     keys[self.store.unique_key(kind, f, sealed.hash(f, values[f]))] = (number, f, record.id)
         if taken := await self.store.taken(list(keys)):
             raise ImportRejected([RowError(keys[k][0], keys[k][1], "Đã có hồ sơ khác mang số này") for k in taken])
-        by_record: dict[str, list[str]] = {}
-        for key, (_, _, record_id) in keys.items():
-            by_record.setdefault(record_id, []).append(key)
-        claimed: list[tuple[list[str], str]] = []
-        for number, record in planned:
-            mine = by_record.get(record.id, [])
-            if await self.store.claim(mine, record.id):
-                for held, owner in claimed:
-                    await self.store.release(held, owner)
-                field = keys[mine[0]][1] if mine else ""
-                raise ImportRejected([RowError(number, field, "Vừa có hồ sơ khác mang số này")])
-            claimed.append((mine, record.id))
+        if taken := await self.store.claim_many([(key, record_id) for key, (_, _, record_id) in keys.items()]):
+            raise ImportRejected([RowError(keys[k][0], keys[k][1], "Vừa có hồ sơ khác mang số này") for k in taken])
         docs = []
         lineage = await self.store.lineage(unit_id)
         for _, record in planned:
@@ -221,13 +209,9 @@ class Records:
     async def apply_import(self, job: dict[str, Any]) -> int:
         created = 0
         async for part in self.store.import_parts(job["_id"]):
-            items = part["records"]
-            for start in range(0, len(items), APPLY_AT_ONCE):
-                batch = items[start:start + APPLY_AT_ONCE]
-                done = await asyncio.gather(*(self.store.insert_doc(
-                    item["record_id"], item["doc"], [RecordChanged.model_validate(e) for e in item["events"]])
-                    for item in batch))
-                created += sum(done)
+            created += await self.store.insert_docs([
+                (item["record_id"], item["doc"], [RecordChanged.model_validate(e) for e in item["events"]])
+                for item in part["records"]])
         await self.store.finish_import(job["_id"], finished_at=datetime.now(UTC))
         return created
 

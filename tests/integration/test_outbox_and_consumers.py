@@ -106,6 +106,26 @@ async def test_appended_items_are_kept_once_in_order_and_the_commit_holds_only_t
     assert [e["seq"] for e in doc["entries"]] == [1, 2, 3, 4] and doc["state"] == {"n": 2} and doc["version"] == 3
 
 
+async def test_many_documents_created_at_once_are_created_once_with_their_events(amqp_url, store):
+    """An import's thousands of records in a few round trips: the same commits and markers as one by
+    one, an id created before is refused (not overwritten), and every event goes out once."""
+    codes = [f"{uuid.uuid4().hex[:6]}-{i}" for i in range(30)]
+    await store.insert("units", {"_id": codes[0], "name": "first"})
+    async with EventTap(amqp_url, "accounts.unit.registered.v1") as tap:
+        created = await store.insert_many("units", [({"_id": c, "name": "bulk"}, [unit_event(c)]) for c in codes])
+        assert created == [False] + [True] * 29
+        assert (await store.find("units", codes[0]))["name"] == "first"
+        assert await store.commits.count_documents({"doc_id": {"$in": codes}}) == 30
+        broker = make_broker(amqp_url, prefetch=10, service="relay-test")
+        await broker.connect()
+        await OutboxRelay(store, broker, user_id=broker_user(amqp_url)).drain()
+        await broker.stop()
+        seen = [e for e in await collect(tap, 29) if e.subject in codes]
+    assert sorted(e.subject for e in seen) == sorted(codes[1:])
+    assert [(await store.find("units", c))["version"] for c in codes[1:]] == [1] * 29
+    assert await store.outbox.count_documents({}) == 0
+
+
 async def test_concurrent_writers_exactly_one_wins_each_version(mongo_url, store):
     """The store's own guarantee, measured on the real server (FerretDB's conditional updates alone
     are not atomic: docs/decisions/0002)."""

@@ -396,6 +396,7 @@ def test_names_are_found_without_their_diacritics():
     assert fold_name("  Nguyễn Văn ĐỨC ") == "nguyen van duc"
     found = keys(OFFICIAL, person())
     assert found["words"] == ["hung", "nguyen", "van"] and found["birth_date"] == "1985-03-02"
+    assert {"h", "hu", "hun", "hung", "ng", "nguyen", "va", "van"} <= set(found["prefixes"])
     assert "position" not in found
 
 

@@ -26,11 +26,14 @@ def words(text: str) -> list[str]:
 
 def keys(definition: RecordDefinition, fields: dict[str, Any]) -> dict[str, Any]:
     """The clear values search reads, from a record's current fields: `name` (folded, for sorting),
-    `words`, `position`; `birth_date` stays for the store to hash, never stored as it is."""
+    its `words` and every beginning of them (`prefixes`: a name being typed is found by equality,
+    which every store's index answers alike), `position`; `birth_date` stays for the store to hash,
+    never stored as it is."""
     found: dict[str, Any] = {}
     if definition.search.name and isinstance(name := fields.get(definition.search.name), str):
         found["name"] = fold(name)
         found["words"] = sorted(set(words(name)))
+        found["prefixes"] = sorted({w[:n] for w in found["words"] for n in range(1, len(w) + 1)})
     if definition.search.position and (position := fields.get(definition.search.position)):
         found["position"] = position
     if definition.search.birth_date and (born := fields.get(definition.search.birth_date)):
