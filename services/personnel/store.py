@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
@@ -51,11 +52,15 @@ SUMMARY = {"entries": 0, "moves": 0}
 
 class DefinitionStore:
     """Published definitions, one document per version; read through a cache (a published version
-    never changes)."""
+    never changes; which version is the latest is read again after LATEST_TTL seconds, so a version
+    another replica published is taken up by this one within that time)."""
+
+    LATEST_TTL = 10.0
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._cache: dict[tuple[str, int], RecordDefinition] = {}
+        self._latest: dict[str, tuple[float, int]] = {}
 
     async def publish_bundled(self) -> None:
         for path in sorted(BUNDLED.glob("*.json")):
@@ -78,10 +83,17 @@ class DefinitionStore:
             raise Conflict("Phiên bản này đã được ban hành", code="version_sequence") from exc
         await self.store[LATEST].update_one({"_id": definition.kind}, {"$max": {"version": definition.version}},
                                             upsert=True)
+        self._latest.pop(definition.kind, None)
 
     async def latest_version(self, kind: str) -> int:
+        cached = self._latest.get(kind)
+        if cached is not None and time.monotonic() - cached[0] < self.LATEST_TTL:
+            return cached[1]
         doc = await self.store[LATEST].find_one({"_id": kind})
-        return doc["version"] if doc else 0
+        version = doc["version"] if doc else 0
+        if version:
+            self._latest[kind] = (time.monotonic(), version)
+        return version
 
     async def kinds(self) -> list[str]:
         return sorted([doc["_id"] async for doc in self.store[LATEST].find({})])
