@@ -161,6 +161,23 @@ async def searches(client: httpx.AsyncClient, url: str, tree: dict[str, Any], n:
                         for k, v in by_kind.items()}}
 
 
+async def settle(db: Any, events: int, timeout: float = 3600.0) -> dict[str, Any]:
+    """Seconds from the last sheet answered until every event of the import is published (the
+    outbox empty) and until personnel has read them all back (its own consumer): search is then
+    timed on a quiet service, not beside a backlog."""
+    t0 = now()
+    published = consumed = None
+    while now() - t0 < timeout:
+        if published is None and await db["outbox"].count_documents({}) == 0:
+            published = round(now() - t0, 1)
+        if consumed is None and await db["inbox_done"].count_documents({}) >= events:
+            consumed = round(now() - t0, 1)
+        if published is not None and consumed is not None:
+            break
+        await asyncio.sleep(1.0)
+    return {"published_s": published, "consumed_s": consumed}
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
     admin_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -189,12 +206,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         tree = await setup(client, urls, mongo, suffix, run_id[:6])
         print(f"[bench] importing {args.records} records into {len(tree['units'])} units ...", flush=True)
         result["import"] = await import_all(client, urls["personnel"], tree, args.records, args.import_concurrency)
-        stored = await mongo[f"moha_personnel{suffix}"]["records"].count_documents({})
+        db = mongo[f"moha_personnel{suffix}"]
+        stored = await db["records"].count_documents({})
         result["records_stored"] = stored
+        print("[bench] waiting for the import's events to be published and read back ...", flush=True)
+        result["events_after_import"] = await settle(db, stored)
         print(f"[bench] {stored} records stored; {args.searches} searches ...", flush=True)
         await searches(client, urls["personnel"], tree, 30, args.concurrency)  # warm up
         result["search"] = await searches(client, urls["personnel"], tree, args.searches, args.concurrency)
     finally:
+        result["loadavg_at_end"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
         print("[bench] stopping the platform ...", flush=True)
         await client.aclose()
         await asyncio.to_thread(platform.stop)
@@ -218,8 +239,11 @@ def report(r: dict[str, Any]) -> str:
     def lat(d: dict[str, Any]) -> str:
         return f"p50 {d['p50']} / p95 {d.get('p95')} / p99 {d['p99']} / max {d['max']} ms (n={d['n']})"
 
-    lines = [f"machine            {m['nproc']} CPU ({m['cpu']}), {m['mem_gib']} GiB; store {m.get('store')}",
-             f"records stored     {r.get('records_stored')}"]
+    ev = r.get("events_after_import", {})
+    lines = [f"machine            {m['nproc']} CPU ({m['cpu']}), {m['mem_gib']} GiB; store {m.get('store')}; "
+             f"load at start {' '.join(m['loadavg_at_start'])}, at end {r.get('loadavg_at_end')}",
+             f"records stored     {r.get('records_stored')}; the import's events all published "
+             f"{ev.get('published_s')} s and read back {ev.get('consumed_s')} s after the last sheet"]
     if imp:
         lines += [f"IMPORT             {imp['rows_per_s']} rows/s ({imp['created']} of {imp['records']} records, "
                   f"{imp['sheets']} sheets of ~{imp['rows_per_sheet']} rows, {imp['concurrency']} in flight, "

@@ -122,7 +122,7 @@ class OutboxRelay:
                 for e in entries
             )
         )
-        await asyncio.gather(*(self.store.finished(c) for c in commits))
+        await self.store.finished_many(commits)
         self.published += len(entries)
         log.debug("outbox relayed", commits=len(commits), events=len(entries))
         return len(commits)

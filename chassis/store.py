@@ -221,6 +221,13 @@ class Store:
         """The commit is applied and its events are published."""
         await self.outbox.delete_one({"_id": commit["_id"]})
 
+    async def finished_many(self, commits: Iterable[Mapping[str, Any]]) -> None:
+        """The same for a batch, in one write: a hundred deletes one by one cost the relay more than
+        publishing the hundred events."""
+        ids = [c["_id"] for c in commits]
+        if ids:
+            await self.outbox.delete_many({"_id": {"$in": ids}})
+
     async def apply(self, commit: Mapping[str, Any]) -> None:
         """Bring the document up to the commit's version; applying twice changes nothing."""
         target = self.db[commit["collection"]]
