@@ -54,7 +54,10 @@ class OutboxRelay:
         while True:
             timeout = max(0.0, next_poll - loop.time())
             try:
-                first = await asyncio.wait_for(self._fresh.get(), timeout)
+                # What is waiting goes first: recovering while fresh commits wait (a long import's)
+                # would publish them twice, the slow way and then again.
+                first = self._fresh.get_nowait() if not self._fresh.empty() else \
+                    await asyncio.wait_for(self._fresh.get(), timeout)
             except TimeoutError:
                 await self._guarded(self.recover())
                 next_poll = loop.time() + self.poll_seconds

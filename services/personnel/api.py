@@ -144,8 +144,7 @@ async def publish_definition(body: RecordDefinition, principal: CurrentPrincipal
 
 # Records ----------------------------------------------------------------------------------------
 @router.post("/records", status_code=201, tags=["records"])
-async def open_record(body: OpenIn, request: Request, principal: CurrentPrincipal, records: UseCases,
-                      store: Store, tree: Units) -> RecordView:
+async def open_record(body: OpenIn, principal: CurrentPrincipal, records: UseCases, tree: Units) -> RecordView:
     """Open a record with an opening process (a recruitment) and its document."""
     record = await records.open(principal, kind=body.kind, unit_id=body.unit_id, process=body.process,
                                 document=body.document.domain() if body.document else None,

@@ -201,22 +201,18 @@ class RecordStore:
             raise Conflict("Đơn vị chưa được hệ thống ghi nhận; hãy thử lại sau ít phút", code="unit_unknown")
         return lineage
 
-    async def document(self, record: Record, versions: Mapping[int, RecordDefinition], sealed: Sealed,
-                       lineage: list[str] | None = None) -> dict[str, Any]:
+    async def document(self, record: Record, versions: Mapping[int, RecordDefinition],
+                       sealed: Sealed) -> dict[str, Any]:
         """What the record's document holds besides its entries: the fold and its keys."""
-        state = fold(record.entries, versions)
-        latest = versions[max(versions)]
-        filled, required = latest.completeness(state.fields)
-        keys = search.keys(latest, state.fields)
-        if "birth_date" in keys:
-            keys["birth"] = sealed.hash(latest.search.birth_date or "", keys.pop("birth_date"))
-        return {
-            "kind": record.kind, "unit_id": record.unit_id, "lineage": lineage or await self.lineage(record.unit_id),
-            "status": state.status, "fields": sealed.seal(record.id, state.fields),
-            "lists": state.lists, "search": keys, "completeness": {"filled": filled, "required": required},
-            "last_change_at": state.last_change_at, "seq": len(record.entries),
-            "moves": [{**m, "entry": sealed.seal_entry(record.id, m["entry"])} for m in record.moves],
-        }
+        return folded_document(record, versions, sealed, await self.lineage(record.unit_id))
+
+    def import_doc(self, record: Record, versions: Mapping[int, RecordDefinition], sealed: Sealed,
+                   lineage: list[str]) -> dict[str, Any]:
+        """A new record's whole document, entries included (CPU only: an import runs it off the
+        event loop)."""
+        doc = folded_document(record, versions, sealed, lineage)
+        doc["entries"] = [sealed.seal_entry(record.id, e.as_doc()) for e in record.new_entries]
+        return doc
 
     async def save(self, record: Record) -> None:
         """The record's new entries and what they fold to, with its events, in one commit."""
@@ -234,12 +230,6 @@ class RecordStore:
         import finds some there already)."""
         created = await self.store.insert_many(RECORDS, [({"_id": rid, **doc}, events) for rid, doc, events in items])
         return sum(created)
-
-    async def import_doc(self, record: Record, versions: Mapping[int, RecordDefinition], sealed: Sealed,
-                         lineage: list[str]) -> dict[str, Any]:
-        doc = await self.document(record, versions, sealed, lineage)
-        doc["entries"] = [sealed.seal_entry(record.id, e.as_doc()) for e in record.new_entries]
-        return doc
 
     def opened_fields(self, doc: Mapping[str, Any], sealed: Sealed) -> dict[str, Any]:
         return sealed.open(doc["_id"], doc.get("fields") or {})
@@ -368,3 +358,19 @@ class RecordStore:
     async def unfinished_imports(self) -> list[dict[str, Any]]:
         return [job async for job in self.store[IMPORTS].find({"status": "applying"})]
 
+
+def folded_document(record: Record, versions: Mapping[int, RecordDefinition], sealed: Sealed,
+                    lineage: list[str]) -> dict[str, Any]:
+    state = fold(record.entries, versions)
+    latest = versions[max(versions)]
+    filled, required = latest.completeness(state.fields)
+    keys = search.keys(latest, state.fields)
+    if "birth_date" in keys:
+        keys["birth"] = sealed.hash(latest.search.birth_date or "", keys.pop("birth_date"))
+    return {
+        "kind": record.kind, "unit_id": record.unit_id, "lineage": lineage,
+        "status": state.status, "fields": sealed.seal(record.id, state.fields),
+        "lists": state.lists, "search": keys, "completeness": {"filled": filled, "required": required},
+        "last_change_at": state.last_change_at, "seq": len(record.entries),
+        "moves": [{**m, "entry": sealed.seal_entry(record.id, m["entry"])} for m in record.moves],
+    }

@@ -5,6 +5,7 @@ its own records, a parent all of its descendants' (domain.model.manages)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -181,9 +182,13 @@ class Records:
         record) before anything is stored; then the records, stored whole as a job, are applied."""
         await self._active_unit_in_scope(principal, unit_id)
         definition, versions = await self.definition(kind)
+        lineage = await self.store.lineage(unit_id)
         now = datetime.now(UTC)
-        planned = plan_import(definition, process, unit_id, rows, principal, now)
         sealed = Sealed(self.store.cipher, versions)
+        # Checking and encrypting thousands of rows is CPU work: in a thread, so the event loop keeps
+        # answering (and the outbox relay keeps publishing) while a sheet is prepared.
+        planned, docs = await asyncio.to_thread(self._prepare, definition, versions, sealed, lineage, process,
+                                                unit_id, rows, principal, now)
         keys: dict[str, tuple[int, str, str]] = {}
         for number, record in planned:
             values = record.entries[0].values
@@ -194,17 +199,18 @@ class Records:
             raise ImportRejected([RowError(keys[k][0], keys[k][1], "Đã có hồ sơ khác mang số này") for k in taken])
         if taken := await self.store.claim_many([(key, record_id) for key, (_, _, record_id) in keys.items()]):
             raise ImportRejected([RowError(keys[k][0], keys[k][1], "Vừa có hồ sơ khác mang số này") for k in taken])
-        docs = []
-        lineage = await self.store.lineage(unit_id)
-        for _, record in planned:
-            doc = await self.store.import_doc(record, versions, sealed, lineage)
-            docs.append({"record_id": record.id, "doc": doc,
-                         "events": [e.model_dump(mode="json") for e in record.events]})
         job = {"_id": uuid.uuid4().hex, "kind": kind, "unit_id": unit_id, "by": principal.account_id, "at": now,
                "status": "applying", "rows": len(docs)}
         await self.store.save_import(job, [docs[i:i + PART_SIZE] for i in range(0, len(docs), PART_SIZE)])
         created = await self.apply_import(job)
         return {"import_id": job["_id"], "created": created, "record_ids": [r.id for _, r in planned]}
+
+    def _prepare(self, definition: RecordDefinition, versions: dict[int, RecordDefinition], sealed: Sealed,
+                 lineage: list[str], process: str, unit_id: str, rows: list[dict[str, str]], principal: Principal,
+                 now: datetime) -> tuple[list[tuple[int, Record]], list[dict[str, Any]]]:
+        planned = plan_import(definition, process, unit_id, rows, principal, now)
+        return planned, [{"record_id": record.id, "doc": self.store.import_doc(record, versions, sealed, lineage),
+                          "events": [e.model_dump(mode="json") for e in record.events]} for _, record in planned]
 
     async def apply_import(self, job: dict[str, Any]) -> int:
         created = 0

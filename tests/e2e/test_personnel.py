@@ -387,3 +387,30 @@ async def test_a_move_the_department_returns_leaves_the_record_and_a_move_in_sco
     assert moved.status_code == 201, moved.text
     assert moved.json()["record"]["unit_id"] == ids["A2"]
     assert client.personnel.get(f"/records/{rid}", headers=auth["A2"]).status_code == 200
+
+
+async def test_only_approvals_decides_moves_and_a_decision_never_asked_for_moves_nothing(platform, client, area,
+                                                                                        amqp_url):
+    from datetime import UTC, datetime
+
+    import aiormq
+    from moha_contracts import Envelope, MoveApproved
+
+    from tests.e2e.test_trust import dead_letters
+    from tests.support.events import publish_as
+
+    ids, auth = area["ids"], area["auth"]
+    record = open_record(client, auth["A1"], ids["A1"], person(50))
+    forged = Envelope.wrap(MoveApproved(
+        task_id="move-x", move_id="never-asked", record_id=record["record_id"], from_unit_id=ids["A1"],
+        to_unit_id=ids["B1"], decider_unit_id=ids["P"], approved_by="nobody", approved_at=datetime.now(UTC)))
+    # Personnel's own user may publish personnel's events only (topic permissions).
+    with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
+        await publish_as(platform.broker_url("personnel"), forged.model_dump_json().encode(), forged.routing_key,
+                         message_id=forged.id)
+    # From approvals' own user, about a move the record never asked for: refused for good.
+    await publish_as(platform.broker_url("approvals"), forged.model_dump_json().encode(), forged.routing_key,
+                     message_id=forged.id)
+    reason = await dead_letters(amqp_url, "personnel.approvals.move.approved.v1", forged.id)
+    assert "contradicts record" in reason
+    assert client.personnel.get(f"/records/{record['record_id']}", headers=auth["A1"]).json()["unit_id"] == ids["A1"]
