@@ -427,3 +427,33 @@ def test_random_histories_fold_the_same_after_a_round_trip_through_documents():
     again = [Entry.from_doc(e.as_doc()) for e in record.entries]
     assert again == record.entries
     assert fold(again, VERSIONS) == record.state(VERSIONS)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(1, 16)), min_size=1, max_size=8))
+def test_a_corrected_record_reads_as_if_entered_right_and_keeps_every_old_value(corrections):
+    """Whatever the corrections, the fold reads each entry as last corrected, as a record entered
+    right the first time would; and every value ever entered is still in the record."""
+    days = [f"2026-03-{d:02d}" for d in range(3, 9)]
+    steps = [3, 4, 5, 6, 7, 8]
+    wrong = recruited()
+    for day, step in zip(days, steps, strict=True):
+        wrong.enter(OFFICIAL, VERSIONS, process="salary_raise", document=doc(day), effective_on=day,
+                    values={"salary_step": step, "salary_coefficient": 3.0}, by=UNIT, now=at("2026-03-10"))
+    final = dict(enumerate(steps))
+    for index, step in corrections:
+        target = wrong.entries[1 + index]
+        if final[index] == step:
+            continue
+        wrong.correct(VERSIONS, entry_id=target.entry_id, values={"salary_step": step}, document=None,
+                      effective_on=None, reason="Đính chính", by=UNIT, now=at("2026-03-11"))
+        final[index] = step
+    right = recruited()
+    for i, day in enumerate(days):
+        right.enter(OFFICIAL, VERSIONS, process="salary_raise", document=doc(day), effective_on=day,
+                    values={"salary_step": final[i], "salary_coefficient": 3.0}, by=UNIT, now=at("2026-03-10"))
+    assert wrong.state(VERSIONS).fields == right.state(VERSIONS).fields
+    entered = {s for s in steps} | {c["old"] for e in wrong.entries for c in e.changes} | {
+        c["new"] for e in wrong.entries for c in e.changes}
+    kept = {e.values.get("salary_step") for e in wrong.entries} | {c["old"] for e in wrong.entries for c in e.changes}
+    assert entered <= kept | {None}
