@@ -86,7 +86,8 @@ async def setup(client: httpx.AsyncClient, urls: dict[str, str], mongo: AsyncMon
         if await known.count_documents({"path": province["unit_id"]}) >= len(rows):
             break
         await asyncio.sleep(0.5)
-    return {"province": province["unit_id"], "units": units, "districts": districts, "headers": supervisor}
+    return {"province": province["unit_id"], "units": units, "districts": districts, "headers": supervisor,
+            "login": (account["username"], account["initial_password"] + "-Moi")}
 
 
 async def import_all(client: httpx.AsyncClient, url: str, tree: dict[str, Any], total: int,
@@ -212,6 +213,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         print("[bench] waiting for the import's events to be published and read back ...", flush=True)
         result["events_after_import"] = await settle(db, stored)
         print(f"[bench] {stored} records stored; {args.searches} searches ...", flush=True)
+        # The import outlasts a token (TOKEN_TTL_SECONDS): the supervisor signs in again.
+        tree["headers"] = await sign_in(client, urls["accounts"], *tree["login"])
         await searches(client, urls["personnel"], tree, 30, args.concurrency)  # warm up
         result["search"] = await searches(client, urls["personnel"], tree, args.searches, args.concurrency)
     finally:

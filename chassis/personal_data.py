@@ -2,7 +2,7 @@
 backup or a commit sees ciphertext where a national ID number or a date of birth stands.
 
 - `encrypt` / `decrypt`: AES-256-GCM, a fresh 96-bit nonce per value, and the value's place (for
-  example `record:<id>:national_id`) as associated data, so a ciphertext copied into another
+  example `<record id>:national_id`) as associated data, so a ciphertext copied into another
   record or another field does not decrypt there. The text names the key that made it
   (`pd1:<key id>:<nonce and ciphertext, base64url>`): keys rotate by putting a new key first and
   keeping the old ones until everything has been written again.

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import reports
+from .domain import par_lists
 from .domain.definitions import CODE, RecordDefinition
 from .domain.imports import template_header
 from .domain.model import Document, Record
@@ -364,6 +365,23 @@ async def autumn_review(principal: CurrentPrincipal, records: UseCases, store: S
         data, media = write_xlsx(f"Rà soát {year}", reports.AUTUMN_HEADER, rows,
                                  extra_sheets={"Theo địa bàn": areas}), XLSX_TYPE
     return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/par-index/respondents", tags=["exports"])
+async def par_respondents(request: Request, principal: CurrentPrincipal, records: UseCases, store: Store,
+                          tree: Units, area: str | None = None,
+                          format: Literal["xlsx", "csv"] = "xlsx") -> Response:
+    """A province's respondent list for the PAR Index survey (seed 002), drafted from the records:
+    provincial People's Council delegates, department leaders, leaders of their divisions, district
+    People's Committees' chairs and vice-chairs; with forms' columns and group names, the e-mail
+    left for the province to fill before it imports and sends the list. Logged."""
+    area_id = await _area(records, tree, principal, area)
+    rows = await reports.par_respondents(store, tree, area_id)
+    await _logged(store, request, principal, "par_list", [], area=area_id, count=len(rows))
+    name = f"danh-sach-khao-sat-{area_id}.{format}"
+    data = write_csv(par_lists.HEADER, rows) if format == "csv" else write_xlsx("Danh sách", par_lists.HEADER, rows)
+    return Response(data, media_type=CSV_TYPE if format == "csv" else XLSX_TYPE,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 # Helpers ---------------------------------------------------------------------------------------

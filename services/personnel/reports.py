@@ -11,6 +11,7 @@ from typing import Any
 from chassis.clock import VIETNAM
 from chassis.tree import UnitDirectory
 
+from .domain import par_lists
 from .domain.definitions import RecordDefinition
 from .domain.model import ACTIVE
 from .domain.scores import Figures, is_stale, total
@@ -170,3 +171,27 @@ def autumn_rows(view: dict[str, Any], quotas: dict[str, int], rows: list[dict[st
 
 def _blank(value: Any) -> Any:
     return "" if value is None else value
+
+
+async def par_respondents(store: RecordStore, tree: UnitDirectory, area: str) -> list[list[str]]:
+    """The PAR Index list's rows drafted from the area's active officials and council delegates."""
+    units = await members(tree, area)
+    positions: dict[str, str] = {}
+    people: list[tuple[str, str | None, str, str, str]] = []
+    query = {"lineage": area, "kind": {"$in": ["official", "council_delegate"]}, "status": ACTIVE}
+    async for doc in store.records.find(query, {"entries": 0, "moves": 0, "lists": 0}):
+        unit = units.get(doc["unit_id"]) or {}
+        group = par_lists.group_of(doc["kind"], doc.get("fields") or {}, unit, units.get(unit.get("parent_id") or ""))
+        if group is None:
+            continue
+        sealed = await store.sealed(doc["kind"])
+        fields = sealed.open(doc["_id"], doc.get("fields") or {})
+        if not positions:
+            definition = (await store.definitions.latest("official"))
+            if definition is not None:
+                positions = {e.code: e.name for e in definition.code_lists["positions"].entries}
+        post = fields.get("position") or fields.get("council_post") or ""
+        people.append((fields.get("full_name", ""), fields.get("birth_date"), group,
+                       positions.get(post, "Đại biểu" if doc["kind"] == "council_delegate" else post),
+                       unit.get("name", "") if group != par_lists.DELEGATES else ""))
+    return par_lists.draft(people)

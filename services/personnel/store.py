@@ -126,7 +126,6 @@ class Sealed:
         latest = versions[max(versions)]
         # A field protected in any version stays protected in every entry that holds it.
         self.protected = {f.code for d in versions.values() for f in d.protected_fields()}
-        self.indexed = {f.code for d in versions.values() for f in d.fields if f.indexed}
         self.unique = [f.code for f in latest.fields if f.unique]
         self.search = latest.search
 

@@ -414,3 +414,40 @@ async def test_only_approvals_decides_moves_and_a_decision_never_asked_for_moves
     reason = await dead_letters(amqp_url, "personnel.approvals.move.approved.v1", forged.id)
     assert "contradicts record" in reason
     assert client.personnel.get(f"/records/{record['record_id']}", headers=auth["A1"]).json()["unit_id"] == ids["A1"]
+
+
+def test_the_par_index_list_is_drafted_from_the_province_s_records(client, admin, area):
+    ids, auth, t = area["ids"], area["auth"], area["t"]
+    department = client.new_unit(admin, ids["P"], f"nvS{t}", "Sở Nội vụ", "agency")
+    director = person(60, full_name="Lương Thị Giám Đốc", birth_date="1970-01-01")
+    record = open_record(client, auth["P"], department["unit_id"], director)
+    assert enter(client, auth["P"], record["record_id"], "appointment", {"position": "GD-SO"},
+                 today_in_vietnam()).status_code == 201
+    chief = open_record(client, auth["P"], department["unit_id"], person(61, full_name="Nông Văn Trưởng Phòng"))
+    assert enter(client, auth["P"], chief["record_id"], "appointment", {"position": "TP"},
+                 today_in_vietnam()).status_code == 201
+    chair = open_record(client, auth["D1"], ids["D1"], person(62, full_name="Vi Văn Chủ Tịch"))
+    assert enter(client, auth["D1"], chair["record_id"], "appointment", {"position": "CT-UBND"},
+                 today_in_vietnam()).status_code == 201
+    clerk = open_record(client, auth["A1"], ids["A1"], person(63, full_name="Hà Thị Công Chức"))
+    assert enter(client, auth["A1"], clerk["record_id"], "appointment", {"position": "TP"},
+                 today_in_vietnam()).status_code == 201
+    # The director is also a provincial council delegate: listed once, as a delegate.
+    delegate = client.personnel.post("/records", headers=auth["P"], json={
+        "kind": "council_delegate", "unit_id": ids["P"], "process": "elected", "document": document(today_in_vietnam()),
+        "effective_on": today_in_vietnam().isoformat(), "values": {
+            "full_name": "Lương Thị Giám Đốc", "birth_date": "1970-01-01", "gender": "Nữ", "council_level": "Tỉnh",
+            "term": "2021-2026", "constituency": "Đơn vị bầu cử số 1"}})
+    assert delegate.status_code == 201, delegate.text
+    sheet = client.personnel.get("/par-index/respondents", params={"area": ids["P"], "format": "csv"},
+                                 headers=auth["P"])
+    assert sheet.status_code == 200, sheet.text
+    rows = list(csv.reader(io.StringIO(sheet.content.decode("utf-8-sig"))))
+    assert rows[0] == ["Họ và tên", "Thư điện tử", "Nhóm đối tượng", "Chức vụ", "Cơ quan, đơn vị"]
+    assert [(r[0], r[2], r[3], r[4]) for r in rows[1:]] == [
+        ("Lương Thị Giám Đốc", "Đại biểu Hội đồng nhân dân cấp tỉnh", "Đại biểu", ""),
+        ("Nông Văn Trưởng Phòng", "Lãnh đạo phòng chuyên môn thuộc sở", "Trưởng phòng", "Sở Nội vụ"),
+        ("Vi Văn Chủ Tịch", "Lãnh đạo Ủy ban nhân dân cấp huyện", "Chủ tịch Ủy ban nhân dân", "Huyện Một"),
+    ]
+    assert client.personnel.get("/par-index/respondents", params={"area": ids["P"]},
+                                headers=auth["D1"]).status_code == 404

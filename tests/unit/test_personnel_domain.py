@@ -457,3 +457,29 @@ def test_a_corrected_record_reads_as_if_entered_right_and_keeps_every_old_value(
         c["new"] for e in wrong.entries for c in e.changes}
     kept = {e.values.get("salary_step") for e in wrong.entries} | {c["old"] for e in wrong.entries for c in e.changes}
     assert entered <= kept | {None}
+
+
+def test_the_par_index_list_is_drafted_from_the_records_groups():
+    from services.personnel.domain import par_lists
+
+    province = {"level": "province"}
+    department = {"level": "agency", "name": "Sở Nội vụ"}
+    district = {"level": "district", "name": "Huyện Cao Lộc"}
+    commune = {"level": "commune"}
+    assert par_lists.group_of("official", {"position": "GD-SO"}, department, province) == "Lãnh đạo cấp sở"
+    assert par_lists.group_of("official", {"position": "TP"}, department, province) == \
+        "Lãnh đạo phòng chuyên môn thuộc sở"
+    assert par_lists.group_of("official", {"position": "PCT-UBND"}, district, province) == \
+        "Lãnh đạo Ủy ban nhân dân cấp huyện"
+    assert par_lists.group_of("official", {"position": "TP"}, commune, district) is None
+    assert par_lists.group_of("council_delegate", {"council_level": "Tỉnh"}, province, None) == \
+        "Đại biểu Hội đồng nhân dân cấp tỉnh"
+    assert par_lists.group_of("council_delegate", {"council_level": "Huyện"}, district, province) is None
+    rows = par_lists.draft([
+        ("Lương Thị Giám Đốc", "1970-01-01", "Lãnh đạo cấp sở", "Giám đốc sở", "Sở Nội vụ"),
+        ("Lương Thị Giám Đốc", "1970-01-01", "Đại biểu Hội đồng nhân dân cấp tỉnh", "Đại biểu", ""),
+        ("Lương Thị Giám Đốc", "1981-05-05", "Lãnh đạo phòng chuyên môn thuộc sở", "Trưởng phòng", "Sở Y tế"),
+    ])
+    assert [(r[0], r[2]) for r in rows] == [("Lương Thị Giám Đốc", "Đại biểu Hội đồng nhân dân cấp tỉnh"),
+                                            ("Lương Thị Giám Đốc", "Lãnh đạo phòng chuyên môn thuộc sở")]
+    assert rows[0][1] == ""  # the e-mail, for the province to fill

@@ -56,6 +56,8 @@ class FieldDef(Strict):
             raise ValueError(f"field {self.code}: a choice needs its choices")
         if self.type == "code" and not self.code_list:
             raise ValueError(f"field {self.code}: a code needs its code list")
+        if self.protected and self.type not in ("text", "date", "choice", "code"):
+            raise ValueError(f"field {self.code}: only text, dates, choices and codes are kept encrypted")
         if (self.indexed or self.unique) and not self.protected:
             raise ValueError(f"field {self.code}: only protected fields are hashed (indexed, unique)")
         if self.unique and not self.indexed:
