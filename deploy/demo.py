@@ -1,18 +1,26 @@
 """Demo data: the Lạng Sơn province of the 2021 census, loaded through the public HTTP API
 exactly as administrators would: the province, then its 556 units from one sheet and the 545
-units' accounts from another (deploy/lang_son.py), a district supervisor for Thành phố Lạng Sơn."""
+units' accounts from another (deploy/lang_son.py), a district supervisor for Thành phố Lạng Sơn;
+and a few thousand generated officials' records (deploy/officials.py), one sheet per unit, with
+changes entered on time and late."""
 
 from __future__ import annotations
 
 import csv
 import io
 import os
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
 
+from chassis.clock import today_in_vietnam
 from chassis.sheets import write_csv
+from chassis.workdays import working_days_after
+from deploy import officials
 from deploy.lang_son import account_rows, scope, to_csv, unit_rows
 from services.accounts.domain.imports import unit_id_for
 from services.accounts.domain.model import new_initial_password
@@ -74,11 +82,16 @@ def load_demo(urls: dict[str, str], admin_password: str = ADMIN_PASSWORD,
     # The central administrator stands in for the province's focal point, whose account would first
     # have to change its issued password.
     survey, respondents = open_survey(forms, headers, province["unit_id"], today)
+    personnel = load_officials(urls["personnel"], headers, units) if "personnel" in urls else None
 
     print(f"Demo data: {province['name']}: {len(units)} units from one sheet, {issued['issued']} unit accounts "
           "from another; campaign 'dtcshc-demo' (form 1/HC-TB) open for 60 days.")
     print(f"PAR Index survey '{survey}': the province's list ({respondents} respondents, one listed twice kept "
           "once) sent and dispatched; each respondent's link is in their e-mail (the mail sink's log).")
+    if personnel:
+        print(f"Officials' records: {personnel['records']} in {personnel['units']} units (one sheet per unit), "
+              f"{personnel['changes']} changes entered since ({personnel['late']} after the 5 working days), "
+              f"staffing quotas for the {personnel['quotas']} provincial units.")
     if credentials_path:
         print(f"All {len(credentials)} initial passwords: {credentials_path}")
     if web_url:
@@ -167,6 +180,65 @@ def open_survey(forms: httpx.Client, headers: dict[str, str], province_id: str, 
     return survey, imported["total"]
 
 
+DEMO_OFFICIALS = 3000
+
+
+def load_officials(url: str, headers: dict[str, str], units: list[dict[str, str]],
+                   total: int = DEMO_OFFICIALS) -> dict[str, int]:
+    """Officials' records for every unit in scope, imported one sheet per unit as each unit would;
+    then changes entered with their documents, some within 5 working days and some after, and the
+    provincial units' organisation and staffing records with their quotas."""
+    personnel = httpx.Client(base_url=url, timeout=120.0)
+    in_scope = [u for u in units if u["level"] != "district"]
+    ids = {unit_id_for(u["code"]): u for u in in_scope}
+
+    def post(path: str, **kw: object) -> dict:
+        for _ in range(100):  # a unit may still be on its way to personnel by event
+            response = personnel.post(path, headers={**headers, **kw.pop("headers", {})}, **kw)  # type: ignore[arg-type]
+            if response.status_code != 404:
+                break
+            time.sleep(0.2)
+        if response.status_code >= 400:
+            raise RuntimeError(f"{path}: {response.status_code} {response.text[:2000]}")
+        return response.json()
+
+    def import_sheet(item: tuple[str, bytes, int]) -> list[str]:
+        unit_id, sheet, _ = item
+        return post(f"/units/{unit_id}/records/import", content=sheet,
+                    headers={"Content-Type": "text/csv"})["record_ids"]
+
+    with ThreadPoolExecutor(4) as pool:
+        record_ids = [rid for ids_ in pool.map(import_sheet, officials.sheets(list(ids), total)) for rid in ids_]
+    rng = random.Random(15)
+    today = today_in_vietnam()
+    changes = late = 0
+    for record_id in rng.sample(record_ids, min(240, len(record_ids))):
+        days = rng.choice([0, 1, 2, 3, 4, 5, 7, 9, 12, 20])
+        issued = today
+        while working_days_after(issued, today) < days:
+            issued -= timedelta(days=1)
+        process, values = rng.choice([("salary_raise", {"salary_step": rng.randrange(2, 10), "salary_coefficient": 3.0}),
+                                      ("appointment", {"position": rng.choice(officials.POSITIONS)}),
+                                      ("reward", {"form": "Giấy khen", "achievement": "Hoàn thành xuất sắc nhiệm vụ"}),
+                                      ("education_update", {"education": "Thạc sĩ"})])
+        post(f"/records/{record_id}/entries", json={
+            "process": process, "effective_on": issued.isoformat(), "values": values,
+            "document": {"number": f"{rng.randrange(1, 999)}/QĐ-UBND", "date": issued.isoformat(),
+                         "issuer": "Ủy ban nhân dân tỉnh Lạng Sơn"}})
+        changes += 1
+        late += days > 5
+    per_unit = {u: total // len(ids) for u in ids}
+    quotas = 0
+    for unit_id, unit in list(ids.items())[:60]:  # the provincial units
+        post("/records", json={
+            "kind": "unit_staffing", "unit_id": unit_id, "process": "profile_opened", "effective_on": today.isoformat(),
+            "values": {"unit_type": "Cơ quan hành chính nhà nước", "address": "Thành phố Lạng Sơn",
+                       "head_name": f"Người đứng đầu {unit['name']}", "operating_rules": "Quyết định 01/QĐ",
+                       "phone": "0205 3812 345", "staffing_quota": per_unit[unit_id] + rng.randrange(0, 4)}})
+        quotas += 1
+    return {"records": len(record_ids), "units": len(ids), "changes": changes, "late": late, "quotas": quotas}
+
+
 if __name__ == "__main__":
     # For the Compose file's one-shot `demo` service; the native way is `python -m deploy.launch --demo`.
     load_demo(
@@ -175,6 +247,7 @@ if __name__ == "__main__":
             "forms": os.environ.get("FORMS_URL", "http://127.0.0.1:8002"),
             "approvals": os.environ.get("APPROVALS_URL", "http://127.0.0.1:8003"),
             "notifications": os.environ.get("NOTIFICATIONS_URL", "http://127.0.0.1:8004"),
+            "personnel": os.environ.get("PERSONNEL_URL", "http://127.0.0.1:8005"),
         },
         admin_password=os.environ.get("BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD),
         web_url=os.environ.get("WEB_PUBLIC_URL", "http://127.0.0.1:8000"),

@@ -1,4 +1,4 @@
-"""Runs the four services and the web front as separate processes on this machine, for the demo and
+"""Runs the five services and the web front as separate processes on this machine, for the demo and
 for the tests.
 
     python -m deploy.launch --demo     # start everything, load the demo data, print URLs and logins
@@ -23,15 +23,17 @@ from pathlib import Path
 import httpx
 
 from chassis.messaging import broker_user
+from chassis.personal_data import new_key
 from chassis.sealing import Sealer
 from services.accounts.tokens import new_signing_key
 from deploy.mongo import users as mongo_users
 from deploy.rabbitmq.provision import BrokerUser, Management, amqp_url_for, platform_users, vhost_of, with_vhost
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("accounts", "forms", "approvals", "notifications")
+SERVICES = ("accounts", "forms", "approvals", "notifications", "personnel")
 WEB = "web"
-DEFAULT_PORTS = {"web": 8000, "accounts": 8001, "forms": 8002, "approvals": 8003, "notifications": 8004}
+DEFAULT_PORTS = {"web": 8000, "accounts": 8001, "forms": 8002, "approvals": 8003, "notifications": 8004,
+                 "personnel": 8005}
 
 
 def free_port() -> int:
@@ -131,6 +133,9 @@ class Platform:
             "notifications": {"SURVEY_OPEN_KEY": os.environ.get("SURVEY_OPEN_KEY") or private},
             # Accounts signs tokens with a key from a secret, never from its database (decision 0008).
             "accounts": {"TOKEN_SIGNING_KEYS": os.environ.get("TOKEN_SIGNING_KEYS") or new_signing_key()},
+            # Personnel encrypts personal data with keys from a secret (decision 0015).
+            "personnel": {"PERSONAL_DATA_KEYS": os.environ.get("PERSONAL_DATA_KEYS") or f"k1:{new_key()}",
+                          "PERSONAL_DATA_INDEX_KEY": os.environ.get("PERSONAL_DATA_INDEX_KEY") or new_key()},
         }
         ports = {name: self.ports.get(name) or DEFAULT_PORTS[name] for name in (*SERVICES, WEB)}
         self.broker_users = platform_users(self.broker_user_prefix)

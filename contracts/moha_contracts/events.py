@@ -419,6 +419,95 @@ class SubmissionFinalized(Event):
         return self.submission_id
 
 
+class MoveApproved(Event):
+    """The level that must decide approved moving a record to another unit (`decider_unit_id`: the
+    units' common parent, or the province's Department of Home Affairs); personnel moves it."""
+
+    routing_key = "approvals.move.approved.v1"
+
+    task_id: str
+    move_id: str
+    record_id: str
+    from_unit_id: str
+    to_unit_id: str
+    decider_unit_id: str
+    approved_by: str
+    approved_at: datetime
+
+    def subject(self) -> str:
+        return self.record_id
+
+
+class MoveReturned(Event):
+    """The level that must decide refused the move; the record stays where it is. The reason is read
+    from approvals (`GET /moves/{task_id}`) by those who may: free text may name people."""
+
+    routing_key = "approvals.move.returned.v1"
+
+    task_id: str
+    move_id: str
+    record_id: str
+    from_unit_id: str
+    to_unit_id: str
+    decider_unit_id: str
+    returned_by: str
+    returned_at: datetime
+
+    def subject(self) -> str:
+        return self.record_id
+
+
+# personnel --------------------------------------------------------------------------------
+# Officials' records are personal data (Decree 13/2023/NĐ-CP): these events carry ids, units and
+# kinds of change, never a name, a date of birth, an ID number or any value of a record.
+RecordChange = Literal["opened", "imported", "entered", "corrected", "moved_out", "moved_in"]
+
+
+class RecordChanged(Event):
+    """A record changed: an entry (`process`, a code of the record kind's definition) was added to
+    it, by or for `unit_id`. A record moving between units raises two: `moved_out` for the unit it
+    left, `moved_in` for the unit it joined. `on_time`: for a change counted by the 5-working-day
+    rule, whether it was entered within 5 working days of its document (for a correction, of the
+    entry it corrects, re-counted)."""
+
+    routing_key = "personnel.record.changed.v1"
+
+    record_id: str
+    record_kind: str
+    unit_id: str
+    entry_id: str
+    seq: int
+    change: RecordChange
+    process: str
+    changed_at: datetime
+    corrects: str | None = None
+    timed: bool = False
+    working_days: int | None = None
+    on_time: bool | None = None
+
+    def subject(self) -> str:
+        return self.record_id
+
+
+class MoveRequested(Event):
+    """A unit asks to move one of its records to a unit outside its own scope: approvals opens a
+    task for the level that must decide."""
+
+    routing_key = "personnel.move.requested.v1"
+
+    move_id: str
+    record_id: str
+    record_kind: str
+    from_unit_id: str
+    to_unit_id: str
+    process: str
+    requested_by: str
+    requested_at: datetime
+
+    def subject(self) -> str:
+        return self.record_id
+
+
 # notifications ----------------------------------------------------------------------------
 class NotificationDelivered(Event):
     routing_key = "notifications.delivery.delivered.v1"
@@ -473,8 +562,12 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     FormApproved,
     FormRejected,
     SubmissionFinalized,
+    MoveApproved,
+    MoveReturned,
     NotificationDelivered,
     NotificationFailed,
+    RecordChanged,
+    MoveRequested,
 )
 
 BY_TYPE: dict[str, type[Event]] = {e.event_type(): e for e in ALL_EVENTS}

@@ -4,9 +4,9 @@
 // Compose runs it once, as the administrator, when the data volume is empty
 // (/docker-entrypoint-initdb.d). A ministry's DBA runs it the same way:
 //   MONGO_PASSWORD_ACCOUNTS=… MONGO_PASSWORD_FORMS=… MONGO_PASSWORD_APPROVALS=… \
-//   MONGO_PASSWORD_NOTIFICATIONS=… mongosh "mongodb://admin@host/admin" deploy/mongo/init-users.js
+//   MONGO_PASSWORD_NOTIFICATIONS=… MONGO_PASSWORD_PERSONNEL=… mongosh "mongodb://admin@host/admin" deploy/mongo/init-users.js
 // Each service then connects with mongodb://<service>:<password>@host/moha_<service>?authSource=moha_<service>.
-for (const service of ["accounts", "forms", "approvals", "notifications"]) {
+for (const service of ["accounts", "forms", "approvals", "notifications", "personnel"]) {
   const password = process.env[`MONGO_PASSWORD_${service.toUpperCase()}`];
   if (!password) {
     throw new Error(`MONGO_PASSWORD_${service.toUpperCase()} is not set`);

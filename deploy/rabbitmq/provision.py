@@ -38,7 +38,7 @@ DEAD_LETTER_EXCHANGE = "moha.dead-letter"
 # The event history (a stream): every event published on moha.events, in order, for replay.
 HISTORY_STREAM = "moha.events.history"
 HISTORY_POLICY = "moha-events-history"
-SERVICES = ("accounts", "forms", "approvals", "notifications")
+SERVICES = ("accounts", "forms", "approvals", "notifications", "personnel")
 EXCHANGES = ({"name": EVENTS_EXCHANGE, "type": "topic"}, {"name": DEAD_LETTER_EXCHANGE, "type": "direct"})
 _EXCHANGES = f"{re.escape(EVENTS_EXCHANGE)}|{re.escape(DEAD_LETTER_EXCHANGE)}"
 _HISTORY = re.escape(HISTORY_STREAM)
@@ -127,7 +127,7 @@ def admin_user(name: str, password: str) -> BrokerUser:
 
 
 def platform_users(prefix: str = "", passwords: dict[str, str] | None = None) -> dict[str, BrokerUser]:
-    """The four services' users, named `<prefix><service>`, with the given or fresh passwords."""
+    """The services' users, named `<prefix><service>`, with the given or fresh passwords."""
     passwords = passwords or {}
     return {s: service_user(s, f"{prefix}{s}", passwords.get(s) or secrets.token_urlsafe(24)) for s in SERVICES}
 

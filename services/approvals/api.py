@@ -1,5 +1,5 @@
-"""Approvals' HTTP API: a supervisor's queue and decisions, the review trail of a submission, and
-campaign progress per area."""
+"""Approvals' HTTP API: a supervisor's queue and decisions, the review trail of a submission,
+campaign progress per area, and the requests to move an official's record to another unit."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from .domain.model import ReviewTask
+from .domain.moves import MoveReview
 from .domain.progress import timeliness
-from .store import CampaignDirectory, ProgressStore, TaskStore, deadline_of
+from .store import CampaignDirectory, MoveReviewStore, ProgressStore, TaskStore, deadline_of
 from .views import area_progress
 
 router = APIRouter()
@@ -57,6 +58,7 @@ Tasks = Annotated[TaskStore, Depends(from_state("tasks"))]
 Progress = Annotated[ProgressStore, Depends(from_state("progress"))]
 Campaigns = Annotated[CampaignDirectory, Depends(from_state("campaigns"))]
 Units = Annotated[UnitDirectory, Depends(from_state("units"))]
+Moves = Annotated[MoveReviewStore, Depends(from_state("moves"))]
 
 
 @router.get("/tasks", tags=["review"])
@@ -253,3 +255,84 @@ async def review_queue(principal: CurrentPrincipal, store: Tasks, progress_store
     rows.sort(key=lambda r: (r["submitted_at"], r["unit_code"]))
     return QueuePage(items=rows[(page - 1) * page_size: page * page_size], total=len(rows), page=page,
                      page_size=page_size, counts=counts)
+
+
+# Moving an official's record (seed 003, 2.1) ---------------------------------------------------
+class MoveView(BaseModel):
+    task_id: str
+    move_id: str
+    record_id: str
+    record_kind: str
+    process: str
+    from_unit_id: str
+    to_unit_id: str
+    decider_unit_id: str
+    requested_by: str
+    requested_at: datetime
+    status: str
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+
+
+class MoveReturnRequest(Input):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.get("/moves", tags=["moves"])
+async def move_queue(principal: CurrentPrincipal, moves: Moves, tree: Units,
+                     status: Literal["open", "approved", "returned", "all"] = "open") -> list[dict[str, Any]]:
+    """The requests to move a record that the caller's level decides (its supervisors), oldest
+    first, with the two units' codes and names. Personnel holds the record itself."""
+    if not principal.is_supervisor:
+        return []
+    found = await moves.of_decider(principal.unit_id, None if status == "all" else status)
+    ids = list({u for r in found for u in (r.from_unit_id, r.to_unit_id)})
+    units = {u["_id"]: u async for u in tree.units.find({"_id": {"$in": ids}})} if ids else {}
+
+    def unit(unit_id: str) -> dict[str, str]:
+        return {"code": units.get(unit_id, {}).get("code", ""), "name": units.get(unit_id, {}).get("name", "")}
+
+    return [{**_move_view(r).model_dump(mode="json"), "from_unit": unit(r.from_unit_id), "to_unit": unit(r.to_unit_id)}
+            for r in found]
+
+
+@router.get("/moves/{task_id}", tags=["moves"])
+async def get_move(task_id: str, principal: CurrentPrincipal, moves: Moves) -> MoveView:
+    review = await moves.get(task_id)
+    if review is None or not review.visible_to(principal):
+        raise NotFound("Không tìm thấy đề nghị chuyển hồ sơ")
+    return _move_view(review)
+
+
+@router.post("/moves/{task_id}/approve", tags=["moves"])
+async def approve_move(task_id: str, request: Request, principal: CurrentPrincipal, moves: Moves) -> MoveView:
+    """Approve: personnel moves the record, with its history, to the receiving unit."""
+    review = await _move_to_decide(moves, task_id, principal)
+    review.approve(principal, ip=client_ip(request))
+    await moves.save(review)
+    return _move_view(review)
+
+
+@router.post("/moves/{task_id}/return", tags=["moves"])
+async def return_move(task_id: str, body: MoveReturnRequest, request: Request, principal: CurrentPrincipal,
+                      moves: Moves) -> MoveView:
+    """Refuse, with the reason: the record stays where it is."""
+    review = await _move_to_decide(moves, task_id, principal)
+    review.return_to_unit(principal, body.reason, ip=client_ip(request))
+    await moves.save(review)
+    return _move_view(review)
+
+
+async def _move_to_decide(moves: MoveReviewStore, task_id: str, principal: Principal) -> MoveReview:
+    review = await moves.get(task_id)
+    if review is None or not review.decidable_by(principal):
+        raise NotFound("Không tìm thấy đề nghị chuyển hồ sơ")
+    return review
+
+
+def _move_view(r: MoveReview) -> MoveView:
+    return MoveView(task_id=r.id, move_id=r.move_id, record_id=r.record_id, record_kind=r.record_kind,
+                    process=r.process, from_unit_id=r.from_unit_id, to_unit_id=r.to_unit_id,
+                    decider_unit_id=r.decider_unit_id, requested_by=r.requested_by, requested_at=r.requested_at,
+                    status=r.status, decided_by=r.decided_by, decided_at=r.decided_at, reason=r.reason)

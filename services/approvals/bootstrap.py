@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from . import handlers
 from .api import router
 from .settings import ApprovalsSettings
-from .store import CampaignDirectory, ProgressStore, TaskStore
+from .store import CampaignDirectory, MoveReviewStore, ProgressStore, TaskStore
 
 
 def build(settings: ApprovalsSettings | None = None) -> tuple[FastAPI, ApprovalsSettings]:
@@ -17,11 +17,13 @@ def build(settings: ApprovalsSettings | None = None) -> tuple[FastAPI, Approvals
     tasks = TaskStore(runtime.store)
     campaigns = CampaignDirectory(runtime.store)
     progress = ProgressStore(runtime.store)
-    handlers.subscribe(runtime, tasks, campaigns, progress)
-    runtime.startup.append(tasks.create_indexes)
+    moves = MoveReviewStore(runtime.store)
+    handlers.subscribe(runtime, tasks, campaigns, progress, moves)
+    runtime.startup += [tasks.create_indexes, moves.create_indexes]
     app = runtime.app("MOHA approvals", router)
     app.state.tasks = tasks
     app.state.campaigns = campaigns
     app.state.progress = progress
+    app.state.moves = moves
     app.state.units = runtime.units
     return app, settings

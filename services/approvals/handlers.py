@@ -16,14 +16,16 @@ from moha_contracts import (
     FormApproved,
     FormRejected,
     FormSubmitted,
+    MoveRequested,
     ReviewTaskClaimed,
     SupervisorAssigned,
     UnitMoved,
 )
 
 from .domain.model import APPROVED, ReviewTask, review_chain
+from .domain.moves import MoveReview
 from .domain.progress import fact_of
-from .store import CampaignDirectory, ProgressStore, TaskStore
+from .store import CampaignDirectory, MoveReviewStore, ProgressStore, TaskStore
 
 log = get_logger("approvals.handlers")
 
@@ -37,7 +39,8 @@ async def ancestors(units: UnitDirectory, path: list[str]) -> list[tuple[str, st
     return found
 
 
-def subscribe(runtime: Runtime, tasks: TaskStore, campaigns: CampaignDirectory, progress: ProgressStore) -> None:
+def subscribe(runtime: Runtime, tasks: TaskStore, campaigns: CampaignDirectory, progress: ProgressStore,
+              moves: MoveReviewStore) -> None:
     units = runtime.units
     units.subscribe(runtime.consumers)
     on = runtime.consumers.on
@@ -77,6 +80,14 @@ def subscribe(runtime: Runtime, tasks: TaskStore, campaigns: CampaignDirectory, 
                             f"submission {event.submission_id} revision {event.revision} here")
         if not event.final:
             await tasks.add(task.next_level())  # deterministic id: seen twice, opened once
+
+    @on(MoveRequested)
+    async def on_move_requested(envelope: Envelope, event: MoveRequested) -> None:
+        # The deciding level is found from approvals' own tree, not taken from the request.
+        source, target = await units.require(event.from_unit_id), await units.require(event.to_unit_id)
+        await moves.add(MoveReview.open(
+            event, [*await ancestors(units, source["path"]), (source["_id"], source["level"])],
+            [*await ancestors(units, target["path"]), (target["_id"], target["level"])]))
 
     @on(SupervisorAssigned)
     async def on_supervisor_assigned(envelope: Envelope, event: SupervisorAssigned) -> None:

@@ -16,12 +16,14 @@ from pymongo.errors import DuplicateKeyError
 from moha_contracts import CampaignOpened
 
 from .domain.model import OPEN, ReviewTask
+from .domain.moves import MoveReview
 from .domain.progress import Fact, UnitProgress, fold, progress_id
 
 TASKS = "review_tasks"
 ASSIGNMENTS = "assignments"
 CAMPAIGNS = "campaigns"
 FACTS = "progress_facts"
+MOVES = "move_reviews"
 META = "progress_meta"
 _FIELDS = [f for f in ReviewTask.__dataclass_fields__ if f not in ("id", "version", "events")]
 
@@ -90,6 +92,49 @@ def _fields(task: ReviewTask) -> dict[str, Any]:
 
 def _from_doc(doc: dict[str, Any]) -> ReviewTask:
     return ReviewTask(id=doc["_id"], version=doc["version"], **{k: doc.get(k) for k in _FIELDS if k in doc})
+
+
+class MoveReviewStore:
+    """Requests to move an official's record, each waiting for (or decided by) its deciding level."""
+
+    _fields = [f for f in MoveReview.__dataclass_fields__ if f not in ("id", "version", "events")]
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def create_indexes(self) -> None:
+        await self.store[MOVES].create_index([("decider_unit_id", 1), ("status", 1)])
+
+    async def add(self, review: MoveReview) -> bool:
+        """False if it is there already (the same request seen twice)."""
+        try:
+            await self.store.insert(MOVES, {"_id": review.id, **self._doc(review), "version": 1}, review.events)
+        except AlreadyExists:
+            return False
+        review.events.clear()
+        return True
+
+    async def get(self, task_id: str) -> MoveReview | None:
+        doc = await self.store.find(MOVES, task_id)
+        if doc is None:
+            return None
+        return MoveReview(id=doc["_id"], version=doc["version"], **{k: doc.get(k) for k in self._fields})
+
+    async def save(self, review: MoveReview) -> None:
+        review.version = await self.store.update(MOVES, review.id, review.version, self._doc(review), review.events)
+        review.events.clear()
+
+    async def of_decider(self, unit_id: str, status: str | None) -> list[MoveReview]:
+        query: dict[str, Any] = {"decider_unit_id": unit_id}
+        if status:
+            query["status"] = status
+        found = [MoveReview(id=d["_id"], version=d["version"], **{k: d.get(k) for k in self._fields})
+                 async for d in self.store[MOVES].find(query)]
+        return sorted(found, key=lambda r: r.requested_at)
+
+    def _doc(self, review: MoveReview) -> dict[str, Any]:
+        data = asdict(review)
+        return {k: data[k] for k in self._fields}
 
 
 class CampaignDirectory:

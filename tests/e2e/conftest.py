@@ -2,7 +2,7 @@ import uuid
 
 import pytest
 
-from deploy.launch import Platform, free_port
+from deploy.launch import SERVICES, WEB, Platform, free_port
 from tests.support.platform import Client
 from tests.support.smtp import SmtpServer
 from tests.e2e.web_fixtures import area, browser, web  # noqa: F401 - the web front's browser tests' fixtures
@@ -26,7 +26,7 @@ async def platform(amqp_url, mongo_url, run_id, smtp_server, tmp_path_factory):
         mongodb_url=mongo_url,
         log_dir=tmp_path_factory.mktemp("logs"),
         database_suffix=f"_e2e_{run_id}",
-        ports={name: free_port() for name in ("web", "accounts", "forms", "approvals", "notifications")},
+        ports={name: free_port() for name in (*SERVICES, WEB)},
         extra_env={
             "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "SMTP_PORT": str(smtp_server.port),

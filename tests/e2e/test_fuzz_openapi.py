@@ -1,4 +1,4 @@
-"""Forms' API fuzzed from its own OpenAPI document (schemathesis): valid and invalid requests to every
+"""Forms' and personnel's APIs fuzzed from their own OpenAPI documents (schemathesis): valid and invalid requests to every
 operation, signed in as a reporting unit (it can publish nothing global, so the shared platform
 of the other tests is left alone). No request may give a 500, and every status must be one the
 document lists. FUZZ_EXAMPLES sets the examples per operation and mode (default 15)."""
@@ -29,6 +29,20 @@ def test_fuzzing_forms_gives_no_server_error_and_no_undocumented_status(client, 
         fuzz(operation, contract, base, district["a_auth"], failures)
     found = {(label, status) for label, status, _ in failures} - FIXED_ELSEWHERE
     assert found == set(), [f for f in failures if (f[0], f[1]) in found][:10]
+
+
+def test_fuzzing_personnel_gives_no_server_error_and_no_undocumented_status(client, district):
+    """Personnel's API fuzzed the same way, as a commune's account: writes land in its own unit or
+    are refused, never a 500."""
+    contract = client.personnel.get("/openapi.json").json()
+    schema = schemathesis.openapi.from_dict(contract)
+    base = str(client.personnel.base_url)
+    failures: list[tuple[str, int, str]] = []
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) > 12
+    for operation in operations:
+        fuzz(operation, contract, base, district["a_auth"], failures)
+    assert failures == [], failures[:10]
 
 
 def fuzz(operation, contract, base, auth, failures):

@@ -49,7 +49,7 @@ def assert_secured(response, *, page=False):
 
 @pytest.mark.parametrize(("service", "path"), [
     ("accounts", "/me"), ("forms", "/definitions?form_code=1/HC-TB"), ("approvals", "/tasks"),
-    ("notifications", "/inbox")])
+    ("notifications", "/inbox"), ("personnel", "/definitions")])
 def test_each_service_answers_json_with_the_security_headers(client, admin, service, path):
     response = client.http[service].get(path, headers=admin)
     assert response.status_code == 200, response.text
@@ -97,7 +97,7 @@ ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@pytest.mark.parametrize("service", ["accounts", "forms", "approvals", "notifications"])
+@pytest.mark.parametrize("service", ["accounts", "forms", "approvals", "notifications", "personnel"])
 def test_each_service_documents_its_error_statuses(client, service):
     contract = client.http[service].get("/openapi.json").json()
     assert "HTTPValidationError" not in str(contract)
@@ -126,7 +126,7 @@ def test_each_service_documents_its_error_statuses(client, service):
             assert {"text/csv", XLSX} == set(success["content"]), where
 
 
-@pytest.mark.parametrize("service", ["accounts", "forms", "approvals", "notifications"])
+@pytest.mark.parametrize("service", ["accounts", "forms", "approvals", "notifications", "personnel"])
 def test_docs_are_served_from_the_service_itself(client, service):
     page = client.http[service].get("/docs")
     assert page.status_code == 200 and "swagger-ui" in page.text

@@ -6,7 +6,7 @@ from chassis.messaging import ConsumerConfig, EventConsumers, broker_user, make_
 from chassis.store import Store
 
 pytestmark = pytest.mark.integration
-PLATFORM_SERVICES = ("accounts", "forms", "approvals", "notifications")
+PLATFORM_SERVICES = ("accounts", "forms", "approvals", "notifications", "personnel")
 
 
 @pytest.fixture

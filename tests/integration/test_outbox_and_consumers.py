@@ -84,6 +84,55 @@ async def test_a_commit_its_writer_never_applied_is_finished_by_recovery(amqp_ur
     assert await store.outbox.count_documents({}) == 0
 
 
+async def test_appended_items_are_kept_once_in_order_and_the_commit_holds_only_the_new_one(amqp_url, store,
+                                                                                           monkeypatch):
+    """A career's entries grow with every change: each commit carries the entry it adds, and applying
+    a commit again (the relay's recovery after a writer died) does not add it twice."""
+    version = await store.save("records", "r1", 0, {"state": {"n": 0}}, append={"entries": [{"seq": 1}]})
+    version = await store.save("records", "r1", version, {"state": {"n": 1}}, append={"entries": [{"seq": 2}]})
+    commit = await store.commits.find_one({"_id": "records:r1:2"})
+    assert commit["push"] == {"entries": [{"seq": 2}]} and "entries" not in commit["set"]
+
+    real_apply = store.apply
+
+    async def crash(commit):  # the writer dies after the commit, before applying it
+        pass
+
+    monkeypatch.setattr(store, "apply", crash)
+    await store.update("records", "r1", version, {"state": {"n": 2}}, [unit_event("r1")],
+                       append={"entries": [{"seq": 3}, {"seq": 4}]})
+    monkeypatch.setattr(store, "apply", real_apply)
+    assert [e["seq"] for e in (await store.find("records", "r1"))["entries"]] == [1, 2]
+    broker = make_broker(amqp_url, prefetch=10, service="relay-test")
+    await broker.connect()
+    relay = OutboxRelay(store, broker, user_id=broker_user(amqp_url))
+    assert await relay.drain() == 1
+    await store.apply(await store.commits.find_one({"_id": "records:r1:3"}))  # once more: no effect
+    await broker.stop()
+    doc = await store.find("records", "r1")
+    assert [e["seq"] for e in doc["entries"]] == [1, 2, 3, 4] and doc["state"] == {"n": 2} and doc["version"] == 3
+
+
+async def test_many_documents_created_at_once_are_created_once_with_their_events(amqp_url, store):
+    """An import's thousands of records in a few round trips: the same commits and markers as one by
+    one, an id created before is refused (not overwritten), and every event goes out once."""
+    codes = [f"{uuid.uuid4().hex[:6]}-{i}" for i in range(30)]
+    await store.insert("units", {"_id": codes[0], "name": "first"})
+    async with EventTap(amqp_url, "accounts.unit.registered.v1") as tap:
+        created = await store.insert_many("units", [({"_id": c, "name": "bulk"}, [unit_event(c)]) for c in codes])
+        assert created == [False] + [True] * 29
+        assert (await store.find("units", codes[0]))["name"] == "first"
+        assert await store.commits.count_documents({"doc_id": {"$in": codes}}) == 30
+        broker = make_broker(amqp_url, prefetch=10, service="relay-test")
+        await broker.connect()
+        await OutboxRelay(store, broker, user_id=broker_user(amqp_url)).drain()
+        await broker.stop()
+        seen = [e for e in await collect(tap, 29) if e.subject in codes]
+    assert sorted(e.subject for e in seen) == sorted(codes[1:])
+    assert [(await store.find("units", c))["version"] for c in codes[1:]] == [1] * 29
+    assert await store.outbox.count_documents({}) == 0
+
+
 async def test_concurrent_writers_exactly_one_wins_each_version(mongo_url, store):
     """The store's own guarantee, measured on the real server (FerretDB's conditional updates alone
     are not atomic: docs/decisions/0002)."""

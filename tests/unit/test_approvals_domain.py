@@ -140,3 +140,50 @@ def test_an_assigned_supervisor_reviews_only_its_units():
     assert t.reviewable_by(SUPERVISOR, assigned=[])  # no assignment: the whole area
     with pytest.raises(NotFound):
         t.approve(SUPERVISOR, 1, NOW, assigned=["unit-2"])
+
+
+# Moving an official's record -----------------------------------------------------------------
+def _line(*units: str) -> list[tuple[str, str]]:
+    levels = {"root": "central", "P": "province", "Q": "province", "D1": "district", "D2": "district",
+              "S1": "agency", "S2": "agency", "A1": "commune", "A2": "commune", "B1": "commune"}
+    return [(u, levels[u]) for u in units]
+
+
+@pytest.mark.parametrize("source, target, decider", [
+    (("root", "P", "D1", "A1"), ("root", "P", "D1", "A2"), "D1"),   # within a district: the level above
+    (("root", "P", "D1", "A1"), ("root", "P", "D2", "B1"), "P"),    # between districts: the department
+    (("root", "P", "S1"), ("root", "P", "S2"), "P"),                # between departments: the department
+    (("root", "P", "D1", "A1"), ("root", "P", "D1"), "D1"),         # up to the district itself
+    (("root", "P", "D1", "A1"), ("root", "Q", "S1"), "P"),          # out of the province: the one it leaves
+])
+def test_the_level_that_decides_a_move_is_the_nearest_above_both_units(source, target, decider):
+    from services.approvals.domain.moves import move_decider
+
+    assert move_decider(_line(*source), _line(*target)) == decider
+
+
+def test_a_move_is_decided_once_by_the_deciding_level_s_supervisors():
+    from moha_contracts import MoveApproved, MoveRequested, MoveReturned
+    from services.approvals.domain.model import ReasonRequired
+    from services.approvals.domain.moves import MoveReview
+
+    request = MoveRequested(move_id="m1", record_id="r1", record_kind="official", from_unit_id="A1", to_unit_id="B1",
+                            process="transfer", requested_by="acc", requested_at=datetime(2026, 3, 2, tzinfo=UTC))
+    review = MoveReview.open(request, _line("root", "P", "D1", "A1"), _line("root", "P", "D2", "B1"))
+    province = Principal("sp", "sp", "P", "province_supervisor")
+    district = Principal("sd", "sd", "D1", "district_supervisor")
+    assert review.decider_unit_id == "P" and review.visible_to(district) and review.visible_to(
+        Principal("u", "u", "A1", "reporting_unit"))
+    assert not review.visible_to(Principal("x", "x", "A2", "reporting_unit"))
+    with pytest.raises(NotFound):
+        review.approve(district)
+    with pytest.raises(ReasonRequired):
+        review.return_to_unit(province, " ")
+    review.approve(province)
+    (event,) = review.events
+    assert isinstance(event, MoveApproved) and (event.decider_unit_id, event.to_unit_id) == ("P", "B1")
+    with pytest.raises(Conflict):
+        review.return_to_unit(province, "Không đủ điều kiện")
+    other = MoveReview.open(request, _line("root", "P", "D1", "A1"), _line("root", "P", "D2", "B1"))
+    other.return_to_unit(province, "Không đủ điều kiện")
+    assert isinstance(other.events[0], MoveReturned) and other.reason == "Không đủ điều kiện"

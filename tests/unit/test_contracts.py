@@ -18,7 +18,7 @@ def test_asyncapi_document_matches_the_event_classes():
 
 @pytest.mark.parametrize("event", ALL_EVENTS, ids=lambda e: e.__name__)
 def test_routing_keys_follow_the_convention(event):
-    assert re.fullmatch(r"(accounts|forms|approvals|notifications)\.[a-z_]+\.[a-z_]+\.v\d+", event.routing_key)
+    assert re.fullmatch(r"(accounts|forms|approvals|notifications|personnel)\.[a-z_]+\.[a-z_]+\.v\d+", event.routing_key)
     assert event.event_type() == "vn.gov.moha." + event.routing_key
 
 
@@ -70,3 +70,16 @@ def test_a_consumer_of_an_older_minor_version_ignores_fields_added_since():
     assert FormApproved.model_validate(newer).task_id == "t"
     with pytest.raises(ValidationError):
         FormApproved.model_validate({k: v for k, v in envelope.data.items() if k != "task_id"})
+
+
+def test_personnel_events_carry_ids_units_and_kinds_of_change_never_personal_details():
+    """Decree 13/2023/NĐ-CP: subscribers, other ministries included, learn that a record changed,
+    where and how, never a value of it (no name, date of birth, ID number, position or document)."""
+    from moha_contracts import MoveApproved, MoveRequested, MoveReturned, RecordChanged
+
+    allowed = {"record_id", "record_kind", "unit_id", "entry_id", "seq", "change", "process", "changed_at",
+               "corrects", "timed", "working_days", "on_time", "move_id", "from_unit_id", "to_unit_id",
+               "requested_by", "requested_at", "task_id", "decider_unit_id", "approved_by", "approved_at",
+               "returned_by", "returned_at"}
+    for event in (RecordChanged, MoveRequested, MoveApproved, MoveReturned):
+        assert set(event.model_fields) <= allowed, event.__name__

@@ -1,0 +1,31 @@
+"""Wires personnel: settings, the personal data keys, store, use cases, API and handlers."""
+
+from __future__ import annotations
+
+from chassis.personal_data import FieldCipher
+from chassis.runtime import Runtime
+from fastapi import FastAPI
+
+from . import handlers
+from .api import router
+from .settings import PersonnelSettings
+from .store import DefinitionStore, RecordStore
+from .usecases import Records
+
+
+def build(settings: PersonnelSettings | None = None) -> tuple[FastAPI, PersonnelSettings]:
+    settings = settings or PersonnelSettings()
+    # Read at build time: without its keys the service stops before it serves anything.
+    cipher = FieldCipher.from_settings(settings.encryption_keys(), settings.personal_data_index_key)
+    runtime = Runtime(settings)
+    definitions = DefinitionStore(runtime.store)
+    store = RecordStore(runtime.store, definitions, runtime.units, cipher)
+    records = Records(store, definitions, runtime.units)
+    handlers.subscribe(runtime, store, records)
+    runtime.startup += [store.create_indexes, definitions.publish_bundled, records.resume]
+    app = runtime.app("MOHA personnel", router)
+    app.state.records_store = store
+    app.state.records = records
+    app.state.definitions = definitions
+    app.state.units = runtime.units
+    return app, settings
