@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -100,7 +101,7 @@ def answer_text(value: Any) -> str:
 
 FILTERS = {"vn_date": vn_date, "vn_datetime": vn_datetime, "vn_number": vn_number, "vn_percent": vn_percent,
            "answer_text": answer_text, "role_label": lambda role: ROLES.get(role, role),
-           "level_label": lambda level: UNIT_LEVELS.get(level, level)}
+           "level_label": lambda level: UNIT_LEVELS.get(level, level), "linkify": lambda text: linkify(text)}
 
 
 def field_id(code: str) -> str:
@@ -132,3 +133,21 @@ AUDIT_ACTIONS = {
 }
 OUTCOMES = {"ok": "Thành công", "wrong_password": "Sai mật khẩu", "throttled": "Bị chặn tạm thời"}
 UNIT_LEVELS = {"province": "Tỉnh", "district": "Huyện", "commune": "Xã", "agency": "Cơ quan, đơn vị"}
+
+
+URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def linkify(text: str) -> list[tuple[str, str | None]]:
+    """A line of a notice as plain parts and web addresses (the template makes the links, escaped)."""
+    parts: list[tuple[str, str | None]] = []
+    last = 0
+    for match in URL.finditer(text):
+        url = match.group(0).rstrip(".,;:)")
+        if match.start() > last:
+            parts.append((text[last:match.start()], None))
+        parts.append((url, url))
+        last = match.start() + len(url)
+    if last < len(text):
+        parts.append((text[last:], None))
+    return parts

@@ -4,7 +4,11 @@ the rest: an owner sees its own list and progress, never a sibling's; a sender i
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+
+from tests.support.platform import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -20,3 +24,64 @@ def test_every_forms_versions_and_the_code_lists(client, district):
     lists = {c["name"]: c for c in client.forms.get("/codelists", headers=auth).json()}
     assert lists["vsic2018"]["levels"]["1"] == 21 and lists["vcpa2018"]["pattern"] and lists["units"]["dynamic"]
     assert client.forms.get("/codelists").status_code == 401
+
+
+@pytest.fixture
+def two_districts(client, admin):
+    t = uuid.uuid4().hex[:6]
+    P = client.new_unit(admin, "root", f"nP{t}", f"Tỉnh Thông báo {t}", "province")
+    D1 = client.new_unit(admin, P["unit_id"], f"nD1{t}", "Huyện Một", "district")
+    D2 = client.new_unit(admin, P["unit_id"], f"nD2{t}", "Huyện Hai", "district")
+    a = client.new_unit(admin, D1["unit_id"], f"na{t}", "Xã An", "commune")
+    b = client.new_unit(admin, D1["unit_id"], f"nb{t}", "Xã Bình", "commune")
+    c = client.new_unit(admin, D2["unit_id"], f"nc{t}", "Xã Cao", "commune")
+    people = {}
+    for name, unit, role, email in (("adm1", D1, "district_admin", True), ("adm2", D2, "district_admin", True),
+                                    ("a", a, "reporting_unit", True), ("b", b, "reporting_unit", False),
+                                    ("c", c, "reporting_unit", True)):
+        account = client.new_account(admin, unit["unit_id"], f"n{name}.{t}", role,
+                                     f"n{name}.{t}@example.vn" if email else None)
+        people[name] = {**account, "auth": client.login(account["username"], account["initial_password"])}
+    return {"t": t, "P": P, "D1": D1, "D2": D2, "a": a, "b": b, "c": c, "people": people}
+
+
+def test_a_senders_notices_to_whom_they_went_and_who_read_them(client, two_districts):
+    p = two_districts["people"]
+    notice = {"title": "Lịch tập huấn", "body": "Xem tài liệu kèm theo.",
+              "links": [{"title": "Công văn 12/SNV", "url": "https://sonoivu.example.vn/cv-12.pdf"}]}
+    sent = eventually(lambda: (r := client.notifications.post("/notices", json=notice, headers=p["adm1"]["auth"]))
+                      .status_code == 202 and r, timeout=30)
+    nid = sent.json()["notice_id"]
+    eventually(lambda: client.notifications.get(f"/notices/{nid}", headers=p["adm1"]["auth"]).json()["status"]
+               == "sent", timeout=30)
+    mine = client.notifications.get("/notices", headers=p["adm1"]["auth"]).json()
+    assert [n["notice_id"] for n in mine["items"]] == [nid]
+    assert mine["items"][0]["recipients"] == 2 and mine["items"][0]["read"] == 0
+    assert mine["items"][0]["area_name"] == "Huyện Một" and mine["items"][0]["links"][0]["title"] == "Công văn 12/SNV"
+    recipients = client.notifications.get(f"/notices/{nid}/recipients", headers=p["adm1"]["auth"]).json()
+    by_name = {r["display_name"]: r for r in recipients["items"]}
+    assert set(by_name) == {p["a"]["username"].upper(), p["b"]["username"].upper()}
+    assert by_name[p["b"]["username"].upper()]["email"] == "none"
+    assert by_name[p["a"]["username"].upper()]["unit_name"] == "Xã An"
+    eventually(lambda: client.notifications.get(f"/notices/{nid}/recipients", headers=p["adm1"]["auth"])
+               .json()["items"][[r["account_id"] for r in recipients["items"]].index(p["a"]["account_id"])]["email"]
+               == "sent", timeout=30)
+
+    # One reads it: the sender sees who, and when.
+    inbox = client.notifications.get("/inbox", headers=p["a"]["auth"]).json()["items"]
+    own = next(n for n in inbox if n["title"].endswith("Lịch tập huấn"))
+    assert client.notifications.post(f"/inbox/{own['notice_id']}/read", headers=p["a"]["auth"]).status_code == 204
+    read = client.notifications.get(f"/notices/{nid}/recipients", params={"read": "true"},
+                                    headers=p["adm1"]["auth"]).json()
+    assert [r["account_id"] for r in read["items"]] == [p["a"]["account_id"]] and read["items"][0]["read_at"]
+    unread = client.notifications.get(f"/notices/{nid}/recipients", params={"read": "false"},
+                                      headers=p["adm1"]["auth"]).json()
+    assert [r["account_id"] for r in unread["items"]] == [p["b"]["account_id"]]
+    assert client.notifications.get("/notices", headers=p["adm1"]["auth"]).json()["items"][0]["read"] == 1
+
+    # The sibling district's administrator and a unit see nothing of it.
+    assert nid not in [n["notice_id"] for n in client.notifications.get(
+        "/notices", headers=p["adm2"]["auth"]).json()["items"]]
+    assert client.notifications.get(f"/notices/{nid}/recipients", headers=p["adm2"]["auth"]).status_code == 404
+    assert client.notifications.get("/notices", headers=p["a"]["auth"]).status_code == 403
+    assert client.notifications.get(f"/notices/{nid}/recipients", headers=p["a"]["auth"]).status_code == 404
