@@ -18,7 +18,8 @@ from fastapi.templating import Jinja2Templates
 from . import app as shared
 from .clients import ApiError, ServiceUnavailable, SessionExpired, Services
 from .format import FILTERS, field_id
-from .routes import admin, audit, inbox, ministry, notices, people, progress, review, sheets, signin, survey, unit
+from .routes import (admin, audit, inbox, ministry, notices, par, people, progress, review, sheets, signin, survey,
+                     unit)
 from .security import SecurityHeaders, Sealer
 from .settings import WebSettings
 
@@ -51,7 +52,8 @@ def build(settings: WebSettings | None = None) -> tuple[FastAPI, WebSettings]:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     guarded = [Depends(shared.check_csrf)]
-    for module in (signin, unit, review, progress, inbox, survey, admin, people, sheets, audit, ministry, notices):
+    for module in (signin, unit, review, progress, inbox, survey, admin, people, sheets, audit, ministry, notices,
+                   par):
         app.include_router(module.router, dependencies=guarded)
 
     @app.get("/health/live", include_in_schema=False)

@@ -85,3 +85,44 @@ def test_a_senders_notices_to_whom_they_went_and_who_read_them(client, two_distr
     assert client.notifications.get(f"/notices/{nid}/recipients", headers=p["adm2"]["auth"]).status_code == 404
     assert client.notifications.get("/notices", headers=p["a"]["auth"]).status_code == 403
     assert client.notifications.get(f"/notices/{nid}/recipients", headers=p["a"]["auth"]).status_code == 404
+
+
+def test_the_surveys_one_sees_and_every_list_of_one(client, admin):
+    from datetime import UTC, datetime, timedelta
+
+    from tests.e2e.test_par_survey import sheet_csv
+
+    t = uuid.uuid4().hex[:6]
+    P = client.new_unit(admin, "root", f"vP{t}", f"Tỉnh Khảo sát {t}", "province")
+    Q = client.new_unit(admin, "root", f"vQ{t}", f"Tỉnh Khác {t}", "province")
+    M = client.new_unit(admin, "root", f"vB{t}", f"Bộ Khảo sát {t}", "agency")
+    auth = {}
+    for name, unit, role in (("P", P, "province_admin"), ("Q", Q, "province_admin"), ("M", M, "reporting_unit")):
+        account = client.new_account(admin, unit["unit_id"], f"v{name.lower()}.{t}", role)
+        auth[name] = client.login(account["username"], account["initial_password"])
+    today = datetime.now(UTC).date()
+    sid = f"parv-{t}"
+    assert client.forms.post("/surveys", headers=admin, json={
+        "survey_id": sid, "title": "Khảo sát thử", "list_deadline": str(today + timedelta(days=3)),
+        "answer_deadline": str(today + timedelta(days=20)),
+        "owner_unit_ids": [P["unit_id"], M["unit_id"]]}).status_code == 201
+    rows = [("Nguyễn Văn A", f"a.{t}@tinh.gov.vn", "Lãnh đạo cấp sở", "Giám đốc", "Sở Nội vụ")]
+    assert client.forms.post(f"/surveys/{sid}/lists/{P['unit_id']}/import", content=sheet_csv(rows),
+                             headers={**auth["P"], "Content-Type": "text/csv"}).status_code == 200
+
+    seen = {s["survey_id"]: s for s in client.forms.get("/surveys", headers=auth["P"]).json()}
+    assert seen[sid]["my_lists"] == [P["unit_id"]]
+    assert sid in {s["survey_id"] for s in client.forms.get("/surveys", headers=auth["M"]).json()}
+    assert sid not in {s["survey_id"] for s in client.forms.get("/surveys", headers=auth["Q"]).json()}
+    everyone = {x["owner_unit_id"]: x for x in client.forms.get(f"/surveys/{sid}/lists", headers=admin).json()}
+    assert set(everyone) == {P["unit_id"], M["unit_id"]}
+    assert everyone[P["unit_id"]]["total"] == 1 and everyone[P["unit_id"]]["listed"]
+    assert not everyone[M["unit_id"]]["listed"] and everyone[M["unit_id"]]["owner_name"] == M["name"]
+    assert "respondents" not in everyone[P["unit_id"]]
+    met = {r["group"]: r["met"] for r in everyone[P["unit_id"]]["requirements"]}
+    assert met == {"dai_bieu_hdnd": False, "lanh_dao_so": True, "lanh_dao_phong_so": False,
+                   "lanh_dao_ubnd_huyen": False}
+    own = client.forms.get(f"/surveys/{sid}/lists", headers=auth["P"]).json()
+    assert [x["owner_unit_id"] for x in own] == [P["unit_id"]]
+    assert client.forms.get(f"/surveys/{sid}/lists", headers=auth["Q"]).status_code == 404
+    assert client.forms.get(f"/surveys/{sid}/flags", headers=admin).json() == []
