@@ -84,11 +84,7 @@ async def search_units(principal: CurrentPrincipal, accounts: Accounts, area: st
     found.sort(key=lambda u: u.code)
     shown = found[(page - 1) * page_size: page * page_size]
     ids = [u.id for u in shown]
-    people, children = await accounts.accounts_of_units(ids), await accounts.child_counts(ids)
-    active: dict[str, int] = {}
-    for a in people:
-        if a.status == "active":
-            active[a.unit_id] = active.get(a.unit_id, 0) + 1
+    active, children = await accounts.active_accounts_per_unit(ids), await accounts.child_counts(ids)
     return UnitRows(items=[UnitRow(unit_id=u.id, code=u.code, name=u.name, level=u.level, parent_id=u.parent_id,
                                    path=u.path, status=u.status, merged_into=u.merged_into,
                                    accounts=active.get(u.id, 0), children=children.get(u.id, 0)) for u in shown],
@@ -123,11 +119,13 @@ async def list_accounts(principal: CurrentPrincipal, accounts: Accounts, throttl
         raise Forbidden("Chỉ quản trị hệ thống xem danh sách tài khoản")
     mine = await _actor_unit(accounts, principal)
     area_unit = await _unit_in_scope(accounts, principal, area or principal.unit_id)
-    units = {area_unit.id: area_unit} | {u.id: u for u in await accounts.subtree_units(area_unit.id)}
-    if unit is not None:
-        if unit not in units:
+    if unit is not None:  # one unit: its accounts alone, if it lies in the area
+        one = await accounts.get_unit(unit)
+        if one is None or area_unit.id not in one.lineage:
             raise NotFound("Không tìm thấy đơn vị")
-        units = {unit: units[unit]}
+        units = {unit: one}
+    else:
+        units = {area_unit.id: area_unit} | {u.id: u for u in await accounts.subtree_units(area_unit.id)}
     allowed = model.ISSUABLE.get(principal.role, set())
     needle = (q or "").strip().lower()
     found = [a for a in await accounts.accounts_of_units(list(units))
@@ -135,9 +133,9 @@ async def list_accounts(principal: CurrentPrincipal, accounts: Accounts, throttl
              and (role is None or a.role == role) and (status is None or a.status == status)
              and (not needle or needle in a.username or needle in a.display_name.lower()
                   or needle in (a.email or "").lower())]
-    ids = [a.id for a in found]
-    counters = await accounts.account_counters(ids) if locked is not None or ids else {}
-    signed = await accounts.last_sign_ins(ids) if ids else {}
+    # Counters and sign-ins of every account only to filter by them; else of the page shown.
+    counters = await accounts.account_counters([a.id for a in found]) if locked is not None else {}
+    signed = await accounts.last_sign_ins([a.id for a in found]) if never_signed_in is not None else {}
     if locked is not None:
         found = [a for a in found if throttle.refused_everywhere(counters[a.id]) == locked]
     if never_signed_in is not None:
@@ -145,6 +143,10 @@ async def list_accounts(principal: CurrentPrincipal, accounts: Accounts, throttl
         found = [a for a in found if (a.id not in signed and a.must_change_password) == never_signed_in]
     found.sort(key=lambda a: (units[a.unit_id].code, a.username))
     shown = found[(page - 1) * page_size: page * page_size]
+    if locked is None:
+        counters = await accounts.account_counters([a.id for a in shown])
+    if never_signed_in is None:
+        signed = await accounts.last_sign_ins([a.id for a in shown])
     return AccountRows(items=[AccountRow(
         account_id=a.id, username=a.username, unit_id=a.unit_id, role=a.role, display_name=a.display_name,
         email=a.email, status=a.status, locked=throttle.refused_everywhere(counters[a.id]),

@@ -38,8 +38,11 @@ class AccountsStore:
 
     async def create_indexes(self) -> None:
         await self.store[UNITS].create_index("code")
+        await self.store[UNITS].create_index("path")  # a subtree, for administrators' lists
+        await self.store[UNITS].create_index("parent_id")
         await self.store[ACCOUNTS].create_index("unit_id")
         await self.store[AUDIT].create_index("unit_lineage")
+        await self.store[AUDIT].create_index([("unit_lineage", 1), ("at", -1)])  # a subtree's trail, newest first
         await self.store[THROTTLE].create_index("account_id")
 
     async def claim(self, collection: str, key: str, owner: str) -> bool:
@@ -216,12 +219,13 @@ class AccountsStore:
 
     # what administrators' lists read: a subtree's units and accounts in a few queries ---------
     async def subtree_units(self, area_id: str, *, parent_id: str | None = None) -> list[Unit]:
-        """The units under `area_id` (not itself), or only those directly under `parent_id`."""
+        """The units under `area_id` (not itself), or only those directly under `parent_id`, without
+        their history (a list never shows it, and it is most of a renamed unit's document)."""
         query = {"parent_id": parent_id} if parent_id else {"path": area_id}
-        return [_unit(d) async for d in self.store[UNITS].find(query)]
+        return [_unit(d) async for d in self.store[UNITS].find(query, {"history": 0})]
 
     async def units_by_id(self, unit_ids: list[str]) -> dict[str, Unit]:
-        return {d["_id"]: _unit(d) async for d in self.store[UNITS].find({"_id": {"$in": unit_ids}})}
+        return {d["_id"]: _unit(d) async for d in self.store[UNITS].find({"_id": {"$in": unit_ids}}, {"history": 0})}
 
     async def child_counts(self, unit_ids: list[str]) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -230,16 +234,25 @@ class AccountsStore:
         return counts
 
     async def accounts_of_units(self, unit_ids: list[str]) -> list[Account]:
+        """The units' accounts, to list them: without their password hash (never needed to list)."""
         found = []
         for start in range(0, len(unit_ids), 1000):
-            async for doc in self.store[ACCOUNTS].find({"unit_id": {"$in": unit_ids[start:start + 1000]}}):
+            async for doc in self.store[ACCOUNTS].find({"unit_id": {"$in": unit_ids[start:start + 1000]}},
+                                                       {"password_hash": 0}):
                 found.append(Account(id=doc["_id"], version=doc["version"],
                                      **{k: doc.get(k) for k in _ACCOUNT_FIELDS}))
         return found
 
+    async def active_accounts_per_unit(self, unit_ids: list[str]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        async for doc in self.store[ACCOUNTS].find({"unit_id": {"$in": unit_ids}, "status": "active"}, {"unit_id": 1}):
+            counts[doc["unit_id"]] = counts.get(doc["unit_id"], 0) + 1
+        return counts
+
     async def accounts_by_id(self, account_ids: list[str]) -> dict[str, Account]:
         return {a.id: a for a in [Account(id=d["_id"], version=d["version"], **{k: d.get(k) for k in _ACCOUNT_FIELDS})
-                                  async for d in self.store[ACCOUNTS].find({"_id": {"$in": account_ids}})]}
+                                  async for d in self.store[ACCOUNTS].find({"_id": {"$in": account_ids}},
+                                                                           {"password_hash": 0})]}
 
     async def account_counters(self, account_ids: list[str]) -> dict[str, Counter]:
         """Each account's sign-in counter from anywhere (domain/throttle.py), in one query."""

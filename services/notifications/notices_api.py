@@ -103,14 +103,12 @@ async def notice_recipients(notice_id: str, principal: CurrentPrincipal, store: 
     notices, total = await store.broadcast_notices(notice_id, read, (page - 1) * page_size, page_size)
     people = await store.recipients_by_id([n["account_id"] for n in notices])
     mails = await store.deliveries_of([n["_id"] + ":email" for n in notices])
-    units: dict[str, str | None] = {}
+    unit_ids = list({p["unit_id"] for p in people.values() if p.get("unit_id")})
+    units = {u["_id"]: u["name"] async for u in tree.units.find({"_id": {"$in": unit_ids}}, {"name": 1})}
     items = []
     for n in notices:
         person = people.get(n["account_id"], {})
         unit_id = person.get("unit_id")
-        if unit_id and unit_id not in units:
-            unit = await tree.get(unit_id)
-            units[unit_id] = unit["name"] if unit else None
         mail = mails.get(n["_id"] + ":email")
         items.append(Recipient(account_id=n["account_id"], display_name=person.get("display_name"),
                                role=person.get("role"), unit_id=unit_id, unit_name=units.get(unit_id) if unit_id else None,

@@ -296,3 +296,40 @@ def test_an_administrator_keeps_the_tree_and_the_accounts(web, client, kept_area
         web.open(path)
         web.no_horizontal_scroll()
     web.shot("8-dien-thoai-360")
+
+
+def test_every_new_form_refuses_a_post_without_its_token_and_pages_are_not_stored(platform, client,
+                                                                                  province_admin):
+    import re
+
+    import httpx
+
+    person, P = province_admin["admin"], province_admin["P"]
+    with httpx.Client(base_url=platform["web"].url) as http:
+        token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', http.get("/dang-nhap").text).group(1)
+        signed = http.post("/dang-nhap", data={"username": person["username"], "csrf_token": token,
+                                               "password": person["initial_password"]})
+        assert signed.status_code == 303
+        changed = http.post("/doi-mat-khau", data={
+            "current_password": person["initial_password"], "new_password": person["initial_password"] + "-Moi2026",
+            "confirm_password": person["initial_password"] + "-Moi2026", "csrf_token": token})
+        assert changed.status_code == 303
+        page = http.get("/quan-tri/tai-khoan")
+        assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        posts = {f"/quan-tri/don-vi/{P['unit_id']}/them": {"code": "x1", "name": "X", "level": "district"},
+                 f"/quan-tri/don-vi/{P['unit_id']}/doi-ten": {"name": "Y", "reason": "Z"},
+                 "/quan-tri/tai-khoan/cap-moi": {"username": "khong.duoc", "display_name": "X",
+                                                 "role": "reporting_unit", "unit_id": P["unit_id"]},
+                 f"/quan-tri/tai-khoan/{person['account_id']}/cap-lai-mat-khau": {"reason": "Z"},
+                 "/quan-tri/nhap-tep/don-vi/luu": {"staged_id": "x"},
+                 "/bo/dot-thu-thap/mo": {"campaign_id": "khong-duoc"},
+                 "/thong-bao/viet": {"title": "X", "body": "Y"},
+                 "/khao-sat/mo": {"survey_id": "khong-duoc"}}
+        for path, data in posts.items():
+            assert http.post(path, data=data).status_code == 403, path
+            assert http.post(path, data={**data, "csrf_token": "0" * 64}).status_code == 403, path
+        upload = http.post("/quan-tri/nhap-tep/don-vi", files={"sheet": ("a.csv", b"code,name,level,parent_code\n")})
+        assert upload.status_code == 403
+    assert client.accounts.post("/auth/token", json={"username": "khong.duoc", "password": "x"}).status_code == 401
+    assert client.accounts.get(f"/units/{P['unit_id']}", headers=client.admin_auth).json()["name"] == P["name"]

@@ -4,6 +4,7 @@ read it. Notifications sends it and keeps who was told; these pages ask."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import quote
 
@@ -96,11 +97,12 @@ async def delivery(notice_id: str, request: Request, doc: str = "", page: int = 
     params: dict[str, Any] = {"page": max(page, 1), "page_size": request.app.state.settings.page_size}
     if doc in ("1", "0"):
         params["read"] = "true" if doc == "1" else "false"
-    status = await api(request, "notifications", "GET", f"/notices/{quote(notice_id)}", session=session)
-    found = await api(request, "notifications", "GET", f"/notices/{quote(notice_id)}/recipients", session=session,
-                      params=params)
-    listed = await api(request, "notifications", "GET", f"/notices/{quote(notice_id)}/recipients",
-                       session=session, params={"read": "true", "page_size": 1})
+    status, found, listed = await asyncio.gather(
+        api(request, "notifications", "GET", f"/notices/{quote(notice_id)}", session=session),
+        api(request, "notifications", "GET", f"/notices/{quote(notice_id)}/recipients", session=session,
+            params=params),
+        api(request, "notifications", "GET", f"/notices/{quote(notice_id)}/recipients", session=session,
+            params={"read": "true", "page_size": 1}))
     return await render(request, "notices/delivery.html", title=status["title"], notice=status, people=found["items"],
                         read=listed["total"], doc=doc, page=found["page"], pages=pages(found["total"], found["page_size"]),
                         base=base_url(f"/thong-bao/da-gui/{quote(notice_id)}", doc=doc), status=STATUS, email=EMAIL,
