@@ -18,7 +18,8 @@ from fastapi.templating import Jinja2Templates
 from . import app as shared
 from .clients import ApiError, ServiceUnavailable, SessionExpired, Services
 from .format import FILTERS, field_id
-from .routes import inbox, progress, review, signin, survey, unit
+from .routes import (admin, audit, inbox, ministry, notices, par, people, progress, review, sheets, signin, survey,
+                     unit)
 from .security import SecurityHeaders, Sealer
 from .settings import WebSettings
 
@@ -51,7 +52,8 @@ def build(settings: WebSettings | None = None) -> tuple[FastAPI, WebSettings]:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     guarded = [Depends(shared.check_csrf)]
-    for module in (signin, unit, review, progress, inbox, survey):
+    for module in (signin, unit, review, progress, inbox, survey, admin, people, sheets, audit, ministry, notices,
+                   par):
         app.include_router(module.router, dependencies=guarded)
 
     @app.get("/health/live", include_in_schema=False)
@@ -75,7 +77,10 @@ def build(settings: WebSettings | None = None) -> tuple[FastAPI, WebSettings]:
         cid = str(uuid.uuid4())
         bind_contextvars(correlation_id=cid, method=request.method, path=_loggable(request.url.path))
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
+        # A sheet uploaded from a page may be as large as the services take one (MAX_UPLOAD_BYTES).
+        cap = max(settings.max_body_bytes, settings.max_upload_bytes) if request.headers.get(
+            "content-type", "").startswith("multipart/form-data") else settings.max_body_bytes
+        if length is not None and (not length.isdigit() or int(length) > cap):
             response: Response = Response("Dữ liệu gửi lên quá lớn", status_code=413)
         else:
             response = await call_next(request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -99,9 +100,54 @@ def answer_text(value: Any) -> str:
 
 
 FILTERS = {"vn_date": vn_date, "vn_datetime": vn_datetime, "vn_number": vn_number, "vn_percent": vn_percent,
-           "answer_text": answer_text}
+           "answer_text": answer_text, "role_label": lambda role: ROLES.get(role, role),
+           "level_label": lambda level: UNIT_LEVELS.get(level, level), "linkify": lambda text: linkify(text)}
 
 
 def field_id(code: str) -> str:
     """An HTML id for a form field's code ("A2.1" -> "f-A2-1"): dots would read as CSS classes."""
     return "f-" + code.replace(".", "-")
+
+
+# Administrators' words (issue 15) ----------------------------------------------------------
+UNIT_STATUS = {"active": ("Đang hoạt động", "govuk-tag--green"), "retired": ("Đã giải thể, sáp nhập", "govuk-tag--grey")}
+ACCOUNT_STATUS = {"active": ("Đang hoạt động", "govuk-tag--green"), "revoked": ("Đã thu hồi", "govuk-tag--grey")}
+# What the audit trail records, as people say it; an action not listed shows as recorded.
+AUDIT_ACTIONS = {
+    "login": "Đăng nhập",
+    "password_change": "Đổi mật khẩu (không thành công)",
+    "password_changed": "Đổi mật khẩu",
+    "password_reset": "Cấp lại mật khẩu",
+    "account_issued": "Cấp tài khoản",
+    "account_revoked": "Thu hồi tài khoản",
+    "account_unlocked": "Mở khóa tài khoản",
+    "role_changed": "Đổi vai trò",
+    "supervisor_assigned": "Giao đơn vị cho giám sát viên",
+    "unit_registered": "Thêm đơn vị",
+    "unit_renamed": "Đổi tên đơn vị",
+    "unit_moved": "Chuyển đơn vị cấp trên",
+    "unit_retired": "Giải thể, sáp nhập đơn vị",
+    "units_imported": "Nhập đơn vị từ tệp",
+    "accounts_imported": "Cấp tài khoản từ tệp",
+    "credentials_downloaded": "Tải danh sách mật khẩu ban đầu",
+}
+OUTCOMES = {"ok": "Thành công", "wrong_password": "Sai mật khẩu", "throttled": "Bị chặn tạm thời"}
+UNIT_LEVELS = {"province": "Tỉnh", "district": "Huyện", "commune": "Xã", "agency": "Cơ quan, đơn vị"}
+
+
+URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def linkify(text: str) -> list[tuple[str, str | None]]:
+    """A line of a notice as plain parts and web addresses (the template makes the links, escaped)."""
+    parts: list[tuple[str, str | None]] = []
+    last = 0
+    for match in URL.finditer(text):
+        url = match.group(0).rstrip(".,;:)")
+        if match.start() > last:
+            parts.append((text[last:match.start()], None))
+        parts.append((url, url))
+        last = match.start() + len(url)
+    if last < len(text):
+        parts.append((text[last:], None))
+    return parts

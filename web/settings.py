@@ -33,4 +33,7 @@ class WebSettings(BaseSettings):
     # (the last hop, the one the proxy appended).
     trust_forwarded_for: bool = False
     max_body_bytes: int = 1_000_000
+    # A sheet uploaded through a page (multipart): a little over the services' own cap on a sheet,
+    # so that theirs answers, with its message.
+    max_upload_bytes: int = 1_100_000
     page_size: int = 25

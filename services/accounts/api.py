@@ -3,13 +3,14 @@ and the audit trail."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from chassis import audit as audit_log
 from chassis import metrics
 from chassis.audit import AuditEntry as Entry
 from chassis.auth import Principal, Unauthenticated
+from chassis.clock import VIETNAM
 from chassis.errors import Forbidden, NotFound
 from chassis.http import CurrentPrincipal, SignedInBeforePasswordChange, client_ip, from_state
 from chassis.text import Input, SingleLine
@@ -125,6 +126,7 @@ class AuditEntry(BaseModel):
     target_id: str | None
     ip: str | None
     details: dict[str, Any]
+    target_label: str | None = Field(default=None, description="the target's name, for people to read")
 
 
 Accounts = Annotated[AccountsStore, Depends(from_state("accounts"))]
@@ -192,6 +194,7 @@ async def login(body: LoginRequest, request: Request, accounts: Accounts, tokens
             raise model.InvalidCredentials(WRONG_SIGN_IN)
         await throttle.succeeded(attempt)
     account = await _account(accounts, account.id)  # as it is now, after the slow hash
+    await accounts.signed_in(account.id, datetime.now(UTC))  # administrators see who never signed in
     await accounts.record(await audit(request, accounts, "login", actor=account, target=account))
     token, ttl = tokens.issue(account)
     return TokenResponse(access_token=token, expires_in=ttl, must_change_password=account.must_change_password)
@@ -493,12 +496,45 @@ async def me(principal: CurrentPrincipal) -> dict:
 
 
 @router.get("/audit", tags=["audit"])
-async def audit_trail(principal: CurrentPrincipal, accounts: Accounts) -> list[AuditEntry]:
-    """Administrators see what was done in their subtree, newest first."""
+async def audit_trail(principal: CurrentPrincipal, accounts: Accounts, response: Response,
+                      actor: Annotated[str | None, Query(max_length=64, description="a username or account id")] = None,
+                      action: Annotated[str | None, Query(max_length=64)] = None,
+                      unit: Annotated[str | None, Query(max_length=64, description="within this unit's subtree")] = None,
+                      target: Annotated[str | None, Query(max_length=64, description="an account or unit id")] = None,
+                      since: date | None = None, until: date | None = None,
+                      page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+                      page_size: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[AuditEntry]:
+    """Administrators see what was done in their subtree, newest first; narrowed by who, what,
+    which unit's subtree and which days (Vietnam's dates, both included). `X-Total-Count` says
+    how many entries match."""
+    filters = await audit_filters(principal, accounts, actor, action, unit, since, until, target)
+    response.headers["X-Total-Count"] = str(await accounts.audit_count(principal.unit_id, **filters))
+    found = await accounts.audit_trail(principal.unit_id, limit=page_size, skip=(page - 1) * page_size, **filters)
+    labels = await audit_targets(accounts, found)
+    return [AuditEntry(**{k: e.get(k) for k in AuditEntry.model_fields} | {"target_label": labels.get(e.get("target_id"))})
+            for e in found]
+
+
+async def audit_filters(principal: Principal, accounts: AccountsStore, actor: str | None, action: str | None,
+                        unit: str | None, since: date | None, until: date | None,
+                        target: str | None = None) -> dict[str, Any]:
     if not principal.is_admin:
         raise Forbidden("Chỉ quản trị hệ thống được xem nhật ký")
-    return [AuditEntry(**{k: e.get(k) for k in AuditEntry.model_fields})
-            for e in await accounts.audit_trail(principal.unit_id)]
+    if unit:
+        await _unit_in_scope(accounts, principal, unit)
+    day = timedelta(days=1)
+    return {"actor": actor or None, "action": action or None, "unit": unit or None, "target": target or None,
+            "since": datetime.combine(since, time(), VIETNAM) if since else None,
+            "until": datetime.combine(until + day, time(), VIETNAM) if until else None}
+
+
+async def audit_targets(accounts: AccountsStore, entries: list[dict[str, Any]]) -> dict[str, str]:
+    """What each entry's target is called: an account's name, or a unit's code and name."""
+    ids = list({e["target_id"] for e in entries if e.get("target_id")})
+    people = await accounts.accounts_by_id(ids)
+    units = await accounts.units_by_id([i for i in ids if i not in people])
+    return {**{i: f"{a.username} ({a.display_name})" for i, a in people.items()},
+            **{i: f"{u.code} – {u.name}" for i, u in units.items()}}
 
 
 # helpers ----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from . import handlers
+from .admin_api import router as admin_router
 from .api import router
 from .domain import model
 from .imports import Importer
@@ -32,7 +33,7 @@ def build(settings: AccountsSettings | None = None) -> tuple[FastAPI, AccountsSe
     runtime = Runtime(settings, verify_tokens=False)
     accounts = AccountsStore(runtime.store, runtime.audit)
     handlers.subscribe(runtime)
-    app = runtime.app("MOHA accounts", router)
+    app = runtime.app("MOHA accounts", router, admin_router)
     app.state.accounts = accounts
     app.state.sessions = AccountSessions(accounts)
     hashing = app.state.hashing = PasswordHashing(

@@ -18,8 +18,8 @@ from chassis.store import StaleVersion
 
 from .domain import imports, model
 from .domain.model import Unit
-from chassis.sheets import write_csv, write_xlsx
-from .store import UNIT_CODES, USERNAMES, AccountsStore
+from chassis.sheets import ROW, write_csv, write_xlsx
+from .store import CREDENTIALS_TAKEN, UNIT_CODES, USERNAMES, AccountsStore
 
 log = get_logger("accounts.imports")
 
@@ -66,6 +66,26 @@ class Importer:
         await self.apply(job)
         return {"import_id": job["_id"], "issued": len(plans),
                 "credentials": f"/accounts/imports/{job['_id']}/credentials"}
+
+    async def check_units(self, actor: Principal, actor_unit: Unit, rows: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """What a units sheet would create, checked exactly as importing it checks it, storing
+        nothing (ImportRejected with every bad row otherwise)."""
+        codes = {r.get("code", "") for r in rows} | {r.get("parent_code", "") for r in rows}
+        existing = await self.accounts.units_by_code({c for c in codes if c})
+        planned = imports.plan_units(actor, actor_unit, rows, existing)
+        by_code = {r.get("code", ""): r for r in rows}
+        return [{"row": int(by_code[u.code].get(ROW, 0)), "code": u.code, "name": u.name, "level": u.level,
+                 "parent_code": by_code[u.code].get("parent_code", "")} for u in planned]
+
+    async def check_accounts(self, actor: Principal, actor_unit: Unit, rows: list[dict[str, str]]
+                             ) -> list[dict[str, Any]]:
+        """What an accounts sheet would issue, checked as issuing it checks it; nothing is stored
+        and no password made."""
+        units = await self.accounts.units_by_code({r["unit_code"] for r in rows if r.get("unit_code")})
+        taken = await self.accounts.taken_usernames({r["username"].lower() for r in rows if r.get("username")})
+        plans = imports.plan_accounts(actor, actor_unit, rows, units, taken)
+        return [{"row": p.row, "username": p.username, "unit_code": p.unit.code, "unit_name": p.unit.name,
+                 "role": p.role, "display_name": p.display_name, "email": p.email} for p in plans]
 
     async def move_unit(self, actor: Principal, actor_unit: Unit, unit: Unit, new_parent: Unit,
                         reason: str, audit: AuditEntry | None = None) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chassis.audit import CHAIN, AuditChain, AuditEntry
@@ -33,6 +33,10 @@ THROTTLE = "sign_in_throttle"
 UNIT_CODES = "unit_codes"
 USERNAMES = "usernames"
 CREDENTIALS_TAKEN = "credentials_taken"
+# The last successful sign-in of each account, by _id: what "never signed in" is read from.
+SIGN_INS = "sign_ins"
+# Sheets checked and waiting for their issuer's go-ahead (imports checked before anything is stored).
+STAGED = "staged_sheets"
 
 
 class AccountsStore:
@@ -42,6 +46,8 @@ class AccountsStore:
 
     async def create_indexes(self) -> None:
         await self.store[UNITS].create_index("code")
+        await self.store[UNITS].create_index("path")  # a subtree, for administrators' lists
+        await self.store[UNITS].create_index("parent_id")
         await self.store[ACCOUNTS].create_index("unit_id")
         await self.store[THROTTLE].create_index("account_id")
         await self.chain.reading_indexes()  # GET /audit: an area's entries, newest first
@@ -214,15 +220,20 @@ class AccountsStore:
         """The entry of an action that changes nothing stored (a sign-in, a download)."""
         await self.store.record(entry)
 
-    async def audit_trail(self, admin_unit_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    async def audit_trail(self, admin_unit_id: str, limit: int = 200, skip: int = 0,
+                          **filters: Any) -> list[dict[str, Any]]:
         # What was committed before the question is chained first, whichever replica wrote it;
         # if that fails now, the relay chains it soon and the trail is read as it stands.
         try:
             await self.chain.catch_up()
         except Exception as exc:  # noqa: BLE001 - reading must not fail because chaining did
             log.warning("audit trail read before catching up", error=str(exc))
-        cursor = self.store[CHAIN].find({"unit_lineage": admin_unit_id}).sort([("at", -1), ("_id", -1)]).limit(limit)
+        cursor = self.store[CHAIN].find(_audit_query(admin_unit_id, **filters)).sort(
+            [("at", -1), ("_id", -1)]).skip(skip).limit(limit)
         return [e async for e in cursor]
+
+    async def audit_count(self, admin_unit_id: str, **filters: Any) -> int:
+        return await self.store[CHAIN].count_documents(_audit_query(admin_unit_id, **filters))
 
     async def adopt_legacy_audit(self) -> int:
         return await self.chain.adopt(LEGACY_AUDIT)
@@ -254,6 +265,95 @@ class AccountsStore:
     async def clear_counters(self, account_id: str) -> None:
         """Every counter of the account (from anywhere, and from each address)."""
         await self.store[THROTTLE].delete_many({"account_id": account_id})
+
+    # what administrators' lists read: a subtree's units and accounts in a few queries ---------
+    async def subtree_units(self, area_id: str, *, parent_id: str | None = None) -> list[Unit]:
+        """The units under `area_id` (not itself), or only those directly under `parent_id`, without
+        their history (a list never shows it, and it is most of a renamed unit's document)."""
+        query = {"parent_id": parent_id} if parent_id else {"path": area_id}
+        return [_unit(d) async for d in self.store[UNITS].find(query, {"history": 0})]
+
+    async def units_by_id(self, unit_ids: list[str]) -> dict[str, Unit]:
+        return {d["_id"]: _unit(d) async for d in self.store[UNITS].find({"_id": {"$in": unit_ids}}, {"history": 0})}
+
+    async def child_counts(self, unit_ids: list[str]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        async for d in self.store[UNITS].find({"parent_id": {"$in": unit_ids}}, {"parent_id": 1}):
+            counts[d["parent_id"]] = counts.get(d["parent_id"], 0) + 1
+        return counts
+
+    async def accounts_of_units(self, unit_ids: list[str]) -> list[Account]:
+        """The units' accounts, to list them: without their password hash (never needed to list)."""
+        found = []
+        for start in range(0, len(unit_ids), 1000):
+            async for doc in self.store[ACCOUNTS].find({"unit_id": {"$in": unit_ids[start:start + 1000]}},
+                                                       {"password_hash": 0}):
+                found.append(Account(id=doc["_id"], version=doc["version"],
+                                     **{k: doc.get(k) for k in _ACCOUNT_FIELDS}))
+        return found
+
+    async def active_accounts_per_unit(self, unit_ids: list[str]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        async for doc in self.store[ACCOUNTS].find({"unit_id": {"$in": unit_ids}, "status": "active"}, {"unit_id": 1}):
+            counts[doc["unit_id"]] = counts.get(doc["unit_id"], 0) + 1
+        return counts
+
+    async def accounts_by_id(self, account_ids: list[str]) -> dict[str, Account]:
+        return {a.id: a for a in [Account(id=d["_id"], version=d["version"], **{k: d.get(k) for k in _ACCOUNT_FIELDS})
+                                  async for d in self.store[ACCOUNTS].find({"_id": {"$in": account_ids}},
+                                                                           {"password_hash": 0})]}
+
+    async def account_counters(self, account_ids: list[str]) -> dict[str, Counter]:
+        """Each account's sign-in counter from anywhere (domain/throttle.py), in one query."""
+        keys = [f"account:{a}" for a in account_ids]
+        found = {d["_id"]: _counter(d) async for d in self.store[THROTTLE].find({"_id": {"$in": keys}})}
+        return {a: found.get(f"account:{a}", Counter()) for a in account_ids}
+
+    async def signed_in(self, account_id: str, at: datetime) -> None:
+        await self.store[SIGN_INS].update_one({"_id": account_id}, {"$set": {"at": at}}, upsert=True)
+
+    async def last_sign_ins(self, account_ids: list[str]) -> dict[str, datetime]:
+        return {d["_id"]: d["at"] async for d in self.store[SIGN_INS].find({"_id": {"$in": account_ids}})}
+
+    # sheets checked, waiting to be stored ------------------------------------------------------
+    async def stage_sheet(self, kind: str, by: str, rows: list[dict[str, str]], keep: timedelta) -> str:
+        """Keep a checked sheet's rows for its issuer to store with one more click (as pairs: a
+        sheet's column names are not safe document keys). Sheets older than `keep` are dropped."""
+        now = datetime.now(UTC)
+        await self.store[STAGED].delete_many({"at": {"$lt": now - keep}})
+        staged_id = uuid.uuid4().hex
+        await self.store[STAGED].insert_one({"_id": staged_id, "kind": kind, "by": by, "at": now,
+                                             "rows": [list(r.items()) for r in rows]})
+        return staged_id
+
+    async def take_staged(self, staged_id: str, kind: str, by: str, keep: timedelta) -> list[dict[str, str]] | None:
+        """The staged sheet's rows, once: taking it deletes it (two clicks store it once)."""
+        doc = await self.store[STAGED].find_one_and_delete({"_id": staged_id, "kind": kind, "by": by})
+        if doc is None or doc["at"] < datetime.now(UTC) - keep:
+            return None
+        return [dict(pairs) for pairs in doc["rows"]]
+
+
+def _unit(doc: dict[str, Any]) -> Unit:
+    return Unit(doc["_id"], doc["code"], doc["name"], doc["level"], doc["parent_id"], doc["path"],
+                status=doc.get("status", "active"), merged_into=doc.get("merged_into"), history=doc.get("history", []),
+                version=doc["version"])
+
+
+def _audit_query(admin_unit_id: str, *, actor: str | None = None, action: str | None = None,
+                 unit: str | None = None, target: str | None = None, since: datetime | None = None,
+                 until: datetime | None = None) -> dict[str, Any]:
+    """What an administrator sees (its subtree), narrowed by who, what, where and when."""
+    query: dict[str, Any] = {"unit_lineage": {"$all": [admin_unit_id, unit]} if unit else admin_unit_id}
+    if actor:
+        query["$or"] = [{"actor_username": actor.lower()}, {"actor_id": actor}]
+    if action:
+        query["action"] = action
+    if target:
+        query["target_id"] = target
+    if since or until:
+        query["at"] = {**({"$gte": since} if since else {}), **({"$lt": until} if until else {})}
+    return query
 
 
 _ACCOUNT_FIELDS = [f for f in Account.__dataclass_fields__ if f not in ("id", "version", "events")]

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from . import handlers
 from .api import router
 from .exports import Export
+from .ministry_api import router as ministry_router
 from .settings import FormsSettings
 from .store import CampaignStore, DefinitionStore, SubmissionStore
 from .survey_api import router as survey_router
@@ -29,7 +30,7 @@ def build(settings: FormsSettings | None = None) -> tuple[FastAPI, FormsSettings
     runtime.startup.append(surveys.create_indexes)
     burst_window = timedelta(seconds=settings.survey_burst_window_seconds)
     runtime.background.append(lambda: surveys.keep_forgetting_fingerprints(burst_window))
-    app = runtime.app("MOHA forms", router, survey_router)
+    app = runtime.app("MOHA forms", router, survey_router, ministry_router)
     app.state.submissions = submissions
     app.state.definitions = definitions
     app.state.campaigns = CampaignStore(runtime.store)

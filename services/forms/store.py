@@ -132,6 +132,12 @@ class DefinitionStore:
         version = await self.latest_version(form_code)
         return await self.get(form_code, version) if version else None
 
+    async def versions(self, form_code: str | None = None) -> list[tuple[str, int]]:
+        """Every published (form code, version), or one form's, in order."""
+        query = {"form_code": form_code} if form_code else {}
+        found = [(d["form_code"], d["version"]) async for d in self.store[DEFINITIONS].find(query, {"document": 0})]
+        return sorted(found)
+
 
 class CampaignStore:
     def __init__(self, store: Store) -> None:

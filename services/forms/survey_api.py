@@ -42,6 +42,7 @@ from .domain.surveys import (
     may_manage_list,
     invitation_id as make_invitation_id,
     normalise_headers,
+    requirements,
     response_id,
     token_hash,
 )
@@ -195,6 +196,7 @@ async def reopen_list(survey_id: str, owner: str, body: ReasonRequest, principal
 def _list_view(lst: RespondentList) -> dict[str, Any]:
     return {"survey_id": lst.survey_id, "owner_unit_id": lst.owner_unit_id, "kind": lst.kind, "status": lst.status,
             "counts": lst.counts(), "total": len(lst.respondents),
+            "requirements": requirements(lst.kind, lst.respondents),
             "history": [{k: v.isoformat() if isinstance(v, datetime) else v for k, v in h.items()}
                         for h in lst.history]}
 
@@ -459,8 +461,13 @@ async def flags(survey_id: str, principal: CurrentPrincipal, store: Surveys) -> 
     if principal.role != "central_admin":
         raise Forbidden("Chỉ Bộ Nội vụ xem các dấu hiệu can thiệp")
     await _survey(store, survey_id)
+    found = await store.flags(survey_id)
+    # Whether each flagged response is voided already, for the Ministry judging them.
+    statuses = {rid: (r or {}).get("status") for rid in {rid for f in found for rid in f.get("response_ids", [])}
+                for r in [await store.response(rid)]}
     return [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in f.items() if k != "_id"}
-            | {"flag_id": f["_id"]} for f in await store.flags(survey_id)]
+            | {"flag_id": f["_id"], "statuses": {rid: statuses.get(rid) for rid in f.get("response_ids", [])}}
+            for f in found]
 
 
 @router.post("/surveys/{survey_id}/responses/{rid}/void", tags=["surveys"])
@@ -482,3 +489,38 @@ async def void(survey_id: str, rid: str, body: ReasonRequest, request: Request, 
         unit_lineage=[principal.unit_id, response["owner_unit_id"]], survey_id=survey_id,
         owner_unit_id=response["owner_unit_id"], group=response["group"]))
     return {"response_id": rid, "status": "voided", "reason": body.reason}
+
+
+# What the survey pages need (issue 15): the surveys one may see, and every list of one ----------
+@router.get("/surveys", tags=["surveys"])
+async def list_surveys(principal: CurrentPrincipal, store: Surveys, tree: Units) -> list[dict[str, Any]]:
+    """The surveys the caller may see (as `GET /surveys/{id}` decides), newest list deadline first,
+    each with the lists the caller keeps (`my_lists`)."""
+    found = []
+    for survey in await store.surveys():
+        if principal.role != "central_admin" and not await tree.reaches_scope(principal, survey["owner_unit_ids"]):
+            continue
+        mine = [o for o, kind in survey["owners"].items() if may_manage_list(principal, o, kind)]
+        found.append({**_survey_view(survey), "my_lists": mine if principal.role != "central_admin" else []})
+    return sorted(found, key=lambda s: (s["list_deadline"], s["survey_id"]), reverse=True)
+
+
+@router.get("/surveys/{survey_id}/lists", tags=["surveys"])
+async def survey_lists(survey_id: str, principal: CurrentPrincipal, store: Surveys, tree: Units
+                       ) -> list[dict[str, Any]]:
+    """Every ministry's and province's list for the Ministry: its state, how many per group and
+    whether the seed's rules are met, without the people; a ministry or province gets its own."""
+    survey = await _survey(store, survey_id)
+    if not await tree.reaches_scope(principal, survey["owner_unit_ids"]):
+        raise NotFound("Không có cuộc điều tra này")
+    found = []
+    for owner, kind in survey["owners"].items():
+        if not may_manage_list(principal, owner, kind):
+            continue
+        lst = await store.list_of(survey_id, owner) or RespondentList(f"{survey_id}:{owner}", survey_id, owner, kind)
+        unit = await tree.get(owner)
+        sent = [h["at"] for h in lst.history if h["action"] == "submitted"]
+        view = {k: v for k, v in _list_view(lst).items() if k != "history"}
+        found.append({**view, "owner_name": unit["name"] if unit else owner, "listed": lst.version > 0,
+                      "submitted_at": sent[-1].isoformat() if sent else None})
+    return found

@@ -58,6 +58,10 @@ class SurveyStore:
     async def survey(self, survey_id: str) -> dict[str, Any] | None:
         return await self.store[SURVEYS].find_one({"_id": survey_id})
 
+    async def surveys(self) -> list[dict[str, Any]]:
+        """Every survey (a few a year)."""
+        return [s async for s in self.store[SURVEYS].find({})]
+
     # respondent lists ---------------------------------------------------------------------
     async def list_of(self, survey_id: str, owner_unit_id: str) -> RespondentList | None:
         doc = await self.store.find(LISTS, f"{survey_id}:{owner_unit_id}")

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from . import handlers
 from .api import router
 from .mailer import Mailer
+from .notices_api import router as notices_router
 from .notifier import Notifier
 from .scheduler import Scheduler
 from .settings import NotificationsSettings
@@ -26,7 +27,7 @@ def build(settings: NotificationsSettings | None = None) -> tuple[FastAPI, Notif
     handlers.subscribe(runtime, store, notifier)
     runtime.startup.append(store.create_indexes)
     runtime.background += [mailer.run, scheduler.run]
-    app = runtime.app("MOHA notifications", router)
+    app = runtime.app("MOHA notifications", router, notices_router)
     app.state.notifications = store
     app.state.notifier = notifier
     app.state.scheduler = scheduler

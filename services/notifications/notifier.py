@@ -29,7 +29,7 @@ class Notifier:
         text = render(template, display_name=recipient["display_name"], **values)
         nid = notice_id(cause_id, recipient["_id"])
         if in_app:
-            await self.store.add_notice(nid, recipient["_id"], text.subject, text.body, template)
+            await self.store.add_notice(nid, recipient["_id"], text.subject, text.body, template, cause_id=cause_id)
         if recipient.get("email"):
             await self.store.add_delivery(Delivery(id=nid + ":email", account_id=recipient["_id"],
                                                    to=recipient["email"], subject=text.subject, body=text.body,

@@ -38,6 +38,8 @@ class NotificationStore:
 
     async def create_indexes(self) -> None:
         await self.store[NOTICES].create_index([("account_id", 1), ("created_at", -1)])
+        await self.store[NOTICES].create_index("cause_id")  # who was told of a notice, and who read it
+        await self.store[BROADCASTS].create_index([("sender_id", 1), ("at", -1)])
 
     # recipients ---------------------------------------------------------------------------
     async def upsert_recipient(self, account_id: str, unit_id: str, **fields: Any) -> None:
@@ -150,11 +152,12 @@ class NotificationStore:
             "status": notice_state("sent", recipients), "recipients": recipients, "emailed": emailed}})
 
     # notices (in-app inbox) ---------------------------------------------------------------
-    async def add_notice(self, notice_id: str, account_id: str, title: str, body: str, kind: str) -> None:
+    async def add_notice(self, notice_id: str, account_id: str, title: str, body: str, kind: str,
+                         cause_id: str | None = None) -> None:
         try:  # never versioned: the insert alone is enough
             await self.store[NOTICES].insert_one({
                 "_id": notice_id, "account_id": account_id, "title": title, "body": body, "kind": kind,
-                "read": False, "created_at": datetime.now(UTC),
+                "read": False, "created_at": datetime.now(UTC), "cause_id": cause_id,
             })
         except DuplicateKeyError:
             pass
@@ -173,8 +176,35 @@ class NotificationStore:
         notice = await notices.find_one({"_id": notice_id})  # by _id alone: FerretDB pushes only that down
         if notice is None or notice["account_id"] != account_id:
             return False
-        await notices.update_one({"_id": notice_id}, {"$set": {"read": True}})
+        if not notice["read"]:  # the first reading is the one its sender wants to know of
+            await notices.update_one({"_id": notice_id, "read": False}, {"$set": {"read": True,
+                                                                                  "read_at": datetime.now(UTC)}})
         return True
+
+    # what a sender sees of its notices: to whom each was delivered, and who read it ------
+    async def broadcasts_sent(self, sender_id: str | None, skip: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        """The notices an administrator sent (every one, for None), newest first."""
+        query = {"sender_id": sender_id} if sender_id else {}
+        found = [b async for b in self.store[BROADCASTS].find(query).sort("at", DESCENDING).skip(skip).limit(limit)]
+        return found, await self.store[BROADCASTS].count_documents(query)
+
+    async def broadcast_reads(self, broadcast_id: str) -> int:
+        return await self.store[NOTICES].count_documents({"cause_id": broadcast_id, "read": True})
+
+    async def broadcast_notices(self, broadcast_id: str, read: bool | None, skip: int, limit: int
+                                ) -> tuple[list[dict[str, Any]], int]:
+        query: dict[str, Any] = {"cause_id": broadcast_id}
+        if read is not None:
+            query["read"] = read
+        found = [n async for n in self.store[NOTICES].find(query, {"body": 0}).sort("_id", 1).skip(skip).limit(limit)]
+        return found, await self.store[NOTICES].count_documents(query)
+
+    async def deliveries_of(self, delivery_ids: list[str]) -> dict[str, dict[str, Any]]:
+        return {d["_id"]: d async for d in self.store[DELIVERIES].find(
+            {"_id": {"$in": delivery_ids}}, {"status": 1, "attempts": 1, "last_error": 1})}
+
+    async def recipients_by_id(self, account_ids: list[str]) -> dict[str, dict[str, Any]]:
+        return {r["_id"]: r async for r in self.store[RECIPIENTS].find({"_id": {"$in": account_ids}})}
 
     # deliveries ---------------------------------------------------------------------------
     async def add_delivery(self, delivery: Delivery) -> None:

@@ -116,7 +116,11 @@ class Page:
     def no_horizontal_scroll(self) -> None:
         widths = self.d.execute_script(
             "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-        assert widths[0] <= widths[1], f"{self.path()} scrolls sideways at {widths[1]}px: {widths[0]}px wide"
+        if widths[0] > widths[1]:
+            wide = self.d.execute_script("""const w = document.documentElement.clientWidth;
+                return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w + 1)
+                  .slice(-5).map(e => e.tagName + '#' + e.id + '.' + e.className);""")
+            raise AssertionError(f"{self.path()} scrolls sideways at {widths[1]}px: {widths[0]}px wide ({wide})")
 
     def shot(self, name: str, show: str | None = None) -> None:
         """A screenshot for docs/screenshots; `show`: an element id to bring into view first."""

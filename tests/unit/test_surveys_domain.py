@@ -134,3 +134,24 @@ def test_answers_close_after_the_deadline_day():
     with pytest.raises(Conflict) as closed:
         check_answer_window(date(2023, 3, 3), date(2023, 3, 4))
     assert closed.value.code == "survey_closed" and "03/03/2023" in closed.value.message
+
+
+def test_the_counts_per_group_beside_what_the_seed_requires():
+    from services.forms.domain.surveys import requirements
+
+    people = [{"group": "cong_chuc_cchc", "organisation": "Vụ Pháp chế"},
+              {"group": "cong_chuc_cchc", "organisation": "vụ  pháp chế"},
+              {"group": "cong_chuc_cchc", "organisation": "Văn phòng Bộ"},
+              {"group": "lanh_dao_hoi", "organisation": "Hội Luật gia"},
+              {"group": "lanh_dao_hoi", "organisation": "Hội Luật gia"},
+              {"group": "lanh_dao_vu", "organisation": ""}]
+    found = {r["group"]: r for r in requirements("ministry", people)}
+    assert list(found) == ["lanh_dao_vu", "lanh_dao_so", "lanh_dao_phong_so", "cong_chuc_cchc", "lanh_dao_hoi"]
+    assert (found["lanh_dao_vu"]["count"], found["lanh_dao_vu"]["met"]) == (1, True)
+    assert (found["lanh_dao_so"]["met"], found["lanh_dao_so"]["note"]) == (False, "Chưa có người nào trong nhóm")
+    # Two per ministry unit: the Vụ has its two (however its name was typed), the Văn phòng one.
+    assert found["cong_chuc_cchc"]["note"] == "2 đơn vị thuộc bộ; 1 đơn vị chưa đủ 2 người"
+    assert not found["cong_chuc_cchc"]["met"] and found["cong_chuc_cchc"]["rule"].startswith("02 công chức")
+    assert found["lanh_dao_hoi"]["note"] == "1/5 Hội/Hiệp hội" and found["lanh_dao_hoi"]["met"]
+    assert [r["group"] for r in requirements("province", [])] == [
+        "dai_bieu_hdnd", "lanh_dao_so", "lanh_dao_phong_so", "lanh_dao_ubnd_huyen"]

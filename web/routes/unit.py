@@ -5,6 +5,7 @@ every role."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import quote
 
@@ -27,12 +28,16 @@ Signed = Depends(shared.signed_in)
 @router.get("/")
 async def home(request: Request, session: Session = Signed) -> Response:
     if session.is_unit:
-        found = await api(request, "forms", "GET", f"/units/{session.unit_id}/campaigns", session=session)
+        # A ministry's focal point holds its unit's account: its survey lists are on its home page.
+        found, surveys = await asyncio.gather(
+            api(request, "forms", "GET", f"/units/{session.unit_id}/campaigns", session=session),
+            api(request, "forms", "GET", "/surveys", session=session))
         rows = [_campaign_row(c) for c in found["items"]]
         today = today_in_vietnam().isoformat()
         return await render(request, "home_unit.html", title="Trang chủ",
                             campaigns=[c for c in rows if c["opens_on"] <= today <= c["closes_on"]],
-                            closed=[c for c in rows if not c["opens_on"] <= today <= c["closes_on"]])
+                            closed=[c for c in rows if not c["opens_on"] <= today <= c["closes_on"]],
+                            surveys=[s for s in surveys if s["my_lists"]])
     campaigns = await api(request, "forms", "GET", "/campaigns", session=session)
     queue = None
     if session.is_supervisor:

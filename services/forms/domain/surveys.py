@@ -296,3 +296,44 @@ def may_manage_list(by: Principal, owner_unit_id: str, kind: Kind) -> bool:
     if by.unit_id != owner_unit_id:
         return False
     return by.role == "province_admin" if kind == "province" else True
+
+
+# What the seed asks of each group (Công văn 385/BNV-CCHC §1), beside what a list holds --------
+REQUIRED: dict[str, dict[str, str]] = {
+    "ministry": {
+        "lanh_dao_vu": "Tất cả lãnh đạo cấp vụ thuộc bộ (lãnh đạo vụ, cục, tổng cục và tương đương)",
+        "lanh_dao_so": "Tất cả lãnh đạo cấp sở đánh giá cho bộ (Giám đốc, Phó Giám đốc và tương đương)",
+        "lanh_dao_phong_so": "Tất cả lãnh đạo phòng chuyên môn thuộc các sở đánh giá cho bộ",
+        "cong_chuc_cchc": f"{CCHC_PER_UNIT:02d} công chức phụ trách cải cách hành chính ở mỗi đơn vị thuộc bộ",
+        "lanh_dao_hoi": f"Tất cả lãnh đạo Hội/Hiệp hội đánh giá cho bộ, tối đa {MAX_ASSOCIATIONS} Hội/Hiệp hội",
+    },
+    "province": {
+        "dai_bieu_hdnd": "Tất cả đại biểu Hội đồng nhân dân cấp tỉnh",
+        "lanh_dao_so": "Tất cả lãnh đạo các cơ quan chuyên môn cấp tỉnh (Giám đốc, Phó Giám đốc và tương đương)",
+        "lanh_dao_phong_so": "Tất cả lãnh đạo phòng chuyên môn thuộc các sở (Trưởng phòng, Phó Trưởng phòng)",
+        "lanh_dao_ubnd_huyen": "Tất cả lãnh đạo Ủy ban nhân dân cấp huyện (Chủ tịch, Phó Chủ tịch)",
+    },
+}
+
+
+def requirements(kind: Kind, respondents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each group's count beside the seed's rule, and whether the list meets what can be checked
+    of it: "all of them" cannot be counted from here, so a group needs at least one person; the
+    reform officials two per ministry unit; the associations at most five (more is refused at import)."""
+    found = []
+    for group, label in GROUPS[kind].items():
+        members = [p for p in respondents if p["group"] == group]
+        note, met = None, bool(members)
+        if group == "cong_chuc_cchc" and members:
+            per_unit = Counter(_name_key(p["organisation"]) for p in members)
+            short = sum(1 for n in per_unit.values() if n < CCHC_PER_UNIT)
+            note = f"{len(per_unit)} đơn vị thuộc bộ" + (f"; {short} đơn vị chưa đủ {CCHC_PER_UNIT} người"
+                                                         if short else f", mỗi đơn vị đủ {CCHC_PER_UNIT} người")
+            met = not short
+        elif group == "lanh_dao_hoi" and members:
+            note = f"{len({_name_key(p['organisation']) for p in members})}/{MAX_ASSOCIATIONS} Hội/Hiệp hội"
+        if not members:
+            note = "Chưa có người nào trong nhóm"
+        found.append({"group": group, "label": label, "count": len(members), "rule": REQUIRED[kind][group],
+                      "note": note, "met": met})
+    return found
