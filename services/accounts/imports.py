@@ -19,7 +19,7 @@ from chassis.store import StaleVersion
 from .domain import imports, model
 from .domain.model import Unit
 from chassis.sheets import ROW, write_csv, write_xlsx
-from .store import CREDENTIALS_TAKEN, UNIT_CODES, USERNAMES, AccountsStore
+from .store import UNIT_CODES, USERNAMES, AccountsStore
 
 log = get_logger("accounts.imports")
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any

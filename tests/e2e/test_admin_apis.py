@@ -138,7 +138,9 @@ def test_the_audit_trail_filtered_paged_and_exported(client, province):
                                    headers=p["padm"]["auth"])
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
-    assert rows[0][:2] == ["Thời điểm", "Việc"] and len(rows) == 3 and "Quên mật khẩu c" in rows[1][7]
+    # Ids and kinds only (decision 0016): the reason stays in the account's own history.
+    assert rows[0][:2] == ["Thời điểm", "Việc"] and len(rows) == 3 and rows[1][1] == "password_reset"
+    assert "Quên mật khẩu" not in exported.text
     sheet = client.accounts.get("/audit/export", params={"action": "password_reset"}, headers=p["padm"]["auth"])
     assert len(list(load_workbook(io.BytesIO(sheet.content)).active.iter_rows())) == 3
     assert client.accounts.get("/audit/export", headers=p["sup1"]["auth"]).status_code == 403
@@ -166,7 +168,9 @@ def test_a_sheet_is_checked_storing_nothing_then_stored_once_by_its_issuer(clien
     assert client.accounts.get("/units", params={"q": f"n1{t}"}, headers=p["d1adm"]["auth"]).json()["total"] == 0
 
     good = client.accounts.post("/units/import/check", content=to_csv(bad[:1]),
-                                headers={**p["d1adm"]["auth"], **CSV}).json()
+                                headers={**p["d1adm"]["auth"], **CSV})
+    assert good.status_code == 200, good.text
+    good = good.json()
     assert good["valid"] and good["preview"] == [{"row": 2, "code": f"n1{t}", "name": "Xã Mới Một",
                                                   "level": "commune", "parent_code": d1}]
     assert client.accounts.get("/units", params={"q": f"n1{t}"}, headers=p["d1adm"]["auth"]).json()["total"] == 0
