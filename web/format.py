@@ -130,8 +130,10 @@ AUDIT_ACTIONS = {
     "units_imported": "Nhập đơn vị từ tệp",
     "accounts_imported": "Cấp tài khoản từ tệp",
     "credentials_downloaded": "Tải danh sách mật khẩu ban đầu",
+    "audit_exported": "Tải nhật ký hệ thống",
 }
-OUTCOMES = {"ok": "Thành công", "wrong_password": "Sai mật khẩu", "throttled": "Bị chặn tạm thời"}
+OUTCOMES = {"ok": "Thành công", "wrong_password": "Sai mật khẩu", "throttled": "Bị chặn tạm thời",
+            "unknown_name": "Tên đăng nhập không tồn tại", "inactive": "Tài khoản đã thu hồi"}
 UNIT_LEVELS = {"province": "Tỉnh", "district": "Huyện", "commune": "Xã", "agency": "Cơ quan, đơn vị"}
 
 

@@ -135,7 +135,10 @@ class DefinitionStore:
     async def versions(self, form_code: str | None = None) -> list[tuple[str, int]]:
         """Every published (form code, version), or one form's, in order."""
         query = {"form_code": form_code} if form_code else {}
-        found = [(d["form_code"], d["version"]) async for d in self.store[DEFINITIONS].find(query, {"document": 0})]
+        # `form_version` since definitions are published through the store's commit (whose own
+        # `version` is the document's); older documents kept the form's version in `version`.
+        found = [(d["form_code"], d.get("form_version", d["version"]))
+                 async for d in self.store[DEFINITIONS].find(query, {"document": 0})]
         return sorted(found)
 
 

@@ -19,7 +19,7 @@ from tests.e2e.test_par_survey import LINK, answers, sheet_csv, survey  # noqa: 
 from tests.support.platform import bearer, eventually, new_password_for
 
 pytestmark = pytest.mark.e2e
-ENTRY_FIELDS = {"at", "action", "outcome", "actor_id", "actor_username", "target_id", "ip", "details"}
+ENTRY_FIELDS = {"at", "action", "outcome", "actor_id", "actor_username", "target_id", "ip", "details", "target_label"}
 
 
 def chain(platform, mongo_url, service: str) -> list[dict]:

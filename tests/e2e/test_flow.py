@@ -1,6 +1,7 @@
 """One form across the four processes over the real broker and store: submit, review, approve or
 return, and the unit told in its inbox and by e-mail."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -30,7 +31,15 @@ def ensure_campaign(client, campaign, form_code="1/HC-TB", review_levels=("distr
 def submit(client, auth, unit_id, answers=ANSWERS, campaign="dtcshc-2021", **extra):
     ensure_campaign(client, campaign)
     body = {"campaign_id": campaign, "form_code": "1/HC-TB", "unit_id": unit_id, "answers": answers, **extra}
-    return client.forms.post("/submissions", json=body, headers=auth)
+    # A unit registered a moment ago reaches forms by event: until then forms says so (409
+    # unit_unknown, "try again"), as it would to a person; on a loaded machine that takes seconds.
+    deadline = time.monotonic() + 30
+    while True:
+        response = client.forms.post("/submissions", json=body, headers=auth)
+        if response.status_code != 409 or response.json()["error"]["code"] != "unit_unknown" \
+                or time.monotonic() > deadline:
+            return response
+        time.sleep(0.2)
 
 
 def open_task_for(client, supervisor_auth, submission_id, revision, timeout=20.0):

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.e2e.conftest import admin_auth
 from tests.e2e.test_flow import open_task_for, submit
 from tests.support.platform import eventually
 
@@ -15,10 +16,11 @@ OK, HIDDEN = 200, 404
 
 
 @pytest.fixture(scope="module")
-def tree(client, admin):
+def tree(client):
     """Province P with districts D1 (units A, B) and D2 (unit C), and another province Q; a
     submission and a review task for A, B and C; accounts of every role (a reporting unit at the
     district level too)."""
+    admin = admin_auth(client)
     t = uuid.uuid4().hex[:6]
     P = client.new_unit(admin, "root", f"mP{t}", "Tỉnh", "province")
     D1 = client.new_unit(admin, P["unit_id"], f"mD1{t}", "Huyện 1", "district")

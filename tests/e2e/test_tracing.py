@@ -21,7 +21,8 @@ SERVER, CONSUMER = 2, 5  # OTLP span kinds
 def traced(broker_admin_url, mongo_url, run_id, tmp_path):
     with OtlpReceiver() as receiver, separate_platform(
             "traced", broker_admin_url, mongo_url, run_id, tmp_path, OTEL_TRACES_EXPORTER="otlp",
-            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY="200") as (platform, _smtp):
+            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY="200",
+            LOG_LEVEL="debug") as (platform, _smtp):  # "event handled" is a debug line
         platform.start(("accounts", "forms", "approvals", "notifications"))
         yield platform, receiver
 

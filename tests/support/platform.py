@@ -45,6 +45,7 @@ class Client:
         self.platform = platform
         self.http = {name: httpx.Client(base_url=s.url, timeout=15.0) for name, s in platform.services.items()}
         self.admin_auth: dict[str, str] = {}
+        self.admin_signed_in_at = 0.0
         self.campaigns: set[tuple[str, str]] = set()
 
     def __getattr__(self, service: str) -> httpx.Client:
