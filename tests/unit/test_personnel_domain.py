@@ -78,6 +78,8 @@ def test_the_bundled_definitions_are_valid_data():
                                   "message": "x"}), "unknown processes"),
     (lambda d: d["processes"][0].update(status="vanished"), "unknown status"),
     (lambda d: d["fields"][7].update(code_list="no_list"), "unknown code lists"),
+    # A pattern that is no regular expression is the definition's error (400), not the server's.
+    (lambda d: d["fields"][0].update(pattern="ab\\"), "pattern is not a regular expression"),
 ])
 def test_a_definition_that_does_not_hold_together_is_refused(change, message):
     data = json.loads((DEFINITIONS / "official.v1.json").read_text(encoding="utf-8"))

@@ -63,7 +63,10 @@ class FieldDef(Strict):
         if self.unique and not self.indexed:
             raise ValueError(f"field {self.code}: a unique field is indexed")
         if self.pattern is not None:
-            re.compile(self.pattern)
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:  # not a ValueError: pydantic would let it through as a 500
+                raise ValueError(f"field {self.code}: pattern is not a regular expression ({exc})") from exc
         return self
 
 
