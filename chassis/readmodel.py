@@ -68,19 +68,32 @@ async def apply(collection: AsyncCollection, doc_id: Any, part: str, order: Orde
     """Set `fields` (the part `part`) of the document `doc_id` if `order` is newer than what set
     them last, creating the document if needed (unless `upsert` is False: then a document not
     there is left alone); `facts` are set either way. True if the part was set."""
-    update = {"$set": {**fields, **(facts or {}), order_field(part): order}}
-    where = {"_id": doc_id, **_newer(part, order)}
+    return bool(await apply_parts(collection, doc_id, order, {part: fields}, facts=facts, upsert=upsert))
+
+
+async def apply_parts(collection: AsyncCollection, doc_id: Any, order: Order,
+                      parts: Mapping[str, Mapping[str, Any]], *, facts: Mapping[str, Any] | None = None,
+                      upsert: bool = True) -> set[str]:
+    """One event setting several parts (a unit's registration: its name and its place): in one
+    write when all of them are older, so that nobody reads half of a first event; otherwise each
+    part on its own. The parts it set."""
+    update = {"$set": {**{k: v for fields in parts.values() for k, v in fields.items()}, **(facts or {}),
+                       **{order_field(part): order for part in parts}}}
+    where = {"_id": doc_id, **{k: v for part in parts for k, v in _newer(part, order).items()}}
     try:
         result = await collection.update_one(where, update, upsert=upsert)
     except DuplicateKeyError:
-        # The document exists: either its part is as new or newer, or a concurrent first event
+        # The document exists: either a part is as new or newer, or a concurrent first event
         # created it between our filter and our insert. Without upsert the same filter decides.
         result = await collection.update_one(where, update)
     if result.matched_count or result.upserted_id is not None:
-        return True
-    if facts:
+        return set(parts)
+    if len(parts) > 1:
+        return {part for part, fields in parts.items()
+                if await apply_parts(collection, doc_id, order, {part: fields}, facts=facts, upsert=upsert)}
+    if facts and upsert:
         await collection.update_one({"_id": doc_id}, {"$set": dict(facts)})
-    return False
+    return set()
 
 
 async def apply_many(collection: AsyncCollection, query: Mapping[str, Any], part: str, order: Order,
@@ -90,6 +103,16 @@ async def apply_many(collection: AsyncCollection, query: Mapping[str, Any], part
     result = await collection.update_many({**query, **_newer(part, order)},
                                           {"$set": {**fields, order_field(part): order}})
     return result.modified_count
+
+
+async def add_to_set(collection: AsyncCollection, doc_id: Any, field: str, value: Any) -> None:
+    """Add `value` to the set `field` of `doc_id` (a unit's accounts), creating the document if
+    needed: a set that only grows is the same whatever order its items come in."""
+    update = {"$addToSet": {field: value}}
+    try:
+        await collection.update_one({"_id": doc_id}, update, upsert=True)
+    except DuplicateKeyError:  # created by a concurrent first item a moment ago
+        await collection.update_one({"_id": doc_id}, update)
 
 
 async def insert_fact(collection: AsyncCollection, doc: Mapping[str, Any]) -> bool:

@@ -143,10 +143,8 @@ class CampaignDirectory:
         self.campaigns = store[CAMPAIGNS]
 
     async def add(self, event: CampaignOpened) -> None:
-        try:
-            await self.campaigns.insert_one({"_id": event.campaign_id, **event.model_dump(mode="json")})
-        except DuplicateKeyError:
-            pass  # seen before: a campaign never changes once opened
+        # A fact: a campaign never changes once opened.
+        await readmodel.insert_fact(self.campaigns, {"_id": event.campaign_id, **event.model_dump(mode="json")})
 
     async def get(self, campaign_id: str) -> CampaignOpened | None:
         doc = await self.campaigns.find_one({"_id": campaign_id})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -40,8 +41,10 @@ def envelopes(events: Sequence[Event], start: datetime | None = None) -> list[En
     at = start or datetime(2026, 4, 1, tzinfo=UTC)
     out = []
     for index, event in enumerate(events):
-        # Some commits share a time to the microsecond (ties are broken by the id).
-        out.append(Envelope.wrap(event).model_copy(update={"time": at + timedelta(microseconds=index // 2)}))
+        # Some commits share a time to the microsecond: their ids break the tie, here in the order
+        # of the list, so that folding the list in order is the truth.
+        envelope = Envelope.wrap(event, event_id=f"{index:06d}-{uuid.uuid4()}")
+        out.append(envelope.model_copy(update={"time": at + timedelta(microseconds=index // 2)}))
     return out
 
 
