@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import asdict
+from types import SimpleNamespace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -17,6 +19,11 @@ from chassis.tree import UnitDirectory
 from moha_contracts import (
     BY_TYPE,
     AccountIssued,
+    DraftStarted,
+    FormApproved,
+    FormRejected,
+    FormSubmitted,
+    ReviewTaskClaimed,
     AccountRevoked,
     AccountRoleChanged,
     PasswordChanged,
@@ -31,7 +38,10 @@ from moha_contracts import (
     UnitRetired,
 )
 
-from services.approvals.store import ASSIGNMENTS, TaskStore
+from services.approvals.domain.model import ReviewTask
+from services.approvals.domain.progress import fact_of, fold
+from services.approvals.handlers import subscribe as subscribe_approvals
+from services.approvals.store import ASSIGNMENTS, CampaignDirectory, MoveReviewStore, ProgressStore, TaskStore
 from services.notifications.store import NotificationStore
 from services.personnel.store import CHANGES, RECORDS, RecordStore
 from tests.support.deliveries import Handlers, deliver_concurrently, envelopes
@@ -319,3 +329,73 @@ async def test_personnel_changes_count_the_latest_correction_in_the_latest_area(
     assert got == truth_counts
     assert {tuple(d["lineage"]) async for d in stores[0][CHANGES].find({})} == {tuple(lineage)}
     assert (await stores[0][RECORDS].find_one({"_id": "r1"}))["lineage"] == lineage
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_open_review_tasks_follow_their_unit_to_its_last_place(stores, seed):
+    rng = random.Random(seed)
+    at = datetime(2026, 4, 1, tzinfo=UTC)
+    events: list = [
+        UnitRegistered(unit_id="root", code="00", name="Tỉnh", level="province", parent_id=None, path=[]),
+        *[UnitRegistered(unit_id=d, code=f"0{n}", name=d, level="district", parent_id="root", path=["root"])
+          for n, d in enumerate(("d1", "d2", "d3"), 1)],
+        UnitRegistered(unit_id="c", code="10", name="Xã", level="commune", parent_id="d1", path=["root", "d1"]),
+    ]
+    district = "d1"
+    for n in range(12):
+        district = rng.choice(["d1", "d2", "d3"])
+        events.append(UnitMoved(unit_id="c", parent_id=district, path=["root", district], previous_parent_id=None,
+                                reason="sắp xếp", moved_at=at + timedelta(seconds=n)))
+    task = ReviewTask.open(submission_id="s1", campaign_id="k", unit_id="c", unit_lineage=["root", "d1", "c"],
+                           revision=1, submitted_at=at, chain=["d1", "root"], review_levels=["district", "province"])
+    assert await TaskStore(stores[0]).add(task)
+    replicas = []
+    for store in stores:
+        handlers = Handlers()
+        subscribe_approvals(SimpleNamespace(units=UnitDirectory(store), consumers=handlers),  # type: ignore[arg-type]
+                            TaskStore(store), CampaignDirectory(store), ProgressStore(store), MoveReviewStore(store))
+        replicas.append(handlers)
+
+    async def handle(consumer: int, envelope):
+        await replicas[consumer].dispatch(envelope, BY_TYPE[envelope.type])
+
+    await deliver_concurrently(envelopes(events), handle, consumers=CONSUMERS, rng=rng)
+    got = await TaskStore(stores[0]).get(task.id)
+    assert (got.unit_lineage, got.chain, got.reviewer_unit_id) == (["root", district, "c"], [district, "root"], district)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_progress_is_the_fold_of_its_facts(stores, seed):
+    rng = random.Random(seed)
+    at = datetime(2026, 4, 1, tzinfo=UTC)
+    events: list = []
+    for unit in ("c1", "c2", "c3"):
+        events.append(DraftStarted(submission_id=f"s-{unit}", campaign_id="k", form_code="1/HC-TB", unit_id=unit,
+                                   started_by="x", started_at=at))
+        for revision in range(1, rng.randint(2, 4)):
+            when = at + timedelta(hours=revision)
+            events.append(FormSubmitted(submission_id=f"s-{unit}", campaign_id="k", form_code="1/HC-TB", unit_id=unit,
+                                        revision=revision, submitted_by="x", submitted_at=when, answers={}))
+            events.append(ReviewTaskClaimed(task_id=f"t{revision}", submission_id=f"s-{unit}", campaign_id="k",
+                                            unit_id=unit, revision=revision, level=1, claimed_by="sup",
+                                            claimed_at=when + timedelta(minutes=1)))
+            if rng.random() < 0.5:
+                events.append(FormRejected(task_id=f"t{revision}", submission_id=f"s-{unit}", unit_id=unit,
+                                           revision=revision, level=1, reason="sai", rejected_by="sup",
+                                           rejected_at=when + timedelta(minutes=2), campaign_id="k"))
+            else:
+                events.append(FormApproved(task_id=f"t{revision}", submission_id=f"s-{unit}", unit_id=unit,
+                                           revision=revision, level=1, final=rng.random() < 0.5, approved_by="sup",
+                                           approved_at=when + timedelta(minutes=2), campaign_id="k"))
+                break
+    published = envelopes(events)
+    truth = fold([fact_of(e) for e in events])
+    replicas = [ProgressStore(s) for s in stores]
+
+    async def handle(consumer: int, envelope):
+        if (fact := fact_of(envelope.open(BY_TYPE[envelope.type]))) is not None:
+            await replicas[consumer].record(envelope.id, fact)
+
+    await deliver_concurrently(published, handle, consumers=CONSUMERS, rng=rng)
+    got = await replicas[0].of_units("k", ["c1", "c2", "c3"])
+    assert {unit: asdict(p) for unit, p in got.items()} == {key[1]: asdict(p) for key, p in truth.items()}
