@@ -49,11 +49,11 @@ def envelopes(events: Sequence[Event], start: datetime | None = None) -> list[En
 
 
 async def deliver_concurrently(envelopes_: Sequence[Envelope], handle: Callable[[int, Envelope], Awaitable[None]],
-                               *, consumers: int, rng: random.Random, copies: int = 2, prefetch: int = 8,
+                               *, consumers: int, rng: random.Random, copies: int = 3, prefetch: int = 8,
                                attempts: int = 200) -> None:
-    """Every envelope `copies` times or more, shuffled, spread over `consumers` (handle gets the
+    """Every envelope twice to `copies` times, shuffled, spread over `consumers` (handle gets the
     consumer's number), each handling up to `prefetch` at once; a failure is delivered again later."""
-    deliveries = [e for e in envelopes_ for _ in range(rng.randint(1, copies))]
+    deliveries = [e for e in envelopes_ for _ in range(rng.randint(2, copies))]
     rng.shuffle(deliveries)
     queues: list[asyncio.Queue[tuple[Envelope, int]]] = [asyncio.Queue() for _ in range(consumers)]
     for envelope in deliveries:
