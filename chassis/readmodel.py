@@ -124,9 +124,3 @@ async def insert_fact(collection: AsyncCollection, doc: Mapping[str, Any]) -> bo
         return False
     return True
 
-
-def without_orders(doc: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """A read model's document as its readers expect it, without the orders of its parts."""
-    if doc is None:
-        return None
-    return {k: v for k, v in doc.items() if k != ORDERS}
