@@ -14,6 +14,7 @@ from datetime import datetime
 
 from moha_contracts import AccountRevoked, AccountRoleChanged, Envelope, PasswordChanged, PasswordReset
 
+from . import readmodel
 from .auth import Principal, Unauthenticated
 from .messaging import EventConsumers
 from .store import Store
@@ -29,8 +30,11 @@ class SessionDirectory:
         consumers.on(PasswordChanged)(self._on_password_changed)
         consumers.on(AccountRoleChanged)(self._on_role_changed)
 
+    # Both parts only ever move one way, ordered by their own value (chassis/readmodel.py): a
+    # revocation is for good, and the line before which tokens end only moves forward; so events
+    # seen late, twice or at once undo nothing, and an account's first events may come in any order.
     async def _on_revoked(self, envelope: Envelope, event: AccountRevoked) -> None:
-        await self.sessions.update_one({"_id": event.account_id}, {"$set": {"revoked": True}}, upsert=True)
+        await readmodel.apply(self.sessions, event.account_id, "=revoked_at", event.revoked_at, {"revoked": True})
 
     async def _on_password_reset(self, envelope: Envelope, event: PasswordReset) -> None:
         await self._end_tokens_before(event.account_id, event.reset_at)
@@ -44,9 +48,7 @@ class SessionDirectory:
         await self._end_tokens_before(event.account_id, event.changed_at)
 
     async def _end_tokens_before(self, account_id: str, valid_after: datetime) -> None:
-        # Events may come out of order, and two at once: only ever move the line forward, in one
-        # atomic update ($max), not a read then a write that could undo a later line.
-        await self.sessions.update_one({"_id": account_id}, {"$max": {"valid_after": valid_after}}, upsert=True)
+        await readmodel.apply(self.sessions, account_id, "=valid_after", valid_after, {})
 
     async def check(self, principal: Principal) -> None:
         record = await self.sessions.find_one({"_id": principal.account_id})

@@ -1,4 +1,5 @@
-"""Each service's own read model of the administrative tree, fed by UnitRegistered.
+"""Each service's own read model of the administrative tree, fed by UnitRegistered, UnitRenamed,
+UnitMoved and UnitRetired.
 
 Scope is decided from it: a unit sees itself, a parent sees all of its descendants, nobody sees a
 sibling. `path` (ancestors from the root) makes "is X under Y" one lookup.
@@ -8,13 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
 from moha_contracts import Envelope, UnitMoved, UnitRegistered, UnitRenamed, UnitRetired
 
+from . import readmodel
 from .auth import Principal
 from .messaging import EventConsumers, Retry
 from .store import Store
+
+
+# What readers never need: the orders of the parts (chassis/readmodel.py).
+HIDDEN = {readmodel.ORDERS: 0}
 
 
 class UnitDirectory:
@@ -27,47 +31,42 @@ class UnitDirectory:
         consumers.on(UnitRetired)(self._on_unit_retired)
         consumers.on(UnitMoved)(self._on_unit_moved)
 
+    # Each change is one conditional write that applies only what is newer (chassis/readmodel.py):
+    # a unit's name, its place and its status are ordered each on its own, by when accounts
+    # committed the event, so an older move, rename or registration seen late undoes nothing.
     async def _on_unit_moved(self, envelope: Envelope, event: UnitMoved) -> None:
-        unit = await self.require(event.unit_id)
-        # Moves may arrive out of order (retries): the latest one stands.
-        if unit.get("moved_at") is not None and unit["moved_at"] >= event.moved_at:
-            return
-        await self.units.update_one({"_id": event.unit_id}, {
-            "$set": {"parent_id": event.parent_id, "path": event.path, "moved_at": event.moved_at}})
+        await self.require(event.unit_id)
+        await readmodel.apply(self.units, event.unit_id, "place", readmodel.event_order(envelope),
+                              {"parent_id": event.parent_id, "path": event.path, "moved_at": event.moved_at})
 
     async def _on_unit_renamed(self, envelope: Envelope, event: UnitRenamed) -> None:
-        unit = await self.require(event.unit_id)
-        if unit.get("renamed_at") is not None and unit["renamed_at"] >= event.renamed_at:
-            return  # an older rename, seen late
-        await self.units.update_one({"_id": event.unit_id},
-                                    {"$set": {"name": event.name, "renamed_at": event.renamed_at}})
+        await self.require(event.unit_id)
+        await readmodel.apply(self.units, event.unit_id, "name", readmodel.event_order(envelope),
+                              {"name": event.name, "renamed_at": event.renamed_at})
 
     async def _on_unit_retired(self, envelope: Envelope, event: UnitRetired) -> None:
         # Kept, not deleted: its data and the scope of those above it stay as they were.
         await self.require(event.unit_id)
-        await self.units.update_one({"_id": event.unit_id},
-                                    {"$set": {"status": "retired", "merged_into": event.merged_into}})
-
+        await readmodel.apply(self.units, event.unit_id, "status", readmodel.event_order(envelope),
+                              {"status": "retired", "merged_into": event.merged_into})
 
     async def _on_unit_registered(self, envelope: Envelope, event: UnitRegistered) -> None:
-        # Only an insert: a registration seen late must not undo a rename or a move seen before it.
-        # (Not an upsert with $setOnInsert: FerretDB 1.24 drops its null and empty-list fields.)
-        try:
-            await self.units.insert_one({"_id": event.unit_id, "code": event.code, "name": event.name,
-                                         "level": event.level, "parent_id": event.parent_id, "path": event.path})
-        except DuplicateKeyError:
-            pass
+        # The oldest event of a unit: its name and place stand until a rename or a move, even one
+        # seen before it; its code and level never change.
+        await readmodel.apply_parts(self.units, event.unit_id, readmodel.event_order(envelope), {
+            "place": {"parent_id": event.parent_id, "path": event.path}, "name": {"name": event.name}},
+            facts={"code": event.code, "level": event.level})
 
     async def get(self, unit_id: str) -> dict[str, Any] | None:
-        return await self.units.find_one({"_id": unit_id})
+        return await self.units.find_one({"_id": unit_id}, HIDDEN)
 
     async def by_code(self, code: str) -> dict[str, Any] | None:
-        return await self.units.find_one({"code": code})
+        return await self.units.find_one({"code": code}, HIDDEN)
 
     async def search(self, needle: str, limit: int = 50) -> list[dict[str, Any]]:
         """Active units whose code or name contains `needle` (case-insensitive), for pickers."""
         found = []
-        async for unit in self.units.find({}):
+        async for unit in self.units.find({}, HIDDEN):
             if unit.get("status", "active") == "active" and (
                     not needle or needle in unit["code"].lower() or needle in unit["name"].lower()):
                 found.append(unit)
@@ -82,6 +81,14 @@ class UnitDirectory:
         if unit is None:
             raise Retry(f"unit {unit_id} not known yet")
         return unit
+
+    async def place(self, unit_id: str) -> tuple[list[str], readmodel.Order] | None:
+        """The unit's ancestors and itself, with the order of the event that put it there: for a
+        read model that copies the lineage and must take only a newer one (chassis/readmodel.py)."""
+        unit = await self.units.find_one({"_id": unit_id}, {"path": 1, readmodel.ORDERS: 1})
+        if unit is None:
+            return None
+        return [*unit["path"], unit_id], unit.get(readmodel.ORDERS, {}).get("place", "")
 
     async def lineage(self, unit_id: str) -> list[str] | None:
         """The unit's ancestors and itself, or None if it is unknown."""

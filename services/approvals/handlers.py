@@ -5,7 +5,7 @@ next level's task), and every step of a form's way (for the progress read model)
 from __future__ import annotations
 
 from chassis.logging import get_logger
-from chassis.messaging import Malformed
+from chassis.messaging import Malformed, Retry
 from chassis.runtime import Runtime
 from chassis.tree import UnitDirectory
 from moha_contracts import (
@@ -52,8 +52,14 @@ def subscribe(runtime: Runtime, tasks: TaskStore, campaigns: CampaignDirectory, 
     @on(UnitMoved)  # after the tree's own handler, on the same queue
     async def on_unit_moved(envelope: Envelope, event: UnitMoved) -> None:
         # Open tasks follow their unit to its new reviewers; decided ones keep the past as it was.
-        lineage = [*event.path, event.unit_id]
-        above = await ancestors(units, event.path)
+        # To where the tree has it now, not where this event says: a move handled late must not
+        # send them back (the tree keeps the newest place, chassis/readmodel.py; a task saved
+        # meanwhile is a stale version, and this runs again).
+        place = await units.place(event.unit_id)
+        if place is None:
+            raise Retry(f"unit {event.unit_id} not known yet")
+        lineage = place[0]
+        above = await ancestors(units, lineage[:-1])
         for task in await tasks.open_of_unit(event.unit_id):
             if task.follow_move(lineage, review_chain(above, task.review_levels)):
                 await tasks.save(task)

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from chassis import readmodel
 from chassis.audit import AuditEntry
 from chassis.errors import Conflict
 from chassis.messaging import Retry
@@ -63,12 +64,10 @@ class TaskStore:
         return doc["unit_ids"] if doc else []
 
     async def set_assignment(self, supervisor_id: str, unit_ids: list[str], version: int) -> None:
-        current = await self.store[ASSIGNMENTS].find_one({"_id": supervisor_id})
-        # Assignments may arrive out of order: only a newer one replaces what is known.
-        if current is None or current["version"] < version:
-            await self.store[ASSIGNMENTS].update_one(
-                {"_id": supervisor_id}, {"$set": {"unit_ids": unit_ids, "version": version}}, upsert=True
-            )
+        # Assignments may arrive out of order and at once: only a newer one replaces what is known,
+        # decided by the store in one conditional write (chassis/readmodel.py).
+        # Ordered by the `version` field the documents always had.
+        await readmodel.apply(self.store[ASSIGNMENTS], supervisor_id, "=version", version, {"unit_ids": unit_ids})
 
     async def open_of_unit(self, unit_id: str) -> list[ReviewTask]:
         return [_from_doc(d) async for d in self.store[TASKS].find({"unit_id": unit_id, "status": OPEN})]
@@ -144,10 +143,8 @@ class CampaignDirectory:
         self.campaigns = store[CAMPAIGNS]
 
     async def add(self, event: CampaignOpened) -> None:
-        try:
-            await self.campaigns.insert_one({"_id": event.campaign_id, **event.model_dump(mode="json")})
-        except DuplicateKeyError:
-            pass  # seen before: a campaign never changes once opened
+        # A fact: a campaign never changes once opened.
+        await readmodel.insert_fact(self.campaigns, {"_id": event.campaign_id, **event.model_dump(mode="json")})
 
     async def get(self, campaign_id: str) -> CampaignOpened | None:
         doc = await self.campaigns.find_one({"_id": campaign_id})

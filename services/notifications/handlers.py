@@ -3,6 +3,7 @@ and reviewers' events), and what the reminders need (the tree, campaigns, who su
 
 from __future__ import annotations
 
+from chassis import readmodel
 from chassis.logging import get_logger
 from chassis.messaging import Malformed, Retry
 from chassis.runtime import Runtime
@@ -35,7 +36,7 @@ def subscribe(runtime: Runtime, store: NotificationStore, notifier: Notifier) ->
     @on(AccountIssued)
     async def on_account_issued(envelope: Envelope, event: AccountIssued) -> None:
         await store.upsert_recipient(
-            event.account_id, event.unit_id, role=event.role, email=event.email,
+            readmodel.event_order(envelope), event.account_id, event.unit_id, role=event.role, email=event.email,
             username=event.username, display_name=event.display_name,
         )
         recipient = await store.recipient(event.account_id)
@@ -53,11 +54,11 @@ def subscribe(runtime: Runtime, store: NotificationStore, notifier: Notifier) ->
 
     @on(AccountRevoked)
     async def on_account_revoked(envelope: Envelope, event: AccountRevoked) -> None:
-        await store.update_recipient(event.account_id, status="revoked")
+        await store.update_recipient(readmodel.event_order(envelope), event.account_id, "status", status="revoked")
 
     @on(AccountRoleChanged)
     async def on_role_changed(envelope: Envelope, event: AccountRoleChanged) -> None:
-        await store.update_recipient(event.account_id, role=event.role)
+        await store.update_recipient(readmodel.event_order(envelope), event.account_id, "role", role=event.role)
 
     @on(CampaignOpened)
     async def on_campaign_opened(envelope: Envelope, event: CampaignOpened) -> None:
@@ -84,7 +85,7 @@ def subscribe(runtime: Runtime, store: NotificationStore, notifier: Notifier) ->
 
     @on(SurveyResponseReceived)
     async def on_survey_response(envelope: Envelope, event: SurveyResponseReceived) -> None:
-        await store.survey_answered(event.invitation_id)  # no more reminders
+        await store.survey_answered(event.invitation_id, event.received_at)  # no more reminders
 
     @on(FormApproved)
     async def on_form_approved(envelope: Envelope, event: FormApproved) -> None:

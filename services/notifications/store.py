@@ -7,6 +7,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chassis import readmodel
 from chassis.audit import AuditEntry
 from chassis.messaging import Retry
 from chassis import metrics
@@ -29,6 +30,8 @@ REMINDERS = "reminders"
 BAD_ADDRESSES = "bad_addresses"
 BROADCASTS = "broadcasts"
 SURVEY_INVITES = "survey_invites"
+# What readers never need: the orders of a read model's parts.
+HIDDEN = {readmodel.ORDERS: 0}
 _DELIVERY_FIELDS = [f for f in Delivery.__dataclass_fields__ if f not in ("id", "version", "events")]
 
 
@@ -42,56 +45,45 @@ class NotificationStore:
         await self.store[BROADCASTS].create_index([("sender_id", 1), ("at", -1)])
 
     # recipients ---------------------------------------------------------------------------
-    async def upsert_recipient(self, account_id: str, unit_id: str, **fields: Any) -> None:
-        await self.store[RECIPIENTS].update_one({"_id": account_id}, {"$set": {"unit_id": unit_id, **fields}},
-                                                upsert=True)
+    # Accounts as notifications knows them: what AccountIssued says, then the role and the status
+    # that later events change, each part set only by a newer event (chassis/readmodel.py).
+    async def upsert_recipient(self, order: readmodel.Order, account_id: str, unit_id: str, *, role: str,
+                               **fields: Any) -> None:
+        await readmodel.apply_parts(self.store[RECIPIENTS], account_id, order,
+                                    {"account": {"unit_id": unit_id, **fields}, "role": {"role": role}})
         # Each unit's accounts are listed in one document, so telling a unit is two _id lookups, not a
-        # scan of every account. Versioned writes keep two accounts of one unit from losing each other.
-        while True:
-            doc = await self.store.find(UNIT_RECIPIENTS, unit_id)
-            try:
-                if doc is None:
-                    await self.store.insert(UNIT_RECIPIENTS, {"_id": unit_id, "accounts": [account_id]})
-                elif account_id not in doc["accounts"]:
-                    await self.store.update(UNIT_RECIPIENTS, unit_id, doc["version"],
-                                            {"accounts": [*doc["accounts"], account_id]})
-                return
-            except (AlreadyExists, StaleVersion):
-                continue
+        # scan of every account; a set that only grows, so two accounts of one unit lose nothing.
+        await readmodel.add_to_set(self.store[UNIT_RECIPIENTS], unit_id, "accounts", account_id)
 
     async def recipient(self, account_id: str) -> dict[str, Any] | None:
-        return await self.store[RECIPIENTS].find_one({"_id": account_id})
+        return await self.store[RECIPIENTS].find_one({"_id": account_id}, HIDDEN)
 
-    async def update_recipient(self, account_id: str, **fields: Any) -> None:
-        if await self.store[RECIPIENTS].find_one({"_id": account_id}) is None:
+    async def update_recipient(self, order: readmodel.Order, account_id: str, part: str, **fields: Any) -> None:
+        # An account is known from its AccountIssued on (its unit, its address): one seen since, and
+        # never forgotten, so looking first and writing after loses nothing.
+        if await self.store[RECIPIENTS].find_one({"_id": account_id}, {"_id": 1}) is None:
             raise Retry(f"account {account_id} not known yet")  # its AccountIssued is still on the way
-        await self.store[RECIPIENTS].update_one({"_id": account_id}, {"$set": fields})
+        await readmodel.apply(self.store[RECIPIENTS], account_id, part, order, fields, upsert=False)
 
     async def recipients_of_unit(self, unit_id: str, *roles: str) -> list[dict[str, Any]]:
         """The unit's active accounts with one of `roles` (any role if none given)."""
-        doc = await self.store.find(UNIT_RECIPIENTS, unit_id)
+        doc = await self.store[UNIT_RECIPIENTS].find_one({"_id": unit_id})
         if doc is None:
             return []
-        found = await asyncio.gather(*(self.store[RECIPIENTS].find_one({"_id": a}) for a in doc["accounts"]))
+        found = await asyncio.gather(*(self.store[RECIPIENTS].find_one({"_id": a}, HIDDEN) for a in doc["accounts"]))
         return [r for r in found
                 if r is not None and (not roles or r["role"] in roles) and r.get("status") != "revoked"]
 
     # what reminders need: campaigns, who submitted, what was sent ------------------------
     async def add_campaign(self, doc: dict[str, Any]) -> None:
-        try:
-            await self.store[CAMPAIGNS].insert_one(doc)
-        except DuplicateKeyError:
-            pass
+        await readmodel.insert_fact(self.store[CAMPAIGNS], doc)  # a campaign never changes once opened
 
     async def campaigns(self) -> list[dict[str, Any]]:
         return [c async for c in self.store[CAMPAIGNS].find({})]
 
     async def mark_submitted(self, campaign_id: str, unit_id: str) -> None:
-        try:
-            await self.store[SUBMITTED].insert_one({"_id": f"{campaign_id}:{unit_id}", "campaign_id": campaign_id,
-                                                    "unit_id": unit_id})
-        except DuplicateKeyError:
-            pass
+        await readmodel.insert_fact(self.store[SUBMITTED], {"_id": f"{campaign_id}:{unit_id}",
+                                                            "campaign_id": campaign_id, "unit_id": unit_id})
 
     async def submitted_units(self, campaign_id: str) -> set[str]:
         return {d["unit_id"] async for d in self.store[SUBMITTED].find({"campaign_id": campaign_id})}
@@ -108,15 +100,14 @@ class NotificationStore:
 
     # survey invitations (sealed: address, name, link), for the invitation and its reminders ---
     async def add_survey_invite(self, doc: dict[str, Any]) -> None:
-        try:
-            await self.store[SURVEY_INVITES].insert_one({**doc, "answered": False})
-        except DuplicateKeyError:
-            pass
+        await readmodel.insert_fact(self.store[SURVEY_INVITES], {**doc, "answered": False})
 
-    async def survey_answered(self, invitation_id: str) -> None:
-        if await self.store[SURVEY_INVITES].find_one({"_id": invitation_id}) is None:
+    async def survey_answered(self, invitation_id: str, received_at: datetime) -> None:
+        if await self.store[SURVEY_INVITES].find_one({"_id": invitation_id}, {"_id": 1}) is None:
             raise Retry(f"invitation {invitation_id} not known yet")
-        await self.store[SURVEY_INVITES].update_one({"_id": invitation_id}, {"$set": {"answered": True}})
+        # For good: the first answer stops the reminders (chassis/readmodel.py).
+        await readmodel.apply(self.store[SURVEY_INVITES], invitation_id, "=answered_at", received_at,
+                              {"answered": True}, upsert=False)
 
     async def open_survey_invites(self, survey_id: str | None = None) -> list[dict[str, Any]]:
         query: dict[str, Any] = {"answered": False}
@@ -204,7 +195,7 @@ class NotificationStore:
             {"_id": {"$in": delivery_ids}}, {"status": 1, "attempts": 1, "last_error": 1})}
 
     async def recipients_by_id(self, account_ids: list[str]) -> dict[str, dict[str, Any]]:
-        return {r["_id"]: r async for r in self.store[RECIPIENTS].find({"_id": {"$in": account_ids}})}
+        return {r["_id"]: r async for r in self.store[RECIPIENTS].find({"_id": {"$in": account_ids}}, HIDDEN)}
 
     # deliveries ---------------------------------------------------------------------------
     async def add_delivery(self, delivery: Delivery) -> None:

@@ -16,7 +16,7 @@ def subscribe(runtime: Runtime, store: RecordStore, records: Records) -> None:
 
     @on(UnitMoved)  # after the tree's own handler, on the same queue
     async def on_unit_moved(envelope: Envelope, event: UnitMoved) -> None:
-        await store.follow_unit_move(event.unit_id, [*event.path, event.unit_id])
+        await store.follow_unit_move(event.unit_id)
 
     @on(RecordChanged, part="timeliness")
     async def on_record_changed(envelope: Envelope, event: RecordChanged) -> None:

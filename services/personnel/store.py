@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chassis import readmodel
 from chassis.errors import Conflict
 from chassis.messaging import Retry
 from chassis.personal_data import FieldCipher
@@ -47,7 +48,7 @@ IMPORTS = "imports"
 IMPORT_PARTS = "import_parts"
 BUNDLED = Path(__file__).resolve().parent / "definitions"
 # What a list of records reads: never the entries.
-SUMMARY = {"entries": 0, "moves": 0}
+SUMMARY = {"entries": 0, "moves": 0, readmodel.ORDERS: 0}
 
 
 class DefinitionStore:
@@ -289,39 +290,42 @@ class RecordStore:
     async def count(self, query: dict[str, Any], cap: int) -> int:
         return await self.records.count_documents(query, limit=cap)
 
-    async def follow_unit_move(self, unit_id: str, lineage: list[str]) -> None:
-        """A unit moved in the tree: its records and changes are counted in its new area."""
-        await self.records.update_many({"unit_id": unit_id}, {"$set": {"lineage": lineage}})
-        await self.store[CHANGES].update_many({"unit_id": unit_id}, {"$set": {"lineage": lineage}})
+    async def follow_unit_move(self, unit_id: str) -> None:
+        """A unit moved in the tree: its records and changes are counted in its new area. They take
+        the lineage the tree holds now, with its order: a move handled late, or two at once, leave
+        the newest (chassis/readmodel.py)."""
+        place = await self.tree.place(unit_id)
+        if place is None:
+            raise Retry(f"unit {unit_id} not known yet")
+        lineage, order = place
+        await readmodel.apply_many(self.records, {"unit_id": unit_id}, "lineage", order, {"lineage": lineage})
+        await readmodel.apply_many(self.store[CHANGES], {"unit_id": unit_id}, "lineage", order, {"lineage": lineage})
 
     # The 5-working-day rule's changes --------------------------------------------------------
     async def record_change(self, event: RecordChanged) -> None:
-        """Keep a change the rule counts (idempotent: keyed by entry); a correction re-counts the
-        entry it corrects, only if it is newer than what was counted."""
+        """Keep a change the rule counts, keyed by entry; a correction re-counts the entry it
+        corrects. The count is the one of the highest `seq` seen (the latest correction), in
+        whatever order the original and its corrections come (chassis/readmodel.py)."""
         if not event.timed or event.on_time is None:
             return
         changes = self.store[CHANGES]
+        count = {"working_days": event.working_days, "on_time": event.on_time}
         if event.corrects:
-            await changes.update_one({"_id": event.corrects, "seq": {"$lt": event.seq}},
-                                     {"$set": {"working_days": event.working_days, "on_time": event.on_time,
-                                               "seq": event.seq}})
+            await readmodel.apply(changes, event.corrects, "=seq", event.seq, count)
             return
         doc = await self.store.find(RECORDS, event.record_id)
         entry = next((e for e in (doc or {}).get("entries", []) if e["entry_id"] == event.entry_id), None)
         if entry is None:
             raise Retry(f"entry {event.entry_id} of record {event.record_id} not stored yet")
-        lineage = await self.tree.lineage(event.unit_id)
-        if lineage is None:
+        place = await self.tree.place(event.unit_id)
+        if place is None:
             raise Retry(f"unit {event.unit_id} not known yet")
-        try:
-            await changes.insert_one({
-                "_id": event.entry_id, "record_id": event.record_id, "record_kind": event.record_kind,
-                "unit_id": event.unit_id, "lineage": lineage, "process": event.process,
-                "entered_at": entry["entered_at"], "document": entry.get("document"),
-                "effective_on": entry.get("effective_on"), "working_days": event.working_days,
-                "on_time": event.on_time, "seq": event.seq})
-        except DuplicateKeyError:
-            pass  # the same event again
+        lineage, order = place
+        await readmodel.apply(changes, event.entry_id, "=seq", event.seq, count, facts={
+            "record_id": event.record_id, "record_kind": event.record_kind, "unit_id": event.unit_id,
+            "process": event.process, "entered_at": entry["entered_at"], "document": entry.get("document"),
+            "effective_on": entry.get("effective_on")})
+        await readmodel.apply(changes, event.entry_id, "lineage", order, {"lineage": lineage})
 
     def changes(self, query: dict[str, Any], projection: dict[str, Any] | None = None) -> Any:
         return self.store[CHANGES].find(query, projection)
