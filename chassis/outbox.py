@@ -55,7 +55,12 @@ class OutboxRelay:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         next_poll = loop.time()
+        me = asyncio.current_task()
         while True:
+            # A cancellation swallowed on the way (by a driver's await, or by a timeout expiring at
+            # the same moment) still stops the relay: the task stays marked as being cancelled.
+            if me is not None and me.cancelling():
+                raise asyncio.CancelledError
             timeout = max(0.0, next_poll - loop.time())
             try:
                 # What is waiting goes first: recovering while fresh commits wait (a long import's)
