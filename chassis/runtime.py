@@ -192,6 +192,11 @@ class Runtime:
         log.info("service started", consumers=[c.queue for c in self.consumers.consumers])
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """The event loop every process of the platform runs on (the benchmark's bare stage too)."""
+    return asyncio.new_event_loop()
+
+
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     configure(settings.service_name, settings.log_level)
     config = uvicorn.Config(
