@@ -3,7 +3,7 @@
     python -m bench.bare --url AMQP_URL --queue Q --routing-in K1 --routing-out K2
 
 One process, as a service is: FastStream's RabbitBroker made as the chassis makes it (prefetch,
-publisher confirms), a durable quorum queue bound to the events exchange, manual acknowledgement;
+publisher confirms, the message handed to the handler as the chassis hands it), a durable quorum queue bound to the events exchange, manual acknowledgement;
 each message is republished persistently under `--routing-out`, its confirm awaited, then
 acknowledged. No inbox, no store, no parsing: what is left when the platform's own work is taken
 away. Prints "ready" once it consumes; stops on SIGTERM.
@@ -14,18 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-from typing import Any
-
 from faststream import AckPolicy
 from faststream.rabbit import QueueType, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
 
-from chassis.messaging import EVENTS, broker_user, make_broker
+from chassis.messaging import EVENTS, broker_user, itself, make_broker
 from chassis.runtime import new_event_loop
-
-
-async def _undecoded(message: Any) -> bytes:
-    return message.body
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -33,7 +27,7 @@ async def serve(args: argparse.Namespace) -> None:
     user = broker_user(args.url)
 
     @broker.subscriber(RabbitQueue(args.queue, queue_type=QueueType.QUORUM, routing_key=args.routing_in), EVENTS,
-                       ack_policy=AckPolicy.MANUAL, decoder=_undecoded)
+                       ack_policy=AckPolicy.MANUAL, decoder=itself)
     async def republish(message: RabbitMessage) -> None:
         raw = message.raw_message
         await broker.publish(raw.body, exchange=EVENTS, routing_key=args.routing_out, persist=True,

@@ -86,6 +86,7 @@ from bench.flow import (
 )
 from bench.profile import Profiler
 from chassis.messaging import broker_user
+from chassis.runtime import new_event_loop
 from deploy.launch import ROOT, SERVICES, WEB, Platform, free_port
 from deploy.rabbitmq.provision import Management, vhost_of, with_vhost
 from services.accounts.tokens import TokenIssuer, load_signing_keys, new_signing_key
@@ -675,17 +676,23 @@ async def at_size(b: Bench, size: int) -> dict[str, Any]:
         await open_campaign(b, c)
     await campaigns_known(b, [*forms_campaigns, flow_campaign])
 
-    print(f"[bench] {size} units: bare FastStream, {b.args.bare_events} messages ...", flush=True)
-    result["bare"] = await stage_bare(b, b.args.bare_events)
-    print(f"[bench] {size} units: forms, {n} submissions ...", flush=True)
-    result["forms"] = await stage_forms(b, forms_campaigns, picked, n)
-    print(f"[bench] {size} units: approvals ...", flush=True)
-    result["approvals"] = await stage_approvals(b, forms_campaigns, n)
-    print(f"[bench] {size} units: notifications ...", flush=True)
-    result["notifications"] = await stage_notifications(b, f"{tag}-notify-0", picked, min(n, len(picked)))
-    flow_units = units[::max(1, size // b.args.flow_units)][:b.args.flow_units]
-    print(f"[bench] {size} units: whole flow, {len(flow_units)} units ...", flush=True)
-    result["flow"] = await whole_flow(b, flow_campaign, flow_units, "flow")
+    stages = b.args.stages
+    if "bare" in stages:
+        print(f"[bench] {size} units: bare FastStream, {b.args.bare_events} messages ...", flush=True)
+        result["bare"] = await stage_bare(b, b.args.bare_events)
+    if "forms" in stages:
+        print(f"[bench] {size} units: forms, {n} submissions ...", flush=True)
+        result["forms"] = await stage_forms(b, forms_campaigns, picked, n)
+    if "approvals" in stages and "forms" in stages:
+        print(f"[bench] {size} units: approvals ...", flush=True)
+        result["approvals"] = await stage_approvals(b, forms_campaigns, n)
+    if "notifications" in stages:
+        print(f"[bench] {size} units: notifications ...", flush=True)
+        result["notifications"] = await stage_notifications(b, f"{tag}-notify-0", picked, min(n, len(picked)))
+    if "flow" in stages:
+        flow_units = units[::max(1, size // b.args.flow_units)][:b.args.flow_units]
+        print(f"[bench] {size} units: whole flow, {len(flow_units)} units ...", flush=True)
+        result["flow"] = await whole_flow(b, flow_campaign, flow_units, "flow")
     result["rss_mib"] = {name: round((proc_status(p, "VmRSS") or 0) / 1024, 1)
                          for name, p in b.pids(*SERVICES).items() if p}
     result["load_at_end"] = load()
@@ -799,10 +806,14 @@ def cpu_ms(c: dict[str, Any], n: int, *names: str) -> float:
 def add_cpu_per_event(s: dict[str, Any]) -> None:
     for stage, own in (("bare", "bare"), ("forms", "forms"), ("approvals", "approvals"),
                        ("notifications", "notifications")):
+        if stage not in s:
+            continue
         st = s[stage]
         st["cpu_ms_per_event"] = {"own": cpu_ms(st["cpu"], st["events"], own),
                                   "store": cpu_ms(st["cpu"], st["events"], "store"),
                                   "broker": cpu_ms(st["cpu"], st["events"], "rabbitmq (beam.smp)")}
+    if "flow" not in s:
+        return
     fl = s["flow"]
     fl["cpu_ms_per_unit"] = {"services": cpu_ms(fl["cpu"], fl["units"], *SERVICES),
                              "store": cpu_ms(fl["cpu"], fl["units"], "store"),
@@ -815,32 +826,38 @@ def _ms(st: dict[str, Any], key: str = "cpu_ms_per_event") -> str:
 
 
 def report_size(s: dict[str, Any]) -> str:
-    bare = s["bare"]["per_s"] or 1
+    bare = (s.get("bare") or {}).get("per_s") or 0
     rows = [f"\n== {s['units']} units (load {' '.join(s['load_at_start'])} -> {' '.join(s.get('load_at_end', []))}); "
             f"setup {s['setup']['with_mail_s']} s",
-            f"{'stage':<44}{'per s':>9}{'x bare':>8}  latency / CPU (% of one core; machine {''})"]
-    rows.append(f"{'bare FastStream consume+republish (confirms)':<44}{s['bare']['per_s']:>9}{1.0:>8.2f}  "
-                f"{_cpu(s['bare']['cpu'])}")
-    rows.append(f"{'  CPU per event (own / store / broker)':<61}{_ms(s['bare'])}")
-    f = s["forms"]
-    rows.append(f"{'forms: submit -> FormSubmitted':<44}{f['per_s']:>9}{f['per_s'] / bare:>8.2f}  "
-                f"HTTP {_lat(f['http_submit_ms'])}; to bus {_lat(f['submit_to_event_ms'])}; errors {f['error_count']}")
-    rows.append(f"{'':<61}{_cpu(f['cpu'])}")
-    rows.append(f"{'  CPU per event (own / store / broker)':<61}{_ms(f)}")
-    a = s["approvals"]
-    rows.append(f"{'approvals: FormSubmitted -> ReviewTaskOpened':<44}{a['per_s']:>9}{a['per_s'] / bare:>8.2f}  "
-                f"progress done {a['progress_lag_s']} s after the last task; {_cpu(a['cpu'])}")
-    rows.append(f"{'  CPU per event (own / store / broker)':<61}{_ms(a)}")
-    nt = s["notifications"]
-    rows.append(f"{'notifications: FormApproved -> notice+mail':<44}{nt['per_s']:>9}{nt['per_s'] / bare:>8.2f}  "
-                f"{_cpu(nt['cpu'])}; then e-mails {nt['mails_per_s']}/s")
-    rows.append(f"{'  CPU per event (own / store / broker)':<61}{_ms(nt)}")
-    fl = s["flow"]
-    rows.append(f"{'whole flow: submit -> ... -> unit notified':<44}{fl['per_s']:>9}{'':>8}  "
-                f"{fl['notified']}/{fl['units']} units; submit {_lat(fl['http_submit_ms'])}; approve "
-                f"{_lat(fl['http_approve_ms'])}; end to end {_lat(fl['submit_to_notified_ms'])}; errors {fl['error_count']}")
-    rows.append(f"{'':<61}{_cpu(fl['cpu'])}")
-    rows.append(f"{'  CPU per unit (services / store / broker)':<61}{_ms(fl, 'cpu_ms_per_unit')}")
+            f"{'stage':<44}{'per s':>9}{'x bare':>8}  latency; CPU in % of one core"]
+
+    def line(label: str, st: dict[str, Any], detail: str) -> None:
+        ratio = f"{st['per_s'] / bare:>8.2f}" if bare else f"{'-':>8}"
+        rows.append(f"{label:<44}{st['per_s']:>9}{ratio}  {detail}")
+        rows.append(f"{'':<61}{_cpu(st['cpu'])}")
+        rows.append(f"{'  CPU per event (own / store / broker)':<61}{_ms(st)}")
+
+    if "bare" in s:
+        line("bare FastStream consume+republish (confirms)", s["bare"], "")
+    if "forms" in s:
+        f = s["forms"]
+        line("forms: submit -> FormSubmitted", f, f"HTTP {_lat(f['http_submit_ms'])}; to bus "
+                                                  f"{_lat(f['submit_to_event_ms'])}; errors {f['error_count']}")
+    if "approvals" in s:
+        a = s["approvals"]
+        line("approvals: FormSubmitted -> ReviewTaskOpened", a,
+             f"progress read model done {a['progress_lag_s']} s after the last task")
+    if "notifications" in s:
+        nt = s["notifications"]
+        line("notifications: FormApproved -> notice+mail", nt, f"then e-mails sent at {nt['mails_per_s']}/s")
+    if "flow" in s:
+        fl = s["flow"]
+        rows.append(f"{'whole flow: submit -> ... -> unit notified':<44}{fl['per_s']:>9}{'':>8}  "
+                    f"{fl['notified']}/{fl['units']} units; submit {_lat(fl['http_submit_ms'])}; approve "
+                    f"{_lat(fl['http_approve_ms'])}; end to end {_lat(fl['submit_to_notified_ms'])}; "
+                    f"errors {fl['error_count']}")
+        rows.append(f"{'':<61}{_cpu(fl['cpu'])}")
+        rows.append(f"{'  CPU per unit (services / store / broker)':<61}{_ms(fl, 'cpu_ms_per_unit')}")
     rows.append(f"{'RSS after this size (MiB)':<44}  " + ", ".join(f"{k} {v}" for k, v in s["rss_mib"].items()))
     return "\n".join(rows)
 
@@ -856,14 +873,16 @@ def report(r: dict[str, Any]) -> str:
         out.append("\n== as the data grows (per s; change from the smallest size)")
         for key, label in (("bare", "bare"), ("forms", "forms"), ("approvals", "approvals"),
                            ("notifications", "notifications"), ("flow", "whole flow")):
+            if any(key not in s for s in sizes):
+                continue
             figures = [s[key]["per_s"] for s in sizes]
             change = " ".join(f"{100 * (x / figures[0] - 1):+.0f}%" if figures[0] else "-" for x in figures[1:])
             out.append(f"  {label:<16}" + "  ".join(f"{s['units']}: {x}" for s, x in zip(sizes, figures, strict=True))
                        + f"   ({change})")
-        p50 = [s["forms"]["http_submit_ms"].get("p50") for s in sizes]
-        p99 = [s["forms"]["http_submit_ms"].get("p99") for s in sizes]
-        out.append(f"  {'HTTP submit':<16}" + "  ".join(f"{s['units']}: p50 {a} / p99 {c} ms"
-                                                       for s, a, c in zip(sizes, p50, p99, strict=True)))
+        if all("forms" in s for s in sizes):
+            out.append(f"  {'HTTP submit':<16}" + "  ".join(
+                f"{s['units']}: p50 {s['forms']['http_submit_ms'].get('p50')} / p99 "
+                f"{s['forms']['http_submit_ms'].get('p99')} ms" for s in sizes))
     c = r.get("census")
     if c:
         out.append(f"\n== census: {c['notified']}/{c['units']} units submitted, approved, confirmed and notified in "
@@ -887,6 +906,9 @@ def main() -> None:
     parser.add_argument("--flow-units", type=int, default=1000, help="units in the whole flow at each size")
     parser.add_argument("--concurrency", "-c", type=int, default=32, help="HTTP requests in flight")
     parser.add_argument("--prefetch", type=int, default=32, help="bare FastStream's prefetch (the services' default)")
+    parser.add_argument("--stages", type=lambda s: set(s.split(",")),
+                        default={"bare", "forms", "approvals", "notifications", "flow"},
+                        help="which stages to run at each size (approvals needs forms)")
     parser.add_argument("--no-census", dest="census", action="store_false",
                         help="skip the whole flow over every unit after the largest size")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy every service of every stage into DIR")
@@ -896,7 +918,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=RESULTS_DIR / "stages.json")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    result = asyncio.run(run(args))
+    # The load generator on the services' own event loop: what it spends is taken from the platform.
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        result = runner.run(run(args))
     print()
     print(report(result))
     args.json.parent.mkdir(parents=True, exist_ok=True)
