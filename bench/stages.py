@@ -709,7 +709,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     os.environ["TOKEN_SIGNING_KEYS"] = pem  # the platform's accounts signs with it; so does the bench
     mongo: AsyncMongoClient = AsyncMongoClient(mongodb_url, tz_aware=True, serverSelectionTimeoutMS=10_000)
     result: dict[str, Any] = {"run_id": run_id, "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                              "params": {k: v for k, v in vars(args).items() if k not in ("json", "profile")},
+                              "params": {k: sorted(v) if isinstance(v, set) else v for k, v in vars(args).items()
+                                         if k not in ("json", "profile")},
                               "machine": machine()}
     result["machine"]["store"] = await store_version(mongo)
     suffix = f"_bench_{run_id}"
