@@ -47,6 +47,8 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         # Another replica's fresh commit is its own to publish; take it over only once it is this old.
         self.grace = timedelta(seconds=grace_seconds)
+        # Its writers must mark a commit again if they stall for anything near this grace period.
+        store.remark_after = min(store.remark_after, grace_seconds / 2)
         self.batch = batch
         self._fresh: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.published = 0

@@ -22,6 +22,7 @@ MongoDB here (decision 0002, superseded by 0007); it relies only on what MongoDB
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -89,6 +90,9 @@ class Store:
         self.outbox = self.db[OUTBOX]
         self._crash_after_commit = crash_after_commit
         self._on_commit: list[Callable[[dict[str, Any]], None]] = []
+        # A writer slower than this between its marker and its commit marks the commit again: the
+        # relay may have dropped the marker meanwhile (half the relay's grace: OutboxRelay sets it).
+        self.remark_after = 2.5
 
     def __getitem__(self, name: str) -> AsyncCollection:
         return self.db[name]
@@ -121,6 +125,7 @@ class Store:
         `insert` does for each, with the same commits, markers and guarantees, in a few round trips
         for all of them (an import of thousands of records). Returns, for each, whether it was
         created (False: a document of that id existed, as AlreadyExists from `insert`)."""
+        marked = time.monotonic()
         at, cid, account = datetime.now(UTC), correlation_id(), get_contextvars().get("account_id")
         commits = [{"_id": commit_id(collection, doc["_id"], 1), "collection": collection, "doc_id": doc["_id"],
                     "version": 1, "set": {k: v for k, v in doc.items() if k not in ("_id", "version")},
@@ -132,7 +137,8 @@ class Store:
         await _insert_all(self.outbox, markers)
         lost = await _insert_all(self.commits, commits)
         won = [c for c in commits if c["_id"] not in lost]
-        await _insert_all(self.outbox, [m for m in markers if m["_id"] not in lost])
+        if time.monotonic() - marked >= self.remark_after:  # as in _commit
+            await _insert_all(self.outbox, [m for m in markers if m["_id"] not in lost])
         if self._crash_after_commit and any(c["events"] for c in won):
             log.warning("fault injection: exiting after commit, before apply and publish")
             os._exit(70)
@@ -202,6 +208,7 @@ class Store:
         audit: AuditEntry | None = None,
         append: dict[str, list[Any]] | None = None,
     ) -> None:
+        marked = time.monotonic()  # with the marker's `at`, from which the relay ages it
         commit = {
             "_id": commit_id(collection, doc_id, version),
             "collection": collection,
@@ -229,12 +236,16 @@ class Store:
             await self.commits.insert_one(commit)
         except DuplicateKeyError as exc:
             raise lost(commit["_id"]) from exc
-        # Marked again now that the commit exists: had the writer stalled past the grace period, the
-        # relay may have dropped the first marker as belonging to a commit that never came.
-        try:
-            await self.outbox.insert_one(marker)
-        except DuplicateKeyError:
-            pass
+        # A relay drops a marker with no commit behind it only once the marker is older than its
+        # grace period. A writer that stalled that long may have lost its marker: it marks the
+        # commit again. One that did not has its marker still: marking again would be a round trip,
+        # refused as a duplicate, in every change (decision 0018). Half the grace leaves room for
+        # the clocks of replicas to differ, as the inbox's lease does.
+        if time.monotonic() - marked >= self.remark_after:
+            try:
+                await self.outbox.insert_one(marker)
+            except DuplicateKeyError:
+                pass
         if (entries or audit is not None) and self._crash_after_commit:
             # Fault injection: die between the atomic write and everything after it.
             log.warning("fault injection: exiting after commit, before apply, publish and chaining")

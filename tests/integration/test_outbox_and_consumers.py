@@ -5,6 +5,7 @@ import asyncio
 import uuid
 
 import pytest
+from pymongo import monitoring
 from chassis.messaging import Malformed, Retry, broker_user, make_broker
 from chassis.store import StaleVersion
 from chassis.outbox import OutboxRelay
@@ -157,6 +158,78 @@ async def test_concurrent_writers_exactly_one_wins_each_version(mongo_url, store
     for w in writers:
         await w.close()
     assert doc["n"] == wins == doc["version"] - 1  # no lost update, no double win
+
+
+class OutboxInserts(monitoring.CommandListener):
+    """Counts the inserts into one database's outbox, and those the server refused as duplicates."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.requests: set[int] = set()
+        self.inserts = self.refused = 0
+
+    def started(self, event):
+        if event.database_name == self.database and event.command_name == "insert" \
+                and event.command.get("insert") == "outbox":
+            self.inserts += 1
+            self.requests.add(event.request_id)
+
+    def succeeded(self, event):
+        if event.request_id in self.requests and event.reply.get("writeErrors"):
+            self.refused += 1
+
+    def failed(self, event):
+        pass
+
+
+async def test_a_write_marks_its_commit_once(mongo_url, store):
+    """A write stamps its commit's outbox marker once (decision 0018): marking it again, refused as
+    a duplicate every time, was a round trip in every change of every service."""
+    from chassis.store import Store
+
+    listener = OutboxInserts(store.db.name)
+    monitoring.register(listener)  # for clients made from now on: the writer below
+    writer = Store(mongo_url, store.db.name)
+    try:
+        await writer.insert("tasks", {"_id": "t1", "status": "open"}, [unit_event("t1")])
+        await writer.update("tasks", "t1", 1, {"status": "approved"}, [unit_event("t1")])
+        await writer.update("tasks", "t1", 2, {"status": "closed"})
+    finally:
+        await writer.close()
+    assert (listener.inserts, listener.refused) == (3, 0)
+    assert (await store.find("tasks", "t1"))["version"] == 3
+
+
+async def test_a_writer_stalled_past_half_the_grace_marks_its_commit_again(amqp_url, store, monkeypatch):
+    """A writer that stalls between its marker and its commit may find the marker dropped by a relay
+    that saw no commit behind it after the grace period: it marks the commit again, so that if it
+    then dies before applying and publishing, recovery still finishes the commit."""
+    await store.insert("tasks", {"_id": "t1", "status": "open"})
+    relay_broker = make_broker(amqp_url, prefetch=10, service="relay-test")
+    relay = OutboxRelay(store, relay_broker, user_id=broker_user(amqp_url), grace_seconds=0.1)
+    assert store.remark_after == 0.05  # half the relay's grace
+    real_insert, real_apply = store.commits.insert_one, store.apply
+
+    async def stalled(commit, *args, **kwargs):
+        await asyncio.sleep(0.2)
+        # Meanwhile a relay's recovery saw a marker past its grace with no commit, and dropped it.
+        await store.outbox.delete_one({"_id": commit["_id"]})
+        return await real_insert(commit, *args, **kwargs)
+
+    async def crash(commit):  # and the writer dies after its commit, before applying it
+        pass
+
+    monkeypatch.setattr(store.commits, "insert_one", stalled)
+    monkeypatch.setattr(store, "apply", crash)
+    async with EventTap(amqp_url, "accounts.unit.registered.v1") as tap:
+        await store.update("tasks", "t1", 1, {"status": "approved"}, [unit_event("t1")])
+        monkeypatch.setattr(store, "apply", real_apply)
+        assert await store.outbox.find_one({"_id": "tasks:t1:2"}) is not None
+        await relay_broker.connect()
+        assert await relay.drain() == 1
+        await relay_broker.stop()
+        assert [e.subject for e in await collect(tap, 1)] == ["t1"]
+    assert (await store.find("tasks", "t1"))["status"] == "approved"
 
 
 async def test_two_relays_recovering_together_lose_nothing(amqp_url, store):
