@@ -3,7 +3,8 @@
     python -m bench.bare --url AMQP_URL --queue Q --routing-in K1 --routing-out K2
 
 One process, as a service is: FastStream's RabbitBroker made as the chassis makes it (prefetch,
-publisher confirms, the message handed to the handler as the chassis hands it), a durable quorum queue bound to the events exchange, manual acknowledgement;
+publisher confirms, the message handed to the handler as the chassis hands it), a durable quorum
+queue bound to the events exchange, manual acknowledgement;
 each message is republished persistently under `--routing-out`, its confirm awaited, then
 acknowledged. No inbox, no store, no parsing: what is left when the platform's own work is taken
 away. Prints "ready" once it consumes; stops on SIGTERM.

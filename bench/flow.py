@@ -197,7 +197,7 @@ async def raw_broker(url: str, count: int, size: int, batch: int, prefetch: int,
                               "queue_type": "quorum", "persistent": True}
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
-        queue = await channel.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
+        await channel.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
         try:
             bodies = [event_like_body(i, size) for i in range(max(count, sequential))]
             exchange = channel.default_exchange
@@ -286,7 +286,8 @@ class Http:
         return response.json()
 
     async def login(self, username: str, password: str) -> dict[str, str]:
-        body = await self.call("POST", "accounts", "/auth/token", 200, json={"username": username, "password": password})
+        body = await self.call("POST", "accounts", "/auth/token", 200,
+                               json={"username": username, "password": password})
         # An issued password opens nothing until it is replaced (the bootstrap admin's too).
         if body["must_change_password"]:
             body = await self.call("POST", "accounts", "/auth/password", 200,
@@ -549,7 +550,8 @@ async def approve_all(http: Http, tap: Tap, tree: dict[str, Any], sids: list[str
         "approvals_per_s": round(len(approved_in_forms) / (last - first), 1) if approved_in_forms else 0.0,
         "http_only_approvals_per_s": round((len(sids) - len(errors)) / (http_end - first), 1),
         "http_approve_latency_ms": latency_ms(latencies),
-        "approve_to_form_approved_event_ms": latency_ms([event_seen[s] - started[s] for s in started if s in event_seen]),
+        "approve_to_form_approved_event_ms": latency_ms(
+            [event_seen[s] - started[s] for s in started if s in event_seen]),
         "approve_to_approved_in_forms_ms": latency_ms(
             [approved_in_forms[s] - started[s] for s in started if s in approved_in_forms]),
         "forms_poll_interval_ms": poll * 1000,
@@ -760,7 +762,8 @@ def report(r: dict[str, Any]) -> str:
     add(f"  consume, manual ack, prefetch {raw['prefetch']}", f"{raw['consume_msgs_per_s']} msgs/s")
     add("", "")
     s = r.get("setup", {})
-    add(f"SETUP (not in the flow figures), {r.get('flow', {}).get('units')} units", f"{s.get('total_s')} s total; platform start {r.get('platform_start_s')} s")
+    add(f"SETUP (not in the flow figures), {r.get('flow', {}).get('units')} units",
+        f"{s.get('total_s')} s total; platform start {r.get('platform_start_s')} s")
     add("  units sheet / accounts sheet / first logins / propagation",
         f"{s.get('units_s')} / {s.get('accounts_s')} / {s.get('logins_s')} / {s.get('propagation_s')} s")
     acc = r.get("accounts")

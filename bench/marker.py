@@ -63,7 +63,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await store.close()
     return {"params": vars(args) | {"json": str(args.json)}, "machine": machine(), "loadavg_at_end":
             open("/proc/loadavg").read().split()[:3], "modes": {
-                m: {**r, "per_s_median": statistics.median(r["per_s"]), "cpu_ms_median": round(statistics.median(r["cpu_ms"]), 3)}
+                m: {**r, "per_s_median": statistics.median(r["per_s"]),
+                    "cpu_ms_median": round(statistics.median(r["cpu_ms"]), 3)}
                 for m, r in results.items()}}
 
 

@@ -305,7 +305,8 @@ def main() -> None:
     for name, row in result["pages"].items():
         page, api = row["page_ms"], row["api_ms"]
         flag = "" if page["p95"] < result["target_p95_ms"] else "  > target"
-        print(f"{name:<44} {page['p50']:>7.1f}ms {page['p95']:>5.1f}ms   {api['p50']:>10.1f}ms {api['p95']:>5.1f}ms{flag}")
+        print(f"{name:<44} {page['p50']:>7.1f}ms {page['p95']:>5.1f}ms   "
+              f"{api['p50']:>10.1f}ms {api['p95']:>5.1f}ms{flag}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(f"\n(page: the web front's server time, its API calls included; API call: the call it wraps, "

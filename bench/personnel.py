@@ -59,7 +59,8 @@ def latency_ms(values: list[float]) -> dict[str, float | None]:
 async def sign_in(client: httpx.AsyncClient, accounts: str, username: str, password: str) -> dict[str, str]:
     body = (await client.post(f"{accounts}/auth/token", json={"username": username, "password": password})).json()
     if body["must_change_password"]:
-        body = (await client.post(f"{accounts}/auth/password", headers={"Authorization": f"Bearer {body['access_token']}"},
+        body = (await client.post(f"{accounts}/auth/password",
+                                  headers={"Authorization": f"Bearer {body['access_token']}"},
                                   json={"current_password": password, "new_password": password + "-Moi"})).json()
     return {"Authorization": f"Bearer {body['access_token']}"}
 
@@ -69,7 +70,8 @@ async def setup(client: httpx.AsyncClient, urls: dict[str, str], mongo: AsyncMon
     admin = await sign_in(client, urls["accounts"], "admin", ADMIN_PASSWORD)
     province_code = f"LS{tag}"
     province = (await client.post(f"{urls['accounts']}/units", headers=admin, json={
-        "code": province_code, "name": "Tỉnh Lạng Sơn (đo hiệu năng)", "level": "province", "parent_id": "root"})).json()
+        "code": province_code, "name": "Tỉnh Lạng Sơn (đo hiệu năng)", "level": "province",
+        "parent_id": "root"})).json()
     rows = unit_rows(province_code=province_code)
     imported = await client.post(f"{urls['accounts']}/units/import", headers={**admin, "Content-Type": "text/csv"},
                                  content=to_csv(rows), timeout=600)

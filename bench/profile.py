@@ -47,7 +47,7 @@ class Profiler:
 
     async def stop(self) -> list[Path]:
         done = []
-        for process, path in self.running:
+        for process, _path in self.running:
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(signal.SIGINT)  # py-spy writes what it has, then exits
         for process, path in self.running:

@@ -217,7 +217,8 @@ def load_officials(url: str, headers: dict[str, str], units: list[dict[str, str]
         issued = today
         while working_days_after(issued, today) < days:
             issued -= timedelta(days=1)
-        process, values = rng.choice([("salary_raise", {"salary_step": rng.randrange(2, 10), "salary_coefficient": 3.0}),
+        process, values = rng.choice([("salary_raise", {"salary_step": rng.randrange(2, 10),
+                                                        "salary_coefficient": 3.0}),
                                       ("appointment", {"position": rng.choice(officials.POSITIONS)}),
                                       ("reward", {"form": "Giấy khen", "achievement": "Hoàn thành xuất sắc nhiệm vụ"}),
                                       ("education_update", {"education": "Thạc sĩ"})])

@@ -33,7 +33,8 @@ def unit_rows(province_code: str | None = None) -> list[dict[str, str]]:
     code = province_code or province["code"]
     rows = []
     for i in range(int(province["units_in_scope"])):
-        name = PROVINCIAL[i] if i < len(PROVINCIAL) else f"Đơn vị sự nghiệp trực thuộc tỉnh số {i - len(PROVINCIAL) + 1}"
+        name = (PROVINCIAL[i] if i < len(PROVINCIAL)
+                else f"Đơn vị sự nghiệp trực thuộc tỉnh số {i - len(PROVINCIAL) + 1}")
         rows.append({"code": f"{code}-T{i + 1:02d}", "name": name, "level": "agency", "parent_code": code})
     for d in districts:
         d_code = f"{code}-{d['code']}" if province_code else d["code"]

@@ -62,7 +62,8 @@ class ServiceProcess:
         env = {**os.environ, **self.env, **extra_env, "HTTP_PORT": str(self.port), "HTTP_HOST": "127.0.0.1"}
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module or f"services.{self.name}"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", self.module or f"services.{self.name}"], cwd=ROOT, env=env, stdout=log,
+            stderr=subprocess.STDOUT
         )
 
     def wait_ready(self, timeout: float = 30.0) -> None:

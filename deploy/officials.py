@@ -47,7 +47,8 @@ def official_row(rng: random.Random, serial: int) -> list[str]:
             rng.choice(EDUCATION), rng.choice(POSITIONS) if rng.random() < 0.15 else ""]
 
 
-def sheets(unit_ids: list[str], total: int, seed: int = 2026, first_serial: int = 0) -> Iterator[tuple[str, bytes, int]]:
+def sheets(unit_ids: list[str], total: int, seed: int = 2026,
+           first_serial: int = 0) -> Iterator[tuple[str, bytes, int]]:
     """(unit id, CSV sheet, rows) for each unit, `total` officials spread over the units."""
     rng = random.Random(seed)
     serial = first_serial

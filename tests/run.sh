@@ -7,7 +7,8 @@
 # vhost and users of its own); otherwise it starts the native stack (deploy/local/stack.sh:
 # RabbitMQ and SecantusDB on loopback, built or installed once). It installs Debian's Chromium and
 # its driver for the browser tests if missing, the platform into .venv, and the web front's pinned
-# npm packages (axe-core for the browser tests). Safe to run again: what is there is kept.
+# npm packages (axe-core for the browser tests); then it lints (ruff) and runs the tests. Safe to
+# run again: what is there is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,5 +36,8 @@ fi
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet -e contracts -e '.[test]'
 bash web/vendor.sh
+
+# Lint before the tests ([tool.ruff] in pyproject.toml): a finding stops the run with its output.
+ruff check .
 
 exec python -m pytest "$@"

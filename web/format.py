@@ -110,7 +110,8 @@ def field_id(code: str) -> str:
 
 
 # Administrators' words (issue 15) ----------------------------------------------------------
-UNIT_STATUS = {"active": ("Đang hoạt động", "govuk-tag--green"), "retired": ("Đã giải thể, sáp nhập", "govuk-tag--grey")}
+UNIT_STATUS = {"active": ("Đang hoạt động", "govuk-tag--green"),
+               "retired": ("Đã giải thể, sáp nhập", "govuk-tag--grey")}
 ACCOUNT_STATUS = {"active": ("Đang hoạt động", "govuk-tag--green"), "revoked": ("Đã thu hồi", "govuk-tag--grey")}
 # What the audit trail records, as people say it; an action not listed shows as recorded.
 AUDIT_ACTIONS = {

@@ -53,7 +53,8 @@ def build() -> dict[str, Any]:
             "bindings": {
                 "amqp": {
                     "is": "routingKey",
-                    "exchange": {"name": EVENTS_EXCHANGE, "type": "topic", "durable": True, "autoDelete": False, "vhost": "/"},
+                    "exchange": {"name": EVENTS_EXCHANGE, "type": "topic", "durable": True, "autoDelete": False,
+                                 "vhost": "/"},
                     "bindingVersion": "0.3.0",
                 }
             },

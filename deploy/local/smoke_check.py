@@ -5,7 +5,10 @@
 
 Creates and drops the database stackcheck and a throw-away quorum queue.
 """
-import asyncio, os, uuid
+import asyncio
+import os
+import uuid
+
 import aio_pika
 from pymongo import AsyncMongoClient, ASCENDING
 from pymongo.errors import DuplicateKeyError
@@ -23,7 +26,7 @@ async def check_mongo():
         await coll.drop()
         name = await coll.create_index([("key", ASCENDING)], unique=True)
         print("index:", name, await coll.index_information())
-        res = await coll.insert_one({"key": "a", "n": 1, "tags": ["x"]})
+        await coll.insert_one({"key": "a", "n": 1, "tags": ["x"]})
         doc = await coll.find_one({"key": "a"})
         assert doc and doc["n"] == 1, doc
         try:
@@ -52,7 +55,8 @@ async def check_rabbit():
         got = None
         for _ in range(50):
             got = await q.get(fail=False)
-            if got: break
+            if got:
+                break
             await asyncio.sleep(0.1)
         assert got and got.body == body, got
         print("delivery-count header:", got.headers)

@@ -499,7 +499,8 @@ async def me(principal: CurrentPrincipal) -> dict:
 async def audit_trail(principal: CurrentPrincipal, accounts: Accounts, response: Response,
                       actor: Annotated[str | None, Query(max_length=64, description="a username or account id")] = None,
                       action: Annotated[str | None, Query(max_length=64)] = None,
-                      unit: Annotated[str | None, Query(max_length=64, description="within this unit's subtree")] = None,
+                      unit: Annotated[str | None,
+                                      Query(max_length=64, description="within this unit's subtree")] = None,
                       target: Annotated[str | None, Query(max_length=64, description="an account or unit id")] = None,
                       since: date | None = None, until: date | None = None,
                       page: Annotated[int, Query(ge=1, le=100_000)] = 1,
@@ -511,7 +512,8 @@ async def audit_trail(principal: CurrentPrincipal, accounts: Accounts, response:
     response.headers["X-Total-Count"] = str(await accounts.audit_count(principal.unit_id, **filters))
     found = await accounts.audit_trail(principal.unit_id, limit=page_size, skip=(page - 1) * page_size, **filters)
     labels = await audit_targets(accounts, found)
-    return [AuditEntry(**{k: e.get(k) for k in AuditEntry.model_fields} | {"target_label": labels.get(e.get("target_id"))})
+    return [AuditEntry(**{k: e.get(k) for k in AuditEntry.model_fields}
+                       | {"target_label": labels.get(e.get("target_id"))})
             for e in found]
 
 

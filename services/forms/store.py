@@ -165,4 +165,5 @@ class CampaignStore:
 
     async def all(self) -> list[Campaign]:
         """Every campaign (a few a year): callers filter by scope and window."""
-        return [Campaign.model_validate_json(d["document"], context=STORED) async for d in self.store[CAMPAIGNS].find({})]
+        return [Campaign.model_validate_json(d["document"], context=STORED)
+                async for d in self.store[CAMPAIGNS].find({})]

@@ -111,7 +111,8 @@ async def notice_recipients(notice_id: str, principal: CurrentPrincipal, store: 
         unit_id = person.get("unit_id")
         mail = mails.get(n["_id"] + ":email")
         items.append(Recipient(account_id=n["account_id"], display_name=person.get("display_name"),
-                               role=person.get("role"), unit_id=unit_id, unit_name=units.get(unit_id) if unit_id else None,
+                               role=person.get("role"), unit_id=unit_id,
+                               unit_name=units.get(unit_id) if unit_id else None,
                                read=n["read"], read_at=n.get("read_at"), email=mail["status"] if mail else "none",
                                email_error=mail.get("last_error") if mail else None))
     return Recipients(notice_id=notice_id, title=broadcast["title"],

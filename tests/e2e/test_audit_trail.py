@@ -227,8 +227,8 @@ def test_what_the_other_services_do_is_in_their_own_chains(client, admin, distri
     assert_intact(platform, mongo_url, "forms", "approvals", "notifications")
 
 
-def test_voiding_a_survey_response_and_reading_the_answers_are_in_forms_chain(client, admin, survey, smtp_server,
-                                                                              platform, mongo_url):
+def test_voiding_a_survey_response_and_reading_the_answers_are_in_forms_chain(
+        client, admin, survey, smtp_server, platform, mongo_url):  # noqa: F811 - survey: the fixture imported above
     from tests.e2e.test_notifications import WAIT
 
     s, t = survey, survey["t"]

@@ -34,8 +34,8 @@ CORPUS = [
     ("A2.4 total given as the last year", setting(A2__4__thuc_hien__tong=19), {"A2.4.thuc_hien.tong"}),
     ("A3.3 declared by the unit that books the land", lambda a: None, set()),
     ("A3.3 missing where the unit books the land", without("A3.3.1", "A3.3.2"), {"A3.3.1", "A3.3.2"}),
-    ("A3.3 skipped by a unit that does not book it", lambda a: (setting(A1__5=False)(a), without("A3.3.1", "A3.3.2")(a)),
-     set()),
+    ("A3.3 skipped by a unit that does not book it",
+     lambda a: (setting(A1__5=False)(a), without("A3.3.1", "A3.3.2")(a)), set()),
     ("A3.3 declared by a unit that does not book it", setting(A1__5=False), {"A3.3.1", "A3.3.2"}),
     ("A4.2 code without value", setting(A4__2__3__ma="8412001"), {"A4.2.3.gia_tri"}),
     ("A4.2 product code is 7 digits", setting(A4__2__1__ma="8411"), {"A4.2.1.ma"}),
@@ -123,8 +123,10 @@ def test_campaign_window_and_scope_through_the_api(client, admin, district):
             "opens_on": str(opens), "closes_on": str(closes)})
 
     t = uuid.uuid4().hex[:6]
-    assert open_campaign(f"closed-{t}", today - timedelta(days=30), today - timedelta(days=2), ["root"]).status_code == 201
-    assert open_campaign(f"later-{t}", today + timedelta(days=2), today + timedelta(days=30), ["root"]).status_code == 201
+    closed = open_campaign(f"closed-{t}", today - timedelta(days=30), today - timedelta(days=2), ["root"])
+    assert closed.status_code == 201
+    later = open_campaign(f"later-{t}", today + timedelta(days=2), today + timedelta(days=30), ["root"])
+    assert later.status_code == 201
     assert open_campaign(f"elsewhere-{t}", today - timedelta(days=1), today + timedelta(days=9),
                          [district["unit_b"]["unit_id"]]).status_code == 201
     assert open_campaign(f"closed-{t}", today, today, ["root"]).status_code == 409

@@ -1,6 +1,6 @@
-"""Forms' and personnel's APIs fuzzed from their own OpenAPI documents (schemathesis): valid and invalid requests to every
-operation, signed in as a reporting unit (it can publish nothing global, so the shared platform
-of the other tests is left alone). No request may give a 500, and every status must be one the
+"""Forms' and personnel's APIs fuzzed from their own OpenAPI documents (schemathesis): valid and
+invalid requests to every operation, signed in as a reporting unit (it can publish nothing global,
+so the shared platform of the other tests is left alone). No request may give a 500, and every status must be one the
 document lists. FUZZ_EXAMPLES sets the examples per operation and mode (default 15)."""
 
 import os

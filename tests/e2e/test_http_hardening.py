@@ -19,8 +19,8 @@ pytestmark = pytest.mark.e2e
 
 def test_a_400_digit_answer_in_a_draft_is_a_422_naming_its_field(client, district):
     campaign, unit = f"big-{uuid.uuid4().hex[:6]}", district["unit_a"]["unit_id"]
-    raw = '{"campaign_id": "%s", "form_code": "1/HC-TB", "unit_id": "%s", "answers": {"A2.1": %s}}' % (
-        campaign, unit, "9" * 400)
+    raw = (f'{{"campaign_id": "{campaign}", "form_code": "1/HC-TB", "unit_id": "{unit}", '
+           f'"answers": {{"A2.1": {"9" * 400}}}}}')
     draft(client, district["a_auth"], unit, {}, campaign)  # opens the campaign, starts the draft
     for body in (raw, raw.replace("9" * 400, str(2**63)), raw.replace("9" * 400, "1e400")):
         response = client.forms.put("/submissions/draft", content=body.encode(), headers={

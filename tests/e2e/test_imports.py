@@ -27,7 +27,7 @@ def xlsx(rows):
 
 def test_whole_lang_son_scope_in_one_sheet_each(client, admin, mongo_url):
     tag = uuid.uuid4().hex[:6]
-    province = client.new_unit(admin, "root", f"ls{tag}", "Tỉnh Lạng Sơn (thử)", "province")
+    client.new_unit(admin, "root", f"ls{tag}", "Tỉnh Lạng Sơn (thử)", "province")
     units = unit_rows(province_code=f"ls{tag}")
     imported = client.accounts.post("/units/import", content=xlsx(units), headers={**admin, "Content-Type": XLSX},
                                     timeout=300)

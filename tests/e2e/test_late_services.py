@@ -62,7 +62,8 @@ def test_services_started_late_catch_up_from_the_history(platforms):
     assert events_before[0] >= 200, events_before  # "an hour of events": the tree, accounts, forms
 
     expected = eventually(lambda: (s := snapshot(live_client, live_admin, live_p, live_smtp))
-                          ["progress"].get("summary", {}).get("counts", {}).get("confirmed") == len(live_p.submissions) and s,
+                          ["progress"].get("summary", {}).get("counts", {}).get("confirmed")
+                          == len(live_p.submissions) and s,
                           timeout=60)
     try:
         eventually(lambda: snapshot(late_client, late_admin, late_p, late_smtp) == expected, timeout=60)

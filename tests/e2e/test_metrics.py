@@ -34,7 +34,8 @@ def value(samples, name: str, **labels: str) -> float:
 def test_each_service_counts_its_requests_events_and_outbox(platform, client, district, smtp_server):
     sid = submit(client, district["a_auth"], district["unit_a"]["unit_id"], campaign="metrics").json()["submission_id"]
     task = open_task_for(client, district["supervisor_auth"], sid, 1)
-    client.approvals.post(f"/tasks/{task['task_id']}/approve", json={"revision": 1}, headers=district["supervisor_auth"])
+    client.approvals.post(f"/tasks/{task['task_id']}/approve", json={"revision": 1},
+                          headers=district["supervisor_auth"])
     smtp_server.wait_for(district["account_a"]["username"] + "@example.vn", template="form_approved")
     for service in SERVICES:
         samples = scrape(platform, service)
@@ -81,7 +82,8 @@ async def test_retried_and_dead_lettered_events_are_counted(platform, district, 
                      message_id=unknown.id)
     # From the broker's administrator: not trusted, dead-lettered at once.
     forged = Envelope.wrap(FormApproved(task_id="t", submission_id="s", unit_id=district["unit_a"]["unit_id"],
-                                        revision=1, level=1, final=True, approved_by="x", approved_at=datetime.now(UTC)))
+                                        revision=1, level=1, final=True, approved_by="x",
+                                        approved_at=datetime.now(UTC)))
     await publish_as(amqp_url, forged.model_dump_json().encode(), forged.routing_key, message_id=forged.id)
     eventually(lambda: value(scrape(platform, "approvals"), "moha_events_total", queue=queue, outcome="retried")
                > value(before, "moha_events_total", queue=queue, outcome="retried"))

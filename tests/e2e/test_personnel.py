@@ -291,7 +291,8 @@ def test_per_unit_scores_equal_a_hand_count(client, area):
                                         headers=auth["D1"])
         assert response.status_code == 200, response.text
         view = response.json()
-        counted = {u["unit_id"]: {k: u[k] for k in expected[ids["A1"]]} for u in view["units"] if u["unit_id"] in expected}
+        counted = {u["unit_id"]: {k: u[k] for k in expected[ids["A1"]]}
+                   for u in view["units"] if u["unit_id"] in expected}
         return view if counted == expected else None
 
     view = eventually(scores)  # the changes arrive in the read model by personnel's own events

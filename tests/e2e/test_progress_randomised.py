@@ -55,8 +55,9 @@ def big_province(client, admin):
     return {"P": P, "campaign": campaign, "reporters": reporters}
 
 
-QUEUES = [f"approvals.progress.{e.routing_key}{side}" for e in (DraftStarted, FormSubmitted, ReviewTaskClaimed, FormApproved,
-                                                       FormRejected) for side in ("", ".retry")]
+QUEUES = [f"approvals.progress.{e.routing_key}{side}"
+          for e in (DraftStarted, FormSubmitted, ReviewTaskClaimed, FormApproved, FormRejected)
+          for side in ("", ".retry")]
 
 
 def progress(client, admin, p):

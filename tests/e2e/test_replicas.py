@@ -103,8 +103,9 @@ def test_three_replicas_of_each_service_one_killed_every_effect_once(replicated)
         expected = [(1, 1, "returned"), (2, 1, "approved"), (2, 2, "approved")] if returned(code) else \
             [(1, 1, "approved"), (1, 2, "approved")]
         assert tasks == expected, (code, tasks)
-        sub = eventually(lambda: (s := http.forms.get(f"/submissions/{sid}", headers=p.auth[p.usernames[code]])
-                                  .json())["status"] == "approved" and s, timeout=120, interval=0.5)
+        sub = eventually(lambda sid=sid, code=code: (s := http.forms.get(
+            f"/submissions/{sid}", headers=p.auth[p.usernames[code]]).json())["status"] == "approved" and s,
+                         timeout=120, interval=0.5)
         assert [h["action"] for h in sub["history"]] == (
             ["submitted", "returned", "submitted", "approved_level", "approved"] if returned(code)
             else ["submitted", "approved_level", "approved"]), (code, sub["history"])
@@ -117,7 +118,7 @@ def test_three_replicas_of_each_service_one_killed_every_effect_once(replicated)
 
     for code in codes:
         username = p.usernames[code]
-        eventually(lambda: sorted(n["kind"] for n in http.notifications.get(
+        eventually(lambda username=username, code=code: sorted(n["kind"] for n in http.notifications.get(
             "/inbox", headers=p.auth[username]).json()["items"]) == unit_kinds(code), timeout=120, interval=0.5)
 
     def mails() -> tuple[Counter, int]:

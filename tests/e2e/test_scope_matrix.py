@@ -80,7 +80,8 @@ TASKS_DECIDE = {
 def test_accounts_units(client, tree, role):
     for name, unit in tree["units"].items():
         expected = OK if name in UNITS[role] else HIDDEN
-        assert client.accounts.get(f"/units/{unit['unit_id']}", headers=tree["auth"][role]).status_code == expected, name
+        got = client.accounts.get(f"/units/{unit['unit_id']}", headers=tree["auth"][role])
+        assert got.status_code == expected, name
     assert client.accounts.get(f"/units/{GUESS}", headers=tree["auth"][role]).status_code == HIDDEN
 
 
@@ -134,7 +135,8 @@ def test_notifications_inbox_is_the_accounts_own(client, tree):
 def test_assignments_are_given_by_the_level_above_inside_the_area(client, tree, admin):
     accounts, units, auth = tree["accounts"], tree["units"], tree["auth"]
     sup = accounts["sup_D1"]["account_id"]
-    outside = client.accounts.put(f"/accounts/{sup}/assignments", headers=admin, json={"unit_ids": [units["C"]["unit_id"]]})
+    outside = client.accounts.put(f"/accounts/{sup}/assignments", headers=admin,
+                                  json={"unit_ids": [units["C"]["unit_id"]]})
     assert outside.status_code == 422 and outside.json()["error"]["code"] == "out_of_area"
     # The district's administrator assigns its supervisors; a supervisor or a unit cannot.
     for role in ("sup_P", "unit_A", "admin_D1"):
@@ -157,7 +159,8 @@ def test_forms_campaigns_and_surveys_are_read_inside_their_scope_only(client, tr
     t, units, today = tree["t"], tree["units"], datetime.now(UTC).date()
     campaign = client.forms.post("/campaigns", headers=admin, json={
         "campaign_id": f"scope-{t}", "form_code": "1/HC-TB", "title": "Đợt của huyện 1",
-        "scope_unit_ids": [units["D1"]["unit_id"]], "opens_on": str(today), "closes_on": str(today + timedelta(days=9))})
+        "scope_unit_ids": [units["D1"]["unit_id"]], "opens_on": str(today),
+        "closes_on": str(today + timedelta(days=9))})
     assert campaign.status_code == 201, campaign.text
     survey = client.forms.post("/surveys", headers=admin, json={
         "survey_id": f"scope-{t}", "title": "Khảo sát của tỉnh P", "list_deadline": str(today + timedelta(days=3)),
@@ -192,5 +195,5 @@ def test_approvals_progress_of_a_reporting_unit_is_its_own_unit_only(client, tre
     for area in ("A", "B", "D1"):
         view = client.approvals.get(f"/progress/{campaign}?area={units[area]['unit_id']}", headers=auth["unit_A"])
         assert view.status_code == (OK if area == "A" else HIDDEN), area
-    assert [u["unit_id"] for u in client.approvals.get(f"/progress/{campaign}", headers=auth["unit_A"]).json()["units"]] \
-        == [units["A"]["unit_id"]]
+    progress = client.approvals.get(f"/progress/{campaign}", headers=auth["unit_A"]).json()
+    assert [u["unit_id"] for u in progress["units"]] == [units["A"]["unit_id"]]

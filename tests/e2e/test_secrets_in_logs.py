@@ -58,8 +58,8 @@ def test_no_secret_reaches_any_log(client, admin, district, survey, smtp_server,
     draft(client, unit_auth, unit, {}, campaign)
     expect("400-digit answer", client.forms.put("/submissions/draft", headers={
         **unit_auth, "Content-Type": "application/json"}, content=(
-        '{"campaign_id": "%s", "form_code": "1/HC-TB", "unit_id": "%s", "answers": {"A2.1": %s}}'
-        % (campaign, unit, "9" * 400)).encode()), 422)
+        f'{{"campaign_id": "{campaign}", "form_code": "1/HC-TB", "unit_id": "{unit}", '
+        f'"answers": {{"A2.1": {"9" * 400}}}}}').encode()), 422)
     force("forms", "PUT", "/submissions/draft", headers=unit_auth, json={
         "campaign_id": campaign, "form_code": "1/HC-TB", "unit_id": unit, "answers": {"A1.1": "Xã"}})
     for service in ("approvals", "notifications"):

@@ -6,7 +6,6 @@ account issued, its role changed, units assigned from the tree, unlocked and rev
 
 from __future__ import annotations
 
-import io
 import time
 import uuid
 from pathlib import Path
@@ -192,7 +191,7 @@ def test_an_administrator_keeps_the_tree_and_the_accounts(web, client, kept_area
     units = web.text("units")
     assert x["D1"]["name"] in units and x["D2"]["name"] in units and x["a"]["name"] not in units
     web.shot("8-cay-don-vi")
-    web.open(f"/quan-tri/don-vi?q=xã")
+    web.open("/quan-tri/don-vi?q=xã")
     assert x["a"]["name"] in web.text("units") and "Kết quả tìm" in web.text("list-title")
 
     # Register a commune under the first district, rename it, move it, retire it: each with a reason.

@@ -361,7 +361,8 @@ async def test_open_review_tasks_follow_their_unit_to_its_last_place(stores, see
 
     await deliver_concurrently(envelopes(events), handle, consumers=CONSUMERS, rng=rng)
     got = await TaskStore(stores[0]).get(task.id)
-    assert (got.unit_lineage, got.chain, got.reviewer_unit_id) == (["root", district, "c"], [district, "root"], district)
+    assert (got.unit_lineage, got.chain, got.reviewer_unit_id) == (
+        ["root", district, "c"], [district, "root"], district)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -123,12 +123,13 @@ def build_province(http: Any, admin: dict[str, str], tag: str, districts: int = 
             p.supervisors[code] = username
     # Each commune takes its official name; each district's supervisor is assigned its communes.
     for commune in p.communes:
-        retried(lambda: http.accounts.put(f"/units/{commune['unit_id']}/name", headers=admin, json={
+        retried(lambda commune=commune: http.accounts.put(f"/units/{commune['unit_id']}/name", headers=admin, json={
             "name": f"Xã {commune['code']}", "reason": "Tên theo Nghị quyết"}))
     for district in p.districts:
         supervisor = issued[p.supervisors[district["code"]]]
-        retried(lambda: http.accounts.put(f"/accounts/{supervisor['account_id']}/assignments", headers=admin, json={
-            "unit_ids": [c["unit_id"] for c in p.communes if c["parent_id"] == district["unit_id"]]}))
+        unit_ids = [c["unit_id"] for c in p.communes if c["parent_id"] == district["unit_id"]]
+        retried(lambda supervisor=supervisor, unit_ids=unit_ids: http.accounts.put(
+            f"/accounts/{supervisor['account_id']}/assignments", headers=admin, json={"unit_ids": unit_ids}))
     return p
 
 
@@ -185,23 +186,24 @@ def decide_districts(http: Any, p: Province) -> None:
         mine = {code for code in p.submissions if code.startswith(f"C{district['code'][1:-len(p.tag)]}-")}
         pending = dict.fromkeys(mine, 1)
         while pending:
-            open_tasks = eventually(lambda: [t for t in tasks_of(http, auth)
-                                             if by_sid.get(t["submission_id"]) in pending], timeout=60)
+            open_tasks = eventually(lambda auth=auth, pending=pending: [
+                t for t in tasks_of(http, auth) if by_sid.get(t["submission_id"]) in pending], timeout=60)
             for task in open_tasks:
                 code = by_sid[task["submission_id"]]
                 if task["revision"] != pending.get(code):
                     continue
                 if returned(code) and task["revision"] == 1:
-                    retried(lambda: http.approvals.post(f"/tasks/{task['task_id']}/return", headers=auth, json={
-                        "revision": 1, "reason": "Mục A2.2.2 chưa đúng"}))
-                    version = eventually(lambda: (s := http.forms.get(
+                    retried(lambda task=task, auth=auth: http.approvals.post(
+                        f"/tasks/{task['task_id']}/return", headers=auth,
+                        json={"revision": 1, "reason": "Mục A2.2.2 chưa đúng"}))
+                    version = eventually(lambda task=task, code=code: (s := http.forms.get(
                         f"/submissions/{task['submission_id']}", headers=p.auth[p.usernames[code]]).json())[
                         "status"] == "returned" and s["version"])
                     submit(http, p, code, version)
                     pending[code] = 2
                 else:
-                    retried(lambda: http.approvals.post(f"/tasks/{task['task_id']}/approve", headers=auth,
-                                                        json={"revision": task["revision"]}))
+                    retried(lambda task=task, auth=auth: http.approvals.post(
+                        f"/tasks/{task['task_id']}/approve", headers=auth, json={"revision": task["revision"]}))
                     del pending[code]
 
 
@@ -210,8 +212,8 @@ def confirm_province(http: Any, p: Province) -> None:
     left = set(p.submissions.values())
     while left:
         for task in eventually(lambda: [t for t in tasks_of(http, auth) if t["submission_id"] in left], timeout=60):
-            retried(lambda: http.approvals.post(f"/tasks/{task['task_id']}/approve", headers=auth,
-                                                json={"revision": task["revision"]}))
+            retried(lambda task=task: http.approvals.post(f"/tasks/{task['task_id']}/approve", headers=auth,
+                                                          json={"revision": task["revision"]}))
             left.discard(task["submission_id"])
 
 

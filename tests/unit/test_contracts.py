@@ -18,7 +18,8 @@ def test_asyncapi_document_matches_the_event_classes():
 
 @pytest.mark.parametrize("event", ALL_EVENTS, ids=lambda e: e.__name__)
 def test_routing_keys_follow_the_convention(event):
-    assert re.fullmatch(r"(accounts|forms|approvals|notifications|personnel)\.[a-z_]+\.[a-z_]+\.v\d+", event.routing_key)
+    assert re.fullmatch(r"(accounts|forms|approvals|notifications|personnel)\.[a-z_]+\.[a-z_]+\.v\d+",
+                        event.routing_key)
     assert event.event_type() == "vn.gov.moha." + event.routing_key
 
 

@@ -110,7 +110,8 @@ def test_sum_rule_refuses_any_other_total(years, off):
 
 @settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.dictionaries(st.sampled_from(sorted(HC_TB.fields)),
-                       st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=5))))
+                       st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
+                                 st.text(max_size=5))))
 def test_the_engine_never_fails_on_any_answers(answers):
     # Whatever comes in, the result is a list of field errors, never an exception.
     for error in HC_TB.check(answers, complete=True) + HC_TB.check(answers, complete=False):

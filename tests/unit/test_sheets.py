@@ -77,7 +77,8 @@ def test_only_the_cells_present_are_read_and_columns_up_to_the_cap_are_fine():
     out = io.BytesIO()
     book.save(out)
     rows = read_rows(out.getvalue())
-    assert len(rows) == 1 and rows[0]["#row"] == "5" and rows[0]["c0"] == "far" and rows[0][f"c{MAX_COLUMNS - 1}"] == "7"
+    assert len(rows) == 1 and rows[0]["#row"] == "5" and rows[0]["c0"] == "far"
+    assert rows[0][f"c{MAX_COLUMNS - 1}"] == "7"
     book.active.cell(row=6, column=MAX_COLUMNS + 1, value="too far")
     out = io.BytesIO()
     book.save(out)
@@ -107,7 +108,7 @@ def test_malformed_csv_is_a_clear_error():
 
 def test_control_characters_in_cells_are_refused_with_their_place():
     with pytest.raises(UnreadableSheet) as refused:
-        read_rows("name,unit\nA,B\nC\x0bD,E\n".encode())
+        read_rows(b"name,unit\nA,B\nC\x0bD,E\n")
     assert refused.value.details == {"errors": [
         {"row": 3, "field": "name", "message": "Có ký tự điều khiển không được phép (U+000B)"}]}
 

@@ -104,6 +104,7 @@ async def delivery(notice_id: str, request: Request, doc: str = "", page: int = 
         api(request, "notifications", "GET", f"/notices/{quote(notice_id)}/recipients", session=session,
             params={"read": "true", "page_size": 1}))
     return await render(request, "notices/delivery.html", title=status["title"], notice=status, people=found["items"],
-                        read=listed["total"], doc=doc, page=found["page"], pages=pages(found["total"], found["page_size"]),
+                        read=listed["total"], doc=doc, page=found["page"],
+                        pages=pages(found["total"], found["page_size"]),
                         base=base_url(f"/thong-bao/da-gui/{quote(notice_id)}", doc=doc), status=STATUS, email=EMAIL,
                         new=bool(request.query_params.get("moi")))

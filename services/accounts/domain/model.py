@@ -331,7 +331,8 @@ def issue_account(
 def new_initial_password(length: int = 14) -> str:
     alphabet = string.ascii_letters + string.digits
     while True:
-        candidate = "".join(secrets.choice(alphabet) for _ in range(length - 2)) + secrets.choice("!@#$%&*") + secrets.choice(string.digits)
+        candidate = ("".join(secrets.choice(alphabet) for _ in range(length - 2))
+                     + secrets.choice("!@#$%&*") + secrets.choice(string.digits))
         try:
             check_password_policy(candidate)
             return candidate
@@ -345,7 +346,8 @@ def check_password_policy(password: str) -> None:
     classes = [any(c.islower() for c in password), any(c.isupper() for c in password),
                any(c.isdigit() for c in password), any(not c.isalnum() for c in password)]
     if sum(classes) < 3:
-        raise PasswordPolicyViolated("Mật khẩu phải có ít nhất 3 trong 4 loại: chữ thường, chữ hoa, chữ số, ký tự đặc biệt")
+        raise PasswordPolicyViolated("Mật khẩu phải có ít nhất 3 trong 4 loại: "
+                                     "chữ thường, chữ hoa, chữ số, ký tự đặc biệt")
 
 
 def duplicate(what: str, value: str) -> Conflict:

@@ -104,7 +104,8 @@ def check_list(kind: Kind, rows: list[dict[str, str]]) -> ListCheck:
         if group is None:
             allowed = ", ".join(GROUPS[kind].values())
             errors.append(RowError(number, "group", f"Nhóm đối tượng '{row.get('group', '')}' không dùng cho "
-                                                    f"{'bộ' if kind == 'ministry' else 'tỉnh'}; chọn một trong: {allowed}"))
+                                                    f"{'bộ' if kind == 'ministry' else 'tỉnh'}; "
+                                                    f"chọn một trong: {allowed}"))
         elif group in NEEDS_ORGANISATION and not row.get("organisation"):
             errors.append(RowError(number, "organisation", f"Nhóm '{GROUPS[kind][group]}' cần ghi rõ "
                                                            f"{NEEDS_ORGANISATION[group]}"))

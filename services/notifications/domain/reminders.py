@@ -2,8 +2,8 @@
 
 Before a unit's deadline it gets the reminder of the nearest configured lead time not yet passed
 (by default 5, 2 and 1 days before), and a last call on the day itself; a pass that missed a day
-sends only the latest reminder due, never a stale one. After the deadline the supervisors of each area get, once, the list of their
-units that have not submitted.
+sends only the latest reminder due, never a stale one. After the deadline the supervisors of each
+area get, once, the list of their units that have not submitted.
 """
 
 from __future__ import annotations

@@ -282,7 +282,8 @@ class Record:
     # Moving ------------------------------------------------------------------------------------
     def request_move(self, definition: RecordDefinition, definitions: Mapping[int, RecordDefinition], *,
                      process: str, to_unit_id: str, document: Document | None, effective_on: str | None,
-                     values: dict[str, Any], by: Principal, direct: bool, now: datetime | None = None) -> dict[str, Any]:
+                     values: dict[str, Any], by: Principal, direct: bool,
+                     now: datetime | None = None) -> dict[str, Any]:
         """Ask to move the record to `to_unit_id`. `direct`: the unit asking manages both units, so
         the record moves at once; otherwise the move waits for the level that must decide."""
         now = now or datetime.now(UTC)
