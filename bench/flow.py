@@ -589,6 +589,22 @@ def log_issues(platform: Platform) -> dict[str, dict[str, int]]:
         out[name] = counts
     return out
 
+async def clean_up(platform: Platform, mongo: AsyncMongoClient, admin_url: str, suffix: str, *,
+                   keep_data: bool) -> None:
+    """What a benchmark's run leaves on the shared broker and store: its databases (unless kept),
+    its vhost, and the services' broker and database users. Best effort: the figures are taken."""
+    if not keep_data:
+        with contextlib.suppress(Exception):
+            for name in SERVICES:
+                await asyncio.wait_for(mongo.drop_database(f"moha_{name}{suffix}"), 60)
+    with contextlib.suppress(Exception):
+        await mongo.close()
+    with contextlib.suppress(Exception):
+        await asyncio.to_thread(platform.remove_broker_users)
+    with contextlib.suppress(Exception), Management(admin_url) as api:
+        api.delete_vhost(vhost_of(platform.amqp_url))
+
+
 
 def machine() -> dict[str, Any]:
     cpu_model = ""
@@ -716,16 +732,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.to_thread(_stop, platform)
         smtp.stop()
         result["log_issues"] = log_issues(platform)
-        if not args.keep_data:
-            with contextlib.suppress(Exception):
-                for name in SERVICES:
-                    await asyncio.wait_for(mongo.drop_database(f"moha_{name}{suffix}"), 30)
-        with contextlib.suppress(Exception):
-            await mongo.close()
-        with contextlib.suppress(Exception), Management(admin_url) as api:
-            api.delete_vhost(vhost_of(amqp_url))
-            for user in platform.broker_users.values():
-                api.delete_user(user.name)
+        await clean_up(platform, mongo, admin_url, suffix, keep_data=args.keep_data)
     return result
 
 

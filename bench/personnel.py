@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
@@ -38,7 +37,8 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
-from bench.flow import bench_vhost, latency_ms as _latency_ms, log_issues, machine, pct, store_version
+from bench.flow import bench_vhost, clean_up, log_issues, machine, pct, store_version
+from bench.flow import latency_ms as _latency_ms
 from chassis.messaging import broker_user
 from deploy import officials
 from deploy.lang_son import to_csv, unit_rows
@@ -225,16 +225,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await client.aclose()
         await asyncio.to_thread(platform.stop)
         result["log_issues"] = log_issues(platform)
-        if not args.keep_data:
-            with contextlib.suppress(Exception):
-                for name in SERVICES:
-                    await asyncio.wait_for(mongo.drop_database(f"moha_{name}{suffix}"), 60)
-        with contextlib.suppress(Exception):
-            await mongo.close()
-        with contextlib.suppress(Exception), Management(admin_url) as api:
-            api.delete_vhost(vhost_of(amqp_url))
-            for user in platform.broker_users.values():
-                api.delete_user(user.name)
+        await clean_up(platform, mongo, admin_url, suffix, keep_data=args.keep_data)
     return result
 
 

@@ -76,6 +76,7 @@ from bench.flow import (
     answers_for,
     event_like_body,
     find_pid,
+    clean_up,
     latency_ms,
     log_issues,
     machine,
@@ -87,7 +88,7 @@ from bench.profile import Profiler
 from chassis.messaging import broker_user
 from chassis.runtime import new_event_loop
 from deploy.launch import ROOT, SERVICES, WEB, Platform, free_port
-from deploy.rabbitmq.provision import Management, vhost_of, with_vhost
+from deploy.rabbitmq.provision import with_vhost
 from services.accounts.tokens import TokenIssuer, load_signing_keys, new_signing_key
 
 PROVINCES, DISTRICTS_PER_PROVINCE = 32, 10
@@ -765,16 +766,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         with contextlib.suppress(Exception):
             smtp.wait(10)
         result["log_issues"] = log_issues(platform)
-        if not args.keep_data:
-            with contextlib.suppress(Exception):
-                for name in SERVICES:
-                    await asyncio.wait_for(mongo.drop_database(f"moha_{name}{suffix}"), 60)
-        with contextlib.suppress(Exception):
-            await mongo.close()
-        with contextlib.suppress(Exception), Management(admin_url) as api:
-            api.delete_vhost(vhost_of(amqp_url))
-            for user in platform.broker_users.values():
-                api.delete_user(user.name)
+        await clean_up(platform, mongo, admin_url, suffix, keep_data=args.keep_data)
     return result
 
 
