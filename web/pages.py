@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi.responses import Response
 
 from .app import Session
 from .clients import ApiError
+
+T = TypeVar("T")
 
 
 def require_admin(session: Session) -> None:
@@ -33,6 +36,17 @@ def field_errors(refused: ApiError, fields: dict[str, str], default: str) -> dic
         if name and name not in found:
             found[name] = e.get("message") or refused.message
     return found or {default: refused.message}
+
+async def attempt(call: Awaitable[T], fields: dict[str, str], default: str) -> tuple[T | None, dict[str, str]]:
+    """A form's request to a service: its answer and no errors, or its refusal (4xx) as messages
+    beside the form's fields (`field_errors`); a failure of the service itself (5xx) is raised."""
+    try:
+        return await call, {}
+    except ApiError as refused:
+        if refused.status >= 500:
+            raise
+        return None, field_errors(refused, fields, default)
+
 
 
 def pages(total: int, page_size: int) -> int:

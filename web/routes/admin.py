@@ -13,9 +13,8 @@ from fastapi.responses import Response
 
 from .. import app as shared
 from ..app import Session, api, redirect, render
-from ..clients import ApiError
 from ..format import UNIT_LEVELS, UNIT_STATUS
-from ..pages import base_url, field_errors, pages, require_admin
+from ..pages import attempt, base_url, pages, require_admin
 
 router = APIRouter()
 Signed = Depends(shared.signed_in)
@@ -111,14 +110,11 @@ async def add(uid: str, request: Request, session: Session = Signed) -> Response
     errors = {k: m for k, m in (("code", "Nhập mã đơn vị"), ("name", "Nhập tên đơn vị"), ("level", "Chọn cấp đơn vị"))
               if not values.get(k)}
     if not errors:
-        try:
-            unit = await api(request, "accounts", "POST", "/units", session=session, json={
-                "code": values["code"], "name": values["name"], "level": values["level"], "parent_id": uid})
-        except ApiError as refused:
-            if refused.status >= 500:
-                raise
-            errors = field_errors(refused, {"code": "code", "name": "name", "level": "level"}, "code")
-        else:
+        unit, errors = await attempt(
+            api(request, "accounts", "POST", "/units", session=session, json={
+                "code": values["code"], "name": values["name"], "level": values["level"], "parent_id": uid}),
+            {"code": "code", "name": "name", "level": "level"}, "code")
+        if not errors:
             return redirect(f"/quan-tri/don-vi/{quote(unit['unit_id'])}?da_luu=them")
     return await _add(request, parent, values, errors, 422)
 
@@ -138,14 +134,11 @@ async def rename(uid: str, request: Request, session: Session = Signed) -> Respo
     values = await _form(request)
     errors = {k: m for k, m in (("name", "Nhập tên mới"), ("reason", "Ghi lý do đổi tên")) if not values.get(k)}
     if not errors:
-        try:
-            await api(request, "accounts", "PUT", f"/units/{quote(uid)}/name", session=session,
-                      json={"name": values["name"], "reason": values["reason"]})
-        except ApiError as refused:
-            if refused.status >= 500:
-                raise
-            errors = field_errors(refused, {"name": "name", "reason": "reason"}, "name")
-        else:
+        _, errors = await attempt(
+            api(request, "accounts", "PUT", f"/units/{quote(uid)}/name", session=session,
+                      json={"name": values["name"], "reason": values["reason"]}),
+            {"name": "name", "reason": "reason"}, "name")
+        if not errors:
             return redirect(f"/quan-tri/don-vi/{quote(uid)}?da_luu=doi-ten")
     return await render(request, "admin/unit_rename.html", 422, title="Đổi tên đơn vị", unit=unit, values=values,
                         errors=errors)
@@ -176,14 +169,11 @@ async def move(uid: str, request: Request, session: Session = Signed) -> Respons
     errors = {k: m for k, m in (("parent_id", "Chọn đơn vị cấp trên mới"), ("reason", "Ghi lý do chuyển"))
               if not values.get(k)}
     if not errors:
-        try:
-            await api(request, "accounts", "POST", f"/units/{quote(uid)}/move", session=session,
-                      json={"parent_id": values["parent_id"], "reason": values["reason"]})
-        except ApiError as refused:
-            if refused.status >= 500:
-                raise
-            errors = field_errors(refused, {"parent_id": "parent_id", "reason": "reason"}, "parent_id")
-        else:
+        _, errors = await attempt(
+            api(request, "accounts", "POST", f"/units/{quote(uid)}/move", session=session,
+                      json={"parent_id": values["parent_id"], "reason": values["reason"]}),
+            {"parent_id": "parent_id", "reason": "reason"}, "parent_id")
+        if not errors:
             return redirect(f"/quan-tri/don-vi/{quote(uid)}?da_luu=chuyen")
     q = values.get("q", "")
     return await render(request, "admin/unit_move.html", 422, title="Chuyển đơn vị sang đơn vị cấp trên khác",
@@ -206,14 +196,11 @@ async def retire(uid: str, request: Request, session: Session = Signed) -> Respo
     values = await _form(request)
     errors = {} if values.get("reason") else {"reason": "Ghi lý do giải thể hoặc sáp nhập"}
     if not errors:
-        try:
-            await api(request, "accounts", "POST", f"/units/{quote(uid)}/retire", session=session,
-                      json={"reason": values["reason"], "merged_into": values.get("merged_into") or None})
-        except ApiError as refused:
-            if refused.status >= 500:
-                raise
-            errors = field_errors(refused, {"reason": "reason", "merged_into": "merged_into"}, "reason")
-        else:
+        _, errors = await attempt(
+            api(request, "accounts", "POST", f"/units/{quote(uid)}/retire", session=session,
+                      json={"reason": values["reason"], "merged_into": values.get("merged_into") or None}),
+            {"reason": "reason", "merged_into": "merged_into"}, "reason")
+        if not errors:
             return redirect(f"/quan-tri/don-vi/{quote(uid)}?da_luu=giai-the")
     q = values.get("q", "")
     return await render(request, "admin/unit_retire.html", 422, title="Giải thể hoặc sáp nhập đơn vị", unit=unit,

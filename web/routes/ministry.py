@@ -17,7 +17,7 @@ from .. import app as shared
 from ..app import Session, api, redirect, render
 from ..clients import ApiError
 from ..compare import LABELS, PROPERTIES, compare, describe
-from ..pages import base_url, field_errors, pages, require_admin, vn_day
+from ..pages import attempt, base_url, pages, require_admin, vn_day
 
 router = APIRouter()
 Signed = Depends(shared.signed_in)
@@ -172,16 +172,13 @@ async def open_campaign(request: Request, session: Session = Signed) -> Response
                 "scope_unit_ids": _scope(form, session), "opens_on": days["opens_on"], "closes_on": days["closes_on"],
                 "deadlines": {t: days[f"deadline_{t}"] for t in ("province", "district") if f"deadline_{t}" in days},
                 "review_levels": [lv for lv, _ in REVIEW_LEVELS if lv in values["review_levels"]]}
-        try:
-            await api(request, "forms", "POST", "/campaigns", session=session, json=body)
-        except ApiError as refused:
-            if refused.status >= 500:
-                raise
-            errors = field_errors(refused, {"campaign_id": "campaign_id", "title": "title", "form_code": "form_code",
-                                            "opens_on": "opens_on", "closes_on": "closes_on",
-                                            "scope_unit_ids": "scope", "review_levels": "review_levels",
-                                            "deadlines": "deadline_province"}, "campaign_id")
-        else:
+        _, errors = await attempt(
+            api(request, "forms", "POST", "/campaigns", session=session, json=body),
+            {"campaign_id": "campaign_id", "title": "title", "form_code": "form_code",
+             "opens_on": "opens_on", "closes_on": "closes_on",
+             "scope_unit_ids": "scope", "review_levels": "review_levels",
+             "deadlines": "deadline_province"}, "campaign_id")
+        if not errors:
             return redirect(f"/bo/dot-thu-thap/{quote(values['campaign_id'])}?da_mo=1")
     return await _campaign_form(request, session, "open", values, errors, 422)
 
@@ -206,16 +203,13 @@ async def open_periodic(request: Request, session: Session = Signed) -> Response
     if not values["scope"]:
         errors["scope"] = "Chọn phạm vi: toàn bộ địa bàn hoặc ít nhất một đơn vị"
     if not errors:
-        try:
-            opened = await api(request, "forms", "POST", "/campaigns/periodic", session=session, json={
+        opened, errors = await attempt(
+            api(request, "forms", "POST", "/campaigns/periodic", session=session, json={
                 "base_id": values["base_id"], "form_code": values["form_code"], "title": values["title"],
-                "scope_unit_ids": _scope(form, session), "year": int(values["year"])})
-        except ApiError as refused:
-            if refused.status >= 500:
-                raise
-            errors = field_errors(refused, {"base_id": "base_id", "title": "title", "form_code": "form_code",
-                                            "year": "year", "scope_unit_ids": "scope"}, "base_id")
-        else:
+                "scope_unit_ids": _scope(form, session), "year": int(values["year"])}),
+            {"base_id": "base_id", "title": "title", "form_code": "form_code",
+             "year": "year", "scope_unit_ids": "scope"}, "base_id")
+        if not errors:
             return redirect("/bo/dot-thu-thap?da_mo=" + quote(",".join(c["campaign_id"] for c in opened)))
     return await _campaign_form(request, session, "periodic", values, errors, 422)
 

@@ -18,7 +18,7 @@ from starlette.datastructures import UploadFile
 from .. import app as shared
 from ..app import Session, api, redirect, render
 from ..clients import ApiError
-from ..pages import field_errors, passed_on, require_central, vn_day
+from ..pages import attempt, passed_on, require_central, vn_day
 
 router = APIRouter()
 Signed = Depends(shared.signed_in)
@@ -84,17 +84,14 @@ async def open_survey(request: Request, session: Session = Signed) -> Response:
             if day:
                 days[key] = day.isoformat()
     if not errors:
-        try:
-            await api(request, "forms", "POST", "/surveys", session=session, json={
+        _, errors = await attempt(
+            api(request, "forms", "POST", "/surveys", session=session, json={
                 "survey_id": values["survey_id"], "title": values["title"], "owner_unit_ids": values["owners"],
-                **days})
-        except ApiError as refused:
-            if refused.status >= 500:
-                raise
-            errors = field_errors(refused, {"survey_id": "survey_id", "title": "title",
-                                            "list_deadline": "list_deadline", "answer_deadline": "answer_deadline",
-                                            "owner_unit_ids": "owners"}, "survey_id")
-        else:
+                **days}),
+            {"survey_id": "survey_id", "title": "title",
+             "list_deadline": "list_deadline", "answer_deadline": "answer_deadline",
+             "owner_unit_ids": "owners"}, "survey_id")
+        if not errors:
             return redirect(f"/khao-sat/{quote(values['survey_id'])}?da_mo=1")
     return await _open_page(request, session, values, errors, 422)
 

@@ -16,7 +16,7 @@ from .. import app as shared
 from ..app import Session, api, redirect, render
 from ..clients import ApiError
 from ..format import ROLES, UNIT_LEVELS
-from ..pages import base_url, field_errors, pages, require_admin
+from ..pages import attempt, base_url, pages, require_admin
 from .admin import rows, unit_of
 
 router = APIRouter()
@@ -81,16 +81,13 @@ async def issue(request: Request, session: Session = Signed) -> Response:
     errors = {k: m for k, m in (("username", "Nhập tên đăng nhập"), ("display_name", "Nhập tên hiển thị"),
                                 ("role", "Chọn vai trò")) if not values.get(k)}
     if not errors:
-        try:
-            issued = await api(request, "accounts", "POST", "/accounts", session=session, json={
+        issued, errors = await attempt(
+            api(request, "accounts", "POST", "/accounts", session=session, json={
                 "username": values["username"], "unit_id": unit["unit_id"], "role": values["role"],
-                "display_name": values["display_name"], "email": values.get("email") or None})
-        except ApiError as refused:
-            if refused.status >= 500:
-                raise
-            errors = field_errors(refused, {"username": "username", "display_name": "display_name", "role": "role",
-                                            "email": "email"}, "username")
-        else:
+                "display_name": values["display_name"], "email": values.get("email") or None}),
+            {"username": "username", "display_name": "display_name", "role": "role",
+             "email": "email"}, "username")
+        if not errors:
             return await _password_once(request, issued, unit, "issued")
     return await render(request, "admin/account_issue.html", 422, title="Cấp tài khoản", unit=unit,
                         roles=_roles(session), values=values, errors=errors)
@@ -158,14 +155,11 @@ async def act(aid: str, action: str, request: Request, session: Session = Signed
         errors = {k: m for k, m in (("role", "Chọn vai trò mới"), ("reason", "Ghi lý do đổi vai trò"))
                   if not values.get(k)}
         if not errors:
-            try:
-                await api(request, "accounts", "PUT", f"/accounts/{quote(aid)}/role", session=session,
-                          json={"role": values["role"], "reason": values["reason"]})
-            except ApiError as refused:
-                if refused.status >= 500:
-                    raise
-                errors = field_errors(refused, {"role": "role", "reason": "reason"}, "role")
-            else:
+            _, errors = await attempt(
+                api(request, "accounts", "PUT", f"/accounts/{quote(aid)}/role", session=session,
+                          json={"role": values["role"], "reason": values["reason"]}),
+                {"role": "role", "reason": "reason"}, "role")
+            if not errors:
                 return redirect(f"/quan-tri/tai-khoan/{quote(aid)}?da_luu=doi-vai-tro")
         return await render(request, "admin/account_role.html", 422, title="Đổi vai trò", account=account, unit=unit,
                             roles=[r for r in _roles(session) if r[0] != account["role"]], values=values,
@@ -175,14 +169,11 @@ async def act(aid: str, action: str, request: Request, session: Session = Signed
     path, title, button, explain = ACTIONS[action]
     errors = {} if values.get("reason") else {"reason": "Ghi lý do"}
     if not errors:
-        try:
-            done = await api(request, "accounts", "POST", f"/accounts/{quote(aid)}/{path}", session=session,
-                             json={"reason": values["reason"]})
-        except ApiError as refused:
-            if refused.status >= 500:
-                raise
-            errors = field_errors(refused, {"reason": "reason"}, "reason")
-        else:
+        done, errors = await attempt(
+            api(request, "accounts", "POST", f"/accounts/{quote(aid)}/{path}", session=session,
+                             json={"reason": values["reason"]}),
+            {"reason": "reason"}, "reason")
+        if not errors:
             if action == "thu-hoi":
                 return redirect(f"/quan-tri/tai-khoan/{quote(aid)}?da_luu=thu-hoi")
             return await _password_once(request, done, unit, action)
