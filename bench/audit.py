@@ -42,13 +42,24 @@ now = time.perf_counter
 
 def summary(latencies: list[float], seconds: float) -> dict[str, Any]:
     ms = [v * 1000 for v in latencies]
-    return {"n": len(ms), "per_s": round(len(ms) / seconds, 1),
-            **{f"p{p}": round(pct(ms, p) or 0, 2) for p in (50, 90, 99)}, "max": round(max(ms, default=0), 2)}
+    return {
+        "n": len(ms),
+        "per_s": round(len(ms) / seconds, 1),
+        **{f"p{p}": round(pct(ms, p) or 0, 2) for p in (50, 90, 99)},
+        "max": round(max(ms, default=0), 2),
+    }
 
 
 def entry(i: int) -> AuditEntry:
-    return AuditEntry("account_revoked", actor_id="bench-admin", actor_username="admin", target_id=f"acc-{i}",
-                      unit_lineage=["root", "p-01", "d-0101"], ip="10.1.2.3", details={"role": "reporting_unit"})
+    return AuditEntry(
+        "account_revoked",
+        actor_id="bench-admin",
+        actor_username="admin",
+        target_id=f"acc-{i}",
+        unit_lineage=["root", "p-01", "d-0101"],
+        ip="10.1.2.3",
+        details={"role": "reporting_unit"},
+    )
 
 
 class NoChain:
@@ -64,8 +75,13 @@ class Service:
     def __init__(self, mongo_url: str, database: str, amqp_url: str, name: str, chain: bool = True) -> None:
         self.store = Store(mongo_url, database)
         self.broker = make_broker(amqp_url, prefetch=10, service=f"bench-audit-{name}")
-        self.relay = OutboxRelay(self.store, self.broker, user_id=broker_user(amqp_url), grace_seconds=600,
-                                 chain=None if chain else NoChain())  # type: ignore[arg-type]
+        self.relay = OutboxRelay(
+            self.store,
+            self.broker,
+            user_id=broker_user(amqp_url),
+            grace_seconds=600,
+            chain=None if chain else NoChain(),
+        )  # type: ignore[arg-type]
         self.task: asyncio.Task | None = None
         self.mine: list[str] = []  # the commits this process made: their markers tell when it is done
         self.store.on_commit(lambda commit: self.mine.append(commit["_id"]))
@@ -93,8 +109,16 @@ class Service:
         await self.store.close()
 
 
-async def writers(store: Store, writes: int, concurrency: int, *, audited: bool, record: bool = False,
-                  tag: str = "", inline: AuditChain | None = None) -> tuple[list[float], float]:
+async def writers(
+    store: Store,
+    writes: int,
+    concurrency: int,
+    *,
+    audited: bool,
+    record: bool = False,
+    tag: str = "",
+    inline: AuditChain | None = None,
+) -> tuple[list[float], float]:
     latencies: list[float] = []
     per_writer = writes // concurrency
     if not record:
@@ -108,11 +132,20 @@ async def writers(store: Store, writes: int, concurrency: int, *, audited: bool,
             if record:
                 await store.record(entry(i))
             else:
-                version = await store.update("bench_docs", f"{tag}doc-{w}", version, {"n": i},
-                                             audit=entry(i) if audited else None)
+                version = await store.update(
+                    "bench_docs", f"{tag}doc-{w}", version, {"n": i}, audit=entry(i) if audited else None
+                )
                 if inline is not None:  # the alternative: the writer chains its entry before answering
-                    await inline.append([{"_id": f"bench_docs:{tag}doc-{w}:{version}", "at": datetime.now(UTC),
-                                          "audit": entry(i).fields()}], fresh=True)
+                    await inline.append(
+                        [
+                            {
+                                "_id": f"bench_docs:{tag}doc-{w}:{version}",
+                                "at": datetime.now(UTC),
+                                "audit": entry(i).fields(),
+                            }
+                        ],
+                        fresh=True,
+                    )
             latencies.append(now() - started)
 
     started = now()
@@ -120,60 +153,97 @@ async def writers(store: Store, writes: int, concurrency: int, *, audited: bool,
     return latencies, now() - started
 
 
-async def replica(mongo_url: str, database: str, amqp_url: str, name: str, writes: int, concurrency: int,
-                  chain: bool) -> None:
+async def replica(
+    mongo_url: str, database: str, amqp_url: str, name: str, writes: int, concurrency: int, chain: bool
+) -> None:
     async with Service(mongo_url, database, amqp_url, name, chain) as service:
         latencies, seconds = await writers(service.store, writes, concurrency, audited=True, record=True)
         lag = await service.settle()
     chain = service.relay.chain
-    print(json.dumps({"name": name, "record": summary(latencies, seconds), "chained_after_s": round(lag, 3),
-                      "chained": getattr(chain, "chained", 0), "lost_claims": getattr(chain, "lost_claims", 0)}))
+    print(
+        json.dumps(
+            {
+                "name": name,
+                "record": summary(latencies, seconds),
+                "chained_after_s": round(lag, 3),
+                "chained": getattr(chain, "chained", 0),
+                "lost_claims": getattr(chain, "lost_claims", 0),
+            }
+        )
+    )
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     mongo_url = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/")
     amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     database = f"moha_bench_audit_{uuid.uuid4().hex[:8]}"
-    results: dict[str, Any] = {"at": datetime.now(UTC).isoformat(), "machine": machine(),
-                               "writes": args.writes, "concurrency": args.concurrency}
+    results: dict[str, Any] = {
+        "at": datetime.now(UTC).isoformat(),
+        "machine": machine(),
+        "writes": args.writes,
+        "concurrency": args.concurrency,
+    }
     try:
         async with Service(mongo_url, database, amqp_url, "main") as service:
             # Interleaved rounds: the machine's other load falls on both sides alike.
             for round_ in range(args.rounds):
                 for name, audited in (("update_without_entry", False), ("update_with_entry", True)):
-                    latencies, seconds = await writers(service.store, args.writes, args.concurrency,
-                                                       audited=audited, tag=f"{name}-{round_}")
+                    latencies, seconds = await writers(
+                        service.store, args.writes, args.concurrency, audited=audited, tag=f"{name}-{round_}"
+                    )
                     results.setdefault(name, []).append(
-                        summary(latencies, seconds) | {"chained_after_s": round(await service.settle(), 3)})
-                latencies, seconds = await writers(service.store, args.writes, args.concurrency, audited=True,
-                                                   record=True)
+                        summary(latencies, seconds) | {"chained_after_s": round(await service.settle(), 3)}
+                    )
+                latencies, seconds = await writers(
+                    service.store, args.writes, args.concurrency, audited=True, record=True
+                )
                 results.setdefault("record", []).append(
-                    summary(latencies, seconds) | {"chained_after_s": round(await service.settle(), 3)})
+                    summary(latencies, seconds) | {"chained_after_s": round(await service.settle(), 3)}
+                )
         # The alternative not taken: each writer chains its own entry before it answers (a claim
         # per sequence number in the writer). The relay chains nothing here.
         async with Service(mongo_url, f"{database}_inline", amqp_url, "inline", chain=False) as service:
             inline = AuditChain(service.store)
             for round_ in range(args.rounds):
-                latencies, seconds = await writers(service.store, args.writes, args.concurrency, audited=False,
-                                                   tag=f"inline-{round_}", inline=inline)
+                latencies, seconds = await writers(
+                    service.store, args.writes, args.concurrency, audited=False, tag=f"inline-{round_}", inline=inline
+                )
                 results.setdefault("update_chained_by_writer", []).append(
-                    summary(latencies, seconds) | {"chained_after_s": 0.0})
+                    summary(latencies, seconds) | {"chained_after_s": 0.0}
+                )
 
         for name, chain in (("replicas_without_chaining", False), ("replicas", True)):
             before = await _count(mongo_url, database)
-            children = [await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bench.audit", "--replica", f"r{i}", "--database", database,
-                "--writes", str(args.writes), "--concurrency", str(args.concurrency),
-                *([] if chain else ["--no-chain"]), stdout=asyncio.subprocess.PIPE)
-                for i in range(args.replicas)]
+            children = [
+                await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "bench.audit",
+                    "--replica",
+                    f"r{i}",
+                    "--database",
+                    database,
+                    "--writes",
+                    str(args.writes),
+                    "--concurrency",
+                    str(args.concurrency),
+                    *([] if chain else ["--no-chain"]),
+                    stdout=asyncio.subprocess.PIPE,
+                )
+                for i in range(args.replicas)
+            ]
             outputs = [json.loads((await c.communicate())[0].decode().strip().splitlines()[-1]) for c in children]
             chained = await _count(mongo_url, database) - before
-            results[name] = {"replicas": args.replicas, "entries": chained,
-                             "record_per_s": round(sum(o["record"]["per_s"] for o in outputs), 1),
-                             "record_p50": max(o["record"]["p50"] for o in outputs),
-                             "record_p99": max(o["record"]["p99"] for o in outputs),
-                             "chained_after_s": max(o["chained_after_s"] for o in outputs),
-                             "lost_claims": sum(o["lost_claims"] for o in outputs), "each": outputs}
+            results[name] = {
+                "replicas": args.replicas,
+                "entries": chained,
+                "record_per_s": round(sum(o["record"]["per_s"] for o in outputs), 1),
+                "record_p50": max(o["record"]["p50"] for o in outputs),
+                "record_p99": max(o["record"]["p99"] for o in outputs),
+                "chained_after_s": max(o["chained_after_s"] for o in outputs),
+                "lost_claims": sum(o["lost_claims"] for o in outputs),
+                "each": outputs,
+            }
 
         store = Store(mongo_url, database)
         try:
@@ -181,8 +251,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 started = now()
                 report = await verify(store, commits=commits)
                 seconds = now() - started
-                results[name] = {"entries": report.entries, "intact": report.intact,
-                                 "per_s": round(report.entries / seconds, 1)}
+                results[name] = {
+                    "entries": report.entries,
+                    "intact": report.intact,
+                    "per_s": round(report.entries / seconds, 1),
+                }
         finally:
             await store.close()
     finally:
@@ -208,9 +281,11 @@ def show(results: dict[str, Any]) -> None:
             print(f"{name:24} {r['n']:>6} {r['per_s']:>8} {r['p50']:>8} {r['p99']:>8} {r['chained_after_s']:>16}")
     for name in ("replicas_without_chaining", "replicas"):
         r = results[name]
-        print(f"{r['replicas']} {name.replace('_', ' ')}: records {r['record_per_s']}/s, p50 {r['record_p50']} ms, "
-              f"p99 {r['record_p99']} ms; {r['entries']} chained (claims lost to the other: {r['lost_claims']}), "
-              f"the last {r['chained_after_s']} s after its write")
+        print(
+            f"{r['replicas']} {name.replace('_', ' ')}: records {r['record_per_s']}/s, p50 {r['record_p50']} ms, "
+            f"p99 {r['record_p99']} ms; {r['entries']} chained (claims lost to the other: {r['lost_claims']}), "
+            f"the last {r['chained_after_s']} s after its write"
+        )
     for name in ("verify_with_commits", "verify_links_only"):
         r = results[name]
         print(f"{name}: {r['entries']} entries, {'intact' if r['intact'] else 'BROKEN'}, {r['per_s']}/s")
@@ -227,9 +302,17 @@ if __name__ == "__main__":
     parser.add_argument("--no-chain", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.replica:
-        asyncio.run(replica(os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/"), args.database,
-                            os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), args.replica,
-                            args.writes, args.concurrency, not args.no_chain))
+        asyncio.run(
+            replica(
+                os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/"),
+                args.database,
+                os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+                args.replica,
+                args.writes,
+                args.concurrency,
+                not args.no_chain,
+            )
+        )
         sys.exit(0)
     results = asyncio.run(main(args))
     show(results)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+
 from faststream import AckPolicy
 from faststream.rabbit import QueueType, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
@@ -27,13 +28,25 @@ async def serve(args: argparse.Namespace) -> None:
     broker = make_broker(args.url, prefetch=args.prefetch, service="bench-bare")
     user = broker_user(args.url)
 
-    @broker.subscriber(RabbitQueue(args.queue, queue_type=QueueType.QUORUM, routing_key=args.routing_in), EVENTS,
-                       ack_policy=AckPolicy.MANUAL, decoder=itself)
+    @broker.subscriber(
+        RabbitQueue(args.queue, queue_type=QueueType.QUORUM, routing_key=args.routing_in),
+        EVENTS,
+        ack_policy=AckPolicy.MANUAL,
+        decoder=itself,
+    )
     async def republish(message: RabbitMessage) -> None:
         raw = message.raw_message
-        await broker.publish(raw.body, exchange=EVENTS, routing_key=args.routing_out, persist=True,
-                             mandatory=False, message_id=raw.message_id, correlation_id=raw.correlation_id,
-                             content_type=raw.content_type, user_id=user)
+        await broker.publish(
+            raw.body,
+            exchange=EVENTS,
+            routing_key=args.routing_out,
+            persist=True,
+            mandatory=False,
+            message_id=raw.message_id,
+            correlation_id=raw.correlation_id,
+            content_type=raw.content_type,
+            user_id=user,
+        )
         await message.ack()
 
     stop = asyncio.Event()

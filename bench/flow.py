@@ -40,13 +40,13 @@ from typing import Any
 
 import aio_pika
 import httpx
-from moha_contracts import EVENTS_EXCHANGE
 from pymongo import AsyncMongoClient
 
 from chassis.messaging import broker_user
 from deploy.lang_son import to_csv
 from deploy.launch import ROOT, SERVICES, Platform, free_port
 from deploy.rabbitmq.provision import Management, vhost_of, with_vhost
+from moha_contracts import EVENTS_EXCHANGE
 from services.accounts.domain.imports import account_id_for, unit_id_for
 from tests.support.answers import valid_hc_tb
 
@@ -170,20 +170,33 @@ class CpuMeter:
         wall = last[0] - self.first[0]
         busy, total = last[2][0] - self.first[2][0], last[2][1] - self.first[2][1]
         procs = {
-            k: {"cpu_s": round(used, 2), "pct_of_one_core": round(100 * used / wall, 1) if wall else None,
-                "peak_1s_pct": round(self.peak[k], 1) if k in self.peak else None}
+            k: {
+                "cpu_s": round(used, 2),
+                "pct_of_one_core": round(100 * used / wall, 1) if wall else None,
+                "peak_1s_pct": round(self.peak[k], 1) if k in self.peak else None,
+            }
             for k, used in self._used(self.first, last).items()
         }
-        return {"wall_s": round(wall, 2), "machine_busy_pct": round(100 * busy / total, 1) if total else None,
-                "processes": procs}
+        return {
+            "wall_s": round(wall, 2),
+            "machine_busy_pct": round(100 * busy / total, 1) if total else None,
+            "processes": procs,
+        }
 
 
 # raw broker -----------------------------------------------------------------------------------
 def event_like_body(i: int, size: int) -> bytes:
     head = {
-        "specversion": "1.0", "id": str(uuid.uuid4()), "type": "vn.gov.moha.bench.raw.v1", "source": "/moha/bench",
-        "time": datetime.now(UTC).isoformat(), "subject": f"bench:{i}", "correlationid": str(uuid.uuid4()),
-        "schemaversion": "1.0", "datacontenttype": "application/json", "data": {"n": i, "pad": ""},
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "type": "vn.gov.moha.bench.raw.v1",
+        "source": "/moha/bench",
+        "time": datetime.now(UTC).isoformat(),
+        "subject": f"bench:{i}",
+        "correlationid": str(uuid.uuid4()),
+        "schemaversion": "1.0",
+        "datacontenttype": "application/json",
+        "data": {"n": i, "pad": ""},
     }
     body = json.dumps(head)
     head["data"]["pad"] = "x" * max(0, size - len(body))
@@ -193,8 +206,14 @@ def event_like_body(i: int, size: int) -> bytes:
 async def raw_broker(url: str, count: int, size: int, batch: int, prefetch: int, sequential: int) -> dict[str, Any]:
     connection = await aio_pika.connect(url)
     name = f"bench.raw.{uuid.uuid4().hex[:8]}"
-    result: dict[str, Any] = {"messages": count, "body_bytes": size, "confirm_batch": batch, "prefetch": prefetch,
-                              "queue_type": "quorum", "persistent": True}
+    result: dict[str, Any] = {
+        "messages": count,
+        "body_bytes": size,
+        "confirm_batch": batch,
+        "prefetch": prefetch,
+        "queue_type": "quorum",
+        "persistent": True,
+    }
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         await channel.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
@@ -203,14 +222,19 @@ async def raw_broker(url: str, count: int, size: int, batch: int, prefetch: int,
             exchange = channel.default_exchange
 
             def message(i: int) -> aio_pika.Message:
-                return aio_pika.Message(bodies[i], delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                        message_id=str(i), content_type="application/cloudevents+json")
+                return aio_pika.Message(
+                    bodies[i],
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    message_id=str(i),
+                    content_type="application/cloudevents+json",
+                )
 
             # Publish with confirms awaited together, one batch at a time.
             t0 = now()
             for start in range(0, count, batch):
-                await asyncio.gather(*(exchange.publish(message(i), routing_key=name)
-                                       for i in range(start, min(start + batch, count))))
+                await asyncio.gather(
+                    *(exchange.publish(message(i), routing_key=name) for i in range(start, min(start + batch, count)))
+                )
             took = now() - t0
             result["publish_confirmed_s"] = round(took, 3)
             result["publish_confirmed_msgs_per_s"] = round(count / took)
@@ -261,17 +285,26 @@ def answers_for(i: int, unit_name: str) -> dict[str, Any]:
     rnd = random.Random(i)
     answers = valid_hc_tb(unit_name)
     staff, contract = rnd.randint(8, 40), rnd.randint(0, 6)
-    answers.update({"A2.1": staff + contract, "A2.1.1": rnd.randint(0, staff), "A2.2.1": staff,
-                    "A2.2.2": rnd.randint(0, 4), "A2.2.3": contract, "A3.2": rnd.randint(4, 30),
-                    "A3.3.1": round(rnd.uniform(150, 900), 1)})
+    answers.update(
+        {
+            "A2.1": staff + contract,
+            "A2.1.1": rnd.randint(0, staff),
+            "A2.2.1": staff,
+            "A2.2.2": rnd.randint(0, 4),
+            "A2.2.3": contract,
+            "A3.2": rnd.randint(4, 30),
+            "A3.3.1": round(rnd.uniform(150, 900), 1),
+        }
+    )
     return answers
 
 
 class Http:
     def __init__(self, platform: Platform, limit: int) -> None:
         self.urls = {name: s.url for name, s in platform.services.items()}
-        self.client = httpx.AsyncClient(timeout=httpx.Timeout(60.0),
-                                        limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit))
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(60.0), limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
+        )
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -286,13 +319,19 @@ class Http:
         return response.json()
 
     async def login(self, username: str, password: str) -> dict[str, str]:
-        body = await self.call("POST", "accounts", "/auth/token", 200,
-                               json={"username": username, "password": password})
+        body = await self.call(
+            "POST", "accounts", "/auth/token", 200, json={"username": username, "password": password}
+        )
         # An issued password opens nothing until it is replaced (the bootstrap admin's too).
         if body["must_change_password"]:
-            body = await self.call("POST", "accounts", "/auth/password", 200,
-                                   headers={"Authorization": f"Bearer {body['access_token']}"},
-                                   json={"current_password": password, "new_password": password + "-Bench1"})
+            body = await self.call(
+                "POST",
+                "accounts",
+                "/auth/password",
+                200,
+                headers={"Authorization": f"Bearer {body['access_token']}"},
+                json={"current_password": password, "new_password": password + "-Bench1"},
+            )
         return {"Authorization": f"Bearer {body['access_token']}"}
 
 
@@ -312,46 +351,93 @@ async def setup_tree(http: Http, n: int, tag: str, limit: int, mongo: AsyncMongo
     admin = await http.login("admin", ADMIN_PASSWORD)
 
     async def unit(parent: str, code: str, name: str, level: str) -> dict[str, Any]:
-        return await http.call("POST", "accounts", "/units", 201, headers=admin,
-                               json={"code": code, "name": name, "level": level, "parent_id": parent})
+        return await http.call(
+            "POST",
+            "accounts",
+            "/units",
+            201,
+            headers=admin,
+            json={"code": code, "name": name, "level": level, "parent_id": parent},
+        )
 
     province = await unit("root", f"P{tag}", f"Tỉnh thử {tag}", "province")
     district = await unit(province["unit_id"], f"D{tag}", f"Huyện thử {tag}", "district")
     codes = [f"X{tag}.{i:05d}" for i in range(n)]
     # Units and accounts go in as administrators send them: one sheet each (POST .../import).
-    await http.call("POST", "accounts", "/units/import", 201, headers={**admin, "Content-Type": "text/csv"},
-                    content=to_csv([{"code": c, "name": f"Xã thử {i}", "level": "commune", "parent_code": f"D{tag}"}
-                                   for i, c in enumerate(codes)]))
+    await http.call(
+        "POST",
+        "accounts",
+        "/units/import",
+        201,
+        headers={**admin, "Content-Type": "text/csv"},
+        content=to_csv(
+            [
+                {"code": c, "name": f"Xã thử {i}", "level": "commune", "parent_code": f"D{tag}"}
+                for i, c in enumerate(codes)
+            ]
+        ),
+    )
     communes = [{"unit_id": unit_id_for(c), "code": c, "name": f"Xã thử {i}"} for i, c in enumerate(codes)]
     timings["units_s"] = now() - t0
 
     t0 = now()
-    supervisor = await http.call("POST", "accounts", "/accounts", 201, headers=admin, json={
-        "username": f"gsv.{tag}", "unit_id": district["unit_id"], "role": "district_supervisor",
-        "display_name": "GSV", "email": f"gsv.{tag}@example.vn"})
-    issued = await http.call("POST", "accounts", "/accounts/import", 201,
-                             headers={**admin, "Content-Type": "text/csv"},
-                             content=to_csv([{"username": f"dv{i:05d}.{tag}".lower(), "unit_code": c,
-                                             "role": "reporting_unit", "display_name": f"Đơn vị {i}",
-                                             "email": f"dv{i:05d}.{tag}@example.vn".lower()}
-                                            for i, c in enumerate(codes)]))
-    credentials = await http.client.get(http.urls["accounts"] + issued["credentials"], params={"format": "csv"},
-                                        headers=admin)
+    supervisor = await http.call(
+        "POST",
+        "accounts",
+        "/accounts",
+        201,
+        headers=admin,
+        json={
+            "username": f"gsv.{tag}",
+            "unit_id": district["unit_id"],
+            "role": "district_supervisor",
+            "display_name": "GSV",
+            "email": f"gsv.{tag}@example.vn",
+        },
+    )
+    issued = await http.call(
+        "POST",
+        "accounts",
+        "/accounts/import",
+        201,
+        headers={**admin, "Content-Type": "text/csv"},
+        content=to_csv(
+            [
+                {
+                    "username": f"dv{i:05d}.{tag}".lower(),
+                    "unit_code": c,
+                    "role": "reporting_unit",
+                    "display_name": f"Đơn vị {i}",
+                    "email": f"dv{i:05d}.{tag}@example.vn".lower(),
+                }
+                for i, c in enumerate(codes)
+            ]
+        ),
+    )
+    credentials = await http.client.get(
+        http.urls["accounts"] + issued["credentials"], params={"format": "csv"}, headers=admin
+    )
     rows = list(csv.reader(io.StringIO(credentials.content.decode("utf-8-sig"))))[1:]
     accounts = [{"username": r[0], "initial_password": r[1], "account_id": account_id_for(r[0])} for r in rows]
     timings["accounts_s"] = now() - t0
 
     t0 = now()
     supervisor_auth = await http.login(supervisor["username"], supervisor["initial_password"])
-    unit_auths = await bounded(limit, [
-        (lambda a=a: http.login(a["username"], a["initial_password"])) for a in accounts])
+    unit_auths = await bounded(
+        limit, [(lambda a=a: http.login(a["username"], a["initial_password"])) for a in accounts]
+    )
     timings["logins_s"] = now() - t0
 
     # Sign-in alone, once every account has its own password: the figure users feel every day.
     async def timed_login(a: dict[str, Any]) -> float:
         start = now()
-        await http.call("POST", "accounts", "/auth/token", 200,
-                        json={"username": a["username"], "password": a["initial_password"] + "-Bench1"})
+        await http.call(
+            "POST",
+            "accounts",
+            "/auth/token",
+            200,
+            json={"username": a["username"], "password": a["initial_password"] + "-Bench1"},
+        )
         return now() - start
 
     t0 = now()
@@ -368,20 +454,26 @@ async def setup_tree(http: Http, n: int, tag: str, limit: int, mongo: AsyncMongo
     while True:
         known_units = await mongo[f"moha_approvals{suffix}"]["units"].count_documents({"_id": {"$in": unit_ids}})
         known_accounts = await mongo[f"moha_notifications{suffix}"]["recipients"].count_documents(
-            {"_id": {"$in": account_ids}})
+            {"_id": {"$in": account_ids}}
+        )
         if known_units == n and known_accounts == n:
             break
         if now() > deadline:
-            raise TimeoutError(f"after 120s approvals knows {known_units}/{n} units, "
-                               f"notifications {known_accounts}/{n} accounts")
+            raise TimeoutError(
+                f"after 120s approvals knows {known_units}/{n} units, notifications {known_accounts}/{n} accounts"
+            )
         await asyncio.sleep(0.2)
     timings["propagation_s"] = now() - t0
     timings["total_s"] = now() - t_all
     return {
         "admin": admin,
         "timings": {k: round(v, 2) for k, v in timings.items()},
-        "district": district, "communes": communes, "accounts": accounts,
-        "supervisor_auth": supervisor_auth, "unit_auths": unit_auths, "signin": signin,
+        "district": district,
+        "communes": communes,
+        "accounts": accounts,
+        "supervisor_auth": supervisor_auth,
+        "unit_auths": unit_auths,
+        "signin": signin,
         "issuance_per_s": round(n / timings["accounts_s"], 1),
     }
 
@@ -431,8 +523,9 @@ class Tap:
             return False
 
 
-async def timed_requests(limit: int, requests: dict[str, Callable[[], Awaitable[httpx.Response]]],
-                         expect: int) -> tuple[dict[str, float], list[float], list[str], float]:
+async def timed_requests(
+    limit: int, requests: dict[str, Callable[[], Awaitable[httpx.Response]]], expect: int
+) -> tuple[dict[str, float], list[float], list[str], float]:
     """Runs the requests `limit` at a time; returns start time per key, latencies, errors, last end."""
     started: dict[str, float] = {}
     latencies: list[float] = []
@@ -465,28 +558,46 @@ def campaign_of(prefix: str, i: int, units: int) -> str:
     return f"{prefix}-c{i // units}"
 
 
-async def flow(http: Http, tap: Tap, tree: dict[str, Any], prefix: str, n: int, concurrency: int,
-               timeout: float) -> dict[str, Any]:
+async def flow(
+    http: Http, tap: Tap, tree: dict[str, Any], prefix: str, n: int, concurrency: int, timeout: float
+) -> dict[str, Any]:
     requests: dict[str, Callable[[], Awaitable[httpx.Response]]] = {}
     body_bytes = 0
     units = len(tree["communes"])
     # Submissions belong to an open campaign of the form: open those the run needs, before timing.
     today = datetime.now(UTC).date()
     for campaign in sorted({campaign_of(prefix, i, units) for i in range(n)}):
-        await http.call("POST", "forms", "/campaigns", 201, headers=tree["admin"], json={
-            "campaign_id": campaign, "form_code": FORM_CODE, "title": f"Đợt đo {campaign}",
-            "scope_unit_ids": [tree["district"]["unit_id"]], "opens_on": str(today - timedelta(days=1)),
-            # One review level: the figures compare with the runs before the chain existed.
-            "closes_on": str(today + timedelta(days=30)), "review_levels": ["district"]})
+        await http.call(
+            "POST",
+            "forms",
+            "/campaigns",
+            201,
+            headers=tree["admin"],
+            json={
+                "campaign_id": campaign,
+                "form_code": FORM_CODE,
+                "title": f"Đợt đo {campaign}",
+                "scope_unit_ids": [tree["district"]["unit_id"]],
+                "opens_on": str(today - timedelta(days=1)),
+                # One review level: the figures compare with the runs before the chain existed.
+                "closes_on": str(today + timedelta(days=30)),
+                "review_levels": ["district"],
+            },
+        )
     for i in range(n):
         unit, auth = tree["communes"][i % units], tree["unit_auths"][i % units]
         campaign = campaign_of(prefix, i, units)
         sid = f"{campaign}:{unit['unit_id']}"
-        body = {"campaign_id": campaign, "form_code": FORM_CODE, "unit_id": unit["unit_id"],
-                "answers": answers_for(i, unit["name"])}
+        body = {
+            "campaign_id": campaign,
+            "form_code": FORM_CODE,
+            "unit_id": unit["unit_id"],
+            "answers": answers_for(i, unit["name"]),
+        }
         body_bytes = body_bytes or len(json.dumps(body).encode())
-        requests[sid] = (lambda body=body, auth=auth:
-                         http.client.post(http.urls["forms"] + "/submissions", json=body, headers=auth))
+        requests[sid] = lambda body=body, auth=auth: http.client.post(
+            http.urls["forms"] + "/submissions", json=body, headers=auth
+        )
 
     started, latencies, errors, http_end = await timed_requests(concurrency, requests, 201)
     first = min(started.values())
@@ -495,9 +606,15 @@ async def flow(http: Http, tap: Tap, tree: dict[str, Any], prefix: str, n: int, 
     e2e = [opened[sid] - started[sid] for sid in started if sid in opened]
     last = max(opened.values()) if opened else now()
     return {
-        "submissions": n, "units": units, "campaigns": -(-n // units), "concurrency": concurrency,
-        "request_body_bytes": body_bytes, "answers_per_form": len(answers_for(0, "x")),
-        "submitted_ok": n - len(errors), "errors": errors[:10], "tasks_opened": len(opened),
+        "submissions": n,
+        "units": units,
+        "campaigns": -(-n // units),
+        "concurrency": concurrency,
+        "request_body_bytes": body_bytes,
+        "answers_per_form": len(answers_for(0, "x")),
+        "submitted_ok": n - len(errors),
+        "errors": errors[:10],
+        "tasks_opened": len(opened),
         "complete": complete,
         "seconds": round(last - first, 3),
         "submissions_per_s": round(len(opened) / (last - first), 1) if opened else 0.0,
@@ -508,13 +625,24 @@ async def flow(http: Http, tap: Tap, tree: dict[str, Any], prefix: str, n: int, 
     }
 
 
-async def approve_all(http: Http, tap: Tap, tree: dict[str, Any], sids: list[str], forms_db: Any,
-                      concurrency: int, timeout: float, poll: float = 0.5) -> dict[str, Any]:
+async def approve_all(
+    http: Http,
+    tap: Tap,
+    tree: dict[str, Any],
+    sids: list[str],
+    forms_db: Any,
+    concurrency: int,
+    timeout: float,
+    poll: float = 0.5,
+) -> dict[str, Any]:
     auth = tree["supervisor_auth"]
     campaigns = sorted({sid.split(":", 1)[0] for sid in sids})
     requests = {
-        sid: (lambda sid=sid: http.client.post(f"{http.urls['approvals']}/tasks/{sid}:r1:l1/approve",
-                                               json={"revision": 1}, headers=auth))
+        sid: (
+            lambda sid=sid: http.client.post(
+                f"{http.urls['approvals']}/tasks/{sid}:r1:l1/approve", json={"revision": 1}, headers=auth
+            )
+        )
         for sid in sids
     }
     approved_in_forms: dict[str, float] = {}
@@ -522,8 +650,7 @@ async def approve_all(http: Http, tap: Tap, tree: dict[str, Any], sids: list[str
     async def watch_forms() -> None:
         # forms publishes nothing when it records an approval: read its database, `poll` apart.
         while len(approved_in_forms) < len(sids):
-            cursor = forms_db["submissions"].find({"campaign_id": {"$in": campaigns}, "status": "approved"},
-                                                   {"_id": 1})
+            cursor = forms_db["submissions"].find({"campaign_id": {"$in": campaigns}, "status": "approved"}, {"_id": 1})
             t = now()
             async for doc in cursor:
                 approved_in_forms.setdefault(doc["_id"], t)
@@ -543,17 +670,23 @@ async def approve_all(http: Http, tap: Tap, tree: dict[str, Any], sids: list[str
     event_seen = tap.seen[FORM_APPROVED]
     last = max(approved_in_forms.values()) if approved_in_forms else now()
     return {
-        "approvals": len(sids), "concurrency": concurrency, "approved_ok": len(sids) - len(errors),
-        "errors": errors[:10], "form_approved_events": len(event_seen), "complete": complete_event,
+        "approvals": len(sids),
+        "concurrency": concurrency,
+        "approved_ok": len(sids) - len(errors),
+        "errors": errors[:10],
+        "form_approved_events": len(event_seen),
+        "complete": complete_event,
         "approved_in_forms": len(approved_in_forms),
         "seconds": round(last - first, 3),
         "approvals_per_s": round(len(approved_in_forms) / (last - first), 1) if approved_in_forms else 0.0,
         "http_only_approvals_per_s": round((len(sids) - len(errors)) / (http_end - first), 1),
         "http_approve_latency_ms": latency_ms(latencies),
         "approve_to_form_approved_event_ms": latency_ms(
-            [event_seen[s] - started[s] for s in started if s in event_seen]),
+            [event_seen[s] - started[s] for s in started if s in event_seen]
+        ),
         "approve_to_approved_in_forms_ms": latency_ms(
-            [approved_in_forms[s] - started[s] for s in started if s in approved_in_forms]),
+            [approved_in_forms[s] - started[s] for s in started if s in approved_in_forms]
+        ),
         "forms_poll_interval_ms": poll * 1000,
     }
 
@@ -564,11 +697,14 @@ async def progress_reads(http: Http, tree: dict[str, Any], campaign: str, reads:
     timings: dict[str, list[float]] = {"district": [], "national_summary": []}
     units = 0
     for _ in range(reads):
-        for name, params in (("district", {"area": tree["district"]["unit_id"]}),
-                             ("national_summary", {"area": "root", "units": "false"})):
+        for name, params in (
+            ("district", {"area": tree["district"]["unit_id"]}),
+            ("national_summary", {"area": "root", "units": "false"}),
+        ):
             t0 = now()
-            response = await http.client.get(f"{http.urls['approvals']}/progress/{campaign}", params=params,
-                                             headers=tree["admin"])
+            response = await http.client.get(
+                f"{http.urls['approvals']}/progress/{campaign}", params=params, headers=tree["admin"]
+            )
             timings[name].append(now() - t0)
             response.raise_for_status()
             units = max(units, response.json()["summary"]["units"])
@@ -589,8 +725,10 @@ def log_issues(platform: Platform) -> dict[str, dict[str, int]]:
         out[name] = counts
     return out
 
-async def clean_up(platform: Platform, mongo: AsyncMongoClient, admin_url: str, suffix: str, *,
-                   keep_data: bool) -> None:
+
+async def clean_up(
+    platform: Platform, mongo: AsyncMongoClient, admin_url: str, suffix: str, *, keep_data: bool
+) -> None:
     """What a benchmark's run leaves on the shared broker and store: its databases (unless kept),
     its vhost, and the services' broker and database users. Best effort: the figures are taken."""
     if not keep_data:
@@ -603,7 +741,6 @@ async def clean_up(platform: Platform, mongo: AsyncMongoClient, admin_url: str, 
         await asyncio.to_thread(platform.remove_broker_users)
     with contextlib.suppress(Exception), Management(admin_url) as api:
         api.delete_vhost(vhost_of(platform.amqp_url))
-
 
 
 def machine() -> dict[str, Any]:
@@ -619,10 +756,14 @@ def machine() -> dict[str, Any]:
             if line.startswith("MemTotal:"):
                 mem_kb = int(line.split()[1])
     return {
-        "nproc": os.cpu_count(), "cpu": cpu_model, "mem_gib": round(mem_kb / 1024 / 1024, 1),
-        "kernel": pyplatform.release(), "python": pyplatform.python_version(),
+        "nproc": os.cpu_count(),
+        "cpu": cpu_model,
+        "mem_gib": round(mem_kb / 1024 / 1024, 1),
+        "kernel": pyplatform.release(),
+        "python": pyplatform.python_version(),
         "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
-        "aio_pika": aio_pika.__version__, "httpx": httpx.__version__,
+        "aio_pika": aio_pika.__version__,
+        "httpx": httpx.__version__,
     }
 
 
@@ -653,10 +794,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         api.grant_all(broker_user(admin_url), vhost_of(amqp_url))
     mongodb_url = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/")
     result: dict[str, Any] = {
-        "run_id": run_id, "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "params": {"submissions": args.submissions, "units": args.units, "concurrency": args.concurrency,
-                   "vhost": vhost_of(amqp_url),
-                   "setup_concurrency": args.setup_concurrency, "approve": args.approve},
+        "run_id": run_id,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "params": {
+            "submissions": args.submissions,
+            "units": args.units,
+            "concurrency": args.concurrency,
+            "vhost": vhost_of(amqp_url),
+            "setup_concurrency": args.setup_concurrency,
+            "approve": args.approve,
+        },
         "machine": machine(),
     }
     mongo: AsyncMongoClient = AsyncMongoClient(mongodb_url, tz_aware=True, serverSelectionTimeoutMS=10_000)
@@ -665,8 +812,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"[bench] run {run_id}: raw broker, {args.raw_messages} messages ...", flush=True)
     raw_meter = CpuMeter({"bench": os.getpid(), "rabbitmq (beam.smp)": find_pid("beam.smp")})
     raw_meter.start()
-    result["raw_broker"] = await raw_broker(amqp_url, args.raw_messages, args.raw_bytes, args.raw_batch,
-                                            args.raw_prefetch, args.raw_sequential)
+    result["raw_broker"] = await raw_broker(
+        amqp_url, args.raw_messages, args.raw_bytes, args.raw_batch, args.raw_prefetch, args.raw_sequential
+    )
     result["raw_cpu"] = await raw_meter.stop()
     result["machine"]["broker"] = result["raw_broker"].pop("server")
 
@@ -676,11 +824,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     smtp = SmtpServer(free_port())
     smtp.start()
     platform = Platform(
-        amqp_url=amqp_url, mongodb_url=mongodb_url, log_dir=log_dir, database_suffix=suffix,
+        amqp_url=amqp_url,
+        mongodb_url=mongodb_url,
+        log_dir=log_dir,
+        database_suffix=suffix,
         broker_user_prefix=f"bench{run_id}-",
         ports={name: free_port() for name in SERVICES},
-        extra_env={"BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD, "LOG_LEVEL": args.log_level,
-                   "SMTP_PORT": str(smtp.port)},
+        extra_env={
+            "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "LOG_LEVEL": args.log_level,
+            "SMTP_PORT": str(smtp.port),
+        },
     )
     http = Http(platform, max(args.concurrency, args.setup_concurrency) + 8)
     try:
@@ -706,26 +860,28 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"[bench] flow: {args.submissions} submissions, {args.concurrency} in flight ...", flush=True)
             meter = CpuMeter(pids)
             meter.start()
-            result["flow"] = await flow(http, tap, tree, prefix, args.submissions, args.concurrency,
-                                        flow_timeout)
+            result["flow"] = await flow(http, tap, tree, prefix, args.submissions, args.concurrency, flow_timeout)
             result["flow_cpu"] = await meter.stop()
             sids = result["flow"].pop("sids")
             if args.approve:
                 print(f"[bench] approve: {len(sids)} tasks, {args.concurrency} in flight ...", flush=True)
                 meter.start()
-                result["approve"] = await approve_all(http, tap, tree, sids, mongo[f"moha_forms{suffix}"],
-                                                      args.concurrency, flow_timeout)
+                result["approve"] = await approve_all(
+                    http, tap, tree, sids, mongo[f"moha_forms{suffix}"], args.concurrency, flow_timeout
+                )
                 result["approve_cpu"] = await meter.stop()
             print("[bench] progress reads ...", flush=True)
             result["progress"] = await progress_reads(http, tree, campaign_of(prefix, 0, len(tree["communes"])))
         result["mails_received"] = len(smtp.messages)
 
-        memory = {name: proc_status(pid, "VmHWM") for name, pid in pids.items()
-                  if name in SERVICES or name == "bench"}
+        memory = {name: proc_status(pid, "VmHWM") for name, pid in pids.items() if name in SERVICES or name == "bench"}
         result["peak_rss_mib"] = {k: round(v / 1024, 1) if v else None for k, v in memory.items()}
         # The broker and the store run for longer than this bench: their current RSS, for scale.
-        result["infra_rss_mib"] = {name: round((proc_status(pid, "VmRSS") or 0) / 1024, 1)
-                                   for name, pid in pids.items() if pid and name not in memory}
+        result["infra_rss_mib"] = {
+            name: round((proc_status(pid, "VmRSS") or 0) / 1024, 1)
+            for name, pid in pids.items()
+            if pid and name not in memory
+        }
     finally:
         print("[bench] stopping the platform ...", flush=True)
         await http.close()
@@ -754,56 +910,82 @@ def report(r: dict[str, Any]) -> str:
             return "-"
         return f"p50 {d['p50']} / p90 {d['p90']} / p99 {d['p99']} / max {d['max']} ms (n={d['n']})"
 
-    add("machine", f"{m['nproc']} CPU ({m['cpu']}), {m['mem_gib']} GiB, Linux {m['kernel']}, "
-                   f"load at start {' '.join(m['loadavg_at_start'])}")
+    add(
+        "machine",
+        f"{m['nproc']} CPU ({m['cpu']}), {m['mem_gib']} GiB, Linux {m['kernel']}, "
+        f"load at start {' '.join(m['loadavg_at_start'])}",
+    )
     add("python / aio-pika", f"{m['python']} / {m['aio_pika']}")
     add("broker / store", f"{m.get('broker')} / {m.get('store')}")
     add("", "")
     add("RAW BROKER (aio-pika, durable quorum queue, persistent)", "")
-    add(f"  publish+confirm, batches of {raw['confirm_batch']}",
-        f"{raw['publish_confirmed_msgs_per_s']} msgs/s ({raw['messages']} x {raw['body_bytes']} B)")
+    add(
+        f"  publish+confirm, batches of {raw['confirm_batch']}",
+        f"{raw['publish_confirmed_msgs_per_s']} msgs/s ({raw['messages']} x {raw['body_bytes']} B)",
+    )
     if "publish_sequential_msgs_per_s" in raw:
-        add("  publish+confirm, one at a time",
+        add(
+            "  publish+confirm, one at a time",
             f"{raw['publish_sequential_msgs_per_s']} msgs/s ({raw['publish_sequential_ms_each']} ms each, "
-            f"{raw['publish_sequential_messages']} msgs)")
+            f"{raw['publish_sequential_messages']} msgs)",
+        )
     add(f"  consume, manual ack, prefetch {raw['prefetch']}", f"{raw['consume_msgs_per_s']} msgs/s")
     add("", "")
     s = r.get("setup", {})
-    add(f"SETUP (not in the flow figures), {r.get('flow', {}).get('units')} units",
-        f"{s.get('total_s')} s total; platform start {r.get('platform_start_s')} s")
-    add("  units sheet / accounts sheet / first logins / propagation",
-        f"{s.get('units_s')} / {s.get('accounts_s')} / {s.get('logins_s')} / {s.get('propagation_s')} s")
+    add(
+        f"SETUP (not in the flow figures), {r.get('flow', {}).get('units')} units",
+        f"{s.get('total_s')} s total; platform start {r.get('platform_start_s')} s",
+    )
+    add(
+        "  units sheet / accounts sheet / first logins / propagation",
+        f"{s.get('units_s')} / {s.get('accounts_s')} / {s.get('logins_s')} / {s.get('propagation_s')} s",
+    )
     acc = r.get("accounts")
     if acc:
         add("", "")
         add("ACCOUNTS", "")
         add("  bulk issuance (one sheet, argon2id, initial passwords)", f"{acc['bulk_issuance_per_s']} accounts/s")
         si = acc["signin"]
-        add("  sign-in (POST /auth/token, argon2id verify)",
-            f"{si['per_s']} logins/s; p50 {si.get('p50')} / p99 {si.get('p99')} ms")
+        add(
+            "  sign-in (POST /auth/token, argon2id verify)",
+            f"{si['per_s']} logins/s; p50 {si.get('p50')} / p99 {si.get('p99')} ms",
+        )
     if f:
         add("", "")
-        add(f"FLOW submit -> ReviewTaskOpened (N={f['submissions']}, C={f['concurrency']})",
-            f"{f['units']} units x {f['campaigns']} campaign(s)")
-        add("  platform submissions/s", f"{f['submissions_per_s']}  ({f['tasks_opened']}/{f['submissions']} tasks "
-            f"opened in {f['seconds']} s{'' if f['complete'] else ', INCOMPLETE'})")
+        add(
+            f"FLOW submit -> ReviewTaskOpened (N={f['submissions']}, C={f['concurrency']})",
+            f"{f['units']} units x {f['campaigns']} campaign(s)",
+        )
+        add(
+            "  platform submissions/s",
+            f"{f['submissions_per_s']}  ({f['tasks_opened']}/{f['submissions']} tasks "
+            f"opened in {f['seconds']} s{'' if f['complete'] else ', INCOMPLETE'})",
+        )
         add("  HTTP-only submissions/s", f["http_only_submissions_per_s"])
         add("  HTTP POST /submissions latency", lat(f["http_submit_latency_ms"]))
         add("  submit -> task opened latency", lat(f["submit_to_task_opened_ms"]))
         add("  errors", f"{f['submissions'] - f['submitted_ok']} {f['errors'][:2] if f['errors'] else ''}")
-        add("  request body", f"{f['request_body_bytes']} B, {f.get('answers_per_form')} answers, "
-                              "checked against the latest 1/HC-TB on submit")
+        add(
+            "  request body",
+            f"{f['request_body_bytes']} B, {f.get('answers_per_form')} answers, "
+            "checked against the latest 1/HC-TB on submit",
+        )
     a = r.get("approve")
     if a:
         add("", "")
         add(f"APPROVE (supervisor, C={a['concurrency']})", "")
-        add("  approvals/s (to status approved in forms)", f"{a['approvals_per_s']}  ({a['approved_in_forms']}/"
-            f"{a['approvals']} in {a['seconds']} s{'' if a['complete'] else ', INCOMPLETE'})")
+        add(
+            "  approvals/s (to status approved in forms)",
+            f"{a['approvals_per_s']}  ({a['approved_in_forms']}/"
+            f"{a['approvals']} in {a['seconds']} s{'' if a['complete'] else ', INCOMPLETE'})",
+        )
         add("  HTTP-only approvals/s", a["http_only_approvals_per_s"])
         add("  HTTP POST approve latency", lat(a["http_approve_latency_ms"]))
         add("  approve -> FormApproved on broker", lat(a["approve_to_form_approved_event_ms"]))
-        add(f"  approve -> approved in forms (poll {int(a['forms_poll_interval_ms'])} ms)",
-            lat(a["approve_to_approved_in_forms_ms"]))
+        add(
+            f"  approve -> approved in forms (poll {int(a['forms_poll_interval_ms'])} ms)",
+            lat(a["approve_to_approved_in_forms_ms"]),
+        )
         add("  mails received by the SMTP sink", r.get("mails_received"))
     pr = r.get("progress")
     if pr:
@@ -811,23 +993,33 @@ def report(r: dict[str, Any]) -> str:
         add(f"PROGRESS VIEW (GET /progress, one at a time, {pr['units_counted']} units)", "")
         add("  the district, every unit's row", lat(pr["district_ms"]))
         add("  the whole country, summary only", lat(pr["national_summary_ms"]))
-    for key, title in (("raw_cpu", "CPU during the raw broker test"), ("flow_cpu", "CPU during the flow"),
-                       ("approve_cpu", "CPU during approve")):
+    for key, title in (
+        ("raw_cpu", "CPU during the raw broker test"),
+        ("flow_cpu", "CPU during the flow"),
+        ("approve_cpu", "CPU during approve"),
+    ):
         c = r.get(key)
         if c:
             add("", "")
-            add(f"{title} ({c['wall_s']} s wall, machine busy {c['machine_busy_pct']}% of "
-                f"{m['nproc']} CPU)", "% of one core: average (CPU s), busiest 1 s")
+            add(
+                f"{title} ({c['wall_s']} s wall, machine busy {c['machine_busy_pct']}% of {m['nproc']} CPU)",
+                "% of one core: average (CPU s), busiest 1 s",
+            )
             for name, v in sorted(c["processes"].items(), key=lambda kv: -kv[1]["cpu_s"]):
-                add(f"  {name}", f"{v['pct_of_one_core']}%  ({v['cpu_s']} s)"
-                    + (f", peak {v['peak_1s_pct']}%" if v["peak_1s_pct"] is not None else ""))
+                add(
+                    f"  {name}",
+                    f"{v['pct_of_one_core']}%  ({v['cpu_s']} s)"
+                    + (f", peak {v['peak_1s_pct']}%" if v["peak_1s_pct"] is not None else ""),
+                )
     if r.get("peak_rss_mib"):
         add("", "")
         add("PEAK RSS (VmHWM)", ", ".join(f"{k} {v} MiB" for k, v in r["peak_rss_mib"].items()))
         add("infra current RSS", ", ".join(f"{k} {v} MiB" for k, v in r.get("infra_rss_mib", {}).items()))
     if r.get("log_issues"):
-        add("service log lines (warning/error)",
-            ", ".join(f"{k} {v['warning']}/{v['error']}" for k, v in r["log_issues"].items()))
+        add(
+            "service log lines (warning/error)",
+            ", ".join(f"{k} {v['warning']}/{v['error']}" for k, v in r["log_issues"].items()),
+        )
     width = max(len(label) for label, _ in rows) + 2
     return "\n".join(f"{label:<{width}}{value}" if value or label else "" for label, value in rows)
 
@@ -835,9 +1027,13 @@ def report(r: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--submissions", "-n", type=int, default=200, help="N units, one submission each")
-    parser.add_argument("--units", type=int, default=0,
-                        help="units (and accounts) to create; fewer than N spreads the submissions over "
-                             "several campaigns, one per unit each (default: N units)")
+    parser.add_argument(
+        "--units",
+        type=int,
+        default=0,
+        help="units (and accounts) to create; fewer than N spreads the submissions over "
+        "several campaigns, one per unit each (default: N units)",
+    )
     parser.add_argument("--concurrency", "-c", type=int, default=32, help="HTTP requests in flight in the flow")
     parser.add_argument("--setup-concurrency", type=int, default=8, help="requests in flight during setup")
     parser.add_argument("--no-approve", dest="approve", action="store_false", help="skip the approve phase")

@@ -47,14 +47,19 @@ now = time.perf_counter
 
 def summary(latencies: list[float], seconds: float) -> dict[str, Any]:
     ms = [v * 1000 for v in latencies]
-    return {"n": len(ms), "per_s": round(len(ms) / seconds, 1),
-            **{f"p{p}": round(pct(ms, p) or 0, 1) for p in (50, 90, 99)}, "max": round(max(ms, default=0), 1)}
+    return {
+        "n": len(ms),
+        "per_s": round(len(ms) / seconds, 1),
+        **{f"p{p}": round(pct(ms, p) or 0, 1) for p in (50, 90, 99)},
+        "max": round(max(ms, default=0), 1),
+    }
 
 
 async def sign_in_loop(base: str, username: str, password: str, seconds: float, clients: int) -> list[float]:
     latencies: list[float] = []
     deadline = now() + seconds
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+
         async def one() -> None:
             while now() < deadline:
                 started = now()
@@ -67,8 +72,10 @@ async def sign_in_loop(base: str, username: str, password: str, seconds: float, 
     return latencies
 
 
-SHEETS = [(name, getattr(hostile_sheets, name)()) for name in (
-    "huge_dimension", "far_rows", "zip_bomb", "entity_bomb", "blank_rows", "dense")]
+SHEETS = [
+    (name, getattr(hostile_sheets, name)())
+    for name in ("huge_dimension", "far_rows", "zip_bomb", "entity_bomb", "blank_rows", "dense")
+]
 
 
 async def upload_loop(base: str, auth: dict[str, str], seconds: float, clients: int) -> dict[str, Any]:
@@ -77,6 +84,7 @@ async def upload_loop(base: str, auth: dict[str, str], seconds: float, clients: 
     latencies: list[float] = []
     deadline = now() + seconds
     async with httpx.AsyncClient(base_url=base, timeout=120) as http:
+
         async def one() -> None:
             while now() < deadline:
                 name, body = next(bodies)
@@ -99,14 +107,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     mongodb_url = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/")
     run_id = uuid.uuid4().hex[:8]
     suffix = f"_bench_{run_id}"
-    result: dict[str, Any] = {"run_id": run_id, "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                              "params": vars(args) | {"json": str(args.json)}, "machine": machine(),
-                              "sheet_bytes": {name: len(body) for name, body in SHEETS}}
+    result: dict[str, Any] = {
+        "run_id": run_id,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "params": vars(args) | {"json": str(args.json)},
+        "machine": machine(),
+        "sheet_bytes": {name: len(body) for name, body in SHEETS},
+    }
     await delete_platform_queues(amqp_url)
-    platform = Platform(amqp_url=amqp_url, mongodb_url=mongodb_url,
-                        log_dir=Path(tempfile.mkdtemp(prefix=f"moha-bench-{run_id}-")), database_suffix=suffix,
-                        ports={name: free_port() for name in SERVICES},
-                        extra_env={"BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD, "LOG_LEVEL": "warning"})
+    platform = Platform(
+        amqp_url=amqp_url,
+        mongodb_url=mongodb_url,
+        log_dir=Path(tempfile.mkdtemp(prefix=f"moha-bench-{run_id}-")),
+        database_suffix=suffix,
+        ports={name: free_port() for name in SERVICES},
+        extra_env={"BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD, "LOG_LEVEL": "warning"},
+    )
     try:
         print("[bench] starting the platform ...", flush=True)
         await asyncio.to_thread(platform.start)
@@ -115,12 +131,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             token = (await http.post("/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD})).json()
             admin = {"Authorization": f"Bearer {token['access_token']}"}
             if token.get("must_change_password"):
-                changed = await http.post("/auth/password", headers=admin, json={
-                    "current_password": ADMIN_PASSWORD, "new_password": ADMIN_PASSWORD + "-2"})
+                changed = await http.post(
+                    "/auth/password",
+                    headers=admin,
+                    json={"current_password": ADMIN_PASSWORD, "new_password": ADMIN_PASSWORD + "-2"},
+                )
                 admin = {"Authorization": f"Bearer {changed.json()['access_token']}"}
-            issued = (await http.post("/accounts", headers=admin, json={
-                "username": f"bench.{run_id}", "unit_id": "root", "role": "central_admin",
-                "display_name": "Bench", "email": None})).json()
+            issued = (
+                await http.post(
+                    "/accounts",
+                    headers=admin,
+                    json={
+                        "username": f"bench.{run_id}",
+                        "unit_id": "root",
+                        "role": "central_admin",
+                        "display_name": "Bench",
+                        "email": None,
+                    },
+                )
+            ).json()
         user, password = issued["username"], issued["initial_password"]
 
         print(f"[bench] baseline: sign-in for {args.seconds} s, {args.signins} clients ...", flush=True)
@@ -128,12 +157,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         baseline = await sign_in_loop(base, user, password, args.seconds, args.signins)
         result["baseline"] = summary(baseline, now() - started)
 
-        print(f"[bench] under attack: the same, with {args.uploaders} clients uploading hostile sheets ...",
-              flush=True)
+        print(f"[bench] under attack: the same, with {args.uploaders} clients uploading hostile sheets ...", flush=True)
         started = now()
         attacked, uploads = await asyncio.gather(
             sign_in_loop(base, user, password, args.seconds, args.signins),
-            upload_loop(base, admin, args.seconds, args.uploaders))
+            upload_loop(base, admin, args.seconds, args.uploaders),
+        )
         result["under_attack"] = summary(attacked, now() - started)
         result["uploads"] = uploads
         pid = platform.services["accounts"].process.pid  # type: ignore[union-attr]
@@ -153,11 +182,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def report(r: dict[str, Any]) -> str:
     b, a, u = r["baseline"], r["under_attack"], r["uploads"]
     lines = [f"{'sign-in (POST /auth/token)':<28}{'no upload':>14}{'hostile uploads':>18}"]
-    for key, label in (("p50", "p50 ms"), ("p90", "p90 ms"), ("p99", "p99 ms"), ("max", "max ms"),
-                       ("per_s", "sign-ins/s"), ("n", "sign-ins")):
+    for key, label in (
+        ("p50", "p50 ms"),
+        ("p90", "p90 ms"),
+        ("p99", "p99 ms"),
+        ("max", "max ms"),
+        ("per_s", "sign-ins/s"),
+        ("n", "sign-ins"),
+    ):
         lines.append(f"  {label:<26}{b[key]:>14}{a[key]:>18}")
-    lines.append(f"hostile uploads answered: {u['uploads']} in {r['params']['seconds']} s "
-                 f"(p50 {u['latency_ms']['p50']} ms, p99 {u['latency_ms']['p99']} ms)")
+    lines.append(
+        f"hostile uploads answered: {u['uploads']} in {r['params']['seconds']} s "
+        f"(p50 {u['latency_ms']['p50']} ms, p99 {u['latency_ms']['p99']} ms)"
+    )
     lines += [f"  {k}: {v}" for k, v in sorted(u["answers"].items())]
     lines.append(f"accounts peak RSS: {r['accounts_peak_rss_mib']} MiB")
     verdict = "met" if a["p99"] < 1000 else "NOT met"

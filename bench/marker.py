@@ -61,11 +61,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         await store.client.drop_database(store.db.name)
         await store.close()
-    return {"params": vars(args) | {"json": str(args.json)}, "machine": machine(), "loadavg_at_end":
-            open("/proc/loadavg").read().split()[:3], "modes": {
-                m: {**r, "per_s_median": statistics.median(r["per_s"]),
-                    "cpu_ms_median": round(statistics.median(r["cpu_ms"]), 3)}
-                for m, r in results.items()}}
+    return {
+        "params": vars(args) | {"json": str(args.json)},
+        "machine": machine(),
+        "loadavg_at_end": open("/proc/loadavg").read().split()[:3],
+        "modes": {
+            m: {
+                **r,
+                "per_s_median": statistics.median(r["per_s"]),
+                "cpu_ms_median": round(statistics.median(r["cpu_ms"]), 3),
+            }
+            for m, r in results.items()
+        },
+    }
 
 
 def main() -> None:
@@ -78,8 +86,10 @@ def main() -> None:
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         result = runner.run(run(args))
     for mode, r in result["modes"].items():
-        print(f"{mode:<22} {r['per_s_median']:>8} writes/s  {r['cpu_ms_median']:>7} ms CPU per write (this process)"
-              f"   rounds: {r['per_s']} / {r['cpu_ms']}")
+        print(
+            f"{mode:<22} {r['per_s_median']:>8} writes/s  {r['cpu_ms_median']:>7} ms CPU per write (this process)"
+            f"   rounds: {r['per_s']} / {r['cpu_ms']}"
+        )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
 

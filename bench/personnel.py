@@ -59,26 +59,53 @@ def latency_ms(values: list[float]) -> dict[str, float | None]:
 async def sign_in(client: httpx.AsyncClient, accounts: str, username: str, password: str) -> dict[str, str]:
     body = (await client.post(f"{accounts}/auth/token", json={"username": username, "password": password})).json()
     if body["must_change_password"]:
-        body = (await client.post(f"{accounts}/auth/password",
-                                  headers={"Authorization": f"Bearer {body['access_token']}"},
-                                  json={"current_password": password, "new_password": password + "-Moi"})).json()
+        body = (
+            await client.post(
+                f"{accounts}/auth/password",
+                headers={"Authorization": f"Bearer {body['access_token']}"},
+                json={"current_password": password, "new_password": password + "-Moi"},
+            )
+        ).json()
     return {"Authorization": f"Bearer {body['access_token']}"}
 
 
-async def setup(client: httpx.AsyncClient, urls: dict[str, str], mongo: AsyncMongoClient, suffix: str,
-                tag: str) -> dict[str, Any]:
+async def setup(
+    client: httpx.AsyncClient, urls: dict[str, str], mongo: AsyncMongoClient, suffix: str, tag: str
+) -> dict[str, Any]:
     admin = await sign_in(client, urls["accounts"], "admin", ADMIN_PASSWORD)
     province_code = f"LS{tag}"
-    province = (await client.post(f"{urls['accounts']}/units", headers=admin, json={
-        "code": province_code, "name": "Tỉnh Lạng Sơn (đo hiệu năng)", "level": "province",
-        "parent_id": "root"})).json()
+    province = (
+        await client.post(
+            f"{urls['accounts']}/units",
+            headers=admin,
+            json={
+                "code": province_code,
+                "name": "Tỉnh Lạng Sơn (đo hiệu năng)",
+                "level": "province",
+                "parent_id": "root",
+            },
+        )
+    ).json()
     rows = unit_rows(province_code=province_code)
-    imported = await client.post(f"{urls['accounts']}/units/import", headers={**admin, "Content-Type": "text/csv"},
-                                 content=to_csv(rows), timeout=600)
+    imported = await client.post(
+        f"{urls['accounts']}/units/import",
+        headers={**admin, "Content-Type": "text/csv"},
+        content=to_csv(rows),
+        timeout=600,
+    )
     imported.raise_for_status()
-    account = (await client.post(f"{urls['accounts']}/accounts", headers=admin, json={
-        "username": f"bench.tinh.{tag}", "unit_id": province["unit_id"], "role": "province_supervisor",
-        "display_name": "Sở Nội vụ (đo hiệu năng)"})).json()
+    account = (
+        await client.post(
+            f"{urls['accounts']}/accounts",
+            headers=admin,
+            json={
+                "username": f"bench.tinh.{tag}",
+                "unit_id": province["unit_id"],
+                "role": "province_supervisor",
+                "display_name": "Sở Nội vụ (đo hiệu năng)",
+            },
+        )
+    ).json()
     supervisor = await sign_in(client, urls["accounts"], account["username"], account["initial_password"])
     units = [unit_id_for(r["code"]) for r in rows if r["level"] != "district"]
     districts = [unit_id_for(r["code"]) for r in rows if r["level"] == "district"]
@@ -88,12 +115,18 @@ async def setup(client: httpx.AsyncClient, urls: dict[str, str], mongo: AsyncMon
         if await known.count_documents({"path": province["unit_id"]}) >= len(rows):
             break
         await asyncio.sleep(0.5)
-    return {"province": province["unit_id"], "units": units, "districts": districts, "headers": supervisor,
-            "login": (account["username"], account["initial_password"] + "-Moi")}
+    return {
+        "province": province["unit_id"],
+        "units": units,
+        "districts": districts,
+        "headers": supervisor,
+        "login": (account["username"], account["initial_password"] + "-Moi"),
+    }
 
 
-async def import_all(client: httpx.AsyncClient, url: str, tree: dict[str, Any], total: int,
-                     concurrency: int) -> dict[str, Any]:
+async def import_all(
+    client: httpx.AsyncClient, url: str, tree: dict[str, Any], total: int, concurrency: int
+) -> dict[str, Any]:
     sheets = list(officials.sheets(tree["units"], total))
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
@@ -104,8 +137,12 @@ async def import_all(client: httpx.AsyncClient, url: str, tree: dict[str, Any], 
         nonlocal created
         async with gate:
             t0 = now()
-            response = await client.post(f"{url}/units/{unit_id}/records/import", content=sheet, timeout=600,
-                                         headers={**tree["headers"], "Content-Type": "text/csv"})
+            response = await client.post(
+                f"{url}/units/{unit_id}/records/import",
+                content=sheet,
+                timeout=600,
+                headers={**tree["headers"], "Content-Type": "text/csv"},
+            )
             latencies.append(now() - t0)
             if response.status_code != 201:
                 errors.append(f"{response.status_code} {response.text[:200]}")
@@ -115,10 +152,17 @@ async def import_all(client: httpx.AsyncClient, url: str, tree: dict[str, Any], 
     t0 = now()
     await asyncio.gather(*(one(*s) for s in sheets))
     seconds = now() - t0
-    return {"records": total, "created": created, "sheets": len(sheets), "concurrency": concurrency,
-            "seconds": round(seconds, 1), "rows_per_s": round(created / seconds, 1), "errors": errors[:5],
-            "sheet_latency_ms": latency_ms(latencies),
-            "rows_per_sheet": round(total / max(len(sheets), 1), 1)}
+    return {
+        "records": total,
+        "created": created,
+        "sheets": len(sheets),
+        "concurrency": concurrency,
+        "seconds": round(seconds, 1),
+        "rows_per_s": round(created / seconds, 1),
+        "errors": errors[:5],
+        "sheet_latency_ms": latency_ms(latencies),
+        "rows_per_sheet": round(total / max(len(sheets), 1), 1),
+    }
 
 
 def search_cases(rng: random.Random, tree: dict[str, Any], n: int) -> list[tuple[str, dict[str, str]]]:
@@ -128,16 +172,21 @@ def search_cases(rng: random.Random, tree: dict[str, Any], n: int) -> list[tuple
         row = rng.choice(sample)
         family, *_, given = row[0].split()
         kind = ("full_name", "family_given", "given", "birth_date", "position", "district")[i % 6]
-        params = {"full_name": {"q": row[0]}, "family_given": {"q": f"{family} {given}"}, "given": {"q": given},
-                  "birth_date": {"birth_date": datetime.strptime(row[1], "%d/%m/%Y").date().isoformat()},
-                  "position": {"position": rng.choice(officials.POSITIONS)},
-                  "district": {"unit": rng.choice(tree["districts"])}}[kind]
+        params = {
+            "full_name": {"q": row[0]},
+            "family_given": {"q": f"{family} {given}"},
+            "given": {"q": given},
+            "birth_date": {"birth_date": datetime.strptime(row[1], "%d/%m/%Y").date().isoformat()},
+            "position": {"position": rng.choice(officials.POSITIONS)},
+            "district": {"unit": rng.choice(tree["districts"])},
+        }[kind]
         kinds.append((kind, params))
     return kinds
 
 
-async def searches(client: httpx.AsyncClient, url: str, tree: dict[str, Any], n: int,
-                   concurrency: int) -> dict[str, Any]:
+async def searches(
+    client: httpx.AsyncClient, url: str, tree: dict[str, Any], n: int, concurrency: int
+) -> dict[str, Any]:
     cases = search_cases(random.Random(17), tree, n)
     gate = asyncio.Semaphore(concurrency)
     by_kind: dict[str, list[float]] = {}
@@ -158,10 +207,17 @@ async def searches(client: httpx.AsyncClient, url: str, tree: dict[str, Any], n:
     await asyncio.gather(*(one(k, p) for k, p in cases))
     seconds = now() - t0
     everything = [v for values in by_kind.values() for v in values]
-    return {"searches": n, "concurrency": concurrency, "per_s": round(n / seconds, 1), "errors": errors[:5],
-            "overall_ms": latency_ms(everything),
-            "by_kind": {k: {**latency_ms(v), "median_total": pct([float(t) for t in totals.get(k, [])], 50)}
-                        for k, v in by_kind.items()}}
+    return {
+        "searches": n,
+        "concurrency": concurrency,
+        "per_s": round(n / seconds, 1),
+        "errors": errors[:5],
+        "overall_ms": latency_ms(everything),
+        "by_kind": {
+            k: {**latency_ms(v), "median_total": pct([float(t) for t in totals.get(k, [])], 50)}
+            for k, v in by_kind.items()
+        },
+    }
 
 
 async def settle(db: Any, events: int, timeout: float = 3600.0) -> dict[str, Any]:
@@ -192,14 +248,28 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     mongo: AsyncMongoClient = AsyncMongoClient(mongodb_url, tz_aware=True)
     suffix = f"_bench_{run_id}"
     log_dir = Path(tempfile.mkdtemp(prefix=f"moha-bench-personnel-{run_id}-"))
-    result: dict[str, Any] = {"run_id": run_id, "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                              "params": vars(args) | {"json": str(args.json)}, "machine": machine(),
-                              "log_dir": str(log_dir)}
+    result: dict[str, Any] = {
+        "run_id": run_id,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "params": vars(args) | {"json": str(args.json)},
+        "machine": machine(),
+        "log_dir": str(log_dir),
+    }
     result["machine"]["store"] = await store_version(mongo)
-    platform = Platform(amqp_url=amqp_url, mongodb_url=mongodb_url, log_dir=log_dir, database_suffix=suffix,
-                        broker_user_prefix=f"bench{run_id}-", ports={name: free_port() for name in (*SERVICES, "web")},
-                        extra_env={"BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD, "LOG_LEVEL": "warning",
-                                   "MAX_UPLOAD_BYTES": "20000000", "SMTP_PORT": str(free_port())})
+    platform = Platform(
+        amqp_url=amqp_url,
+        mongodb_url=mongodb_url,
+        log_dir=log_dir,
+        database_suffix=suffix,
+        broker_user_prefix=f"bench{run_id}-",
+        ports={name: free_port() for name in (*SERVICES, "web")},
+        extra_env={
+            "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "LOG_LEVEL": "warning",
+            "MAX_UPLOAD_BYTES": "20000000",
+            "SMTP_PORT": str(free_port()),
+        },
+    )
     client = httpx.AsyncClient(timeout=120.0, limits=httpx.Limits(max_connections=64))
     try:
         print(f"[bench] starting the platform (logs {log_dir}) ...", flush=True)
@@ -236,20 +306,26 @@ def report(r: dict[str, Any]) -> str:
         return f"p50 {d['p50']} / p95 {d.get('p95')} / p99 {d['p99']} / max {d['max']} ms (n={d['n']})"
 
     ev = r.get("events_after_import", {})
-    lines = [f"machine            {m['nproc']} CPU ({m['cpu']}), {m['mem_gib']} GiB; store {m.get('store')}; "
-             f"load at start {' '.join(m['loadavg_at_start'])}, at end {r.get('loadavg_at_end')}",
-             f"records stored     {r.get('records_stored')}; the import's events all published "
-             f"{ev.get('published_s')} s and read back {ev.get('consumed_s')} s after the last sheet"]
+    lines = [
+        f"machine            {m['nproc']} CPU ({m['cpu']}), {m['mem_gib']} GiB; store {m.get('store')}; "
+        f"load at start {' '.join(m['loadavg_at_start'])}, at end {r.get('loadavg_at_end')}",
+        f"records stored     {r.get('records_stored')}; the import's events all published "
+        f"{ev.get('published_s')} s and read back {ev.get('consumed_s')} s after the last sheet",
+    ]
     if imp:
-        lines += [f"IMPORT             {imp['rows_per_s']} rows/s ({imp['created']} of {imp['records']} records, "
-                  f"{imp['sheets']} sheets of ~{imp['rows_per_sheet']} rows, {imp['concurrency']} in flight, "
-                  f"{imp['seconds']} s)",
-                  f"  per sheet        {lat(imp['sheet_latency_ms'])}",
-                  f"  errors           {imp['errors'] or 'none'}"]
+        lines += [
+            f"IMPORT             {imp['rows_per_s']} rows/s ({imp['created']} of {imp['records']} records, "
+            f"{imp['sheets']} sheets of ~{imp['rows_per_sheet']} rows, {imp['concurrency']} in flight, "
+            f"{imp['seconds']} s)",
+            f"  per sheet        {lat(imp['sheet_latency_ms'])}",
+            f"  errors           {imp['errors'] or 'none'}",
+        ]
     if s:
-        lines += [f"SEARCH at {r.get('records_stored')} records, province-wide scope, {s['concurrency']} in flight: "
-                  f"{s['per_s']} searches/s",
-                  f"  all              {lat(s['overall_ms'])}"]
+        lines += [
+            f"SEARCH at {r.get('records_stored')} records, province-wide scope, {s['concurrency']} in flight: "
+            f"{s['per_s']} searches/s",
+            f"  all              {lat(s['overall_ms'])}",
+        ]
         for kind, d in s["by_kind"].items():
             lines.append(f"  {kind:<16} {lat(d)}; median total {d['median_total']}")
         lines.append(f"  errors           {s['errors'] or 'none'}")

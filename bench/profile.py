@@ -40,9 +40,23 @@ class Profiler:
                 continue
             path = self.out_dir / f"{label}-{name}.txt"
             process = subprocess.Popen(
-                [self.py_spy, "record", "--pid", str(pid), "--format", "raw", "--nolineno",
-                 "--nonblocking", "--rate", str(self.rate), "--output", str(path)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                [
+                    self.py_spy,
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--format",
+                    "raw",
+                    "--nolineno",
+                    "--nonblocking",
+                    "--rate",
+                    str(self.rate),
+                    "--output",
+                    str(path),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             self.running.append((process, path))
 
     async def stop(self) -> list[Path]:
@@ -101,8 +115,11 @@ def summarise(path: Path, top: int = 25) -> str:
     lines.append("  self time by function:")
     lines += [f"    {100 * c / total:5.1f}%  {name}" for name, c in own.most_common(top)]
     lines.append("  inclusive, platform and library entry points:")
-    lines += [f"    {100 * c / total:5.1f}%  {name}" for name, c in under.most_common(top * 3)
-              if _package(name) not in ("asyncio", "<frozen runpy>", "runpy", "__main__")][:top]
+    lines += [
+        f"    {100 * c / total:5.1f}%  {name}"
+        for name, c in under.most_common(top * 3)
+        if _package(name) not in ("asyncio", "<frozen runpy>", "runpy", "__main__")
+    ][:top]
     return "\n".join(lines)
 
 

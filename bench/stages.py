@@ -58,15 +58,6 @@ from typing import Any
 
 import aio_pika
 import httpx
-from moha_contracts import (
-    CONTENT_TYPE,
-    EVENTS_EXCHANGE,
-    AccountIssued,
-    Envelope,
-    Event,
-    FormApproved,
-    UnitRegistered,
-)
 from pymongo import AsyncMongoClient
 
 from bench.flow import (
@@ -74,9 +65,9 @@ from bench.flow import (
     RESULTS_DIR,
     CpuMeter,
     answers_for,
+    clean_up,
     event_like_body,
     find_pid,
-    clean_up,
     latency_ms,
     log_issues,
     machine,
@@ -89,6 +80,15 @@ from chassis.messaging import broker_user
 from chassis.runtime import new_event_loop
 from deploy.launch import ROOT, SERVICES, WEB, Platform, free_port
 from deploy.rabbitmq.provision import with_vhost
+from moha_contracts import (
+    CONTENT_TYPE,
+    EVENTS_EXCHANGE,
+    AccountIssued,
+    Envelope,
+    Event,
+    FormApproved,
+    UnitRegistered,
+)
 from services.accounts.tokens import TokenIssuer, load_signing_keys, new_signing_key
 
 PROVINCES, DISTRICTS_PER_PROVINCE = 32, 10
@@ -122,26 +122,49 @@ class Tree:
     def __post_init__(self) -> None:
         t = self.tag
         for p in range(PROVINCES):
-            self.provinces.append(Unit(f"bp-{t}-{p:02d}", f"P{t}{p:02d}", f"Tỉnh thử {p}", "province", "root",
-                                       ["root"]))
+            self.provinces.append(
+                Unit(f"bp-{t}-{p:02d}", f"P{t}{p:02d}", f"Tỉnh thử {p}", "province", "root", ["root"])
+            )
         for d in range(PROVINCES * DISTRICTS_PER_PROVINCE):
             province = self.provinces[d // DISTRICTS_PER_PROVINCE]
-            self.districts.append(Unit(f"bd-{t}-{d:03d}", f"D{t}{d:03d}", f"Huyện thử {d}", "district",
-                                       province.unit_id, ["root", province.unit_id]))
+            self.districts.append(
+                Unit(
+                    f"bd-{t}-{d:03d}",
+                    f"D{t}{d:03d}",
+                    f"Huyện thử {d}",
+                    "district",
+                    province.unit_id,
+                    ["root", province.unit_id],
+                )
+            )
         for area in (*self.provinces, *self.districts):
             role = f"{area.level}_supervisor"
-            self.supervisors[area.unit_id] = Unit(area.unit_id, "", "", area.level, "", [],
-                                                  account_id=f"ba-{t}-s-{area.code}",
-                                                  username=f"gsv.{area.code}".lower())
+            self.supervisors[area.unit_id] = Unit(
+                area.unit_id,
+                "",
+                "",
+                area.level,
+                "",
+                [],
+                account_id=f"ba-{t}-s-{area.code}",
+                username=f"gsv.{area.code}".lower(),
+            )
             self.supervisors[area.unit_id].name = role
 
     def grow(self, size: int) -> list[Unit]:
         added = []
         for i in range(len(self.communes), size):
             district = self.districts[i % len(self.districts)]
-            unit = Unit(f"bc-{self.tag}-{i:05d}", f"X{self.tag}{i:05d}", f"Xã thử {i}", "commune", district.unit_id,
-                        [*district.path, district.unit_id], account_id=f"ba-{self.tag}-u-{i:05d}",
-                        username=f"dv{i:05d}.{self.tag}")
+            unit = Unit(
+                f"bc-{self.tag}-{i:05d}",
+                f"X{self.tag}{i:05d}",
+                f"Xã thử {i}",
+                "commune",
+                district.unit_id,
+                [*district.path, district.unit_id],
+                account_id=f"ba-{self.tag}-u-{i:05d}",
+                username=f"dv{i:05d}.{self.tag}",
+            )
             self.communes.append(unit)
             added.append(unit)
         return added
@@ -151,27 +174,48 @@ class Tree:
 
 
 def registration(unit: Unit) -> UnitRegistered:
-    return UnitRegistered(unit_id=unit.unit_id, code=unit.code, name=unit.name, level=unit.level,  # type: ignore[arg-type]
-                          parent_id=unit.parent_id, path=unit.path)
+    return UnitRegistered(
+        unit_id=unit.unit_id,
+        code=unit.code,
+        name=unit.name,
+        level=unit.level,  # type: ignore[arg-type]
+        parent_id=unit.parent_id,
+        path=unit.path,
+    )
 
 
 def issued(account_id: str, username: str, unit_id: str, role: str) -> AccountIssued:
-    return AccountIssued(account_id=account_id, username=username, unit_id=unit_id, role=role,  # type: ignore[arg-type]
-                         email=f"{username}@example.vn", display_name=f"Tài khoản {username}", issued_by=None)
+    return AccountIssued(
+        account_id=account_id,
+        username=username,
+        unit_id=unit_id,
+        role=role,  # type: ignore[arg-type]
+        email=f"{username}@example.vn",
+        display_name=f"Tài khoản {username}",
+        issued_by=None,
+    )
 
 
 class Tokens:
     """Tokens as accounts signs them, with the platform's key: no argon2 in the measured flow."""
 
     def __init__(self, pem: str) -> None:
-        self.issuer = TokenIssuer(load_signing_keys(pem), issuer="moha-accounts", audience="moha",
-                                  ttl_seconds=12 * 3600)
+        self.issuer = TokenIssuer(
+            load_signing_keys(pem), issuer="moha-accounts", audience="moha", ttl_seconds=12 * 3600
+        )
         self._cache: dict[str, dict[str, str]] = {}
 
     def bearer(self, account_id: str, username: str, unit_id: str, role: str) -> dict[str, str]:
         if account_id not in self._cache:
-            token, _ = self.issuer.issue(SimpleNamespace(id=account_id, username=username, unit_id=unit_id,  # type: ignore[arg-type]
-                                                         role=role, must_change_password=False))
+            token, _ = self.issuer.issue(
+                SimpleNamespace(
+                    id=account_id,
+                    username=username,
+                    unit_id=unit_id,  # type: ignore[arg-type]
+                    role=role,
+                    must_change_password=False,
+                )
+            )
             self._cache[account_id] = {"Authorization": f"Bearer {token}"}
         return self._cache[account_id]
 
@@ -188,12 +232,23 @@ async def publish(url: str, events: list[Event], batch: int = 500) -> float:
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.get_exchange(EVENTS_EXCHANGE, ensure=False)
         for start in range(0, len(envelopes), batch):
-            await asyncio.gather(*(
-                exchange.publish(aio_pika.Message(e.model_dump_json().encode(), message_id=e.id, type=e.type,
-                                                  correlation_id=e.correlationid, content_type=CONTENT_TYPE,
-                                                  delivery_mode=aio_pika.DeliveryMode.PERSISTENT, user_id=user),
-                                 routing_key=e.routing_key)
-                for e in envelopes[start:start + batch]))
+            await asyncio.gather(
+                *(
+                    exchange.publish(
+                        aio_pika.Message(
+                            e.model_dump_json().encode(),
+                            message_id=e.id,
+                            type=e.type,
+                            correlation_id=e.correlationid,
+                            content_type=CONTENT_TYPE,
+                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                            user_id=user,
+                        ),
+                        routing_key=e.routing_key,
+                    )
+                    for e in envelopes[start : start + batch]
+                )
+            )
     return now() - t0
 
 
@@ -289,8 +344,11 @@ class Bench:
         return self.platform[service].url
 
     def pids(self, *names: str) -> dict[str, int | None]:
-        pids: dict[str, int | None] = {n: self.platform[n].process.pid for n in names  # type: ignore[union-attr]
-                                       if self.platform[n].process and self.platform[n].process.poll() is None}
+        pids: dict[str, int | None] = {
+            n: self.platform[n].process.pid
+            for n in names  # type: ignore[union-attr]
+            if self.platform[n].process and self.platform[n].process.poll() is None
+        }
         pids["bench"] = os.getpid()
         pids["rabbitmq (beam.smp)"] = find_pid("beam.smp")
         pids["store"] = find_pid("secantusd-rs") or find_pid("mongod")
@@ -354,13 +412,19 @@ async def grow(b: Bench, size: int) -> dict[str, Any]:
         if all(v >= len(units) for v in known.values()) and known_accounts >= len(accounts):
             break
         if now() > deadline:
-            raise TimeoutError(f"setup: units known {known} of {len(units)}, accounts {known_accounts} "
-                               f"of {len(accounts)}")
+            raise TimeoutError(
+                f"setup: units known {known} of {len(units)}, accounts {known_accounts} of {len(accounts)}"
+            )
         await asyncio.sleep(0.5)
     propagated = now() - t0
     await mail_drained(b, timeout=120 + size / 5)
-    return {"units": size, "added_units": len(units), "added_accounts": len(accounts),
-            "propagation_s": round(propagated, 1), "with_mail_s": round(now() - t0, 1)}
+    return {
+        "units": size,
+        "added_units": len(units),
+        "added_accounts": len(accounts),
+        "propagation_s": round(propagated, 1),
+        "with_mail_s": round(now() - t0, 1),
+    }
 
 
 async def mail_drained(b: Bench, timeout: float) -> float:
@@ -376,9 +440,14 @@ async def mail_drained(b: Bench, timeout: float) -> float:
 
 async def open_campaign(b: Bench, campaign_id: str, review_levels: list[str] | None = None) -> None:
     today = datetime.now(UTC).date()
-    body: dict[str, Any] = {"campaign_id": campaign_id, "form_code": FORM_CODE, "title": f"Đợt đo {campaign_id}",
-                            "scope_unit_ids": ["root"], "opens_on": str(today - timedelta(days=1)),
-                            "closes_on": str(today + timedelta(days=30))}
+    body: dict[str, Any] = {
+        "campaign_id": campaign_id,
+        "form_code": FORM_CODE,
+        "title": f"Đợt đo {campaign_id}",
+        "scope_unit_ids": ["root"],
+        "opens_on": str(today - timedelta(days=1)),
+        "closes_on": str(today + timedelta(days=30)),
+    }
     if review_levels:
         body["review_levels"] = review_levels
     r = await b.http.post(b.url("forms") + "/campaigns", json=body, headers=b.admin_auth())
@@ -399,8 +468,21 @@ async def campaigns_known(b: Bench, ids: list[str], timeout: float = 60) -> None
 async def stage_bare(b: Bench, n: int) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:6]
     queue, rk_in, rk_out = f"bench.bare.{tag}", f"bench.bare.in.{tag}", f"bench.bare.out.{tag}"
-    cmd = [sys.executable, "-m", "bench.bare", "--url", b.amqp_url, "--queue", queue, "--routing-in", rk_in,
-           "--routing-out", rk_out, "--prefetch", str(b.args.prefetch)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.bare",
+        "--url",
+        b.amqp_url,
+        "--queue",
+        queue,
+        "--routing-in",
+        rk_in,
+        "--routing-out",
+        rk_out,
+        "--prefetch",
+        str(b.args.prefetch),
+    ]
 
     def launch() -> subprocess.Popen:
         p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -419,9 +501,17 @@ async def stage_bare(b: Bench, n: int) -> dict[str, Any]:
     exchange = await b.channel.get_exchange(EVENTS_EXCHANGE, ensure=False)
     user = broker_user(b.amqp_url)
     for start in range(0, n, 500):
-        await asyncio.gather(*(exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                                                 content_type=CONTENT_TYPE, user_id=user),
-                                                routing_key=rk_in) for body in bodies[start:start + 500]))
+        await asyncio.gather(
+            *(
+                exchange.publish(
+                    aio_pika.Message(
+                        body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, content_type=CONTENT_TYPE, user_id=user
+                    ),
+                    routing_key=rk_in,
+                )
+                for body in bodies[start : start + 500]
+            )
+        )
     async with Watch(b.amqp_url, {rk_out: lambda body, _m: body["id"]}) as watch:
         process = await asyncio.to_thread(launch)
         try:
@@ -439,8 +529,7 @@ async def stage_bare(b: Bench, n: int) -> dict[str, Any]:
     seen = sorted(watch.seen[rk_out].values())
     with contextlib.suppress(Exception):
         await b.channel.queue_delete(queue)
-    return {"events": n, "complete": complete, "per_s": rate(seen), "seconds": round(seen[-1] - seen[0], 3),
-            "cpu": cpu}
+    return {"events": n, "complete": complete, "per_s": rate(seen), "seconds": round(seen[-1] - seen[0], 3), "cpu": cpu}
 
 
 def rate(times: list[float]) -> float:
@@ -460,8 +549,12 @@ async def stage_forms(b: Bench, campaigns: list[str], units: list[Unit], n: int)
 
     async def submit(campaign: str, unit: Unit, i: int) -> None:
         sid = f"{campaign}:{unit.unit_id}"
-        body = {"campaign_id": campaign, "form_code": FORM_CODE, "unit_id": unit.unit_id,
-                "answers": answers_for(i, unit.name)}
+        body = {
+            "campaign_id": campaign,
+            "form_code": FORM_CODE,
+            "unit_id": unit.unit_id,
+            "answers": answers_for(i, unit.name),
+        }
         async with sem:
             t0 = started[sid] = now()
             try:
@@ -488,10 +581,17 @@ async def stage_forms(b: Bench, campaigns: list[str], units: list[Unit], n: int)
     seen = watch.seen[SUBMITTED]
     to_bus = [seen[s] - started[s] for s in started if s in seen]
     last = max(seen.values()) if seen else now()
-    return {"events": n, "complete": complete, "errors": errors[:5], "error_count": len(errors),
-            "per_s": round(len(seen) / (last - t0), 1) if seen else 0.0,
-            "http_only_per_s": round((n - len(errors)) / (http_end - t0), 1),
-            "http_submit_ms": latency_ms(latency), "submit_to_event_ms": latency_ms(to_bus), "cpu": cpu}
+    return {
+        "events": n,
+        "complete": complete,
+        "errors": errors[:5],
+        "error_count": len(errors),
+        "per_s": round(len(seen) / (last - t0), 1) if seen else 0.0,
+        "http_only_per_s": round((n - len(errors)) / (http_end - t0), 1),
+        "http_submit_ms": latency_ms(latency),
+        "submit_to_event_ms": latency_ms(to_bus),
+        "cpu": cpu,
+    }
 
 
 async def stage_approvals(b: Bench, campaigns: list[str], n: int) -> dict[str, Any]:
@@ -525,9 +625,15 @@ async def stage_approvals(b: Bench, campaigns: list[str], n: int) -> dict[str, A
         await b.profiler.stop()
         await ready
     seen = sorted(watch.seen[OPENED].values())
-    return {"events": n, "complete": complete, "per_s": rate(seen), "seconds": round(seen[-1] - seen[0], 3),
-            "progress_done_after_s": round(progress_done - seen[0], 2),
-            "progress_lag_s": round(progress_done - opened_at, 2), "cpu": cpu}
+    return {
+        "events": n,
+        "complete": complete,
+        "per_s": rate(seen),
+        "seconds": round(seen[-1] - seen[0], 3),
+        "progress_done_after_s": round(progress_done - seen[0], 2),
+        "progress_lag_s": round(progress_done - opened_at, 2),
+        "cpu": cpu,
+    }
 
 
 async def stage_notifications(b: Bench, campaign: str, units: list[Unit], n: int) -> dict[str, Any]:
@@ -535,9 +641,20 @@ async def stage_notifications(b: Bench, campaign: str, units: list[Unit], n: int
     await b.stop("forms", "approvals", "notifications")
     province = b.tree.supervisors[b.tree.provinces[0].unit_id]
     at = datetime.now(UTC)
-    events = [FormApproved(task_id=f"{campaign}:{u.unit_id}:r1:l2", submission_id=f"{campaign}:{u.unit_id}",
-                           unit_id=u.unit_id, revision=1, level=2, final=True, approved_by=province.account_id,
-                           approved_at=at, campaign_id=campaign) for u in units[:n]]
+    events = [
+        FormApproved(
+            task_id=f"{campaign}:{u.unit_id}:r1:l2",
+            submission_id=f"{campaign}:{u.unit_id}",
+            unit_id=u.unit_id,
+            revision=1,
+            level=2,
+            final=True,
+            approved_by=province.account_id,
+            approved_at=at,
+            campaign_id=campaign,
+        )
+        for u in units[:n]
+    ]
     await publish(b.platform.broker_url("approvals"), events)  # type: ignore[arg-type]
     deliveries = b.db("notifications")["deliveries"]
     before = await deliveries.estimated_document_count()
@@ -563,9 +680,15 @@ async def stage_notifications(b: Bench, campaign: str, units: list[Unit], n: int
     mail_t0 = now()
     mail_s = await mail_drained(b, timeout=120 + n / 5)
     await b.start("forms", "approvals")
-    return {"events": n, "complete": count >= before + n, "per_s": round((n - 1) / (last - first), 1),
-            "seconds": round(last - first, 3), "mail_drained_after_s": round(mail_s, 1),
-            "mails_per_s": round(n / (now() - mail_t0), 1) if mail_s else None, "cpu": cpu}
+    return {
+        "events": n,
+        "complete": count >= before + n,
+        "per_s": round((n - 1) / (last - first), 1),
+        "seconds": round(last - first, 3),
+        "mail_drained_after_s": round(mail_s, 1),
+        "mails_per_s": round(n / (now() - mail_t0), 1) if mail_s else None,
+        "cpu": cpu,
+    }
 
 
 async def whole_flow(b: Bench, campaign: str, units: list[Unit], label: str) -> dict[str, Any]:
@@ -594,15 +717,32 @@ async def whole_flow(b: Bench, campaign: str, units: list[Unit], label: str) -> 
     async def submit(unit: Unit, i: int) -> None:
         sid = f"{campaign}:{unit.unit_id}"
         started[sid] = now()
-        await call(b.url("forms") + "/submissions", {"campaign_id": campaign, "form_code": FORM_CODE,
-                                                      "unit_id": unit.unit_id, "answers": answers_for(i, unit.name)},
-                   b.unit_auth(unit), 201, submit_ms)
+        await call(
+            b.url("forms") + "/submissions",
+            {
+                "campaign_id": campaign,
+                "form_code": FORM_CODE,
+                "unit_id": unit.unit_id,
+                "answers": answers_for(i, unit.name),
+            },
+            b.unit_auth(unit),
+            201,
+            submit_ms,
+        )
 
     def on_opened(key: str, body: dict[str, Any]) -> None:
         data = body["data"]
-        decisions.append(asyncio.create_task(call(
-            f"{b.url('approvals')}/tasks/{data['task_id']}/approve", {"revision": data["revision"]},
-            b.supervisor_auth(data["reviewer_unit_id"]), 200, decide_ms)))
+        decisions.append(
+            asyncio.create_task(
+                call(
+                    f"{b.url('approvals')}/tasks/{data['task_id']}/approve",
+                    {"revision": data["revision"]},
+                    b.supervisor_auth(data["reviewer_unit_id"]),
+                    200,
+                    decide_ms,
+                )
+            )
+        )
 
     def on_approved(key: str, body: dict[str, Any]) -> None:
         data = body["data"]
@@ -618,7 +758,7 @@ async def whole_flow(b: Bench, campaign: str, units: list[Unit], label: str) -> 
         while len(notified) < len(units):
             waiting = [s for s in final_ids if s not in notified]
             for start in range(0, len(waiting), 2000):
-                chunk = {final_ids[s]: s for s in waiting[start:start + 2000]}
+                chunk = {final_ids[s]: s for s in waiting[start : start + 2000]}
                 t = now()
                 async for doc in deliveries.find({"_id": {"$in": list(chunk)}}, {"_id": 1}):
                     notified[chunk[doc["_id"]]] = t
@@ -647,14 +787,23 @@ async def whole_flow(b: Bench, campaign: str, units: list[Unit], label: str) -> 
     e2e = [notified[s] - started[s] for s in notified]
     mail_t0 = now()
     mail_s = await mail_drained(b, timeout=300 + len(units) / 5)
-    return {"units": len(units), "complete": len(notified) == len(units), "notified": len(notified),
-            "errors": errors[:5], "error_count": len(errors),
-            "seconds": round(last - t0, 2), "per_s": round(len(notified) / (last - t0), 1) if notified else 0.0,
-            "submit_phase_s": round(http_end - t0, 2),
-            "http_submit_ms": latency_ms(submit_ms), "http_approve_ms": latency_ms(decide_ms),
-            "submit_to_notified_ms": latency_ms(e2e), "mail_drained_after_s": round(mail_s, 1),
-            "mails_per_s": round(2 * len(units) / (now() - mail_t0 + (last - t0)), 1),
-            "load": loads, "cpu": cpu}
+    return {
+        "units": len(units),
+        "complete": len(notified) == len(units),
+        "notified": len(notified),
+        "errors": errors[:5],
+        "error_count": len(errors),
+        "seconds": round(last - t0, 2),
+        "per_s": round(len(notified) / (last - t0), 1) if notified else 0.0,
+        "submit_phase_s": round(http_end - t0, 2),
+        "http_submit_ms": latency_ms(submit_ms),
+        "http_approve_ms": latency_ms(decide_ms),
+        "submit_to_notified_ms": latency_ms(e2e),
+        "mail_drained_after_s": round(mail_s, 1),
+        "mails_per_s": round(2 * len(units) / (now() - mail_t0 + (last - t0)), 1),
+        "load": loads,
+        "cpu": cpu,
+    }
 
 
 # one data size ----------------------------------------------------------------------------------------
@@ -690,11 +839,12 @@ async def at_size(b: Bench, size: int) -> dict[str, Any]:
         print(f"[bench] {size} units: notifications ...", flush=True)
         result["notifications"] = await stage_notifications(b, f"{tag}-notify-0", picked, min(n, len(picked)))
     if "flow" in stages:
-        flow_units = units[::max(1, size // b.args.flow_units)][:b.args.flow_units]
+        flow_units = units[:: max(1, size // b.args.flow_units)][: b.args.flow_units]
         print(f"[bench] {size} units: whole flow, {len(flow_units)} units ...", flush=True)
         result["flow"] = await whole_flow(b, flow_campaign, flow_units, "flow")
-    result["rss_mib"] = {name: round((proc_status(p, "VmRSS") or 0) / 1024, 1)
-                         for name, p in b.pids(*SERVICES).items() if p}
+    result["rss_mib"] = {
+        name: round((proc_status(p, "VmRSS") or 0) / 1024, 1) for name, p in b.pids(*SERVICES).items() if p
+    }
     result["load_at_end"] = load()
     add_cpu_per_event(result)
     return result
@@ -708,27 +858,46 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     pem = new_signing_key()
     os.environ["TOKEN_SIGNING_KEYS"] = pem  # the platform's accounts signs with it; so does the bench
     mongo: AsyncMongoClient = AsyncMongoClient(mongodb_url, tz_aware=True, serverSelectionTimeoutMS=10_000)
-    result: dict[str, Any] = {"run_id": run_id, "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                              "params": {k: sorted(v) if isinstance(v, set) else v for k, v in vars(args).items()
-                                         if k not in ("json", "profile")},
-                              "machine": machine()}
+    result: dict[str, Any] = {
+        "run_id": run_id,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "params": {
+            k: sorted(v) if isinstance(v, set) else v for k, v in vars(args).items() if k not in ("json", "profile")
+        },
+        "machine": machine(),
+    }
     result["machine"]["store"] = await store_version(mongo)
     suffix = f"_bench_{run_id}"
     log_dir = Path(tempfile.mkdtemp(prefix=f"moha-bench-{run_id}-"))
     result["log_dir"] = str(log_dir)
     smtp_port = free_port()
-    smtp = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-c", "bench.smtp_sink.Discard",
-                             "-l", f"127.0.0.1:{smtp_port}"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    smtp = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-c", "bench.smtp_sink.Discard", "-l", f"127.0.0.1:{smtp_port}"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     platform = Platform(
-        amqp_url=amqp_url, mongodb_url=mongodb_url, log_dir=log_dir, database_suffix=suffix,
-        broker_user_prefix=f"bench{run_id}-", ports={name: free_port() for name in (*SERVICES, WEB)},
-        extra_env={"BOOTSTRAP_ADMIN_PASSWORD": "Bench-Admin-Password-1", "LOG_LEVEL": args.log_level,
-                   "SMTP_PORT": str(smtp_port), **dict(e.split("=", 1) for e in args.env)})
-    http = httpx.AsyncClient(timeout=httpx.Timeout(120.0), limits=httpx.Limits(
-        max_connections=args.concurrency + 8, max_keepalive_connections=args.concurrency + 8))
-    b = Bench(args, platform, amqp_url, mongo, suffix, Tree(run_id[:5]), Tokens(pem), http,
-              profiler=Profiler(args.profile))
+        amqp_url=amqp_url,
+        mongodb_url=mongodb_url,
+        log_dir=log_dir,
+        database_suffix=suffix,
+        broker_user_prefix=f"bench{run_id}-",
+        ports={name: free_port() for name in (*SERVICES, WEB)},
+        extra_env={
+            "BOOTSTRAP_ADMIN_PASSWORD": "Bench-Admin-Password-1",
+            "LOG_LEVEL": args.log_level,
+            "SMTP_PORT": str(smtp_port),
+            **dict(e.split("=", 1) for e in args.env),
+        },
+    )
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(120.0),
+        limits=httpx.Limits(max_connections=args.concurrency + 8, max_keepalive_connections=args.concurrency + 8),
+    )
+    b = Bench(
+        args, platform, amqp_url, mongo, suffix, Tree(run_id[:5]), Tokens(pem), http, profiler=Profiler(args.profile)
+    )
     connection = None
     try:
         print(f"[bench] run {run_id}: starting the platform (logs {log_dir}) ...", flush=True)
@@ -750,9 +919,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             result["census"] = await whole_flow(b, tag, b.tree.communes, "census")
             result["census"]["load_at_end"] = load()
             c = result["census"]
-            c["cpu_ms_per_unit"] = {"services": cpu_ms(c["cpu"], c["units"], *SERVICES),
-                                    "store": cpu_ms(c["cpu"], c["units"], "store"),
-                                    "broker": cpu_ms(c["cpu"], c["units"], "rabbitmq (beam.smp)")}
+            c["cpu_ms_per_unit"] = {
+                "services": cpu_ms(c["cpu"], c["units"], *SERVICES),
+                "store": cpu_ms(c["cpu"], c["units"], "store"),
+                "broker": cpu_ms(c["cpu"], c["units"], "rabbitmq (beam.smp)"),
+            }
     finally:
         print("[bench] stopping the platform ...", flush=True)
         with contextlib.suppress(Exception):
@@ -796,20 +967,28 @@ def cpu_ms(c: dict[str, Any], n: int, *names: str) -> float:
 
 
 def add_cpu_per_event(s: dict[str, Any]) -> None:
-    for stage, own in (("bare", "bare"), ("forms", "forms"), ("approvals", "approvals"),
-                       ("notifications", "notifications")):
+    for stage, own in (
+        ("bare", "bare"),
+        ("forms", "forms"),
+        ("approvals", "approvals"),
+        ("notifications", "notifications"),
+    ):
         if stage not in s:
             continue
         st = s[stage]
-        st["cpu_ms_per_event"] = {"own": cpu_ms(st["cpu"], st["events"], own),
-                                  "store": cpu_ms(st["cpu"], st["events"], "store"),
-                                  "broker": cpu_ms(st["cpu"], st["events"], "rabbitmq (beam.smp)")}
+        st["cpu_ms_per_event"] = {
+            "own": cpu_ms(st["cpu"], st["events"], own),
+            "store": cpu_ms(st["cpu"], st["events"], "store"),
+            "broker": cpu_ms(st["cpu"], st["events"], "rabbitmq (beam.smp)"),
+        }
     if "flow" not in s:
         return
     fl = s["flow"]
-    fl["cpu_ms_per_unit"] = {"services": cpu_ms(fl["cpu"], fl["units"], *SERVICES),
-                             "store": cpu_ms(fl["cpu"], fl["units"], "store"),
-                             "broker": cpu_ms(fl["cpu"], fl["units"], "rabbitmq (beam.smp)")}
+    fl["cpu_ms_per_unit"] = {
+        "services": cpu_ms(fl["cpu"], fl["units"], *SERVICES),
+        "store": cpu_ms(fl["cpu"], fl["units"], "store"),
+        "broker": cpu_ms(fl["cpu"], fl["units"], "rabbitmq (beam.smp)"),
+    }
 
 
 def _ms(st: dict[str, Any], key: str = "cpu_ms_per_event") -> str:
@@ -819,9 +998,11 @@ def _ms(st: dict[str, Any], key: str = "cpu_ms_per_event") -> str:
 
 def report_size(s: dict[str, Any]) -> str:
     bare = (s.get("bare") or {}).get("per_s") or 0
-    rows = [f"\n== {s['units']} units (load {' '.join(s['load_at_start'])} -> {' '.join(s.get('load_at_end', []))}); "
-            f"setup {s['setup']['with_mail_s']} s",
-            f"{'stage':<44}{'per s':>9}{'x bare':>8}  latency; CPU in % of one core"]
+    rows = [
+        f"\n== {s['units']} units (load {' '.join(s['load_at_start'])} -> {' '.join(s.get('load_at_end', []))}); "
+        f"setup {s['setup']['with_mail_s']} s",
+        f"{'stage':<44}{'per s':>9}{'x bare':>8}  latency; CPU in % of one core",
+    ]
 
     def line(label: str, st: dict[str, Any], detail: str) -> None:
         ratio = f"{st['per_s'] / bare:>8.2f}" if bare else f"{'-':>8}"
@@ -833,21 +1014,29 @@ def report_size(s: dict[str, Any]) -> str:
         line("bare FastStream consume+republish (confirms)", s["bare"], "")
     if "forms" in s:
         f = s["forms"]
-        line("forms: submit -> FormSubmitted", f, f"HTTP {_lat(f['http_submit_ms'])}; to bus "
-                                                  f"{_lat(f['submit_to_event_ms'])}; errors {f['error_count']}")
+        line(
+            "forms: submit -> FormSubmitted",
+            f,
+            f"HTTP {_lat(f['http_submit_ms'])}; to bus {_lat(f['submit_to_event_ms'])}; errors {f['error_count']}",
+        )
     if "approvals" in s:
         a = s["approvals"]
-        line("approvals: FormSubmitted -> ReviewTaskOpened", a,
-             f"progress read model done {a['progress_lag_s']} s after the last task")
+        line(
+            "approvals: FormSubmitted -> ReviewTaskOpened",
+            a,
+            f"progress read model done {a['progress_lag_s']} s after the last task",
+        )
     if "notifications" in s:
         nt = s["notifications"]
         line("notifications: FormApproved -> notice+mail", nt, f"then e-mails sent at {nt['mails_per_s']}/s")
     if "flow" in s:
         fl = s["flow"]
-        rows.append(f"{'whole flow: submit -> ... -> unit notified':<44}{fl['per_s']:>9}{'':>8}  "
-                    f"{fl['notified']}/{fl['units']} units; submit {_lat(fl['http_submit_ms'])}; approve "
-                    f"{_lat(fl['http_approve_ms'])}; end to end {_lat(fl['submit_to_notified_ms'])}; "
-                    f"errors {fl['error_count']}")
+        rows.append(
+            f"{'whole flow: submit -> ... -> unit notified':<44}{fl['per_s']:>9}{'':>8}  "
+            f"{fl['notified']}/{fl['units']} units; submit {_lat(fl['http_submit_ms'])}; approve "
+            f"{_lat(fl['http_approve_ms'])}; end to end {_lat(fl['submit_to_notified_ms'])}; "
+            f"errors {fl['error_count']}"
+        )
         rows.append(f"{'':<61}{_cpu(fl['cpu'])}")
         rows.append(f"{'  CPU per unit (services / store / broker)':<61}{_ms(fl, 'cpu_ms_per_unit')}")
     rows.append(f"{'RSS after this size (MiB)':<44}  " + ", ".join(f"{k} {v}" for k, v in s["rss_mib"].items()))
@@ -856,53 +1045,86 @@ def report_size(s: dict[str, Any]) -> str:
 
 def report(r: dict[str, Any]) -> str:
     m = r["machine"]
-    out = [f"machine: {m['nproc']} CPU ({m['cpu']}), {m['mem_gib']} GiB, Python {m['python']}, load at start "
-           f"{' '.join(m['loadavg_at_start'])}", f"broker / store: {m.get('broker')} / {m.get('store')}"]
+    out = [
+        f"machine: {m['nproc']} CPU ({m['cpu']}), {m['mem_gib']} GiB, Python {m['python']}, load at start "
+        f"{' '.join(m['loadavg_at_start'])}",
+        f"broker / store: {m.get('broker')} / {m.get('store')}",
+    ]
     sizes = r.get("sizes", [])
     for s in sizes:
         out.append(report_size(s))
     if len(sizes) > 1:
         out.append("\n== as the data grows (per s; change from the smallest size)")
-        for key, label in (("bare", "bare"), ("forms", "forms"), ("approvals", "approvals"),
-                           ("notifications", "notifications"), ("flow", "whole flow")):
+        for key, label in (
+            ("bare", "bare"),
+            ("forms", "forms"),
+            ("approvals", "approvals"),
+            ("notifications", "notifications"),
+            ("flow", "whole flow"),
+        ):
             if any(key not in s for s in sizes):
                 continue
             figures = [s[key]["per_s"] for s in sizes]
             change = " ".join(f"{100 * (x / figures[0] - 1):+.0f}%" if figures[0] else "-" for x in figures[1:])
-            out.append(f"  {label:<16}" + "  ".join(f"{s['units']}: {x}" for s, x in zip(sizes, figures, strict=True))
-                       + f"   ({change})")
+            out.append(
+                f"  {label:<16}"
+                + "  ".join(f"{s['units']}: {x}" for s, x in zip(sizes, figures, strict=True))
+                + f"   ({change})"
+            )
         if all("forms" in s for s in sizes):
-            out.append(f"  {'HTTP submit':<16}" + "  ".join(
-                f"{s['units']}: p50 {s['forms']['http_submit_ms'].get('p50')} / p99 "
-                f"{s['forms']['http_submit_ms'].get('p99')} ms" for s in sizes))
+            out.append(
+                f"  {'HTTP submit':<16}"
+                + "  ".join(
+                    f"{s['units']}: p50 {s['forms']['http_submit_ms'].get('p50')} / p99 "
+                    f"{s['forms']['http_submit_ms'].get('p99')} ms"
+                    for s in sizes
+                )
+            )
     c = r.get("census")
     if c:
-        out.append(f"\n== census: {c['notified']}/{c['units']} units submitted, approved, confirmed and notified in "
-                   f"{c['seconds']} s ({c['per_s']}/s); submit {_lat(c['http_submit_ms'])}, approve "
-                   f"{_lat(c['http_approve_ms'])}, end to end {_lat(c['submit_to_notified_ms'])}; errors "
-                   f"{c['error_count']}; every e-mail sent {c['mail_drained_after_s']} s later; load {c['load']}")
-        out.append(f"   CPU: {_cpu(c['cpu'])} (machine busy {c['cpu']['machine_busy_pct']}% of {m['nproc']}); "
-                   f"per unit (services / store / broker): {_ms(c, 'cpu_ms_per_unit')}")
+        out.append(
+            f"\n== census: {c['notified']}/{c['units']} units submitted, approved, confirmed and notified in "
+            f"{c['seconds']} s ({c['per_s']}/s); submit {_lat(c['http_submit_ms'])}, approve "
+            f"{_lat(c['http_approve_ms'])}, end to end {_lat(c['submit_to_notified_ms'])}; errors "
+            f"{c['error_count']}; every e-mail sent {c['mail_drained_after_s']} s later; load {c['load']}"
+        )
+        out.append(
+            f"   CPU: {_cpu(c['cpu'])} (machine busy {c['cpu']['machine_busy_pct']}% of {m['nproc']}); "
+            f"per unit (services / store / broker): {_ms(c, 'cpu_ms_per_unit')}"
+        )
     if r.get("log_issues"):
-        out.append("\nservice log lines (warning/error): " + ", ".join(
-            f"{k} {v['warning']}/{v['error']}" for k, v in r["log_issues"].items()))
+        out.append(
+            "\nservice log lines (warning/error): "
+            + ", ".join(f"{k} {v['warning']}/{v['error']}" for k, v in r["log_issues"].items())
+        )
     return "\n".join(out)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1000, 10000, 32000],
-                        help="data sizes, in units (default 1000,10000,32000)")
+    parser.add_argument(
+        "--sizes",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[1000, 10000, 32000],
+        help="data sizes, in units (default 1000,10000,32000)",
+    )
     parser.add_argument("--events", type=int, default=2000, help="events per platform stage")
     parser.add_argument("--bare-events", type=int, default=5000, help="messages through bare FastStream")
     parser.add_argument("--flow-units", type=int, default=1000, help="units in the whole flow at each size")
     parser.add_argument("--concurrency", "-c", type=int, default=32, help="HTTP requests in flight")
     parser.add_argument("--prefetch", type=int, default=32, help="bare FastStream's prefetch (the services' default)")
-    parser.add_argument("--stages", type=lambda s: set(s.split(",")),
-                        default={"bare", "forms", "approvals", "notifications", "flow"},
-                        help="which stages to run at each size (approvals needs forms)")
-    parser.add_argument("--no-census", dest="census", action="store_false",
-                        help="skip the whole flow over every unit after the largest size")
+    parser.add_argument(
+        "--stages",
+        type=lambda s: set(s.split(",")),
+        default={"bare", "forms", "approvals", "notifications", "flow"},
+        help="which stages to run at each size (approvals needs forms)",
+    )
+    parser.add_argument(
+        "--no-census",
+        dest="census",
+        action="store_false",
+        help="skip the whole flow over every unit after the largest size",
+    )
     parser.add_argument("--profile", type=Path, default=None, help="py-spy every service of every stage into DIR")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for every service (repeatable)")
     parser.add_argument("--log-level", default="warning", help="LOG_LEVEL of the services")

@@ -52,10 +52,26 @@ CHAIN = "audit_chain"
 GENESIS = "0" * 64  # the `prev` of the first entry
 # Detail keys that would carry a secret or a personal detail: refused, so that one cannot slip
 # into an entry that can never be erased.
-FORBIDDEN_DETAILS = frozenset({
-    "password", "initial_password", "new_password", "current_password", "password_hash", "token", "secret",
-    "email", "display_name", "full_name", "name", "reason", "body", "title", "answers", "credentials",
-})
+FORBIDDEN_DETAILS = frozenset(
+    {
+        "password",
+        "initial_password",
+        "new_password",
+        "current_password",
+        "password_hash",
+        "token",
+        "secret",
+        "email",
+        "display_name",
+        "full_name",
+        "name",
+        "reason",
+        "body",
+        "title",
+        "answers",
+        "credentials",
+    }
+)
 # Claims of sequence numbers lost to other chainers before one gives up (and the relay retries).
 ROUNDS = 500
 
@@ -83,18 +99,29 @@ class AuditEntry:
         return fields
 
 
-def entry(request: Request | None, action: str, *, actor: Any = None, target_id: str | None = None,
-          unit_lineage: Iterable[str] = (), outcome: str = "ok", **details: Any) -> AuditEntry:
+def entry(
+    request: Request | None,
+    action: str,
+    *,
+    actor: Any = None,
+    target_id: str | None = None,
+    unit_lineage: Iterable[str] = (),
+    outcome: str = "ok",
+    **details: Any,
+) -> AuditEntry:
     """An entry for an HTTP request: the caller's address as every audit trail records it. `actor`
     is a token's Principal or an account (its id and username are taken, nothing else)."""
     from .http import client_ip  # chassis.http imports the store, which imports this module's users
 
     return AuditEntry(
-        action=action, outcome=outcome,
+        action=action,
+        outcome=outcome,
         actor_id=getattr(actor, "account_id", None) or getattr(actor, "id", None),
         actor_username=getattr(actor, "username", None) or None,
-        target_id=target_id, unit_lineage=list(dict.fromkeys(unit_lineage)),
-        ip=client_ip(request) if request is not None else None, details=details,
+        target_id=target_id,
+        unit_lineage=list(dict.fromkeys(unit_lineage)),
+        ip=client_ip(request) if request is not None else None,
+        details=details,
     )
 
 
@@ -128,8 +155,9 @@ def _plain(value: Any) -> Any:
 def canonical(doc: Mapping[str, Any]) -> bytes:
     """One byte string per content, whatever the key order or the store's round trip: JSON with
     sorted keys, no spaces, UTF-8, times as UTC ISO 8601 to the millisecond."""
-    return json.dumps(_plain(doc), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    return json.dumps(_plain(doc), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+        "utf-8"
+    )
 
 
 def entry_hash(doc: Mapping[str, Any]) -> str:
@@ -140,8 +168,12 @@ def entry_hash(doc: Mapping[str, Any]) -> str:
 
 def body_of(commit: Mapping[str, Any]) -> dict[str, Any]:
     """A chained entry's content, from the commit that carries it."""
-    return {"source": commit["_id"], "at": stored_time(commit["at"]),
-            "correlation_id": commit.get("correlation_id"), **commit["audit"]}
+    return {
+        "source": commit["_id"],
+        "at": stored_time(commit["at"]),
+        "correlation_id": commit.get("correlation_id"),
+        **commit["audit"],
+    }
 
 
 # The chain -------------------------------------------------------------------------------------
@@ -184,8 +216,16 @@ class AuditChain:
         async with self._lock:  # one process's chainers take turns: fewer lost claims
             # Those chained already (by another replica's recovery, or before a crash) are skipped
             # in one query, rather than found one lost claim at a time.
-            done = set() if fresh else {d["source"] async for d in self.collection.find(
-                {"source": {"$in": [b["source"] for b in bodies]}}, {"source": 1})}
+            done = (
+                set()
+                if fresh
+                else {
+                    d["source"]
+                    async for d in self.collection.find(
+                        {"source": {"$in": [b["source"] for b in bodies]}}, {"source": 1}
+                    )
+                }
+            )
             pending = [b for b in bodies if b["source"] not in done]
             added = 0
             for attempt in range(ROUNDS):
@@ -196,8 +236,9 @@ class AuditChain:
                 self.chained += inserted
                 self.lost_claims += lost == "seq"
                 pending = pending[inserted:]
-                if lost == "source" or (lost == "unknown" and await self.collection.find_one(
-                        {"source": pending[0]["source"]}, {"_id": 1})):
+                if lost == "source" or (
+                    lost == "unknown" and await self.collection.find_one({"source": pending[0]["source"]}, {"_id": 1})
+                ):
                     pending = pending[1:]  # chained by someone else meanwhile
                 elif lost:
                     # Another chainer is appending too: let it finish its run of numbers.
@@ -250,8 +291,12 @@ class AuditChain:
         docs = [d async for d in collection.find({"adopted": {"$ne": True}}).sort("at", ASCENDING)]
         added = 0
         for doc in docs:
-            body = {"source": f"legacy:{doc['_id']}", "at": stored_time(doc["at"]), "correlation_id": None,
-                    **{k: doc.get(k) for k in AuditEntry.__dataclass_fields__}}
+            body = {
+                "source": f"legacy:{doc['_id']}",
+                "at": stored_time(doc["at"]),
+                "correlation_id": None,
+                **{k: doc.get(k) for k in AuditEntry.__dataclass_fields__},
+            }
             body["unit_lineage"] = body["unit_lineage"] or []
             # What was kept then but must not be kept for ever (a reason, a name) stays behind.
             body["details"] = _plain({k: v for k, v in (body["details"] or {}).items() if k not in FORBIDDEN_DETAILS})
@@ -302,15 +347,15 @@ class _Walk:
         if not isinstance(seq, int) or isinstance(seq, bool):
             return Broken(self.expected, f"an entry with id {seq!r} stands in the chain", dict(doc))
         if seq != self.expected:
-            return Broken(self.expected, f"missing: the chain goes from {self.expected - 1} to {seq} "
-                                         "(removed or moved)")
+            return Broken(
+                self.expected, f"missing: the chain goes from {self.expected - 1} to {seq} (removed or moved)"
+            )
         try:
             own = entry_hash(doc)
         except TypeError as exc:
             return Broken(seq, f"unreadable ({exc})", dict(doc))
         if doc.get("hash") != own:
-            return Broken(seq, "its content does not match its hash: changed or moved after it was written",
-                          dict(doc))
+            return Broken(seq, "its content does not match its hash: changed or moved after it was written", dict(doc))
         if doc.get("prev") != self.prev:
             return Broken(seq, f"does not follow entry {seq - 1}: the hash it names is not that entry's", dict(doc))
         self.expected, self.prev = seq + 1, doc["hash"]
@@ -326,8 +371,9 @@ def check_links(docs: Iterable[Mapping[str, Any]]) -> Report:
     return Report(walk.count, walk.head, None)
 
 
-async def verify(store: Store, *, commits: bool = True, expect_head: tuple[int, str] | None = None,
-                 batch: int = 500) -> Report:
+async def verify(
+    store: Store, *, commits: bool = True, expect_head: tuple[int, str] | None = None, batch: int = 500
+) -> Report:
     """The whole chain checked, and (`commits`) each entry against the commit it came from, which
     is a second copy an editor of the chain would have to find and change too. `expect_head`, a
     head recorded earlier (every run prints one), also catches a chain cut short, or rewritten
@@ -359,10 +405,13 @@ async def verify(store: Store, *, commits: bool = True, expect_head: tuple[int, 
 
 
 async def _against_commits(store: Store, docs: list[dict[str, Any]]) -> Broken | None:
-    sources = [d.get("source") for d in docs if isinstance(d.get("source"), str)
-               and not d["source"].startswith("legacy:")]
-    found = {c["_id"]: c async for c in store.commits.find({"_id": {"$in": sources}}, {"at": 1, "audit": 1,
-                                                                                        "correlation_id": 1})}
+    sources = [
+        d.get("source") for d in docs if isinstance(d.get("source"), str) and not d["source"].startswith("legacy:")
+    ]
+    found = {
+        c["_id"]: c
+        async for c in store.commits.find({"_id": {"$in": sources}}, {"at": 1, "audit": 1, "correlation_id": 1})
+    }
     for doc in docs:
         source = doc.get("source")
         if not isinstance(source, str) or source.startswith("legacy:"):
@@ -389,8 +438,9 @@ async def _verify_command(args: argparse.Namespace) -> int:
     database = os.environ.get("DATABASE") or f"moha_{args.service}"
     store = Store(url, database)
     try:
-        report = await verify(store, commits=not args.no_commits,
-                              expect_head=_parse_head(args.expect_head) if args.expect_head else None)
+        report = await verify(
+            store, commits=not args.no_commits, expect_head=_parse_head(args.expect_head) if args.expect_head else None
+        )
     finally:
         await store.close()
     where = f"audit chain of {args.service} ({database})"
@@ -408,10 +458,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("verify", help="verify a service's audit chain (MONGODB_URL, DATABASE)")
     check.add_argument("--service", required=True, help="accounts, forms, approvals, notifications, …")
-    check.add_argument("--expect-head", metavar="SEQ:SHA256",
-                       help="a head printed by an earlier run: the chain must still hold it")
-    check.add_argument("--no-commits", action="store_true",
-                       help="check the links only, not each entry against its commit")
+    check.add_argument(
+        "--expect-head", metavar="SEQ:SHA256", help="a head printed by an earlier run: the chain must still hold it"
+    )
+    check.add_argument(
+        "--no-commits", action="store_true", help="check the links only, not each entry against its commit"
+    )
     args = parser.parse_args(argv)
     return asyncio.run(_verify_command(args))
 

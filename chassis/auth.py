@@ -88,7 +88,10 @@ class TokenVerifier:
             raise Unauthenticated("mã truy cập không hợp lệ") from exc
         try:
             return Principal(
-                account_id=claims["sub"], username=claims["username"], unit_id=claims["unit_id"], role=claims["role"],
+                account_id=claims["sub"],
+                username=claims["username"],
+                unit_id=claims["unit_id"],
+                role=claims["role"],
                 password_change_required=bool(claims.get("pwd_change", False)),
                 issued_at=datetime.fromtimestamp(claims.get("iat_us", claims["iat"] * 1_000_000) / 1_000_000, UTC),
             )

@@ -30,8 +30,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
-from moha_contracts import EVENTS_EXCHANGE, EVENTS_HISTORY
 from pymongo.errors import DuplicateKeyError
+
+from moha_contracts import EVENTS_EXCHANGE, EVENTS_HISTORY
 
 from . import metrics, tracing
 from .logging import bind_contextvars, clear_contextvars, get_logger
@@ -53,8 +54,16 @@ class _FromHistory:
 
 
 class CatchUp:
-    def __init__(self, store: Store, consumers: EventConsumers, amqp_url: str, *, prefetch: int = 200,
-                 lease_seconds: float = 30.0, probe_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        consumers: EventConsumers,
+        amqp_url: str,
+        *,
+        prefetch: int = 200,
+        lease_seconds: float = 30.0,
+        probe_seconds: float = 1.0,
+    ) -> None:
         self.records = store["catch_up"]
         self.lock = store["catch_up_lock"]
         self.consumers = consumers
@@ -98,8 +107,9 @@ class CatchUp:
         if held is None or held["at"] > now - self.lease:
             return False
         # The holder died mid-way: take its lease over, if nobody else did first.
-        taken = await self.lock.update_one({"_id": "history", "holder": held["holder"], "at": held["at"]},
-                                           {"$set": {"holder": self.me, "at": now}})
+        taken = await self.lock.update_one(
+            {"_id": "history", "holder": held["holder"], "at": held["at"]}, {"$set": {"holder": self.me, "at": now}}
+        )
         return taken.modified_count == 1
 
     async def _keep_lock(self) -> None:
@@ -139,8 +149,14 @@ class CatchUp:
             await self.records.update_one({"_id": consumer.queue}, {"$set": {"at": now, "end": end}}, upsert=True)
         self.read += read
         metrics.catch_up_events.labels(metrics.service()).inc(read)
-        log.info("caught up from the event history", queues=len(pending), events=read, first_offset=first,
-                 end_offset=end, seconds=round(time.monotonic() - started, 2))
+        log.info(
+            "caught up from the event history",
+            queues=len(pending),
+            events=read,
+            first_offset=first,
+            end_offset=end,
+            seconds=round(time.monotonic() - started, 2),
+        )
         if first > 0:
             # Retention has dropped older events: what only they said is not here (decision 0017).
             log.warning("the event history no longer starts at its first event", first_offset=first)

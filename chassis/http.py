@@ -12,15 +12,14 @@ import math
 import re
 import typing
 import uuid
-from http import HTTPStatus
 from collections.abc import Awaitable, Callable, Iterator
+from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from fastapi import routing
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
@@ -89,8 +88,13 @@ def create_app(
 ) -> FastAPI:
     # The OpenAPI document is always served (it is the contract other ministries generate clients
     # from); the interactive page only when `docs` (API_DOCS), from local files, never a CDN.
-    app = FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  dependencies=[Depends(_injected_fault)] if fault_error_header else None)
+    app = FastAPI(
+        title=title,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(_injected_fault)] if fault_error_header else None,
+    )
     app.state.verifier = verifier
     _document_errors(app)
     if docs:
@@ -109,9 +113,14 @@ def create_app(
             # Logged with its frames, never their values (chassis/logging.py); the caller gets the
             # correlation id to quote, nothing of the internals.
             log.exception("unhandled error")
-            response = JSONResponse(error_body(
-                "internal_error", "Hệ thống gặp lỗi ngoài dự kiến; hãy thử lại sau hoặc báo cho quản trị hệ thống "
-                                  "kèm mã tra cứu", correlation_id=cid), 500)
+            response = JSONResponse(
+                error_body(
+                    "internal_error",
+                    "Hệ thống gặp lỗi ngoài dự kiến; hãy thử lại sau hoặc báo cho quản trị hệ thống kèm mã tra cứu",
+                    correlation_id=cid,
+                ),
+                500,
+            )
         response.headers[CORRELATION_HEADER] = cid
         _secure(request, response)
         log.info("http request", status=response.status_code)
@@ -164,8 +173,11 @@ def create_app(
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/health/ready", tags=["health"], responses={503: {"description": "the store, the broker or a "
-                                                                "consumer is not available"}})
+    @app.get(
+        "/health/ready",
+        tags=["health"],
+        responses={503: {"description": "the store, the broker or a consumer is not available"}},
+    )
     async def ready() -> JSONResponse:
         checks = await readiness()
         ok = all(checks.values())
@@ -192,13 +204,18 @@ async def _refused(request: Request, max_body_bytes: int) -> JSONResponse | None
     except RecursionError:
         return _invalid("body", "json_too_deep", "Nội dung JSON lồng nhau quá sâu", "JSON nested too deep")
     except UnicodeDecodeError:
-        return _invalid("body", "json_invalid", "Nội dung không phải JSON hợp lệ (phải mã hóa UTF-8)",
-                        "body is not UTF-8")
+        return _invalid(
+            "body", "json_invalid", "Nội dung không phải JSON hợp lệ (phải mã hóa UTF-8)", "body is not UTF-8"
+        )
     except ValueError:
         return None  # not JSON at all: the route's own validation says so, in its words
     if paths:
-        return _invalid(paths[0], "number_out_of_range", NUMBER_OUT_OF_RANGE,
-                        "integers are signed 64-bit; numbers are finite (no NaN, no Infinity)")
+        return _invalid(
+            paths[0],
+            "number_out_of_range",
+            NUMBER_OUT_OF_RANGE,
+            "integers are signed 64-bit; numbers are finite (no NaN, no Infinity)",
+        )
     return None
 
 
@@ -211,8 +228,10 @@ def _is_json(content_type: str | None) -> bool:
 # The store keeps signed 64-bit integers and finite doubles (BSON): what JSON may carry beyond
 # that (a 400-digit integer, 1e400, NaN, Infinity) is refused at the door, for every route.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-NUMBER_OUT_OF_RANGE = ("Số nằm ngoài khoảng cho phép: số nguyên có giá trị tuyệt đối tối đa "
-                       "9.223.372.036.854.775.807, số thực phải hữu hạn")
+NUMBER_OUT_OF_RANGE = (
+    "Số nằm ngoài khoảng cho phép: số nguyên có giá trị tuyệt đối tối đa "
+    "9.223.372.036.854.775.807, số thực phải hữu hạn"
+)
 
 
 class _OutOfRange(str):
@@ -381,8 +400,10 @@ def page_policy() -> str:
     """HTML pages: scripts and stylesheets from this origin only (no inline script, no CDN), inline
     stylesheets only those registered by hash, forms posted only back here, never framed."""
     styles = " ".join(["'self'", *sorted(_inline_styles)])
-    return (f"default-src 'none'; script-src 'self'; style-src {styles}; img-src 'self' data:; font-src 'self'; "
-            f"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    return (
+        f"default-src 'none'; script-src 'self'; style-src {styles}; img-src 'self' data:; font-src 'self'; "
+        f"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
 
 
 def _secure(request: Request, response: Response) -> None:
@@ -393,8 +414,7 @@ def _secure(request: Request, response: Response) -> None:
     headers.setdefault("Content-Security-Policy", page_policy() if html else API_POLICY)
     headers.setdefault("Cache-Control", "no-store")
     if request.url.scheme == "https" or (
-        getattr(request.app.state, "trust_forwarded_for", False)
-        and request.headers.get("x-forwarded-proto") == "https"
+        getattr(request.app.state, "trust_forwarded_for", False) and request.headers.get("x-forwarded-proto") == "https"
     ):
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
 
@@ -411,8 +431,11 @@ def _swagger_assets() -> Path:
 
 
 def _serve_docs(app: FastAPI) -> None:
-    assets = {"init.js": _DOCS / "init.js", "swagger-ui-bundle.js": _swagger_assets() / "swagger-ui-bundle.js",
-              "swagger-ui.css": _swagger_assets() / "swagger-ui.css"}
+    assets = {
+        "init.js": _DOCS / "init.js",
+        "swagger-ui-bundle.js": _swagger_assets() / "swagger-ui-bundle.js",
+        "swagger-ui.css": _swagger_assets() / "swagger-ui.css",
+    }
 
     @app.get("/docs", include_in_schema=False)
     async def docs_page() -> FileResponse:
@@ -440,8 +463,10 @@ class Problem(BaseModel):
 
 class ErrorDetail(BaseModel):
     model_config = ConfigDict(extra="allow")
-    code: str = Field(description="for programs, in English: unauthenticated, forbidden, not_found, "
-                                  "stale_version, payload_too_large, invalid_request, internal_error, ...")
+    code: str = Field(
+        description="for programs, in English: unauthenticated, forbidden, not_found, "
+        "stale_version, payload_too_large, invalid_request, internal_error, ..."
+    )
     message: str = Field(description="for people, in Vietnamese")
     errors: list[Problem] | None = Field(default=None, description="each problem, when there are several")
     correlation_id: str | None = Field(default=None, description="with internal_error: quote it to operators")
@@ -456,20 +481,24 @@ class ErrorBody(BaseModel):
 ERROR_DESCRIPTIONS = {
     401: "Not signed in: no token, or one expired, forged or ended (revoked account, password reset)",
     403: "Signed in but not allowed: role or scope, or the issued password must be changed first "
-         "(`password_change_required`)",
+    "(`password_change_required`)",
     404: "Not found, or outside the caller's scope: the two answer alike",
     409: "Conflicts with the current state: changed meanwhile (`stale_version`), already done, or not "
-         "possible in this state",
+    "possible in this state",
     411: "A request body must state its length (`length_required`)",
     413: "Request body larger than the service accepts (`payload_too_large`)",
     422: "Refused input: `invalid_request` with `errors` per field (numbers beyond 64 bits included), or a rule "
-         "of the domain (its own `code`)",
+    "of the domain (its own `code`)",
     429: "Too many attempts: wait as long as `Retry-After` says",
     500: "Unexpected error: nothing of it is shown; quote `correlation_id`",
 }
-_EXPORT_TYPES = {"csv": ("text/csv", {"type": "string"}),
-                 "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                          {"type": "string", "format": "binary"})}
+_EXPORT_TYPES = {
+    "csv": ("text/csv", {"type": "string"}),
+    "xlsx": (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        {"type": "string", "format": "binary"},
+    ),
+}
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -487,8 +516,11 @@ def _params(dependant: Any, kind: str) -> Iterator[Any]:
 
 def api_routes(app: FastAPI) -> list[Any]:
     """Every documented API route of the app, as the app serves it (with its routers' own settings)."""
-    return [c for c in routing.iter_route_contexts(app.routes)
-            if isinstance(c.original_route, APIRoute) and c.include_in_schema]
+    return [
+        c
+        for c in routing.iter_route_contexts(app.routes)
+        if isinstance(c.original_route, APIRoute) and c.include_in_schema
+    ]
 
 
 def error_statuses(route: Any) -> set[int]:
@@ -546,15 +578,21 @@ def _add_errors(schema: dict[str, Any], routes: list[Any]) -> None:
             declared = {int(s) for s in responses if s.isdigit() and int(s) in ERROR_DESCRIPTIONS}
             for status in sorted(error_statuses(route) | declared):
                 entry = responses.setdefault(str(status), {})
-                if entry.get("description") in (None, "", "Validation Error", "Additional Response",
-                                                HTTPStatus(status).phrase):
+                if entry.get("description") in (
+                    None,
+                    "",
+                    "Validation Error",
+                    "Additional Response",
+                    HTTPStatus(status).phrase,
+                ):
                     entry["description"] = ERROR_DESCRIPTIONS[status]
                 entry["content"] = content
                 if status == 401:
                     entry["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}}
                 if status == 429:
-                    entry["headers"] = {"Retry-After": {"schema": {"type": "integer"},
-                                                        "description": "seconds to wait"}}
+                    entry["headers"] = {
+                        "Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}
+                    }
             _document_success(route, operation)
             if _maybe_signed_in in calls and _signed_in not in calls:
                 operation["security"] = [{}, {"HTTPBearer": []}]  # a token is optional here
@@ -569,8 +607,13 @@ def _document_success(route: Any, operation: dict[str, Any]) -> None:
     success = next((operation["responses"][s] for s in sorted(operation["responses"]) if s.startswith("2")), None)
     if success is None:
         return
-    formats = [arg for p in _params(route.dependant, "query_params") if p.name == "format"
-               for arg in typing.get_args(p.field_info.annotation) if arg in _EXPORT_TYPES]
+    formats = [
+        arg
+        for p in _params(route.dependant, "query_params")
+        if p.name == "format"
+        for arg in typing.get_args(p.field_info.annotation)
+        if arg in _EXPORT_TYPES
+    ]
     if formats:
         success["content"] = {_EXPORT_TYPES[f][0]: {"schema": _EXPORT_TYPES[f][1]} for f in formats}
     returned = route.endpoint.__annotations__.get("return")

@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-from moha_contracts import Envelope
 from pymongo.errors import DuplicateKeyError
+
+from moha_contracts import Envelope
 
 from .store import Store
 

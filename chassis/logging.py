@@ -16,12 +16,19 @@ from typing import Any
 import structlog
 from opentelemetry import trace
 from pydantic import ValidationError
+from structlog.contextvars import bind_contextvars, clear_contextvars, get_contextvars
 from structlog.processors import ExceptionRenderer
 from structlog.tracebacks import ExceptionDictTransformer
-from structlog.contextvars import bind_contextvars, clear_contextvars, get_contextvars
 
-__all__ = ["bind_contextvars", "clear_contextvars", "configure", "correlation_id", "fresh_correlation_id",
-           "get_contextvars", "get_logger"]
+__all__ = [
+    "bind_contextvars",
+    "clear_contextvars",
+    "configure",
+    "correlation_id",
+    "fresh_correlation_id",
+    "get_contextvars",
+    "get_logger",
+]
 
 
 MAX_EXCEPTION_TEXT = 1000
@@ -52,8 +59,10 @@ def _chain(exc: BaseException | None) -> Iterator[BaseException]:
 
 
 def _without_inputs(exc: ValidationError) -> str:
-    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['type']}"
-                         for e in exc.errors(include_url=False, include_input=False, include_context=False))
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['type']}"
+        for e in exc.errors(include_url=False, include_input=False, include_context=False)
+    )
     return f"{exc.error_count()} validation error(s) for {exc.title}: {problems}"
 
 

@@ -17,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -26,13 +25,14 @@ from urllib.parse import unquote, urlsplit
 
 from faststream import AckPolicy
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
 from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
-from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.schemas import Channel
-from moha_contracts import CONTENT_TYPE, DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, Envelope, Event
 from prometheus_client import REGISTRY
 from pydantic import ValidationError
+
+from moha_contracts import CONTENT_TYPE, DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, Envelope, Event
 
 from . import metrics, tracing
 from .inbox import Claim, Inbox
@@ -76,8 +76,10 @@ def make_broker(url: str, *, prefetch: int, service: str) -> RabbitBroker:
         # FastStream's own: messages received and published per exchange and routing key, and their
         # sizes and times (metrics per queue and outcome are ours: chassis/metrics.py); with traces
         # on, the trace context in each message's headers, continued by each consumer.
-        middlewares=[RabbitPrometheusMiddleware(registry=REGISTRY, app_name=service),
-                     *([RabbitTelemetryMiddleware()] if tracing.enabled() else [])],
+        middlewares=[
+            RabbitPrometheusMiddleware(registry=REGISTRY, app_name=service),
+            *([RabbitTelemetryMiddleware()] if tracing.enabled() else []),
+        ],
         # No dependency injection into handlers: a handler gets the message itself (`itself`
         # below). With injection, FastStream resolved the message for each delivery in a worker
         # thread and a task group: a quarter of a bare consumer's CPU (decision 0018).
@@ -93,7 +95,13 @@ async def itself(message: Any) -> Any:
 
 
 async def publish_envelope_json(
-    broker: RabbitBroker, *, body: str | bytes, routing_key: str, event_id: str, event_type: str, correlation_id: str,
+    broker: RabbitBroker,
+    *,
+    body: str | bytes,
+    routing_key: str,
+    event_id: str,
+    event_type: str,
+    correlation_id: str,
     user_id: str,
 ) -> None:
     """Publish one event persistently and wait for the broker's confirm. `user_id` must be the
@@ -113,8 +121,9 @@ async def publish_envelope_json(
     )
 
 
-async def publish_event(broker: RabbitBroker, event: Event, *, user_id: str,
-                        correlation_id: str | None = None) -> Envelope:
+async def publish_event(
+    broker: RabbitBroker, event: Event, *, user_id: str, correlation_id: str | None = None
+) -> Envelope:
     envelope = Envelope.wrap(event, correlation_id=correlation_id)
     await publish_envelope_json(
         broker,
@@ -310,8 +319,9 @@ class EventConsumers:
             # Held by another handler: done in a moment, or by a process that died, whose claim is
             # taken over once its lease is out. Look again then, not sooner: a few quick retries
             # would use up the count while a killed replica's claim still stands.
-            return await retry_later(broker, message, name, Retry("the same event is being handled elsewhere"), cfg,
-                                     event, delay=inbox.lease)
+            return await retry_later(
+                broker, message, name, Retry("the same event is being handled elsewhere"), cfg, event, delay=inbox.lease
+            )
         try:
             for handler in consumer.handlers:
                 await handler(envelope, data)
@@ -388,13 +398,25 @@ async def dead_letter(broker: RabbitBroker, message: Any, queue: str, reason: st
     await message.ack()
 
 
-async def retry_later(broker: RabbitBroker, message: Any, queue: str, exc: Exception, cfg: ConsumerConfig,
-                      event: type[Event], delay: timedelta | None = None) -> str:
+async def retry_later(
+    broker: RabbitBroker,
+    message: Any,
+    queue: str,
+    exc: Exception,
+    cfg: ConsumerConfig,
+    event: type[Event],
+    delay: timedelta | None = None,
+) -> str:
     raw = message.raw_message
     retries = _retries(raw, cfg)
     if retries is None:
-        await dead_letter(broker, message, queue, f"retry count {RETRY_HEADER} is not one this service wrote; "
-                                                  f"last failure: {_short(exc)}", cfg)
+        await dead_letter(
+            broker,
+            message,
+            queue,
+            f"retry count {RETRY_HEADER} is not one this service wrote; last failure: {_short(exc)}",
+            cfg,
+        )
         return DEAD_LETTERED
     if retries >= cfg.max_retries:
         await dead_letter(broker, message, queue, f"failed {retries + 1} times: {_short(exc)}", cfg)

@@ -19,27 +19,46 @@ _service = "service"
 # Latency buckets (seconds): from a cached read to a sheet's import.
 LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
-http_requests = Counter("moha_http_requests_total", "HTTP requests answered, by route template and status",
-                        ["service", "method", "route", "status"])
-http_latency = Histogram("moha_http_request_duration_seconds", "Time to answer an HTTP request, by route template",
-                         ["service", "method", "route"], buckets=LATENCY)
-events = Counter("moha_events_total",
-                 "Events delivered to a consumer, by queue, by what became of them (handled, duplicate, retried, "
-                 "dead_lettered) and where they came from (queue, history)",
-                 ["service", "queue", "outcome", "source"])
-event_latency = Histogram("moha_event_handling_seconds", "Time to handle and settle one event, by queue",
-                          ["service", "queue"], buckets=LATENCY)
-outbox_depth = Gauge("moha_outbox_depth", "Commits whose events are not published yet (outbox markers)",
-                     ["service"])
-outbox_oldest = Gauge("moha_outbox_oldest_age_seconds", "Age of the oldest commit whose events are not published yet",
-                      ["service"])
+http_requests = Counter(
+    "moha_http_requests_total",
+    "HTTP requests answered, by route template and status",
+    ["service", "method", "route", "status"],
+)
+http_latency = Histogram(
+    "moha_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route template",
+    ["service", "method", "route"],
+    buckets=LATENCY,
+)
+events = Counter(
+    "moha_events_total",
+    "Events delivered to a consumer, by queue, by what became of them (handled, duplicate, retried, "
+    "dead_lettered) and where they came from (queue, history)",
+    ["service", "queue", "outcome", "source"],
+)
+event_latency = Histogram(
+    "moha_event_handling_seconds",
+    "Time to handle and settle one event, by queue",
+    ["service", "queue"],
+    buckets=LATENCY,
+)
+outbox_depth = Gauge("moha_outbox_depth", "Commits whose events are not published yet (outbox markers)", ["service"])
+outbox_oldest = Gauge(
+    "moha_outbox_oldest_age_seconds", "Age of the oldest commit whose events are not published yet", ["service"]
+)
 outbox_published = Counter("moha_outbox_published_total", "Events published by the outbox relay", ["service"])
-caught_up = Gauge("moha_caught_up", "1 once the service has read from the event history what its queues never held",
-                  ["service"])
-catch_up_events = Counter("moha_catch_up_events_total", "Events read from the event history while catching up",
-                          ["service"])
-mails = Counter("moha_mails_total", "E-mails by what became of them: queued, sent, retried (a failed attempt that "
-                "will be tried again), failed (given up)", ["service", "outcome"])
+caught_up = Gauge(
+    "moha_caught_up", "1 once the service has read from the event history what its queues never held", ["service"]
+)
+catch_up_events = Counter(
+    "moha_catch_up_events_total", "Events read from the event history while catching up", ["service"]
+)
+mails = Counter(
+    "moha_mails_total",
+    "E-mails by what became of them: queued, sent, retried (a failed attempt that "
+    "will be tried again), failed (given up)",
+    ["service", "outcome"],
+)
 mail_queue = Gauge("moha_mail_queue_depth", "E-mails waiting to be sent", ["service"])
 sign_in_failures = Counter("moha_sign_in_failures_total", "Refused sign-ins, by reason", ["service", "reason"])
 

@@ -20,8 +20,8 @@ from typing import Any
 from faststream.rabbit import RabbitBroker
 
 from . import metrics, tracing
-from .logging import get_logger
 from .audit import AuditChain
+from .logging import get_logger
 from .messaging import publish_envelope_json
 from .store import Store
 

@@ -74,8 +74,9 @@ def parse_keys(text: str) -> dict[str, bytes]:
 class FieldCipher:
     def __init__(self, keys: dict[str, bytes], index_key: bytes) -> None:
         if not keys:
-            raise KeysMissing("no personal data key: set PERSONAL_DATA_KEYS (make one with "
-                              "`python -m chassis.personal_data`)")
+            raise KeysMissing(
+                "no personal data key: set PERSONAL_DATA_KEYS (make one with `python -m chassis.personal_data`)"
+            )
         if len(index_key) < 32:
             raise KeysMissing("PERSONAL_DATA_INDEX_KEY must be a key of at least 32 bytes (base64url)")
         self._keys = {kid: AESGCM(key) for kid, key in keys.items()}

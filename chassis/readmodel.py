@@ -34,9 +34,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from moha_contracts import Envelope
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
+
+from moha_contracts import Envelope
 
 Order = int | str | datetime
 
@@ -62,23 +63,41 @@ def _newer(part: str, order: Order) -> dict[str, Any]:
     return {order_field(part): {"$not": {"$gte": order}}}
 
 
-async def apply(collection: AsyncCollection, doc_id: Any, part: str, order: Order,
-                fields: Mapping[str, Any], *, facts: Mapping[str, Any] | None = None,
-                upsert: bool = True) -> bool:
+async def apply(
+    collection: AsyncCollection,
+    doc_id: Any,
+    part: str,
+    order: Order,
+    fields: Mapping[str, Any],
+    *,
+    facts: Mapping[str, Any] | None = None,
+    upsert: bool = True,
+) -> bool:
     """Set `fields` (the part `part`) of the document `doc_id` if `order` is newer than what set
     them last, creating the document if needed (unless `upsert` is False: then a document not
     there is left alone); `facts` are set either way. True if the part was set."""
     return bool(await apply_parts(collection, doc_id, order, {part: fields}, facts=facts, upsert=upsert))
 
 
-async def apply_parts(collection: AsyncCollection, doc_id: Any, order: Order,
-                      parts: Mapping[str, Mapping[str, Any]], *, facts: Mapping[str, Any] | None = None,
-                      upsert: bool = True) -> set[str]:
+async def apply_parts(
+    collection: AsyncCollection,
+    doc_id: Any,
+    order: Order,
+    parts: Mapping[str, Mapping[str, Any]],
+    *,
+    facts: Mapping[str, Any] | None = None,
+    upsert: bool = True,
+) -> set[str]:
     """One event setting several parts (a unit's registration: its name and its place): in one
     write when all of them are older, so that nobody reads half of a first event; otherwise each
     part on its own. The parts it set."""
-    update = {"$set": {**{k: v for fields in parts.values() for k, v in fields.items()}, **(facts or {}),
-                       **{order_field(part): order for part in parts}}}
+    update = {
+        "$set": {
+            **{k: v for fields in parts.values() for k, v in fields.items()},
+            **(facts or {}),
+            **{order_field(part): order for part in parts},
+        }
+    }
     where = {"_id": doc_id, **{k: v for part in parts for k, v in _newer(part, order).items()}}
     try:
         result = await collection.update_one(where, update, upsert=upsert)
@@ -89,19 +108,24 @@ async def apply_parts(collection: AsyncCollection, doc_id: Any, order: Order,
     if result.matched_count or result.upserted_id is not None:
         return set(parts)
     if len(parts) > 1:
-        return {part for part, fields in parts.items()
-                if await apply_parts(collection, doc_id, order, {part: fields}, facts=facts, upsert=upsert)}
+        return {
+            part
+            for part, fields in parts.items()
+            if await apply_parts(collection, doc_id, order, {part: fields}, facts=facts, upsert=upsert)
+        }
     if facts and upsert:
         await collection.update_one({"_id": doc_id}, {"$set": dict(facts)})
     return set()
 
 
-async def apply_many(collection: AsyncCollection, query: Mapping[str, Any], part: str, order: Order,
-                     fields: Mapping[str, Any]) -> int:
+async def apply_many(
+    collection: AsyncCollection, query: Mapping[str, Any], part: str, order: Order, fields: Mapping[str, Any]
+) -> int:
     """The same, for every document `query` matches (a unit's records following its move):
     each one takes the change only if it is newer than what set its part. Creates nothing."""
-    result = await collection.update_many({**query, **_newer(part, order)},
-                                          {"$set": {**fields, order_field(part): order}})
+    result = await collection.update_many(
+        {**query, **_newer(part, order)}, {"$set": {**fields, order_field(part): order}}
+    )
     return result.modified_count
 
 
@@ -123,4 +147,3 @@ async def insert_fact(collection: AsyncCollection, doc: Mapping[str, Any]) -> bo
     except DuplicateKeyError:
         return False
     return True
-

@@ -21,9 +21,9 @@ from .inbox import Inbox
 from .logging import configure, get_logger
 from .messaging import ConsumerConfig, EventConsumers, broker_user, make_broker
 from .outbox import OutboxRelay
+from .sessions import SessionDirectory
 from .settings import ServiceSettings
 from .store import Store
-from .sessions import SessionDirectory
 from .tree import UnitDirectory
 
 log = get_logger("chassis.runtime")
@@ -204,7 +204,12 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
     configure(settings.service_name, settings.log_level)
     # HTTP parsed by httptools (C) rather than h11 (pure Python).
     config = uvicorn.Config(
-        app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False, lifespan="on",
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
         http="httptools",
     )
     with asyncio.Runner(loop_factory=new_event_loop) as runner:

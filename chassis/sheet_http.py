@@ -99,8 +99,12 @@ def _executor() -> ProcessPoolExecutor:
     global _pool
     if _pool is None:
         # spawn, not fork: the service has threads (argon2, the store's driver) that fork would copy mid-state.
-        _pool = ProcessPoolExecutor(max_workers=PARSERS, mp_context=multiprocessing.get_context("spawn"),
-                                    initializer=_start_worker, initargs=(PARSER_ADDRESS_SPACE,))
+        _pool = ProcessPoolExecutor(
+            max_workers=PARSERS,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(PARSER_ADDRESS_SPACE,),
+        )
     return _pool
 
 
@@ -157,8 +161,9 @@ async def read_sheet(request: Request) -> list[dict[str, str]]:
     return await parse_off_loop(read_rows, await read_body(request, upload_limit(request)))
 
 
-async def streamed(chunks: AsyncIterator[bytes], *, media_type: str, headers: dict[str, str],
-                   memory_bytes: int = 1 << 20) -> StreamingResponse:
+async def streamed(
+    chunks: AsyncIterator[bytes], *, media_type: str, headers: dict[str, str], memory_bytes: int = 1 << 20
+) -> StreamingResponse:
     """A download that is whole or an error, never a file cut short that looks finished.
 
     The rows are still read as a stream (memory stays bounded: past `memory_bytes` the file is

@@ -77,8 +77,10 @@ def read_rows(data: bytes) -> list[dict[str, str]]:
         if len(body) >= MAX_ROWS:
             raise UnreadableSheet(f"Tệp có hơn {MAX_ROWS} dòng dữ liệu; hãy chia thành nhiều tệp", code="too_many_rows")
         _check_cells(number, values, header, problems)
-        body.append({ROW: str(number)} | {h: unicodedata.normalize("NFC", values[i] if i < len(values) else "")
-                                          for i, h in enumerate(header) if h})
+        body.append(
+            {ROW: str(number)}
+            | {h: unicodedata.normalize("NFC", values[i] if i < len(values) else "") for i, h in enumerate(header) if h}
+        )
     if problems:
         error = UnreadableSheet(f"Tệp có {len(problems)} ô không đọc được; chưa có dòng nào được lưu")
         error.details = {"errors": problems[:100]}
@@ -108,8 +110,9 @@ def _check_cells(number: int, values: list[str], header: list[str], problems: li
         if len(value) > MAX_CELL_CHARS:
             problems.append({"row": number, "field": column, "message": f"Ô dài quá {MAX_CELL_CHARS} ký tự"})
         elif (char := forbidden_character(value, multiline=False)) is not None:
-            problems.append({"row": number, "field": column,
-                             "message": f"Có ký tự điều khiển không được phép (U+{ord(char):04X})"})
+            problems.append(
+                {"row": number, "field": column, "message": f"Có ký tự điều khiển không được phép (U+{ord(char):04X})"}
+            )
 
 
 def _column_letter(index: int) -> str:
@@ -122,8 +125,10 @@ def _column_letter(index: int) -> str:
 
 
 def _too_wide(number: int, column: int) -> UnreadableSheet:
-    return UnreadableSheet(f"Dòng {number} có dữ liệu ở cột thứ {column}; tệp chỉ được có tối đa {MAX_COLUMNS} cột",
-                           code="too_many_columns")
+    return UnreadableSheet(
+        f"Dòng {number} có dữ liệu ở cột thứ {column}; tệp chỉ được có tối đa {MAX_COLUMNS} cột",
+        code="too_many_columns",
+    )
 
 
 def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
@@ -140,8 +145,10 @@ def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise UnreadableSheet(f"Tệp CSV sai định dạng ở dòng {number + 1}: kiểm tra dấu ngoặc kép "
-                                  "và dấu phân cách", code="malformed_csv") from exc
+            raise UnreadableSheet(
+                f"Tệp CSV sai định dạng ở dòng {number + 1}: kiểm tra dấu ngoặc kép và dấu phân cách",
+                code="malformed_csv",
+            ) from exc
         number += 1
         if number > MAX_ROWS + 100 and any(c.strip() for c in cells):
             raise UnreadableSheet(f"Tệp có hơn {MAX_ROWS} dòng dữ liệu; hãy chia thành nhiều tệp", code="too_many_rows")
@@ -257,8 +264,9 @@ def _sheet_rows(source: IO[bytes], strings: list[str]) -> Iterator[tuple[int, li
         rows += 1
         cells_seen += len(row)
         if rows > MAX_ROW_ELEMENTS or cells_seen > MAX_CELL_ELEMENTS:
-            raise UnreadableSheet(f"Tệp có quá nhiều dòng hoặc ô (tối đa {MAX_ROWS} dòng dữ liệu)",
-                                  code="too_many_rows")
+            raise UnreadableSheet(
+                f"Tệp có quá nhiều dòng hoặc ô (tối đa {MAX_ROWS} dòng dữ liệu)", code="too_many_rows"
+            )
         cells: dict[int, Any] = {}
         column = 0
         for cell in row.iter(_MAIN + "c"):
@@ -407,8 +415,9 @@ class _Book:
         self.book.save(file)
 
 
-def write_xlsx(title: str, header: list[str], rows: Iterable[Iterable[Any]],
-               extra_sheets: dict[str, list[list[Any]]] | None = None) -> bytes:
+def write_xlsx(
+    title: str, header: list[str], rows: Iterable[Iterable[Any]], extra_sheets: dict[str, list[list[Any]]] | None = None
+) -> bytes:
     """A whole .xlsx: the first sheet with its header and rows, then any extra sheets (a legend)."""
     book = _Book()
     sheet = book.sheet(title)

@@ -28,10 +28,11 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from moha_contracts import Envelope, Event
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from moha_contracts import Envelope, Event
 
 from .logging import correlation_id, get_contextvars, get_logger
 from .tracing import current_traceparent
@@ -112,8 +113,9 @@ class Store:
     async def close(self) -> None:
         await self.client.close()
 
-    async def insert(self, collection: str, doc: Mapping[str, Any], events: Iterable[Event] = (), *,
-                     audit: AuditEntry | None = None) -> None:
+    async def insert(
+        self, collection: str, doc: Mapping[str, Any], events: Iterable[Event] = (), *, audit: AuditEntry | None = None
+    ) -> None:
         """Create a document at version 1, with the events its creation raises (and the audit
         entry of the action). Always through the version-1 commit, so that two creators of the same
         document (a draft saved while the first submit runs) cannot both win."""
@@ -127,10 +129,20 @@ class Store:
         created (False: a document of that id existed, as AlreadyExists from `insert`)."""
         marked = time.monotonic()
         at, cid, account = datetime.now(UTC), correlation_id(), get_contextvars().get("account_id")
-        commits = [{"_id": commit_id(collection, doc["_id"], 1), "collection": collection, "doc_id": doc["_id"],
-                    "version": 1, "set": {k: v for k, v in doc.items() if k not in ("_id", "version")},
-                    "events": outbox_entries(events), "at": at, "correlation_id": cid, "account_id": account}
-                   for doc, events in items]
+        commits = [
+            {
+                "_id": commit_id(collection, doc["_id"], 1),
+                "collection": collection,
+                "doc_id": doc["_id"],
+                "version": 1,
+                "set": {k: v for k, v in doc.items() if k not in ("_id", "version")},
+                "events": outbox_entries(events),
+                "at": at,
+                "correlation_id": cid,
+                "account_id": account,
+            }
+            for doc, events in items
+        ]
         if not commits:
             return []
         markers = [{"_id": c["_id"], "at": at} for c in commits]
@@ -168,13 +180,29 @@ class Store:
         holds only those items, not the whole list: a document whose history grows (a career's
         entries) costs each change what it adds, not what it has."""
         version = expected_version + 1
-        await self._commit(collection, doc_id, version, dict(changes), outbox_entries(events), StaleVersion, audit,
-                           {name: list(items) for name, items in (append or {}).items() if items})
+        await self._commit(
+            collection,
+            doc_id,
+            version,
+            dict(changes),
+            outbox_entries(events),
+            StaleVersion,
+            audit,
+            {name: list(items) for name, items in (append or {}).items() if items},
+        )
         return version
 
-    async def save(self, collection: str, doc_id: Any, version: int, fields: Mapping[str, Any],
-                   events: Iterable[Event] = (), *, audit: AuditEntry | None = None,
-                   append: Mapping[str, Iterable[Any]] | None = None) -> int:
+    async def save(
+        self,
+        collection: str,
+        doc_id: Any,
+        version: int,
+        fields: Mapping[str, Any],
+        events: Iterable[Event] = (),
+        *,
+        audit: AuditEntry | None = None,
+        append: Mapping[str, Iterable[Any]] | None = None,
+    ) -> int:
         """Create the document (`version` 0) or update it at `version`; returns the new version.
         Either way, another writer having got there first is StaleVersion. On creation, `append`'s
         items start their lists."""

@@ -14,9 +14,8 @@ Plain Python and pydantic: no I/O."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
-
 import unicodedata
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError

@@ -87,6 +87,7 @@ def consuming(name: str, headers: dict[str, Any] | None, **attributes: Any) -> I
         return
     parent = _PROPAGATOR.extract({k: v for k, v in (headers or {}).items() if isinstance(v, str)})
     tracer = trace.get_tracer("chassis.catchup")
-    with tracer.start_as_current_span(f"{name} process", context=parent, kind=trace.SpanKind.CONSUMER,
-                                      attributes=attributes):
+    with tracer.start_as_current_span(
+        f"{name} process", context=parent, kind=trace.SpanKind.CONSUMER, attributes=attributes
+    ):
         yield

@@ -16,7 +16,6 @@ from .auth import Principal
 from .messaging import EventConsumers, Retry
 from .store import Store
 
-
 # What readers never need: the orders of the parts (chassis/readmodel.py).
 HIDDEN = {readmodel.ORDERS: 0}
 
@@ -36,26 +35,45 @@ class UnitDirectory:
     # committed the event, so an older move, rename or registration seen late undoes nothing.
     async def _on_unit_moved(self, envelope: Envelope, event: UnitMoved) -> None:
         await self.require(event.unit_id)
-        await readmodel.apply(self.units, event.unit_id, "place", readmodel.event_order(envelope),
-                              {"parent_id": event.parent_id, "path": event.path, "moved_at": event.moved_at})
+        await readmodel.apply(
+            self.units,
+            event.unit_id,
+            "place",
+            readmodel.event_order(envelope),
+            {"parent_id": event.parent_id, "path": event.path, "moved_at": event.moved_at},
+        )
 
     async def _on_unit_renamed(self, envelope: Envelope, event: UnitRenamed) -> None:
         await self.require(event.unit_id)
-        await readmodel.apply(self.units, event.unit_id, "name", readmodel.event_order(envelope),
-                              {"name": event.name, "renamed_at": event.renamed_at})
+        await readmodel.apply(
+            self.units,
+            event.unit_id,
+            "name",
+            readmodel.event_order(envelope),
+            {"name": event.name, "renamed_at": event.renamed_at},
+        )
 
     async def _on_unit_retired(self, envelope: Envelope, event: UnitRetired) -> None:
         # Kept, not deleted: its data and the scope of those above it stay as they were.
         await self.require(event.unit_id)
-        await readmodel.apply(self.units, event.unit_id, "status", readmodel.event_order(envelope),
-                              {"status": "retired", "merged_into": event.merged_into})
+        await readmodel.apply(
+            self.units,
+            event.unit_id,
+            "status",
+            readmodel.event_order(envelope),
+            {"status": "retired", "merged_into": event.merged_into},
+        )
 
     async def _on_unit_registered(self, envelope: Envelope, event: UnitRegistered) -> None:
         # The oldest event of a unit: its name and place stand until a rename or a move, even one
         # seen before it; its code and level never change.
-        await readmodel.apply_parts(self.units, event.unit_id, readmodel.event_order(envelope), {
-            "place": {"parent_id": event.parent_id, "path": event.path}, "name": {"name": event.name}},
-            facts={"code": event.code, "level": event.level})
+        await readmodel.apply_parts(
+            self.units,
+            event.unit_id,
+            readmodel.event_order(envelope),
+            {"place": {"parent_id": event.parent_id, "path": event.path}, "name": {"name": event.name}},
+            facts={"code": event.code, "level": event.level},
+        )
 
     async def get(self, unit_id: str) -> dict[str, Any] | None:
         return await self.units.find_one({"_id": unit_id}, HIDDEN)
@@ -68,7 +86,8 @@ class UnitDirectory:
         found = []
         async for unit in self.units.find({}, HIDDEN):
             if unit.get("status", "active") == "active" and (
-                    not needle or needle in unit["code"].lower() or needle in unit["name"].lower()):
+                not needle or needle in unit["code"].lower() or needle in unit["name"].lower()
+            ):
                 found.append(unit)
                 if len(found) >= limit:
                     break

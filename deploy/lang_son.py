@@ -12,14 +12,39 @@ from chassis.sheets import write_csv
 
 SCOPE = Path(__file__).resolve().parent / "data" / "lang-son-2021-scope.csv"
 
-PROVINCIAL = ["Văn phòng Ủy ban nhân dân tỉnh", "Sở Nội vụ", "Sở Tài chính", "Sở Kế hoạch và Đầu tư",
-              "Sở Tư pháp", "Sở Công Thương", "Sở Giáo dục và Đào tạo", "Sở Y tế", "Sở Xây dựng",
-              "Sở Giao thông vận tải", "Sở Nông nghiệp và Phát triển nông thôn", "Sở Tài nguyên và Môi trường",
-              "Sở Lao động – Thương binh và Xã hội", "Sở Văn hóa, Thể thao và Du lịch", "Sở Khoa học và Công nghệ",
-              "Sở Thông tin và Truyền thông", "Thanh tra tỉnh", "Ban Dân tộc tỉnh", "Sở Ngoại vụ"]
-DISTRICT_AGENCIES = ["Văn phòng HĐND và UBND", "Phòng Nội vụ", "Phòng Tài chính – Kế hoạch", "Phòng Tư pháp",
-                     "Phòng Giáo dục và Đào tạo", "Phòng Y tế", "Phòng Tài nguyên và Môi trường",
-                     "Phòng Lao động – Thương binh và Xã hội", "Phòng Văn hóa và Thông tin", "Thanh tra huyện"]
+PROVINCIAL = [
+    "Văn phòng Ủy ban nhân dân tỉnh",
+    "Sở Nội vụ",
+    "Sở Tài chính",
+    "Sở Kế hoạch và Đầu tư",
+    "Sở Tư pháp",
+    "Sở Công Thương",
+    "Sở Giáo dục và Đào tạo",
+    "Sở Y tế",
+    "Sở Xây dựng",
+    "Sở Giao thông vận tải",
+    "Sở Nông nghiệp và Phát triển nông thôn",
+    "Sở Tài nguyên và Môi trường",
+    "Sở Lao động – Thương binh và Xã hội",
+    "Sở Văn hóa, Thể thao và Du lịch",
+    "Sở Khoa học và Công nghệ",
+    "Sở Thông tin và Truyền thông",
+    "Thanh tra tỉnh",
+    "Ban Dân tộc tỉnh",
+    "Sở Ngoại vụ",
+]
+DISTRICT_AGENCIES = [
+    "Văn phòng HĐND và UBND",
+    "Phòng Nội vụ",
+    "Phòng Tài chính – Kế hoạch",
+    "Phòng Tư pháp",
+    "Phòng Giáo dục và Đào tạo",
+    "Phòng Y tế",
+    "Phòng Tài nguyên và Môi trường",
+    "Phòng Lao động – Thương binh và Xã hội",
+    "Phòng Văn hóa và Thông tin",
+    "Thanh tra huyện",
+]
 
 
 def scope() -> tuple[dict[str, str], list[dict[str, str]]]:
@@ -33,8 +58,9 @@ def unit_rows(province_code: str | None = None) -> list[dict[str, str]]:
     code = province_code or province["code"]
     rows = []
     for i in range(int(province["units_in_scope"])):
-        name = (PROVINCIAL[i] if i < len(PROVINCIAL)
-                else f"Đơn vị sự nghiệp trực thuộc tỉnh số {i - len(PROVINCIAL) + 1}")
+        name = (
+            PROVINCIAL[i] if i < len(PROVINCIAL) else f"Đơn vị sự nghiệp trực thuộc tỉnh số {i - len(PROVINCIAL) + 1}"
+        )
         rows.append({"code": f"{code}-T{i + 1:02d}", "name": name, "level": "agency", "parent_code": code})
     for d in districts:
         d_code = f"{code}-{d['code']}" if province_code else d["code"]
@@ -51,9 +77,17 @@ def unit_rows(province_code: str | None = None) -> list[dict[str, str]]:
 
 def account_rows(units: list[dict[str, str]], domain: str = "langson.gov.vn") -> list[dict[str, str]]:
     """One reporting-unit account for every unit in scope (not for the districts themselves)."""
-    return [{"username": f"dv.{u['code'].lower()}", "unit_code": u["code"], "role": "reporting_unit",
-             "display_name": u["name"], "email": f"dv.{u['code'].lower()}@{domain}"}
-            for u in units if u["level"] != "district"]
+    return [
+        {
+            "username": f"dv.{u['code'].lower()}",
+            "unit_code": u["code"],
+            "role": "reporting_unit",
+            "display_name": u["name"],
+            "email": f"dv.{u['code'].lower()}@{domain}",
+        }
+        for u in units
+        if u["level"] != "district"
+    ]
 
 
 def to_csv(rows: list[dict[str, str]]) -> bytes:

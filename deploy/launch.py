@@ -25,15 +25,21 @@ import httpx
 from chassis.messaging import broker_user
 from chassis.personal_data import new_key
 from chassis.sealing import Sealer
-from services.accounts.tokens import new_signing_key
 from deploy.mongo import users as mongo_users
 from deploy.rabbitmq.provision import BrokerUser, Management, amqp_url_for, platform_users, vhost_of, with_vhost
+from services.accounts.tokens import new_signing_key
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("accounts", "forms", "approvals", "notifications", "personnel")
 WEB = "web"
-DEFAULT_PORTS = {"web": 8000, "accounts": 8001, "forms": 8002, "approvals": 8003, "notifications": 8004,
-                 "personnel": 8005}
+DEFAULT_PORTS = {
+    "web": 8000,
+    "accounts": 8001,
+    "forms": 8002,
+    "approvals": 8003,
+    "notifications": 8004,
+    "personnel": 8005,
+}
 
 
 def free_port() -> int:
@@ -62,8 +68,11 @@ class ServiceProcess:
         env = {**os.environ, **self.env, **extra_env, "HTTP_PORT": str(self.port), "HTTP_HOST": "127.0.0.1"}
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module or f"services.{self.name}"], cwd=ROOT, env=env, stdout=log,
-            stderr=subprocess.STDOUT
+            [sys.executable, "-m", self.module or f"services.{self.name}"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
     def wait_ready(self, timeout: float = 30.0) -> None:
@@ -129,14 +138,18 @@ class Platform:
             raise SystemExit("SURVEY_SEAL_KEY and SURVEY_OPEN_KEY are a pair: give both, or neither")
         private, public = Sealer.new_keypair()
         own = {
-            "forms": {"SURVEY_SEAL_KEY": os.environ.get("SURVEY_SEAL_KEY") or public,
-                      "SURVEY_ID_SECRET": os.environ.get("SURVEY_ID_SECRET") or secrets.token_urlsafe(32)},
+            "forms": {
+                "SURVEY_SEAL_KEY": os.environ.get("SURVEY_SEAL_KEY") or public,
+                "SURVEY_ID_SECRET": os.environ.get("SURVEY_ID_SECRET") or secrets.token_urlsafe(32),
+            },
             "notifications": {"SURVEY_OPEN_KEY": os.environ.get("SURVEY_OPEN_KEY") or private},
             # Accounts signs tokens with a key from a secret, never from its database (decision 0008).
             "accounts": {"TOKEN_SIGNING_KEYS": os.environ.get("TOKEN_SIGNING_KEYS") or new_signing_key()},
             # Personnel encrypts personal data with keys from a secret (decision 0015).
-            "personnel": {"PERSONAL_DATA_KEYS": os.environ.get("PERSONAL_DATA_KEYS") or f"k1:{new_key()}",
-                          "PERSONAL_DATA_INDEX_KEY": os.environ.get("PERSONAL_DATA_INDEX_KEY") or new_key()},
+            "personnel": {
+                "PERSONAL_DATA_KEYS": os.environ.get("PERSONAL_DATA_KEYS") or f"k1:{new_key()}",
+                "PERSONAL_DATA_INDEX_KEY": os.environ.get("PERSONAL_DATA_INDEX_KEY") or new_key(),
+            },
         }
         ports = {name: self.ports.get(name) or DEFAULT_PORTS[name] for name in (*SERVICES, WEB)}
         self.broker_users = platform_users(self.broker_user_prefix)
@@ -166,13 +179,18 @@ class Platform:
         # The web front: no broker, no store; the services' addresses and the key of its cookies.
         web_env = {f"{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}" for name in SERVICES}
         web_env["SESSION_KEY"] = os.environ.get("SESSION_KEY") or secrets.token_urlsafe(32)
-        self.services[WEB] = ServiceProcess(WEB, ports[WEB], {**web_env, **{k: v for k, v in self.extra_env.items()
-                                                                         if k in ("LOG_LEVEL",)}},
-                                            self.log_dir / "web.log", module="web")
+        self.services[WEB] = ServiceProcess(
+            WEB,
+            ports[WEB],
+            {**web_env, **{k: v for k, v in self.extra_env.items() if k in ("LOG_LEVEL",)}},
+            self.log_dir / "web.log",
+            module="web",
+        )
         for name, first in self.services.items():
             self.instances[name] = [first] + [
                 ServiceProcess(name, free_port(), first.env, self.log_dir / f"{name}-{n}.log", module=first.module)
-                for n in range(2, self.replicas.get(name, 1) + 1)]
+                for n in range(2, self.replicas.get(name, 1) + 1)
+            ]
 
     def broker_url(self, name: str) -> str:
         """The AMQP URL the service connects with (its own broker user)."""
@@ -229,8 +247,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--demo", action="store_true", help="load the demo data (Lạng Sơn) and print logins")
     parser.add_argument("--log-dir", default=str(ROOT / ".stack" / "logs"))
-    parser.add_argument("--mail-sink", action="store_true",
-                        help="run a local SMTP server on SMTP_PORT that writes every e-mail to the log directory")
+    parser.add_argument(
+        "--mail-sink",
+        action="store_true",
+        help="run a local SMTP server on SMTP_PORT that writes every e-mail to the log directory",
+    )
     args = parser.parse_args()
     sink = None
     if args.mail_sink:
@@ -259,8 +280,10 @@ def main() -> None:
         log_dir=Path(args.log_dir),
         database_suffix=suffix,
         broker_user_prefix="demo-" if args.demo else "",
-        extra_env={"BOOTSTRAP_ADMIN_PASSWORD": os.environ.get("BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD),
-                   "SMTP_PORT": os.environ.get("SMTP_PORT", "1025")},
+        extra_env={
+            "BOOTSTRAP_ADMIN_PASSWORD": os.environ.get("BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            "SMTP_PORT": os.environ.get("SMTP_PORT", "1025"),
+        },
     )
     try:
         platform.start()
@@ -269,8 +292,11 @@ def main() -> None:
             sink.terminate()
         raise
     if args.demo:
-        load_demo({name: s.url for name, s in platform.services.items() if name != WEB},
-                  credentials_path=Path(args.log_dir).parent / "demo-credentials.csv", web_url=platform[WEB].url)
+        load_demo(
+            {name: s.url for name, s in platform.services.items() if name != WEB},
+            credentials_path=Path(args.log_dir).parent / "demo-credentials.csv",
+            web_url=platform[WEB].url,
+        )
     else:
         print(f"\nThe web application: {platform[WEB].url}/\n")
     print("Services (OpenAPI at /docs):")
@@ -295,7 +321,9 @@ def start_mail_sink(port: int, path: Path) -> subprocess.Popen:
     path.parent.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         [sys.executable, "-m", "aiosmtpd", "-n", "-c", "deploy.mail_sink.Readable", "-l", f"127.0.0.1:{port}"],
-        stdout=path.open("ab"), stderr=subprocess.STDOUT, cwd=ROOT,
+        stdout=path.open("ab"),
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
     )
     print(f"Mail sink on 127.0.0.1:{port}, e-mails written to {path}")
     return process

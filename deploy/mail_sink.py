@@ -12,7 +12,15 @@ class Readable:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         message = message_from_bytes(envelope.content, policy=policy.default)
         body = message.get_body(preferencelist=("plain",))
-        print("=" * 78, f"To: {message['To']}", f"Subject: {message['Subject']}",
-              f"Kind: {message['X-MOHA-Template']}", "", body.get_content() if body else "", sep="\n", flush=True)
+        print(
+            "=" * 78,
+            f"To: {message['To']}",
+            f"Subject: {message['Subject']}",
+            f"Kind: {message['X-MOHA-Template']}",
+            "",
+            body.get_content() if body else "",
+            sep="\n",
+            flush=True,
+        )
         sys.stdout.flush()
         return "250 OK"

@@ -37,7 +37,8 @@ python -m pip install --quiet --upgrade pip
 python -m pip install --quiet -e contracts -e '.[test]'
 bash web/vendor.sh
 
-# Lint before the tests ([tool.ruff] in pyproject.toml): a finding stops the run with its output.
+# Lint and format check before the tests ([tool.ruff] in pyproject.toml): a finding stops the run.
 ruff check .
+ruff format --check .
 
 exec python -m pytest "$@"

@@ -12,12 +12,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from chassis.logging import get_logger
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from .clients import ApiError, ServiceUnavailable, SessionExpired, Services, Timing
+from chassis.logging import get_logger
+
+from .clients import ApiError, Services, ServiceUnavailable, SessionExpired, Timing
 from .format import ROLES
 from .security import CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Sealer, new_csrf_cookie, secure_cookies
 
@@ -63,9 +64,16 @@ class Session:
         """The token's own claims (the services verify it; the web front only reads who it names)."""
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return cls(token=token, account_id=claims["sub"], username=claims["username"], role=claims["role"],
-                   unit_id=claims["unit_id"], expires_at=float(claims["exp"]),
-                   password_change=bool(claims.get("pwd_change")), **extra)
+        return cls(
+            token=token,
+            account_id=claims["sub"],
+            username=claims["username"],
+            role=claims["role"],
+            unit_id=claims["unit_id"],
+            expires_at=float(claims["exp"]),
+            password_change=bool(claims.get("pwd_change")),
+            **extra,
+        )
 
 
 class NotSignedIn(Exception):
@@ -131,8 +139,12 @@ async def signed_in(request: Request) -> Session:
             token = await api(request, "accounts", "POST", "/auth/refresh", session=session)
         except ApiError:
             return session
-        fresh = Session.from_token(token["access_token"], display_name=session.display_name,
-                                   unit_name=session.unit_name, started_at=session.started_at)
+        fresh = Session.from_token(
+            token["access_token"],
+            display_name=session.display_name,
+            unit_name=session.unit_name,
+            started_at=session.started_at,
+        )
         request.state.session = request.state.renewed = fresh
         return fresh
     return session
@@ -142,14 +154,19 @@ def store_session(request: Request, response: Response, session: Session) -> Non
     request.state.session = session
     # No max-age: the cookie lasts until the browser closes, and the age sealed inside it ends the
     # session on the server, which can then say it ended rather than act as if none had begun.
-    response.set_cookie(SESSION_COOKIE, sealer(request).seal(asdict(session), "session"), httponly=True,
-                        samesite="strict", secure=secure_cookies(request), path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        sealer(request).seal(asdict(session), "session"),
+        httponly=True,
+        samesite="strict",
+        secure=secure_cookies(request),
+        path="/",
+    )
 
 
 def end_session(request: Request, response: Response) -> None:
     request.state.session = None
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict",
-                           secure=secure_cookies(request))
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=secure_cookies(request))
 
 
 def client_address(request: Request) -> str | None:
@@ -164,12 +181,14 @@ def timing(request: Request) -> Timing:
     return request.state.timing
 
 
-async def api(request: Request, service: str, method: str, path: str, *, session: Session | None = None,
-              **kw: Any) -> Any:
+async def api(
+    request: Request, service: str, method: str, path: str, *, session: Session | None = None, **kw: Any
+) -> Any:
     """A call to a service as the signed-in person (or as nobody, for public routes)."""
     token = session.token if session is not None else None
-    return await services(request).call(service, method, path, token=token, forwarded_for=client_address(request),
-                                        timing=timing(request), **kw)
+    return await services(request).call(
+        service, method, path, token=token, forwarded_for=client_address(request), timing=timing(request), **kw
+    )
 
 
 # CSRF --------------------------------------------------------------------------------------
@@ -217,8 +236,9 @@ async def unread_count(request: Request, session: Session | None) -> int | None:
         return None  # the header's count must never break a page
 
 
-async def render(request: Request, template: str, status_code: int = 200, *, partial: bool = False,
-                 **context: Any) -> HTMLResponse:
+async def render(
+    request: Request, template: str, status_code: int = 200, *, partial: bool = False, **context: Any
+) -> HTMLResponse:
     session = read_session(request)
     context.setdefault("errors", {})
     pending = request.state._state.get("unread")
@@ -228,8 +248,14 @@ async def render(request: Request, template: str, status_code: int = 200, *, par
             pending.cancel()
     else:
         unread = await pending if pending is not None else await unread_count(request, session)
-    ctx = {"request": request, "session": session, "csrf": csrf_token(request), "csrf_field": CSRF_FIELD,
-           "unread": unread, **context}
+    ctx = {
+        "request": request,
+        "session": session,
+        "csrf": csrf_token(request),
+        "csrf_field": CSRF_FIELD,
+        "unread": unread,
+        **context,
+    }
     response = templates(request).TemplateResponse(request, template, ctx, status_code=status_code)
     remember_csrf(request, response)
     return response
@@ -237,8 +263,9 @@ async def render(request: Request, template: str, status_code: int = 200, *, par
 
 def remember_csrf(request: Request, response: Response) -> None:
     if new := request.state._state.get("new_csrf"):
-        response.set_cookie(CSRF_COOKIE, new, httponly=True, samesite="strict", secure=secure_cookies(request),
-                            path="/")
+        response.set_cookie(
+            CSRF_COOKIE, new, httponly=True, samesite="strict", secure=secure_cookies(request), path="/"
+        )
 
 
 def redirect(url: str, request: Request | None = None) -> Response:

@@ -9,18 +9,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import jinja2
-from chassis.logging import bind_contextvars, clear_contextvars, get_logger
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from chassis.logging import bind_contextvars, clear_contextvars, get_logger
+
 from . import app as shared
-from .clients import ApiError, ServiceUnavailable, SessionExpired, Services
+from .clients import ApiError, Services, ServiceUnavailable, SessionExpired
 from .format import FILTERS, field_id
-from .routes import (admin, audit, inbox, ministry, notices, par, people, progress, review, sheets, signin, survey,
-                     unit)
-from .security import SecurityHeaders, Sealer
+from .routes import admin, audit, inbox, ministry, notices, par, people, progress, review, sheets, signin, survey, unit
+from .security import Sealer, SecurityHeaders
 from .settings import WebSettings
 
 log = get_logger("web")
@@ -40,11 +40,18 @@ def build(settings: WebSettings | None = None) -> tuple[FastAPI, WebSettings]:
     app = FastAPI(title="MOHA web", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.sealer = Sealer(settings.session_key)
-    app.state.services = Services({"accounts": settings.accounts_url, "forms": settings.forms_url,
-                                   "approvals": settings.approvals_url,
-                                   "notifications": settings.notifications_url}, settings.api_timeout_seconds)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-                             trim_blocks=True, lstrip_blocks=True)
+    app.state.services = Services(
+        {
+            "accounts": settings.accounts_url,
+            "forms": settings.forms_url,
+            "approvals": settings.approvals_url,
+            "notifications": settings.notifications_url,
+        },
+        settings.api_timeout_seconds,
+    )
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True
+    )
     env.filters.update(FILTERS)
     env.globals["field_id"] = field_id
     env.filters["pairs"] = lambda values: [(str(v), str(v)) for v in values or []]
@@ -52,8 +59,7 @@ def build(settings: WebSettings | None = None) -> tuple[FastAPI, WebSettings]:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     guarded = [Depends(shared.check_csrf)]
-    for module in (signin, unit, review, progress, inbox, survey, admin, people, sheets, audit, ministry, notices,
-                   par):
+    for module in (signin, unit, review, progress, inbox, survey, admin, people, sheets, audit, ministry, notices, par):
         app.include_router(module.router, dependencies=guarded)
 
     @app.get("/health/live", include_in_schema=False)
@@ -78,8 +84,11 @@ def build(settings: WebSettings | None = None) -> tuple[FastAPI, WebSettings]:
         bind_contextvars(correlation_id=cid, method=request.method, path=_loggable(request.url.path))
         length = request.headers.get("content-length")
         # A sheet uploaded from a page may be as large as the services take one (MAX_UPLOAD_BYTES).
-        cap = max(settings.max_body_bytes, settings.max_upload_bytes) if request.headers.get(
-            "content-type", "").startswith("multipart/form-data") else settings.max_body_bytes
+        cap = (
+            max(settings.max_body_bytes, settings.max_upload_bytes)
+            if request.headers.get("content-type", "").startswith("multipart/form-data")
+            else settings.max_body_bytes
+        )
         if length is not None and (not length.isdigit() or int(length) > cap):
             response: Response = Response("Dữ liệu gửi lên quá lớn", status_code=413)
         else:
@@ -99,8 +108,11 @@ def build(settings: WebSettings | None = None) -> tuple[FastAPI, WebSettings]:
 
     @app.exception_handler(shared.PasswordChangeFirst)
     async def password_first(request: Request, _exc: shared.PasswordChangeFirst) -> Response:
-        return shared.redirect("/doi-mat-khau", request) if request.method != "GET" else RedirectResponse(
-            "/doi-mat-khau", status_code=303)
+        return (
+            shared.redirect("/doi-mat-khau", request)
+            if request.method != "GET"
+            else RedirectResponse("/doi-mat-khau", status_code=303)
+        )
 
     @app.exception_handler(SessionExpired)
     async def expired(request: Request, _exc: SessionExpired) -> Response:
@@ -118,30 +130,48 @@ def build(settings: WebSettings | None = None) -> tuple[FastAPI, WebSettings]:
 
     @app.exception_handler(shared.CsrfRefused)
     async def csrf_refused(request: Request, _exc: shared.CsrfRefused) -> Response:
-        return await shared.render(request, "error.html", 403, title="Biểu mẫu không hợp lệ",
-                                   message="Biểu mẫu đã hết hạn hoặc không được gửi từ trang của hệ thống. "
-                                           "Hãy tải lại trang rồi thử lại.")
+        return await shared.render(
+            request,
+            "error.html",
+            403,
+            title="Biểu mẫu không hợp lệ",
+            message="Biểu mẫu đã hết hạn hoặc không được gửi từ trang của hệ thống. Hãy tải lại trang rồi thử lại.",
+        )
 
     @app.exception_handler(ServiceUnavailable)
     async def unavailable(request: Request, _exc: ServiceUnavailable) -> Response:
-        return await shared.render(request, "error.html", 503, title="Hệ thống đang bận",
-                                   message="Một phần của hệ thống tạm thời không trả lời. Những gì bạn đã lưu "
-                                           "không bị mất; hãy thử lại sau ít phút.")
+        return await shared.render(
+            request,
+            "error.html",
+            503,
+            title="Hệ thống đang bận",
+            message="Một phần của hệ thống tạm thời không trả lời. Những gì bạn đã lưu "
+            "không bị mất; hãy thử lại sau ít phút.",
+        )
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
         if exc.status == 404:
-            return await shared.render(request, "error.html", 404, title="Không tìm thấy trang",
-                                       message=exc.message)
+            return await shared.render(request, "error.html", 404, title="Không tìm thấy trang", message=exc.message)
         if exc.status == 403 and exc.code == "password_change_required":
             return RedirectResponse("/doi-mat-khau", status_code=303)
-        return await shared.render(request, "error.html", exc.status if exc.status < 500 else 502,
-                                   title="Không thực hiện được", message=exc.message)
+        return await shared.render(
+            request,
+            "error.html",
+            exc.status if exc.status < 500 else 502,
+            title="Không thực hiện được",
+            message=exc.message,
+        )
 
     @app.exception_handler(404)
     async def not_found(request: Request, _exc: Exception) -> Response:
-        return await shared.render(request, "error.html", 404, title="Không tìm thấy trang",
-                                   message="Địa chỉ này không có trong hệ thống. Hãy kiểm tra lại đường dẫn.")
+        return await shared.render(
+            request,
+            "error.html",
+            404,
+            title="Không tìm thấy trang",
+            message="Địa chỉ này không có trong hệ thống. Hãy kiểm tra lại đường dẫn.",
+        )
 
     return app, settings
 
@@ -154,5 +184,8 @@ def _to_sign_in(request: Request, reason: str | None) -> Response:
 
 
 def _loggable(path: str) -> str:
-    return "/s/{token}" + path[path.find("/", 3):] if path.startswith("/s/") and path.count("/") > 2 else (
-        "/s/{token}" if path.startswith("/s/") else path)
+    return (
+        "/s/{token}" + path[path.find("/", 3) :]
+        if path.startswith("/s/") and path.count("/") > 2
+        else ("/s/{token}" if path.startswith("/s/") else path)
+    )

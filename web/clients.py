@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
 from chassis.logging import get_contextvars, get_logger
 
 log = get_logger("web.clients")
@@ -50,16 +51,27 @@ class Timing:
 class Services:
     def __init__(self, urls: dict[str, str], timeout: float) -> None:
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
-        self.http = {name: httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits)
-                     for name, url in urls.items()}
+        self.http = {
+            name: httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) for name, url in urls.items()
+        }
 
     async def close(self) -> None:
         for client in self.http.values():
             await client.aclose()
 
-    async def call(self, service: str, method: str, path: str, *, token: str | None = None,
-                   forwarded_for: str | None = None, headers: dict[str, str] | None = None,
-                   timing: Timing | None = None, raw: bool = False, **kw: Any) -> Any:
+    async def call(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        forwarded_for: str | None = None,
+        headers: dict[str, str] | None = None,
+        timing: Timing | None = None,
+        raw: bool = False,
+        **kw: Any,
+    ) -> Any:
         sent = dict(headers or {})
         if token:
             sent["Authorization"] = f"Bearer {token}"
@@ -82,9 +94,13 @@ class Services:
             # The token refused; a 401 that is a wrong password (invalid_credentials) is an answer.
             if response.status_code == 401 and error.get("code", "unauthenticated") == "unauthenticated":
                 raise SessionExpired(error.get("message", ""))
-            raise ApiError(response.status_code, error.get("code", "error"),
-                           error.get("message") or "Hệ thống không xử lý được yêu cầu",
-                           error.get("errors", []), error)
+            raise ApiError(
+                response.status_code,
+                error.get("code", "error"),
+                error.get("message") or "Hệ thống không xử lý được yêu cầu",
+                error.get("errors", []),
+                error,
+            )
         if raw:
             return response
         return None if response.status_code == 204 or not response.content else response.json()
@@ -95,4 +111,3 @@ def _json(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return {}
-

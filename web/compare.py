@@ -8,14 +8,34 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ADDED, REMOVED, CHANGED, SAME = "added", "removed", "changed", "same"
-LABELS = {ADDED: ("Mới", "govuk-tag--green"), REMOVED: ("Bỏ", "govuk-tag--red"),
-          CHANGED: ("Thay đổi", "govuk-tag--yellow"), SAME: ("Giữ nguyên", "govuk-tag--grey")}
+LABELS = {
+    ADDED: ("Mới", "govuk-tag--green"),
+    REMOVED: ("Bỏ", "govuk-tag--red"),
+    CHANGED: ("Thay đổi", "govuk-tag--yellow"),
+    SAME: ("Giữ nguyên", "govuk-tag--grey"),
+}
 # The properties of a field people read, in the order they read them.
-PROPERTIES = {"label": "Nội dung", "type": "Kiểu", "unit": "Đơn vị tính", "required": "Bắt buộc",
-              "required_when": "Bắt buộc khi", "min": "Nhỏ nhất", "max": "Lớn nhất", "max_length": "Dài tối đa",
-              "choices": "Lựa chọn", "code_list": "Bảng mã", "code_level": "Cấp mã"}
-TYPES = {"integer": "số nguyên", "number": "số", "text": "chữ", "boolean": "có/không", "choice": "chọn một",
-         "code": "mã"}
+PROPERTIES = {
+    "label": "Nội dung",
+    "type": "Kiểu",
+    "unit": "Đơn vị tính",
+    "required": "Bắt buộc",
+    "required_when": "Bắt buộc khi",
+    "min": "Nhỏ nhất",
+    "max": "Lớn nhất",
+    "max_length": "Dài tối đa",
+    "choices": "Lựa chọn",
+    "code_list": "Bảng mã",
+    "code_level": "Cấp mã",
+}
+TYPES = {
+    "integer": "số nguyên",
+    "number": "số",
+    "text": "chữ",
+    "boolean": "có/không",
+    "choice": "chọn một",
+    "code": "mã",
+}
 DEFAULTS = {"required": False, "max_length": 2000}
 
 
@@ -104,8 +124,11 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> Comparison:
         codes += [f["code"] for f in (earlier or {}).get("fields", []) if f["code"] not in new]
         seen.update(codes)
         rows = [row(c) for c in codes]
-        status = ADDED if earlier is None else (CHANGED if any(r.change != SAME for r in rows)
-                                                or earlier["title"] != s["title"] else SAME)
+        status = (
+            ADDED
+            if earlier is None
+            else (CHANGED if any(r.change != SAME for r in rows) or earlier["title"] != s["title"] else SAME)
+        )
         sections.append(SectionRows(s["code"], s["title"], status, rows))
     for s in before["sections"]:
         if s["code"] not in {x["code"] for x in after["sections"]}:
@@ -113,7 +136,10 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> Comparison:
             sections.append(SectionRows(s["code"], s["title"], REMOVED, rows))
     old_rules = {_rule_key(r): r for r in before.get("rules", [])}
     new_rules = {_rule_key(r): r for r in after.get("rules", [])}
-    return Comparison(sections=sections,
-                      rules_added=[r for k, r in new_rules.items() if k not in old_rules],
-                      rules_removed=[r for k, r in old_rules.items() if k not in new_rules],
-                      counts=counts, title_changed=before["title"] != after["title"])
+    return Comparison(
+        sections=sections,
+        rules_added=[r for k, r in new_rules.items() if k not in old_rules],
+        rules_removed=[r for k, r in old_rules.items() if k not in new_rules],
+        counts=counts,
+        title_changed=before["title"] != after["title"],
+    )

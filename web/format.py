@@ -32,8 +32,12 @@ TASK_STATUS = {
     "returned": ("Đã trả lại", "govuk-tag--red"),
 }
 PROGRESS_TAGS = {
-    "not_started": "govuk-tag--grey", "draft": "govuk-tag--light-blue", "submitted": "govuk-tag--blue",
-    "under_review": "govuk-tag--purple", "returned": "govuk-tag--red", "approved_level": "govuk-tag--turquoise",
+    "not_started": "govuk-tag--grey",
+    "draft": "govuk-tag--light-blue",
+    "submitted": "govuk-tag--blue",
+    "under_review": "govuk-tag--purple",
+    "returned": "govuk-tag--red",
+    "approved_level": "govuk-tag--turquoise",
     "confirmed": "govuk-tag--green",
 }
 LEVELS = {"central": "Trung ương", "province": "Tỉnh", "district": "Huyện", "commune": "Xã", "agency": "Cơ quan"}
@@ -99,9 +103,16 @@ def answer_text(value: Any) -> str:
     return vn_number(value) if isinstance(value, int | float | bool) else str(value)
 
 
-FILTERS = {"vn_date": vn_date, "vn_datetime": vn_datetime, "vn_number": vn_number, "vn_percent": vn_percent,
-           "answer_text": answer_text, "role_label": lambda role: ROLES.get(role, role),
-           "level_label": lambda level: UNIT_LEVELS.get(level, level), "linkify": lambda text: linkify(text)}
+FILTERS = {
+    "vn_date": vn_date,
+    "vn_datetime": vn_datetime,
+    "vn_number": vn_number,
+    "vn_percent": vn_percent,
+    "answer_text": answer_text,
+    "role_label": lambda role: ROLES.get(role, role),
+    "level_label": lambda level: UNIT_LEVELS.get(level, level),
+    "linkify": lambda text: linkify(text),
+}
 
 
 def field_id(code: str) -> str:
@@ -110,8 +121,10 @@ def field_id(code: str) -> str:
 
 
 # Administrators' words (issue 15) ----------------------------------------------------------
-UNIT_STATUS = {"active": ("Đang hoạt động", "govuk-tag--green"),
-               "retired": ("Đã giải thể, sáp nhập", "govuk-tag--grey")}
+UNIT_STATUS = {
+    "active": ("Đang hoạt động", "govuk-tag--green"),
+    "retired": ("Đã giải thể, sáp nhập", "govuk-tag--grey"),
+}
 ACCOUNT_STATUS = {"active": ("Đang hoạt động", "govuk-tag--green"), "revoked": ("Đã thu hồi", "govuk-tag--grey")}
 # What the audit trail records, as people say it; an action not listed shows as recorded.
 AUDIT_ACTIONS = {
@@ -133,8 +146,13 @@ AUDIT_ACTIONS = {
     "credentials_downloaded": "Tải danh sách mật khẩu ban đầu",
     "audit_exported": "Tải nhật ký hệ thống",
 }
-OUTCOMES = {"ok": "Thành công", "wrong_password": "Sai mật khẩu", "throttled": "Bị chặn tạm thời",
-            "unknown_name": "Tên đăng nhập không tồn tại", "inactive": "Tài khoản đã thu hồi"}
+OUTCOMES = {
+    "ok": "Thành công",
+    "wrong_password": "Sai mật khẩu",
+    "throttled": "Bị chặn tạm thời",
+    "unknown_name": "Tên đăng nhập không tồn tại",
+    "inactive": "Tài khoản đã thu hồi",
+}
 UNIT_LEVELS = {"province": "Tỉnh", "district": "Huyện", "commune": "Xã", "agency": "Cơ quan, đơn vị"}
 
 
@@ -148,7 +166,7 @@ def linkify(text: str) -> list[tuple[str, str | None]]:
     for match in URL.finditer(text):
         url = match.group(0).rstrip(".,;:)")
         if match.start() > last:
-            parts.append((text[last:match.start()], None))
+            parts.append((text[last : match.start()], None))
         parts.append((url, url))
         last = match.start() + len(url)
     if last < len(text):

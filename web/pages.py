@@ -4,8 +4,8 @@ service's refusal turned into messages beside the fields, paging, and files pass
 from __future__ import annotations
 
 import math
-from datetime import date
 from collections.abc import Awaitable
+from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -37,6 +37,7 @@ def field_errors(refused: ApiError, fields: dict[str, str], default: str) -> dic
             found[name] = e.get("message") or refused.message
     return found or {default: refused.message}
 
+
 async def attempt(call: Awaitable[T], fields: dict[str, str], default: str) -> tuple[T | None, dict[str, str]]:
     """A form's request to a service: its answer and no errors, or its refusal (4xx) as messages
     beside the form's fields (`field_errors`); a failure of the service itself (5xx) is raised."""
@@ -46,7 +47,6 @@ async def attempt(call: Awaitable[T], fields: dict[str, str], default: str) -> t
         if refused.status >= 500:
             raise
         return None, field_errors(refused, fields, default)
-
 
 
 def pages(total: int, page_size: int) -> int:
@@ -72,6 +72,11 @@ def vn_day(text: str) -> date | None:
 
 def passed_on(file: Any, fallback_name: str) -> Response:
     """A file a service made (a sheet), passed on to the browser as it came."""
-    return Response(file.content, media_type=file.headers.get("content-type"), headers={
-        "Content-Disposition": file.headers.get("content-disposition", f'attachment; filename="{fallback_name}"'),
-        "Cache-Control": "no-store"})
+    return Response(
+        file.content,
+        media_type=file.headers.get("content-type"),
+        headers={
+            "Content-Disposition": file.headers.get("content-disposition", f'attachment; filename="{fallback_name}"'),
+            "Cache-Control": "no-store",
+        },
+    )

@@ -16,6 +16,7 @@ import os
 
 from faststream import AckPolicy, FastStream
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
+
 from moha_contracts import EVENTS_EXCHANGE, Envelope, FormApproved
 
 # The Ministry declares the exchange; a subscriber only checks that it is there.

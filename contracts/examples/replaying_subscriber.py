@@ -34,6 +34,7 @@ from faststream import AckPolicy, FastStream
 from faststream.rabbit import QueueType, RabbitBroker, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.schemas import Channel
+
 from moha_contracts import EVENTS_EXCHANGE, EVENTS_HISTORY, Envelope
 
 # Declared by the Ministry: a subscriber only reads it (passively: `declare=False`).
@@ -62,8 +63,14 @@ def start_at(checkpoint: Checkpoint, since: datetime | None = None) -> int | str
     return since if since is not None else "first"
 
 
-def build(amqp_url: str, checkpoint: Checkpoint, handle: Callable[[Envelope], Awaitable[None]], *,
-          since: datetime | None = None, publishers: Mapping[str, str] | None = None) -> RabbitBroker:
+def build(
+    amqp_url: str,
+    checkpoint: Checkpoint,
+    handle: Callable[[Envelope], Awaitable[None]],
+    *,
+    since: datetime | None = None,
+    publishers: Mapping[str, str] | None = None,
+) -> RabbitBroker:
     """`publishers`: the broker user of each publishing service (by default its own name), checked
     against each message's `user_id`, which RabbitMQ guarantees."""
     broker = RabbitBroker(amqp_url)
@@ -103,5 +110,4 @@ if __name__ == "__main__":
     parser.add_argument("--since", type=datetime.fromisoformat, help="start at this time (ISO 8601) the first time")
     parser.add_argument("--checkpoint", type=Path, default=Path("moha-history.offset.json"))
     args = parser.parse_args()
-    asyncio.run(FastStream(build(os.environ["AMQP_URL"], Checkpoint(args.checkpoint), _print,
-                                 since=args.since)).run())
+    asyncio.run(FastStream(build(os.environ["AMQP_URL"], Checkpoint(args.checkpoint), _print, since=args.since)).run())

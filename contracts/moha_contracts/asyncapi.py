@@ -1,6 +1,6 @@
 """Generate the AsyncAPI 3.0 document from the event classes, so the document cannot drift.
 
-    python -m moha_contracts.asyncapi > contracts/moha_contracts/asyncapi.json
+python -m moha_contracts.asyncapi > contracts/moha_contracts/asyncapi.json
 """
 
 from __future__ import annotations
@@ -53,8 +53,13 @@ def build() -> dict[str, Any]:
             "bindings": {
                 "amqp": {
                     "is": "routingKey",
-                    "exchange": {"name": EVENTS_EXCHANGE, "type": "topic", "durable": True, "autoDelete": False,
-                                 "vhost": "/"},
+                    "exchange": {
+                        "name": EVENTS_EXCHANGE,
+                        "type": "topic",
+                        "durable": True,
+                        "autoDelete": False,
+                        "vhost": "/",
+                    },
                     "bindingVersion": "0.3.0",
                 }
             },
@@ -81,8 +86,13 @@ def build() -> dict[str, Any]:
         "bindings": {
             "amqp": {
                 "is": "queue",
-                "queue": {"name": EVENTS_HISTORY, "durable": True, "exclusive": False, "autoDelete": False,
-                          "vhost": "/"},
+                "queue": {
+                    "name": EVENTS_HISTORY,
+                    "durable": True,
+                    "exclusive": False,
+                    "autoDelete": False,
+                    "vhost": "/",
+                },
                 "bindingVersion": "0.3.0",
             }
         },
@@ -108,9 +118,7 @@ def build() -> dict[str, Any]:
             ),
         },
         "defaultContentType": CONTENT_TYPE,
-        "servers": {
-            "production": {"host": "rabbitmq:5672", "protocol": "amqp", "protocolVersion": "0.9.1"}
-        },
+        "servers": {"production": {"host": "rabbitmq:5672", "protocol": "amqp", "protocolVersion": "0.9.1"}},
         "channels": channels,
         "operations": operations,
         "components": {"messages": messages, "schemas": schemas},

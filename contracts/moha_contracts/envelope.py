@@ -75,8 +75,14 @@ class Envelope(BaseModel):
         return dumped
 
     @classmethod
-    def wrap(cls, event: Event, *, correlation_id: str | None = None, event_id: str | None = None,
-             traceparent: str | None = None) -> Self:
+    def wrap(
+        cls,
+        event: Event,
+        *,
+        correlation_id: str | None = None,
+        event_id: str | None = None,
+        traceparent: str | None = None,
+    ) -> Self:
         return cls(
             id=event_id or str(uuid.uuid4()),
             type=event.event_type(),

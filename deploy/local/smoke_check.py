@@ -5,16 +5,18 @@
 
 Creates and drops the database stackcheck and a throw-away quorum queue.
 """
+
 import asyncio
 import os
 import uuid
 
 import aio_pika
-from pymongo import AsyncMongoClient, ASCENDING
+from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 MONGODB_URL = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/")
+
 
 async def check_mongo():
     client = AsyncMongoClient(MONGODB_URL, serverSelectionTimeoutMS=5000)
@@ -42,6 +44,7 @@ async def check_mongo():
     finally:
         await client.close()
 
+
 async def check_rabbit():
     conn = await aio_pika.connect_robust(AMQP_URL)
     async with conn:
@@ -50,7 +53,8 @@ async def check_rabbit():
         q = await ch.declare_queue(qname, durable=True, arguments={"x-queue-type": "quorum", "x-delivery-limit": 5})
         body = b"hello " + qname.encode()
         confirm = await ch.default_exchange.publish(
-            aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=qname, mandatory=True)
+            aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=qname, mandatory=True
+        )
         print("publish confirm:", type(confirm).__name__)
         got = None
         for _ in range(50):
@@ -64,8 +68,10 @@ async def check_rabbit():
         await q.delete(if_unused=False, if_empty=False)
         print("rabbit ok")
 
+
 async def main():
     await check_mongo()
     await check_rabbit()
+
 
 asyncio.run(main())

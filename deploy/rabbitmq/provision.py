@@ -56,9 +56,11 @@ class HistoryRetention:
 
     @classmethod
     def from_env(cls) -> HistoryRetention:
-        return cls(max_age=os.environ.get("HISTORY_MAX_AGE") or cls.max_age,
-                   max_bytes=int(os.environ.get("HISTORY_MAX_BYTES") or cls.max_bytes),
-                   segment_bytes=int(os.environ.get("HISTORY_SEGMENT_BYTES") or cls.segment_bytes))
+        return cls(
+            max_age=os.environ.get("HISTORY_MAX_AGE") or cls.max_age,
+            max_bytes=int(os.environ.get("HISTORY_MAX_BYTES") or cls.max_bytes),
+            segment_bytes=int(os.environ.get("HISTORY_SEGMENT_BYTES") or cls.segment_bytes),
+        )
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[1-9][0-9]*[YMDhms]", self.max_age):
@@ -67,8 +69,12 @@ class HistoryRetention:
             raise ValueError("HISTORY_SEGMENT_BYTES must be above 0 and below HISTORY_MAX_BYTES")
 
     def policy(self) -> dict:
-        return {"pattern": f"^{_HISTORY}$", "apply-to": "queues", "priority": 10,
-                "definition": {"max-age": self.max_age, "max-length-bytes": self.max_bytes}}
+        return {
+            "pattern": f"^{_HISTORY}$",
+            "apply-to": "queues",
+            "priority": 10,
+            "definition": {"max-age": self.max_age, "max-length-bytes": self.max_bytes},
+        }
 
     def arguments(self) -> dict:
         return {"x-queue-type": "stream", "x-stream-max-segment-size-bytes": self.segment_bytes}
@@ -94,7 +100,8 @@ def service_user(service: str, name: str, password: str) -> BrokerUser:
     included."""
     own = f"{re.escape(service)}\\..*"
     return BrokerUser(
-        name=name, password=password,
+        name=name,
+        password=password,
         configure=f"^{own}$",
         write=f"^({own}|{_EXCHANGES})$",
         read=f"^({own}|{_EXCHANGES}|{_HISTORY})$",
@@ -107,23 +114,39 @@ def subscriber_user(prefix: str, name: str, password: str) -> BrokerUser:
     history to read; no publishing."""
     if prefix == "moha" or prefix in SERVICES or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", prefix):
         # `moha.` names the exchanges and the history, a service's name its queues.
-        raise ValueError(f"subscriber prefix {prefix!r}: lower-case letters, digits and dashes, "
-                         "not 'moha' nor a service's name")
+        raise ValueError(
+            f"subscriber prefix {prefix!r}: lower-case letters, digits and dashes, not 'moha' nor a service's name"
+        )
     own = f"{re.escape(prefix)}\\..*"
-    return BrokerUser(name=name, password=password, configure=f"^{own}$", write=f"^{own}$",
-                      read=f"^({own}|{re.escape(EVENTS_EXCHANGE)}|{_HISTORY})$", topic_write="^$")
+    return BrokerUser(
+        name=name,
+        password=password,
+        configure=f"^{own}$",
+        write=f"^{own}$",
+        read=f"^({own}|{re.escape(EVENTS_EXCHANGE)}|{_HISTORY})$",
+        topic_write="^$",
+    )
 
 
 def monitor_user(name: str, password: str) -> BrokerUser:
     """A reader of queue lengths through the management API (KEDA's, to scale consumers): tagged
     `monitoring`, with access to the vhost and no right on anything in it."""
-    return BrokerUser(name=name, password=password, configure="^$", write="^$", read="^$", topic_write="^$",
-                      topic_read="^$", tags="monitoring")
+    return BrokerUser(
+        name=name,
+        password=password,
+        configure="^$",
+        write="^$",
+        read="^$",
+        topic_write="^$",
+        topic_read="^$",
+        tags="monitoring",
+    )
 
 
 def admin_user(name: str, password: str) -> BrokerUser:
-    return BrokerUser(name=name, password=password, configure=".*", write=".*", read=".*", topic_write=".*",
-                      tags="administrator")
+    return BrokerUser(
+        name=name, password=password, configure=".*", write=".*", read=".*", topic_write=".*", tags="administrator"
+    )
 
 
 def platform_users(prefix: str = "", passwords: dict[str, str] | None = None) -> dict[str, BrokerUser]:
@@ -157,8 +180,11 @@ class Management:
 
     def __init__(self, admin_amqp_url: str, management_url: str | None = None) -> None:
         parts = urlsplit(admin_amqp_url)
-        self.base = (management_url or os.environ.get("RABBITMQ_MANAGEMENT_URL")
-                     or f"http://{parts.hostname or '127.0.0.1'}:15672").rstrip("/")
+        self.base = (
+            management_url
+            or os.environ.get("RABBITMQ_MANAGEMENT_URL")
+            or f"http://{parts.hostname or '127.0.0.1'}:15672"
+        ).rstrip("/")
         auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
         self.http = httpx.Client(base_url=self.base, auth=auth, timeout=30.0)
 
@@ -168,14 +194,17 @@ class Management:
     def __exit__(self, *exc: object) -> None:
         self.http.close()
 
-    def _call(self, method: str, path: str, body: dict | None = None, *, missing_ok: bool = False,
-              conflict_ok: bool = False) -> None:
+    def _call(
+        self, method: str, path: str, body: dict | None = None, *, missing_ok: bool = False, conflict_ok: bool = False
+    ) -> None:
         try:
             response = self.http.request(method, "/api" + path, json=body)
         except httpx.HTTPError as exc:
-            raise SystemExit(f"RabbitMQ's management API does not answer at {self.base} ({exc}); enable the "
-                             "rabbitmq_management plugin (deploy/local/stack.sh does) or set "
-                             "RABBITMQ_MANAGEMENT_URL") from exc
+            raise SystemExit(
+                f"RabbitMQ's management API does not answer at {self.base} ({exc}); enable the "
+                "rabbitmq_management plugin (deploy/local/stack.sh does) or set "
+                "RABBITMQ_MANAGEMENT_URL"
+            ) from exc
         if missing_ok and response.status_code == 404:
             return
         # A queue declared before with other arguments (a segment size set at its creation) stays.
@@ -193,32 +222,45 @@ class Management:
     def put_user(self, user: BrokerUser, vhost: str) -> None:
         name, v = quote(user.name, safe=""), quote(vhost, safe="")
         self._call("PUT", f"/users/{name}", {"password": user.password, "tags": user.tags})
-        self._call("PUT", f"/permissions/{v}/{name}",
-                   {"configure": user.configure, "write": user.write, "read": user.read})
-        self._call("PUT", f"/topic-permissions/{v}/{name}",
-                   {"exchange": EVENTS_EXCHANGE, "write": user.topic_write, "read": user.topic_read})
+        self._call(
+            "PUT", f"/permissions/{v}/{name}", {"configure": user.configure, "write": user.write, "read": user.read}
+        )
+        self._call(
+            "PUT",
+            f"/topic-permissions/{v}/{name}",
+            {"exchange": EVENTS_EXCHANGE, "write": user.topic_write, "read": user.topic_read},
+        )
 
     def grant_all(self, username: str, vhost: str) -> None:
         """Full rights on a vhost for an administrator (who made it)."""
-        self._call("PUT", f"/permissions/{quote(vhost, safe='')}/{quote(username, safe='')}",
-                   {"configure": ".*", "write": ".*", "read": ".*"})
+        self._call(
+            "PUT",
+            f"/permissions/{quote(vhost, safe='')}/{quote(username, safe='')}",
+            {"configure": ".*", "write": ".*", "read": ".*"},
+        )
 
     def delete_user(self, name: str) -> None:
         self._call("DELETE", f"/users/{quote(name, safe='')}", missing_ok=True)
 
     def declare_exchanges(self, vhost: str) -> None:
         for exchange in EXCHANGES:
-            self._call("PUT", f"/exchanges/{quote(vhost, safe='')}/{quote(exchange['name'], safe='')}",
-                       {"type": exchange["type"], "durable": True, "auto_delete": False, "internal": False,
-                        "arguments": {}})
+            self._call(
+                "PUT",
+                f"/exchanges/{quote(vhost, safe='')}/{quote(exchange['name'], safe='')}",
+                {"type": exchange["type"], "durable": True, "auto_delete": False, "internal": False, "arguments": {}},
+            )
 
     def declare_history(self, vhost: str, retention: HistoryRetention | None = None) -> None:
         """The history stream, bound to the events exchange with every routing key, and its retention.
         Declared once with its segment size; the retention policy is set again at every apply."""
         retention = retention or HistoryRetention.from_env()
         v, q = quote(vhost, safe=""), quote(HISTORY_STREAM, safe="")
-        self._call("PUT", f"/queues/{v}/{q}", {"durable": True, "auto_delete": False,
-                                                "arguments": retention.arguments()}, conflict_ok=True)
+        self._call(
+            "PUT",
+            f"/queues/{v}/{q}",
+            {"durable": True, "auto_delete": False, "arguments": retention.arguments()},
+            conflict_ok=True,
+        )
         # The same binding twice is one binding.
         self._call("POST", f"/bindings/{v}/e/{quote(EVENTS_EXCHANGE, safe='')}/q/{q}", {"routing_key": "#"})
         self._call("PUT", f"/policies/{v}/{quote(HISTORY_POLICY, safe='')}", retention.policy())
@@ -244,26 +286,61 @@ def definitions(vhost: str, users: list[BrokerUser], retention: HistoryRetention
     """A definitions file (RabbitMQ's `load_definitions`) for Compose and Kubernetes."""
     retention = retention or HistoryRetention.from_env()
     return {
-        "users": [{"name": u.name, "password_hash": password_hash(u.password),
-                   "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": [u.tags] if u.tags else []}
-                  for u in users],
+        "users": [
+            {
+                "name": u.name,
+                "password_hash": password_hash(u.password),
+                "hashing_algorithm": "rabbit_password_hashing_sha256",
+                "tags": [u.tags] if u.tags else [],
+            }
+            for u in users
+        ],
         "vhosts": [{"name": vhost}],
-        "permissions": [{"user": u.name, "vhost": vhost, "configure": u.configure, "write": u.write,
-                         "read": u.read} for u in users],
-        "topic_permissions": [{"user": u.name, "vhost": vhost, "exchange": EVENTS_EXCHANGE, "write": u.topic_write,
-                               "read": u.topic_read} for u in users],
-        "exchanges": [{"name": e["name"], "vhost": vhost, "type": e["type"], "durable": True, "auto_delete": False,
-                       "internal": False, "arguments": {}} for e in EXCHANGES],
-        "queues": [{"name": HISTORY_STREAM, "vhost": vhost, "durable": True, "auto_delete": False,
-                    "arguments": retention.arguments()}],
-        "bindings": [{"source": EVENTS_EXCHANGE, "vhost": vhost, "destination": HISTORY_STREAM,
-                      "destination_type": "queue", "routing_key": "#", "arguments": {}}],
+        "permissions": [
+            {"user": u.name, "vhost": vhost, "configure": u.configure, "write": u.write, "read": u.read} for u in users
+        ],
+        "topic_permissions": [
+            {"user": u.name, "vhost": vhost, "exchange": EVENTS_EXCHANGE, "write": u.topic_write, "read": u.topic_read}
+            for u in users
+        ],
+        "exchanges": [
+            {
+                "name": e["name"],
+                "vhost": vhost,
+                "type": e["type"],
+                "durable": True,
+                "auto_delete": False,
+                "internal": False,
+                "arguments": {},
+            }
+            for e in EXCHANGES
+        ],
+        "queues": [
+            {
+                "name": HISTORY_STREAM,
+                "vhost": vhost,
+                "durable": True,
+                "auto_delete": False,
+                "arguments": retention.arguments(),
+            }
+        ],
+        "bindings": [
+            {
+                "source": EVENTS_EXCHANGE,
+                "vhost": vhost,
+                "destination": HISTORY_STREAM,
+                "destination_type": "queue",
+                "routing_key": "#",
+                "arguments": {},
+            }
+        ],
         "policies": [{"vhost": vhost, "name": HISTORY_POLICY, **retention.policy()}],
     }
 
 
-def _users_from_env(subscribers: list[str], admin: str | None,
-                    monitors: list[str] = ()) -> tuple[list[BrokerUser], dict[str, str]]:
+def _users_from_env(
+    subscribers: list[str], admin: str | None, monitors: list[str] = ()
+) -> tuple[list[BrokerUser], dict[str, str]]:
     generated: dict[str, str] = {}
 
     def password(key: str) -> str:
@@ -284,12 +361,23 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("apply", "definitions"))
     parser.add_argument("--vhost", default="/")
-    parser.add_argument("--admin-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
-                        help="apply: an administrator's AMQP URL (its host and credentials reach the management API)")
-    parser.add_argument("--subscriber", action="append", default=[],
-                        help="a read-only subscriber (another ministry), its user and queue prefix")
-    parser.add_argument("--monitor", action="append", default=[],
-                        help="a user that may read queue lengths through the management API (KEDA's)")
+    parser.add_argument(
+        "--admin-url",
+        default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+        help="apply: an administrator's AMQP URL (its host and credentials reach the management API)",
+    )
+    parser.add_argument(
+        "--subscriber",
+        action="append",
+        default=[],
+        help="a read-only subscriber (another ministry), its user and queue prefix",
+    )
+    parser.add_argument(
+        "--monitor",
+        action="append",
+        default=[],
+        help="a user that may read queue lengths through the management API (KEDA's)",
+    )
     parser.add_argument("--admin", help="definitions: also an administrator user of this name")
     args = parser.parse_args(argv)
     users, generated = _users_from_env(args.subscriber, args.admin, args.monitor)

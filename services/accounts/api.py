@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from pydantic import BaseModel, EmailStr, Field
+
 from chassis import audit as audit_log
 from chassis import metrics
 from chassis.audit import AuditEntry as Entry
@@ -13,12 +16,9 @@ from chassis.auth import Principal, Unauthenticated
 from chassis.clock import VIETNAM
 from chassis.errors import Forbidden, NotFound
 from chassis.http import CurrentPrincipal, SignedInBeforePasswordChange, client_ip, from_state
-from chassis.text import Input, SingleLine
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
-from pydantic import BaseModel, EmailStr, Field
-
-from chassis.sheets import CSV_TYPE, XLSX_TYPE
 from chassis.sheet_http import read_sheet
+from chassis.sheets import CSV_TYPE, XLSX_TYPE
+from chassis.text import Input, SingleLine
 
 from .domain import imports, model
 from .domain.model import Account
@@ -87,8 +87,14 @@ class RetireRequest(Strict):
 class AccountRequest(Strict):
     username: str = Field(min_length=3, max_length=64)
     unit_id: str = Field(min_length=1, max_length=64)
-    role: Literal["central_admin", "province_admin", "province_supervisor", "district_admin",
-                  "district_supervisor", "reporting_unit"]
+    role: Literal[
+        "central_admin",
+        "province_admin",
+        "province_supervisor",
+        "district_admin",
+        "district_supervisor",
+        "reporting_unit",
+    ]
     display_name: SingleLine = Field(min_length=1, max_length=200)
     email: EmailStr | None = None
 
@@ -109,8 +115,10 @@ class AccountView(BaseModel):
     display_name: str
     email: str | None
     status: str
-    locked: bool = Field(description="sign-in from an address the account never signed in from is refused "
-                                     "now (too many failures); its known addresses stay open")
+    locked: bool = Field(
+        description="sign-in from an address the account never signed in from is refused "
+        "now (too many failures); its known addresses stay open"
+    )
     failed_sign_ins: int = Field(description="consecutive failed sign-ins from anywhere")
     must_change_password: bool
     issued_at: datetime
@@ -136,13 +144,25 @@ Throttle = Annotated[SignInThrottle, Depends(from_state("throttle"))]
 
 WRONG_SIGN_IN = "Tên đăng nhập hoặc mật khẩu không đúng"
 WRONG_CURRENT_PASSWORD = "Mật khẩu hiện tại không đúng"
-_BUSY = {429: {"description": "too many sign-ins waiting (overall, or from this address): retry after "
-                              "the `Retry-After` seconds"}}
+_BUSY = {
+    429: {
+        "description": "too many sign-ins waiting (overall, or from this address): retry after "
+        "the `Retry-After` seconds"
+    }
+}
 
 
-async def audit(request: Request, accounts: AccountsStore, action: str, *, actor: Principal | Account | None,
-                target: Account | model.Unit | None, outcome: str = "ok", also_under: list[str] | None = None,
-                **details: Any) -> Entry:
+async def audit(
+    request: Request,
+    accounts: AccountsStore,
+    action: str,
+    *,
+    actor: Principal | Account | None,
+    target: Account | model.Unit | None,
+    outcome: str = "ok",
+    also_under: list[str] | None = None,
+    **details: Any,
+) -> Entry:
     """The audit entry of an action, seen by the administrators above its target (and above
     `also_under`): written with the action's change (`audit=`), or alone (`accounts.record`).
     Ids and kinds only: never a password, a name, an e-mail address or a reason (chassis/audit.py)."""
@@ -152,8 +172,15 @@ async def audit(request: Request, accounts: AccountsStore, action: str, *, actor
     else:
         # Nothing targeted (a sign-in with an unknown name): for the central administrators.
         lineage = target.lineage if target else [model.ROOT_UNIT_ID]
-    return audit_log.entry(request, action, actor=actor, target_id=target.id if target else None,
-                           unit_lineage=[*lineage, *(also_under or [])], outcome=outcome, **details)
+    return audit_log.entry(
+        request,
+        action,
+        actor=actor,
+        target_id=target.id if target else None,
+        unit_lineage=[*lineage, *(also_under or [])],
+        outcome=outcome,
+        **details,
+    )
 
 
 # signing in -------------------------------------------------------------------------------
@@ -168,8 +195,9 @@ def sign_in_failed(reason: str) -> None:
 
 
 @router.post("/auth/token", tags=["auth"], responses=_BUSY)
-async def login(body: LoginRequest, request: Request, accounts: Accounts, tokens: Tokens, hashing: Hashing,
-                throttle: Throttle) -> TokenResponse:
+async def login(
+    body: LoginRequest, request: Request, accounts: Accounts, tokens: Tokens, hashing: Hashing, throttle: Throttle
+) -> TokenResponse:
     """A wrong name, a wrong password and an attempt refused by the throttle (too many failures
     on the account or from the address: docs/decisions/0010) all answer the same 401, in the same
     time: the answer never tells whether the password was right."""
@@ -181,16 +209,16 @@ async def login(body: LoginRequest, request: Request, accounts: Accounts, tokens
             await hashing.pause_like_verify()  # refused without hashing, answered in a hash's time
             sign_in_failed("throttled")
             # Every refusal is recorded, an unknown name's too (never the name: it may be a password).
-            await accounts.record(await audit(request, accounts, "login", actor=None, target=account,
-                                              outcome="throttled"))
+            await accounts.record(
+                await audit(request, accounts, "login", actor=None, target=account, outcome="throttled")
+            )
             raise model.InvalidCredentials(WRONG_SIGN_IN)
         # A name that does not exist is hashed too, so that timing does not tell which names exist.
         ok = await hashing.verify(account.password_hash if account else None, body.password)
         if account is None or not ok or account.status != "active":
             outcome = "unknown_name" if account is None else "wrong_password" if not ok else "inactive"
             sign_in_failed("unknown_or_inactive" if outcome in ("unknown_name", "inactive") else outcome)
-            await accounts.record(await audit(request, accounts, "login", actor=None, target=account,
-                                              outcome=outcome))
+            await accounts.record(await audit(request, accounts, "login", actor=None, target=account, outcome=outcome))
             raise model.InvalidCredentials(WRONG_SIGN_IN)
         await throttle.succeeded(attempt)
     account = await _account(accounts, account.id)  # as it is now, after the slow hash
@@ -201,8 +229,15 @@ async def login(body: LoginRequest, request: Request, accounts: Accounts, tokens
 
 
 @router.post("/auth/password", tags=["auth"], responses=_BUSY)
-async def change_password(body: PasswordChangeRequest, principal: SignedInBeforePasswordChange, request: Request,
-                          accounts: Accounts, tokens: Tokens, hashing: Hashing, throttle: Throttle) -> TokenResponse:
+async def change_password(
+    body: PasswordChangeRequest,
+    principal: SignedInBeforePasswordChange,
+    request: Request,
+    accounts: Accounts,
+    tokens: Tokens,
+    hashing: Hashing,
+    throttle: Throttle,
+) -> TokenResponse:
     """The one thing a freshly issued account may do: replace its initial password. The current
     password is a guess like any sign-in (whoever holds a token may not know it): counted and
     throttled with the same counters."""
@@ -212,12 +247,16 @@ async def change_password(body: PasswordChangeRequest, principal: SignedInBefore
         attempt = await throttle.attempt(account.id, address)
         if attempt is None:
             await hashing.pause_like_verify()
-            await accounts.record(await audit(request, accounts, "password_change", actor=principal, target=account,
-                                              outcome="throttled"))
+            await accounts.record(
+                await audit(request, accounts, "password_change", actor=principal, target=account, outcome="throttled")
+            )
             raise model.InvalidCredentials(WRONG_CURRENT_PASSWORD)
         if not await hashing.verify(account.password_hash, body.current_password):
-            await accounts.record(await audit(request, accounts, "password_change", actor=principal, target=account,
-                                              outcome="wrong_password"))
+            await accounts.record(
+                await audit(
+                    request, accounts, "password_change", actor=principal, target=account, outcome="wrong_password"
+                )
+            )
             raise model.InvalidCredentials(WRONG_CURRENT_PASSWORD)
         await throttle.succeeded(attempt)
         if body.new_password == body.current_password:
@@ -225,8 +264,9 @@ async def change_password(body: PasswordChangeRequest, principal: SignedInBefore
         model.check_password_policy(body.new_password)
         new_hash = await hashing.hash(body.new_password)
     account.change_password(new_hash, datetime.now(UTC))
-    await accounts.save_account(account, await audit(request, accounts, "password_changed", actor=principal,
-                                                     target=account))
+    await accounts.save_account(
+        account, await audit(request, accounts, "password_changed", actor=principal, target=account)
+    )
     token, ttl = tokens.issue(account)
     return TokenResponse(access_token=token, expires_in=ttl, must_change_password=False)
 
@@ -245,14 +285,16 @@ async def refresh_token(principal: CurrentPrincipal, accounts: Accounts, tokens:
 
 # the tree ---------------------------------------------------------------------------------
 @router.post("/units", status_code=201, tags=["units"])
-async def register_unit(body: UnitRequest, principal: CurrentPrincipal, request: Request,
-                        accounts: Accounts) -> UnitResponse:
+async def register_unit(
+    body: UnitRequest, principal: CurrentPrincipal, request: Request, accounts: Accounts
+) -> UnitResponse:
     actor_unit, parent = await _actor_unit(accounts, principal), await accounts.get_unit(body.parent_id)
     if parent is None:
         raise NotFound("Không tìm thấy đơn vị cha")
     unit = model.register_unit(principal, actor_unit, parent, body.code, body.name, body.level)
-    await accounts.add_unit(unit, await audit(request, accounts, "unit_registered", actor=principal, target=unit,
-                                              code=unit.code))
+    await accounts.add_unit(
+        unit, await audit(request, accounts, "unit_registered", actor=principal, target=unit, code=unit.code)
+    )
     return _unit_response(unit)
 
 
@@ -265,10 +307,15 @@ async def get_unit(unit_id: str, principal: CurrentPrincipal, accounts: Accounts
     return _unit_response(unit)
 
 
-_SHEET_BODY = {"requestBody": {"required": True, "content": {
-    "text/csv": {"schema": {"type": "string"}},
-    XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}},
-}}}
+_SHEET_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
 
 
 @router.post("/units/import", status_code=201, tags=["units"], openapi_extra=_SHEET_BODY)
@@ -278,8 +325,11 @@ async def import_units(request: Request, principal: CurrentPrincipal, accounts: 
     imports.check_may_import(principal)  # before a byte of the sheet is read
     actor_unit = await _actor_unit(accounts, principal)
     return await request.app.state.importer.import_units(
-        principal, actor_unit, await read_sheet(request),
-        await audit(request, accounts, "units_imported", actor=principal, target=actor_unit))
+        principal,
+        actor_unit,
+        await read_sheet(request),
+        await audit(request, accounts, "units_imported", actor=principal, target=actor_unit),
+    )
 
 
 @router.post("/accounts/import", status_code=201, tags=["accounts"], openapi_extra=_SHEET_BODY)
@@ -289,26 +339,50 @@ async def import_accounts(request: Request, principal: CurrentPrincipal, account
     imports.check_may_import(principal)  # before a byte of the sheet is read
     actor_unit = await _actor_unit(accounts, principal)
     return await request.app.state.importer.import_accounts(
-        principal, actor_unit, await read_sheet(request),
-        await audit(request, accounts, "accounts_imported", actor=principal, target=actor_unit))
+        principal,
+        actor_unit,
+        await read_sheet(request),
+        await audit(request, accounts, "accounts_imported", actor=principal, target=actor_unit),
+    )
 
 
 @router.get("/accounts/imports/{import_id}/credentials", tags=["accounts"])
-async def import_credentials(import_id: str, request: Request, principal: CurrentPrincipal, accounts: Accounts,
-                             format: Literal["xlsx", "csv"] = "xlsx") -> Response:
+async def import_credentials(
+    import_id: str,
+    request: Request,
+    principal: CurrentPrincipal,
+    accounts: Accounts,
+    format: Literal["xlsx", "csv"] = "xlsx",
+) -> Response:
     """The initial passwords of an issuance sheet, for the issuer, once."""
     data = await request.app.state.importer.credentials(
-        principal, import_id, format, await audit(request, accounts, "credentials_downloaded", actor=principal,
-                                                  target=await _actor_unit(accounts, principal), format=format))
+        principal,
+        import_id,
+        format,
+        await audit(
+            request,
+            accounts,
+            "credentials_downloaded",
+            actor=principal,
+            target=await _actor_unit(accounts, principal),
+            format=format,
+        ),
+    )
     media = CSV_TYPE if format == "csv" else XLSX_TYPE
-    return Response(data, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="tai-khoan-{import_id[:8]}.{format}"',
-                             "Cache-Control": "no-store"})
+    return Response(
+        data,
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="tai-khoan-{import_id[:8]}.{format}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.put("/units/{unit_id}/name", tags=["units"])
-async def rename_unit(unit_id: str, body: RenameRequest, principal: CurrentPrincipal, request: Request,
-                      accounts: Accounts) -> UnitResponse:
+async def rename_unit(
+    unit_id: str, body: RenameRequest, principal: CurrentPrincipal, request: Request, accounts: Accounts
+) -> UnitResponse:
     unit = await _unit_in_scope(accounts, principal, unit_id)
     unit.rename(principal, await _actor_unit(accounts, principal), body.name, body.reason, datetime.now(UTC))
     await accounts.save_unit(unit, await audit(request, accounts, "unit_renamed", actor=principal, target=unit))
@@ -316,8 +390,9 @@ async def rename_unit(unit_id: str, body: RenameRequest, principal: CurrentPrinc
 
 
 @router.post("/units/{unit_id}/retire", tags=["units"])
-async def retire_unit(unit_id: str, body: RetireRequest, principal: CurrentPrincipal, request: Request,
-                      accounts: Accounts) -> UnitResponse:
+async def retire_unit(
+    unit_id: str, body: RetireRequest, principal: CurrentPrincipal, request: Request, accounts: Accounts
+) -> UnitResponse:
     """Dissolve a unit, or merge it into another: its data and history stay, it submits no more."""
     unit = await _unit_in_scope(accounts, principal, unit_id)
     actor_unit = await _actor_unit(accounts, principal)
@@ -327,8 +402,9 @@ async def retire_unit(unit_id: str, body: RetireRequest, principal: CurrentPrinc
         if target is None or not actor_unit.contains(target):
             raise NotFound("Không tìm thấy đơn vị nhận sáp nhập")
     unit.retire(principal, actor_unit, body.reason, datetime.now(UTC), target, await accounts.active_children(unit.id))
-    await accounts.save_unit(unit, await audit(request, accounts, "unit_retired", actor=principal, target=unit,
-                                               merged_into=body.merged_into))
+    await accounts.save_unit(
+        unit, await audit(request, accounts, "unit_retired", actor=principal, target=unit, merged_into=body.merged_into)
+    )
     return _unit_response(unit)
 
 
@@ -338,8 +414,9 @@ class MoveRequest(Strict):
 
 
 @router.post("/units/{unit_id}/move", tags=["units"])
-async def move_unit(unit_id: str, body: MoveRequest, principal: CurrentPrincipal, request: Request,
-                    accounts: Accounts) -> dict:
+async def move_unit(
+    unit_id: str, body: MoveRequest, principal: CurrentPrincipal, request: Request, accounts: Accounts
+) -> dict:
     """Hang a unit, with everything under it, under another parent (e.g. communes under the
     province once the district level is gone)."""
     unit = await _unit_in_scope(accounts, principal, unit_id)
@@ -348,9 +425,21 @@ async def move_unit(unit_id: str, body: MoveRequest, principal: CurrentPrincipal
         raise NotFound("Không tìm thấy đơn vị cấp trên mới")
     # Seen from the subtree it leaves and from the one it joins.
     return await request.app.state.importer.move_unit(
-        principal, await _actor_unit(accounts, principal), unit, new_parent, body.reason,
-        await audit(request, accounts, "unit_moved", actor=principal, target=unit, also_under=new_parent.lineage,
-                    to=body.parent_id))
+        principal,
+        await _actor_unit(accounts, principal),
+        unit,
+        new_parent,
+        body.reason,
+        await audit(
+            request,
+            accounts,
+            "unit_moved",
+            actor=principal,
+            target=unit,
+            also_under=new_parent.lineage,
+            to=body.parent_id,
+        ),
+    )
 
 
 async def _unit_in_scope(accounts: AccountsStore, principal: Principal, unit_id: str) -> model.Unit:
@@ -369,8 +458,9 @@ def _sees(principal: Principal, unit: model.Unit) -> bool:
 
 # accounts ---------------------------------------------------------------------------------
 @router.post("/accounts", status_code=201, tags=["accounts"])
-async def issue_account(body: AccountRequest, principal: CurrentPrincipal, request: Request,
-                        accounts: Accounts, hashing: Hashing) -> IssuedAccount:
+async def issue_account(
+    body: AccountRequest, principal: CurrentPrincipal, request: Request, accounts: Accounts, hashing: Hashing
+) -> IssuedAccount:
     unit = await accounts.get_unit(body.unit_id)
     actor_unit = await _actor_unit(accounts, principal)
     if unit is None or not actor_unit.contains(unit):
@@ -379,19 +469,26 @@ async def issue_account(body: AccountRequest, principal: CurrentPrincipal, reque
     model.check_issuance(principal, actor_unit, unit, body.role, username)
     password = model.new_initial_password()
     account = model.issue_account(
-        principal, unit, username=username, role=body.role, display_name=body.display_name,
+        principal,
+        unit,
+        username=username,
+        role=body.role,
+        display_name=body.display_name,
         email=str(body.email) if body.email else None,
         password_hash=await hashing.hash(password),
     )
-    await accounts.add_account(account, await audit(request, accounts, "account_issued", actor=principal,
-                                                    target=account, role=body.role))
-    return IssuedAccount(account_id=account.id, username=username, unit_id=unit.id, role=body.role,
-                         initial_password=password)
+    await accounts.add_account(
+        account, await audit(request, accounts, "account_issued", actor=principal, target=account, role=body.role)
+    )
+    return IssuedAccount(
+        account_id=account.id, username=username, unit_id=unit.id, role=body.role, initial_password=password
+    )
 
 
 @router.get("/accounts/{account_id}", tags=["accounts"])
-async def get_account(account_id: str, principal: CurrentPrincipal, accounts: Accounts,
-                      throttle: Throttle) -> AccountView:
+async def get_account(
+    account_id: str, principal: CurrentPrincipal, accounts: Accounts, throttle: Throttle
+) -> AccountView:
     account = await accounts.get_account(account_id)
     if account is None or not (account.id == principal.account_id or await _administers(accounts, principal, account)):
         raise NotFound("Không tìm thấy tài khoản")
@@ -399,40 +496,71 @@ async def get_account(account_id: str, principal: CurrentPrincipal, accounts: Ac
 
 
 @router.post("/accounts/{account_id}/reset-password", tags=["accounts"])
-async def reset_password(account_id: str, body: ReasonRequest, principal: CurrentPrincipal, request: Request,
-                         accounts: Accounts, hashing: Hashing, throttle: Throttle) -> IssuedAccount:
+async def reset_password(
+    account_id: str,
+    body: ReasonRequest,
+    principal: CurrentPrincipal,
+    request: Request,
+    accounts: Accounts,
+    hashing: Hashing,
+    throttle: Throttle,
+) -> IssuedAccount:
     """A new initial password, shown once; the holder must change it at its next sign-in. The
     account's sign-in failures are forgotten: they were guesses at the old password."""
     account = await _administered(accounts, principal, account_id)
     password = model.new_initial_password()
-    account.reset_password(principal, body.reason, await hashing.hash(password),
-                           datetime.now(UTC))
-    await accounts.save_account(account, await audit(request, accounts, "password_reset", actor=principal,
-                                                     target=account))
+    account.reset_password(principal, body.reason, await hashing.hash(password), datetime.now(UTC))
+    await accounts.save_account(
+        account, await audit(request, accounts, "password_reset", actor=principal, target=account)
+    )
     await throttle.clear(account.id)
-    return IssuedAccount(account_id=account.id, username=account.username, unit_id=account.unit_id,
-                         role=account.role, initial_password=password)
+    return IssuedAccount(
+        account_id=account.id,
+        username=account.username,
+        unit_id=account.unit_id,
+        role=account.role,
+        initial_password=password,
+    )
 
 
 @router.post("/accounts/{account_id}/revoke", tags=["accounts"])
-async def revoke(account_id: str, body: ReasonRequest, principal: CurrentPrincipal, request: Request,
-                 accounts: Accounts, throttle: Throttle) -> AccountView:
+async def revoke(
+    account_id: str,
+    body: ReasonRequest,
+    principal: CurrentPrincipal,
+    request: Request,
+    accounts: Accounts,
+    throttle: Throttle,
+) -> AccountView:
     account = await _administered(accounts, principal, account_id)
     account.revoke(principal, body.reason, datetime.now(UTC))
-    await accounts.save_account(account, await audit(request, accounts, "account_revoked", actor=principal,
-                                                     target=account))
+    await accounts.save_account(
+        account, await audit(request, accounts, "account_revoked", actor=principal, target=account)
+    )
     return await _account_view(throttle, account)
 
 
 class RoleChangeRequest(Strict):
-    role: Literal["central_admin", "province_admin", "province_supervisor", "district_admin",
-                  "district_supervisor", "reporting_unit"]
+    role: Literal[
+        "central_admin",
+        "province_admin",
+        "province_supervisor",
+        "district_admin",
+        "district_supervisor",
+        "reporting_unit",
+    ]
     reason: str = Field(min_length=1, max_length=1000)
 
 
 @router.put("/accounts/{account_id}/role", tags=["accounts"])
-async def change_role(account_id: str, body: RoleChangeRequest, principal: CurrentPrincipal, request: Request,
-                      accounts: Accounts, throttle: Throttle) -> AccountView:
+async def change_role(
+    account_id: str,
+    body: RoleChangeRequest,
+    principal: CurrentPrincipal,
+    request: Request,
+    accounts: Accounts,
+    throttle: Throttle,
+) -> AccountView:
     """Tokens issued before the change stop working at once: the new role holds from the next sign-in."""
     account = await _administered(accounts, principal, account_id)
     unit = await accounts.get_unit(account.unit_id)
@@ -442,8 +570,12 @@ async def change_role(account_id: str, body: RoleChangeRequest, principal: Curre
     model.check_administration(principal, await _actor_unit(accounts, principal), unit, body.role)
     previous = account.role
     account.change_role(principal, body.role, unit, body.reason, datetime.now(UTC))
-    await accounts.save_account(account, await audit(request, accounts, "role_changed", actor=principal,
-                                                     target=account, previous=previous, role=body.role))
+    await accounts.save_account(
+        account,
+        await audit(
+            request, accounts, "role_changed", actor=principal, target=account, previous=previous, role=body.role
+        ),
+    )
     return await _account_view(throttle, account)
 
 
@@ -452,8 +584,14 @@ class AssignmentRequest(Strict):
 
 
 @router.put("/accounts/{account_id}/assignments", tags=["accounts"])
-async def assign_units(account_id: str, body: AssignmentRequest, principal: CurrentPrincipal, request: Request,
-                       accounts: Accounts, throttle: Throttle) -> AccountView:
+async def assign_units(
+    account_id: str,
+    body: AssignmentRequest,
+    principal: CurrentPrincipal,
+    request: Request,
+    accounts: Accounts,
+    throttle: Throttle,
+) -> AccountView:
     """The units a supervisor reviews (the whole set; an empty set means its whole area)."""
     account = await _administered(accounts, principal, account_id)
     own_unit = await accounts.get_unit(account.unit_id)
@@ -461,8 +599,12 @@ async def assign_units(account_id: str, body: AssignmentRequest, principal: Curr
     if own_unit is None or any(u is None for u in units):
         raise NotFound("Không tìm thấy đơn vị")
     account.assign(principal, units, own_unit, datetime.now(UTC))  # type: ignore[arg-type]
-    await accounts.save_account(account, await audit(request, accounts, "supervisor_assigned", actor=principal,
-                                                     target=account, units=account.assigned_units))
+    await accounts.save_account(
+        account,
+        await audit(
+            request, accounts, "supervisor_assigned", actor=principal, target=account, units=account.assigned_units
+        ),
+    )
     return await _account_view(throttle, account)
 
 
@@ -471,40 +613,59 @@ class UnlockRequest(Strict):
 
 
 @router.post("/accounts/{account_id}/unlock", tags=["accounts"])
-async def unlock(account_id: str, principal: CurrentPrincipal, request: Request, accounts: Accounts,
-                 hashing: Hashing, throttle: Throttle,
-                 body: Annotated[UnlockRequest | None, Body()] = None) -> IssuedAccount:
+async def unlock(
+    account_id: str,
+    principal: CurrentPrincipal,
+    request: Request,
+    accounts: Accounts,
+    hashing: Hashing,
+    throttle: Throttle,
+    body: Annotated[UnlockRequest | None, Body()] = None,
+) -> IssuedAccount:
     """Let a throttled account sign in again at once: its failures are forgotten and it gets a new
     initial password, shown once, that the holder must change at its next sign-in (the old one is
     what the guesses were after). Tokens issued before stop working."""
     account = await _administered(accounts, principal, account_id)
     reason = (body or UnlockRequest()).reason
     password = model.new_initial_password()
-    account.unlock(principal, reason, await hashing.hash(password),
-                   datetime.now(UTC))
-    await accounts.save_account(account, await audit(request, accounts, "account_unlocked", actor=principal,
-                                                     target=account))
+    account.unlock(principal, reason, await hashing.hash(password), datetime.now(UTC))
+    await accounts.save_account(
+        account, await audit(request, accounts, "account_unlocked", actor=principal, target=account)
+    )
     await throttle.clear(account.id)
-    return IssuedAccount(account_id=account.id, username=account.username, unit_id=account.unit_id,
-                         role=account.role, initial_password=password)
+    return IssuedAccount(
+        account_id=account.id,
+        username=account.username,
+        unit_id=account.unit_id,
+        role=account.role,
+        initial_password=password,
+    )
 
 
 @router.get("/me", tags=["accounts"])
 async def me(principal: CurrentPrincipal) -> dict:
-    return {"account_id": principal.account_id, "username": principal.username, "unit_id": principal.unit_id,
-            "role": principal.role}
+    return {
+        "account_id": principal.account_id,
+        "username": principal.username,
+        "unit_id": principal.unit_id,
+        "role": principal.role,
+    }
 
 
 @router.get("/audit", tags=["audit"])
-async def audit_trail(principal: CurrentPrincipal, accounts: Accounts, response: Response,
-                      actor: Annotated[str | None, Query(max_length=64, description="a username or account id")] = None,
-                      action: Annotated[str | None, Query(max_length=64)] = None,
-                      unit: Annotated[str | None,
-                                      Query(max_length=64, description="within this unit's subtree")] = None,
-                      target: Annotated[str | None, Query(max_length=64, description="an account or unit id")] = None,
-                      since: date | None = None, until: date | None = None,
-                      page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-                      page_size: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[AuditEntry]:
+async def audit_trail(
+    principal: CurrentPrincipal,
+    accounts: Accounts,
+    response: Response,
+    actor: Annotated[str | None, Query(max_length=64, description="a username or account id")] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    unit: Annotated[str | None, Query(max_length=64, description="within this unit's subtree")] = None,
+    target: Annotated[str | None, Query(max_length=64, description="an account or unit id")] = None,
+    since: date | None = None,
+    until: date | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[AuditEntry]:
     """Administrators see what was done in their subtree, newest first; narrowed by who, what,
     which unit's subtree and which days (Vietnam's dates, both included). `X-Total-Count` says
     how many entries match."""
@@ -512,22 +673,35 @@ async def audit_trail(principal: CurrentPrincipal, accounts: Accounts, response:
     response.headers["X-Total-Count"] = str(await accounts.audit_count(principal.unit_id, **filters))
     found = await accounts.audit_trail(principal.unit_id, limit=page_size, skip=(page - 1) * page_size, **filters)
     labels = await audit_targets(accounts, found)
-    return [AuditEntry(**{k: e.get(k) for k in AuditEntry.model_fields}
-                       | {"target_label": labels.get(e.get("target_id"))})
-            for e in found]
+    return [
+        AuditEntry(**{k: e.get(k) for k in AuditEntry.model_fields} | {"target_label": labels.get(e.get("target_id"))})
+        for e in found
+    ]
 
 
-async def audit_filters(principal: Principal, accounts: AccountsStore, actor: str | None, action: str | None,
-                        unit: str | None, since: date | None, until: date | None,
-                        target: str | None = None) -> dict[str, Any]:
+async def audit_filters(
+    principal: Principal,
+    accounts: AccountsStore,
+    actor: str | None,
+    action: str | None,
+    unit: str | None,
+    since: date | None,
+    until: date | None,
+    target: str | None = None,
+) -> dict[str, Any]:
     if not principal.is_admin:
         raise Forbidden("Chỉ quản trị hệ thống được xem nhật ký")
     if unit:
         await _unit_in_scope(accounts, principal, unit)
     day = timedelta(days=1)
-    return {"actor": actor or None, "action": action or None, "unit": unit or None, "target": target or None,
-            "since": datetime.combine(since, time(), VIETNAM) if since else None,
-            "until": datetime.combine(until + day, time(), VIETNAM) if until else None}
+    return {
+        "actor": actor or None,
+        "action": action or None,
+        "unit": unit or None,
+        "target": target or None,
+        "since": datetime.combine(since, time(), VIETNAM) if since else None,
+        "until": datetime.combine(until + day, time(), VIETNAM) if until else None,
+    }
 
 
 async def audit_targets(accounts: AccountsStore, entries: list[dict[str, Any]]) -> dict[str, str]:
@@ -535,8 +709,10 @@ async def audit_targets(accounts: AccountsStore, entries: list[dict[str, Any]]) 
     ids = list({e["target_id"] for e in entries if e.get("target_id")})
     people = await accounts.accounts_by_id(ids)
     units = await accounts.units_by_id([i for i in ids if i not in people])
-    return {**{i: f"{a.username} ({a.display_name})" for i, a in people.items()},
-            **{i: f"{u.code} – {u.name}" for i, u in units.items()}}
+    return {
+        **{i: f"{a.username} ({a.display_name})" for i, a in people.items()},
+        **{i: f"{u.code} – {u.name}" for i, u in units.items()},
+    }
 
 
 # helpers ----------------------------------------------------------------------------------
@@ -572,20 +748,35 @@ async def _administered(accounts: AccountsStore, principal: Principal, account_i
 
 
 def _unit_response(unit: model.Unit) -> UnitResponse:
-    return UnitResponse(unit_id=unit.id, code=unit.code, name=unit.name, level=unit.level,
-                        parent_id=unit.parent_id, path=unit.path, status=unit.status, merged_into=unit.merged_into,
-                        history=[{k: v.isoformat() if isinstance(v, datetime) else v for k, v in h.items()}
-                                 for h in unit.history])
+    return UnitResponse(
+        unit_id=unit.id,
+        code=unit.code,
+        name=unit.name,
+        level=unit.level,
+        parent_id=unit.parent_id,
+        path=unit.path,
+        status=unit.status,
+        merged_into=unit.merged_into,
+        history=[{k: v.isoformat() if isinstance(v, datetime) else v for k, v in h.items()} for h in unit.history],
+    )
 
 
 async def _account_view(throttle: SignInThrottle, a: Account) -> AccountView:
     counter = await throttle.account_counter(a.id)
-    return AccountView(account_id=a.id, username=a.username, unit_id=a.unit_id, role=a.role,
-                       display_name=a.display_name, email=a.email, status=a.status,
-                       locked=throttle.refused_everywhere(counter), failed_sign_ins=counter.failures,
-                       must_change_password=a.must_change_password, issued_at=a.issued_at,
-                       assigned_units=a.assigned_units)
-
+    return AccountView(
+        account_id=a.id,
+        username=a.username,
+        unit_id=a.unit_id,
+        role=a.role,
+        display_name=a.display_name,
+        email=a.email,
+        status=a.status,
+        locked=throttle.refused_everywhere(counter),
+        failed_sign_ins=counter.failures,
+        must_change_password=a.must_change_password,
+        issued_at=a.issued_at,
+        assigned_units=a.assigned_units,
+    )
 
 
 # What the web front's pages need ------------------------------------------------------------
@@ -597,18 +788,30 @@ class UnitPage(BaseModel):
 
 
 @router.get("/units/{unit_id}/children", tags=["units"])
-async def unit_children(unit_id: str, principal: CurrentPrincipal, accounts: Accounts, q: str | None = None,
-                        status: Literal["active", "retired", "all"] = "active",
-                        page: Annotated[int, Query(ge=1)] = 1,
-                        page_size: Annotated[int, Query(ge=1, le=500)] = 100) -> UnitPage:
+async def unit_children(
+    unit_id: str,
+    principal: CurrentPrincipal,
+    accounts: Accounts,
+    q: str | None = None,
+    status: Literal["active", "retired", "all"] = "active",
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> UnitPage:
     """The units directly under one, by code, paged; `q` keeps those whose code or name holds it."""
     await _unit_in_scope(accounts, principal, unit_id)
     needle = (q or "").strip().lower()
-    found = [u for u in await accounts.children(unit_id)
-             if (status == "all" or u.status == status)
-             and (not needle or needle in u.code.lower() or needle in u.name.lower())]
-    return UnitPage(items=[_unit_response(u) for u in found[(page - 1) * page_size: page * page_size]],
-                    total=len(found), page=page, page_size=page_size)
+    found = [
+        u
+        for u in await accounts.children(unit_id)
+        if (status == "all" or u.status == status)
+        and (not needle or needle in u.code.lower() or needle in u.name.lower())
+    ]
+    return UnitPage(
+        items=[_unit_response(u) for u in found[(page - 1) * page_size : page * page_size]],
+        total=len(found),
+        page=page,
+        page_size=page_size,
+    )
 
 
 class AccountCard(BaseModel):
@@ -626,8 +829,17 @@ async def account_card(account_id: str, principal: CurrentPrincipal, accounts: A
     account = await accounts.get_account(account_id)
     unit = await accounts.get_unit(account.unit_id) if account else None
     mine = await accounts.get_unit(principal.unit_id)
-    if account is None or unit is None or mine is None or not (
-            unit.id in mine.lineage or (principal.role != "reporting_unit" and mine.id in unit.lineage)):
+    if (
+        account is None
+        or unit is None
+        or mine is None
+        or not (unit.id in mine.lineage or (principal.role != "reporting_unit" and mine.id in unit.lineage))
+    ):
         raise NotFound("Không tìm thấy tài khoản")
-    return AccountCard(account_id=account.id, display_name=account.display_name, role=account.role,
-                       unit_id=unit.id, unit_name=unit.name)
+    return AccountCard(
+        account_id=account.id,
+        display_name=account.display_name,
+        role=account.role,
+        unit_id=unit.id,
+        unit_name=unit.name,
+    )

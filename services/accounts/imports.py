@@ -14,11 +14,11 @@ from chassis.audit import AuditEntry
 from chassis.auth import Principal
 from chassis.errors import Conflict, NotFound
 from chassis.logging import get_logger
+from chassis.sheets import ROW, write_csv, write_xlsx
 from chassis.store import StaleVersion
 
 from .domain import imports, model
 from .domain.model import Unit
-from chassis.sheets import ROW, write_csv, write_xlsx
 from .store import UNIT_CODES, USERNAMES, AccountsStore
 
 log = get_logger("accounts.imports")
@@ -31,41 +31,68 @@ class Importer:
         self.accounts = accounts
         self.hash_password = hash_password
 
-    async def import_units(self, actor: Principal, actor_unit: Unit, rows: list[dict[str, str]],
-                           audit: AuditEntry | None = None) -> dict[str, Any]:
+    async def import_units(
+        self, actor: Principal, actor_unit: Unit, rows: list[dict[str, str]], audit: AuditEntry | None = None
+    ) -> dict[str, Any]:
         codes = {r.get("code", "") for r in rows} | {r.get("parent_code", "") for r in rows}
         existing = await self.accounts.units_by_code({c for c in codes if c})
         planned = imports.plan_units(actor, actor_unit, rows, existing)
         # Reserve every code before storing the job, so applying it cannot meet a taken one.
-        await self._reserve(UNIT_CODES, [(u.code, u.id) for u in planned],
-                            {r.get("code", ""): i for i, r in enumerate(rows, start=2)})
+        await self._reserve(
+            UNIT_CODES, [(u.code, u.id) for u in planned], {r.get("code", ""): i for i, r in enumerate(rows, start=2)}
+        )
         job = self._job("units", actor, units=[_unit_doc(u) for u in planned])
         await self.accounts.save_import(job, _audited(audit, import_id=job["_id"], created=len(planned)))
         await self.apply(job)
         return {"import_id": job["_id"], "created": len(planned)}
 
-    async def import_accounts(self, actor: Principal, actor_unit: Unit, rows: list[dict[str, str]],
-                              audit: AuditEntry | None = None) -> dict[str, Any]:
+    async def import_accounts(
+        self, actor: Principal, actor_unit: Unit, rows: list[dict[str, str]], audit: AuditEntry | None = None
+    ) -> dict[str, Any]:
         units = await self.accounts.units_by_code({r["unit_code"] for r in rows if r.get("unit_code")})
         taken = await self.accounts.taken_usernames({r["username"].lower() for r in rows if r.get("username")})
         plans = imports.plan_accounts(actor, actor_unit, rows, units, taken)
-        await self._reserve(USERNAMES, [(p.username, imports.account_id_for(p.username)) for p in plans],
-                            {p.username: p.row for p in plans})
+        await self._reserve(
+            USERNAMES,
+            [(p.username, imports.account_id_for(p.username)) for p in plans],
+            {p.username: p.row for p in plans},
+        )
         passwords = [model.new_initial_password() for _ in plans]
         hashes = await asyncio.gather(*(self.hash_password(p) for p in passwords))
         job = self._job(
-            "accounts", actor,
-            accounts=[{"account_id": imports.account_id_for(p.username), "username": p.username,
-                       "unit_id": p.unit.id, "role": p.role, "display_name": p.display_name, "email": p.email,
-                       "password_hash": h} for p, h in zip(plans, hashes, strict=True)],
+            "accounts",
+            actor,
+            accounts=[
+                {
+                    "account_id": imports.account_id_for(p.username),
+                    "username": p.username,
+                    "unit_id": p.unit.id,
+                    "role": p.role,
+                    "display_name": p.display_name,
+                    "email": p.email,
+                    "password_hash": h,
+                }
+                for p, h in zip(plans, hashes, strict=True)
+            ],
             # Kept until the issuer downloads them, once; then only the hashes remain.
-            credentials=[{"username": p.username, "password": pw, "role": p.role, "unit_code": p.unit.code,
-                          "unit_name": p.unit.name} for p, pw in zip(plans, passwords, strict=True)],
+            credentials=[
+                {
+                    "username": p.username,
+                    "password": pw,
+                    "role": p.role,
+                    "unit_code": p.unit.code,
+                    "unit_name": p.unit.name,
+                }
+                for p, pw in zip(plans, passwords, strict=True)
+            ],
         )
         await self.accounts.save_import(job, _audited(audit, import_id=job["_id"], issued=len(plans)))
         await self.apply(job)
-        return {"import_id": job["_id"], "issued": len(plans),
-                "credentials": f"/accounts/imports/{job['_id']}/credentials"}
+        return {
+            "import_id": job["_id"],
+            "issued": len(plans),
+            "credentials": f"/accounts/imports/{job['_id']}/credentials",
+        }
 
     async def check_units(self, actor: Principal, actor_unit: Unit, rows: list[dict[str, str]]) -> list[dict[str, Any]]:
         """What a units sheet would create, checked exactly as importing it checks it, storing
@@ -74,25 +101,52 @@ class Importer:
         existing = await self.accounts.units_by_code({c for c in codes if c})
         planned = imports.plan_units(actor, actor_unit, rows, existing)
         by_code = {r.get("code", ""): r for r in rows}
-        return [{"row": int(by_code[u.code].get(ROW, 0)), "code": u.code, "name": u.name, "level": u.level,
-                 "parent_code": by_code[u.code].get("parent_code", "")} for u in planned]
+        return [
+            {
+                "row": int(by_code[u.code].get(ROW, 0)),
+                "code": u.code,
+                "name": u.name,
+                "level": u.level,
+                "parent_code": by_code[u.code].get("parent_code", ""),
+            }
+            for u in planned
+        ]
 
-    async def check_accounts(self, actor: Principal, actor_unit: Unit, rows: list[dict[str, str]]
-                             ) -> list[dict[str, Any]]:
+    async def check_accounts(
+        self, actor: Principal, actor_unit: Unit, rows: list[dict[str, str]]
+    ) -> list[dict[str, Any]]:
         """What an accounts sheet would issue, checked as issuing it checks it; nothing is stored
         and no password made."""
         units = await self.accounts.units_by_code({r["unit_code"] for r in rows if r.get("unit_code")})
         taken = await self.accounts.taken_usernames({r["username"].lower() for r in rows if r.get("username")})
         plans = imports.plan_accounts(actor, actor_unit, rows, units, taken)
-        return [{"row": p.row, "username": p.username, "unit_code": p.unit.code, "unit_name": p.unit.name,
-                 "role": p.role, "display_name": p.display_name, "email": p.email} for p in plans]
+        return [
+            {
+                "row": p.row,
+                "username": p.username,
+                "unit_code": p.unit.code,
+                "unit_name": p.unit.name,
+                "role": p.role,
+                "display_name": p.display_name,
+                "email": p.email,
+            }
+            for p in plans
+        ]
 
-    async def move_unit(self, actor: Principal, actor_unit: Unit, unit: Unit, new_parent: Unit,
-                        reason: str, audit: AuditEntry | None = None) -> dict[str, Any]:
+    async def move_unit(
+        self,
+        actor: Principal,
+        actor_unit: Unit,
+        unit: Unit,
+        new_parent: Unit,
+        reason: str,
+        audit: AuditEntry | None = None,
+    ) -> dict[str, Any]:
         descendants = await self.accounts.descendants(unit.id)
         plan = model.plan_move(actor, actor_unit, unit, new_parent, descendants, reason)
-        job = self._job("move", actor, reason=reason,
-                        moves=[{"unit_id": u, "parent_id": p, "path": path} for u, p, path in plan])
+        job = self._job(
+            "move", actor, reason=reason, moves=[{"unit_id": u, "parent_id": p, "path": path} for u, p, path in plan]
+        )
         await self.accounts.save_import(job, _audited(audit, job_id=job["_id"], moved=len(plan)))
         await self.apply(job)
         return {"job_id": job["_id"], "moved": len(plan)}
@@ -109,9 +163,14 @@ class Importer:
         else:
             for doc in job["accounts"]:
                 account = model.issue_account(
-                    _by(job), Unit(doc["unit_id"], "", "", "", None, []), username=doc["username"],
-                    role=doc["role"], display_name=doc["display_name"], email=doc["email"],
-                    password_hash=doc["password_hash"], account_id=doc["account_id"],
+                    _by(job),
+                    Unit(doc["unit_id"], "", "", "", None, []),
+                    username=doc["username"],
+                    role=doc["role"],
+                    display_name=doc["display_name"],
+                    email=doc["email"],
+                    password_hash=doc["password_hash"],
+                    account_id=doc["account_id"],
                 )
                 await self.accounts.create_account(account)
         await self.accounts.set_import(job["_id"], status="done", finished_at=datetime.now(UTC))
@@ -125,8 +184,13 @@ class Importer:
             if await self.accounts.claim(collection, name, owner):
                 claimed.append(name)
             else:
-                taken.append(imports.RowError(rows.get(name, 0), "code" if collection == UNIT_CODES else "username",
-                                              f"'{name}' vừa được dùng ở nơi khác"))
+                taken.append(
+                    imports.RowError(
+                        rows.get(name, 0),
+                        "code" if collection == UNIT_CODES else "username",
+                        f"'{name}' vừa được dùng ở nơi khác",
+                    )
+                )
         if taken:
             await self.accounts.unclaim(collection, claimed)
             raise imports.ImportRejected(taken)
@@ -161,7 +225,8 @@ class Importer:
         # The claim (an insert, with its audit entry) decides which of two simultaneous downloads
         # gets the passwords.
         if credentials is None or not await self.accounts.take_credentials(
-                import_id, actor.account_id, _audited(audit, import_id=import_id, accounts=len(credentials))):
+            import_id, actor.account_id, _audited(audit, import_id=import_id, accounts=len(credentials))
+        ):
             raise Conflict("Danh sách mật khẩu ban đầu chỉ tải được một lần và đã được tải", code="already_taken")
         await self.accounts.forget_credentials(import_id)
         rows = [[c["username"], c["password"], c["role"], c["unit_code"], c["unit_name"]] for c in credentials]
@@ -171,8 +236,15 @@ class Importer:
 
     @staticmethod
     def _job(kind: str, actor: Principal, **content: Any) -> dict[str, Any]:
-        return {"_id": uuid.uuid4().hex, "kind": kind, "by": actor.account_id, "by_unit": actor.unit_id,
-                "at": datetime.now(UTC), "status": "applying", **content}
+        return {
+            "_id": uuid.uuid4().hex,
+            "kind": kind,
+            "by": actor.account_id,
+            "by_unit": actor.unit_id,
+            "at": datetime.now(UTC),
+            "status": "applying",
+            **content,
+        }
 
 
 def _audited(audit: AuditEntry | None, **details: Any) -> AuditEntry | None:
@@ -187,7 +259,11 @@ def _by(job: dict[str, Any]) -> Principal:
 
 
 def _unit_doc(unit: Unit) -> dict[str, Any]:
-    return {"id": unit.id, "code": unit.code, "name": unit.name, "level": unit.level, "parent_id": unit.parent_id,
-            "path": unit.path}
-
-
+    return {
+        "id": unit.id,
+        "code": unit.code,
+        "name": unit.name,
+        "level": unit.level,
+        "parent_id": unit.parent_id,
+        "path": unit.path,
+    }

@@ -40,8 +40,14 @@ class HashQueueFull(Exception):
 
 
 class PasswordHashing:
-    def __init__(self, workers: int, queue_limit: int, per_address_limit: int,
-                 hasher: PasswordHasher = HASHER, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self,
+        workers: int,
+        queue_limit: int,
+        per_address_limit: int,
+        hasher: PasswordHasher = HASHER,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.hasher = hasher
         self.workers = workers
         self.queue_limit = queue_limit

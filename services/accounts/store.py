@@ -9,11 +9,11 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo.errors import DuplicateKeyError
+
 from chassis.audit import CHAIN, AuditChain, AuditEntry
 from chassis.logging import get_logger
 from chassis.store import AlreadyExists, Store
-from pymongo.errors import DuplicateKeyError
-
 
 from .domain.model import Account, Unit, duplicate
 from .domain.throttle import Counter, Key
@@ -81,8 +81,15 @@ class AccountsStore:
     # units --------------------------------------------------------------------------------
     async def add_unit(self, unit: Unit, audit: AuditEntry | None = None) -> None:
         await self._claim(UNIT_CODES, unit.code, unit.id, "Mã đơn vị")
-        doc = {"_id": unit.id, "code": unit.code, "name": unit.name, "level": unit.level,
-               "parent_id": unit.parent_id, "path": unit.path, "registered_at": datetime.now(UTC)}
+        doc = {
+            "_id": unit.id,
+            "code": unit.code,
+            "name": unit.name,
+            "level": unit.level,
+            "parent_id": unit.parent_id,
+            "path": unit.path,
+            "registered_at": datetime.now(UTC),
+        }
         try:
             await self.store.insert(UNITS, doc, unit.events, audit=audit)
         except AlreadyExists as exc:
@@ -91,8 +98,15 @@ class AccountsStore:
     async def create_unit(self, unit: Unit) -> None:
         """Create a planned unit; creating it again (a resumed import) changes nothing."""
         await self._claim(UNIT_CODES, unit.code, unit.id, "Mã đơn vị", resumed=True)
-        doc = {"_id": unit.id, "code": unit.code, "name": unit.name, "level": unit.level,
-               "parent_id": unit.parent_id, "path": unit.path, "registered_at": datetime.now(UTC)}
+        doc = {
+            "_id": unit.id,
+            "code": unit.code,
+            "name": unit.name,
+            "level": unit.level,
+            "parent_id": unit.parent_id,
+            "path": unit.path,
+            "registered_at": datetime.now(UTC),
+        }
         try:
             await self.store.insert(UNITS, doc, unit.events)
         except AlreadyExists:
@@ -112,16 +126,39 @@ class AccountsStore:
 
     async def get_unit(self, unit_id: str) -> Unit | None:
         doc = await self.store.find(UNITS, unit_id)
-        return None if doc is None else Unit(
-            doc["_id"], doc["code"], doc["name"], doc["level"], doc["parent_id"], doc["path"],
-            status=doc.get("status", "active"), merged_into=doc.get("merged_into"), history=doc.get("history", []),
-            version=doc["version"])
+        return (
+            None
+            if doc is None
+            else Unit(
+                doc["_id"],
+                doc["code"],
+                doc["name"],
+                doc["level"],
+                doc["parent_id"],
+                doc["path"],
+                status=doc.get("status", "active"),
+                merged_into=doc.get("merged_into"),
+                history=doc.get("history", []),
+                version=doc["version"],
+            )
+        )
 
     async def save_unit(self, unit: Unit, audit: AuditEntry | None = None) -> None:
-        unit.version = await self.store.update(UNITS, unit.id, unit.version, {
-            "name": unit.name, "status": unit.status, "merged_into": unit.merged_into, "history": unit.history,
-            "parent_id": unit.parent_id, "path": unit.path,
-        }, unit.events, audit=audit)
+        unit.version = await self.store.update(
+            UNITS,
+            unit.id,
+            unit.version,
+            {
+                "name": unit.name,
+                "status": unit.status,
+                "merged_into": unit.merged_into,
+                "history": unit.history,
+                "parent_id": unit.parent_id,
+                "path": unit.path,
+            },
+            unit.events,
+            audit=audit,
+        )
         unit.events.clear()
 
     async def descendants(self, unit_id: str) -> list[Unit]:
@@ -141,8 +178,9 @@ class AccountsStore:
     async def add_account(self, account: Account, audit: AuditEntry | None = None) -> None:
         await self._claim(USERNAMES, account.username, account.id, "Tên đăng nhập")
         try:
-            await self.store.insert(ACCOUNTS, {"_id": account.id, **_account_fields(account), "version": 1},
-                                    account.events, audit=audit)
+            await self.store.insert(
+                ACCOUNTS, {"_id": account.id, **_account_fields(account), "version": 1}, account.events, audit=audit
+            )
         except AlreadyExists as exc:
             raise duplicate("Tên đăng nhập", account.username) from exc
         account.version = 1
@@ -152,8 +190,9 @@ class AccountsStore:
         """Issue a planned account; issuing it again (a resumed import) changes nothing."""
         await self._claim(USERNAMES, account.username, account.id, "Tên đăng nhập", resumed=True)
         try:
-            await self.store.insert(ACCOUNTS, {"_id": account.id, **_account_fields(account), "version": 1},
-                                    account.events)
+            await self.store.insert(
+                ACCOUNTS, {"_id": account.id, **_account_fields(account), "version": 1}, account.events
+            )
         except AlreadyExists:
             pass
 
@@ -180,8 +219,9 @@ class AccountsStore:
         """Claim the one download of a sheet's initial passwords, with its audit entry, in one
         write: of two downloads at once, one gets them and is audited."""
         try:
-            await self.store.insert(CREDENTIALS_TAKEN, {"_id": import_id, "owner": taker, "at": datetime.now(UTC)},
-                                    audit=audit)
+            await self.store.insert(
+                CREDENTIALS_TAKEN, {"_id": import_id, "owner": taker, "at": datetime.now(UTC)}, audit=audit
+            )
         except AlreadyExists:
             return False
         return True
@@ -212,8 +252,9 @@ class AccountsStore:
         return Account(id=doc["_id"], version=doc["version"], **{k: doc.get(k) for k in _ACCOUNT_FIELDS})
 
     async def save_account(self, account: Account, audit: AuditEntry | None = None) -> None:
-        account.version = await self.store.update(ACCOUNTS, account.id, account.version, _account_fields(account),
-                                                  account.events, audit=audit)
+        account.version = await self.store.update(
+            ACCOUNTS, account.id, account.version, _account_fields(account), account.events, audit=audit
+        )
         account.events.clear()
 
     # audit --------------------------------------------------------------------------------
@@ -229,11 +270,17 @@ class AccountsStore:
         except Exception as exc:  # noqa: BLE001 - reading must not fail because chaining did
             log.warning("audit trail read before catching up", error=str(exc))
 
-    async def audit_trail(self, admin_unit_id: str, limit: int = 200, skip: int = 0,
-                          **filters: Any) -> list[dict[str, Any]]:
+    async def audit_trail(
+        self, admin_unit_id: str, limit: int = 200, skip: int = 0, **filters: Any
+    ) -> list[dict[str, Any]]:
         await self._chain_caught_up()
-        cursor = self.store[CHAIN].find(_audit_query(admin_unit_id, **filters)).sort(
-            [("at", -1), ("_id", -1)]).skip(skip).limit(limit)
+        cursor = (
+            self.store[CHAIN]
+            .find(_audit_query(admin_unit_id, **filters))
+            .sort([("at", -1), ("_id", -1)])
+            .skip(skip)
+            .limit(limit)
+        )
         return [e async for e in cursor]
 
     async def audit_count(self, admin_unit_id: str, **filters: Any) -> int:
@@ -255,9 +302,14 @@ class AccountsStore:
     async def swap_counter(self, key: Key, expected: Counter, new: Counter) -> bool:
         """Compare-and-set on `seq`: one atomic single-document write, so replicas counting the same
         key at once never lose a count (MongoDB; on FerretDB see docs/decisions/0010)."""
-        fields = {"failures": new.failures, "last_failure_at": new.last_failure_at,
-                  "blocked_until": new.blocked_until, "known": list(new.known), "seq": new.seq,
-                  "account_id": key.account_id}
+        fields = {
+            "failures": new.failures,
+            "last_failure_at": new.last_failure_at,
+            "blocked_until": new.blocked_until,
+            "known": list(new.known),
+            "seq": new.seq,
+            "account_id": key.account_id,
+        }
         if expected.seq == 0:
             try:
                 await self.store[THROTTLE].insert_one({"_id": key.id, **fields})
@@ -291,10 +343,10 @@ class AccountsStore:
         """The units' accounts, to list them: without their password hash (never needed to list)."""
         found = []
         for start in range(0, len(unit_ids), 1000):
-            async for doc in self.store[ACCOUNTS].find({"unit_id": {"$in": unit_ids[start:start + 1000]}},
-                                                       {"password_hash": 0}):
-                found.append(Account(id=doc["_id"], version=doc["version"],
-                                     **{k: doc.get(k) for k in _ACCOUNT_FIELDS}))
+            async for doc in self.store[ACCOUNTS].find(
+                {"unit_id": {"$in": unit_ids[start : start + 1000]}}, {"password_hash": 0}
+            ):
+                found.append(Account(id=doc["_id"], version=doc["version"], **{k: doc.get(k) for k in _ACCOUNT_FIELDS}))
         return found
 
     async def active_accounts_per_unit(self, unit_ids: list[str]) -> dict[str, int]:
@@ -304,9 +356,13 @@ class AccountsStore:
         return counts
 
     async def accounts_by_id(self, account_ids: list[str]) -> dict[str, Account]:
-        return {a.id: a for a in [Account(id=d["_id"], version=d["version"], **{k: d.get(k) for k in _ACCOUNT_FIELDS})
-                                  async for d in self.store[ACCOUNTS].find({"_id": {"$in": account_ids}},
-                                                                           {"password_hash": 0})]}
+        return {
+            a.id: a
+            for a in [
+                Account(id=d["_id"], version=d["version"], **{k: d.get(k) for k in _ACCOUNT_FIELDS})
+                async for d in self.store[ACCOUNTS].find({"_id": {"$in": account_ids}}, {"password_hash": 0})
+            ]
+        }
 
     async def account_counters(self, account_ids: list[str]) -> dict[str, Counter]:
         """Each account's sign-in counter from anywhere (domain/throttle.py), in one query."""
@@ -327,8 +383,9 @@ class AccountsStore:
         now = datetime.now(UTC)
         await self.store[STAGED].delete_many({"at": {"$lt": now - keep}})
         staged_id = uuid.uuid4().hex
-        await self.store[STAGED].insert_one({"_id": staged_id, "kind": kind, "by": by, "at": now,
-                                             "rows": [list(r.items()) for r in rows]})
+        await self.store[STAGED].insert_one(
+            {"_id": staged_id, "kind": kind, "by": by, "at": now, "rows": [list(r.items()) for r in rows]}
+        )
         return staged_id
 
     async def take_staged(self, staged_id: str, kind: str, by: str, keep: timedelta) -> list[dict[str, str]] | None:
@@ -340,14 +397,30 @@ class AccountsStore:
 
 
 def _unit(doc: dict[str, Any]) -> Unit:
-    return Unit(doc["_id"], doc["code"], doc["name"], doc["level"], doc["parent_id"], doc["path"],
-                status=doc.get("status", "active"), merged_into=doc.get("merged_into"), history=doc.get("history", []),
-                version=doc["version"])
+    return Unit(
+        doc["_id"],
+        doc["code"],
+        doc["name"],
+        doc["level"],
+        doc["parent_id"],
+        doc["path"],
+        status=doc.get("status", "active"),
+        merged_into=doc.get("merged_into"),
+        history=doc.get("history", []),
+        version=doc["version"],
+    )
 
 
-def _audit_query(admin_unit_id: str, *, actor: str | None = None, action: str | None = None,
-                 unit: str | None = None, target: str | None = None, since: datetime | None = None,
-                 until: datetime | None = None) -> dict[str, Any]:
+def _audit_query(
+    admin_unit_id: str,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    unit: str | None = None,
+    target: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
     """What an administrator sees (its subtree), narrowed by who, what, where and when."""
     query: dict[str, Any] = {"unit_lineage": {"$all": [admin_unit_id, unit]} if unit else admin_unit_id}
     if actor:
@@ -367,8 +440,13 @@ _ACCOUNT_FIELDS = [f for f in Account.__dataclass_fields__ if f not in ("id", "v
 def _counter(doc: dict[str, Any] | None) -> Counter:
     if doc is None:
         return Counter()
-    return Counter(failures=doc["failures"], last_failure_at=doc.get("last_failure_at"),
-                   blocked_until=doc.get("blocked_until"), known=tuple(doc.get("known") or ()), seq=doc["seq"])
+    return Counter(
+        failures=doc["failures"],
+        last_failure_at=doc.get("last_failure_at"),
+        blocked_until=doc.get("blocked_until"),
+        known=tuple(doc.get("known") or ()),
+        seq=doc["seq"],
+    )
 
 
 def _account_fields(account: Account) -> dict[str, Any]:

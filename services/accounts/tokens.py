@@ -46,13 +46,17 @@ def load_signing_keys(text: str) -> list[Ed25519PrivateKey]:
     if not keys:
         raise SigningKeysMissing(
             "no token signing key: set TOKEN_SIGNING_KEYS (PEM) or TOKEN_SIGNING_KEYS_FILE; "
-            "make one with `python -m services.accounts.tokens`")
+            "make one with `python -m services.accounts.tokens`"
+        )
     return keys
 
 
 def new_signing_key() -> str:
-    return Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    return (
+        Ed25519PrivateKey.generate()
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
+    )
 
 
 def key_id(key: Ed25519PrivateKey) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from chassis.runtime import Runtime
 from fastapi import FastAPI
+
+from chassis.runtime import Runtime
 
 from . import handlers
 from .api import router

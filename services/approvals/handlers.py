@@ -39,8 +39,9 @@ async def ancestors(units: UnitDirectory, path: list[str]) -> list[tuple[str, st
     return found
 
 
-def subscribe(runtime: Runtime, tasks: TaskStore, campaigns: CampaignDirectory, progress: ProgressStore,
-              moves: MoveReviewStore) -> None:
+def subscribe(
+    runtime: Runtime, tasks: TaskStore, campaigns: CampaignDirectory, progress: ProgressStore, moves: MoveReviewStore
+) -> None:
     units = runtime.units
     units.subscribe(runtime.consumers)
     on = runtime.consumers.on
@@ -69,21 +70,34 @@ def subscribe(runtime: Runtime, tasks: TaskStore, campaigns: CampaignDirectory, 
         campaign = await campaigns.require(event.campaign_id)
         unit = await units.require(event.unit_id)
         chain = review_chain(await ancestors(units, unit["path"]), list(campaign.review_levels))
-        await tasks.add(ReviewTask.open(
-            submission_id=event.submission_id, campaign_id=event.campaign_id, unit_id=event.unit_id,
-            unit_lineage=[*unit["path"], event.unit_id], revision=event.revision, submitted_at=event.submitted_at,
-            chain=chain, review_levels=list(campaign.review_levels),
-        ))
+        await tasks.add(
+            ReviewTask.open(
+                submission_id=event.submission_id,
+                campaign_id=event.campaign_id,
+                unit_id=event.unit_id,
+                unit_lineage=[*unit["path"], event.unit_id],
+                revision=event.revision,
+                submitted_at=event.submitted_at,
+                chain=chain,
+                review_levels=list(campaign.review_levels),
+            )
+        )
 
     @on(FormApproved)
     async def on_form_approved(envelope: Envelope, event: FormApproved) -> None:
         task = await tasks.get(event.task_id)
         # Approvals raises FormApproved only from a task it stored as approved first (the commit is
         # applied before the relay publishes): anything else is not one of its decisions.
-        if task is None or task.status != APPROVED or task.submission_id != event.submission_id \
-                or task.revision != event.revision:
-            raise Malformed(f"FormApproved for task {event.task_id}, which is not an approved task of "
-                            f"submission {event.submission_id} revision {event.revision} here")
+        if (
+            task is None
+            or task.status != APPROVED
+            or task.submission_id != event.submission_id
+            or task.revision != event.revision
+        ):
+            raise Malformed(
+                f"FormApproved for task {event.task_id}, which is not an approved task of "
+                f"submission {event.submission_id} revision {event.revision} here"
+            )
         if not event.final:
             await tasks.add(task.next_level())  # deterministic id: seen twice, opened once
 
@@ -91,9 +105,13 @@ def subscribe(runtime: Runtime, tasks: TaskStore, campaigns: CampaignDirectory, 
     async def on_move_requested(envelope: Envelope, event: MoveRequested) -> None:
         # The deciding level is found from approvals' own tree, not taken from the request.
         source, target = await units.require(event.from_unit_id), await units.require(event.to_unit_id)
-        await moves.add(MoveReview.open(
-            event, [*await ancestors(units, source["path"]), (source["_id"], source["level"])],
-            [*await ancestors(units, target["path"]), (target["_id"], target["level"])]))
+        await moves.add(
+            MoveReview.open(
+                event,
+                [*await ancestors(units, source["path"]), (source["_id"], source["level"])],
+                [*await ancestors(units, target["path"]), (target["_id"], target["level"])],
+            )
+        )
 
     @on(SupervisorAssigned)
     async def on_supervisor_assigned(envelope: Envelope, event: SupervisorAssigned) -> None:

@@ -7,13 +7,13 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from pymongo.errors import DuplicateKeyError
+
 from chassis import readmodel
 from chassis.audit import AuditEntry
 from chassis.errors import Conflict
 from chassis.messaging import Retry
 from chassis.store import AlreadyExists, StaleVersion, Store
-from pymongo.errors import DuplicateKeyError
-
 from moha_contracts import CampaignOpened
 
 from .domain.model import OPEN, ReviewTask
@@ -51,8 +51,7 @@ class TaskStore:
         return None if doc is None else _from_doc(doc)
 
     async def save(self, task: ReviewTask, audit: AuditEntry | None = None) -> None:
-        task.version = await self.store.update(TASKS, task.id, task.version, _fields(task), task.events,
-                                               audit=audit)
+        task.version = await self.store.update(TASKS, task.id, task.version, _fields(task), task.events, audit=audit)
         task.events.clear()
 
     async def of_submission(self, submission_id: str) -> list[ReviewTask]:
@@ -127,8 +126,10 @@ class MoveReviewStore:
         query: dict[str, Any] = {"decider_unit_id": unit_id}
         if status:
             query["status"] = status
-        found = [MoveReview(id=d["_id"], version=d["version"], **{k: d.get(k) for k in self._fields})
-                 async for d in self.store[MOVES].find(query)]
+        found = [
+            MoveReview(id=d["_id"], version=d["version"], **{k: d.get(k) for k in self._fields})
+            async for d in self.store[MOVES].find(query)
+        ]
         return sorted(found, key=lambda r: r.requested_at)
 
     def _doc(self, review: MoveReview) -> dict[str, Any]:
@@ -210,7 +211,7 @@ class ProgressStore:
         ids = [progress_id(campaign_id, u) for u in unit_ids]
         found: dict[str, UnitProgress] = {}
         for start in range(0, len(ids), 1000):
-            async for doc in self.store[name].find({"_id": {"$in": ids[start:start + 1000]}}):
+            async for doc in self.store[name].find({"_id": {"$in": ids[start : start + 1000]}}):
                 found[doc["unit_id"]] = _progress(doc)
         return found
 
@@ -226,14 +227,13 @@ class ProgressStore:
         states = fold(facts)
         docs = [{"_id": progress_id(*key), **asdict(p), "version": 1} for key, p in states.items()]
         for start in range(0, len(docs), 500):
-            await target.insert_many(docs[start:start + 500], ordered=False)
+            await target.insert_many(docs[start : start + 500], ordered=False)
         await self.meta.update_one({"_id": "generation"}, {"$set": {"value": new}}, upsert=True)
         caught_up = 0
         async for doc in self.facts.find({}):
             caught_up += await self.merge(new, _fact(doc))
         await self.store[self.collection(old - 1)].drop()  # keep one generation back, for a look
         return {"generation": new, "facts": len(facts), "units": len(docs), "caught_up": caught_up}
-
 
     async def _claim_rebuild(self, generation: int, stale_after: timedelta = timedelta(minutes=15)) -> None:
         """One rebuild at a time (an insert decides); one that died long ago no longer blocks."""
@@ -248,8 +248,7 @@ class ProgressStore:
             try:
                 await self.meta.insert_one(claim)
             except DuplicateKeyError as again:
-                raise Conflict("Số liệu tiến độ đang được dựng lại; hãy thử lại sau",
-                               code="rebuild_running") from again
+                raise Conflict("Số liệu tiến độ đang được dựng lại; hãy thử lại sau", code="rebuild_running") from again
 
 
 def _progress(doc: dict[str, Any]) -> UnitProgress:

@@ -15,8 +15,15 @@ from .domain.progress import NOT_STARTED, REPORTING_LEVELS, UnitProgress, UnitRo
 from .store import ProgressStore, deadline_of
 
 
-async def area_progress(units: UnitDirectory, progress: ProgressStore, campaign: CampaignOpened, area_id: str,
-                        today: date, with_units: bool = True, subtree: bool = True) -> dict[str, Any]:
+async def area_progress(
+    units: UnitDirectory,
+    progress: ProgressStore,
+    campaign: CampaignOpened,
+    area_id: str,
+    today: date,
+    with_units: bool = True,
+    subtree: bool = True,
+) -> dict[str, Any]:
     """`subtree=False`: the area's own unit alone (a reporting unit sees only itself, never the
     units under it)."""
     area = await units.get(area_id)
@@ -28,20 +35,32 @@ async def area_progress(units: UnitDirectory, progress: ProgressStore, campaign:
         ancestor = await units.get(ancestor_id)
         levels[ancestor_id] = ancestor["level"] if ancestor else "unknown"
     scope = set(campaign.scope_unit_ids)
-    reporters = [u for u in members
-                 if u["level"] in REPORTING_LEVELS and u.get("status", "active") == "active"
-                 and scope.intersection([*u["path"], u["_id"]])]
+    reporters = [
+        u
+        for u in members
+        if u["level"] in REPORTING_LEVELS
+        and u.get("status", "active") == "active"
+        and scope.intersection([*u["path"], u["_id"]])
+    ]
     states = await progress.of_units(campaign.campaign_id, [u["_id"] for u in reporters])
     rows: list[tuple[list[str], UnitRow]] = []
     for unit in reporters:
         state = states.get(unit["_id"]) or UnitProgress(campaign.campaign_id, unit["_id"])
         tier = "district" if any(levels.get(a) == "district" for a in unit["path"]) else "province"
-        rows.append(([*unit["path"], unit["_id"]], UnitRow(
-            unit_id=unit["_id"], code=unit.get("code", ""), name=unit.get("name", ""),
-            state=state.state if state.state else NOT_STARTED, revision=state.revision,
-            first_submitted_at=state.first_submitted_at,
-            timeliness=timeliness(deadline_of(campaign, tier), state.first_submitted_at, today),
-        )))
+        rows.append(
+            (
+                [*unit["path"], unit["_id"]],
+                UnitRow(
+                    unit_id=unit["_id"],
+                    code=unit.get("code", ""),
+                    name=unit.get("name", ""),
+                    state=state.state if state.state else NOT_STARTED,
+                    revision=state.revision,
+                    first_submitted_at=state.first_submitted_at,
+                    timeliness=timeliness(deadline_of(campaign, tier), state.first_submitted_at, today),
+                ),
+            )
+        )
     rows.sort(key=lambda r: r[1].code)
     all_rows = [row for _, row in rows]
     sub_areas = [u for u in members if u.get("parent_id") == area_id and u["level"] in AREA_LEVELS]
@@ -51,8 +70,13 @@ async def area_progress(units: UnitDirectory, progress: ProgressStore, campaign:
         "area": {"unit_id": area_id, "code": area.get("code"), "name": area.get("name"), "level": area["level"]},
         "summary": summarize(all_rows),
         "areas": [
-            {"unit_id": sub["_id"], "code": sub.get("code"), "name": sub.get("name"), "level": sub["level"],
-             "summary": _without_late(summarize([row for lineage, row in rows if sub["_id"] in lineage]))}
+            {
+                "unit_id": sub["_id"],
+                "code": sub.get("code"),
+                "name": sub.get("name"),
+                "level": sub["level"],
+                "summary": _without_late(summarize([row for lineage, row in rows if sub["_id"] in lineage])),
+            }
             for sub in sorted(sub_areas, key=lambda u: u.get("code", ""))
         ],
     }

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from fastapi import FastAPI
+
 from chassis.runtime import Runtime
 from chassis.sealing import Sealer
-from fastapi import FastAPI
 
 from . import handlers
 from .api import router

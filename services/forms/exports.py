@@ -43,9 +43,17 @@ class Export:
             if principal.role == "reporting_unit" and doc["unit_id"] != principal.unit_id:
                 continue  # a unit sees its own form only, whatever hangs under it
             answers = {a["field"]: a["value"] for a in doc["answers"]}
-            yield [doc["_id"], unit["code"] if unit else "", unit["name"] if unit else "",
-                   STATUS_VI.get(doc["status"], doc["status"]), doc["revision"],
-                   doc.get("definition_version", 0)], answers
+            yield (
+                [
+                    doc["_id"],
+                    unit["code"] if unit else "",
+                    unit["name"] if unit else "",
+                    STATUS_VI.get(doc["status"], doc["status"]),
+                    doc["revision"],
+                    doc.get("definition_version", 0),
+                ],
+                answers,
+            )
 
 
 def cell(value: Any) -> Any:

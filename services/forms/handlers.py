@@ -36,8 +36,9 @@ def subscribe(runtime: Runtime, submissions: SubmissionStore) -> None:
     async def on_form_rejected(envelope: Envelope, event: FormRejected) -> None:
         sub = await _decided(submissions, event)
         try:
-            changed = sub.return_to_unit(event.revision, reason=event.reason, by=event.rejected_by,
-                                         at=event.rejected_at)
+            changed = sub.return_to_unit(
+                event.revision, reason=event.reason, by=event.rejected_by, at=event.rejected_at
+            )
         except InconsistentDecision as exc:
             raise Malformed(str(exc)) from exc
         if changed:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from chassis.http import CurrentPrincipal, from_state
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
+
+from chassis.http import CurrentPrincipal, from_state
 
 from .domain.codelists import DYNAMIC, code_lists
 from .store import DefinitionStore
@@ -28,8 +29,9 @@ class VersionRow(BaseModel):
 
 
 @router.get("/definitions/versions", tags=["definitions"])
-async def definition_versions(principal: CurrentPrincipal, definitions: Definitions,
-                              form_code: Annotated[str | None, Query(max_length=32)] = None) -> list[VersionRow]:
+async def definition_versions(
+    principal: CurrentPrincipal, definitions: Definitions, form_code: Annotated[str | None, Query(max_length=32)] = None
+) -> list[VersionRow]:
     """Every published version of every form (or of one), by form code then version, each with
     its title and size; the versions themselves from `GET /definitions?form_code=&version=`."""
     del principal
@@ -40,9 +42,17 @@ async def definition_versions(principal: CurrentPrincipal, definitions: Definiti
         definition = await definitions.get(code, version)
         if definition is None:
             continue
-        rows.append(VersionRow(form_code=code, version=version, title=definition.title,
-                               sections=len(definition.sections), fields=len(definition.fields),
-                               rules=len(definition.rules), latest=latest[code] == version))
+        rows.append(
+            VersionRow(
+                form_code=code,
+                version=version,
+                title=definition.title,
+                sections=len(definition.sections),
+                fields=len(definition.fields),
+                rules=len(definition.rules),
+                latest=latest[code] == version,
+            )
+        )
     return rows
 
 
@@ -56,8 +66,18 @@ async def list_code_lists(principal: CurrentPrincipal) -> list[dict[str, Any]]:
         levels: dict[str, int] = {}
         for entry in code_list.entries.values():
             levels[str(entry.level)] = levels.get(str(entry.level), 0) + 1
-        found.append({"name": code_list.name, "title": code_list.title, "entries": len(code_list.entries),
-                      "levels": levels, "pattern": code_list.pattern, "dynamic": False})
-    found += [{"name": name, "title": title, "entries": None, "levels": {}, "pattern": None, "dynamic": True}
-              for name, title in DYNAMIC.items()]
+        found.append(
+            {
+                "name": code_list.name,
+                "title": code_list.title,
+                "entries": len(code_list.entries),
+                "levels": levels,
+                "pattern": code_list.pattern,
+                "dynamic": False,
+            }
+        )
+    found += [
+        {"name": name, "title": title, "entries": None, "levels": {}, "pattern": None, "dynamic": True}
+        for name, title in DYNAMIC.items()
+    ]
     return found

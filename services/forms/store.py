@@ -7,9 +7,8 @@ from typing import Any
 
 from chassis.audit import AuditEntry
 from chassis.errors import Conflict
-from chassis.text import STORED
 from chassis.store import AlreadyExists, Store
-
+from chassis.text import STORED
 from moha_contracts import CampaignOpened
 
 from .domain.campaigns import Campaign
@@ -40,7 +39,7 @@ class SubmissionStore:
         """The campaign's submissions of these units (an area's), in one query per thousand units."""
         found = []
         for start in range(0, len(unit_ids), 1000):
-            query: dict[str, Any] = {"campaign_id": campaign_id, "unit_id": {"$in": unit_ids[start:start + 1000]}}
+            query: dict[str, Any] = {"campaign_id": campaign_id, "unit_id": {"$in": unit_ids[start : start + 1000]}}
             if status:
                 query["status"] = status
             found += [_from_doc(d) async for d in self.store[SUBMISSIONS].find(query)]
@@ -49,8 +48,7 @@ class SubmissionStore:
     async def save(self, sub: Submission, audit: AuditEntry | None = None) -> None:
         """Insert a new submission or update it at its expected version, with its events (and the
         audit entry of a supervisor's act on it), in one write."""
-        sub.version = await self.store.save(SUBMISSIONS, sub.id, sub.version, _to_fields(sub), sub.events,
-                                            audit=audit)
+        sub.version = await self.store.save(SUBMISSIONS, sub.id, sub.version, _to_fields(sub), sub.events, audit=audit)
         sub.events.clear()
 
 
@@ -72,10 +70,18 @@ def _to_fields(sub: Submission) -> dict[str, Any]:
 
 def _from_doc(doc: dict[str, Any]) -> Submission:
     return Submission(
-        id=doc["_id"], campaign_id=doc["campaign_id"], form_code=doc["form_code"], unit_id=doc["unit_id"],
-        status=doc["status"], revision=doc["revision"], answers={a["field"]: a["value"] for a in doc["answers"]},
-        return_reason=doc.get("return_reason"), history=doc.get("history", []), version=doc["version"],
-        definition_version=doc.get("definition_version", 0), coding=doc.get("coding", []),
+        id=doc["_id"],
+        campaign_id=doc["campaign_id"],
+        form_code=doc["form_code"],
+        unit_id=doc["unit_id"],
+        status=doc["status"],
+        revision=doc["revision"],
+        answers={a["field"]: a["value"] for a in doc["answers"]},
+        return_reason=doc.get("return_reason"),
+        history=doc.get("history", []),
+        version=doc["version"],
+        definition_version=doc.get("definition_version", 0),
+        coding=doc.get("coding", []),
     )
 
 
@@ -92,10 +98,15 @@ class DefinitionStore:
             definition = FormDefinition.model_validate_json(path.read_text(encoding="utf-8"))
             if await self.get(definition.form_code, definition.version) is None:
                 try:
-                    await self.publish(definition, AuditEntry(
-                        "definition_published", target_id=f"{definition.form_code}:v{definition.version}",
-                        unit_lineage=["root"], details={"form_code": definition.form_code,
-                                                         "version": definition.version, "bundled": True}))
+                    await self.publish(
+                        definition,
+                        AuditEntry(
+                            "definition_published",
+                            target_id=f"{definition.form_code}:v{definition.version}",
+                            unit_lineage=["root"],
+                            details={"form_code": definition.form_code, "version": definition.version, "bundled": True},
+                        ),
+                    )
                 except Conflict:
                     pass  # another replica published it first
 
@@ -106,14 +117,21 @@ class DefinitionStore:
         try:
             # The version-1 commit decides: of two publishers of the same version, one wins. It
             # carries the publication's audit entry. (`version` of the document is the commit's.)
-            await self.store.insert(DEFINITIONS, {
-                "_id": f"{definition.form_code}:v{definition.version}", "form_code": definition.form_code,
-                "form_version": definition.version, "document": definition.model_dump_json(),
-            }, audit=audit)
+            await self.store.insert(
+                DEFINITIONS,
+                {
+                    "_id": f"{definition.form_code}:v{definition.version}",
+                    "form_code": definition.form_code,
+                    "form_version": definition.version,
+                    "document": definition.model_dump_json(),
+                },
+                audit=audit,
+            )
         except AlreadyExists as exc:
             raise Conflict("Phiên bản này đã được ban hành", code="version_sequence") from exc
-        await self.store[LATEST].update_one({"_id": definition.form_code},
-                                            {"$max": {"version": definition.version}}, upsert=True)
+        await self.store[LATEST].update_one(
+            {"_id": definition.form_code}, {"$max": {"version": definition.version}}, upsert=True
+        )
 
     async def latest_version(self, form_code: str) -> int:
         doc = await self.store[LATEST].find_one({"_id": form_code})
@@ -137,8 +155,10 @@ class DefinitionStore:
         query = {"form_code": form_code} if form_code else {}
         # `form_version` since definitions are published through the store's commit (whose own
         # `version` is the document's); older documents kept the form's version in `version`.
-        found = [(d["form_code"], d.get("form_version", d["version"]))
-                 async for d in self.store[DEFINITIONS].find(query, {"document": 0})]
+        found = [
+            (d["form_code"], d.get("form_version", d["version"]))
+            async for d in self.store[DEFINITIONS].find(query, {"document": 0})
+        ]
         return sorted(found)
 
 
@@ -148,14 +168,20 @@ class CampaignStore:
 
     async def open(self, campaign: Campaign, audit: AuditEntry | None = None) -> None:
         event = CampaignOpened(
-            campaign_id=campaign.campaign_id, form_code=campaign.form_code, title=campaign.title,
-            scope_unit_ids=campaign.scope_unit_ids, opens_on=campaign.opens_on, closes_on=campaign.closes_on,
-            province_deadline=campaign.deadline_for("province"), district_deadline=campaign.deadline_for("district"),
+            campaign_id=campaign.campaign_id,
+            form_code=campaign.form_code,
+            title=campaign.title,
+            scope_unit_ids=campaign.scope_unit_ids,
+            opens_on=campaign.opens_on,
+            closes_on=campaign.closes_on,
+            province_deadline=campaign.deadline_for("province"),
+            district_deadline=campaign.deadline_for("district"),
             review_levels=campaign.review_levels,
         )
         try:
-            await self.store.insert(CAMPAIGNS, {"_id": campaign.campaign_id,
-                                                "document": campaign.model_dump_json()}, [event], audit=audit)
+            await self.store.insert(
+                CAMPAIGNS, {"_id": campaign.campaign_id, "document": campaign.model_dump_json()}, [event], audit=audit
+            )
         except AlreadyExists as exc:
             raise Conflict(f"Đợt thu thập '{campaign.campaign_id}' đã có", code="duplicate") from exc
 
@@ -165,5 +191,6 @@ class CampaignStore:
 
     async def all(self) -> list[Campaign]:
         """Every campaign (a few a year): callers filter by scope and window."""
-        return [Campaign.model_validate_json(d["document"], context=STORED)
-                async for d in self.store[CAMPAIGNS].find({})]
+        return [
+            Campaign.model_validate_json(d["document"], context=STORED) async for d in self.store[CAMPAIGNS].find({})
+        ]

@@ -8,6 +8,9 @@ import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import ConfigDict, Field, model_validator
+
 from chassis import audit as audit_log
 from chassis.auth import Principal
 from chassis.clock import today_in_vietnam
@@ -15,13 +18,11 @@ from chassis.errors import Conflict, DomainError, Forbidden, NotFound
 from chassis.http import CurrentPrincipal, MaybePrincipal, client_ip, from_state
 from chassis.logging import fresh_correlation_id
 from chassis.sealing import Sealer, SealError
+from chassis.sheet_http import read_sheet
 from chassis.sheets import CSV_TYPE, XLSX_TYPE, write_csv, write_xlsx
 from chassis.text import Input, SingleLine
 from chassis.tree import UnitDirectory
-from chassis.sheet_http import read_sheet
-from fastapi import APIRouter, Depends, Request, Response
 from moha_contracts import SurveyInvitationIssued, SurveyResponseReceived, SurveyResponseVoided
-from pydantic import ConfigDict, Field, model_validator
 
 from .domain.surveys import (
     ADMIN_ROLES,
@@ -40,11 +41,13 @@ from .domain.surveys import (
     is_burst,
     kind_of,
     may_manage_list,
-    invitation_id as make_invitation_id,
     normalise_headers,
     requirements,
     response_id,
     token_hash,
+)
+from .domain.surveys import (
+    invitation_id as make_invitation_id,
 )
 from .store import DefinitionStore
 from .survey_store import SurveyStore
@@ -73,8 +76,9 @@ class SurveyRequest(Input):
 
 
 @router.post("/surveys", status_code=201, tags=["surveys"])
-async def open_survey(body: SurveyRequest, principal: CurrentPrincipal, store: Surveys, tree: Units,
-                      definitions: Definitions) -> dict[str, Any]:
+async def open_survey(
+    body: SurveyRequest, principal: CurrentPrincipal, store: Surveys, tree: Units, definitions: Definitions
+) -> dict[str, Any]:
     """Open a PAR Index survey for ministries and provinces (the Ministry's central administrators).
     The questionnaires' versions are fixed now: publishing a new one later changes no running survey."""
     if principal.role != "central_admin":
@@ -117,11 +121,13 @@ async def _survey(store: SurveyStore, survey_id: str) -> dict[str, Any]:
 
 def _survey_view(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k != "_id"} | {
-        "groups": {kind: GROUPS[kind] for kind in sorted(set(doc["owners"].values()))}}
+        "groups": {kind: GROUPS[kind] for kind in sorted(set(doc["owners"].values()))}
+    }
 
 
-async def _managed_list(store: SurveyStore, survey_id: str, owner: str, principal: Principal
-                        ) -> tuple[dict[str, Any], RespondentList]:
+async def _managed_list(
+    store: SurveyStore, survey_id: str, owner: str, principal: Principal
+) -> tuple[dict[str, Any], RespondentList]:
     survey = await _survey(store, survey_id)
     kind = survey["owners"].get(owner)
     # Another ministry's or province's list answers as unknown.
@@ -132,33 +138,42 @@ async def _managed_list(store: SurveyStore, survey_id: str, owner: str, principa
 
 
 @router.get("/surveys/{survey_id}/lists/{owner}/template", tags=["surveys"])
-async def list_template(survey_id: str, owner: str, principal: CurrentPrincipal, store: Surveys,
-                        format: Literal["xlsx", "csv"] = "xlsx") -> Response:
+async def list_template(
+    survey_id: str, owner: str, principal: CurrentPrincipal, store: Surveys, format: Literal["xlsx", "csv"] = "xlsx"
+) -> Response:
     """The sheet to fill: the columns, and the groups this ministry or province lists."""
     _, lst = await _managed_list(store, survey_id, owner, principal)
     header = ["Họ và tên", "Thư điện tử", "Nhóm đối tượng", "Chức vụ", "Cơ quan, đơn vị"]
     groups = list(GROUPS[lst.kind].values())
     if format == "csv":
-        return Response(write_csv(header, []), media_type=CSV_TYPE,
-                        headers={"Content-Disposition": f'attachment; filename="danh-sach-{survey_id}.csv"'})
+        return Response(
+            write_csv(header, []),
+            media_type=CSV_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="danh-sach-{survey_id}.csv"'},
+        )
     data = write_xlsx("Danh sách đối tượng", header, [], extra_sheets={"Nhóm đối tượng": [[g] for g in groups]})
-    return Response(data, media_type=XLSX_TYPE,
-                    headers={"Content-Disposition": f'attachment; filename="danh-sach-{survey_id}.xlsx"'})
+    return Response(
+        data,
+        media_type=XLSX_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="danh-sach-{survey_id}.xlsx"'},
+    )
 
 
 @router.post("/surveys/{survey_id}/lists/{owner}/import", tags=["surveys"])
-async def import_list(survey_id: str, owner: str, request: Request, principal: CurrentPrincipal,
-                      store: Surveys) -> dict[str, Any]:
+async def import_list(
+    survey_id: str, owner: str, request: Request, principal: CurrentPrincipal, store: Surveys
+) -> dict[str, Any]:
     """Replace the draft list with a sheet (CSV or .xlsx). Every row is checked; any bad row rejects
     the sheet with every problem listed, and nothing is stored. People listed twice are kept once."""
     _, lst = await _managed_list(store, survey_id, owner, principal)
     # _managed_list has checked the caller's right: only now is the sheet read.
     checked = check_list(lst.kind, [normalise_headers(r) for r in await read_sheet(request)])
     if checked.errors:
-        error = DomainError(f"Danh sách có {len(checked.errors)} lỗi; chưa có dòng nào được lưu",
-                            code="list_rejected")
-        error.details = {"errors": [e.__dict__ for e in sorted(checked.errors, key=lambda e: e.row)[:1000]],
-                         "total": len(checked.errors)}
+        error = DomainError(f"Danh sách có {len(checked.errors)} lỗi; chưa có dòng nào được lưu", code="list_rejected")
+        error.details = {
+            "errors": [e.__dict__ for e in sorted(checked.errors, key=lambda e: e.row)[:1000]],
+            "total": len(checked.errors),
+        }
         raise error
     lst.replace(principal, checked)
     await store.save_list(lst)
@@ -185,8 +200,9 @@ class ReasonRequest(Input):
 
 
 @router.post("/surveys/{survey_id}/lists/{owner}/reopen", tags=["surveys"])
-async def reopen_list(survey_id: str, owner: str, body: ReasonRequest, principal: CurrentPrincipal,
-                      store: Surveys) -> dict[str, Any]:
+async def reopen_list(
+    survey_id: str, owner: str, body: ReasonRequest, principal: CurrentPrincipal, store: Surveys
+) -> dict[str, Any]:
     _, lst = await _managed_list(store, survey_id, owner, principal)
     lst.reopen(principal, body.reason)
     await store.save_list(lst)
@@ -194,11 +210,16 @@ async def reopen_list(survey_id: str, owner: str, body: ReasonRequest, principal
 
 
 def _list_view(lst: RespondentList) -> dict[str, Any]:
-    return {"survey_id": lst.survey_id, "owner_unit_id": lst.owner_unit_id, "kind": lst.kind, "status": lst.status,
-            "counts": lst.counts(), "total": len(lst.respondents),
-            "requirements": requirements(lst.kind, lst.respondents),
-            "history": [{k: v.isoformat() if isinstance(v, datetime) else v for k, v in h.items()}
-                        for h in lst.history]}
+    return {
+        "survey_id": lst.survey_id,
+        "owner_unit_id": lst.owner_unit_id,
+        "kind": lst.kind,
+        "status": lst.status,
+        "counts": lst.counts(),
+        "total": len(lst.respondents),
+        "requirements": requirements(lst.kind, lst.respondents),
+        "history": [{k: v.isoformat() if isinstance(v, datetime) else v for k, v in h.items()} for h in lst.history],
+    }
 
 
 @router.post("/surveys/{survey_id}/dispatch", tags=["surveys"])
@@ -212,8 +233,9 @@ async def dispatch(survey_id: str, request: Request, principal: CurrentPrincipal
     base = request.app.state.survey_link_base.rstrip("/")
     secret = request.app.state.settings.survey_id_secret
     if not secret:
-        raise DomainError("Chưa cấu hình khóa bí mật của mã thư mời khảo sát (SURVEY_ID_SECRET)",
-                          code="survey_secret_missing")
+        raise DomainError(
+            "Chưa cấu hình khóa bí mật của mã thư mời khảo sát (SURVEY_ID_SECRET)", code="survey_secret_missing"
+        )
     issued = already = 0
     new: list[tuple[str, str, str, str, dict[str, Any]]] = []
     for lst in await store.submitted_lists(survey_id):
@@ -224,27 +246,41 @@ async def dispatch(survey_id: str, request: Request, principal: CurrentPrincipal
                 continue
             token = secrets.token_urlsafe(32)
             try:
-                sealed = sealer.seal({"email": person["email"], "full_name": person["full_name"],
-                                      "link": f"{base}/{token}"})
+                sealed = sealer.seal(
+                    {"email": person["email"], "full_name": person["full_name"], "link": f"{base}/{token}"}
+                )
             except SealError as exc:
-                raise DomainError("Chưa cấu hình khóa niêm phong đường dẫn khảo sát (SURVEY_SEAL_KEY)",
-                                  code="seal_key_missing") from exc
+                raise DomainError(
+                    "Chưa cấu hình khóa niêm phong đường dẫn khảo sát (SURVEY_SEAL_KEY)", code="seal_key_missing"
+                ) from exc
             new.append((invitation_id, token, sealed, lst.owner_unit_id, person))
     # Every response's document first, empty and shuffled: answers are later written into them in
     # place, so where an answer sits says nothing of when it came nor of whose invitation it is
     # (docs/decisions/0013). A crash after this leaves documents no token leads to.
-    slots = [_response_slot(survey, owner, person["group"], response_id(token))
-             for _, token, _, owner, person in new]
+    slots = [_response_slot(survey, owner, person["group"], response_id(token)) for _, token, _, owner, person in new]
     secrets.SystemRandom().shuffle(slots)
     await store.add_response_slots(slots)
     for invitation_id, token, sealed, owner, person in new:
         now = datetime.now(UTC)
         event = SurveyInvitationIssued(
-            invitation_id=invitation_id, survey_id=survey_id, survey_title=survey["title"],
-            owner_unit_id=owner, group=person["group"],
-            answer_deadline=date.fromisoformat(survey["answer_deadline"]), sealed=sealed, issued_at=now)
-        doc = {"_id": invitation_id, "survey_id": survey_id, "owner_unit_id": owner, "group": person["group"],
-               "status": "invited", "issued_at": now, "opened_at": None}
+            invitation_id=invitation_id,
+            survey_id=survey_id,
+            survey_title=survey["title"],
+            owner_unit_id=owner,
+            group=person["group"],
+            answer_deadline=date.fromisoformat(survey["answer_deadline"]),
+            sealed=sealed,
+            issued_at=now,
+        )
+        doc = {
+            "_id": invitation_id,
+            "survey_id": survey_id,
+            "owner_unit_id": owner,
+            "group": person["group"],
+            "status": "invited",
+            "issued_at": now,
+            "opened_at": None,
+        }
         if await store.add_invitation(doc, token_hash(token), event):
             issued += 1
         else:
@@ -255,15 +291,20 @@ async def dispatch(survey_id: str, request: Request, principal: CurrentPrincipal
 def _response_slot(survey: dict[str, Any], owner: str, group: str, rid: str) -> dict[str, Any]:
     """A response as the analysis needs it: the questionnaire, whose list and which group. No time."""
     kind = survey["owners"][owner]
-    return {"_id": rid, "survey_id": survey["_id"], "owner_unit_id": owner, "group": group,
-            "form_code": QUESTIONNAIRES[kind], "form_version": survey["questionnaires"][kind]}
+    return {
+        "_id": rid,
+        "survey_id": survey["_id"],
+        "owner_unit_id": owner,
+        "group": group,
+        "form_code": QUESTIONNAIRES[kind],
+        "form_version": survey["questionnaires"][kind],
+    }
 
 
 # The respondent's side: no account, the token is the key. -----------------------------------------
 class AnswersRequest(Input):
     model_config = ConfigDict(str_strip_whitespace=False)
-    answers: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")], Scalar] = Field(
-        max_length=500)
+    answers: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")], Scalar] = Field(max_length=500)
 
 
 async def _by_token(store: SurveyStore, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -292,12 +333,20 @@ async def open_questionnaire(token: str, store: Surveys, definitions: Definition
     invitation, survey = await _by_token(store, token)
     definition = await _questionnaire(definitions, survey, invitation["owner_unit_id"])
     if invitation["status"] == "invited":
-        await store.update_invitation(invitation["_id"], {"status": "opened", "opened_at": datetime.now(UTC)},
-                                      unless_status=("opened", "answered"))
+        await store.update_invitation(
+            invitation["_id"],
+            {"status": "opened", "opened_at": datetime.now(UTC)},
+            unless_status=("opened", "answered"),
+        )
     saved = await store.draft(draft_key(token))
-    return {"survey_id": survey["_id"], "title": survey["title"], "answer_deadline": survey["answer_deadline"],
-            "answered": invitation["status"] == "answered", "questionnaire": definition.model_dump(),
-            "saved_answers": saved}
+    return {
+        "survey_id": survey["_id"],
+        "title": survey["title"],
+        "answer_deadline": survey["answer_deadline"],
+        "answered": invitation["status"] == "answered",
+        "questionnaire": definition.model_dump(),
+        "saved_answers": saved,
+    }
 
 
 @router.put("/s/{token}/draft", tags=["respondents"])
@@ -308,8 +357,14 @@ async def save_answers(token: str, body: AnswersRequest, store: Surveys, definit
     return {"saved": len(body.answers)}
 
 
-async def _save_draft(invitation: dict[str, Any], survey: dict[str, Any], token: str, answers: dict[str, Any],
-                      store: SurveyStore, definitions: DefinitionStore) -> None:
+async def _save_draft(
+    invitation: dict[str, Any],
+    survey: dict[str, Any],
+    token: str,
+    answers: dict[str, Any],
+    store: SurveyStore,
+    definitions: DefinitionStore,
+) -> None:
     _check_open(survey)
     if invitation["status"] == "answered":
         raise Conflict("Phiếu khảo sát này đã được trả lời", code="already_answered")
@@ -318,41 +373,69 @@ async def _save_draft(invitation: dict[str, Any], survey: dict[str, Any], token:
 
 
 @router.post("/s/{token}", status_code=201, tags=["respondents"])
-async def answer(token: str, body: AnswersRequest, request: Request, caller: MaybePrincipal, store: Surveys,
-                 definitions: Definitions) -> dict[str, Any]:
+async def answer(
+    token: str, body: AnswersRequest, request: Request, caller: MaybePrincipal, store: Surveys, definitions: Definitions
+) -> dict[str, Any]:
     """Send the answers: once per link. They are stored apart from the respondent's identity."""
     invitation, survey = await _by_token(store, token)
     rid = await _receive(invitation, survey, token, body.answers, request, caller, store, definitions)
     return {"received": True, "response_id": rid}
 
 
-async def _receive(invitation: dict[str, Any], survey: dict[str, Any], token: str, answers: dict[str, Any],
-                   request: Request, caller: Principal | None, store: SurveyStore,
-                   definitions: DefinitionStore) -> str:
+async def _receive(
+    invitation: dict[str, Any],
+    survey: dict[str, Any],
+    token: str,
+    answers: dict[str, Any],
+    request: Request,
+    caller: Principal | None,
+    store: SurveyStore,
+    definitions: DefinitionStore,
+) -> str:
     _check_open(survey)
     _check_answers(await _questionnaire(definitions, survey, invitation["owner_unit_id"]), answers, complete=True)
     rid, now = response_id(token), datetime.now(UTC)
     answered_before = invitation["status"] == "answered"
     # Its own correlation id: whatever the response's write logs shares nothing with the invitation's.
     with fresh_correlation_id():
-        stored = await store.answer_response({
-            **_response_slot(survey, invitation["owner_unit_id"], invitation["group"], rid),
-            "answers": [{"field": k, "value": v} for k, v in answers.items()], "status": "valid",
-            "void_reason": None,
-        })
+        stored = await store.answer_response(
+            {
+                **_response_slot(survey, invitation["owner_unit_id"], invitation["group"], rid),
+                "answers": [{"field": k, "value": v} for k, v in answers.items()],
+                "status": "valid",
+                "void_reason": None,
+            }
+        )
     if not stored and answered_before:
-        await store.flag(f"{TOKEN_REUSE}:{rid}", {
-            "survey_id": survey["_id"], "kind": TOKEN_REUSE, "label": FLAG_LABELS[TOKEN_REUSE],
-            "owner_unit_id": invitation["owner_unit_id"], "response_ids": [rid]}, timed=False)
-        raise Conflict("Phiếu khảo sát này đã được trả lời; mỗi đường dẫn chỉ trả lời một lần",
-                       code="already_answered")
+        await store.flag(
+            f"{TOKEN_REUSE}:{rid}",
+            {
+                "survey_id": survey["_id"],
+                "kind": TOKEN_REUSE,
+                "label": FLAG_LABELS[TOKEN_REUSE],
+                "owner_unit_id": invitation["owner_unit_id"],
+                "response_ids": [rid],
+            },
+            timed=False,
+        )
+        raise Conflict("Phiếu khảo sát này đã được trả lời; mỗi đường dẫn chỉ trả lời một lần", code="already_answered")
     # The response is kept first: a crash before the invitation is marked loses no answer, and the
     # retry through the link (its response found, the invitation still open) completes it here.
     # The invitation keeps no time of its own (its commit and event do: they are the identity side).
-    await store.update_invitation(invitation["_id"], {"status": "answered"}, [
-        SurveyResponseReceived(invitation_id=invitation["_id"], survey_id=survey["_id"],
-                               owner_unit_id=invitation["owner_unit_id"], group=invitation["group"], received_at=now)
-    ], unless_status=("answered",))
+    await store.update_invitation(
+        invitation["_id"],
+        {"status": "answered"},
+        [
+            SurveyResponseReceived(
+                invitation_id=invitation["_id"],
+                survey_id=survey["_id"],
+                owner_unit_id=invitation["owner_unit_id"],
+                group=invitation["group"],
+                received_at=now,
+            )
+        ],
+        unless_status=("answered",),
+    )
     if not stored:
         return rid  # the retry of an answer already kept: nothing more to check
     await store.drop_draft(draft_key(token))
@@ -367,15 +450,24 @@ def _check_answers(definition: Any, answers: dict[str, Any], *, complete: bool) 
         raise error
 
 
-async def _tamper_checks(request: Request, store: SurveyStore, survey: dict[str, Any], invitation: dict[str, Any],
-                         rid: str, caller: Principal | None) -> None:
+async def _tamper_checks(
+    request: Request,
+    store: SurveyStore,
+    survey: dict[str, Any],
+    invitation: dict[str, Any],
+    rid: str,
+    caller: Principal | None,
+) -> None:
     settings = request.app.state.settings
     # A secret salt: the addresses of IPv4 are few enough to hash them all.
     salt = settings.survey_fingerprint_salt or settings.survey_id_secret or survey["_id"]
     window = timedelta(seconds=settings.survey_burst_window_seconds)
-    sources = {"address": fingerprint(salt, client_ip(request) or "unknown"),
-               "device": fingerprint(salt, request.headers.get("user-agent", "") + "|"
-                                     + request.headers.get("accept-language", ""))}
+    sources = {
+        "address": fingerprint(salt, client_ip(request) or "unknown"),
+        "device": fingerprint(
+            salt, request.headers.get("user-agent", "") + "|" + request.headers.get("accept-language", "")
+        ),
+    }
     now = datetime.now(UTC)
     await store.forget_fingerprints(window)
     for kind, source in sources.items():
@@ -386,20 +478,39 @@ async def _tamper_checks(request: Request, store: SurveyStore, survey: dict[str,
             # responses, sorted, so neither their order nor a window dates any of them.
             flag_id = f"{BURST}:{survey['_id']}:{kind}:{source}"
             listed = sorted(set(recent) | set((await store.flagged(flag_id) or {}).get("response_ids", [])))
-            await store.flag(flag_id, {
-                "survey_id": survey["_id"], "kind": BURST, "label": FLAG_LABELS[BURST], "by": kind,
-                "response_ids": listed, "count": len(listed)}, timed=False)
+            await store.flag(
+                flag_id,
+                {
+                    "survey_id": survey["_id"],
+                    "kind": BURST,
+                    "label": FLAG_LABELS[BURST],
+                    "by": kind,
+                    "response_ids": listed,
+                    "count": len(listed),
+                },
+                timed=False,
+            )
     if caller is not None and caller.role in ADMIN_ROLES:
-        await store.flag(f"{ADMIN_SESSION}:{rid}", {
-            "survey_id": survey["_id"], "kind": ADMIN_SESSION, "label": FLAG_LABELS[ADMIN_SESSION],
-            "owner_unit_id": invitation["owner_unit_id"], "response_ids": [rid], "account_id": caller.account_id,
-            "role": caller.role}, timed=False)
+        await store.flag(
+            f"{ADMIN_SESSION}:{rid}",
+            {
+                "survey_id": survey["_id"],
+                "kind": ADMIN_SESSION,
+                "label": FLAG_LABELS[ADMIN_SESSION],
+                "owner_unit_id": invitation["owner_unit_id"],
+                "response_ids": [rid],
+                "account_id": caller.account_id,
+                "role": caller.role,
+            },
+            timed=False,
+        )
 
 
 # The Ministry's side -------------------------------------------------------------------------
 @router.get("/surveys/{survey_id}/progress", tags=["surveys"])
-async def progress(survey_id: str, principal: CurrentPrincipal, store: Surveys, owner: str | None = None
-                   ) -> dict[str, Any]:
+async def progress(
+    survey_id: str, principal: CurrentPrincipal, store: Surveys, owner: str | None = None
+) -> dict[str, Any]:
     """Chi tiết tiến độ khảo sát: per ministry or province and group, how many were sent the
     questionnaire, opened it and answered. Completion only: never who answered what."""
     survey = await _survey(store, survey_id)
@@ -416,8 +527,9 @@ async def progress(survey_id: str, principal: CurrentPrincipal, store: Surveys, 
     owners: dict[str, dict[str, dict[str, int]]] = {}
     for unit_id, kind in survey["owners"].items():
         if owner is None or unit_id == owner:
-            owners[unit_id] = {g: {"sent": 0, "opened": 0, "answered": 0, "voided": voided.get((unit_id, g), 0)}
-                               for g in GROUPS[kind]}
+            owners[unit_id] = {
+                g: {"sent": 0, "opened": 0, "answered": 0, "voided": voided.get((unit_id, g), 0)} for g in GROUPS[kind]
+            }
     for inv in await store.invitations(survey_id, owner):
         counts = owners.get(inv["owner_unit_id"], {}).get(inv["group"])
         if counts is None:
@@ -425,34 +537,72 @@ async def progress(survey_id: str, principal: CurrentPrincipal, store: Surveys, 
         counts["sent"] += 1
         counts["opened"] += inv["status"] in ("opened", "answered")
         counts["answered"] += inv["status"] == "answered"
-    return {"survey_id": survey_id, "owners": [
-        {"owner_unit_id": unit_id, "kind": survey["owners"][unit_id], "groups": [
-            {"group": g, "label": GROUPS[survey["owners"][unit_id]][g], **c,
-             "percent_answered": round(100 * c["answered"] / c["sent"], 1) if c["sent"] else 0.0}
-            for g, c in groups.items()]}
-        for unit_id, groups in owners.items()]}
+    return {
+        "survey_id": survey_id,
+        "owners": [
+            {
+                "owner_unit_id": unit_id,
+                "kind": survey["owners"][unit_id],
+                "groups": [
+                    {
+                        "group": g,
+                        "label": GROUPS[survey["owners"][unit_id]][g],
+                        **c,
+                        "percent_answered": round(100 * c["answered"] / c["sent"], 1) if c["sent"] else 0.0,
+                    }
+                    for g, c in groups.items()
+                ],
+            }
+            for unit_id, groups in owners.items()
+        ],
+    }
 
 
 @router.get("/surveys/{survey_id}/responses", tags=["surveys"])
-async def responses(survey_id: str, request: Request, principal: CurrentPrincipal, store: Surveys
-                    ) -> list[dict[str, Any]]:
+async def responses(
+    survey_id: str, request: Request, principal: CurrentPrincipal, store: Surveys
+) -> list[dict[str, Any]]:
     """The answers, without identities, for the Ministry's analysis. Anyone else is refused, and
     the attempt is flagged."""
     survey = await _survey(store, survey_id)
     # Who read the answers, or tried to: never which answer nor whose (there is no such link).
-    await audit_log.record(request, audit_log.entry(
-        request, "survey_responses_read", actor=principal, target_id=survey_id, unit_lineage=[principal.unit_id],
-        outcome="ok" if principal.role == "central_admin" else "refused"))
+    await audit_log.record(
+        request,
+        audit_log.entry(
+            request,
+            "survey_responses_read",
+            actor=principal,
+            target_id=survey_id,
+            unit_lineage=[principal.unit_id],
+            outcome="ok" if principal.role == "central_admin" else "refused",
+        ),
+    )
     if principal.role != "central_admin":
-        await store.flag(f"{ANSWERS_ACCESS}:{survey_id}:{principal.account_id}", {
-            "survey_id": survey_id, "kind": ANSWERS_ACCESS, "label": FLAG_LABELS[ANSWERS_ACCESS],
-            "account_id": principal.account_id, "role": principal.role, "unit_id": principal.unit_id,
-            "source": client_ip(request), "response_ids": []})
+        await store.flag(
+            f"{ANSWERS_ACCESS}:{survey_id}:{principal.account_id}",
+            {
+                "survey_id": survey_id,
+                "kind": ANSWERS_ACCESS,
+                "label": FLAG_LABELS[ANSWERS_ACCESS],
+                "account_id": principal.account_id,
+                "role": principal.role,
+                "unit_id": principal.unit_id,
+                "source": client_ip(request),
+                "response_ids": [],
+            },
+        )
         raise Forbidden("Chỉ Bộ Nội vụ được xem câu trả lời của phiếu khảo sát")
-    return [{"response_id": r["_id"], "owner_unit_id": r["owner_unit_id"], "group": r["group"],
-             "questionnaire": f"{r.get('form_code')} v{r.get('form_version')}",
-             "answers": {a["field"]: a["value"] for a in r["answers"]}, "status": r["status"]}
-            for r in await store.responses(survey["_id"])]
+    return [
+        {
+            "response_id": r["_id"],
+            "owner_unit_id": r["owner_unit_id"],
+            "group": r["group"],
+            "questionnaire": f"{r.get('form_code')} v{r.get('form_version')}",
+            "answers": {a["field"]: a["value"] for a in r["answers"]},
+            "status": r["status"],
+        }
+        for r in await store.responses(survey["_id"])
+    ]
 
 
 @router.get("/surveys/{survey_id}/flags", tags=["surveys"])
@@ -463,16 +613,22 @@ async def flags(survey_id: str, principal: CurrentPrincipal, store: Surveys) -> 
     await _survey(store, survey_id)
     found = await store.flags(survey_id)
     # Whether each flagged response is voided already, for the Ministry judging them.
-    statuses = {rid: (r or {}).get("status") for rid in {rid for f in found for rid in f.get("response_ids", [])}
-                for r in [await store.response(rid)]}
-    return [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in f.items() if k != "_id"}
-            | {"flag_id": f["_id"], "statuses": {rid: statuses.get(rid) for rid in f.get("response_ids", [])}}
-            for f in found]
+    statuses = {
+        rid: (r or {}).get("status")
+        for rid in {rid for f in found for rid in f.get("response_ids", [])}
+        for r in [await store.response(rid)]
+    }
+    return [
+        {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in f.items() if k != "_id"}
+        | {"flag_id": f["_id"], "statuses": {rid: statuses.get(rid) for rid in f.get("response_ids", [])}}
+        for f in found
+    ]
 
 
 @router.post("/surveys/{survey_id}/responses/{rid}/void", tags=["surveys"])
-async def void(survey_id: str, rid: str, body: ReasonRequest, request: Request, principal: CurrentPrincipal,
-               store: Surveys) -> dict[str, Any]:
+async def void(
+    survey_id: str, rid: str, body: ReasonRequest, request: Request, principal: CurrentPrincipal, store: Surveys
+) -> dict[str, Any]:
     """Void a response, with the reason (the Ministry). It stays stored, out of the results."""
     if principal.role != "central_admin":
         raise Forbidden("Chỉ Bộ Nội vụ hủy kết quả phiếu khảo sát")
@@ -482,12 +638,29 @@ async def void(survey_id: str, rid: str, body: ReasonRequest, request: Request, 
     if response["status"] == "voided":
         raise Conflict("Phiếu trả lời đã bị hủy", code="already_voided")
     now = datetime.now(UTC)
-    await store.void_response(response, {"status": "voided", "void_reason": body.reason}, SurveyResponseVoided(
-        response_id=rid, survey_id=survey_id, owner_unit_id=response["owner_unit_id"], group=response["group"],
-        reason=body.reason, voided_by=principal.account_id, voided_at=now), audit_log.entry(
-        request, "survey_response_voided", actor=principal, target_id=rid,
-        unit_lineage=[principal.unit_id, response["owner_unit_id"]], survey_id=survey_id,
-        owner_unit_id=response["owner_unit_id"], group=response["group"]))
+    await store.void_response(
+        response,
+        {"status": "voided", "void_reason": body.reason},
+        SurveyResponseVoided(
+            response_id=rid,
+            survey_id=survey_id,
+            owner_unit_id=response["owner_unit_id"],
+            group=response["group"],
+            reason=body.reason,
+            voided_by=principal.account_id,
+            voided_at=now,
+        ),
+        audit_log.entry(
+            request,
+            "survey_response_voided",
+            actor=principal,
+            target_id=rid,
+            unit_lineage=[principal.unit_id, response["owner_unit_id"]],
+            survey_id=survey_id,
+            owner_unit_id=response["owner_unit_id"],
+            group=response["group"],
+        ),
+    )
     return {"response_id": rid, "status": "voided", "reason": body.reason}
 
 
@@ -506,8 +679,9 @@ async def list_surveys(principal: CurrentPrincipal, store: Surveys, tree: Units)
 
 
 @router.get("/surveys/{survey_id}/lists", tags=["surveys"])
-async def survey_lists(survey_id: str, principal: CurrentPrincipal, store: Surveys, tree: Units
-                       ) -> list[dict[str, Any]]:
+async def survey_lists(
+    survey_id: str, principal: CurrentPrincipal, store: Surveys, tree: Units
+) -> list[dict[str, Any]]:
     """Every ministry's and province's list for the Ministry: its state, how many per group and
     whether the seed's rules are met, without the people; a ministry or province gets its own."""
     survey = await _survey(store, survey_id)
@@ -521,6 +695,12 @@ async def survey_lists(survey_id: str, principal: CurrentPrincipal, store: Surve
         unit = await tree.get(owner)
         sent = [h["at"] for h in lst.history if h["action"] == "submitted"]
         view = {k: v for k, v in _list_view(lst).items() if k != "history"}
-        found.append({**view, "owner_name": unit["name"] if unit else owner, "listed": lst.version > 0,
-                      "submitted_at": sent[-1].isoformat() if sent else None})
+        found.append(
+            {
+                **view,
+                "owner_name": unit["name"] if unit else owner,
+                "listed": lst.version > 0,
+                "submitted_at": sent[-1].isoformat() if sent else None,
+            }
+        )
     return found

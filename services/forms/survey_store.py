@@ -17,11 +17,11 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
 from chassis.audit import AuditEntry
 from chassis.logging import get_logger
 from chassis.store import AlreadyExists, StaleVersion, Store
-from pymongo.errors import BulkWriteError, DuplicateKeyError
-
 from moha_contracts import Event
 
 from .domain.surveys import RespondentList
@@ -99,8 +99,9 @@ class SurveyStore:
         entry = await self.store[TOKENS].find_one({"_id": token_hash})
         return None if entry is None else await self.invitation(entry["invitation_id"])
 
-    async def update_invitation(self, invitation_id: str, change: dict[str, Any], events: list[Event] = (),
-                                unless_status: tuple[str, ...] = ()) -> bool:
+    async def update_invitation(
+        self, invitation_id: str, change: dict[str, Any], events: list[Event] = (), unless_status: tuple[str, ...] = ()
+    ) -> bool:
         """Change the invitation at its current version, retried if another change won meanwhile;
         False if its status is one of `unless_status` (done already)."""
         for _ in range(8):
@@ -137,8 +138,10 @@ class SurveyStore:
         an answer sits among the others then says nothing of when it came. Plain inserts, no commit:
         the commit log would keep their order and time."""
         for start in range(0, len(docs), 1000):
-            batch = [{**doc, "status": UNANSWERED, "answers": [], "void_reason": None, "version": 1}
-                     for doc in docs[start:start + 1000]]
+            batch = [
+                {**doc, "status": UNANSWERED, "answers": [], "void_reason": None, "version": 1}
+                for doc in docs[start : start + 1000]
+            ]
             try:
                 await self.store[RESPONSES].insert_many(batch, ordered=False)
             except BulkWriteError as exc:  # a document made already is the same one: fine
@@ -166,8 +169,9 @@ class SurveyStore:
         doc = await self.store.find(RESPONSES, response_id)
         return None if doc is None or doc["status"] == UNANSWERED else doc
 
-    async def void_response(self, doc: dict[str, Any], change: dict[str, Any], event: Event,
-                            audit: AuditEntry | None = None) -> None:
+    async def void_response(
+        self, doc: dict[str, Any], change: dict[str, Any], event: Event, audit: AuditEntry | None = None
+    ) -> None:
         await self.store.update(RESPONSES, doc["_id"], doc["version"], change, [event], audit=audit)
 
     async def responses(self, survey_id: str) -> list[dict[str, Any]]:
@@ -178,8 +182,15 @@ class SurveyStore:
     # tamper evidence ----------------------------------------------------------------------
     async def add_fingerprint(self, survey_id: str, response_id: str, source: str, at: datetime) -> None:
         try:
-            await self.store[FINGERPRINTS].insert_one({"_id": f"{response_id}:{source}", "survey_id": survey_id,
-                                                       "response_id": response_id, "source": source, "at": at})
+            await self.store[FINGERPRINTS].insert_one(
+                {
+                    "_id": f"{response_id}:{source}",
+                    "survey_id": survey_id,
+                    "response_id": response_id,
+                    "source": source,
+                    "at": at,
+                }
+            )
         except DuplicateKeyError:
             pass
 

@@ -36,8 +36,13 @@ def subscribe(runtime: Runtime, store: NotificationStore, notifier: Notifier) ->
     @on(AccountIssued)
     async def on_account_issued(envelope: Envelope, event: AccountIssued) -> None:
         await store.upsert_recipient(
-            readmodel.event_order(envelope), event.account_id, event.unit_id, role=event.role, email=event.email,
-            username=event.username, display_name=event.display_name,
+            readmodel.event_order(envelope),
+            event.account_id,
+            event.unit_id,
+            role=event.role,
+            email=event.email,
+            username=event.username,
+            display_name=event.display_name,
         )
         recipient = await store.recipient(event.account_id)
         await notifier.tell(envelope.id, recipient, "account_issued", username=event.username)
@@ -48,8 +53,9 @@ def subscribe(runtime: Runtime, store: NotificationStore, notifier: Notifier) ->
         recipient = await store.recipient(event.account_id)
         if recipient is None:
             raise Retry(f"account {event.account_id} not known yet")
-        await notifier.tell(envelope.id, recipient, "password_reset", username=recipient["username"],
-                            reason=event.reason)
+        await notifier.tell(
+            envelope.id, recipient, "password_reset", username=recipient["username"], reason=event.reason
+        )
         notifier.mailer.wake()
 
     @on(AccountRevoked)
@@ -74,13 +80,25 @@ def subscribe(runtime: Runtime, store: NotificationStore, notifier: Notifier) ->
             person = notifier.sealer.open(event.sealed)
         except SealError as exc:
             raise Malformed(f"sealed invitation cannot be opened: {exc}") from exc
-        await store.add_survey_invite({"_id": event.invitation_id, "survey_id": event.survey_id,
-                                       "survey_title": event.survey_title, "sealed": event.sealed,
-                                       "answer_deadline": event.answer_deadline.isoformat()})
-        await notifier.tell(envelope.id, {"_id": event.invitation_id, "display_name": person["full_name"],
-                                          "email": person["email"]}, "survey_invitation", in_app=False,
-                            sealed=event.sealed, survey_title=event.survey_title, link=LINK_MARK,
-                            deadline=f"{event.answer_deadline:%d/%m/%Y}")
+        await store.add_survey_invite(
+            {
+                "_id": event.invitation_id,
+                "survey_id": event.survey_id,
+                "survey_title": event.survey_title,
+                "sealed": event.sealed,
+                "answer_deadline": event.answer_deadline.isoformat(),
+            }
+        )
+        await notifier.tell(
+            envelope.id,
+            {"_id": event.invitation_id, "display_name": person["full_name"], "email": person["email"]},
+            "survey_invitation",
+            in_app=False,
+            sealed=event.sealed,
+            survey_title=event.survey_title,
+            link=LINK_MARK,
+            deadline=f"{event.answer_deadline:%d/%m/%Y}",
+        )
         notifier.mailer.wake()
 
     @on(SurveyResponseReceived)
@@ -90,13 +108,25 @@ def subscribe(runtime: Runtime, store: NotificationStore, notifier: Notifier) ->
     @on(FormApproved)
     async def on_form_approved(envelope: Envelope, event: FormApproved) -> None:
         # A lower level's approval tells the unit its form went up; the last level's confirms it.
-        await notify_unit(envelope, event.unit_id, "form_approved" if event.final else "form_approved_level",
-                          submission_id=event.submission_id, revision=event.revision, reason="")
+        await notify_unit(
+            envelope,
+            event.unit_id,
+            "form_approved" if event.final else "form_approved_level",
+            submission_id=event.submission_id,
+            revision=event.revision,
+            reason="",
+        )
 
     @on(FormRejected)
     async def on_form_rejected(envelope: Envelope, event: FormRejected) -> None:
-        await notify_unit(envelope, event.unit_id, "form_returned", submission_id=event.submission_id,
-                          revision=event.revision, reason=event.reason)
+        await notify_unit(
+            envelope,
+            event.unit_id,
+            "form_returned",
+            submission_id=event.submission_id,
+            revision=event.revision,
+            reason=event.reason,
+        )
 
     async def notify_unit(envelope: Envelope, unit_id: str, template: str, **values: object) -> None:
         if not await notifier.tell_unit(envelope.id, unit_id, template, ("reporting_unit",), **values):

@@ -85,9 +85,14 @@ class Mailer:
         try:
             # Inside the try: a delivery that cannot become an e-mail (a stored title on two lines)
             # fails for good with its reason, instead of being claimed again for ever.
-            message = compose(sender=s.mail_sender, to=delivery.to, subject=delivery.subject,
-                              body=self._body(delivery), template=delivery.template,
-                              message_id=message_id(delivery.id))
+            message = compose(
+                sender=s.mail_sender,
+                to=delivery.to,
+                subject=delivery.subject,
+                body=self._body(delivery),
+                template=delivery.template,
+                message_id=message_id(delivery.id),
+            )
         except Exception as exc:  # noqa: BLE001 - building does no I/O: what fails once always fails
             if not isinstance(exc, (SealError, Unbuildable)):
                 exc = Unbuildable(f"cannot build the e-mail: {exc.__class__.__name__}")
@@ -101,8 +106,13 @@ class Mailer:
             return
         try:
             await aiosmtplib.send(
-                message, hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_username,
-                password=s.smtp_password, start_tls=s.smtp_starttls, timeout=s.smtp_timeout_seconds,
+                message,
+                hostname=s.smtp_host,
+                port=s.smtp_port,
+                username=s.smtp_username,
+                password=s.smtp_password,
+                start_tls=s.smtp_starttls,
+                timeout=s.smtp_timeout_seconds,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             # 5xx: no such mailbox, for good; 4xx (greylisting, a full mailbox): try again later.
@@ -116,8 +126,9 @@ class Mailer:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             self._failed(delivery, exc, permanent=False, now=now)
         except ValueError as exc:  # aiosmtplib refuses an address for the SMTP command line: for good
-            self._failed(delivery, Unbuildable(f"cannot send to this address: {exc.__class__.__name__}"),
-                         permanent=True, now=now)
+            self._failed(
+                delivery, Unbuildable(f"cannot send to this address: {exc.__class__.__name__}"), permanent=True, now=now
+            )
         else:
             delivery.delivered(now)
             log.info("e-mail delivered", attempts=delivery.attempts)
@@ -133,11 +144,21 @@ class Mailer:
 
     def _failed(self, delivery: Delivery, exc: Exception, *, permanent: bool, now: datetime) -> None:
         s = self.settings
-        delivery.attempt_failed(describe(exc), permanent=permanent, now=now,
-                                base=s.mail_retry_base_seconds, cap=s.mail_retry_max_seconds,
-                                max_attempts=s.mail_max_attempts)
-        log.warning("e-mail not delivered", permanent=permanent, status=delivery.status, attempts=delivery.attempts,
-                    error=delivery.last_error)
+        delivery.attempt_failed(
+            describe(exc),
+            permanent=permanent,
+            now=now,
+            base=s.mail_retry_base_seconds,
+            cap=s.mail_retry_max_seconds,
+            max_attempts=s.mail_max_attempts,
+        )
+        log.warning(
+            "e-mail not delivered",
+            permanent=permanent,
+            status=delivery.status,
+            attempts=delivery.attempts,
+            error=delivery.last_error,
+        )
         metrics.mails.labels(metrics.service(), "failed" if delivery.status == FAILED else "retried").inc()
 
 

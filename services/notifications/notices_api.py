@@ -8,12 +8,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
 from chassis.auth import Principal
 from chassis.errors import Forbidden, NotFound
 from chassis.http import CurrentPrincipal, from_state
 from chassis.tree import UnitDirectory
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
 
 from .api import ADMINS
 from .domain.model import notice_state
@@ -45,9 +46,13 @@ class SentNotices(BaseModel):
 
 
 @router.get("/notices", tags=["notices"])
-async def sent_notices(principal: CurrentPrincipal, store: Notifications, tree: Units,
-                       page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-                       page_size: Annotated[int, Query(ge=1, le=200)] = 25) -> SentNotices:
+async def sent_notices(
+    principal: CurrentPrincipal,
+    store: Notifications,
+    tree: Units,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 25,
+) -> SentNotices:
     """The notices the caller sent, newest first, each with how many it reached and how many read it."""
     if principal.role not in ADMINS:
         raise Forbidden("Chỉ quản trị hệ thống gửi và xem thông báo nghiệp vụ")
@@ -56,11 +61,20 @@ async def sent_notices(principal: CurrentPrincipal, store: Notifications, tree: 
     items = []
     for b in found:
         area = await tree.get(b["area_unit_id"])
-        items.append(SentNotice(notice_id=b["_id"], title=b["title"], area_unit_id=b["area_unit_id"],
-                                area_name=area["name"] if area else None, sent_at=b["at"],
-                                status=notice_state(b["status"], b["recipients"]), recipients=b["recipients"],
-                                emailed=b.get("emailed", 0), read=await store.broadcast_reads(b["_id"]),
-                                links=b.get("links", [])))
+        items.append(
+            SentNotice(
+                notice_id=b["_id"],
+                title=b["title"],
+                area_unit_id=b["area_unit_id"],
+                area_name=area["name"] if area else None,
+                sent_at=b["at"],
+                status=notice_state(b["status"], b["recipients"]),
+                recipients=b["recipients"],
+                emailed=b.get("emailed", 0),
+                read=await store.broadcast_reads(b["_id"]),
+                links=b.get("links", []),
+            )
+        )
     return SentNotices(items=items, total=total, page=page, page_size=page_size)
 
 
@@ -94,9 +108,15 @@ async def _own(store: NotificationStore, principal: Principal, notice_id: str) -
 
 
 @router.get("/notices/{notice_id}/recipients", tags=["notices"])
-async def notice_recipients(notice_id: str, principal: CurrentPrincipal, store: Notifications, tree: Units,
-                            read: bool | None = None, page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-                            page_size: Annotated[int, Query(ge=1, le=500)] = 50) -> Recipients:
+async def notice_recipients(
+    notice_id: str,
+    principal: CurrentPrincipal,
+    store: Notifications,
+    tree: Units,
+    read: bool | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Recipients:
     """Everyone the notice reached, in the inbox: whether and when they read it, and what became of
     its e-mail. `read` keeps those who did (true) or did not (false)."""
     broadcast = await _own(store, principal, notice_id)
@@ -110,11 +130,25 @@ async def notice_recipients(notice_id: str, principal: CurrentPrincipal, store: 
         person = people.get(n["account_id"], {})
         unit_id = person.get("unit_id")
         mail = mails.get(n["_id"] + ":email")
-        items.append(Recipient(account_id=n["account_id"], display_name=person.get("display_name"),
-                               role=person.get("role"), unit_id=unit_id,
-                               unit_name=units.get(unit_id) if unit_id else None,
-                               read=n["read"], read_at=n.get("read_at"), email=mail["status"] if mail else "none",
-                               email_error=mail.get("last_error") if mail else None))
-    return Recipients(notice_id=notice_id, title=broadcast["title"],
-                      status=notice_state(broadcast["status"], broadcast["recipients"]), items=items, total=total,
-                      page=page, page_size=page_size)
+        items.append(
+            Recipient(
+                account_id=n["account_id"],
+                display_name=person.get("display_name"),
+                role=person.get("role"),
+                unit_id=unit_id,
+                unit_name=units.get(unit_id) if unit_id else None,
+                read=n["read"],
+                read_at=n.get("read_at"),
+                email=mail["status"] if mail else "none",
+                email_error=mail.get("last_error") if mail else None,
+            )
+        )
+    return Recipients(
+        notice_id=notice_id,
+        title=broadcast["title"],
+        status=notice_state(broadcast["status"], broadcast["recipients"]),
+        items=items,
+        total=total,
+        page=page,
+        page_size=page_size,
+    )

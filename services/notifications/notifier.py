@@ -22,8 +22,16 @@ class Notifier:
         self.units = units
         self.sealer = sealer  # opens survey invitations sealed by forms
 
-    async def tell(self, cause_id: str, recipient: dict[str, Any], template: str, *, in_app: bool = True,
-                   sealed: str | None = None, **values: Any) -> None:
+    async def tell(
+        self,
+        cause_id: str,
+        recipient: dict[str, Any],
+        template: str,
+        *,
+        in_app: bool = True,
+        sealed: str | None = None,
+        **values: Any,
+    ) -> None:
         """`in_app=False` for people without an account (survey respondents): e-mail only. With
         `sealed`, the text holds a mark where the link goes, filled in by the mailer."""
         text = render(template, display_name=recipient["display_name"], **values)
@@ -31,12 +39,22 @@ class Notifier:
         if in_app:
             await self.store.add_notice(nid, recipient["_id"], text.subject, text.body, template, cause_id=cause_id)
         if recipient.get("email"):
-            await self.store.add_delivery(Delivery(id=nid + ":email", account_id=recipient["_id"],
-                                                   to=recipient["email"], subject=text.subject, body=text.body,
-                                                   template=template, cause_event_id=cause_id, sealed=sealed))
+            await self.store.add_delivery(
+                Delivery(
+                    id=nid + ":email",
+                    account_id=recipient["_id"],
+                    to=recipient["email"],
+                    subject=text.subject,
+                    body=text.body,
+                    template=template,
+                    cause_event_id=cause_id,
+                    sealed=sealed,
+                )
+            )
 
-    async def tell_unit(self, cause_id: str, unit_id: str, template: str, roles: tuple[str, ...] = (),
-                        **values: Any) -> int:
+    async def tell_unit(
+        self, cause_id: str, unit_id: str, template: str, roles: tuple[str, ...] = (), **values: Any
+    ) -> int:
         recipients = await self.store.recipients_of_unit(unit_id, *roles)
         for recipient in recipients:
             await self.tell(cause_id, recipient, template, **values)
@@ -51,8 +69,15 @@ class Notifier:
         told = emailed = 0
         async for unit in self.units.units.find({"path": area}):
             for recipient in await self.store.recipients_of_unit(unit["_id"]):
-                await self.tell(broadcast["_id"], recipient, "notice", title=broadcast["title"],
-                                body=broadcast["body"], links=links, sender=broadcast["sender_name"])
+                await self.tell(
+                    broadcast["_id"],
+                    recipient,
+                    "notice",
+                    title=broadcast["title"],
+                    body=broadcast["body"],
+                    links=links,
+                    sender=broadcast["sender_name"],
+                )
                 told += 1
                 emailed += bool(recipient.get("email"))
         await self.store.finish_broadcast(broadcast["_id"], told, emailed)

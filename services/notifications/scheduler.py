@@ -33,8 +33,9 @@ SUPERVISORS = ("district_supervisor", "province_supervisor")
 
 
 class Scheduler:
-    def __init__(self, store: NotificationStore, units: UnitDirectory, notifier: Notifier,
-                 settings: NotificationsSettings) -> None:
+    def __init__(
+        self, store: NotificationStore, units: UnitDirectory, notifier: Notifier, settings: NotificationsSettings
+    ) -> None:
         self.store = store
         self.units = units
         self.notifier = notifier
@@ -66,8 +67,11 @@ class Scheduler:
 
     async def run_pass(self, today: date, campaign_id: str | None = None) -> dict[str, int]:
         """`campaign_id`: a campaign's or a survey's reminders only."""
-        sent = {"unit_reminders": 0, "overdue_lists": 0,
-                "survey_reminders": await self._survey_reminders(today, campaign_id)}
+        sent = {
+            "unit_reminders": 0,
+            "overdue_lists": 0,
+            "survey_reminders": await self._survey_reminders(today, campaign_id),
+        }
         days_before = tuple(self.settings.reminder_days_before)
         for campaign in await self.store.campaigns():
             if campaign_id is not None and campaign["campaign_id"] != campaign_id:
@@ -87,15 +91,26 @@ class Scheduler:
                     late[(unit.area_id, deadline)].append(unit)
                 elif kind is not None and today >= opens:
                     sent["unit_reminders"] += await self._remind(
-                        reminder_id(campaign["campaign_id"], unit.unit_id, kind, deadline), unit.unit_id,
-                        "reminder_before", ("reporting_unit",), when=_when((deadline - today).days),
-                        deadline=f"{deadline:%d/%m/%Y}", campaign_title=campaign["title"])
+                        reminder_id(campaign["campaign_id"], unit.unit_id, kind, deadline),
+                        unit.unit_id,
+                        "reminder_before",
+                        ("reporting_unit",),
+                        when=_when((deadline - today).days),
+                        deadline=f"{deadline:%d/%m/%Y}",
+                        campaign_title=campaign["title"],
+                    )
             for (area_id, deadline), units in sorted(late.items()):
                 names = "\n".join(f"- {u.name}" for u in sorted(units, key=lambda u: u.name))
                 sent["overdue_lists"] += await self._remind(
-                    reminder_id(campaign["campaign_id"], area_id, OVERDUE, deadline), area_id, "reminder_overdue",
-                    SUPERVISORS, deadline=f"{deadline:%d/%m/%Y}", campaign_title=campaign["title"],
-                    count=len(units), units=names)
+                    reminder_id(campaign["campaign_id"], area_id, OVERDUE, deadline),
+                    area_id,
+                    "reminder_overdue",
+                    SUPERVISORS,
+                    deadline=f"{deadline:%d/%m/%Y}",
+                    campaign_title=campaign["title"],
+                    count=len(units),
+                    units=names,
+                )
         self.notifier.mailer.wake()
         if any(sent.values()):
             log.info("reminders sent", as_of=today.isoformat(), **sent)
@@ -119,10 +134,17 @@ class Scheduler:
             except SealError as exc:  # sealed under another key: this one cannot be reminded, the rest can
                 log.warning("survey invitation cannot be opened", invitation_id=invite["_id"], error=str(exc))
                 continue
-            await self.notifier.tell(rid, {"_id": invite["_id"], "display_name": person["full_name"],
-                                           "email": person["email"]}, "survey_reminder", in_app=False,
-                                     sealed=invite["sealed"], survey_title=invite["survey_title"], link=LINK_MARK,
-                                     deadline=f"{deadline:%d/%m/%Y}", when=_when((deadline - today).days))
+            await self.notifier.tell(
+                rid,
+                {"_id": invite["_id"], "display_name": person["full_name"], "email": person["email"]},
+                "survey_reminder",
+                in_app=False,
+                sealed=invite["sealed"],
+                survey_title=invite["survey_title"],
+                link=LINK_MARK,
+                deadline=f"{deadline:%d/%m/%Y}",
+                when=_when((deadline - today).days),
+            )
             await self.store.mark_reminder_sent(rid, 1)
             sent += 1
         return sent

@@ -7,13 +7,13 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chassis import readmodel
-from chassis.audit import AuditEntry
-from chassis.messaging import Retry
-from chassis import metrics
-from chassis.store import AlreadyExists, StaleVersion, Store
 from pymongo import DESCENDING
 from pymongo.errors import DuplicateKeyError
+
+from chassis import metrics, readmodel
+from chassis.audit import AuditEntry
+from chassis.messaging import Retry
+from chassis.store import AlreadyExists, StaleVersion, Store
 
 from .domain.model import PENDING, Delivery, notice_state
 
@@ -47,10 +47,15 @@ class NotificationStore:
     # recipients ---------------------------------------------------------------------------
     # Accounts as notifications knows them: what AccountIssued says, then the role and the status
     # that later events change, each part set only by a newer event (chassis/readmodel.py).
-    async def upsert_recipient(self, order: readmodel.Order, account_id: str, unit_id: str, *, role: str,
-                               **fields: Any) -> None:
-        await readmodel.apply_parts(self.store[RECIPIENTS], account_id, order,
-                                    {"account": {"unit_id": unit_id, **fields}, "role": {"role": role}})
+    async def upsert_recipient(
+        self, order: readmodel.Order, account_id: str, unit_id: str, *, role: str, **fields: Any
+    ) -> None:
+        await readmodel.apply_parts(
+            self.store[RECIPIENTS],
+            account_id,
+            order,
+            {"account": {"unit_id": unit_id, **fields}, "role": {"role": role}},
+        )
         # Each unit's accounts are listed in one document, so telling a unit is two _id lookups, not a
         # scan of every account; a set that only grows, so two accounts of one unit lose nothing.
         await readmodel.add_to_set(self.store[UNIT_RECIPIENTS], unit_id, "accounts", account_id)
@@ -71,8 +76,9 @@ class NotificationStore:
         if doc is None:
             return []
         found = await asyncio.gather(*(self.store[RECIPIENTS].find_one({"_id": a}, HIDDEN) for a in doc["accounts"]))
-        return [r for r in found
-                if r is not None and (not roles or r["role"] in roles) and r.get("status") != "revoked"]
+        return [
+            r for r in found if r is not None and (not roles or r["role"] in roles) and r.get("status") != "revoked"
+        ]
 
     # what reminders need: campaigns, who submitted, what was sent ------------------------
     async def add_campaign(self, doc: dict[str, Any]) -> None:
@@ -82,8 +88,9 @@ class NotificationStore:
         return [c async for c in self.store[CAMPAIGNS].find({})]
 
     async def mark_submitted(self, campaign_id: str, unit_id: str) -> None:
-        await readmodel.insert_fact(self.store[SUBMITTED], {"_id": f"{campaign_id}:{unit_id}",
-                                                            "campaign_id": campaign_id, "unit_id": unit_id})
+        await readmodel.insert_fact(
+            self.store[SUBMITTED], {"_id": f"{campaign_id}:{unit_id}", "campaign_id": campaign_id, "unit_id": unit_id}
+        )
 
     async def submitted_units(self, campaign_id: str) -> set[str]:
         return {d["unit_id"] async for d in self.store[SUBMITTED].find({"campaign_id": campaign_id})}
@@ -93,8 +100,9 @@ class NotificationStore:
 
     async def mark_reminder_sent(self, reminder_id: str, recipients: int) -> None:
         try:
-            await self.store[REMINDERS].insert_one({"_id": reminder_id, "recipients": recipients,
-                                                    "at": datetime.now(UTC)})
+            await self.store[REMINDERS].insert_one(
+                {"_id": reminder_id, "recipients": recipients, "at": datetime.now(UTC)}
+            )
         except DuplicateKeyError:
             pass  # another replica finished the same reminder: its e-mails had the same ids
 
@@ -106,8 +114,9 @@ class NotificationStore:
         if await self.store[SURVEY_INVITES].find_one({"_id": invitation_id}, {"_id": 1}) is None:
             raise Retry(f"invitation {invitation_id} not known yet")
         # For good: the first answer stops the reminders (chassis/readmodel.py).
-        await readmodel.apply(self.store[SURVEY_INVITES], invitation_id, "=answered_at", received_at,
-                              {"answered": True}, upsert=False)
+        await readmodel.apply(
+            self.store[SURVEY_INVITES], invitation_id, "=answered_at", received_at, {"answered": True}, upsert=False
+        )
 
     async def open_survey_invites(self, survey_id: str | None = None) -> list[dict[str, Any]]:
         query: dict[str, Any] = {"answered": False}
@@ -120,8 +129,10 @@ class NotificationStore:
         # For a while, not for ever: a mailbox may be created after all, or the refusal was a mistake.
         now = datetime.now(UTC)
         await self.store[BAD_ADDRESSES].update_one(
-            {"_id": address.lower()}, {"$set": {"error": error, "at": now, "until": now + timedelta(days=days)}},
-            upsert=True)
+            {"_id": address.lower()},
+            {"$set": {"error": error, "at": now, "until": now + timedelta(days=days)}},
+            upsert=True,
+        )
 
     async def bad_address(self, address: str) -> dict[str, Any] | None:
         found = await self.store[BAD_ADDRESSES].find_one({"_id": address.lower()})
@@ -139,17 +150,28 @@ class NotificationStore:
         return [b async for b in self.store[BROADCASTS].find({"status": "sending"})]
 
     async def finish_broadcast(self, broadcast_id: str, recipients: int, emailed: int) -> None:
-        await self.store[BROADCASTS].update_one({"_id": broadcast_id}, {"$set": {
-            "status": notice_state("sent", recipients), "recipients": recipients, "emailed": emailed}})
+        await self.store[BROADCASTS].update_one(
+            {"_id": broadcast_id},
+            {"$set": {"status": notice_state("sent", recipients), "recipients": recipients, "emailed": emailed}},
+        )
 
     # notices (in-app inbox) ---------------------------------------------------------------
-    async def add_notice(self, notice_id: str, account_id: str, title: str, body: str, kind: str,
-                         cause_id: str | None = None) -> None:
+    async def add_notice(
+        self, notice_id: str, account_id: str, title: str, body: str, kind: str, cause_id: str | None = None
+    ) -> None:
         try:  # never versioned: the insert alone is enough
-            await self.store[NOTICES].insert_one({
-                "_id": notice_id, "account_id": account_id, "title": title, "body": body, "kind": kind,
-                "read": False, "created_at": datetime.now(UTC), "cause_id": cause_id,
-            })
+            await self.store[NOTICES].insert_one(
+                {
+                    "_id": notice_id,
+                    "account_id": account_id,
+                    "title": title,
+                    "body": body,
+                    "kind": kind,
+                    "read": False,
+                    "created_at": datetime.now(UTC),
+                    "cause_id": cause_id,
+                }
+            )
         except DuplicateKeyError:
             pass
 
@@ -168,8 +190,9 @@ class NotificationStore:
         if notice is None or notice["account_id"] != account_id:
             return False
         if not notice["read"]:  # the first reading is the one its sender wants to know of
-            await notices.update_one({"_id": notice_id, "read": False}, {"$set": {"read": True,
-                                                                                  "read_at": datetime.now(UTC)}})
+            await notices.update_one(
+                {"_id": notice_id, "read": False}, {"$set": {"read": True, "read_at": datetime.now(UTC)}}
+            )
         return True
 
     # what a sender sees of its notices: to whom each was delivered, and who read it ------
@@ -182,8 +205,9 @@ class NotificationStore:
     async def broadcast_reads(self, broadcast_id: str) -> int:
         return await self.store[NOTICES].count_documents({"cause_id": broadcast_id, "read": True})
 
-    async def broadcast_notices(self, broadcast_id: str, read: bool | None, skip: int, limit: int
-                                ) -> tuple[list[dict[str, Any]], int]:
+    async def broadcast_notices(
+        self, broadcast_id: str, read: bool | None, skip: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
         query: dict[str, Any] = {"cause_id": broadcast_id}
         if read is not None:
             query["read"] = read
@@ -191,8 +215,12 @@ class NotificationStore:
         return found, await self.store[NOTICES].count_documents(query)
 
     async def deliveries_of(self, delivery_ids: list[str]) -> dict[str, dict[str, Any]]:
-        return {d["_id"]: d async for d in self.store[DELIVERIES].find(
-            {"_id": {"$in": delivery_ids}}, {"status": 1, "attempts": 1, "last_error": 1})}
+        return {
+            d["_id"]: d
+            async for d in self.store[DELIVERIES].find(
+                {"_id": {"$in": delivery_ids}}, {"status": 1, "attempts": 1, "last_error": 1}
+            )
+        }
 
     async def recipients_by_id(self, account_ids: list[str]) -> dict[str, dict[str, Any]]:
         return {r["_id"]: r async for r in self.store[RECIPIENTS].find({"_id": {"$in": account_ids}}, HIDDEN)}
@@ -230,12 +258,14 @@ class NotificationStore:
             if doc["next_attempt_at"] > now:
                 # Another replica holds its lease: the queue entry was read before it pushed it on.
                 continue
-            delivery = Delivery(id=doc["_id"], version=doc["version"],
-                                **{k: doc[k] for k in _DELIVERY_FIELDS if k in doc})
+            delivery = Delivery(
+                id=doc["_id"], version=doc["version"], **{k: doc[k] for k in _DELIVERY_FIELDS if k in doc}
+            )
             delivery.next_attempt_at = lease_end
             try:
-                delivery.version = await self.store.update(DELIVERIES, delivery.id, delivery.version,
-                                                           {"next_attempt_at": lease_end})
+                delivery.version = await self.store.update(
+                    DELIVERIES, delivery.id, delivery.version, {"next_attempt_at": lease_end}
+                )
             except StaleVersion:
                 continue
             await queue.update_one({"_id": delivery.id}, {"$set": {"due_at": lease_end}})
@@ -243,15 +273,15 @@ class NotificationStore:
         return claimed
 
     async def save_delivery(self, delivery: Delivery) -> None:
-        delivery.version = await self.store.update(DELIVERIES, delivery.id, delivery.version, _fields(delivery),
-                                                   delivery.events)
+        delivery.version = await self.store.update(
+            DELIVERIES, delivery.id, delivery.version, _fields(delivery), delivery.events
+        )
         delivery.events.clear()
         queue = self.store[MAIL_QUEUE]
         if delivery.status == PENDING:
             await queue.update_one({"_id": delivery.id}, {"$set": {"due_at": delivery.next_attempt_at}})
         else:
             await queue.delete_one({"_id": delivery.id})
-
 
 
 def _fields(delivery: Delivery) -> dict[str, Any]:

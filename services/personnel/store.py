@@ -24,6 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pymongo import ASCENDING, DESCENDING
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
 from chassis import readmodel
 from chassis.errors import Conflict
 from chassis.messaging import Retry
@@ -31,8 +34,6 @@ from chassis.personal_data import FieldCipher
 from chassis.store import Store
 from chassis.tree import UnitDirectory
 from moha_contracts import RecordChanged
-from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from .domain import search
 from .domain.definitions import RecordDefinition
@@ -77,13 +78,19 @@ class DefinitionStore:
         if definition.version != latest + 1:
             raise Conflict(f"Phiên bản mới của định nghĩa hồ sơ phải là {latest + 1}", code="version_sequence")
         try:
-            await self.store[DEFINITIONS].insert_one({
-                "_id": f"{definition.kind}:v{definition.version}", "kind": definition.kind,
-                "version": definition.version, "document": definition.model_dump_json()})
+            await self.store[DEFINITIONS].insert_one(
+                {
+                    "_id": f"{definition.kind}:v{definition.version}",
+                    "kind": definition.kind,
+                    "version": definition.version,
+                    "document": definition.model_dump_json(),
+                }
+            )
         except DuplicateKeyError as exc:
             raise Conflict("Phiên bản này đã được ban hành", code="version_sequence") from exc
-        await self.store[LATEST].update_one({"_id": definition.kind}, {"$max": {"version": definition.version}},
-                                            upsert=True)
+        await self.store[LATEST].update_one(
+            {"_id": definition.kind}, {"$max": {"version": definition.version}}, upsert=True
+        )
         self._latest.pop(definition.kind, None)
 
     async def latest_version(self, kind: str) -> int:
@@ -131,12 +138,16 @@ class Sealed:
         self.search = latest.search
 
     def seal(self, record_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
-        return {k: (self.cipher.encrypt(str(v), f"{record_id}:{k}") if k in self.protected and v is not None else v)
-                for k, v in values.items()}
+        return {
+            k: (self.cipher.encrypt(str(v), f"{record_id}:{k}") if k in self.protected and v is not None else v)
+            for k, v in values.items()
+        }
 
     def open(self, record_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
-        return {k: (self.cipher.decrypt(v, f"{record_id}:{k}") if k in self.protected and FieldCipher.is_sealed(v)
-                    else v) for k, v in values.items()}
+        return {
+            k: (self.cipher.decrypt(v, f"{record_id}:{k}") if k in self.protected and FieldCipher.is_sealed(v) else v)
+            for k, v in values.items()
+        }
 
     def seal_entry(self, record_id: str, entry: dict[str, Any]) -> dict[str, Any]:
         return self._entry(record_id, entry, self.seal)
@@ -148,9 +159,15 @@ class Sealed:
         entry = {**entry, "values": how(record_id, entry.get("values") or {})}
         if entry.get("changes"):
             entry["changes"] = [
-                {**c, "old": how(record_id, {c["field"]: c["old"]})[c["field"]],
-                 "new": how(record_id, {c["field"]: c["new"]})[c["field"]]} if c["field"] in self.protected else c
-                for c in entry["changes"]]
+                {
+                    **c,
+                    "old": how(record_id, {c["field"]: c["old"]})[c["field"]],
+                    "new": how(record_id, {c["field"]: c["new"]})[c["field"]],
+                }
+                if c["field"] in self.protected
+                else c
+                for c in entry["changes"]
+            ]
         return entry
 
     def hash(self, field: str, value: Any) -> str:
@@ -168,8 +185,15 @@ class RecordStore:
     async def create_indexes(self) -> None:
         r = self.records
         # An area's records by name (the lineage holds every ancestor: one equality finds a subtree).
-        await r.create_index([("lineage", ASCENDING), ("kind", ASCENDING), ("status", ASCENDING),
-                              ("search.name", ASCENDING), ("_id", ASCENDING)])
+        await r.create_index(
+            [
+                ("lineage", ASCENDING),
+                ("kind", ASCENDING),
+                ("status", ASCENDING),
+                ("search.name", ASCENDING),
+                ("_id", ASCENDING),
+            ]
+        )
         await r.create_index([("search.prefixes", ASCENDING)])
         await r.create_index([("search.birth", ASCENDING)])
         await r.create_index([("search.position", ASCENDING), ("search.name", ASCENDING)])
@@ -192,8 +216,9 @@ class RecordStore:
         sealed = await self.sealed(doc["kind"])
         entries = [Entry.from_doc(sealed.open_entry(record_id, e)) for e in doc.get("entries", [])]
         moves = [{**m, "entry": sealed.open_entry(record_id, m["entry"])} for m in doc.get("moves", [])]
-        return Record(id=record_id, kind=doc["kind"], unit_id=doc["unit_id"], entries=entries, moves=moves,
-                      version=doc["version"])
+        return Record(
+            id=record_id, kind=doc["kind"], unit_id=doc["unit_id"], entries=entries, moves=moves, version=doc["version"]
+        )
 
     async def lineage(self, unit_id: str) -> list[str]:
         lineage = await self.tree.lineage(unit_id)
@@ -201,13 +226,15 @@ class RecordStore:
             raise Conflict("Đơn vị chưa được hệ thống ghi nhận; hãy thử lại sau ít phút", code="unit_unknown")
         return lineage
 
-    async def document(self, record: Record, versions: Mapping[int, RecordDefinition],
-                       sealed: Sealed) -> dict[str, Any]:
+    async def document(
+        self, record: Record, versions: Mapping[int, RecordDefinition], sealed: Sealed
+    ) -> dict[str, Any]:
         """What the record's document holds besides its entries: the fold and its keys."""
         return folded_document(record, versions, sealed, await self.lineage(record.unit_id))
 
-    def import_doc(self, record: Record, versions: Mapping[int, RecordDefinition], sealed: Sealed,
-                   lineage: list[str]) -> dict[str, Any]:
+    def import_doc(
+        self, record: Record, versions: Mapping[int, RecordDefinition], sealed: Sealed, lineage: list[str]
+    ) -> dict[str, Any]:
         """A new record's whole document, entries included (CPU only: an import runs it off the
         event loop)."""
         doc = folded_document(record, versions, sealed, lineage)
@@ -220,8 +247,9 @@ class RecordStore:
         sealed = Sealed(self.cipher, versions)
         fields = await self.document(record, versions, sealed)
         new = [sealed.seal_entry(record.id, e.as_doc()) for e in record.new_entries]
-        record.version = await self.store.save(RECORDS, record.id, record.version, fields, record.events,
-                                               append={"entries": new})
+        record.version = await self.store.save(
+            RECORDS, record.id, record.version, fields, record.events, append={"entries": new}
+        )
         record.events.clear()
         record.new_entries.clear()
 
@@ -261,8 +289,9 @@ class RecordStore:
         at = datetime.now(UTC)
         owners = dict(claims)
         try:
-            await self.store[UNIQUE].insert_many([{"_id": k, "record_id": r, "at": at} for k, r in claims],
-                                                 ordered=False)
+            await self.store[UNIQUE].insert_many(
+                [{"_id": k, "record_id": r, "at": at} for k, r in claims], ordered=False
+            )
             return []
         except BulkWriteError as exc:
             if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
@@ -284,8 +313,12 @@ class RecordStore:
 
     # Search ----------------------------------------------------------------------------------
     def find(self, query: dict[str, Any], *, skip: int = 0, limit: int = 50) -> AsyncIterator[dict[str, Any]]:
-        return self.records.find(query, SUMMARY).sort([("search.name", ASCENDING), ("_id", ASCENDING)]) \
-            .skip(skip).limit(limit)
+        return (
+            self.records.find(query, SUMMARY)
+            .sort([("search.name", ASCENDING), ("_id", ASCENDING)])
+            .skip(skip)
+            .limit(limit)
+        )
 
     async def count(self, query: dict[str, Any], cap: int) -> int:
         return await self.records.count_documents(query, limit=cap)
@@ -321,32 +354,70 @@ class RecordStore:
         if place is None:
             raise Retry(f"unit {event.unit_id} not known yet")
         lineage, order = place
-        await readmodel.apply(changes, event.entry_id, "=seq", event.seq, count, facts={
-            "record_id": event.record_id, "record_kind": event.record_kind, "unit_id": event.unit_id,
-            "process": event.process, "entered_at": entry["entered_at"], "document": entry.get("document"),
-            "effective_on": entry.get("effective_on")})
+        await readmodel.apply(
+            changes,
+            event.entry_id,
+            "=seq",
+            event.seq,
+            count,
+            facts={
+                "record_id": event.record_id,
+                "record_kind": event.record_kind,
+                "unit_id": event.unit_id,
+                "process": event.process,
+                "entered_at": entry["entered_at"],
+                "document": entry.get("document"),
+                "effective_on": entry.get("effective_on"),
+            },
+        )
         await readmodel.apply(changes, event.entry_id, "lineage", order, {"lineage": lineage})
 
     def changes(self, query: dict[str, Any], projection: dict[str, Any] | None = None) -> Any:
         return self.store[CHANGES].find(query, projection)
 
     # Who read what ---------------------------------------------------------------------------
-    async def log_access(self, *, account_id: str, unit_id: str, role: str, action: str, record_ids: list[str],
-                         ip: str | None, area: str | None = None, count: int | None = None) -> None:
-        await self.store[ACCESS_LOG].insert_one({
-            "_id": uuid.uuid4().hex, "at": datetime.now(UTC), "account_id": account_id, "unit_id": unit_id,
-            "role": role, "action": action, "record_ids": record_ids, "area": area, "count": count, "ip": ip})
+    async def log_access(
+        self,
+        *,
+        account_id: str,
+        unit_id: str,
+        role: str,
+        action: str,
+        record_ids: list[str],
+        ip: str | None,
+        area: str | None = None,
+        count: int | None = None,
+    ) -> None:
+        await self.store[ACCESS_LOG].insert_one(
+            {
+                "_id": uuid.uuid4().hex,
+                "at": datetime.now(UTC),
+                "account_id": account_id,
+                "unit_id": unit_id,
+                "role": role,
+                "action": action,
+                "record_ids": record_ids,
+                "area": area,
+                "count": count,
+                "ip": ip,
+            }
+        )
 
     async def access_log(self, record_id: str, limit: int = 200) -> list[dict[str, Any]]:
-        cursor = self.store[ACCESS_LOG].find({"record_ids": record_id}, {"record_ids": 0}) \
-            .sort([("at", DESCENDING)]).limit(limit)
+        cursor = (
+            self.store[ACCESS_LOG]
+            .find({"record_ids": record_id}, {"record_ids": 0})
+            .sort([("at", DESCENDING)])
+            .limit(limit)
+        )
         return [doc async for doc in cursor]
 
     # Imports ---------------------------------------------------------------------------------
     async def save_import(self, job: dict[str, Any], parts: list[list[dict[str, Any]]]) -> None:
         for index, part in enumerate(parts):
-            await self.store[IMPORT_PARTS].insert_one({"_id": f"{job['_id']}:{index}", "job": job["_id"],
-                                                       "index": index, "records": part})
+            await self.store[IMPORT_PARTS].insert_one(
+                {"_id": f"{job['_id']}:{index}", "job": job["_id"], "index": index, "records": part}
+            )
         await self.store[IMPORTS].insert_one(job)
 
     async def import_parts(self, job_id: str) -> AsyncIterator[dict[str, Any]]:
@@ -362,8 +433,9 @@ class RecordStore:
         return [job async for job in self.store[IMPORTS].find({"status": "applying"})]
 
 
-def folded_document(record: Record, versions: Mapping[int, RecordDefinition], sealed: Sealed,
-                    lineage: list[str]) -> dict[str, Any]:
+def folded_document(
+    record: Record, versions: Mapping[int, RecordDefinition], sealed: Sealed, lineage: list[str]
+) -> dict[str, Any]:
     state = fold(record.entries, versions)
     latest = versions[max(versions)]
     filled, required = latest.completeness(state.fields)
@@ -371,9 +443,15 @@ def folded_document(record: Record, versions: Mapping[int, RecordDefinition], se
     if "birth_date" in keys:
         keys["birth"] = sealed.hash(latest.search.birth_date or "", keys.pop("birth_date"))
     return {
-        "kind": record.kind, "unit_id": record.unit_id, "lineage": lineage,
-        "status": state.status, "fields": sealed.seal(record.id, state.fields),
-        "lists": state.lists, "search": keys, "completeness": {"filled": filled, "required": required},
-        "last_change_at": state.last_change_at, "seq": len(record.entries),
+        "kind": record.kind,
+        "unit_id": record.unit_id,
+        "lineage": lineage,
+        "status": state.status,
+        "fields": sealed.seal(record.id, state.fields),
+        "lists": state.lists,
+        "search": keys,
+        "completeness": {"filled": filled, "required": required},
+        "last_change_at": state.last_change_at,
+        "seq": len(record.entries),
         "moves": [{**m, "entry": sealed.seal_entry(record.id, m["entry"])} for m in record.moves],
     }

@@ -59,12 +59,28 @@ class Records:
         return versions[max(versions)], versions
 
     # Writing ---------------------------------------------------------------------------------
-    async def open(self, principal: Principal, *, kind: str, unit_id: str, process: str, document: Document | None,
-                   effective_on: str, values: dict[str, Any]) -> Record:
+    async def open(
+        self,
+        principal: Principal,
+        *,
+        kind: str,
+        unit_id: str,
+        process: str,
+        document: Document | None,
+        effective_on: str,
+        values: dict[str, Any],
+    ) -> Record:
         await self._active_unit_in_scope(principal, unit_id)
         definition, _ = await self.definition(kind)
-        record = Record.open(definition, unit_id=unit_id, process=process, document=document,
-                             effective_on=effective_on, values=values, by=principal)
+        record = Record.open(
+            definition,
+            unit_id=unit_id,
+            process=process,
+            document=document,
+            effective_on=effective_on,
+            values=values,
+            by=principal,
+        )
         if definition.subject == "unit" and await self.store.get(record.id) is not None:
             raise Conflict("Đơn vị đã có hồ sơ loại này", code="already_open")
         sealed = await self.store.sealed(kind)
@@ -76,41 +92,92 @@ class Records:
             raise
         return record
 
-    async def enter(self, principal: Principal, record_id: str, *, process: str, document: Document | None,
-                    effective_on: str, values: dict[str, Any], expected_version: int | None) -> Record:
+    async def enter(
+        self,
+        principal: Principal,
+        record_id: str,
+        *,
+        process: str,
+        document: Document | None,
+        effective_on: str,
+        values: dict[str, Any],
+        expected_version: int | None,
+    ) -> Record:
         record = await self._writable(principal, record_id, expected_version)
         definition, versions = await self.definition(record.kind)
         before = record.state(versions).fields
-        record.enter(definition, versions, process=process, document=document, effective_on=effective_on,
-                     values=values, by=principal)
+        record.enter(
+            definition,
+            versions,
+            process=process,
+            document=document,
+            effective_on=effective_on,
+            values=values,
+            by=principal,
+        )
         await self._save_with_unique(record, before, versions)
         return record
 
-    async def correct(self, principal: Principal, record_id: str, entry_id: str, *, values: dict[str, Any],
-                      document: Document | None, effective_on: str | None, reason: str,
-                      expected_version: int | None) -> Record:
+    async def correct(
+        self,
+        principal: Principal,
+        record_id: str,
+        entry_id: str,
+        *,
+        values: dict[str, Any],
+        document: Document | None,
+        effective_on: str | None,
+        reason: str,
+        expected_version: int | None,
+    ) -> Record:
         record = await self._writable(principal, record_id, expected_version)
         _, versions = await self.definition(record.kind)
         before = record.state(versions).fields
-        record.correct(versions, entry_id=entry_id, values=values, document=document, effective_on=effective_on,
-                       reason=reason, by=principal)
+        record.correct(
+            versions,
+            entry_id=entry_id,
+            values=values,
+            document=document,
+            effective_on=effective_on,
+            reason=reason,
+            by=principal,
+        )
         await self._save_with_unique(record, before, versions)
         return record
 
-    async def move(self, principal: Principal, record_id: str, *, process: str, to_unit_id: str,
-                   document: Document | None, effective_on: str, values: dict[str, Any],
-                   expected_version: int | None) -> tuple[Record, dict[str, Any]]:
+    async def move(
+        self,
+        principal: Principal,
+        record_id: str,
+        *,
+        process: str,
+        to_unit_id: str,
+        document: Document | None,
+        effective_on: str,
+        values: dict[str, Any],
+        expected_version: int | None,
+    ) -> tuple[Record, dict[str, Any]]:
         """Within the caller's own scope the record moves at once (seed 003, 2.1); otherwise the
         move waits for the level that must decide, which approvals finds and asks."""
         record = await self._writable(principal, record_id, expected_version)
         target = await self.tree.get(to_unit_id)
         if target is None or target.get("status", "active") != "active":
-            raise EntryInvalid([Problem(field="to_unit_id", message="Không có đơn vị nhận này, hoặc đơn vị đã giải "
-                                                                    "thể, sáp nhập")])
+            raise EntryInvalid(
+                [Problem(field="to_unit_id", message="Không có đơn vị nhận này, hoặc đơn vị đã giải thể, sáp nhập")]
+            )
         definition, versions = await self.definition(record.kind)
         direct = manages(principal.unit_id, [*target["path"], to_unit_id])
-        move = record.request_move(definition, versions, process=process, to_unit_id=to_unit_id, document=document,
-                                   effective_on=effective_on, values=values, by=principal, direct=direct)
+        move = record.request_move(
+            definition,
+            versions,
+            process=process,
+            to_unit_id=to_unit_id,
+            document=document,
+            effective_on=effective_on,
+            values=values,
+            by=principal,
+            direct=direct,
+        )
         await self.store.save(record)
         return record, move
 
@@ -124,13 +191,21 @@ class Records:
                 raise Malformed(f"{type(event).__name__} for record {event.record_id}, unknown here")
             try:
                 if isinstance(event, MoveApproved):
-                    changed = record.complete_move(event.move_id, from_unit_id=event.from_unit_id,
-                                                   to_unit_id=event.to_unit_id, approved_by=event.approved_by,
-                                                   at=event.approved_at)
+                    changed = record.complete_move(
+                        event.move_id,
+                        from_unit_id=event.from_unit_id,
+                        to_unit_id=event.to_unit_id,
+                        approved_by=event.approved_by,
+                        at=event.approved_at,
+                    )
                 else:
-                    changed = record.return_move(event.move_id, from_unit_id=event.from_unit_id,
-                                                 to_unit_id=event.to_unit_id, returned_by=event.returned_by,
-                                                 at=event.returned_at)
+                    changed = record.return_move(
+                        event.move_id,
+                        from_unit_id=event.from_unit_id,
+                        to_unit_id=event.to_unit_id,
+                        returned_by=event.returned_by,
+                        at=event.returned_at,
+                    )
             except (MoveUnknown, Conflict) as exc:
                 raise Malformed(f"{type(event).__name__} contradicts record {event.record_id}: {exc}") from exc
             if changed:
@@ -151,16 +226,22 @@ class Records:
             raise Conflict("Đơn vị đã giải thể hoặc sáp nhập", code="unit_retired")
 
     async def _claim_unique(self, record: Record, sealed: Sealed, values: dict[str, Any]) -> list[str]:
-        keys = {self.store.unique_key(record.kind, f, sealed.hash(f, values[f])): f
-                for f in sealed.unique if values.get(f) is not None}
+        keys = {
+            self.store.unique_key(record.kind, f, sealed.hash(f, values[f])): f
+            for f in sealed.unique
+            if values.get(f) is not None
+        }
         taken = await self.store.claim(list(keys), record.id)
         if taken:
-            raise EntryInvalid([Problem(field=keys[k], message="Đã có hồ sơ khác mang số này") for k in taken],
-                               "Thông tin trùng với một hồ sơ đã có; chưa có gì được lưu")
+            raise EntryInvalid(
+                [Problem(field=keys[k], message="Đã có hồ sơ khác mang số này") for k in taken],
+                "Thông tin trùng với một hồ sơ đã có; chưa có gì được lưu",
+            )
         return list(keys)
 
-    async def _save_with_unique(self, record: Record, before: dict[str, Any],
-                                versions: dict[int, RecordDefinition]) -> None:
+    async def _save_with_unique(
+        self, record: Record, before: dict[str, Any], versions: dict[int, RecordDefinition]
+    ) -> None:
         """Save; a unique value that changed is claimed first and the old one given back after."""
         sealed = Sealed(self.store.cipher, versions)
         after = record.state(versions).fields
@@ -171,13 +252,17 @@ class Records:
         except BaseException:
             await self.store.release(claims, record.id)
             raise
-        released = [self.store.unique_key(record.kind, f, sealed.hash(f, before[f]))
-                    for f in changed if before.get(f) is not None]
+        released = [
+            self.store.unique_key(record.kind, f, sealed.hash(f, before[f]))
+            for f in changed
+            if before.get(f) is not None
+        ]
         await self.store.release(released, record.id)
 
     # Imports ---------------------------------------------------------------------------------
-    async def import_sheet(self, principal: Principal, unit_id: str, kind: str, process: str,
-                           rows: list[dict[str, str]]) -> dict[str, Any]:
+    async def import_sheet(
+        self, principal: Principal, unit_id: str, kind: str, process: str, rows: list[dict[str, str]]
+    ) -> dict[str, Any]:
         """Every row checked (values, rules, the same national ID twice in the sheet or already on a
         record) before anything is stored; then the records, stored whole as a job, are applied."""
         await self._active_unit_in_scope(principal, unit_id)
@@ -187,8 +272,9 @@ class Records:
         sealed = Sealed(self.store.cipher, versions)
         # Checking and encrypting thousands of rows is CPU work: in a thread, so the event loop keeps
         # answering (and the outbox relay keeps publishing) while a sheet is prepared.
-        planned, docs = await asyncio.to_thread(self._prepare, definition, versions, sealed, lineage, process,
-                                                unit_id, rows, principal, now)
+        planned, docs = await asyncio.to_thread(
+            self._prepare, definition, versions, sealed, lineage, process, unit_id, rows, principal, now
+        )
         keys: dict[str, tuple[int, str, str]] = {}
         for number, record in planned:
             values = record.entries[0].values
@@ -199,25 +285,50 @@ class Records:
             raise ImportRejected([RowError(keys[k][0], keys[k][1], "Đã có hồ sơ khác mang số này") for k in taken])
         if taken := await self.store.claim_many([(key, record_id) for key, (_, _, record_id) in keys.items()]):
             raise ImportRejected([RowError(keys[k][0], keys[k][1], "Vừa có hồ sơ khác mang số này") for k in taken])
-        job = {"_id": uuid.uuid4().hex, "kind": kind, "unit_id": unit_id, "by": principal.account_id, "at": now,
-               "status": "applying", "rows": len(docs)}
-        await self.store.save_import(job, [docs[i:i + PART_SIZE] for i in range(0, len(docs), PART_SIZE)])
+        job = {
+            "_id": uuid.uuid4().hex,
+            "kind": kind,
+            "unit_id": unit_id,
+            "by": principal.account_id,
+            "at": now,
+            "status": "applying",
+            "rows": len(docs),
+        }
+        await self.store.save_import(job, [docs[i : i + PART_SIZE] for i in range(0, len(docs), PART_SIZE)])
         created = await self.apply_import(job)
         return {"import_id": job["_id"], "created": created, "record_ids": [r.id for _, r in planned]}
 
-    def _prepare(self, definition: RecordDefinition, versions: dict[int, RecordDefinition], sealed: Sealed,
-                 lineage: list[str], process: str, unit_id: str, rows: list[dict[str, str]], principal: Principal,
-                 now: datetime) -> tuple[list[tuple[int, Record]], list[dict[str, Any]]]:
+    def _prepare(
+        self,
+        definition: RecordDefinition,
+        versions: dict[int, RecordDefinition],
+        sealed: Sealed,
+        lineage: list[str],
+        process: str,
+        unit_id: str,
+        rows: list[dict[str, str]],
+        principal: Principal,
+        now: datetime,
+    ) -> tuple[list[tuple[int, Record]], list[dict[str, Any]]]:
         planned = plan_import(definition, process, unit_id, rows, principal, now)
-        return planned, [{"record_id": record.id, "doc": self.store.import_doc(record, versions, sealed, lineage),
-                          "events": [e.model_dump(mode="json") for e in record.events]} for _, record in planned]
+        return planned, [
+            {
+                "record_id": record.id,
+                "doc": self.store.import_doc(record, versions, sealed, lineage),
+                "events": [e.model_dump(mode="json") for e in record.events],
+            }
+            for _, record in planned
+        ]
 
     async def apply_import(self, job: dict[str, Any]) -> int:
         created = 0
         async for part in self.store.import_parts(job["_id"]):
-            created += await self.store.insert_docs([
-                (item["record_id"], item["doc"], [RecordChanged.model_validate(e) for e in item["events"]])
-                for item in part["records"]])
+            created += await self.store.insert_docs(
+                [
+                    (item["record_id"], item["doc"], [RecordChanged.model_validate(e) for e in item["events"]])
+                    for item in part["records"]
+                ]
+            )
         await self.store.finish_import(job["_id"], finished_at=datetime.now(UTC))
         return created
 
@@ -239,4 +350,3 @@ async def retrying(attempt: Callable[[], Awaitable[T]], tries: int = 20) -> T:
         except StaleVersion:
             continue
     return await attempt()
-

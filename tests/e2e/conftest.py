@@ -4,9 +4,9 @@ import uuid
 import pytest
 
 from deploy.launch import SERVICES, WEB, Platform, free_port
+from tests.e2e.web_fixtures import area, browser, web  # noqa: F401 - the web front's browser tests' fixtures
 from tests.support.platform import Client
 from tests.support.smtp import SmtpServer
-from tests.e2e.web_fixtures import area, browser, web  # noqa: F401 - the web front's browser tests' fixtures
 
 ADMIN_PASSWORD = "E2e-Admin-Password-1"
 
@@ -78,13 +78,20 @@ def district(client, admin):  # noqa: ARG001 - admin also signs the client in fo
     district = client.new_unit(admin, province["unit_id"], f"D{tag}", f"Huyện thử {tag}", "district")
     unit_a = client.new_unit(admin, district["unit_id"], f"A{tag}", f"Xã A {tag}", "commune")
     unit_b = client.new_unit(admin, district["unit_id"], f"B{tag}", f"Xã B {tag}", "commune")
-    supervisor = client.new_account(admin, district["unit_id"], f"gsv.{tag}", "district_supervisor",
-                                    f"gsv.{tag}@example.vn")
+    supervisor = client.new_account(
+        admin, district["unit_id"], f"gsv.{tag}", "district_supervisor", f"gsv.{tag}@example.vn"
+    )
     account_a = client.new_account(admin, unit_a["unit_id"], f"dva.{tag}", "reporting_unit", f"dva.{tag}@example.vn")
     account_b = client.new_account(admin, unit_b["unit_id"], f"dvb.{tag}", "reporting_unit", f"dvb.{tag}@example.vn")
     return {
-        "tag": tag, "province": province, "district": district, "unit_a": unit_a, "unit_b": unit_b,
-        "supervisor": supervisor, "account_a": account_a, "account_b": account_b,
+        "tag": tag,
+        "province": province,
+        "district": district,
+        "unit_a": unit_a,
+        "unit_b": unit_b,
+        "supervisor": supervisor,
+        "account_a": account_a,
+        "account_b": account_b,
         "supervisor_auth": client.login(supervisor["username"], supervisor["initial_password"]),
         "a_auth": client.login(account_a["username"], account_a["initial_password"]),
         "b_auth": client.login(account_b["username"], account_b["initial_password"]),

@@ -22,34 +22,43 @@ pytestmark = pytest.mark.e2e
 def fresh(client, admin, district):
     """A new reporting unit account in the district's first unit, not yet signed in."""
     tag = uuid.uuid4().hex[:6]
-    account = client.new_account(admin, district["unit_a"]["unit_id"], f"moi.{tag}", "reporting_unit",
-                                 f"moi.{tag}@example.vn")
+    account = client.new_account(
+        admin, district["unit_a"]["unit_id"], f"moi.{tag}", "reporting_unit", f"moi.{tag}@example.vn"
+    )
     return account
 
 
 def sign_in(client, account, password=None):
-    return client.accounts.post("/auth/token", json={"username": account["username"],
-                                                    "password": password or account["initial_password"]})
+    return client.accounts.post(
+        "/auth/token", json={"username": account["username"], "password": password or account["initial_password"]}
+    )
 
 
 def test_issued_password_opens_nothing_until_changed(client, fresh, district):
     first = sign_in(client, fresh)
     assert first.status_code == 200 and first.json()["must_change_password"] is True
     auth = bearer(first.json()["access_token"])
-    for response in (client.accounts.get("/me", headers=auth),
-                     submit(client, auth, district["unit_a"]["unit_id"], campaign="first-login"),
-                     client.notifications.get("/inbox", headers=auth)):
+    for response in (
+        client.accounts.get("/me", headers=auth),
+        submit(client, auth, district["unit_a"]["unit_id"], campaign="first-login"),
+        client.notifications.get("/inbox", headers=auth),
+    ):
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "password_change_required"
 
-    weak = client.accounts.post("/auth/password", headers=auth, json={
-        "current_password": fresh["initial_password"], "new_password": "matkhau"})
+    weak = client.accounts.post(
+        "/auth/password", headers=auth, json={"current_password": fresh["initial_password"], "new_password": "matkhau"}
+    )
     assert weak.status_code == 422 and weak.json()["error"]["code"] == "weak_password"
-    wrong = client.accounts.post("/auth/password", headers=auth, json={
-        "current_password": "not-it", "new_password": "Mat-khau-moi-2026"})
+    wrong = client.accounts.post(
+        "/auth/password", headers=auth, json={"current_password": "not-it", "new_password": "Mat-khau-moi-2026"}
+    )
     assert wrong.status_code == 401
-    changed = client.accounts.post("/auth/password", headers=auth, json={
-        "current_password": fresh["initial_password"], "new_password": "Mat-khau-moi-2026"})
+    changed = client.accounts.post(
+        "/auth/password",
+        headers=auth,
+        json={"current_password": fresh["initial_password"], "new_password": "Mat-khau-moi-2026"},
+    )
     assert changed.status_code == 200 and changed.json()["must_change_password"] is False
     auth = bearer(changed.json()["access_token"])
     assert client.accounts.get("/me", headers=auth).status_code == 200
@@ -77,8 +86,10 @@ def test_a_throttled_account_answers_exactly_like_a_wrong_password(client, admin
     assert all((r.status_code, r.json()) == (401, WRONG) for r, _ in wrong)
     right, right_took = timed(lambda: sign_in(client, fresh, password))
     assert (right.status_code, right.json()) == (401, WRONG)
-    assert right.headers.keys() - {"date", "x-correlation-id"} == wrong[0][0].headers.keys() - {"date",
-                                                                                                  "x-correlation-id"}
+    assert right.headers.keys() - {"date", "x-correlation-id"} == wrong[0][0].headers.keys() - {
+        "date",
+        "x-correlation-id",
+    }
     assert right_took >= 0.5 * min(took for _, took in wrong)  # a hash's time, not an instant "no"
     assert (sign_in(client, fresh, "wrong-again").status_code, sign_in(client, fresh, "x").json()) == (401, WRONG)
     eventually(lambda: sign_in(client, fresh, password).status_code == 200, timeout=10)
@@ -101,8 +112,10 @@ def test_an_administrators_unlock_issues_a_new_password(client, admin, fresh):
     first = sign_in(client, fresh, new_initial)
     assert first.status_code == 200 and first.json()["must_change_password"] is True
     trail = client.accounts.get("/audit", headers=admin).json()
-    assert any(e["action"] == "account_unlocked" and e["target_id"] == fresh["account_id"] and e["ip"] == "127.0.0.1"
-               for e in trail)
+    assert any(
+        e["action"] == "account_unlocked" and e["target_id"] == fresh["account_id"] and e["ip"] == "127.0.0.1"
+        for e in trail
+    )
 
 
 def test_guesses_from_elsewhere_never_lock_the_central_administrator_out(client, admin):
@@ -127,11 +140,17 @@ def test_the_current_password_of_a_password_change_is_a_guess_like_any_other(cli
     auth = bearer(sign_in(client, fresh).json()["access_token"])
     wrong_current = {"error": {"code": "invalid_credentials", "message": "Mật khẩu hiện tại không đúng"}}
     for attempt in range(5):
-        response = client.accounts.post("/auth/password", headers=auth, json={
-            "current_password": f"wrong-{attempt}", "new_password": "Mat-khau-moi-2026"})
+        response = client.accounts.post(
+            "/auth/password",
+            headers=auth,
+            json={"current_password": f"wrong-{attempt}", "new_password": "Mat-khau-moi-2026"},
+        )
         assert (response.status_code, response.json()) == (401, wrong_current)
-    right = client.accounts.post("/auth/password", headers=auth, json={
-        "current_password": fresh["initial_password"], "new_password": "Mat-khau-moi-2026"})
+    right = client.accounts.post(
+        "/auth/password",
+        headers=auth,
+        json={"current_password": fresh["initial_password"], "new_password": "Mat-khau-moi-2026"},
+    )
     assert (right.status_code, right.json()) == (401, wrong_current)
     assert (sign_in(client, fresh).status_code, sign_in(client, fresh).json()) == (401, WRONG)  # the same counters
 
@@ -144,8 +163,9 @@ async def test_a_flood_of_sign_ins_does_not_starve_everyone_else(client, distric
     url = client.platform.services["accounts"].url
     account = district["account_a"]
     password = new_password_for(account["initial_password"])
-    flood = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.support.flood", url, "127.0.0.9", "300",
-                                                 stdout=asyncio.subprocess.PIPE)
+    flood = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.support.flood", url, "127.0.0.9", "300", stdout=asyncio.subprocess.PIPE
+    )
     assert (await flood.stdout.readline()).strip() == b"go"
     took = []
     async with httpx.AsyncClient(base_url=url, timeout=60) as unit:
@@ -170,8 +190,9 @@ def test_revocation_ends_tokens_in_every_service(client, admin, fresh, district)
     assert client.forms.get("/submissions/none", headers=auth).status_code == 404  # signed in, nothing there
     no_reason = client.accounts.post(f"/accounts/{fresh['account_id']}/revoke", headers=admin, json={"reason": " "})
     assert no_reason.status_code == 422
-    revoked = client.accounts.post(f"/accounts/{fresh['account_id']}/revoke", headers=admin,
-                                   json={"reason": "Cán bộ chuyển công tác"})
+    revoked = client.accounts.post(
+        f"/accounts/{fresh['account_id']}/revoke", headers=admin, json={"reason": "Cán bộ chuyển công tác"}
+    )
     assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
     assert client.accounts.get("/me", headers=auth).status_code == 401  # at once in accounts
     # In the other services as soon as they have the event (bounded by the token's life at worst).
@@ -185,8 +206,9 @@ def test_revocation_ends_tokens_in_every_service(client, admin, fresh, district)
 
 def test_password_reset_ends_old_tokens_and_requires_a_new_change(client, admin, fresh):
     old = client.login(fresh["username"], fresh["initial_password"])
-    reset = client.accounts.post(f"/accounts/{fresh['account_id']}/reset-password", headers=admin,
-                                 json={"reason": "Đơn vị quên mật khẩu"})
+    reset = client.accounts.post(
+        f"/accounts/{fresh['account_id']}/reset-password", headers=admin, json={"reason": "Đơn vị quên mật khẩu"}
+    )
     assert reset.status_code == 200
     new_initial = reset.json()["initial_password"]
     assert client.accounts.get("/me", headers=old).status_code == 401
@@ -224,8 +246,11 @@ def test_a_password_change_ends_the_other_tokens_of_the_account(client, fresh):
     other_device = client.login(fresh["username"], fresh["initial_password"])  # activates: password is now `password`
     this_device = sign_in(client, fresh, password).json()["access_token"]
     assert client.forms.get("/submissions/none", headers=other_device).status_code == 404  # works until the change
-    changed = client.accounts.post("/auth/password", headers=bearer(this_device), json={
-        "current_password": password, "new_password": "Doi-mat-khau-2026"})
+    changed = client.accounts.post(
+        "/auth/password",
+        headers=bearer(this_device),
+        json={"current_password": password, "new_password": "Doi-mat-khau-2026"},
+    )
     assert changed.status_code == 200
     assert client.accounts.get("/me", headers=other_device).status_code == 401
     assert client.accounts.get("/me", headers=bearer(this_device)).status_code == 401  # the old one of this session too
@@ -243,8 +268,9 @@ def test_the_bootstrap_administrator_had_to_change_its_password(client, admin):
     assert client.accounts.get("/me", headers=admin).json()["username"] == "admin"
     bootstrap = client.accounts.post("/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD})
     assert bootstrap.status_code == 401
-    changed = client.accounts.post("/auth/token", json={"username": "admin",
-                                                        "password": new_password_for(ADMIN_PASSWORD)})
+    changed = client.accounts.post(
+        "/auth/token", json={"username": "admin", "password": new_password_for(ADMIN_PASSWORD)}
+    )
     assert changed.status_code == 200 and changed.json()["must_change_password"] is False
 
 
@@ -253,16 +279,21 @@ def test_role_change_ends_tokens_carrying_the_old_role(client, admin, district):
     account = client.new_account(admin, district["district"]["unit_id"], f"gs.{tag}", "district_supervisor")
     old = client.login(account["username"], account["initial_password"])
     assert client.approvals.get("/tasks", headers=old).status_code == 200
-    changed = client.accounts.put(f"/accounts/{account['account_id']}/role", headers=admin,
-                                  json={"role": "district_admin", "reason": "Phân công lại nhiệm vụ"})
+    changed = client.accounts.put(
+        f"/accounts/{account['account_id']}/role",
+        headers=admin,
+        json={"role": "district_admin", "reason": "Phân công lại nhiệm vụ"},
+    )
     assert changed.status_code == 200 and changed.json()["role"] == "district_admin"
     assert client.accounts.get("/me", headers=old).status_code == 401
     eventually(lambda: client.approvals.get("/tasks", headers=old).status_code == 401, timeout=10)
     eventually(lambda: client.forms.get("/submissions/none", headers=old).status_code == 401, timeout=10)
-    fresh = client.accounts.post("/auth/token", json={"username": account["username"],
-                                                      "password": account["initial_password"] + "-Moi2026"})
+    fresh = client.accounts.post(
+        "/auth/token", json={"username": account["username"], "password": account["initial_password"] + "-Moi2026"}
+    )
     assert fresh.status_code == 200
     assert client.accounts.get("/me", headers=bearer(fresh.json()["access_token"])).json()["role"] == "district_admin"
-    unfit = client.accounts.put(f"/accounts/{account['account_id']}/role", headers=admin,
-                                json={"role": "province_admin", "reason": "x"})
+    unfit = client.accounts.put(
+        f"/accounts/{account['account_id']}/role", headers=admin, json={"role": "province_admin", "reason": "x"}
+    )
     assert unfit.status_code == 422  # not a role for a district-level unit

@@ -38,8 +38,9 @@ def test_broker_stopped_and_started_loses_nothing(platform, client, district):
         rabbitmqctl("await_startup")
 
     task = open_task_for(client, district["supervisor_auth"], sid, 1, timeout=60)
-    decision = client.approvals.post(f"/tasks/{task['task_id']}/approve", json={"revision": 1},
-                                     headers=district["supervisor_auth"])
+    decision = client.approvals.post(
+        f"/tasks/{task['task_id']}/approve", json={"revision": 1}, headers=district["supervisor_auth"]
+    )
     assert decision.status_code == 200
     # Forms' consumers came back too.
     eventually(lambda: submission(client, district["a_auth"], sid)["status"] == "approved", timeout=60)

@@ -17,8 +17,11 @@ pytestmark = pytest.mark.e2e
 
 def draft(client, auth, unit_id, answers, campaign, **extra):
     ensure_campaign(client, campaign)
-    return client.forms.put("/submissions/draft", headers=auth, json={
-        "campaign_id": campaign, "form_code": "1/HC-TB", "unit_id": unit_id, "answers": answers, **extra})
+    return client.forms.put(
+        "/submissions/draft",
+        headers=auth,
+        json={"campaign_id": campaign, "form_code": "1/HC-TB", "unit_id": unit_id, "answers": answers, **extra},
+    )
 
 
 def test_draft_saved_as_you_go_then_submitted(client, district):
@@ -44,15 +47,36 @@ def test_export_of_thousands_opens_in_a_spreadsheet_reader(client, admin, distri
         forms = mongo[db]
         # Volume straight into forms' own database: thousands of submissions through HTTP would
         # only measure the HTTP path, which other tests cover.
-        units = [{"_id": f"x{campaign}-{i}", "code": f"X{i:05d}", "name": f"Xã số {i}", "level": "commune",
-                  "parent_id": district["district"]["unit_id"],
-                  "path": ["root", district["province"]["unit_id"], district["district"]["unit_id"]]}
-                 for i in range(3000)]
+        units = [
+            {
+                "_id": f"x{campaign}-{i}",
+                "code": f"X{i:05d}",
+                "name": f"Xã số {i}",
+                "level": "commune",
+                "parent_id": district["district"]["unit_id"],
+                "path": ["root", district["province"]["unit_id"], district["district"]["unit_id"]],
+            }
+            for i in range(3000)
+        ]
         forms["units"].insert_many(units)
-        forms["submissions"].insert_many([
-            {"_id": f"{campaign}:{u['_id']}", "campaign_id": campaign, "form_code": "1/HC-TB", "unit_id": u["_id"],
-             "status": "submitted", "revision": 1, "answers": answers, "return_reason": None, "history": [],
-             "definition_version": 1, "version": 1} for u in units])
+        forms["submissions"].insert_many(
+            [
+                {
+                    "_id": f"{campaign}:{u['_id']}",
+                    "campaign_id": campaign,
+                    "form_code": "1/HC-TB",
+                    "unit_id": u["_id"],
+                    "status": "submitted",
+                    "revision": 1,
+                    "answers": answers,
+                    "return_reason": None,
+                    "history": [],
+                    "definition_version": 1,
+                    "version": 1,
+                }
+                for u in units
+            ]
+        )
     # And one real one, from a unit of another province, out of the district's area.
     other = client.new_unit(admin, "root", f"E{campaign[-6:]}", "Tỉnh khác", "province")
     account = client.new_account(admin, other["unit_id"], f"ex.{campaign[-6:]}", "reporting_unit")
@@ -70,8 +94,9 @@ def test_export_of_thousands_opens_in_a_spreadsheet_reader(client, admin, distri
     assert first["Trạng thái"] == "Đã gửi" and first["A1.4 Có trụ sở làm việc riêng"] == "Có"
 
     # The district's supervisor gets its area only, as CSV.
-    area = client.forms.get("/exports/submissions", params={**params, "format": "csv"},
-                            headers=district["supervisor_auth"], timeout=120)
+    area = client.forms.get(
+        "/exports/submissions", params={**params, "format": "csv"}, headers=district["supervisor_auth"], timeout=120
+    )
     assert area.status_code == 200 and area.content.startswith("\ufeff".encode())
     table = list(csv.reader(io.StringIO(area.content.decode("utf-8-sig"))))
     assert len(table) == 3001

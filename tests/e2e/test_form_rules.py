@@ -17,12 +17,14 @@ def without(*fields):
     def change(a):
         for f in fields:
             del a[f]
+
     return change
 
 
 def setting(**values):
     def change(a):
         a.update({k.replace("__", "."): v for k, v in values.items()})
+
     return change
 
 
@@ -34,8 +36,11 @@ CORPUS = [
     ("A2.4 total given as the last year", setting(A2__4__thuc_hien__tong=19), {"A2.4.thuc_hien.tong"}),
     ("A3.3 declared by the unit that books the land", lambda a: None, set()),
     ("A3.3 missing where the unit books the land", without("A3.3.1", "A3.3.2"), {"A3.3.1", "A3.3.2"}),
-    ("A3.3 skipped by a unit that does not book it",
-     lambda a: (setting(A1__5=False)(a), without("A3.3.1", "A3.3.2")(a)), set()),
+    (
+        "A3.3 skipped by a unit that does not book it",
+        lambda a: (setting(A1__5=False)(a), without("A3.3.1", "A3.3.2")(a)),
+        set(),
+    ),
     ("A3.3 declared by a unit that does not book it", setting(A1__5=False), {"A3.3.1", "A3.3.2"}),
     ("A4.2 code without value", setting(A4__2__3__ma="8412001"), {"A4.2.3.gia_tri"}),
     ("A4.2 product code is 7 digits", setting(A4__2__1__ma="8411"), {"A4.2.1.ma"}),
@@ -72,21 +77,40 @@ def test_corpus(client, district, admin, name, change, bad_fields):
 
 def test_new_version_leaves_submissions_under_the_old_one_alone(client, admin, district):
     code = f"TEST/{uuid.uuid4().hex[:6]}"
-    v1 = {"form_code": code, "version": 1, "title": "Phiếu thử", "sections": [
-        {"code": "S1", "title": "Mục 1", "fields": [{"code": "Q1", "label": "Câu 1", "type": "integer",
-                                                     "required": True, "min": 0}]}]}
+    v1 = {
+        "form_code": code,
+        "version": 1,
+        "title": "Phiếu thử",
+        "sections": [
+            {
+                "code": "S1",
+                "title": "Mục 1",
+                "fields": [{"code": "Q1", "label": "Câu 1", "type": "integer", "required": True, "min": 0}],
+            }
+        ],
+    }
     assert client.forms.post("/definitions", json=v1, headers=district["supervisor_auth"]).status_code == 403
     assert client.forms.post("/definitions", json=v1, headers=admin).status_code == 201
     assert client.forms.post("/definitions", json=v1, headers=admin).status_code == 409  # not the next version
-    broken = json.loads(json.dumps(v1)) | {"version": 2, "rules": [{"kind": "sum", "total": "Q1", "parts": ["Q9"],
-                                                                   "message": "x"}]}
+    broken = json.loads(json.dumps(v1)) | {
+        "version": 2,
+        "rules": [{"kind": "sum", "total": "Q1", "parts": ["Q9"], "message": "x"}],
+    }
     assert client.forms.post("/definitions", json=broken, headers=admin).status_code == 422
 
     def send(campaign, answers, **extra):
         ensure_campaign(client, campaign, form_code=code)
-        return client.forms.post("/submissions", headers=district["a_auth"], json={
-            "campaign_id": campaign, "form_code": code, "unit_id": district["unit_a"]["unit_id"],
-            "answers": answers, **extra})
+        return client.forms.post(
+            "/submissions",
+            headers=district["a_auth"],
+            json={
+                "campaign_id": campaign,
+                "form_code": code,
+                "unit_id": district["unit_a"]["unit_id"],
+                "answers": answers,
+                **extra,
+            },
+        )
 
     old = send("ver-old", {"Q1": 1})
     assert old.status_code == 201 and old.json()["definition_version"] == 1
@@ -100,15 +124,26 @@ def test_new_version_leaves_submissions_under_the_old_one_alone(client, admin, d
     assert new.status_code == 422 and new.json()["error"]["errors"][0]["field"] == "Q2"
     # The old submission, returned and sent again, is still checked against version 1.
     task = open_task_for(client, district["supervisor_auth"], old.json()["submission_id"], 1)
-    client.approvals.post(f"/tasks/{task['task_id']}/return", json={"revision": 1, "reason": "Sửa câu 1"},
-                          headers=district["supervisor_auth"]).raise_for_status()
-    eventually(lambda: client.forms.get(f"/submissions/{old.json()['submission_id']}",
-                                        headers=district["a_auth"]).json()["status"] == "returned")
+    client.approvals.post(
+        f"/tasks/{task['task_id']}/return",
+        json={"revision": 1, "reason": "Sửa câu 1"},
+        headers=district["supervisor_auth"],
+    ).raise_for_status()
+    eventually(
+        lambda: (
+            client.forms.get(f"/submissions/{old.json()['submission_id']}", headers=district["a_auth"]).json()["status"]
+            == "returned"
+        )
+    )
     again = send("ver-old", {"Q1": 2})
     assert again.status_code == 201, again.text
     assert (again.json()["revision"], again.json()["definition_version"]) == (2, 1)
-    assert client.forms.get("/definitions", params={"form_code": code, "version": 1},
-                            headers=admin).json()["sections"][0]["fields"][-1]["code"] == "Q1"
+    assert (
+        client.forms.get("/definitions", params={"form_code": code, "version": 1}, headers=admin).json()["sections"][0][
+            "fields"
+        ][-1]["code"]
+        == "Q1"
+    )
 
 
 def test_campaign_window_and_scope_through_the_api(client, admin, district):
@@ -118,30 +153,54 @@ def test_campaign_window_and_scope_through_the_api(client, admin, district):
     unit = district["unit_a"]["unit_id"]
 
     def open_campaign(campaign_id, opens, closes, scope, auth=admin):
-        return client.forms.post("/campaigns", headers=auth, json={
-            "campaign_id": campaign_id, "form_code": "1/HC-TB", "title": "Đợt thử", "scope_unit_ids": scope,
-            "opens_on": str(opens), "closes_on": str(closes)})
+        return client.forms.post(
+            "/campaigns",
+            headers=auth,
+            json={
+                "campaign_id": campaign_id,
+                "form_code": "1/HC-TB",
+                "title": "Đợt thử",
+                "scope_unit_ids": scope,
+                "opens_on": str(opens),
+                "closes_on": str(closes),
+            },
+        )
 
     t = uuid.uuid4().hex[:6]
     closed = open_campaign(f"closed-{t}", today - timedelta(days=30), today - timedelta(days=2), ["root"])
     assert closed.status_code == 201
     later = open_campaign(f"later-{t}", today + timedelta(days=2), today + timedelta(days=30), ["root"])
     assert later.status_code == 201
-    assert open_campaign(f"elsewhere-{t}", today - timedelta(days=1), today + timedelta(days=9),
-                         [district["unit_b"]["unit_id"]]).status_code == 201
+    assert (
+        open_campaign(
+            f"elsewhere-{t}", today - timedelta(days=1), today + timedelta(days=9), [district["unit_b"]["unit_id"]]
+        ).status_code
+        == 201
+    )
     assert open_campaign(f"closed-{t}", today, today, ["root"]).status_code == 409
     assert open_campaign(f"sup-{t}", today, today, ["root"], auth=district["supervisor_auth"]).status_code == 403
 
     def send(campaign_id):
-        return client.forms.post("/submissions", headers=district["a_auth"], json={
-            "campaign_id": campaign_id, "form_code": "1/HC-TB", "unit_id": unit, "answers": valid_hc_tb()})
+        return client.forms.post(
+            "/submissions",
+            headers=district["a_auth"],
+            json={"campaign_id": campaign_id, "form_code": "1/HC-TB", "unit_id": unit, "answers": valid_hc_tb()},
+        )
 
     assert send(f"closed-{t}").json()["error"]["code"] == "closed"
     assert send(f"later-{t}").json()["error"]["code"] == "not_open_yet"
     assert send(f"elsewhere-{t}").status_code == 403
     assert send(f"nothing-{t}").status_code == 404
-    periodic = client.forms.post("/campaigns/periodic", headers=admin, json={
-        "base_id": f"bc-{t}", "form_code": "1/HC-TB", "title": "Báo cáo định kỳ", "scope_unit_ids": ["root"],
-        "year": today.year})
+    periodic = client.forms.post(
+        "/campaigns/periodic",
+        headers=admin,
+        json={
+            "base_id": f"bc-{t}",
+            "form_code": "1/HC-TB",
+            "title": "Báo cáo định kỳ",
+            "scope_unit_ids": ["root"],
+            "year": today.year,
+        },
+    )
     assert periodic.status_code == 201
     assert [c["closes_on"][5:] for c in periodic.json()] == ["06-15", "12-15"]

@@ -47,11 +47,18 @@ def test_fuzzing_personnel_gives_no_server_error_and_no_undocumented_status(clie
 
 def fuzz(operation, contract, base, auth, failures):
     documented = set(contract["paths"][operation.path][operation.method.lower()]["responses"])
-    cases = st.one_of(operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
-                      operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
+    cases = st.one_of(
+        operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
+        operation.as_strategy(generation_mode=GenerationMode.NEGATIVE),
+    )
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=cases)
     def call(case):
         response = case.call(base_url=base, headers=auth, timeout=30)

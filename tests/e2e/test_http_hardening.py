@@ -19,12 +19,17 @@ pytestmark = pytest.mark.e2e
 
 def test_a_400_digit_answer_in_a_draft_is_a_422_naming_its_field(client, district):
     campaign, unit = f"big-{uuid.uuid4().hex[:6]}", district["unit_a"]["unit_id"]
-    raw = (f'{{"campaign_id": "{campaign}", "form_code": "1/HC-TB", "unit_id": "{unit}", '
-           f'"answers": {{"A2.1": {"9" * 400}}}}}')
+    raw = (
+        f'{{"campaign_id": "{campaign}", "form_code": "1/HC-TB", "unit_id": "{unit}", '
+        f'"answers": {{"A2.1": {"9" * 400}}}}}'
+    )
     draft(client, district["a_auth"], unit, {}, campaign)  # opens the campaign, starts the draft
     for body in (raw, raw.replace("9" * 400, str(2**63)), raw.replace("9" * 400, "1e400")):
-        response = client.forms.put("/submissions/draft", content=body.encode(), headers={
-            **district["a_auth"], "Content-Type": "application/json"})
+        response = client.forms.put(
+            "/submissions/draft",
+            content=body.encode(),
+            headers={**district["a_auth"], "Content-Type": "application/json"},
+        )
         assert response.status_code == 422, response.text
         [problem] = response.json()["error"]["errors"]
         assert problem["field"] == "answers.A2.1" and problem["type"] == "number_out_of_range"
@@ -47,9 +52,16 @@ def assert_secured(response, *, page=False):
         assert policy.startswith("default-src 'none'")
 
 
-@pytest.mark.parametrize(("service", "path"), [
-    ("accounts", "/me"), ("forms", "/definitions?form_code=1/HC-TB"), ("approvals", "/tasks"),
-    ("notifications", "/inbox"), ("personnel", "/definitions")])
+@pytest.mark.parametrize(
+    ("service", "path"),
+    [
+        ("accounts", "/me"),
+        ("forms", "/definitions?form_code=1/HC-TB"),
+        ("approvals", "/tasks"),
+        ("notifications", "/inbox"),
+        ("personnel", "/definitions"),
+    ],
+)
 def test_each_service_answers_json_with_the_security_headers(client, admin, service, path):
     response = client.http[service].get(path, headers=admin)
     assert response.status_code == 200, response.text
@@ -69,13 +81,19 @@ def test_the_survey_page_has_the_page_policy_and_no_violation_in_a_browser(clien
     s, t = survey, survey["t"]
     P = s["province"]["unit_id"]
     address = f"csp.{t}@nghean.gov.vn"
-    assert client.forms.post(f"/surveys/{s['id']}/lists/{P}/import", headers={
-        **s["auth"]["province"], "Content-Type": "text/csv"}, content=sheet_csv([
-            ("Lê Văn Chính Sách", address, "Đại biểu Hội đồng nhân dân cấp tỉnh", "Đại biểu", "")])).status_code == 200
+    assert (
+        client.forms.post(
+            f"/surveys/{s['id']}/lists/{P}/import",
+            headers={**s["auth"]["province"], "Content-Type": "text/csv"},
+            content=sheet_csv([("Lê Văn Chính Sách", address, "Đại biểu Hội đồng nhân dân cấp tỉnh", "Đại biểu", "")]),
+        ).status_code
+        == 200
+    )
     assert client.forms.post(f"/surveys/{s['id']}/lists/{P}/submit", headers=s["auth"]["province"]).status_code == 200
     assert client.forms.post(f"/surveys/{s['id']}/dispatch", headers=admin).json()["issued"] == 1
-    link = LINK.search(smtp_server.wait_for(address, template="survey_invitation", timeout=WAIT)[0]
-                       .get_content()).group(0)
+    link = LINK.search(
+        smtp_server.wait_for(address, template="survey_invitation", timeout=WAIT)[0].get_content()
+    ).group(0)
     page = httpx.get(link, headers={"Accept": "text/html"}, timeout=15)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert page.headers["Referrer-Policy"] == "no-referrer"

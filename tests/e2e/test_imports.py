@@ -29,15 +29,17 @@ def test_whole_lang_son_scope_in_one_sheet_each(client, admin, mongo_url):
     tag = uuid.uuid4().hex[:6]
     client.new_unit(admin, "root", f"ls{tag}", "Tỉnh Lạng Sơn (thử)", "province")
     units = unit_rows(province_code=f"ls{tag}")
-    imported = client.accounts.post("/units/import", content=xlsx(units), headers={**admin, "Content-Type": XLSX},
-                                    timeout=300)
+    imported = client.accounts.post(
+        "/units/import", content=xlsx(units), headers={**admin, "Content-Type": XLSX}, timeout=300
+    )
     assert imported.status_code == 201, imported.text
     assert imported.json()["created"] == 556  # 11 districts, 60 provincial units, 485 district units
 
     sheet = account_rows(units)
     assert len(sheet) == 545
-    issued = client.accounts.post("/accounts/import", content=to_csv(sheet),
-                                  headers={**admin, "Content-Type": "text/csv"}, timeout=300)
+    issued = client.accounts.post(
+        "/accounts/import", content=to_csv(sheet), headers={**admin, "Content-Type": "text/csv"}, timeout=300
+    )
     assert issued.status_code == 201, issued.text
     assert issued.json()["issued"] == 545
 
@@ -70,17 +72,16 @@ def test_bad_sheet_is_rejected_row_by_row_and_nothing_is_stored(client, admin, d
     district_admin = client.new_account(admin, district["district"]["unit_id"], f"qt.{tag}", "district_admin")
     auth = client.login(district_admin["username"], district_admin["initial_password"])
     rows = [
-        {"code": f"ok-{tag}", "name": "Xã hợp lệ", "level": "commune", "parent_code": d},          # row 2: fine
-        {"code": f"ok-{tag}", "name": "Trùng mã", "level": "commune", "parent_code": d},           # 3: duplicate
+        {"code": f"ok-{tag}", "name": "Xã hợp lệ", "level": "commune", "parent_code": d},  # row 2: fine
+        {"code": f"ok-{tag}", "name": "Trùng mã", "level": "commune", "parent_code": d},  # 3: duplicate
         {"code": f"np-{tag}", "name": "Không có cấp trên", "level": "commune", "parent_code": "nope"},  # 4
-        {"code": f"c1-{tag}", "name": "Vòng 1", "level": "agency", "parent_code": f"c2-{tag}"},    # 5: cycle
-        {"code": f"c2-{tag}", "name": "Vòng 2", "level": "agency", "parent_code": f"c1-{tag}"},    # 6: cycle
-        {"code": f"lv-{tag}", "name": "Sai cấp", "level": "province", "parent_code": d},           # 7: level
+        {"code": f"c1-{tag}", "name": "Vòng 1", "level": "agency", "parent_code": f"c2-{tag}"},  # 5: cycle
+        {"code": f"c2-{tag}", "name": "Vòng 2", "level": "agency", "parent_code": f"c1-{tag}"},  # 6: cycle
+        {"code": f"lv-{tag}", "name": "Sai cấp", "level": "province", "parent_code": d},  # 7: level
         {"code": f"os-{tag}", "name": "Ngoài phạm vi", "level": "district", "parent_code": other["code"]},  # 8
-        {"code": "", "name": "Thiếu mã", "level": "commune", "parent_code": d},                    # 9
+        {"code": "", "name": "Thiếu mã", "level": "commune", "parent_code": d},  # 9
     ]
-    response = client.accounts.post("/units/import", content=to_csv(rows),
-                                    headers={**auth, "Content-Type": "text/csv"})
+    response = client.accounts.post("/units/import", content=to_csv(rows), headers={**auth, "Content-Type": "text/csv"})
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["code"] == "import_rejected"
@@ -96,20 +97,36 @@ def test_bad_sheet_is_rejected_row_by_row_and_nothing_is_stored(client, admin, d
     assert by_row[9][0] == ("code", "Thiếu thông tin bắt buộc")
 
     # Nothing was stored: the one good row imports on its own now, under the same code.
-    fixed = client.accounts.post("/units/import", content=to_csv(rows[:1]),
-                                 headers={**auth, "Content-Type": "text/csv"})
+    fixed = client.accounts.post(
+        "/units/import", content=to_csv(rows[:1]), headers={**auth, "Content-Type": "text/csv"}
+    )
     assert fixed.status_code == 201 and fixed.json()["created"] == 1
 
     # Accounts: an unknown unit, a bad e-mail, a role the issuer may not give, a taken name.
     accounts = [
-        {"username": f"a.{tag}", "unit_code": f"ok-{tag}", "role": "reporting_unit", "display_name": "A",
-         "email": "a@example.vn"},
+        {
+            "username": f"a.{tag}",
+            "unit_code": f"ok-{tag}",
+            "role": "reporting_unit",
+            "display_name": "A",
+            "email": "a@example.vn",
+        },
         {"username": f"b.{tag}", "unit_code": "nope", "role": "reporting_unit", "display_name": "B", "email": ""},
-        {"username": f"c.{tag}", "unit_code": f"ok-{tag}", "role": "reporting_unit", "display_name": "C",
-         "email": "not-an-address"},
+        {
+            "username": f"c.{tag}",
+            "unit_code": f"ok-{tag}",
+            "role": "reporting_unit",
+            "display_name": "C",
+            "email": "not-an-address",
+        },
         {"username": f"d.{tag}", "unit_code": d, "role": "district_admin", "display_name": "D", "email": ""},
-        {"username": district["account_a"]["username"], "unit_code": f"ok-{tag}", "role": "reporting_unit",
-         "display_name": "E", "email": ""},
+        {
+            "username": district["account_a"]["username"],
+            "unit_code": f"ok-{tag}",
+            "role": "reporting_unit",
+            "display_name": "E",
+            "email": "",
+        },
     ]
     response = client.accounts.post("/accounts/import", content=xlsx(accounts), headers={**auth, "Content-Type": XLSX})
     assert response.status_code == 422
@@ -119,8 +136,11 @@ def test_bad_sheet_is_rejected_row_by_row_and_nothing_is_stored(client, admin, d
 
 
 def test_unreadable_sheets(client, admin):
-    for body, content_type in ((b"", "text/csv"), (b"PK\x03\x04garbage", XLSX), ("mã,tên\n".encode("utf-16"),
-                                                                                "text/csv")):
+    for body, content_type in (
+        (b"", "text/csv"),
+        (b"PK\x03\x04garbage", XLSX),
+        ("mã,tên\n".encode("utf-16"), "text/csv"),
+    ):
         response = client.accounts.post("/units/import", content=body, headers={**admin, "Content-Type": content_type})
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "unreadable_sheet"

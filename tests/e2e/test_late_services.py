@@ -11,7 +11,14 @@ from deploy.launch import Platform
 from tests.support.platform import Client, eventually
 from tests.support.platforms import ADMIN_PASSWORD, separate_platform
 from tests.support.workload import (
-    build_province, confirm_province, decide_districts, login, open_campaign, save_draft, snapshot, submit,
+    build_province,
+    confirm_province,
+    decide_districts,
+    login,
+    open_campaign,
+    save_draft,
+    snapshot,
+    submit,
 )
 
 pytestmark = pytest.mark.e2e
@@ -22,8 +29,10 @@ LATE = ("approvals", "notifications")
 def platforms(broker_admin_url, mongo_url, run_id, tmp_path):
     """Two platforms on vhosts and databases of their own: `live` with every service from the start,
     `late` with accounts and forms only (approvals and notifications are started by the test)."""
-    with separate_platform("live", broker_admin_url, mongo_url, run_id, tmp_path) as live, \
-            separate_platform("late", broker_admin_url, mongo_url, run_id, tmp_path) as late:
+    with (
+        separate_platform("live", broker_admin_url, mongo_url, run_id, tmp_path) as live,
+        separate_platform("late", broker_admin_url, mongo_url, run_id, tmp_path) as late,
+    ):
         yield {"live": live, "late": late}
 
 
@@ -61,17 +70,25 @@ def test_services_started_late_catch_up_from_the_history(platforms):
     late_admin, late_p = drive(late_client, tag, before_decisions=start_late)
     assert events_before[0] >= 200, events_before  # "an hour of events": the tree, accounts, forms
 
-    expected = eventually(lambda: (s := snapshot(live_client, live_admin, live_p, live_smtp))
-                          ["progress"].get("summary", {}).get("counts", {}).get("confirmed")
-                          == len(live_p.submissions) and s,
-                          timeout=60)
+    expected = eventually(
+        lambda: (
+            (s := snapshot(live_client, live_admin, live_p, live_smtp))["progress"]
+            .get("summary", {})
+            .get("counts", {})
+            .get("confirmed")
+            == len(live_p.submissions)
+            and s
+        ),
+        timeout=60,
+    )
     try:
         eventually(lambda: snapshot(late_client, late_admin, late_p, late_smtp) == expected, timeout=60)
     except AssertionError:
         assert snapshot(late_client, late_admin, late_p, late_smtp) == expected
     # Each e-mail once: one per cause and person, as live (the snapshot counts them per kind).
-    assert expected["mails"] and all(n == 1 for (_, kind), n in expected["mails"].items()
-                                     if kind != "form_approved_level")
+    assert expected["mails"] and all(
+        n == 1 for (_, kind), n in expected["mails"].items() if kind != "form_approved_level"
+    )
 
 
 def _history_length(platform: Platform) -> int:

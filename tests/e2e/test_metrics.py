@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from moha_contracts import Envelope, FormApproved, FormSubmitted
 from prometheus_client.parser import text_string_to_metric_families
 
+from moha_contracts import Envelope, FormApproved, FormSubmitted
 from tests.e2e.test_flow import open_task_for, submit
 from tests.support.events import publish_as
 from tests.support.platform import eventually
@@ -22,8 +22,11 @@ def scrape(platform, service: str) -> dict[tuple[str, tuple], float]:
     response = httpx.get(platform[service].url + "/metrics", timeout=10)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(response.text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
 
 
 def value(samples, name: str, **labels: str) -> float:
@@ -34,8 +37,9 @@ def value(samples, name: str, **labels: str) -> float:
 def test_each_service_counts_its_requests_events_and_outbox(platform, client, district, smtp_server):
     sid = submit(client, district["a_auth"], district["unit_a"]["unit_id"], campaign="metrics").json()["submission_id"]
     task = open_task_for(client, district["supervisor_auth"], sid, 1)
-    client.approvals.post(f"/tasks/{task['task_id']}/approve", json={"revision": 1},
-                          headers=district["supervisor_auth"])
+    client.approvals.post(
+        f"/tasks/{task['task_id']}/approve", json={"revision": 1}, headers=district["supervisor_auth"]
+    )
     smtp_server.wait_for(district["account_a"]["username"] + "@example.vn", template="form_approved")
     for service in SERVICES:
         samples = scrape(platform, service)
@@ -54,8 +58,15 @@ def test_each_service_counts_its_requests_events_and_outbox(platform, client, di
     forms = scrape(platform, "forms")
     assert value(forms, "moha_outbox_published_total") >= 1
     # FastStream's middleware: what was published, by exchange and routing key.
-    assert value(forms, "faststream_published_messages_total",
-                 destination="moha.events.forms.submission.submitted.v1", status="success") >= 1
+    assert (
+        value(
+            forms,
+            "faststream_published_messages_total",
+            destination="moha.events.forms.submission.submitted.v1",
+            status="success",
+        )
+        >= 1
+    )
     notifications = scrape(platform, "notifications")
     assert value(notifications, "moha_mails_total", outcome="queued") >= 1
     assert value(notifications, "moha_mails_total", outcome="sent") >= 1
@@ -64,8 +75,9 @@ def test_each_service_counts_its_requests_events_and_outbox(platform, client, di
 
 def test_sign_in_failures_are_counted(platform, client, district):
     before = value(scrape(platform, "accounts"), "moha_sign_in_failures_total", reason="wrong_password")
-    response = client.accounts.post("/auth/token", json={"username": district["account_b"]["username"],
-                                                         "password": "not-the-password-1A!"})
+    response = client.accounts.post(
+        "/auth/token", json={"username": district["account_b"]["username"], "password": "not-the-password-1A!"}
+    )
     assert response.status_code == 401
     assert value(scrape(platform, "accounts"), "moha_sign_in_failures_total", reason="wrong_password") == before + 1
 
@@ -74,20 +86,49 @@ async def test_retried_and_dead_lettered_events_are_counted(platform, district, 
     queue = "approvals.forms.submission.submitted.v1"
     before = scrape(platform, "approvals")
     # From forms' own user, about a campaign approvals never heard of: retried until it gives up.
-    unknown = Envelope.wrap(FormSubmitted(
-        submission_id=f"m-{uuid.uuid4().hex[:6]}", campaign_id=f"never-{uuid.uuid4().hex[:6]}", form_code="1/HC-TB",
-        unit_id=district["unit_a"]["unit_id"], revision=1, submitted_by="x", submitted_at=datetime.now(UTC),
-        answers={}))
-    await publish_as(platform.broker_url("forms"), unknown.model_dump_json().encode(), unknown.routing_key,
-                     message_id=unknown.id)
+    unknown = Envelope.wrap(
+        FormSubmitted(
+            submission_id=f"m-{uuid.uuid4().hex[:6]}",
+            campaign_id=f"never-{uuid.uuid4().hex[:6]}",
+            form_code="1/HC-TB",
+            unit_id=district["unit_a"]["unit_id"],
+            revision=1,
+            submitted_by="x",
+            submitted_at=datetime.now(UTC),
+            answers={},
+        )
+    )
+    await publish_as(
+        platform.broker_url("forms"), unknown.model_dump_json().encode(), unknown.routing_key, message_id=unknown.id
+    )
     # From the broker's administrator: not trusted, dead-lettered at once.
-    forged = Envelope.wrap(FormApproved(task_id="t", submission_id="s", unit_id=district["unit_a"]["unit_id"],
-                                        revision=1, level=1, final=True, approved_by="x",
-                                        approved_at=datetime.now(UTC)))
+    forged = Envelope.wrap(
+        FormApproved(
+            task_id="t",
+            submission_id="s",
+            unit_id=district["unit_a"]["unit_id"],
+            revision=1,
+            level=1,
+            final=True,
+            approved_by="x",
+            approved_at=datetime.now(UTC),
+        )
+    )
     await publish_as(amqp_url, forged.model_dump_json().encode(), forged.routing_key, message_id=forged.id)
-    eventually(lambda: value(scrape(platform, "approvals"), "moha_events_total", queue=queue, outcome="retried")
-               > value(before, "moha_events_total", queue=queue, outcome="retried"))
-    eventually(lambda: value(scrape(platform, "approvals"), "moha_events_total",
-                             queue="approvals.approvals.form.approved.v1", outcome="dead_lettered")
-               > value(before, "moha_events_total", queue="approvals.approvals.form.approved.v1",
-                       outcome="dead_lettered"))
+    eventually(
+        lambda: (
+            value(scrape(platform, "approvals"), "moha_events_total", queue=queue, outcome="retried")
+            > value(before, "moha_events_total", queue=queue, outcome="retried")
+        )
+    )
+    eventually(
+        lambda: (
+            value(
+                scrape(platform, "approvals"),
+                "moha_events_total",
+                queue="approvals.approvals.form.approved.v1",
+                outcome="dead_lettered",
+            )
+            > value(before, "moha_events_total", queue="approvals.approvals.form.approved.v1", outcome="dead_lettered")
+        )
+    )

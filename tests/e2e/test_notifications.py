@@ -30,12 +30,19 @@ def area(client, admin):
     t = uuid.uuid4().hex[:6]
     P = client.new_unit(admin, "root", f"nP{t}", f"Tỉnh nhắc hạn {t}", "province")
     D = client.new_unit(admin, P["unit_id"], f"nD{t}", "Huyện nhắc hạn", "district")
-    units = {"U1": client.new_unit(admin, D["unit_id"], f"nU1{t}", "Xã Một", "commune"),
-             "U2": client.new_unit(admin, D["unit_id"], f"nU2{t}", "Xã Hai", "commune"),
-             "S": client.new_unit(admin, P["unit_id"], f"nS{t}", "Sở Nội vụ thử", "agency")}
-    people = {"U1": (units["U1"], "reporting_unit"), "U2": (units["U2"], "reporting_unit"),
-              "S": (units["S"], "reporting_unit"), "sup_D": (D, "district_supervisor"),
-              "sup_P": (P, "province_supervisor"), "admin_D": (D, "district_admin")}
+    units = {
+        "U1": client.new_unit(admin, D["unit_id"], f"nU1{t}", "Xã Một", "commune"),
+        "U2": client.new_unit(admin, D["unit_id"], f"nU2{t}", "Xã Hai", "commune"),
+        "S": client.new_unit(admin, P["unit_id"], f"nS{t}", "Sở Nội vụ thử", "agency"),
+    }
+    people = {
+        "U1": (units["U1"], "reporting_unit"),
+        "U2": (units["U2"], "reporting_unit"),
+        "S": (units["S"], "reporting_unit"),
+        "sup_D": (D, "district_supervisor"),
+        "sup_P": (P, "province_supervisor"),
+        "admin_D": (D, "district_admin"),
+    }
     accounts, auth, email = {}, {}, {}
     for name, (unit, role) in people.items():
         email[name] = f"n.{name.lower()}.{t}@example.vn"
@@ -47,11 +54,19 @@ def area(client, admin):
 def open_campaign(client, admin, area, name, district_deadline, province_deadline):
     today = datetime.now(UTC).date()
     campaign = f"{name}-{area['t']}"
-    response = client.forms.post("/campaigns", headers=admin, json={
-        "campaign_id": campaign, "form_code": "1/HC-TB", "title": f"Đợt {campaign}",
-        "scope_unit_ids": [area["P"]["unit_id"]], "opens_on": str(today - timedelta(days=5)),
-        "closes_on": str(today + timedelta(days=40)),
-        "deadlines": {"district": str(district_deadline), "province": str(province_deadline)}})
+    response = client.forms.post(
+        "/campaigns",
+        headers=admin,
+        json={
+            "campaign_id": campaign,
+            "form_code": "1/HC-TB",
+            "title": f"Đợt {campaign}",
+            "scope_unit_ids": [area["P"]["unit_id"]],
+            "opens_on": str(today - timedelta(days=5)),
+            "closes_on": str(today + timedelta(days=40)),
+            "deadlines": {"district": str(district_deadline), "province": str(province_deadline)},
+        },
+    )
     assert response.status_code == 201, response.text
     client.campaigns.add((campaign, "1/HC-TB"))
     return campaign
@@ -62,9 +77,18 @@ async def settle(amqp_url):
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel()
-        await drained(channel, [f"notifications.{key}" for key in (
-            "forms.campaign.opened.v1", "forms.submission.submitted.v1", "accounts.unit.registered.v1",
-            "accounts.account.issued.v1")])
+        await drained(
+            channel,
+            [
+                f"notifications.{key}"
+                for key in (
+                    "forms.campaign.opened.v1",
+                    "forms.submission.submitted.v1",
+                    "accounts.unit.registered.v1",
+                    "accounts.account.issued.v1",
+                )
+            ],
+        )
 
 
 def working_deadlines(start):
@@ -77,8 +101,9 @@ def working_deadlines(start):
 
 
 def run(client, admin, day, campaign):
-    response = client.notifications.post("/reminders/run", json={"as_of": str(day), "campaign_id": campaign},
-                                         headers=admin, timeout=60)
+    response = client.notifications.post(
+        "/reminders/run", json={"as_of": str(day), "campaign_id": campaign}, headers=admin, timeout=60
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -89,8 +114,11 @@ def test_account_issued_and_password_reset_are_each_told_once(client, admin, are
     body = issued[0].get_content()
     assert area["accounts"]["U1"]["username"] in body
     assert area["accounts"]["U1"]["initial_password"] not in body  # never by e-mail
-    reset = client.accounts.post(f"/accounts/{area['accounts']['U1']['account_id']}/reset-password",
-                                 json={"reason": "Cán bộ mới nhận bàn giao"}, headers=admin)
+    reset = client.accounts.post(
+        f"/accounts/{area['accounts']['U1']['account_id']}/reset-password",
+        json={"reason": "Cán bộ mới nhận bàn giao"},
+        headers=admin,
+    )
     assert reset.status_code == 200, reset.text
     mail = smtp_server.wait_for(area["email"]["U1"], template="password_reset", timeout=WAIT)
     assert "Lý do: Cán bộ mới nhận bàn giao" in mail[0].get_content()
@@ -101,8 +129,13 @@ def test_account_issued_and_password_reset_are_each_told_once(client, admin, are
 async def test_reminders_follow_the_clock_and_skip_those_who_submitted(client, admin, area, smtp_server, amqp_url):
     district_deadline, province_deadline = working_deadlines(datetime.now(UTC).date() + timedelta(days=20))
     campaign = open_campaign(client, admin, area, "nhac", district_deadline, province_deadline)
-    sent = eventually(lambda: (r := submit(client, area["auth"]["U1"], area["units"]["U1"]["unit_id"],
-                                           campaign=campaign)).status_code != 404 and r)
+    sent = eventually(
+        lambda: (
+            (r := submit(client, area["auth"]["U1"], area["units"]["U1"]["unit_id"], campaign=campaign)).status_code
+            != 404
+            and r
+        )
+    )
     assert sent.status_code == 201, sent.text
     await settle(amqp_url)
 
@@ -136,13 +169,14 @@ async def test_reminders_follow_the_clock_and_skip_those_who_submitted(client, a
     assert "Sở Nội vụ thử" in to_province[0].get_content()
 
 
-async def test_three_replicas_send_each_reminder_once(platform, client, admin, area, smtp_server, amqp_url,
-                                                      tmp_path):
+async def test_three_replicas_send_each_reminder_once(platform, client, admin, area, smtp_server, amqp_url, tmp_path):
     today = datetime.now(UTC).date()
     deadline = today + timedelta(days=20)
     campaign = open_campaign(client, admin, area, "ba", deadline, deadline)
-    replicas = [ServiceProcess("notifications", free_port(), platform["notifications"].env,
-                               tmp_path / f"notifications-{i}.log") for i in (2, 3)]
+    replicas = [
+        ServiceProcess("notifications", free_port(), platform["notifications"].env, tmp_path / f"notifications-{i}.log")
+        for i in (2, 3)
+    ]
     try:
         for replica in replicas:
             replica.start()
@@ -152,9 +186,12 @@ async def test_three_replicas_send_each_reminder_once(platform, client, admin, a
         urls = [platform["notifications"].url] + [r.url for r in replicas]
 
         def run_on(url):
-            return httpx.post(url + "/reminders/run", json={"as_of": str(deadline - timedelta(days=2)),
-                                                            "campaign_id": campaign},
-                              headers=admin, timeout=60).json()
+            return httpx.post(
+                url + "/reminders/run",
+                json={"as_of": str(deadline - timedelta(days=2)), "campaign_id": campaign},
+                headers=admin,
+                timeout=60,
+            ).json()
 
         with ThreadPoolExecutor(6) as pool:  # every replica, twice, at once
             results = list(pool.map(run_on, urls * 2))
@@ -163,8 +200,10 @@ async def test_three_replicas_send_each_reminder_once(platform, client, admin, a
         for replica in replicas:
             replica.stop()
     for name in ("U1", "U2", "S"):
-        eventually(lambda n=name: [m for m in smtp_server.to(area["email"][n], "reminder_before")
-                                   if campaign in m["Subject"]], timeout=WAIT)
+        eventually(
+            lambda n=name: [m for m in smtp_server.to(area["email"][n], "reminder_before") if campaign in m["Subject"]],
+            timeout=WAIT,
+        )
     # Any second copy would be queued by now (the runs above returned): wait until the queue is empty.
     with MongoClient(platform.mongodb_url) as mongo:
         queue = mongo[platform["notifications"].env["DATABASE"]]["mail_queue"]
@@ -176,20 +215,30 @@ async def test_three_replicas_send_each_reminder_once(platform, client, admin, a
 
 def test_a_notice_reaches_the_senders_subtree_only(client, area, smtp_server):
     auth = area["auth"]
-    notice = {"title": "Lịch tập huấn phần mềm", "body": "Đề nghị các đơn vị cử cán bộ dự tập huấn.",
-              "links": [{"title": "Công văn số 12/SNV", "url": "https://sonoivu.example.vn/cv-12.pdf"}]}
+    notice = {
+        "title": "Lịch tập huấn phần mềm",
+        "body": "Đề nghị các đơn vị cử cán bộ dự tập huấn.",
+        "links": [{"title": "Công văn số 12/SNV", "url": "https://sonoivu.example.vn/cv-12.pdf"}],
+    }
     assert client.notifications.post("/notices", json=notice, headers=auth["U1"]).status_code == 403
-    outside = client.notifications.post("/notices", json={**notice, "area_unit_id": area["P"]["unit_id"]},
-                                        headers=auth["admin_D"])
+    outside = client.notifications.post(
+        "/notices", json={**notice, "area_unit_id": area["P"]["unit_id"]}, headers=auth["admin_D"]
+    )
     assert outside.status_code == 404
-    bad_link = client.notifications.post("/notices", json={**notice, "links": [{"title": "x", "url": "javascript:1"}]},
-                                         headers=auth["admin_D"])
+    bad_link = client.notifications.post(
+        "/notices", json={**notice, "links": [{"title": "x", "url": "javascript:1"}]}, headers=auth["admin_D"]
+    )
     assert bad_link.status_code == 422
     sent = client.notifications.post("/notices", json=notice, headers=auth["admin_D"])
     assert sent.status_code == 202, sent.text
     notice_id = sent.json()["notice_id"]
-    status = eventually(lambda: (s := client.notifications.get(f"/notices/{notice_id}", headers=auth["admin_D"])
-                                 .json())["status"] == "sent" and s, timeout=WAIT)
+    status = eventually(
+        lambda: (
+            (s := client.notifications.get(f"/notices/{notice_id}", headers=auth["admin_D"]).json())["status"] == "sent"
+            and s
+        ),
+        timeout=WAIT,
+    )
     assert (status["recipients"], status["emailed"]) == (2, 2)  # U1 and U2
     assert status["message"].startswith("Đã gửi thông báo tới 2 tài khoản")
     for name in ("U1", "U2"):
@@ -215,12 +264,14 @@ async def failure_of(tap, account_id, template, timeout=30.0):
 async def test_an_address_refused_for_good_is_marked_and_not_retried(client, admin, area, amqp_url):
     t = uuid.uuid4().hex[:6]
     async with EventTap(amqp_url, "notifications.delivery.failed.v1") as tap:
-        account = client.new_account(admin, area["units"]["U2"]["unit_id"], f"n.refuse.{t}", "reporting_unit",
-                                     f"refuse.{t}@example.vn")
+        account = client.new_account(
+            admin, area["units"]["U2"]["unit_id"], f"n.refuse.{t}", "reporting_unit", f"refuse.{t}@example.vn"
+        )
         first = await failure_of(tap, account["account_id"], "account_issued")
         assert first["attempts"] == 1 and "550" in first["error"]  # refused: not retried
-        client.accounts.post(f"/accounts/{account['account_id']}/reset-password", json={"reason": "Thử"},
-                             headers=admin).raise_for_status()
+        client.accounts.post(
+            f"/accounts/{account['account_id']}/reset-password", json={"reason": "Thử"}, headers=admin
+        ).raise_for_status()
         second = await failure_of(tap, account["account_id"], "password_reset")
         assert "refused earlier" in second["error"] and second["attempts"] == 1
 
@@ -228,15 +279,23 @@ async def test_an_address_refused_for_good_is_marked_and_not_retried(client, adm
 def test_a_title_on_two_lines_is_refused_and_a_long_vietnamese_subject_arrives_whole(client, area, smtp_server):
     auth = area["auth"]["admin_D"]
     notice = {"title": "Lịch tập huấn\nBcc: ai-do@example.vn", "body": "Đề nghị các đơn vị cử cán bộ dự tập huấn."}
-    for bad in (notice, {**notice, "title": "Lịch tập huấn", "links": [
-            {"title": "Công văn\r\nsố 12", "url": "https://sonoivu.example.vn/cv-12.pdf"}]}):
+    for bad in (
+        notice,
+        {
+            **notice,
+            "title": "Lịch tập huấn",
+            "links": [{"title": "Công văn\r\nsố 12", "url": "https://sonoivu.example.vn/cv-12.pdf"}],
+        },
+    ):
         refused = client.notifications.post("/notices", json=bad, headers=auth)
         assert refused.status_code == 422, refused.text
         error = refused.json()["error"]["errors"][0]
         assert error["type"] == "single_line" and error["message"].startswith("Chỉ được viết trên một dòng")
     # Long enough to be folded, with the pairs that lost their blank ("đãđược", "Hộihọc").
-    title = ("Hội nghị tập huấn nghiệp vụ đã được tổ chức tại hội trường của Hội học sinh, sinh viên tỉnh, "
-             "đề nghị các đơn vị cử cán bộ tham dự đầy đủ")
+    title = (
+        "Hội nghị tập huấn nghiệp vụ đã được tổ chức tại hội trường của Hội học sinh, sinh viên tỉnh, "
+        "đề nghị các đơn vị cử cán bộ tham dự đầy đủ"
+    )
     sent = client.notifications.post("/notices", json={**notice, "title": title}, headers=auth)
     assert sent.status_code == 202, sent.text
     mail = smtp_server.wait_for(area["email"]["U1"], template="notice", timeout=WAIT)
@@ -249,10 +308,17 @@ def test_a_notice_nobody_can_receive_says_so(client, admin, area):
     auth = area["auth"]["admin_D"]
     notice = {"title": "Lịch tập huấn", "body": "Đề nghị cử cán bộ dự tập huấn.", "area_unit_id": empty["unit_id"]}
     # 404 until notifications has the new unit (UnitRegistered on its way).
-    sent = eventually(lambda: (r := client.notifications.post("/notices", headers=auth, json=notice))
-                      .status_code == 202 and r, timeout=WAIT)
-    status = eventually(lambda: (s := client.notifications.get(f"/notices/{sent.json()['notice_id']}",
-                                                               headers=auth).json())["status"] != "sending" and s,
-                        timeout=WAIT)
+    sent = eventually(
+        lambda: (r := client.notifications.post("/notices", headers=auth, json=notice)).status_code == 202 and r,
+        timeout=WAIT,
+    )
+    status = eventually(
+        lambda: (
+            (s := client.notifications.get(f"/notices/{sent.json()['notice_id']}", headers=auth).json())["status"]
+            != "sending"
+            and s
+        ),
+        timeout=WAIT,
+    )
     assert (status["status"], status["recipients"], status["emailed"]) == ("no_recipients", 0, 0), status
     assert status["message"].startswith("Không ai nhận được thông báo này")

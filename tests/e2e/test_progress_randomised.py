@@ -12,10 +12,17 @@ from collections import Counter
 
 import aio_pika
 import pytest
-from chassis.messaging import again_key
-from moha_contracts import (DEAD_LETTER_EXCHANGE, DraftStarted, Envelope, FormApproved, FormRejected, FormSubmitted,
-                            ReviewTaskClaimed)
 
+from chassis.messaging import again_key
+from moha_contracts import (
+    DEAD_LETTER_EXCHANGE,
+    DraftStarted,
+    Envelope,
+    FormApproved,
+    FormRejected,
+    FormSubmitted,
+    ReviewTaskClaimed,
+)
 from services.accounts.domain.imports import unit_id_for
 from tests.support.events import drained
 from tests.support.lifecycles import lifecycle, scrambled
@@ -33,43 +40,57 @@ def big_province(client, admin):
     rows = []
     for d in range(DISTRICTS):
         rows.append({"code": f"rD{d}{t}", "name": f"Huyện {d}", "level": "district", "parent_code": f"rP{t}"})
-        rows += [{"code": f"rC{d}-{c}{t}", "name": f"Xã {c}, huyện {d}", "level": "commune",
-                  "parent_code": f"rD{d}{t}"} for c in range(COMMUNES)]
-    rows += [{"code": f"rS{s}{t}", "name": f"Sở số {s}", "level": "agency", "parent_code": f"rP{t}"}
-             for s in range(AGENCIES)]
+        rows += [
+            {"code": f"rC{d}-{c}{t}", "name": f"Xã {c}, huyện {d}", "level": "commune", "parent_code": f"rD{d}{t}"}
+            for c in range(COMMUNES)
+        ]
+    rows += [
+        {"code": f"rS{s}{t}", "name": f"Sở số {s}", "level": "agency", "parent_code": f"rP{t}"} for s in range(AGENCIES)
+    ]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-    imported = client.accounts.post("/units/import", content=out.getvalue().encode(),
-                                    headers={**admin, "Content-Type": "text/csv"}, timeout=120)
+    imported = client.accounts.post(
+        "/units/import", content=out.getvalue().encode(), headers={**admin, "Content-Type": "text/csv"}, timeout=120
+    )
     assert imported.status_code == 201, imported.text
     campaign = f"rand-{t}"
-    opened = client.forms.post("/campaigns", headers=admin, json={
-        "campaign_id": campaign, "form_code": "1/HC-TB", "title": "Tiến độ ngẫu nhiên",
-        "scope_unit_ids": [P["unit_id"]], "opens_on": "2026-03-01", "closes_on": "2026-04-30",
-        "deadlines": {"province": "2026-04-12", "district": "2026-04-20"}})
+    opened = client.forms.post(
+        "/campaigns",
+        headers=admin,
+        json={
+            "campaign_id": campaign,
+            "form_code": "1/HC-TB",
+            "title": "Tiến độ ngẫu nhiên",
+            "scope_unit_ids": [P["unit_id"]],
+            "opens_on": "2026-03-01",
+            "closes_on": "2026-04-30",
+            "deadlines": {"province": "2026-04-12", "district": "2026-04-20"},
+        },
+    )
     assert opened.status_code == 201, opened.text
-    reporters = {unit_id_for(r["code"]): (1 if r["level"] == "agency" else 2)
-                 for r in rows if r["level"] != "district"}
+    reporters = {unit_id_for(r["code"]): (1 if r["level"] == "agency" else 2) for r in rows if r["level"] != "district"}
     return {"P": P, "campaign": campaign, "reporters": reporters}
 
 
-QUEUES = [f"approvals.progress.{e.routing_key}{side}"
-          for e in (DraftStarted, FormSubmitted, ReviewTaskClaimed, FormApproved, FormRejected)
-          for side in ("", ".retry")]
+QUEUES = [
+    f"approvals.progress.{e.routing_key}{side}"
+    for e in (DraftStarted, FormSubmitted, ReviewTaskClaimed, FormApproved, FormRejected)
+    for side in ("", ".retry")
+]
 
 
 def progress(client, admin, p):
-    return client.approvals.get(f"/progress/{p['campaign']}?area={p['P']['unit_id']}&as_of=2026-05-04",
-                                headers=admin, timeout=60).json()
+    return client.approvals.get(
+        f"/progress/{p['campaign']}?area={p['P']['unit_id']}&as_of=2026-05-04", headers=admin, timeout=60
+    ).json()
 
 
 async def test_duplicated_and_reordered_events_give_the_true_counts(platform, client, admin, big_province):
     p = big_province
     # The tree and the campaign reach approvals by event first.
-    eventually(lambda: progress(client, admin, p).get("summary", {}).get("units") == len(p["reporters"]),
-               timeout=60)
+    eventually(lambda: progress(client, admin, p).get("summary", {}).get("units") == len(p["reporters"]), timeout=60)
 
     seed = int(os.environ.get("PROGRESS_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
@@ -96,10 +117,14 @@ async def test_duplicated_and_reordered_events_give_the_true_counts(platform, cl
         for envelope in deliveries:
             owner = envelope.routing_key.split(".", 1)[0]
             await back[owner].publish(
-                aio_pika.Message(envelope.model_dump_json().encode(), message_id=envelope.id,
-                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                 user_id=platform.broker_users[owner].name),
-                routing_key=again_key(f"approvals.progress.{envelope.routing_key}"))
+                aio_pika.Message(
+                    envelope.model_dump_json().encode(),
+                    message_id=envelope.id,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    user_id=platform.broker_users[owner].name,
+                ),
+                routing_key=again_key(f"approvals.progress.{envelope.routing_key}"),
+            )
 
         expected = Counter(truth.values())
 

@@ -20,7 +20,14 @@ from deploy.rabbitmq.provision import Management, vhost_of
 from tests.support.platform import eventually
 from tests.support.platforms import ADMIN_PASSWORD, separate_platform
 from tests.support.workload import (
-    RoundRobin, build_province, confirm_province, decide_districts, login, open_campaign, returned, submit,
+    RoundRobin,
+    build_province,
+    confirm_province,
+    decide_districts,
+    login,
+    open_campaign,
+    returned,
+    submit,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.replicas]
@@ -40,9 +47,16 @@ class Replicated:
 @pytest.fixture
 def replicated(broker_admin_url, mongo_url, run_id, tmp_path):
     # Retries at the default pace: a killed replica's inbox claims are taken over after their lease.
-    with separate_platform("replicas", broker_admin_url, mongo_url, run_id, tmp_path,
-                           replicas=dict.fromkeys(SERVICES, REPLICAS), RETRY_DELAY_MS="2000",
-                           REMINDERS_ANY_DAY="true") as (platform, smtp):
+    with separate_platform(
+        "replicas",
+        broker_admin_url,
+        mongo_url,
+        run_id,
+        tmp_path,
+        replicas=dict.fromkeys(SERVICES, REPLICAS),
+        RETRY_DELAY_MS="2000",
+        REMINDERS_ANY_DAY="true",
+    ) as (platform, smtp):
         yield platform, smtp
 
 
@@ -62,9 +76,16 @@ def test_three_replicas_of_each_service_one_killed_every_effect_once(replicated)
 
     # Every replica of notifications runs the day's reminders at the same moment.
     runs = []
-    threads = [threading.Thread(target=lambda c=c: runs.append(c.post(
-        "/reminders/run", headers=admin, json={"as_of": str(today_in_vietnam()), "campaign_id": p.campaign})))
-        for c in http.notifications.clients]
+    threads = [
+        threading.Thread(
+            target=lambda c=c: runs.append(
+                c.post(
+                    "/reminders/run", headers=admin, json={"as_of": str(today_in_vietnam()), "campaign_id": p.campaign}
+                )
+            )
+        )
+        for c in http.notifications.clients
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -91,35 +112,66 @@ def test_three_replicas_of_each_service_one_killed_every_effect_once(replicated)
 
     phase = time.monotonic()
     n = len(codes)
-    eventually(lambda: (v := http.approvals.get(f"/progress/{p.campaign}", headers=admin, params={
-        "area": p.province["unit_id"], "units": "false"}).json())["summary"]["counts"].get("confirmed") == n and v,
-               timeout=180, interval=1.0)
+    eventually(
+        lambda: (
+            (
+                v := http.approvals.get(
+                    f"/progress/{p.campaign}", headers=admin, params={"area": p.province["unit_id"], "units": "false"}
+                ).json()
+            )["summary"]["counts"].get("confirmed")
+            == n
+            and v
+        ),
+        timeout=180,
+        interval=1.0,
+    )
 
     # Review tasks and decisions: each level of each revision once.
     for code in codes:
         sid = p.submissions[code]
-        tasks = sorted((t["revision"], t["level"], t["status"]) for t in http.approvals.get(
-            f"/submissions/{sid}/reviews", headers=admin).json())
-        expected = [(1, 1, "returned"), (2, 1, "approved"), (2, 2, "approved")] if returned(code) else \
-            [(1, 1, "approved"), (1, 2, "approved")]
+        tasks = sorted(
+            (t["revision"], t["level"], t["status"])
+            for t in http.approvals.get(f"/submissions/{sid}/reviews", headers=admin).json()
+        )
+        expected = (
+            [(1, 1, "returned"), (2, 1, "approved"), (2, 2, "approved")]
+            if returned(code)
+            else [(1, 1, "approved"), (1, 2, "approved")]
+        )
         assert tasks == expected, (code, tasks)
-        sub = eventually(lambda sid=sid, code=code: (s := http.forms.get(
-            f"/submissions/{sid}", headers=p.auth[p.usernames[code]]).json())["status"] == "approved" and s,
-                         timeout=120, interval=0.5)
+        sub = eventually(
+            lambda sid=sid, code=code: (
+                (s := http.forms.get(f"/submissions/{sid}", headers=p.auth[p.usernames[code]]).json())["status"]
+                == "approved"
+                and s
+            ),
+            timeout=120,
+            interval=0.5,
+        )
         assert [h["action"] for h in sub["history"]] == (
-            ["submitted", "returned", "submitted", "approved_level", "approved"] if returned(code)
-            else ["submitted", "approved_level", "approved"]), (code, sub["history"])
+            ["submitted", "returned", "submitted", "approved_level", "approved"]
+            if returned(code)
+            else ["submitted", "approved_level", "approved"]
+        ), (code, sub["history"])
 
     # Notices and e-mails: one per cause and person. E-mail is counted as a mail client shows it
     # (one per Message-ID: a copy sent again after a crash is the same message).
     def unit_kinds(code: str) -> list[str]:
-        return sorted(["account_issued", "reminder_before", "form_approved_level", "form_approved"]
-                      + (["form_returned"] if returned(code) else []))
+        return sorted(
+            ["account_issued", "reminder_before", "form_approved_level", "form_approved"]
+            + (["form_returned"] if returned(code) else [])
+        )
 
     for code in codes:
         username = p.usernames[code]
-        eventually(lambda username=username, code=code: sorted(n["kind"] for n in http.notifications.get(
-            "/inbox", headers=p.auth[username]).json()["items"]) == unit_kinds(code), timeout=120, interval=0.5)
+        eventually(
+            lambda username=username, code=code: (
+                sorted(n["kind"] for n in http.notifications.get("/inbox", headers=p.auth[username]).json()["items"])
+                == unit_kinds(code)
+            ),
+            timeout=120,
+            interval=0.5,
+        )
 
     def mails() -> tuple[Counter, int]:
         ours = [m for m in list(smtp.messages) if m["To"].split("@")[0] in p.auth]
@@ -134,14 +186,21 @@ def test_three_replicas_of_each_service_one_killed_every_effect_once(replicated)
 
     # Nothing dead-lettered anywhere, and the survivors are all ready.
     with Management(platform.amqp_url) as api:
-        queues = httpx.get(f"{api.base}/api/queues/{vhost_of(platform.amqp_url)}", auth=api.http.auth,
-                           params={"columns": "name,messages"}).json()
+        queues = httpx.get(
+            f"{api.base}/api/queues/{vhost_of(platform.amqp_url)}",
+            auth=api.http.auth,
+            params={"columns": "name,messages"},
+        ).json()
     dead = {q["name"]: q.get("messages") for q in queues if q["name"].endswith(".dead") and q.get("messages")}
     assert dead == {}
     for name in SERVICES:
         for process in platform.instances[name][:-1]:
             assert httpx.get(process.url + "/health/ready", timeout=5).status_code == 200
-    figures["actions"] = {"submissions": n + sum(map(returned, codes)), "returns": sum(map(returned, codes)),
-                          "approvals": 2 * n, "reminders": n}
+    figures["actions"] = {
+        "submissions": n + sum(map(returned, codes)),
+        "returns": sum(map(returned, codes)),
+        "approvals": 2 * n,
+        "reminders": n,
+    }
     figures["total_s"] = round(time.monotonic() - started, 1)
     print("replica test figures:", json.dumps(figures, ensure_ascii=False))

@@ -56,7 +56,8 @@ async def test_consumer_killed_while_events_wait(platform, client, district):
     approvals = platform["approvals"]
     approvals.stop(signal.SIGKILL)
     sid = submit(client, district["b_auth"], district["unit_b"]["unit_id"], campaign="kill-test").json()[
-        "submission_id"]
+        "submission_id"
+    ]
     await asyncio.sleep(0.5)
     approvals.start()
     approvals.wait_ready()
@@ -68,16 +69,23 @@ async def test_event_delivered_twice_has_one_effect(platform, client, district, 
     address = district["account_a"]["username"] + "@example.vn"
     async with EventTap(amqp_url, "approvals.form.*.v1") as tap:
         sid = submit(client, district["a_auth"], district["unit_a"]["unit_id"], campaign="dup-test").json()[
-            "submission_id"]
+            "submission_id"
+        ]
         task = open_task_for(client, district["supervisor_auth"], sid, 1)
-        client.approvals.post(f"/tasks/{task['task_id']}/approve", json={"revision": 1},
-                              headers=district["supervisor_auth"]).raise_for_status()
+        client.approvals.post(
+            f"/tasks/{task['task_id']}/approve", json={"revision": 1}, headers=district["supervisor_auth"]
+        ).raise_for_status()
         envelope, message = await tap.wait_for("approvals.form.approved.v1", subject=sid)
         before = len(smtp_server.wait_for(address, template="form_approved"))
         # The very same event, twice more, as a broker redelivery would bring it.
         for _ in range(2):
-            await publish_as(platform.broker_url("approvals"), message.body, message.routing_key,
-                             message_id=envelope.id, content_type=message.content_type)
+            await publish_as(
+                platform.broker_url("approvals"),
+                message.body,
+                message.routing_key,
+                message_id=envelope.id,
+                content_type=message.content_type,
+            )
     # Not a fixed wait: until each consumer has seen both copies and said it ignored them.
     for service in ("forms", "notifications"):
         eventually(lambda s=service: len(logged(platform[s], "duplicate event ignored", event_id=envelope.id)) >= 2)
@@ -94,12 +102,17 @@ async def test_malformed_messages_are_dead_lettered_not_looped(platform, amqp_ur
     async with EventTap(amqp_url, "none.such") as tap:
         await publish_as(forms, b"{not json", "forms.submission.submitted.v1", message_id="bad-1")
         valid_envelope_bad_data = {
-            "id": str(uuid.uuid4()), "type": "vn.gov.moha.forms.submission.submitted.v1", "source": "/moha/forms",
-            "time": "2026-11-22T00:00:00Z", "correlationid": "c", "schemaversion": "1.0",
+            "id": str(uuid.uuid4()),
+            "type": "vn.gov.moha.forms.submission.submitted.v1",
+            "source": "/moha/forms",
+            "time": "2026-11-22T00:00:00Z",
+            "correlationid": "c",
+            "schemaversion": "1.0",
             "data": {"submission_id": "x"},
         }
-        await publish_as(forms, json.dumps(valid_envelope_bad_data).encode(), "forms.submission.submitted.v1",
-                         message_id="bad-2")
+        await publish_as(
+            forms, json.dumps(valid_envelope_bad_data).encode(), "forms.submission.submitted.v1", message_id="bad-2"
+        )
         dead = await tap.channel.declare_queue(f"{queue_name}.dead", passive=True)
         got = {}
         for _ in range(200):
@@ -122,16 +135,25 @@ async def test_correlation_id_follows_the_request_through_events(platform, clien
     cid = f"test-{uuid.uuid4()}"
     ensure_campaign(client, "cid-test")
     async with EventTap(amqp_url, "forms.submission.submitted.v1") as tap:
-        response = client.forms.post("/submissions", headers={**district["a_auth"], "X-Correlation-ID": cid}, json={
-            "campaign_id": "cid-test", "form_code": "1/HC-TB", "unit_id": district["unit_a"]["unit_id"],
-            "answers": valid_hc_tb()})
+        response = client.forms.post(
+            "/submissions",
+            headers={**district["a_auth"], "X-Correlation-ID": cid},
+            json={
+                "campaign_id": "cid-test",
+                "form_code": "1/HC-TB",
+                "unit_id": district["unit_a"]["unit_id"],
+                "answers": valid_hc_tb(),
+            },
+        )
         assert response.headers["X-Correlation-ID"] == cid
-        envelope, message = await tap.wait_for("forms.submission.submitted.v1", subject=response.json()[
-            "submission_id"])
+        envelope, message = await tap.wait_for(
+            "forms.submission.submitted.v1", subject=response.json()["submission_id"]
+        )
     assert envelope.correlationid == message.correlation_id == cid
     open_task_for(client, district["supervisor_auth"], response.json()["submission_id"], 1)
-    approvals_log = [json.loads(line) for line in platform["approvals"].log_path.read_text().splitlines()
-                     if cid in line]
+    approvals_log = [
+        json.loads(line) for line in platform["approvals"].log_path.read_text().splitlines() if cid in line
+    ]
     assert any(entry["message"] == "event handled" and entry["correlation_id"] == cid for entry in approvals_log)
 
 
@@ -140,10 +162,12 @@ async def test_mail_waits_while_smtp_server_is_down(platform, client, district, 
     smtp_server.stop()
     try:
         sid = submit(client, district["b_auth"], district["unit_b"]["unit_id"], campaign="smtp-down").json()[
-            "submission_id"]
+            "submission_id"
+        ]
         task = open_task_for(client, district["supervisor_auth"], sid, 1)
-        client.approvals.post(f"/tasks/{task['task_id']}/approve", json={"revision": 1},
-                              headers=district["supervisor_auth"]).raise_for_status()
+        client.approvals.post(
+            f"/tasks/{task['task_id']}/approve", json={"revision": 1}, headers=district["supervisor_auth"]
+        ).raise_for_status()
         eventually(lambda: "e-mail not delivered" in platform["notifications"].log_path.read_text())
     finally:
         smtp_server.start()

@@ -37,8 +37,11 @@ def province(client, admin):
         "s1": client.new_unit(admin, P["unit_id"], f"cs1{t}", "Sở Nội vụ", "agency"),
     }
     auth = {}
-    for name, (unit, role) in {"sup_D1": (D1, "district_supervisor"), "sup_D2": (D2, "district_supervisor"),
-                               "sup_P": (P, "province_supervisor")}.items():
+    for name, (unit, role) in {
+        "sup_D1": (D1, "district_supervisor"),
+        "sup_D2": (D2, "district_supervisor"),
+        "sup_P": (P, "province_supervisor"),
+    }.items():
         account = client.new_account(admin, unit["unit_id"], f"c.{name.lower()}.{t}", role)
         auth[name] = client.login(account["username"], account["initial_password"])
     for name, unit in units.items():
@@ -48,19 +51,39 @@ def province(client, admin):
     campaign = f"chain-{t}"
     # Default review levels (the district, then the province); the district units' deadline has
     # passed, the provincial units' has not.
-    opened = client.forms.post("/campaigns", headers=admin, json={
-        "campaign_id": campaign, "form_code": "1/HC-TB", "title": "Điều tra thử chuỗi duyệt",
-        "scope_unit_ids": [P["unit_id"]], "opens_on": str(today - timedelta(days=40)),
-        "closes_on": str(today + timedelta(days=30)),
-        "deadlines": {"district": str(today - timedelta(days=20)), "province": str(today + timedelta(days=30))}})
+    opened = client.forms.post(
+        "/campaigns",
+        headers=admin,
+        json={
+            "campaign_id": campaign,
+            "form_code": "1/HC-TB",
+            "title": "Điều tra thử chuỗi duyệt",
+            "scope_unit_ids": [P["unit_id"]],
+            "opens_on": str(today - timedelta(days=40)),
+            "closes_on": str(today + timedelta(days=30)),
+            "deadlines": {"district": str(today - timedelta(days=20)), "province": str(today + timedelta(days=30))},
+        },
+    )
     assert opened.status_code == 201, opened.text
-    return {"P": P, "D1": D1, "D2": D2, "units": units, "auth": auth, "campaign": campaign, "today": today,
-            "district_deadline": today - timedelta(days=20)}
+    return {
+        "P": P,
+        "D1": D1,
+        "D2": D2,
+        "units": units,
+        "auth": auth,
+        "campaign": campaign,
+        "today": today,
+        "district_deadline": today - timedelta(days=20),
+    }
 
 
 def send(client, p, name, path="/submissions", method="post"):
-    body = {"campaign_id": p["campaign"], "form_code": "1/HC-TB", "unit_id": p["units"][name]["unit_id"],
-            "answers": valid_hc_tb() if path == "/submissions" else {}}
+    body = {
+        "campaign_id": p["campaign"],
+        "form_code": "1/HC-TB",
+        "unit_id": p["units"][name]["unit_id"],
+        "answers": valid_hc_tb() if path == "/submissions" else {},
+    }
 
     def attempt():
         response = getattr(client.forms, method)(path, json=body, headers=p["auth"][name])
@@ -109,8 +132,12 @@ async def test_district_approves_province_confirms_or_returns(client, admin, pro
         eventually(lambda: submission(client, auth["a1"], sids["a1"])["status"] == "approved")
 
         # b1: approved by its district, waiting for the province. s1 (provincial): one level.
-        assert decide(client, auth["sup_D2"], open_task_for(client, auth["sup_D2"], sids["b1"], 1),
-                      "approve", 1).status_code == 200
+        assert (
+            decide(
+                client, auth["sup_D2"], open_task_for(client, auth["sup_D2"], sids["b1"], 1), "approve", 1
+            ).status_code
+            == 200
+        )
         ts = open_task_for(client, auth["sup_P"], sids["s1"], 1)
         assert (ts["level"], ts["final"]) == (1, True)
         assert decide(client, auth["sup_P"], ts, "approve", 1).status_code == 200
@@ -119,7 +146,11 @@ async def test_district_approves_province_confirms_or_returns(client, admin, pro
     # The review trail: who, when, from where, which revision, why.
     trail = client.approvals.get(f"/submissions/{sids['a1']}/reviews", headers=auth["sup_P"]).json()
     assert [(t["revision"], t["level"], t["status"]) for t in trail] == [
-        (1, 1, "approved"), (1, 2, "returned"), (2, 1, "approved"), (2, 2, "approved")]
+        (1, 1, "approved"),
+        (1, 2, "returned"),
+        (2, 1, "approved"),
+        (2, 2, "approved"),
+    ]
     assert trail[1]["reason"] == "Mục A3.3 chưa khớp sổ sách"
     assert all(t["decided_by"] and t["decided_at"] and t["decided_from"] for t in trail)
     assert client.approvals.get(f"/submissions/{sids['a1']}/reviews", headers=auth["sup_D2"]).status_code == 404
@@ -150,8 +181,10 @@ async def test_district_approves_province_confirms_or_returns(client, admin, pro
     # Each sees its own area only.
     own = client.approvals.get(f"/progress/{p['campaign']}", headers=auth["sup_D1"]).json()
     assert own["summary"]["units"] == 2
-    assert client.approvals.get(f"/progress/{p['campaign']}?area={p['P']['unit_id']}",
-                                headers=auth["sup_D1"]).status_code == 404
+    assert (
+        client.approvals.get(f"/progress/{p['campaign']}?area={p['P']['unit_id']}", headers=auth["sup_D1"]).status_code
+        == 404
+    )
     assert client.approvals.get(f"/progress/{p['campaign']}", headers=auth["b1"]).json()["summary"]["units"] == 1
 
     # The same rows as a sheet for the supervisors' reports.
@@ -162,8 +195,12 @@ async def test_district_approves_province_confirms_or_returns(client, admin, pro
     assert {r[1]: r[2] for r in table[1:]}["Xã A2"] == "Đang kê khai"
     csv_rows = client.approvals.get(f"/progress/{p['campaign']}/export?format=csv", headers=auth["sup_D1"])
     assert csv_rows.content.decode("utf-8-sig").count("\n") == 3  # D1's two units and the header
-    assert client.approvals.get(f"/progress/{p['campaign']}/export?area={p['P']['unit_id']}",
-                                headers=auth["sup_D1"]).status_code == 404
+    assert (
+        client.approvals.get(
+            f"/progress/{p['campaign']}/export?area={p['P']['unit_id']}", headers=auth["sup_D1"]
+        ).status_code
+        == 404
+    )
 
     # Rebuilt from the stored facts: the same figures.
     assert client.approvals.post("/progress/rebuild", headers=auth["sup_P"]).status_code == 403

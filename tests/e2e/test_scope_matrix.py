@@ -31,48 +31,86 @@ def tree(client):
     Q = client.new_unit(admin, "root", f"mQ{t}", "Tỉnh khác", "province")
     units = {"P": P, "D1": D1, "D2": D2, "A": A, "B": B, "C": C, "Q": Q}
     roles = {
-        "unit_A": (A, "reporting_unit"), "unit_B": (B, "reporting_unit"), "unit_C": (C, "reporting_unit"),
-        "sup_D1": (D1, "district_supervisor"), "sup_D1_only_A": (D1, "district_supervisor"),
-        "sup_D2": (D2, "district_supervisor"), "sup_P": (P, "province_supervisor"),
-        "admin_D1": (D1, "district_admin"), "admin_P": (P, "province_admin"),
-        "unit_D1": (D1, "reporting_unit"), "admin_Q": (Q, "province_admin"),
+        "unit_A": (A, "reporting_unit"),
+        "unit_B": (B, "reporting_unit"),
+        "unit_C": (C, "reporting_unit"),
+        "sup_D1": (D1, "district_supervisor"),
+        "sup_D1_only_A": (D1, "district_supervisor"),
+        "sup_D2": (D2, "district_supervisor"),
+        "sup_P": (P, "province_supervisor"),
+        "admin_D1": (D1, "district_admin"),
+        "admin_P": (P, "province_admin"),
+        "unit_D1": (D1, "reporting_unit"),
+        "admin_Q": (Q, "province_admin"),
     }
     accounts, auth = {}, {}
     for name, (unit, role) in roles.items():
         accounts[name] = client.new_account(admin, unit["unit_id"], f"m.{name.lower()}.{t}", role)
         auth[name] = client.login(accounts[name]["username"], accounts[name]["initial_password"])
-    assigned = client.accounts.put(f"/accounts/{accounts['sup_D1_only_A']['account_id']}/assignments",
-                                   headers=admin, json={"unit_ids": [A["unit_id"]]})
+    assigned = client.accounts.put(
+        f"/accounts/{accounts['sup_D1_only_A']['account_id']}/assignments",
+        headers=admin,
+        json={"unit_ids": [A["unit_id"]]},
+    )
     assert assigned.status_code == 200, assigned.text
     subs, tasks = {}, {}
     for u in ("A", "B", "C"):
         subs[u] = submit(client, auth[f"unit_{u}"], units[u]["unit_id"], campaign=f"matrix-{t}").json()
         reviewer = "sup_D2" if u == "C" else "sup_D1"
         tasks[u] = open_task_for(client, auth[reviewer], subs[u]["submission_id"], 1)
-    return {"units": units, "accounts": accounts, "auth": auth, "subs": subs, "tasks": tasks,
-            "campaign": f"matrix-{t}", "t": t}
+    return {
+        "units": units,
+        "accounts": accounts,
+        "auth": auth,
+        "subs": subs,
+        "tasks": tasks,
+        "campaign": f"matrix-{t}",
+        "t": t,
+    }
 
 
 GUESS = "0" * 32
 
 # role -> what it may read: units (accounts), submissions (forms), review tasks (approvals)
 UNITS = {
-    "unit_A": {"A"}, "sup_D1": {"D1", "A", "B"}, "sup_D2": {"D2", "C"}, "sup_P": {"P", "D1", "D2", "A", "B", "C"},
-    "admin_D1": {"D1", "A", "B"}, "admin_P": {"P", "D1", "D2", "A", "B", "C"},
+    "unit_A": {"A"},
+    "sup_D1": {"D1", "A", "B"},
+    "sup_D2": {"D2", "C"},
+    "sup_P": {"P", "D1", "D2", "A", "B", "C"},
+    "admin_D1": {"D1", "A", "B"},
+    "admin_P": {"P", "D1", "D2", "A", "B", "C"},
 }
 SUBMISSIONS = {
-    "unit_A": {"A"}, "unit_B": {"B"}, "sup_D1": {"A", "B"}, "sup_D1_only_A": {"A", "B"}, "sup_D2": {"C"},
-    "sup_P": {"A", "B", "C"}, "admin_D1": {"A", "B"}, "admin_P": {"A", "B", "C"},
+    "unit_A": {"A"},
+    "unit_B": {"B"},
+    "sup_D1": {"A", "B"},
+    "sup_D1_only_A": {"A", "B"},
+    "sup_D2": {"C"},
+    "sup_P": {"A", "B", "C"},
+    "admin_D1": {"A", "B"},
+    "admin_P": {"A", "B", "C"},
 }
 # Review tasks: those above the unit read them; only the supervisors of the task's level (the
 # district, for level 1) decide, and an assignment narrows that to the assigned units.
 TASKS_READ = {
-    "unit_A": set(), "unit_B": set(), "sup_D1": {"A", "B"}, "sup_D1_only_A": {"A", "B"}, "sup_D2": {"C"},
-    "sup_P": {"A", "B", "C"}, "admin_D1": {"A", "B"}, "admin_P": {"A", "B", "C"},
+    "unit_A": set(),
+    "unit_B": set(),
+    "sup_D1": {"A", "B"},
+    "sup_D1_only_A": {"A", "B"},
+    "sup_D2": {"C"},
+    "sup_P": {"A", "B", "C"},
+    "admin_D1": {"A", "B"},
+    "admin_P": {"A", "B", "C"},
 }
 TASKS_DECIDE = {
-    "unit_A": set(), "unit_B": set(), "sup_D1": {"A", "B"}, "sup_D1_only_A": {"A"}, "sup_D2": {"C"},
-    "sup_P": set(), "admin_D1": set(), "admin_P": set(),
+    "unit_A": set(),
+    "unit_B": set(),
+    "sup_D1": {"A", "B"},
+    "sup_D1_only_A": {"A"},
+    "sup_D2": {"C"},
+    "sup_P": set(),
+    "admin_D1": set(),
+    "admin_P": set(),
 }
 
 
@@ -113,8 +151,9 @@ def test_approvals_tasks(client, tree, role):
 def test_notifications_inbox_is_the_accounts_own(client, tree):
     # A decision on A's task gives unit A a notice; nobody else can see or mark it.
     auth = tree["auth"]
-    decision = client.approvals.post(f"/tasks/{tree['tasks']['A']['task_id']}/approve", json={"revision": 1},
-                                     headers=auth["sup_D1_only_A"])
+    decision = client.approvals.post(
+        f"/tasks/{tree['tasks']['A']['task_id']}/approve", json={"revision": 1}, headers=auth["sup_D1_only_A"]
+    )
     assert decision.status_code == 200
 
     def decisions(role):  # each account also has the notice of its own issuance
@@ -135,36 +174,65 @@ def test_notifications_inbox_is_the_accounts_own(client, tree):
 def test_assignments_are_given_by_the_level_above_inside_the_area(client, tree, admin):
     accounts, units, auth = tree["accounts"], tree["units"], tree["auth"]
     sup = accounts["sup_D1"]["account_id"]
-    outside = client.accounts.put(f"/accounts/{sup}/assignments", headers=admin,
-                                  json={"unit_ids": [units["C"]["unit_id"]]})
+    outside = client.accounts.put(
+        f"/accounts/{sup}/assignments", headers=admin, json={"unit_ids": [units["C"]["unit_id"]]}
+    )
     assert outside.status_code == 422 and outside.json()["error"]["code"] == "out_of_area"
     # The district's administrator assigns its supervisors; a supervisor or a unit cannot.
     for role in ("sup_P", "unit_A", "admin_D1"):
-        response = client.accounts.put(f"/accounts/{sup}/assignments", headers=auth[role],
-                                       json={"unit_ids": [units["A"]["unit_id"]]})
+        response = client.accounts.put(
+            f"/accounts/{sup}/assignments", headers=auth[role], json={"unit_ids": [units["A"]["unit_id"]]}
+        )
         assert response.status_code == (200 if role == "admin_D1" else HIDDEN), role
-    not_supervisor = client.accounts.put(f"/accounts/{accounts['unit_A']['account_id']}/assignments",
-                                         headers=admin, json={"unit_ids": []})
+    not_supervisor = client.accounts.put(
+        f"/accounts/{accounts['unit_A']['account_id']}/assignments", headers=admin, json={"unit_ids": []}
+    )
     assert not_supervisor.status_code == 422
 
 
 # Forms: a campaign of D1, read by the units in it, those above it and the Ministry; a survey of
 # province P, by everyone in P and the Ministry. Nobody else learns that they exist.
 CAMPAIGN_OF_D1_READ = {"unit_A", "unit_B", "unit_D1", "sup_D1", "sup_D1_only_A", "admin_D1", "sup_P", "admin_P"}
-SURVEY_OF_P_READ = {"unit_A", "unit_B", "unit_C", "unit_D1", "sup_D1", "sup_D1_only_A", "sup_D2", "admin_D1",
-                    "admin_P", "sup_P"}
+SURVEY_OF_P_READ = {
+    "unit_A",
+    "unit_B",
+    "unit_C",
+    "unit_D1",
+    "sup_D1",
+    "sup_D1_only_A",
+    "sup_D2",
+    "admin_D1",
+    "admin_P",
+    "sup_P",
+}
 
 
 def test_forms_campaigns_and_surveys_are_read_inside_their_scope_only(client, tree, admin):
     t, units, today = tree["t"], tree["units"], datetime.now(UTC).date()
-    campaign = client.forms.post("/campaigns", headers=admin, json={
-        "campaign_id": f"scope-{t}", "form_code": "1/HC-TB", "title": "Đợt của huyện 1",
-        "scope_unit_ids": [units["D1"]["unit_id"]], "opens_on": str(today),
-        "closes_on": str(today + timedelta(days=9))})
+    campaign = client.forms.post(
+        "/campaigns",
+        headers=admin,
+        json={
+            "campaign_id": f"scope-{t}",
+            "form_code": "1/HC-TB",
+            "title": "Đợt của huyện 1",
+            "scope_unit_ids": [units["D1"]["unit_id"]],
+            "opens_on": str(today),
+            "closes_on": str(today + timedelta(days=9)),
+        },
+    )
     assert campaign.status_code == 201, campaign.text
-    survey = client.forms.post("/surveys", headers=admin, json={
-        "survey_id": f"scope-{t}", "title": "Khảo sát của tỉnh P", "list_deadline": str(today + timedelta(days=3)),
-        "answer_deadline": str(today + timedelta(days=9)), "owner_unit_ids": [units["P"]["unit_id"]]})
+    survey = client.forms.post(
+        "/surveys",
+        headers=admin,
+        json={
+            "survey_id": f"scope-{t}",
+            "title": "Khảo sát của tỉnh P",
+            "list_deadline": str(today + timedelta(days=3)),
+            "answer_deadline": str(today + timedelta(days=9)),
+            "owner_unit_ids": [units["P"]["unit_id"]],
+        },
+    )
     assert survey.status_code == 201, survey.text
     # Q is known to forms before its account is asked (else an unknown unit would pass for hidden).
     eventually(lambda: client.forms.get(f"/codelists/units?q=mq{t}", headers=admin).json()["entries"])

@@ -43,14 +43,17 @@ def test_a_respondent_answers_in_the_browser(client, admin, survey, smtp_server,
     s, t = survey, survey["t"]
     P = s["province"]["unit_id"]
     address = f"dai.bieu.{t}@nghean.gov.vn"
-    imported = client.forms.post(f"/surveys/{s['id']}/lists/{P}/import", headers={
-        **s["auth"]["province"], "Content-Type": "text/csv"}, content=sheet_csv([
-            ("Đinh Thị Đại Biểu", address, "Đại biểu Hội đồng nhân dân cấp tỉnh", "Đại biểu", "")]))
+    imported = client.forms.post(
+        f"/surveys/{s['id']}/lists/{P}/import",
+        headers={**s["auth"]["province"], "Content-Type": "text/csv"},
+        content=sheet_csv([("Đinh Thị Đại Biểu", address, "Đại biểu Hội đồng nhân dân cấp tỉnh", "Đại biểu", "")]),
+    )
     assert imported.status_code == 200, imported.text
     assert client.forms.post(f"/surveys/{s['id']}/lists/{P}/submit", headers=s["auth"]["province"]).status_code == 200
     assert client.forms.post(f"/surveys/{s['id']}/dispatch", headers=admin).json()["issued"] == 1
-    link = LINK.search(smtp_server.wait_for(address, template="survey_invitation", timeout=WAIT)[0]
-                       .get_content()).group(1)
+    link = LINK.search(
+        smtp_server.wait_for(address, template="survey_invitation", timeout=WAIT)[0].get_content()
+    ).group(1)
 
     browser.get(link)
     page = Page(browser, link.split("/s/")[0])

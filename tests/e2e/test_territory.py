@@ -21,16 +21,18 @@ def test_rename_merge_and_retire_keep_history(client, admin):
     auth = client.login(account["username"], account["initial_password"])
     sid = submit(client, auth, a["unit_id"], campaign=f"terr-{t}").json()["submission_id"]
 
-    renamed = client.accounts.put(f"/units/{b['unit_id']}/name", headers=admin,
-                                  json={"name": "Xã B mới", "reason": "Nghị quyết đổi tên"})
+    renamed = client.accounts.put(
+        f"/units/{b['unit_id']}/name", headers=admin, json={"name": "Xã B mới", "reason": "Nghị quyết đổi tên"}
+    )
     assert renamed.status_code == 200
     assert renamed.json()["history"][0]["from"] == "Xã B" and renamed.json()["history"][0]["to"] == "Xã B mới"
 
     busy = client.accounts.post(f"/units/{district['unit_id']}/retire", headers=admin, json={"reason": "Bỏ cấp huyện"})
     assert busy.status_code == 409 and busy.json()["error"]["code"] == "has_children"
 
-    merged = client.accounts.post(f"/units/{a['unit_id']}/retire", headers=admin,
-                                  json={"reason": "Sáp nhập xã", "merged_into": b["unit_id"]})
+    merged = client.accounts.post(
+        f"/units/{a['unit_id']}/retire", headers=admin, json={"reason": "Sáp nhập xã", "merged_into": b["unit_id"]}
+    )
     assert merged.status_code == 200
     assert (merged.json()["status"], merged.json()["merged_into"]) == ("retired", b["unit_id"])
     again = client.accounts.post(f"/units/{a['unit_id']}/retire", headers=admin, json={"reason": "x"})
@@ -40,14 +42,19 @@ def test_rename_merge_and_retire_keep_history(client, admin):
     assert client.forms.get(f"/submissions/{sid}", headers=admin).status_code == 200
     eventually(lambda: submit(client, auth, a["unit_id"], campaign=f"terr2-{t}").status_code == 409)
     # Nothing new hangs under a retired unit.
-    response = client.accounts.post("/units", headers=admin, json={
-        "code": f"tX{t}", "name": "X", "level": "agency", "parent_id": a["unit_id"]})
+    response = client.accounts.post(
+        "/units", headers=admin, json={"code": f"tX{t}", "name": "X", "level": "agency", "parent_id": a["unit_id"]}
+    )
     assert response.status_code == 409
     # A unit renames only what is below it.
     sup = client.new_account(admin, district["unit_id"], f"tqt.{t}", "district_admin")
     sup_auth = client.login(sup["username"], sup["initial_password"])
-    assert client.accounts.put(f"/units/{district['unit_id']}/name", headers=sup_auth,
-                               json={"name": "Tự đổi", "reason": "x"}).status_code == 403
+    assert (
+        client.accounts.put(
+            f"/units/{district['unit_id']}/name", headers=sup_auth, json={"name": "Tự đổi", "reason": "x"}
+        ).status_code
+        == 403
+    )
 
 
 def test_two_level_territory_works_like_three(client, admin):
@@ -60,8 +67,10 @@ def test_two_level_territory_works_like_three(client, admin):
     unit_auth = client.login(unit["username"], unit["initial_password"])
     sid = submit(client, unit_auth, commune["unit_id"], campaign=f"two-{t}").json()["submission_id"]
     task = open_task_for(client, sup_auth, sid, 1)
-    assert client.approvals.post(f"/tasks/{task['task_id']}/approve", json={"revision": 1},
-                                 headers=sup_auth).status_code == 200
+    assert (
+        client.approvals.post(f"/tasks/{task['task_id']}/approve", json={"revision": 1}, headers=sup_auth).status_code
+        == 200
+    )
     eventually(lambda: client.forms.get(f"/submissions/{sid}", headers=unit_auth).json()["status"] == "approved")
 
 
@@ -81,19 +90,29 @@ def test_district_level_removed_communes_move_under_the_province(client, admin):
     sid = submit(client, u_auth, agency["unit_id"], campaign=f"mv-{t}").json()["submission_id"]
     task = open_task_for(client, d_auth, sid, 1)
 
-    into_itself = client.accounts.post(f"/units/{district['unit_id']}/move", headers=admin,
-                                       json={"parent_id": commune["unit_id"], "reason": "x"})
+    into_itself = client.accounts.post(
+        f"/units/{district['unit_id']}/move", headers=admin, json={"parent_id": commune["unit_id"], "reason": "x"}
+    )
     assert into_itself.status_code == 422
-    moved = client.accounts.post(f"/units/{commune['unit_id']}/move", headers=admin,
-                                 json={"parent_id": province["unit_id"], "reason": "Bỏ cấp huyện từ 01/7/2025"})
+    moved = client.accounts.post(
+        f"/units/{commune['unit_id']}/move",
+        headers=admin,
+        json={"parent_id": province["unit_id"], "reason": "Bỏ cấp huyện từ 01/7/2025"},
+    )
     assert moved.status_code == 200 and moved.json()["moved"] == 2  # the commune and its agency
     view = client.accounts.get(f"/units/{agency['unit_id']}", headers=admin).json()
     assert view["path"] == ["root", province["unit_id"], commune["unit_id"]]
-    assert client.accounts.post(f"/units/{district['unit_id']}/retire", headers=admin,
-                                json={"reason": "Bỏ cấp huyện"}).status_code == 200
+    assert (
+        client.accounts.post(
+            f"/units/{district['unit_id']}/retire", headers=admin, json={"reason": "Bỏ cấp huyện"}
+        ).status_code
+        == 200
+    )
 
     # The former district supervisor no longer sees the task; the province supervisor does.
     eventually(lambda: client.approvals.get(f"/tasks/{task['task_id']}", headers=d_auth).status_code == 404)
     assert client.approvals.get(f"/tasks/{task['task_id']}", headers=p_auth).status_code == 200
-    assert client.approvals.post(f"/tasks/{task['task_id']}/approve", json={"revision": 1},
-                                 headers=p_auth).status_code == 200
+    assert (
+        client.approvals.post(f"/tasks/{task['task_id']}/approve", json={"revision": 1}, headers=p_auth).status_code
+        == 200
+    )

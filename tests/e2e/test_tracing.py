@@ -19,10 +19,20 @@ SERVER, CONSUMER = 2, 5  # OTLP span kinds
 
 @pytest.fixture
 def traced(broker_admin_url, mongo_url, run_id, tmp_path):
-    with OtlpReceiver() as receiver, separate_platform(
-            "traced", broker_admin_url, mongo_url, run_id, tmp_path, OTEL_TRACES_EXPORTER="otlp",
-            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY="200",
-            LOG_LEVEL="debug") as (platform, _smtp):  # "event handled" is a debug line
+    with (
+        OtlpReceiver() as receiver,
+        separate_platform(
+            "traced",
+            broker_admin_url,
+            mongo_url,
+            run_id,
+            tmp_path,
+            OTEL_TRACES_EXPORTER="otlp",
+            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
+            OTEL_BSP_SCHEDULE_DELAY="200",
+            LOG_LEVEL="debug",
+        ) as (platform, _smtp),
+    ):  # "event handled" is a debug line
         platform.start(("accounts", "forms", "approvals", "notifications"))
         yield platform, receiver
 
@@ -50,9 +60,11 @@ async def test_one_submission_is_one_trace_across_the_services(traced):
         by_service = {}
         for span in found:
             by_service.setdefault(span.service, []).append(span)
-        whole = (any(s.kind == SERVER and s.name == "POST /submissions" for s in by_service.get("forms", []))
-                 and any(s.kind == CONSUMER for s in by_service.get("approvals", []))
-                 and any(s.kind == CONSUMER for s in by_service.get("notifications", [])))
+        whole = (
+            any(s.kind == SERVER and s.name == "POST /submissions" for s in by_service.get("forms", []))
+            and any(s.kind == CONSUMER for s in by_service.get("approvals", []))
+            and any(s.kind == CONSUMER for s in by_service.get("notifications", []))
+        )
         return whole and found
 
     # The request in forms, the handling of its event in approvals and notifications, all linked.

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import aiormq
 import pytest
-from moha_contracts import AccountRevoked, Envelope, FormApproved
 
+from moha_contracts import AccountRevoked, Envelope, FormApproved
 from tests.e2e.test_flow import open_task_for, submission, submit
 from tests.support.events import EventTap, publish_as
 
@@ -32,15 +32,28 @@ def envelope_of(event) -> Envelope:
 
 async def test_a_forged_final_approval_changes_nothing_anywhere(platform, client, district, amqp_url):
     sid = submit(client, district["a_auth"], district["unit_a"]["unit_id"], campaign="trust-test").json()[
-        "submission_id"]
+        "submission_id"
+    ]
     task = open_task_for(client, district["supervisor_auth"], sid, 1)
-    forged = envelope_of(FormApproved(
-        task_id=task["task_id"], submission_id=sid, unit_id=district["unit_a"]["unit_id"], revision=1, level=1,
-        final=True, approved_by="nobody", approved_at=datetime.now(UTC)))
+    forged = envelope_of(
+        FormApproved(
+            task_id=task["task_id"],
+            submission_id=sid,
+            unit_id=district["unit_a"]["unit_id"],
+            revision=1,
+            level=1,
+            final=True,
+            approved_by="nobody",
+            approved_at=datetime.now(UTC),
+        )
+    )
     # The broker's administrator may publish anything anywhere: the messages must still say who sent them.
     await publish_as(amqp_url, forged.model_dump_json().encode(), forged.routing_key, message_id=forged.id)
-    for queue in ("forms.approvals.form.approved.v1", "notifications.approvals.form.approved.v1",
-                  "approvals.approvals.form.approved.v1"):
+    for queue in (
+        "forms.approvals.form.approved.v1",
+        "notifications.approvals.form.approved.v1",
+        "approvals.approvals.form.approved.v1",
+    ):
         reason = await dead_letters(amqp_url, queue, forged.id)
         assert reason.startswith("untrusted publisher: user_id 'guest'"), reason
     assert submission(client, district["a_auth"], sid)["status"] == "submitted"
@@ -52,8 +65,15 @@ async def test_a_forged_final_approval_changes_nothing_anywhere(platform, client
 
 async def test_a_forged_revocation_does_not_shut_an_account_out(platform, client, district, amqp_url):
     account = district["account_b"]
-    forged = envelope_of(AccountRevoked(account_id=account["account_id"], unit_id=district["unit_b"]["unit_id"],
-                                        reason="forged", revoked_by="nobody", revoked_at=datetime.now(UTC)))
+    forged = envelope_of(
+        AccountRevoked(
+            account_id=account["account_id"],
+            unit_id=district["unit_b"]["unit_id"],
+            reason="forged",
+            revoked_by="nobody",
+            revoked_at=datetime.now(UTC),
+        )
+    )
     await publish_as(amqp_url, forged.model_dump_json().encode(), forged.routing_key, message_id=forged.id)
     reason = await dead_letters(amqp_url, "forms.accounts.account.revoked.v1", forged.id)
     assert reason.startswith("untrusted publisher")
@@ -62,30 +82,58 @@ async def test_a_forged_revocation_does_not_shut_an_account_out(platform, client
 
 
 async def test_a_service_cannot_publish_another_services_events(platform, district):
-    forged = envelope_of(FormApproved(
-        task_id="t", submission_id="s", unit_id=district["unit_a"]["unit_id"], revision=1, level=1, final=True,
-        approved_by="nobody", approved_at=datetime.now(UTC)))
+    forged = envelope_of(
+        FormApproved(
+            task_id="t",
+            submission_id="s",
+            unit_id=district["unit_a"]["unit_id"],
+            revision=1,
+            level=1,
+            final=True,
+            approved_by="nobody",
+            approved_at=datetime.now(UTC),
+        )
+    )
     # notifications' own user, on approvals' routing key: the broker refuses it (topic permissions).
     with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
-        await publish_as(platform.broker_url("notifications"), forged.model_dump_json().encode(),
-                         forged.routing_key, message_id=forged.id)
+        await publish_as(
+            platform.broker_url("notifications"),
+            forged.model_dump_json().encode(),
+            forged.routing_key,
+            message_id=forged.id,
+        )
     # ...and under approvals' name (user_id), which is not the connection's user.
     with pytest.raises(aiormq.exceptions.ChannelPreconditionFailed):
-        await publish_as(platform.broker_url("notifications"), forged.model_dump_json().encode(),
-                         "notifications.delivery.delivered.v1", message_id=forged.id,
-                         user_id=platform.broker_users["approvals"].name)
+        await publish_as(
+            platform.broker_url("notifications"),
+            forged.model_dump_json().encode(),
+            "notifications.delivery.delivered.v1",
+            message_id=forged.id,
+            user_id=platform.broker_users["approvals"].name,
+        )
 
 
 async def test_a_decision_about_a_revision_never_submitted_is_dead_lettered(platform, client, district, amqp_url):
     sid = submit(client, district["b_auth"], district["unit_b"]["unit_id"], campaign="trust-test").json()[
-        "submission_id"]
+        "submission_id"
+    ]
     open_task_for(client, district["supervisor_auth"], sid, 1)
-    wrong = envelope_of(FormApproved(
-        task_id=f"{sid}:r7:l1", submission_id=sid, unit_id=district["unit_b"]["unit_id"], revision=7, level=1,
-        final=True, approved_by="x", approved_at=datetime.now(UTC)))
+    wrong = envelope_of(
+        FormApproved(
+            task_id=f"{sid}:r7:l1",
+            submission_id=sid,
+            unit_id=district["unit_b"]["unit_id"],
+            revision=7,
+            level=1,
+            final=True,
+            approved_by="x",
+            approved_at=datetime.now(UTC),
+        )
+    )
     # Even from approvals' own user: forms checks it against what it knows.
-    await publish_as(platform.broker_url("approvals"), wrong.model_dump_json().encode(), wrong.routing_key,
-                     message_id=wrong.id)
+    await publish_as(
+        platform.broker_url("approvals"), wrong.model_dump_json().encode(), wrong.routing_key, message_id=wrong.id
+    )
     reason = await dead_letters(amqp_url, "forms.approvals.form.approved.v1", wrong.id)
     assert "has no submitted revision 7" in reason
     reason = await dead_letters(amqp_url, "approvals.approvals.form.approved.v1", wrong.id)
@@ -109,8 +157,10 @@ def test_a_services_database_user_opens_its_own_database_only(platform):
     with MongoClient(forms_url, serverSelectionTimeoutMS=10_000) as forms:
         forms[own]["trust_probe"].insert_one({"_id": "probe"})  # its own: allowed
         assert forms[own]["trust_probe"].find_one({"_id": "probe"}) == {"_id": "probe"}
-        for attempt in (lambda: forms[other]["accounts"].find_one(),
-                        lambda: forms[other]["accounts"].insert_one({"_id": "forged"}),
-                        lambda: forms.drop_database(other)):
+        for attempt in (
+            lambda: forms[other]["accounts"].find_one(),
+            lambda: forms[other]["accounts"].insert_one({"_id": "forged"}),
+            lambda: forms.drop_database(other),
+        ):
             with pytest.raises(OperationFailure, match="not authorized"):
                 attempt()

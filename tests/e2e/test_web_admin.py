@@ -40,9 +40,11 @@ def downloads(web, folder: Path) -> None:
 
 def downloaded(folder: Path, suffix: str, before: set[str] = frozenset()) -> Path:
     """The file the browser finished downloading into `folder` (not one of `before`)."""
+
     def done():
         found = [p for p in folder.iterdir() if p.name.endswith(suffix) and p.name not in before]
         return found[0] if found and found[0].stat().st_size > 0 else None
+
     return eventually(done, timeout=20)
 
 
@@ -55,17 +57,20 @@ def upload(web, input_id: str, path: Path, button: str) -> None:
 def province_admin(client, admin):
     t = uuid.uuid4().hex[:6]
     P = client.new_unit(admin, "root", f"LS{t}", f"Tỉnh Lạng Sơn {t}", "province")
-    person = client.new_account(admin, P["unit_id"], f"ls.tinh.quantri.{t}", "province_admin",
-                                f"quantri.{t}@langson.gov.vn")
+    person = client.new_account(
+        admin, P["unit_id"], f"ls.tinh.quantri.{t}", "province_admin", f"quantri.{t}@langson.gov.vn"
+    )
     return {"t": t, "P": P, "admin": person}
 
 
 def test_a_province_administrator_brings_in_a_district_from_sheets_and_resets_an_account(
-        web, client, province_admin, tmp_path):
+    web, client, province_admin, tmp_path
+):
     t, P = province_admin["t"], province_admin["P"]
     first_sign_in(web, province_admin["admin"])
-    api = client.login(province_admin["admin"]["username"],
-                       province_admin["admin"]["initial_password"] + "-Moi2026", activate=False)
+    api = client.login(
+        province_admin["admin"]["username"], province_admin["admin"]["initial_password"] + "-Moi2026", activate=False
+    )
     folder = tmp_path / "downloads"
     downloads(web, folder)
     web.press("to-sheets")
@@ -78,9 +83,11 @@ def test_a_province_administrator_brings_in_a_district_from_sheets_and_resets_an
     header = ["code", "name", "level", "parent_code"]
     district = [f"CL{t}", "Huyện Cao Lộc", "district", P["code"]]
     communes = [[f"CL{t}-{i}", f"Xã Cao Lộc {i}", "commune", f"CL{t}"] for i in (1, 2, 3)]
-    bad = sheet(tmp_path / "don-vi-sai.csv", header, [district, *communes, [f"CL{t}-1", "Trùng mã", "commune",
-                                                                            f"CL{t}"], [f"X{t}", "Sai cấp", "tinh",
-                                                                                       f"CL{t}"]])
+    bad = sheet(
+        tmp_path / "don-vi-sai.csv",
+        header,
+        [district, *communes, [f"CL{t}-1", "Trùng mã", "commune", f"CL{t}"], [f"X{t}", "Sai cấp", "tinh", f"CL{t}"]],
+    )
     upload(web, "f-sheet-don-vi", bad, "check-don-vi")
     assert "Tệp có 2 lỗi; chưa có dòng nào được lưu" in web.text("error-summary")
     errors = web.text("row-errors")
@@ -99,10 +106,16 @@ def test_a_province_administrator_brings_in_a_district_from_sheets_and_resets_an
 
     # The district's accounts: a bad role first, then the sheet that issues them.
     header = ["username", "unit_code", "role", "display_name", "email"]
-    people = [[f"gs.cl.{t}", f"CL{t}", "district_supervisor", "Giám sát viên Cao Lộc", f"gs.cl.{t}@langson.gov.vn"],
-              *[[f"dv.cl{i}.{t}", f"CL{t}-{i}", "reporting_unit", f"Xã Cao Lộc {i}", ""] for i in (1, 2, 3)]]
-    upload(web, "f-sheet-tai-khoan", sheet(tmp_path / "tk-sai.csv", header, [*people, [
-        f"qt.cl.{t}", f"CL{t}", "quan_tri", "Sai vai trò", ""]]), "check-tai-khoan")
+    people = [
+        [f"gs.cl.{t}", f"CL{t}", "district_supervisor", "Giám sát viên Cao Lộc", f"gs.cl.{t}@langson.gov.vn"],
+        *[[f"dv.cl{i}.{t}", f"CL{t}-{i}", "reporting_unit", f"Xã Cao Lộc {i}", ""] for i in (1, 2, 3)],
+    ]
+    upload(
+        web,
+        "f-sheet-tai-khoan",
+        sheet(tmp_path / "tk-sai.csv", header, [*people, [f"qt.cl.{t}", f"CL{t}", "quan_tri", "Sai vai trò", ""]]),
+        "check-tai-khoan",
+    )
     assert "Tệp có 1 lỗi" in web.text("error-summary") and "Vai trò không hợp lệ" in web.text("row-errors")
     upload(web, "f-sheet-tai-khoan", sheet(tmp_path / "tai-khoan.xlsx", header, people), "check-tai-khoan")
     assert web.text("store") == "Cấp 4 tài khoản"
@@ -140,8 +153,12 @@ def test_a_province_administrator_brings_in_a_district_from_sheets_and_resets_an
     assert fresh and fresh != initial[f"dv.cl2.{t}"]
     assert "chỉ hiện một lần" in web.text("once")
     assert client.accounts.post("/auth/token", json={"username": f"dv.cl2.{t}", "password": fresh}).status_code == 200
-    assert client.accounts.post("/auth/token", json={"username": f"dv.cl2.{t}",
-                                                     "password": initial[f"dv.cl2.{t}"]}).status_code == 401
+    assert (
+        client.accounts.post(
+            "/auth/token", json={"username": f"dv.cl2.{t}", "password": initial[f"dv.cl2.{t}"]}
+        ).status_code
+        == 401
+    )
 
     # The audit trail: the reset, by whom, on whom (ids and kinds only, decision 0016: the reason
     # stays in the account's own history).
@@ -214,8 +231,13 @@ def test_an_administrator_keeps_the_tree_and_the_accounts(web, client, kept_area
     web.fill({"f-reason": "Điều chỉnh địa giới"})
     web.press("save")
     assert "Đã chuyển đơn vị" in web.text("done")
-    moved = eventually(lambda: (u := client.accounts.get(f"/units/{new_unit}", headers=client.admin_auth).json())
-                       ["parent_id"] == x["D2"]["unit_id"] and u)
+    moved = eventually(
+        lambda: (
+            (u := client.accounts.get(f"/units/{new_unit}", headers=client.admin_auth).json())["parent_id"]
+            == x["D2"]["unit_id"]
+            and u
+        )
+    )
     assert moved["name"] == "Xã Tân Lập"
     web.press("retire")
     web.press("save")
@@ -243,8 +265,9 @@ def test_an_administrator_keeps_the_tree_and_the_accounts(web, client, kept_area
     web.shot("8-giao-don-vi")
     web.press("save")
     assert "Đã giao đơn vị" in web.text("done") and "1 đơn vị" in web.text("assigned")
-    assert client.accounts.get(f"/accounts/{sup['account_id']}",
-                               headers=client.admin_auth).json()["assigned_units"] == [x["b"]["unit_id"]]
+    assert client.accounts.get(f"/accounts/{sup['account_id']}", headers=client.admin_auth).json()[
+        "assigned_units"
+    ] == [x["b"]["unit_id"]]
     web.press("change-role")
     Select(web.by_id("f-role")).select_by_value("district_admin")
     web.fill({"f-reason": "Phân công lại nhiệm vụ"})
@@ -274,8 +297,12 @@ def test_an_administrator_keeps_the_tree_and_the_accounts(web, client, kept_area
     web.tab_to("save")
     web.key_press_loads(Keys.ENTER)
     unlocked = web.text("password")
-    assert client.accounts_from("127.0.0.60").post("/auth/token", json={
-        "username": locked["username"], "password": unlocked}).status_code == 200
+    assert (
+        client.accounts_from("127.0.0.60")
+        .post("/auth/token", json={"username": locked["username"], "password": unlocked})
+        .status_code
+        == 200
+    )
 
     # Revoked: it signs in no more.
     web.open(f"/quan-tri/tai-khoan/{locked['account_id']}")
@@ -283,8 +310,10 @@ def test_an_administrator_keeps_the_tree_and_the_accounts(web, client, kept_area
     web.fill({"f-reason": "Đơn vị đã sáp nhập"})
     web.press("save")
     assert "Đã thu hồi" in web.text("status")
-    assert client.accounts.post("/auth/token", json={"username": locked["username"],
-                                                     "password": unlocked}).status_code == 401
+    assert (
+        client.accounts.post("/auth/token", json={"username": locked["username"], "password": unlocked}).status_code
+        == 401
+    )
     web.open(f"/quan-tri/nhat-ky?doi_tuong={locked['account_id']}")
     entries = web.text("entries")
     # Ids and kinds only in the trail (decision 0016): the reason is in the account's own history.
@@ -293,15 +322,19 @@ def test_an_administrator_keeps_the_tree_and_the_accounts(web, client, kept_area
 
     # 360 px: no page scrolls sideways.
     web.d.set_window_size(360, 800)
-    for path in ("/quan-tri/don-vi", "/quan-tri/tai-khoan", "/quan-tri/nhat-ky", "/quan-tri/nhap-tep",
-                 f"/quan-tri/tai-khoan/{sup['account_id']}"):
+    for path in (
+        "/quan-tri/don-vi",
+        "/quan-tri/tai-khoan",
+        "/quan-tri/nhat-ky",
+        "/quan-tri/nhap-tep",
+        f"/quan-tri/tai-khoan/{sup['account_id']}",
+    ):
         web.open(path)
         web.no_horizontal_scroll()
     web.shot("8-dien-thoai-360")
 
 
-def test_every_new_form_refuses_a_post_without_its_token_and_pages_are_not_stored(platform, client,
-                                                                                  province_admin):
+def test_every_new_form_refuses_a_post_without_its_token_and_pages_are_not_stored(platform, client, province_admin):
     import re
 
     import httpx
@@ -309,25 +342,39 @@ def test_every_new_form_refuses_a_post_without_its_token_and_pages_are_not_store
     person, P = province_admin["admin"], province_admin["P"]
     with httpx.Client(base_url=platform["web"].url) as http:
         token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', http.get("/dang-nhap").text).group(1)
-        signed = http.post("/dang-nhap", data={"username": person["username"], "csrf_token": token,
-                                               "password": person["initial_password"]})
+        signed = http.post(
+            "/dang-nhap",
+            data={"username": person["username"], "csrf_token": token, "password": person["initial_password"]},
+        )
         assert signed.status_code == 303
-        changed = http.post("/doi-mat-khau", data={
-            "current_password": person["initial_password"], "new_password": person["initial_password"] + "-Moi2026",
-            "confirm_password": person["initial_password"] + "-Moi2026", "csrf_token": token})
+        changed = http.post(
+            "/doi-mat-khau",
+            data={
+                "current_password": person["initial_password"],
+                "new_password": person["initial_password"] + "-Moi2026",
+                "confirm_password": person["initial_password"] + "-Moi2026",
+                "csrf_token": token,
+            },
+        )
         assert changed.status_code == 303
         page = http.get("/quan-tri/tai-khoan")
         assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
         assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
-        posts = {f"/quan-tri/don-vi/{P['unit_id']}/them": {"code": "x1", "name": "X", "level": "district"},
-                 f"/quan-tri/don-vi/{P['unit_id']}/doi-ten": {"name": "Y", "reason": "Z"},
-                 "/quan-tri/tai-khoan/cap-moi": {"username": "khong.duoc", "display_name": "X",
-                                                 "role": "reporting_unit", "unit_id": P["unit_id"]},
-                 f"/quan-tri/tai-khoan/{person['account_id']}/cap-lai-mat-khau": {"reason": "Z"},
-                 "/quan-tri/nhap-tep/don-vi/luu": {"staged_id": "x"},
-                 "/bo/dot-thu-thap/mo": {"campaign_id": "khong-duoc"},
-                 "/thong-bao/viet": {"title": "X", "body": "Y"},
-                 "/khao-sat/mo": {"survey_id": "khong-duoc"}}
+        posts = {
+            f"/quan-tri/don-vi/{P['unit_id']}/them": {"code": "x1", "name": "X", "level": "district"},
+            f"/quan-tri/don-vi/{P['unit_id']}/doi-ten": {"name": "Y", "reason": "Z"},
+            "/quan-tri/tai-khoan/cap-moi": {
+                "username": "khong.duoc",
+                "display_name": "X",
+                "role": "reporting_unit",
+                "unit_id": P["unit_id"],
+            },
+            f"/quan-tri/tai-khoan/{person['account_id']}/cap-lai-mat-khau": {"reason": "Z"},
+            "/quan-tri/nhap-tep/don-vi/luu": {"staged_id": "x"},
+            "/bo/dot-thu-thap/mo": {"campaign_id": "khong-duoc"},
+            "/thong-bao/viet": {"title": "X", "body": "Y"},
+            "/khao-sat/mo": {"survey_id": "khong-duoc"},
+        }
         for path, data in posts.items():
             assert http.post(path, data=data).status_code == 403, path
             assert http.post(path, data={**data, "csrf_token": "0" * 64}).status_code == 403, path

@@ -24,18 +24,35 @@ def two_districts(client, admin):
     b = client.new_unit(admin, D1["unit_id"], f"ab{t}", "Xã B", "commune")
     c = client.new_unit(admin, D2["unit_id"], f"ac{t}", "Xã C", "commune")
     people = {}
-    for name, unit, role in (("a", a, "reporting_unit"), ("b", b, "reporting_unit"), ("c", c, "reporting_unit"),
-                             ("sup1", D1, "district_supervisor"), ("sup2", D2, "district_supervisor"),
-                             ("prov", P, "province_supervisor")):
+    for name, unit, role in (
+        ("a", a, "reporting_unit"),
+        ("b", b, "reporting_unit"),
+        ("c", c, "reporting_unit"),
+        ("sup1", D1, "district_supervisor"),
+        ("sup2", D2, "district_supervisor"),
+        ("prov", P, "province_supervisor"),
+    ):
         account = client.new_account(admin, unit["unit_id"], f"api{name}.{t}", role, f"api{name}.{t}@example.vn")
         people[name] = {**account, "auth": client.login(account["username"], account["initial_password"])}
     campaign = open_campaign(client, P["unit_id"], t)
     answers = valid_hc_tb()
-    sub = client.forms.post("/submissions", headers=people["a"]["auth"], json={
-        "campaign_id": campaign, "form_code": "1/HC-TB", "unit_id": a["unit_id"], "answers": answers})
+    sub = client.forms.post(
+        "/submissions",
+        headers=people["a"]["auth"],
+        json={"campaign_id": campaign, "form_code": "1/HC-TB", "unit_id": a["unit_id"], "answers": answers},
+    )
     assert sub.status_code == 201, sub.text
-    return {"P": P, "D1": D1, "D2": D2, "a": a, "b": b, "c": c, "people": people, "campaign": campaign,
-            "sid": sub.json()["submission_id"]}
+    return {
+        "P": P,
+        "D1": D1,
+        "D2": D2,
+        "a": a,
+        "b": b,
+        "c": c,
+        "people": people,
+        "campaign": campaign,
+        "sid": sub.json()["submission_id"],
+    }
 
 
 def test_a_units_campaigns_and_an_areas_campaigns(client, two_districts):
@@ -49,8 +66,10 @@ def test_a_units_campaigns_and_an_areas_campaigns(client, two_districts):
         assert client.forms.get(f"/units/{a}/campaigns", headers=p[sibling]["auth"]).status_code == 404
     area = client.forms.get("/campaigns", params={"area": x["P"]["unit_id"]}, headers=p["prov"]["auth"]).json()
     assert x["campaign"] in [c["campaign_id"] for c in area["items"]]
-    assert client.forms.get("/campaigns", params={"area": x["D1"]["unit_id"]},
-                            headers=p["sup2"]["auth"]).status_code == 404
+    assert (
+        client.forms.get("/campaigns", params={"area": x["D1"]["unit_id"]}, headers=p["sup2"]["auth"]).status_code
+        == 404
+    )
 
 
 def test_an_areas_submissions_the_checks_and_validation(client, two_districts):
@@ -66,12 +85,20 @@ def test_an_areas_submissions_the_checks_and_validation(client, two_districts):
     checks = client.forms.get(f"/submissions/{x['sid']}/checks", headers=p["sup1"]["auth"])
     assert checks.status_code == 200 and all(r["holds"] for r in checks.json()["rules"])
     assert client.forms.get(f"/submissions/{x['sid']}/checks", headers=p["sup2"]["auth"]).status_code == 404
-    body = {"campaign_id": x["campaign"], "form_code": "1/HC-TB", "unit_id": x["b"]["unit_id"],
-            "answers": {"A2.1": "hai"}}
+    body = {
+        "campaign_id": x["campaign"],
+        "form_code": "1/HC-TB",
+        "unit_id": x["b"]["unit_id"],
+        "answers": {"A2.1": "hai"},
+    }
     checked = client.forms.post("/submissions/validate", json=body, headers=p["b"]["auth"]).json()
     assert not checked["valid"] and checked["errors"][0]["field"] == "A2.1"
-    assert client.forms.post("/submissions/validate", json={**body, "unit_id": x["a"]["unit_id"]},
-                             headers=p["b"]["auth"]).status_code == 403
+    assert (
+        client.forms.post(
+            "/submissions/validate", json={**body, "unit_id": x["a"]["unit_id"]}, headers=p["b"]["auth"]
+        ).status_code
+        == 403
+    )
 
 
 def test_the_review_queue_paged_and_filtered(client, two_districts):
@@ -92,12 +119,14 @@ def test_the_children_of_a_unit_and_who_an_account_is(client, two_districts):
     p = x["people"]
     children = client.accounts.get(f"/units/{x['D1']['unit_id']}/children", headers=p["sup1"]["auth"]).json()
     assert [u["code"] for u in children["items"]] == sorted([x["a"]["code"], x["b"]["code"]])
-    paged = client.accounts.get(f"/units/{x['P']['unit_id']}/children", params={"page_size": 1},
-                                headers=p["prov"]["auth"]).json()
+    paged = client.accounts.get(
+        f"/units/{x['P']['unit_id']}/children", params={"page_size": 1}, headers=p["prov"]["auth"]
+    ).json()
     assert paged["total"] == 2 and len(paged["items"]) == 1
     for outsider in ("sup2", "a"):
-        assert client.accounts.get(f"/units/{x['D1']['unit_id']}/children",
-                                   headers=p[outsider]["auth"]).status_code == 404
+        assert (
+            client.accounts.get(f"/units/{x['D1']['unit_id']}/children", headers=p[outsider]["auth"]).status_code == 404
+        )
     # A unit learns the name of the supervisor above it; not that of a sibling's.
     card = client.accounts.get(f"/accounts/{p['sup1']['account_id']}/card", headers=p["a"]["auth"])
     assert card.status_code == 200 and card.json()["unit_name"] == "Huyện Một"
@@ -111,6 +140,10 @@ def test_a_token_is_renewed_only_for_a_valid_account(client, two_districts, admi
     p = two_districts["people"]
     fresh = client.accounts.post("/auth/refresh", headers=p["c"]["auth"])
     assert fresh.status_code == 200 and fresh.json()["access_token"]
-    assert client.accounts.post(f"/accounts/{p['c']['account_id']}/revoke", headers=admin,
-                                json={"reason": "Thử"}).status_code == 200
+    assert (
+        client.accounts.post(
+            f"/accounts/{p['c']['account_id']}/revoke", headers=admin, json={"reason": "Thử"}
+        ).status_code
+        == 200
+    )
     assert client.accounts.post("/auth/refresh", headers=p["c"]["auth"]).status_code == 401

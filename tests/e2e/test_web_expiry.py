@@ -20,9 +20,13 @@ MAX_AGE = 8
 @pytest.fixture
 def short_web(platform, tmp_path):
     env = {f"{name.upper()}_URL": platform[name].url for name in ("accounts", "forms", "approvals", "notifications")}
-    process = ServiceProcess("web", free_port(), {**env, "SESSION_KEY": "short-sessions",
-                                                  "SESSION_MAX_AGE_SECONDS": str(MAX_AGE)},
-                             tmp_path / "web-short.log", module="web")
+    process = ServiceProcess(
+        "web",
+        free_port(),
+        {**env, "SESSION_KEY": "short-sessions", "SESSION_MAX_AGE_SECONDS": str(MAX_AGE)},
+        tmp_path / "web-short.log",
+        module="web",
+    )
     process.start()
     process.wait_ready()
     yield process

@@ -65,8 +65,14 @@ def test_the_ministry_compares_versions_opens_campaigns_and_reads_code_lists(web
     web.press("save")
     summary = web.text("error-summary")
     assert "Nhập ngày bắt đầu" in summary and "Nhập ngày kết thúc" in summary
-    web.fill({"f-opens_on": vn(today), "f-closes_on": vn(today + timedelta(days=60)),
-              "f-deadline_province": vn(today + timedelta(days=30)), "f-deadline_district": "99/99/2026"})
+    web.fill(
+        {
+            "f-opens_on": vn(today),
+            "f-closes_on": vn(today + timedelta(days=60)),
+            "f-deadline_province": vn(today + timedelta(days=30)),
+            "f-deadline_district": "99/99/2026",
+        }
+    )
     web.press("save")
     assert "Ngày phải viết dạng" in web.text("error-summary")
     web.fill({"f-deadline_district": vn(today + timedelta(days=40))})
@@ -79,8 +85,10 @@ def test_the_ministry_compares_versions_opens_campaigns_and_reads_code_lists(web
     web.shot("9-dot-thu-thap")
     stored = client.forms.get(f"/campaigns/dt-{t}", headers=client.admin_auth).json()
     assert stored["scope_unit_ids"] == [P["unit_id"]] and stored["review_levels"] == ["district", "province", "central"]
-    assert stored["deadlines"] == {"province": str(today + timedelta(days=30)),
-                                   "district": str(today + timedelta(days=40))}
+    assert stored["deadlines"] == {
+        "province": str(today + timedelta(days=30)),
+        "district": str(today + timedelta(days=40)),
+    }
 
     # The half-yearly reports of a year, both at once.
     web.open("/bo/dot-thu-thap/dinh-ky")

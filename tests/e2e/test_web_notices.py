@@ -22,9 +22,11 @@ def district_area(client, admin):
     D = client.new_unit(admin, P["unit_id"], f"tD{t}", f"Huyện Tin {t}", "district")
     a = client.new_unit(admin, D["unit_id"], f"ta{t}", f"Xã Đọc {t}", "commune")
     b = client.new_unit(admin, D["unit_id"], f"tb{t}", f"Xã Chưa Đọc {t}", "commune")
-    people = {"admin": client.new_account(admin, D["unit_id"], f"qth.{t}", "district_admin"),
-              "a": client.new_account(admin, a["unit_id"], f"dvd.{t}", "reporting_unit", f"dvd.{t}@example.vn"),
-              "b": client.new_account(admin, b["unit_id"], f"dvc.{t}", "reporting_unit")}
+    people = {
+        "admin": client.new_account(admin, D["unit_id"], f"qth.{t}", "district_admin"),
+        "a": client.new_account(admin, a["unit_id"], f"dvd.{t}", "reporting_unit", f"dvd.{t}@example.vn"),
+        "b": client.new_account(admin, b["unit_id"], f"dvc.{t}", "reporting_unit"),
+    }
     return {"t": t, "D": D, "a": a, "b": b, "people": people}
 
 
@@ -34,8 +36,14 @@ def test_a_notice_written_delivered_read_and_followed(web, client, district_area
     web.press("to-notices")
     web.press("send")
     assert "Nhập tiêu đề" in web.text("error-summary")
-    web.fill({"f-title": "Lịch tập huấn phần mềm", "f-body": "Đề nghị các đơn vị cử cán bộ dự tập huấn.",
-              "f-link-1": "Công văn 12/PNV", "url-1": "sonoivu.example.vn/cv-12.pdf"})
+    web.fill(
+        {
+            "f-title": "Lịch tập huấn phần mềm",
+            "f-body": "Đề nghị các đơn vị cử cán bộ dự tập huấn.",
+            "f-link-1": "Công văn 12/PNV",
+            "url-1": "sonoivu.example.vn/cv-12.pdf",
+        }
+    )
     web.press("send")
     assert "https://" in web.text("error-summary")
     web.fill({"url-1": "https://sonoivu.example.vn/cv-12.pdf"})

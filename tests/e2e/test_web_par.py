@@ -49,9 +49,11 @@ def owners(client, admin):
     t = uuid.uuid4().hex[:6]
     P = client.new_unit(admin, "root", f"xP{t}", f"Tỉnh Nghệ An {t}", "province")
     M = client.new_unit(admin, "root", f"xB{t}", f"Bộ Tư pháp {t}", "agency")
-    people = {"central": client.new_account(admin, "root", f"bnv.xhh.{t}", "central_admin"),
-              "province": client.new_account(admin, P["unit_id"], f"snv.{t}", "province_admin"),
-              "ministry": client.new_account(admin, M["unit_id"], f"btp.{t}", "reporting_unit")}
+    people = {
+        "central": client.new_account(admin, "root", f"bnv.xhh.{t}", "central_admin"),
+        "province": client.new_account(admin, P["unit_id"], f"snv.{t}", "province_admin"),
+        "ministry": client.new_account(admin, M["unit_id"], f"btp.{t}", "reporting_unit"),
+    }
     return {"t": t, "P": P, "M": M, "people": people}
 
 
@@ -68,8 +70,14 @@ def test_the_par_survey_from_lists_to_voided_responses(web, client, owners, smtp
     first_sign_in(web, people["central"])
     web.press("to-surveys")
     web.press("open")
-    web.fill({"f-survey_id": sid, "f-title": f"Điều tra xã hội học Chỉ số CCHC {t}",
-              "f-list_deadline": vn(today + timedelta(days=5)), "f-answer_deadline": vn(today + timedelta(days=20))})
+    web.fill(
+        {
+            "f-survey_id": sid,
+            "f-title": f"Điều tra xã hội học Chỉ số CCHC {t}",
+            "f-list_deadline": vn(today + timedelta(days=5)),
+            "f-answer_deadline": vn(today + timedelta(days=20)),
+        }
+    )
     for unit in (P, M):
         web.d.find_element(By.CSS_SELECTOR, f'input[name="owners"][value="{unit["unit_id"]}"]').click()
     web.press("save")
@@ -87,20 +95,39 @@ def test_the_par_survey_from_lists_to_voided_responses(web, client, owners, smtp
     web.by_id("template").click()
     legend = [r[0] for r in load_workbook(downloaded(folder, ".xlsx")).worksheets[1].iter_rows(values_only=True)]
     assert "Đại biểu Hội đồng nhân dân cấp tỉnh" in legend
-    upload(web, csv_file(tmp_path / "sai.csv", [
-        ("Nguyễn Văn A", f"a.{t}@nghean.gov.vn", "Lãnh đạo cấp sở", "Giám đốc", "Sở Nội vụ"),
-        ("Trần Văn B", "khong-phai-thu", "Lãnh đạo cấp sở", "", ""),
-        ("Lê Văn C", f"c.{t}@nghean.gov.vn", "Lãnh đạo cấp vụ", "", "")]))
+    upload(
+        web,
+        csv_file(
+            tmp_path / "sai.csv",
+            [
+                ("Nguyễn Văn A", f"a.{t}@nghean.gov.vn", "Lãnh đạo cấp sở", "Giám đốc", "Sở Nội vụ"),
+                ("Trần Văn B", "khong-phai-thu", "Lãnh đạo cấp sở", "", ""),
+                ("Lê Văn C", f"c.{t}@nghean.gov.vn", "Lãnh đạo cấp vụ", "", ""),
+            ],
+        ),
+    )
     refused = web.text("refused")
     assert "Địa chỉ thư điện tử không hợp lệ" in refused and "không dùng cho tỉnh" in refused
     assert "Danh sách có 2 lỗi" in web.text("error-summary")
     web.shot("11-danh-sach-bi-tu-choi", show="refused-title")
-    upload(web, csv_file(tmp_path / "danh-sach.csv", [
-        ("Nguyễn Văn A", f"a.{t}@nghean.gov.vn", "Lãnh đạo cấp sở", "Giám đốc", "Sở Nội vụ"),
-        ("Hồ Thị Đại Biểu", f"hdnd.{t}@nghean.gov.vn", "Đại biểu Hội đồng nhân dân cấp tỉnh", "Đại biểu", ""),
-        ("Nguyễn Văn A", f"a.{t}@nghean.gov.vn", "Đại biểu Hội đồng nhân dân cấp tỉnh", "Đại biểu", ""),
-        ("Phan Văn Phòng", f"phong.{t}@nghean.gov.vn", "Lãnh đạo phòng chuyên môn thuộc sở", "Trưởng phòng",
-         "Sở Nội vụ")]))
+    upload(
+        web,
+        csv_file(
+            tmp_path / "danh-sach.csv",
+            [
+                ("Nguyễn Văn A", f"a.{t}@nghean.gov.vn", "Lãnh đạo cấp sở", "Giám đốc", "Sở Nội vụ"),
+                ("Hồ Thị Đại Biểu", f"hdnd.{t}@nghean.gov.vn", "Đại biểu Hội đồng nhân dân cấp tỉnh", "Đại biểu", ""),
+                ("Nguyễn Văn A", f"a.{t}@nghean.gov.vn", "Đại biểu Hội đồng nhân dân cấp tỉnh", "Đại biểu", ""),
+                (
+                    "Phan Văn Phòng",
+                    f"phong.{t}@nghean.gov.vn",
+                    "Lãnh đạo phòng chuyên môn thuộc sở",
+                    "Trưởng phòng",
+                    "Sở Nội vụ",
+                ),
+            ],
+        ),
+    )
     assert "3 người" in web.text("imported") and f"a.{t}@nghean.gov.vn" in web.text("merged")
     counts = web.text("counts")
     assert "Đại biểu Hội đồng nhân dân cấp tỉnh 2" in counts and "Chưa đạt" in counts  # no district leader yet
@@ -116,11 +143,23 @@ def test_the_par_survey_from_lists_to_voided_responses(web, client, owners, smtp
     link.click()
     web.wait_new_page(old)
     web.axe()
-    upload(web, xlsx_file(tmp_path / "bo.xlsx", [
-        ("Vũ Văn Vụ", f"vu.{t}@moj.gov.vn", "Lãnh đạo cấp vụ", "Vụ trưởng", "Vụ Pháp chế"),
-        ("Cán Bộ Một", f"cb1.{t}@moj.gov.vn", "Công chức phụ trách cải cách hành chính", "Chuyên viên",
-         "Văn phòng Bộ"),
-        ("Hội Văn Trưởng", f"hoi.{t}@hoi.vn", "Lãnh đạo Hội/Hiệp hội", "Chủ tịch", "Hội Luật gia")]))
+    upload(
+        web,
+        xlsx_file(
+            tmp_path / "bo.xlsx",
+            [
+                ("Vũ Văn Vụ", f"vu.{t}@moj.gov.vn", "Lãnh đạo cấp vụ", "Vụ trưởng", "Vụ Pháp chế"),
+                (
+                    "Cán Bộ Một",
+                    f"cb1.{t}@moj.gov.vn",
+                    "Công chức phụ trách cải cách hành chính",
+                    "Chuyên viên",
+                    "Văn phòng Bộ",
+                ),
+                ("Hội Văn Trưởng", f"hoi.{t}@hoi.vn", "Lãnh đạo Hội/Hiệp hội", "Chủ tịch", "Hội Luật gia"),
+            ],
+        ),
+    )
     assert "1 đơn vị thuộc bộ; 1 đơn vị chưa đủ 2 người" in web.text("counts")
     web.press("f-submit")
     assert "Đã gửi Bộ Nội vụ" in web.text("state")
@@ -137,8 +176,9 @@ def test_the_par_survey_from_lists_to_voided_responses(web, client, owners, smtp
     web.fill({"f-reason": "Bổ sung lãnh đạo Ủy ban nhân dân cấp huyện"})
     web.press("reopen")
     assert "Đã mở lại danh sách" in web.text("done") and "Đang lập" in web.text("state")
-    province_api = client.login(people["province"]["username"], people["province"]["initial_password"] + "-Moi2026",
-                                activate=False)
+    province_api = client.login(
+        people["province"]["username"], people["province"]["initial_password"] + "-Moi2026", activate=False
+    )
     assert client.forms.post(f"/surveys/{sid}/lists/{P['unit_id']}/submit", headers=province_api).status_code == 200
     web.open(f"/khao-sat/{sid}")
     web.press("dispatch")
@@ -146,15 +186,24 @@ def test_the_par_survey_from_lists_to_voided_responses(web, client, owners, smtp
 
     # Respondents answer through their links; one office sends many at once, an administrator another.
     tokens = {}
-    for address in (f"a.{t}@nghean.gov.vn", f"hdnd.{t}@nghean.gov.vn", f"phong.{t}@nghean.gov.vn",
-                    f"vu.{t}@moj.gov.vn"):
+    for address in (
+        f"a.{t}@nghean.gov.vn",
+        f"hdnd.{t}@nghean.gov.vn",
+        f"phong.{t}@nghean.gov.vn",
+        f"vu.{t}@moj.gov.vn",
+    ):
         mail = smtp_server.wait_for(address, template="survey_invitation", timeout=WAIT)
         tokens[address] = LINK.search(mail[0].get_content()).group(1)
     for address in (f"hdnd.{t}@nghean.gov.vn", f"phong.{t}@nghean.gov.vn", f"vu.{t}@moj.gov.vn"):
-        assert client.forms.post(f"/s/{tokens[address]}", json={"answers": answers(9)},
-                                 headers={"User-Agent": f"may-chung-{t}/1.0"}).status_code == 201
-    by_admin = client.forms.post(f"/s/{tokens[f'a.{t}@nghean.gov.vn']}", json={"answers": answers(10)},
-                                 headers=province_api)
+        assert (
+            client.forms.post(
+                f"/s/{tokens[address]}", json={"answers": answers(9)}, headers={"User-Agent": f"may-chung-{t}/1.0"}
+            ).status_code
+            == 201
+        )
+    by_admin = client.forms.post(
+        f"/s/{tokens[f'a.{t}@nghean.gov.vn']}", json={"answers": answers(10)}, headers=province_api
+    )
     assert by_admin.status_code == 201
     admin_answer = by_admin.json()["response_id"]
 

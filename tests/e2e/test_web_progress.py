@@ -37,8 +37,17 @@ def late_area(client, admin):
     supervisor = client.new_account(admin, P["unit_id"], f"lgs.{t}", "province_supervisor", f"lgs.{t}@example.vn")
     district = client.new_account(admin, D1["unit_id"], f"lgh.{t}", "district_supervisor", f"lgh.{t}@example.vn")
     campaign = open_campaign(client, P["unit_id"], t, deadline_days=-10, opened_days_ago=40)
-    return {"t": t, "P": P, "D1": D1, "D2": D2, "units": units, "sender": sender, "supervisor": supervisor,
-            "district": district, "campaign": campaign}
+    return {
+        "t": t,
+        "P": P,
+        "D1": D1,
+        "D2": D2,
+        "units": units,
+        "sender": sender,
+        "supervisor": supervisor,
+        "district": district,
+        "campaign": campaign,
+    }
 
 
 def test_progress_per_area_with_drill_down_late_units_chart_and_sheet(web, late_area, client):
@@ -48,8 +57,14 @@ def test_progress_per_area_with_drill_down_late_units_chart_and_sheet(web, late_
     open_task_for(client, district_api, sub["submission_id"], 1)
     password = first_sign_in(web, a["supervisor"])
     prov_api = client.login(a["supervisor"]["username"], password, activate=False)
-    eventually(lambda: client.approvals.get(f"/progress/{a['campaign']}", headers=prov_api)
-               .json()["summary"]["counts"]["submitted"] == 1)
+    eventually(
+        lambda: (
+            client.approvals.get(f"/progress/{a['campaign']}", headers=prov_api).json()["summary"]["counts"][
+                "submitted"
+            ]
+            == 1
+        )
+    )
 
     web.open(f"/tien-do/{a['campaign']}")
     assert web.h1() == f"Tiến độ: {a['P']['name']}"
@@ -107,8 +122,14 @@ def test_pages_fit_a_phone_360_px_wide(web, late_area, client):
     a = late_area
     web.d.set_window_size(360, 800)
     password = first_sign_in(web, a["sender"])
-    for path in ("/", f"/dot/{a['campaign']}", f"/dot/{a['campaign']}/muc/A2", f"/dot/{a['campaign']}/muc/A4",
-                 f"/dot/{a['campaign']}/kiem-tra", "/thong-bao"):
+    for path in (
+        "/",
+        f"/dot/{a['campaign']}",
+        f"/dot/{a['campaign']}/muc/A2",
+        f"/dot/{a['campaign']}/muc/A4",
+        f"/dot/{a['campaign']}/kiem-tra",
+        "/thong-bao",
+    ):
         web.open(path)
         web.no_horizontal_scroll()
         if path.endswith("/muc/A4"):

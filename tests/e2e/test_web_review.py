@@ -80,14 +80,26 @@ def test_district_returns_then_approves_and_the_province_confirms(web, area, cli
     assert "Đã trả lại phiếu" in web.text("decided")
     trail = web.text("trail")
     assert "Trả lại: Số liệu lao động không khớp" in trail and "Đề nghị ghi rõ số máy vi tính" in trail
-    stored = eventually(lambda: (s := client.forms.get(f"/submissions/{sub['submission_id']}",
-                                                       headers=unit_auth).json())["status"] == "returned" and s)
+    stored = eventually(
+        lambda: (
+            (s := client.forms.get(f"/submissions/{sub['submission_id']}", headers=unit_auth).json())["status"]
+            == "returned"
+            and s
+        )
+    )
     assert "Đề nghị ghi rõ số máy vi tính" in stored["return_reason"]
 
     # The unit sends it again; the district approves revision 2 from its queue.
-    revised = client.forms.post("/submissions", headers=unit_auth, json={
-        "campaign_id": campaign, "form_code": "1/HC-TB", "unit_id": area["a"]["unit_id"],
-        "answers": {**answers, "A3.2": 16}})
+    revised = client.forms.post(
+        "/submissions",
+        headers=unit_auth,
+        json={
+            "campaign_id": campaign,
+            "form_code": "1/HC-TB",
+            "unit_id": area["a"]["unit_id"],
+            "answers": {**answers, "A3.2": 16},
+        },
+    )
     assert revised.status_code == 201, revised.text
     task = open_task_for(client, sup_api, sub["submission_id"], 2)
     web.open(f"/duyet/{task['task_id']}")
@@ -115,5 +127,8 @@ def test_district_returns_then_approves_and_the_province_confirms(web, area, cli
     web.shot("4-da-xac-nhan")
     trail = web.text("trail")
     assert "Đã duyệt" in trail
-    eventually(lambda: client.forms.get(f"/submissions/{sub['submission_id']}",
-                                        headers=unit_auth).json()["status"] == "approved")
+    eventually(
+        lambda: (
+            client.forms.get(f"/submissions/{sub['submission_id']}", headers=unit_auth).json()["status"] == "approved"
+        )
+    )

@@ -49,12 +49,16 @@ def test_sign_in_wrong_password_forced_change_and_sign_out(web, area, client, ad
     rules = web.text("password-rules")
     assert "ít nhất 10 ký tự" in rules and "chữ hoa" in rules
     web.shot("1-doi-mat-khau")
-    web.fill({"f-current_password": unit["initial_password"], "f-new_password": "ngan",
-              "f-confirm_password": "ngan"})
+    web.fill({"f-current_password": unit["initial_password"], "f-new_password": "ngan", "f-confirm_password": "ngan"})
     web.press("change-password")
     assert "ít nhất 10 ký tự" in web.text("new_password-error")
-    web.fill({"f-current_password": unit["initial_password"], "f-new_password": "Mot-Mat-Khau-Dai-1",
-              "f-confirm_password": "Mot-Mat-Khau-Khac-1"})
+    web.fill(
+        {
+            "f-current_password": unit["initial_password"],
+            "f-new_password": "Mot-Mat-Khau-Dai-1",
+            "f-confirm_password": "Mot-Mat-Khau-Khac-1",
+        }
+    )
     web.press("change-password")
     assert "không khớp" in web.text("confirm_password-error")
     web.change_password(unit["initial_password"], "Mot-Mat-Khau-Dai-1")
@@ -67,8 +71,12 @@ def test_sign_in_wrong_password_forced_change_and_sign_out(web, area, client, ad
     assert web.path().startswith("/dang-nhap")
 
     # A revoked account is told so (accounts words it).
-    assert client.accounts.post(f"/accounts/{unit['account_id']}/revoke", headers=admin,
-                                json={"reason": "Thử thu hồi"}).status_code == 200
+    assert (
+        client.accounts.post(
+            f"/accounts/{unit['account_id']}/revoke", headers=admin, json={"reason": "Thử thu hồi"}
+        ).status_code
+        == 200
+    )
     web.sign_in(unit["username"], "Mot-Mat-Khau-Dai-1")
     assert web.by_id("error-summary").is_displayed() and web.path().startswith("/dang-nhap")
 
@@ -129,8 +137,12 @@ def test_a_unit_fills_and_submits_its_form_with_the_keyboard_alone(web, area, cl
     sup_auth = client.login(supervisor["username"], supervisor["initial_password"])
     task = open_task_for(client, sup_auth, sid, 1)
     reason = "Số máy vi tính chưa khớp với sổ tài sản"
-    assert client.approvals.post(f"/tasks/{task['task_id']}/return", headers=sup_auth,
-                                 json={"revision": 1, "reason": reason}).status_code == 200
+    assert (
+        client.approvals.post(
+            f"/tasks/{task['task_id']}/return", headers=sup_auth, json={"revision": 1, "reason": reason}
+        ).status_code
+        == 200
+    )
     eventually(lambda: client.forms.get(f"/submissions/{sid}", headers=auth).json()["status"] == "returned")
     web.open(f"/dot/{campaign}")
     assert reason in web.text("return-reason")
@@ -223,8 +235,9 @@ def test_a_stale_second_tab_is_told_and_keeps_what_was_typed(web, area, client):
     web.fill({"f-A3-1": "2"})
     web.press("save")
     web.d.switch_to.window(first)  # this tab still holds the version before that save
-    web.d.execute_script("htmx.config.defaultSwapStyle = 'none'; document.getElementById('section-form')"
-                         ".removeAttribute('hx-trigger')")  # no draft save between: the stale case itself
+    web.d.execute_script(
+        "htmx.config.defaultSwapStyle = 'none'; document.getElementById('section-form').removeAttribute('hx-trigger')"
+    )  # no draft save between: the stale case itself
     web.fill({"f-A3-1": "3", "f-A3-2": "40"})
     web.press("save")
     assert "cửa sổ hoặc máy khác" in web.text("notice")
@@ -241,8 +254,7 @@ def test_a_double_submit_stores_one_submission(web, area, client):
     campaign = area["campaign"]
     password = first_sign_in(web, unit)
     auth = client.login(unit["username"], password, activate=False)
-    body = {"campaign_id": campaign, "form_code": "1/HC-TB", "unit_id": area["b"]["unit_id"],
-            "answers": valid_hc_tb()}
+    body = {"campaign_id": campaign, "form_code": "1/HC-TB", "unit_id": area["b"]["unit_id"], "answers": valid_hc_tb()}
     assert client.forms.put("/submissions/draft", json=body, headers=auth).status_code == 200
     web.open(f"/dot/{campaign}/kiem-tra")
     # Two posts of the same form at once, as a double click whose second click got through.

@@ -31,11 +31,20 @@ def open_campaign(client, scope: str, t: str, *, deadline_days: int = 30, opened
     today = datetime.now(UTC).date()
     campaign = f"web-{t}"
     deadline = str(today + timedelta(days=deadline_days))
-    response = client.forms.post("/campaigns", headers=client.admin_auth, json={
-        "campaign_id": campaign, "form_code": "1/HC-TB", "title": f"Điều tra cơ sở hành chính {t}",
-        "scope_unit_ids": [scope], "opens_on": str(today - timedelta(days=opened_days_ago)),
-        "closes_on": str(today + timedelta(days=max(deadline_days, 0) + 30)),
-        "deadlines": {"province": deadline, "district": deadline}, "review_levels": ["district", "province"]})
+    response = client.forms.post(
+        "/campaigns",
+        headers=client.admin_auth,
+        json={
+            "campaign_id": campaign,
+            "form_code": "1/HC-TB",
+            "title": f"Điều tra cơ sở hành chính {t}",
+            "scope_unit_ids": [scope],
+            "opens_on": str(today - timedelta(days=opened_days_ago)),
+            "closes_on": str(today + timedelta(days=max(deadline_days, 0) + 30)),
+            "deadlines": {"province": deadline, "district": deadline},
+            "review_levels": ["district", "province"],
+        },
+    )
     assert response.status_code == 201, response.text
     return campaign
 

@@ -1,6 +1,7 @@
 import uuid
 
 import pytest
+
 from chassis.inbox import Inbox
 from chassis.messaging import ConsumerConfig, EventConsumers, broker_user, make_broker
 from chassis.store import Store
@@ -29,8 +30,14 @@ async def consumers(amqp_url, store, service_name):
     broker = make_broker(amqp_url, prefetch=10, service=service_name)
     # The tests publish as the run's administrator: it stands for every service here.
     admin = broker_user(amqp_url)
-    cfg = ConsumerConfig(service=service_name, user=admin, publishers=dict.fromkeys(PLATFORM_SERVICES, admin),
-                         delivery_limit=5, max_retries=2, retry_delay_ms=100)
+    cfg = ConsumerConfig(
+        service=service_name,
+        user=admin,
+        publishers=dict.fromkeys(PLATFORM_SERVICES, admin),
+        delivery_limit=5,
+        max_retries=2,
+        retry_delay_ms=100,
+    )
     registry = EventConsumers(broker, cfg, Inbox(store))
     yield registry
     await broker.stop()

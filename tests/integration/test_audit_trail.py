@@ -7,10 +7,11 @@ import subprocess
 import sys
 
 import pytest
+from pymongo.errors import ConnectionFailure
+
 from chassis.audit import CHAIN, AuditChain, AuditEntry, verify
 from chassis.messaging import broker_user, make_broker
 from chassis.outbox import OutboxRelay
-from pymongo.errors import ConnectionFailure
 
 pytestmark = pytest.mark.integration
 
@@ -24,8 +25,15 @@ async def relay(amqp_url, store):
 
 
 def entry(action: str, **details) -> AuditEntry:
-    return AuditEntry(action, actor_id="admin-1", actor_username="admin", target_id="t1", unit_lineage=["root"],
-                      ip="127.0.0.1", details=details)
+    return AuditEntry(
+        action,
+        actor_id="admin-1",
+        actor_username="admin",
+        target_id="t1",
+        unit_lineage=["root"],
+        ip="127.0.0.1",
+        details=details,
+    )
 
 
 async def chained(store) -> list[dict]:
@@ -48,12 +56,14 @@ async def test_the_entry_is_written_in_the_commit_of_its_action_and_then_chained
     assert (await verify(store)).intact
 
 
-async def test_a_writer_dying_right_after_its_commit_leaves_the_action_and_its_entry(mongo_url, amqp_url, store,
-                                                                                      relay):
+async def test_a_writer_dying_right_after_its_commit_leaves_the_action_and_its_entry(mongo_url, amqp_url, store, relay):
     await store.insert("shared", {"_id": "s", "by": "nobody"})
     await relay.drain()
-    child = subprocess.run([sys.executable, "-m", "tests.support.audit_writer", mongo_url, store.db.name, amqp_url,
-                            "r1", "1", "crash"], capture_output=True, timeout=60)
+    child = subprocess.run(
+        [sys.executable, "-m", "tests.support.audit_writer", mongo_url, store.db.name, amqp_url, "r1", "1", "crash"],
+        capture_output=True,
+        timeout=60,
+    )
     assert child.returncode == 70, child.stderr.decode()[-2000:]
     # Died after the commit: neither applied nor chained yet, but both are stored, in one write.
     assert (await store.find("shared", "s"))["version"] == 1
@@ -99,9 +109,20 @@ async def test_two_replicas_writing_at_once_make_one_chain_without_fork_or_gap(m
     document (racing for its versions) and record entries of their own."""
     await store.insert("shared", {"_id": "s", "by": "nobody"})
     count = 60
-    children = [await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.support.audit_writer", mongo_url, store.db.name, amqp_url, name, str(count),
-        stderr=asyncio.subprocess.PIPE) for name in ("r1", "r2")]
+    children = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.support.audit_writer",
+            mongo_url,
+            store.db.name,
+            amqp_url,
+            name,
+            str(count),
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for name in ("r1", "r2")
+    ]
     results = [await asyncio.wait_for(c.communicate(), 120) for c in children]
     assert [c.returncode for c in children] == [0, 0], [err.decode()[-2000:] for _, err in results]
 
@@ -118,8 +139,13 @@ async def test_two_replicas_writing_at_once_make_one_chain_without_fork_or_gap(m
 
 def run_verifier(mongo_url: str, database: str, *extra: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "MONGODB_URL": mongo_url, "DATABASE": database}
-    return subprocess.run([sys.executable, "-m", "chassis.audit", "verify", "--service", "accounts", *extra],
-                          env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "chassis.audit", "verify", "--service", "accounts", *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 async def test_the_verifier_names_the_first_entry_edited_removed_or_moved(mongo_url, store, relay):
@@ -149,6 +175,7 @@ async def test_the_verifier_names_the_first_entry_edited_removed_or_moved(mongo_
     # Edited, with its hash computed again: the commit it was written with still tells.
     forged = {**original[3], "outcome": "refused"}
     from chassis.audit import entry_hash
+
     forged["hash"] = entry_hash(forged)
     await collection.replace_one({"_id": 4}, forged)
     await named(4, "differs from the commit")
@@ -171,19 +198,41 @@ async def test_the_verifier_names_the_first_entry_edited_removed_or_moved(mongo_
 async def test_entries_written_before_the_chain_are_adopted_once(store):
     from datetime import UTC, datetime
 
-    await store["audit"].insert_many([
-        {"_id": "old-2", "at": datetime(2026, 1, 2, tzinfo=UTC), "action": "account_revoked", "outcome": "ok",
-         "actor_id": "a", "actor_username": "admin", "target_id": "t", "unit_lineage": ["root"], "ip": None,
-         "details": {"reason": "left"}},
-        {"_id": "old-1", "at": datetime(2026, 1, 1, tzinfo=UTC), "action": "login", "outcome": "ok",
-         "actor_id": "a", "actor_username": "admin", "target_id": "a", "unit_lineage": ["root"], "ip": "10.0.0.1",
-         "details": {}},
-    ])
+    await store["audit"].insert_many(
+        [
+            {
+                "_id": "old-2",
+                "at": datetime(2026, 1, 2, tzinfo=UTC),
+                "action": "account_revoked",
+                "outcome": "ok",
+                "actor_id": "a",
+                "actor_username": "admin",
+                "target_id": "t",
+                "unit_lineage": ["root"],
+                "ip": None,
+                "details": {"reason": "left"},
+            },
+            {
+                "_id": "old-1",
+                "at": datetime(2026, 1, 1, tzinfo=UTC),
+                "action": "login",
+                "outcome": "ok",
+                "actor_id": "a",
+                "actor_username": "admin",
+                "target_id": "a",
+                "unit_lineage": ["root"],
+                "ip": "10.0.0.1",
+                "details": {},
+            },
+        ]
+    )
     chain = AuditChain(store)
     assert await chain.adopt("audit") == 2
     assert await AuditChain(store).adopt("audit") == 0  # a second start, or another replica
-    assert [(e["source"], e["action"]) for e in await chained(store)] == [("legacy:old-1", "login"),
-                                                                          ("legacy:old-2", "account_revoked")]
+    assert [(e["source"], e["action"]) for e in await chained(store)] == [
+        ("legacy:old-1", "login"),
+        ("legacy:old-2", "account_revoked"),
+    ]
     assert (await chained(store))[1]["details"] == {}  # its free-text reason is not kept for ever
     assert (await verify(store)).intact
 
@@ -195,8 +244,11 @@ async def test_chainers_offered_the_same_entries_at_once_chain_each_once(store):
         await store.record(entry("export", n=i))
     commits = [c async for c in store.commits.find({}).sort("at", 1)]
     chainers = [AuditChain(store) for _ in range(3)]
-    added = await asyncio.gather(chainers[0].append(commits, fresh=True), chainers[1].append(commits, fresh=True),
-                                 chainers[2].append(list(reversed(commits))))
+    added = await asyncio.gather(
+        chainers[0].append(commits, fresh=True),
+        chainers[1].append(commits, fresh=True),
+        chainers[2].append(list(reversed(commits))),
+    )
     assert sum(added) == 30
     trail = await chained(store)
     assert sorted(e["source"] for e in trail) == sorted(c["_id"] for c in commits)

@@ -13,12 +13,17 @@ import aio_pika
 import aiormq
 import httpx
 import pytest
-from moha_contracts import EVENTS_EXCHANGE, EVENTS_HISTORY, FormApproved
 
 from chassis.messaging import broker_user, make_broker, publish_event
 from deploy.rabbitmq.provision import (
-    HistoryRetention, Management, amqp_url_for, service_user, subscriber_user, vhost_of,
+    HistoryRetention,
+    Management,
+    amqp_url_for,
+    service_user,
+    subscriber_user,
+    vhost_of,
 )
+from moha_contracts import EVENTS_EXCHANGE, EVENTS_HISTORY, FormApproved
 
 pytestmark = pytest.mark.integration
 EXAMPLE = Path(__file__).resolve().parents[2] / "contracts" / "examples" / "replaying_subscriber.py"
@@ -28,8 +33,10 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "contracts" / "examples" / "repl
 def users(amqp_url, broker_admin_url):
     """A service's user and a subscriber's, on this run's vhost."""
     tag = uuid.uuid4().hex[:6]
-    made = {"service": service_user("forms", f"h{tag}-forms", uuid.uuid4().hex),
-            "subscriber": subscriber_user("bo-tai-chinh", f"h{tag}-btc", uuid.uuid4().hex)}
+    made = {
+        "service": service_user("forms", f"h{tag}-forms", uuid.uuid4().hex),
+        "subscriber": subscriber_user("bo-tai-chinh", f"h{tag}-btc", uuid.uuid4().hex),
+    }
     vhost = vhost_of(amqp_url)
     with Management(broker_admin_url) as api:
         for user in made.values():
@@ -52,7 +59,8 @@ def test_the_history_is_a_stream_bound_with_every_key_and_kept_as_configured(amq
     assert queue["arguments"]["x-stream-max-segment-size-bytes"] == HistoryRetention().segment_bytes
     policy = httpx.get(f"{base}/api/policies/{vhost}", auth=auth).json()
     assert [p["definition"] for p in policy if p["name"] == "moha-events-history"] == [
-        {"max-age": "30D", "max-length-bytes": 3_000_000_000}]
+        {"max-age": "30D", "max-length-bytes": 3_000_000_000}
+    ]
     bindings = httpx.get(f"{base}/api/queues/{vhost}/{EVENTS_HISTORY}/bindings", auth=auth).json()
     assert [(b["source"], b["routing_key"]) for b in bindings if b["source"]] == [(EVENTS_EXCHANGE, "#")]
     with Management(broker_admin_url) as api:
@@ -100,16 +108,25 @@ async def _publish(amqp_url: str, tag: str, batch: str, n: int) -> list[str]:
     try:
         ids = []
         for i in range(n):
-            event = FormApproved(task_id=f"{tag}-{batch}-{i}", submission_id=f"s-{tag}", unit_id="u", revision=1,
-                                 level=1, final=True, approved_by="a", approved_at="2026-04-01T08:00:00Z")
+            event = FormApproved(
+                task_id=f"{tag}-{batch}-{i}",
+                submission_id=f"s-{tag}",
+                unit_id="u",
+                revision=1,
+                level=1,
+                final=True,
+                approved_by="a",
+                approved_at="2026-04-01T08:00:00Z",
+            )
             ids.append((await publish_event(publisher, event, user_id=broker_user(amqp_url))).id)
         return ids
     finally:
         await publisher.stop()
 
 
-async def _read(example, url: str, checkpoint, *, until: str, since=None, publishers=None,
-                until_offset: int | None = None) -> list[str]:
+async def _read(
+    example, url: str, checkpoint, *, until: str, since=None, publishers=None, until_offset: int | None = None
+) -> list[str]:
     """Run the example until it has handled the event `until` (or read past `until_offset`); the ids
     it handled, in order (of this test's events: the run's other tests publish on the same vhost)."""
     seen: list[str] = []
@@ -134,7 +151,8 @@ async def _read(example, url: str, checkpoint, *, until: str, since=None, publis
 
 
 async def test_the_replaying_subscriber_reads_from_the_first_event_a_time_and_where_it_stopped(
-        amqp_url, users, tmp_path):
+    amqp_url, users, tmp_path
+):
     example = _example()
     tag = uuid.uuid4().hex[:8]
     admin = broker_user(amqp_url)
@@ -148,20 +166,34 @@ async def test_the_replaying_subscriber_reads_from_the_first_event_a_time_and_wh
 
     # From the first event kept, as the subscriber's read-only user: all of them, in order.
     checkpoint = example.Checkpoint(tmp_path / "offset.json")
-    assert await _read(example, users["subscriber"], checkpoint, until=f"{tag}|{second[-1]}",
-                       publishers=publishers) == first + second
+    assert (
+        await _read(example, users["subscriber"], checkpoint, until=f"{tag}|{second[-1]}", publishers=publishers)
+        == first + second
+    )
     # From where it stopped (a checkpoint kept in a file): only what came since. The stream is in
     # order, so anything read again would have come before the last new event.
     third = await _publish(amqp_url, tag, "c", 2)
     again = example.Checkpoint(tmp_path / "offset.json")
     assert again.offset is not None
-    assert await _read(example, users["subscriber"], again, until=f"{tag}|{third[-1]}",
-                       publishers=publishers) == third
+    assert await _read(example, users["subscriber"], again, until=f"{tag}|{third[-1]}", publishers=publishers) == third
     # From a time: what was published from then on.
     fresh = example.Checkpoint(tmp_path / "other.json")
-    assert await _read(example, users["subscriber"], fresh, until=f"{tag}|{third[-1]}", since=between,
-                       publishers=publishers) == second + third
+    assert (
+        await _read(
+            example, users["subscriber"], fresh, until=f"{tag}|{third[-1]}", since=between, publishers=publishers
+        )
+        == second + third
+    )
     # The history keeps who published each event: one from an unexpected user is not handled.
-    assert await _read(example, users["subscriber"], example.Checkpoint(tmp_path / "strict.json"),
-                       until=f"{tag}|{third[-1]}", since=between, publishers={"approvals": "approvals"},
-                       until_offset=fresh.offset) == []
+    assert (
+        await _read(
+            example,
+            users["subscriber"],
+            example.Checkpoint(tmp_path / "strict.json"),
+            until=f"{tag}|{third[-1]}",
+            since=between,
+            publishers={"approvals": "approvals"},
+            until_offset=fresh.offset,
+        )
+        == []
+    )

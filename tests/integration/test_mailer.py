@@ -6,10 +6,10 @@ import asyncio
 import uuid
 
 import pytest
+
 from chassis.messaging import broker_user, make_broker
 from chassis.outbox import OutboxRelay
 from chassis.sealing import Sealer
-
 from deploy.launch import free_port
 from services.notifications.domain.model import FAILED, SENT, Delivery
 from services.notifications.mailer import Mailer
@@ -20,8 +20,9 @@ from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.integration
 
-SUBJECT = ("Thông báo: Hội nghị tập huấn nghiệp vụ đã được tổ chức tại hội trường của Hội học sinh, sinh viên "
-           "tỉnh Lạng Sơn")
+SUBJECT = (
+    "Thông báo: Hội nghị tập huấn nghiệp vụ đã được tổ chức tại hội trường của Hội học sinh, sinh viên tỉnh Lạng Sơn"
+)
 
 
 @pytest.fixture
@@ -33,9 +34,15 @@ def smtp():
 
 
 def delivery(tag: str, n: int, subject: str) -> Delivery:
-    return Delivery(id=f"ev-{tag}:acc{n}:email", account_id=f"acc{n}-{tag}", to=f"n{n}.{tag}@example.vn",
-                    subject=subject, body="Kính gửi ông/bà,\n\nNội dung thông báo.\n", template="notice",
-                    cause_event_id=f"ev-{tag}")
+    return Delivery(
+        id=f"ev-{tag}:acc{n}:email",
+        account_id=f"acc{n}-{tag}",
+        to=f"n{n}.{tag}@example.vn",
+        subject=subject,
+        body="Kính gửi ông/bà,\n\nNội dung thông báo.\n",
+        template="notice",
+        cause_event_id=f"ev-{tag}",
+    )
 
 
 async def test_a_mail_that_cannot_be_built_fails_for_good_and_the_others_go_on(amqp_url, store, smtp):

@@ -6,11 +6,11 @@ import uuid
 
 import pytest
 from pymongo import monitoring
-from chassis.messaging import Malformed, Retry, broker_user, make_broker
-from chassis.store import StaleVersion
-from chassis.outbox import OutboxRelay
-from moha_contracts import Envelope, UnitRegistered
 
+from chassis.messaging import Malformed, Retry, broker_user, make_broker
+from chassis.outbox import OutboxRelay
+from chassis.store import StaleVersion
+from moha_contracts import Envelope, UnitRegistered
 from tests.integration.conftest import start
 from tests.support.events import EventTap, drained
 
@@ -18,8 +18,9 @@ pytestmark = pytest.mark.integration
 
 
 def unit_event(code: str) -> UnitRegistered:
-    return UnitRegistered(unit_id=code, code=code, name=f"Đơn vị {code}", level="commune", parent_id="d",
-                          path=["root", "d"])
+    return UnitRegistered(
+        unit_id=code, code=code, name=f"Đơn vị {code}", level="commune", parent_id="d", path=["root", "d"]
+    )
 
 
 async def collect(tap: EventTap, count: int, timeout: float = 10.0) -> list[Envelope]:
@@ -85,8 +86,9 @@ async def test_a_commit_its_writer_never_applied_is_finished_by_recovery(amqp_ur
     assert await store.outbox.count_documents({}) == 0
 
 
-async def test_appended_items_are_kept_once_in_order_and_the_commit_holds_only_the_new_one(amqp_url, store,
-                                                                                           monkeypatch):
+async def test_appended_items_are_kept_once_in_order_and_the_commit_holds_only_the_new_one(
+    amqp_url, store, monkeypatch
+):
     """A career's entries grow with every change: each commit carries the entry it adds, and applying
     a commit again (the relay's recovery after a writer died) does not add it twice."""
     version = await store.save("records", "r1", 0, {"state": {"n": 0}}, append={"entries": [{"seq": 1}]})
@@ -100,8 +102,9 @@ async def test_appended_items_are_kept_once_in_order_and_the_commit_holds_only_t
         pass
 
     monkeypatch.setattr(store, "apply", crash)
-    await store.update("records", "r1", version, {"state": {"n": 2}}, [unit_event("r1")],
-                       append={"entries": [{"seq": 3}, {"seq": 4}]})
+    await store.update(
+        "records", "r1", version, {"state": {"n": 2}}, [unit_event("r1")], append={"entries": [{"seq": 3}, {"seq": 4}]}
+    )
     monkeypatch.setattr(store, "apply", real_apply)
     assert [e["seq"] for e in (await store.find("records", "r1"))["entries"]] == [1, 2]
     broker = make_broker(amqp_url, prefetch=10, service="relay-test")
@@ -169,8 +172,11 @@ class OutboxInserts(monitoring.CommandListener):
         self.inserts = self.refused = 0
 
     def started(self, event):
-        if event.database_name == self.database and event.command_name == "insert" \
-                and event.command.get("insert") == "outbox":
+        if (
+            event.database_name == self.database
+            and event.command_name == "insert"
+            and event.command.get("insert") == "outbox"
+        ):
             self.inserts += 1
             self.requests.add(event.request_id)
 
@@ -381,8 +387,7 @@ async def test_an_event_from_another_publisher_is_dead_lettered_not_handled(cons
     async with EventTap(intruder, "none") as tap:
         # Signed with its own name (RabbitMQ refuses any other), and with none at all.
         await tap.publish_raw(forged.model_dump_json().encode(), forged.routing_key, message_id=forged.id)
-        await tap.publish_raw(forged.model_dump_json().encode(), forged.routing_key, message_id=forged.id,
-                              user_id=None)
+        await tap.publish_raw(forged.model_dump_json().encode(), forged.routing_key, message_id=forged.id, user_id=None)
     queue = consumers.consumers[0].queue
     first, second = await dead_letter_of(amqp_url, queue), await dead_letter_of(amqp_url, queue)
     assert first.headers["x-moha-error"].startswith(f"untrusted publisher: user_id '{tap.user}'")
@@ -432,8 +437,12 @@ async def test_a_retry_count_another_service_set_is_ignored(consumers, amqp_url,
     await start(consumers)
     envelope = Envelope.wrap(unit_event(f"count-{uuid.uuid4().hex[:4]}"))
     async with EventTap(intruder, "none") as tap:
-        await tap.publish_raw(envelope.model_dump_json().encode(), envelope.routing_key, message_id=envelope.id,
-                              headers={"x-moha-retries": claimed})
+        await tap.publish_raw(
+            envelope.model_dump_json().encode(),
+            envelope.routing_key,
+            message_id=envelope.id,
+            headers={"x-moha-retries": claimed},
+        )
     message = await dead_letter_of(amqp_url, consumers.consumers[0].queue)
     assert message.headers["x-moha-error"] == "failed 3 times: RuntimeError: store unreachable"
     assert len(attempts) == 3  # max_retries (2) retries, counted by the consumer itself
@@ -450,8 +459,12 @@ async def test_a_retry_count_that_is_not_a_count_stops_retries_with_a_reason(con
     await start(consumers)
     envelope = Envelope.wrap(unit_event(f"count-{uuid.uuid4().hex[:4]}"))
     async with EventTap(amqp_url, "none") as tap:  # as the consumer's own user here
-        await tap.publish_raw(envelope.model_dump_json().encode(), envelope.routing_key, message_id=envelope.id,
-                              headers={"x-moha-retries": "x"})
+        await tap.publish_raw(
+            envelope.model_dump_json().encode(),
+            envelope.routing_key,
+            message_id=envelope.id,
+            headers={"x-moha-retries": "x"},
+        )
     message = await dead_letter_of(amqp_url, consumers.consumers[0].queue)
     assert message.headers["x-moha-error"].startswith("retry count x-moha-retries is not one this service wrote")
     assert len(attempts) == 1

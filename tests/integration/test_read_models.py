@@ -8,10 +8,11 @@ import random
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import asdict
-from types import SimpleNamespace
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
+
 from chassis import readmodel
 from chassis.sessions import SessionDirectory
 from chassis.store import Store
@@ -19,16 +20,16 @@ from chassis.tree import UnitDirectory
 from moha_contracts import (
     BY_TYPE,
     AccountIssued,
+    AccountRevoked,
+    AccountRoleChanged,
     DraftStarted,
     FormApproved,
     FormRejected,
     FormSubmitted,
-    ReviewTaskClaimed,
-    AccountRevoked,
-    AccountRoleChanged,
     PasswordChanged,
     PasswordReset,
     RecordChanged,
+    ReviewTaskClaimed,
     SupervisorAssigned,
     SurveyInvitationIssued,
     SurveyResponseReceived,
@@ -37,7 +38,6 @@ from moha_contracts import (
     UnitRenamed,
     UnitRetired,
 )
-
 from services.approvals.domain.model import ReviewTask
 from services.approvals.domain.progress import fact_of, fold
 from services.approvals.handlers import subscribe as subscribe_approvals
@@ -71,9 +71,15 @@ async def test_supervisors_assignments_end_at_the_latest(stores, seed):
     events = []
     for version in range(1, 25):
         for supervisor in supervisors:
-            events.append(SupervisorAssigned(
-                supervisor_id=supervisor, unit_ids=rng.sample(units, rng.randint(0, 4)), assignment_version=version,
-                assigned_by="admin", assigned_at=f"2026-04-01T00:00:{version:02d}Z"))
+            events.append(
+                SupervisorAssigned(
+                    supervisor_id=supervisor,
+                    unit_ids=rng.sample(units, rng.randint(0, 4)),
+                    assignment_version=version,
+                    assigned_by="admin",
+                    assigned_at=f"2026-04-01T00:00:{version:02d}Z",
+                )
+            )
     rng.shuffle(events)  # the versions of different supervisors interleave; each one's stay in order
     events.sort(key=lambda e: e.assignment_version)
     truth = {e.supervisor_id: e.unit_ids for e in events}  # the last of each, in order
@@ -95,29 +101,60 @@ def unit_events(rng: random.Random, count: int = 40) -> tuple[list, dict[str, di
     each unit is after all of them, folded in that order."""
     ids = [f"u{n}" for n in range(6)]
     events: list = [UnitRegistered(unit_id="root", code="00", name="Gốc", level="province", parent_id=None, path=[])]
-    events += [UnitRegistered(unit_id=u, code=f"0{n + 1}", name=f"Đơn vị {n}", level="commune", parent_id="root",
-                              path=["root"]) for n, u in enumerate(ids)]
+    events += [
+        UnitRegistered(
+            unit_id=u, code=f"0{n + 1}", name=f"Đơn vị {n}", level="commune", parent_id="root", path=["root"]
+        )
+        for n, u in enumerate(ids)
+    ]
     at = datetime(2026, 4, 1, tzinfo=UTC)
     for n in range(count):
         unit = rng.choice(ids)
         kind = rng.random()
         if kind < 0.45:
-            events.append(UnitRenamed(unit_id=unit, name=f"Tên {n}", previous_name="?", reason="đổi tên",
-                                      renamed_at=at + timedelta(seconds=n)))
+            events.append(
+                UnitRenamed(
+                    unit_id=unit,
+                    name=f"Tên {n}",
+                    previous_name="?",
+                    reason="đổi tên",
+                    renamed_at=at + timedelta(seconds=n),
+                )
+            )
         elif kind < 0.9:
             parent = rng.choice(["root", *[u for u in ids if u != unit]])
             path = ["root"] if parent == "root" else ["root", parent]
-            events.append(UnitMoved(unit_id=unit, parent_id=parent, path=path, previous_parent_id=None,
-                                    reason="sắp xếp", moved_at=at + timedelta(seconds=n)))
+            events.append(
+                UnitMoved(
+                    unit_id=unit,
+                    parent_id=parent,
+                    path=path,
+                    previous_parent_id=None,
+                    reason="sắp xếp",
+                    moved_at=at + timedelta(seconds=n),
+                )
+            )
         else:
-            events.append(UnitRetired(unit_id=unit, merged_into=rng.choice([None, "root"]), reason="sáp nhập",
-                                      retired_at=at + timedelta(seconds=n)))
+            events.append(
+                UnitRetired(
+                    unit_id=unit,
+                    merged_into=rng.choice([None, "root"]),
+                    reason="sáp nhập",
+                    retired_at=at + timedelta(seconds=n),
+                )
+            )
     truth: dict[str, dict] = {}
     for event in events:
         if isinstance(event, UnitRegistered):
-            truth[event.unit_id] = {"code": event.code, "level": event.level, "name": event.name,
-                                    "parent_id": event.parent_id, "path": event.path, "status": "active",
-                                    "merged_into": None}
+            truth[event.unit_id] = {
+                "code": event.code,
+                "level": event.level,
+                "name": event.name,
+                "parent_id": event.parent_id,
+                "path": event.path,
+                "status": "active",
+                "merged_into": None,
+            }
         elif isinstance(event, UnitRenamed):
             truth[event.unit_id]["name"] = event.name
         elif isinstance(event, UnitMoved):
@@ -145,9 +182,18 @@ async def test_the_tree_ends_as_accounts_left_it(stores, seed):
     got = {}
     for unit_id in truth:
         doc = await tree.get(unit_id)
-        got[unit_id] = {k: doc.get(k, default) for k, default in
-                        [("code", None), ("level", None), ("name", None), ("parent_id", None), ("path", None),
-                         ("status", "active"), ("merged_into", None)]}
+        got[unit_id] = {
+            k: doc.get(k, default)
+            for k, default in [
+                ("code", None),
+                ("level", None),
+                ("name", None),
+                ("parent_id", None),
+                ("path", None),
+                ("status", "active"),
+                ("merged_into", None),
+            ]
+        }
     assert got == truth
 
 
@@ -160,15 +206,32 @@ async def test_tokens_end_at_the_latest_line_and_revocations_stay(stores, seed):
     for n in range(40):
         account = rng.choice(accounts)
         when = at + timedelta(seconds=n)
-        events.append(rng.choice([
-            PasswordReset(account_id=account, unit_id="u", reason="quên", reset_by="admin", reset_at=when),
-            PasswordChanged(account_id=account, unit_id="u", changed_at=when),
-            AccountRoleChanged(account_id=account, unit_id="u", role="district_supervisor",
-                               previous_role="reporting_unit", reason="điều chuyển", changed_by="admin",
-                               changed_at=when),
-            *([AccountRevoked(account_id=account, unit_id="u", reason="nghỉ", revoked_by="admin", revoked_at=when)]
-              if rng.random() < 0.3 else []),
-        ]))
+        events.append(
+            rng.choice(
+                [
+                    PasswordReset(account_id=account, unit_id="u", reason="quên", reset_by="admin", reset_at=when),
+                    PasswordChanged(account_id=account, unit_id="u", changed_at=when),
+                    AccountRoleChanged(
+                        account_id=account,
+                        unit_id="u",
+                        role="district_supervisor",
+                        previous_role="reporting_unit",
+                        reason="điều chuyển",
+                        changed_by="admin",
+                        changed_at=when,
+                    ),
+                    *(
+                        [
+                            AccountRevoked(
+                                account_id=account, unit_id="u", reason="nghỉ", revoked_by="admin", revoked_at=when
+                            )
+                        ]
+                        if rng.random() < 0.3
+                        else []
+                    ),
+                ]
+            )
+        )
     truth: dict[str, dict] = {a: {"revoked": False, "valid_after": None} for a in accounts}
     for event in events:
         if isinstance(event, AccountRevoked):
@@ -197,32 +260,72 @@ async def test_notifications_recipients_and_answered_invitations(stores, seed):
     rng = random.Random(seed)
     accounts = [f"acc-{n}" for n in range(5)]
     at = datetime(2026, 4, 1, tzinfo=UTC)
-    events: list = [AccountIssued(account_id=a, username=f"user{n}", unit_id=f"unit-{n % 2}", role="reporting_unit",
-                                  email=f"user{n}@example.vn", display_name=f"Người {n}", issued_by="admin")
-                    for n, a in enumerate(accounts)]
-    events += [SurveyInvitationIssued(invitation_id=f"inv-{n}", survey_id="par", survey_title="PAR Index",
-                                      owner_unit_id="P", group="lanh_dao_so", answer_deadline=date(2026, 5, 1),
-                                      sealed="x", issued_at=at) for n in range(4)]
+    events: list = [
+        AccountIssued(
+            account_id=a,
+            username=f"user{n}",
+            unit_id=f"unit-{n % 2}",
+            role="reporting_unit",
+            email=f"user{n}@example.vn",
+            display_name=f"Người {n}",
+            issued_by="admin",
+        )
+        for n, a in enumerate(accounts)
+    ]
+    events += [
+        SurveyInvitationIssued(
+            invitation_id=f"inv-{n}",
+            survey_id="par",
+            survey_title="PAR Index",
+            owner_unit_id="P",
+            group="lanh_dao_so",
+            answer_deadline=date(2026, 5, 1),
+            sealed="x",
+            issued_at=at,
+        )
+        for n in range(4)
+    ]
     roles = ["reporting_unit", "district_supervisor", "province_supervisor", "district_admin"]
     for n in range(40):
         account, when = rng.choice(accounts), at + timedelta(seconds=n)
         roll = rng.random()
         if roll < 0.7:
-            events.append(AccountRoleChanged(account_id=account, unit_id="u", role=rng.choice(roles),
-                                             previous_role="reporting_unit", reason="đổi", changed_by="admin",
-                                             changed_at=when))
+            events.append(
+                AccountRoleChanged(
+                    account_id=account,
+                    unit_id="u",
+                    role=rng.choice(roles),
+                    previous_role="reporting_unit",
+                    reason="đổi",
+                    changed_by="admin",
+                    changed_at=when,
+                )
+            )
         elif roll < 0.85:
-            events.append(AccountRevoked(account_id=account, unit_id="u", reason="nghỉ", revoked_by="admin",
-                                         revoked_at=when))
+            events.append(
+                AccountRevoked(account_id=account, unit_id="u", reason="nghỉ", revoked_by="admin", revoked_at=when)
+            )
         else:
-            events.append(SurveyResponseReceived(invitation_id=f"inv-{rng.randrange(4)}", survey_id="par",
-                                                 owner_unit_id="P", group="lanh_dao_so", received_at=when))
+            events.append(
+                SurveyResponseReceived(
+                    invitation_id=f"inv-{rng.randrange(4)}",
+                    survey_id="par",
+                    owner_unit_id="P",
+                    group="lanh_dao_so",
+                    received_at=when,
+                )
+            )
     truth: dict[str, dict] = {}
     answered = {f"inv-{n}": False for n in range(4)}
     for event in events:
         if isinstance(event, AccountIssued):
-            truth[event.account_id] = {"unit_id": event.unit_id, "role": event.role, "status": None,
-                                       "username": event.username, "email": event.email}
+            truth[event.account_id] = {
+                "unit_id": event.unit_id,
+                "role": event.role,
+                "status": None,
+                "username": event.username,
+                "email": event.email,
+            }
         elif isinstance(event, AccountRoleChanged):
             truth[event.account_id]["role"] = event.role
         elif isinstance(event, AccountRevoked):
@@ -236,16 +339,29 @@ async def test_notifications_recipients_and_answered_invitations(stores, seed):
         store, order = replicas[consumer], readmodel.event_order(envelope)
         event = envelope.open(BY_TYPE[envelope.type])
         if isinstance(event, AccountIssued):
-            await store.upsert_recipient(order, event.account_id, event.unit_id, role=event.role, email=event.email,
-                                         username=event.username, display_name=event.display_name)
+            await store.upsert_recipient(
+                order,
+                event.account_id,
+                event.unit_id,
+                role=event.role,
+                email=event.email,
+                username=event.username,
+                display_name=event.display_name,
+            )
         elif isinstance(event, AccountRoleChanged):
             await store.update_recipient(order, event.account_id, "role", role=event.role)
         elif isinstance(event, AccountRevoked):
             await store.update_recipient(order, event.account_id, "status", status="revoked")
         elif isinstance(event, SurveyInvitationIssued):
-            await store.add_survey_invite({"_id": event.invitation_id, "survey_id": event.survey_id,
-                                           "survey_title": event.survey_title, "sealed": event.sealed,
-                                           "answer_deadline": event.answer_deadline.isoformat()})
+            await store.add_survey_invite(
+                {
+                    "_id": event.invitation_id,
+                    "survey_id": event.survey_id,
+                    "survey_title": event.survey_title,
+                    "sealed": event.sealed,
+                    "answer_deadline": event.answer_deadline.isoformat(),
+                }
+            )
         else:
             await store.survey_answered(event.invitation_id, event.received_at)
 
@@ -268,8 +384,10 @@ async def test_personnel_changes_count_the_latest_correction_in_the_latest_area(
     at = datetime(2026, 4, 1, tzinfo=UTC)
     tree_events: list = [
         UnitRegistered(unit_id="root", code="00", name="Tỉnh", level="province", parent_id=None, path=[]),
-        *[UnitRegistered(unit_id=d, code=f"0{n}", name=d, level="district", parent_id="root", path=["root"])
-          for n, d in enumerate(("d1", "d2", "d3"), 1)],
+        *[
+            UnitRegistered(unit_id=d, code=f"0{n}", name=d, level="district", parent_id="root", path=["root"])
+            for n, d in enumerate(("d1", "d2", "d3"), 1)
+        ],
         UnitRegistered(unit_id="c", code="10", name="Xã", level="commune", parent_id="d1", path=["root", "d1"]),
     ]
     entries = [f"e{n}" for n in range(6)]
@@ -277,22 +395,54 @@ async def test_personnel_changes_count_the_latest_correction_in_the_latest_area(
     seq = {e: 0 for e in entries}
     for n, entry in enumerate(entries):
         seq[entry] = n + 1
-        events.append(RecordChanged(record_id="r1", record_kind="cbccvc", unit_id="c", entry_id=entry, seq=n + 1,
-                                    change="entered", process="nang_luong", changed_at=at, timed=True,
-                                    working_days=rng.randint(1, 9), on_time=rng.random() < 0.5))
+        events.append(
+            RecordChanged(
+                record_id="r1",
+                record_kind="cbccvc",
+                unit_id="c",
+                entry_id=entry,
+                seq=n + 1,
+                change="entered",
+                process="nang_luong",
+                changed_at=at,
+                timed=True,
+                working_days=rng.randint(1, 9),
+                on_time=rng.random() < 0.5,
+            )
+        )
     next_seq = len(entries) + 1
     for n in range(30):
         if rng.random() < 0.6:
             entry = rng.choice(entries)
-            events.append(RecordChanged(record_id="r1", record_kind="cbccvc", unit_id="c", entry_id=f"x{n}",
-                                        seq=next_seq, change="corrected", process="nang_luong", changed_at=at,
-                                        corrects=entry, timed=True, working_days=rng.randint(1, 9),
-                                        on_time=rng.random() < 0.5))
+            events.append(
+                RecordChanged(
+                    record_id="r1",
+                    record_kind="cbccvc",
+                    unit_id="c",
+                    entry_id=f"x{n}",
+                    seq=next_seq,
+                    change="corrected",
+                    process="nang_luong",
+                    changed_at=at,
+                    corrects=entry,
+                    timed=True,
+                    working_days=rng.randint(1, 9),
+                    on_time=rng.random() < 0.5,
+                )
+            )
             next_seq += 1
         else:
             district = rng.choice(["d1", "d2", "d3"])
-            events.append(UnitMoved(unit_id="c", parent_id=district, path=["root", district], previous_parent_id=None,
-                                    reason="sắp xếp", moved_at=at + timedelta(seconds=n)))
+            events.append(
+                UnitMoved(
+                    unit_id="c",
+                    parent_id=district,
+                    path=["root", district],
+                    previous_parent_id=None,
+                    reason="sắp xếp",
+                    moved_at=at + timedelta(seconds=n),
+                )
+            )
     truth_counts: dict[str, tuple] = {}
     lineage = ["root", "d1", "c"]
     for event in events:
@@ -302,8 +452,16 @@ async def test_personnel_changes_count_the_latest_correction_in_the_latest_area(
             lineage = [*event.path, event.unit_id]
 
     # The record and its entries, as personnel stored them before raising the events.
-    await stores[0][RECORDS].insert_one({"_id": "r1", "kind": "cbccvc", "unit_id": "c", "lineage": ["root", "d1", "c"],
-                                         "version": 1, "entries": [{"entry_id": e, "entered_at": at} for e in entries]})
+    await stores[0][RECORDS].insert_one(
+        {
+            "_id": "r1",
+            "kind": "cbccvc",
+            "unit_id": "c",
+            "lineage": ["root", "d1", "c"],
+            "version": 1,
+            "entries": [{"entry_id": e, "entered_at": at} for e in entries],
+        }
+    )
     replicas = []
     for store in stores:
         tree = UnitDirectory(store)
@@ -337,23 +495,46 @@ async def test_open_review_tasks_follow_their_unit_to_its_last_place(stores, see
     at = datetime(2026, 4, 1, tzinfo=UTC)
     events: list = [
         UnitRegistered(unit_id="root", code="00", name="Tỉnh", level="province", parent_id=None, path=[]),
-        *[UnitRegistered(unit_id=d, code=f"0{n}", name=d, level="district", parent_id="root", path=["root"])
-          for n, d in enumerate(("d1", "d2", "d3"), 1)],
+        *[
+            UnitRegistered(unit_id=d, code=f"0{n}", name=d, level="district", parent_id="root", path=["root"])
+            for n, d in enumerate(("d1", "d2", "d3"), 1)
+        ],
         UnitRegistered(unit_id="c", code="10", name="Xã", level="commune", parent_id="d1", path=["root", "d1"]),
     ]
     district = "d1"
     for n in range(12):
         district = rng.choice(["d1", "d2", "d3"])
-        events.append(UnitMoved(unit_id="c", parent_id=district, path=["root", district], previous_parent_id=None,
-                                reason="sắp xếp", moved_at=at + timedelta(seconds=n)))
-    task = ReviewTask.open(submission_id="s1", campaign_id="k", unit_id="c", unit_lineage=["root", "d1", "c"],
-                           revision=1, submitted_at=at, chain=["d1", "root"], review_levels=["district", "province"])
+        events.append(
+            UnitMoved(
+                unit_id="c",
+                parent_id=district,
+                path=["root", district],
+                previous_parent_id=None,
+                reason="sắp xếp",
+                moved_at=at + timedelta(seconds=n),
+            )
+        )
+    task = ReviewTask.open(
+        submission_id="s1",
+        campaign_id="k",
+        unit_id="c",
+        unit_lineage=["root", "d1", "c"],
+        revision=1,
+        submitted_at=at,
+        chain=["d1", "root"],
+        review_levels=["district", "province"],
+    )
     assert await TaskStore(stores[0]).add(task)
     replicas = []
     for store in stores:
         handlers = Handlers()
-        subscribe_approvals(SimpleNamespace(units=UnitDirectory(store), consumers=handlers),  # type: ignore[arg-type]
-                            TaskStore(store), CampaignDirectory(store), ProgressStore(store), MoveReviewStore(store))
+        subscribe_approvals(
+            SimpleNamespace(units=UnitDirectory(store), consumers=handlers),  # type: ignore[arg-type]
+            TaskStore(store),
+            CampaignDirectory(store),
+            ProgressStore(store),
+            MoveReviewStore(store),
+        )
         replicas.append(handlers)
 
     async def handle(consumer: int, envelope):
@@ -362,7 +543,10 @@ async def test_open_review_tasks_follow_their_unit_to_its_last_place(stores, see
     await deliver_concurrently(envelopes(events), handle, consumers=CONSUMERS, rng=rng)
     got = await TaskStore(stores[0]).get(task.id)
     assert (got.unit_lineage, got.chain, got.reviewer_unit_id) == (
-        ["root", district, "c"], [district, "root"], district)
+        ["root", district, "c"],
+        [district, "root"],
+        district,
+    )
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -371,23 +555,70 @@ async def test_progress_is_the_fold_of_its_facts(stores, seed):
     at = datetime(2026, 4, 1, tzinfo=UTC)
     events: list = []
     for unit in ("c1", "c2", "c3"):
-        events.append(DraftStarted(submission_id=f"s-{unit}", campaign_id="k", form_code="1/HC-TB", unit_id=unit,
-                                   started_by="x", started_at=at))
+        events.append(
+            DraftStarted(
+                submission_id=f"s-{unit}",
+                campaign_id="k",
+                form_code="1/HC-TB",
+                unit_id=unit,
+                started_by="x",
+                started_at=at,
+            )
+        )
         for revision in range(1, rng.randint(2, 4)):
             when = at + timedelta(hours=revision)
-            events.append(FormSubmitted(submission_id=f"s-{unit}", campaign_id="k", form_code="1/HC-TB", unit_id=unit,
-                                        revision=revision, submitted_by="x", submitted_at=when, answers={}))
-            events.append(ReviewTaskClaimed(task_id=f"t{revision}", submission_id=f"s-{unit}", campaign_id="k",
-                                            unit_id=unit, revision=revision, level=1, claimed_by="sup",
-                                            claimed_at=when + timedelta(minutes=1)))
+            events.append(
+                FormSubmitted(
+                    submission_id=f"s-{unit}",
+                    campaign_id="k",
+                    form_code="1/HC-TB",
+                    unit_id=unit,
+                    revision=revision,
+                    submitted_by="x",
+                    submitted_at=when,
+                    answers={},
+                )
+            )
+            events.append(
+                ReviewTaskClaimed(
+                    task_id=f"t{revision}",
+                    submission_id=f"s-{unit}",
+                    campaign_id="k",
+                    unit_id=unit,
+                    revision=revision,
+                    level=1,
+                    claimed_by="sup",
+                    claimed_at=when + timedelta(minutes=1),
+                )
+            )
             if rng.random() < 0.5:
-                events.append(FormRejected(task_id=f"t{revision}", submission_id=f"s-{unit}", unit_id=unit,
-                                           revision=revision, level=1, reason="sai", rejected_by="sup",
-                                           rejected_at=when + timedelta(minutes=2), campaign_id="k"))
+                events.append(
+                    FormRejected(
+                        task_id=f"t{revision}",
+                        submission_id=f"s-{unit}",
+                        unit_id=unit,
+                        revision=revision,
+                        level=1,
+                        reason="sai",
+                        rejected_by="sup",
+                        rejected_at=when + timedelta(minutes=2),
+                        campaign_id="k",
+                    )
+                )
             else:
-                events.append(FormApproved(task_id=f"t{revision}", submission_id=f"s-{unit}", unit_id=unit,
-                                           revision=revision, level=1, final=rng.random() < 0.5, approved_by="sup",
-                                           approved_at=when + timedelta(minutes=2), campaign_id="k"))
+                events.append(
+                    FormApproved(
+                        task_id=f"t{revision}",
+                        submission_id=f"s-{unit}",
+                        unit_id=unit,
+                        revision=revision,
+                        level=1,
+                        final=rng.random() < 0.5,
+                        approved_by="sup",
+                        approved_at=when + timedelta(minutes=2),
+                        campaign_id="k",
+                    )
+                )
                 break
     published = envelopes(events)
     truth = fold([fact_of(e) for e in events])

@@ -6,11 +6,11 @@ import uuid
 
 import aio_pika
 import pytest
-from moha_contracts import FormApproved
 
 from chassis.messaging import broker_user
 from chassis.runtime import Runtime
 from chassis.settings import ServiceSettings
+from moha_contracts import FormApproved
 from tests.integration.conftest import PLATFORM_SERVICES
 
 pytestmark = pytest.mark.integration
@@ -20,9 +20,13 @@ pytestmark = pytest.mark.integration
 async def runtime(amqp_url, mongo_url, run_id):
     name = f"it-{uuid.uuid4().hex[:8]}"
     admin = broker_user(amqp_url)
-    settings = ServiceSettings(service_name=name, amqp_url=amqp_url, mongodb_url=mongo_url,
-                               database=f"moha_it_{run_id}_{name[3:]}",
-                               broker_users=dict.fromkeys(PLATFORM_SERVICES, admin))
+    settings = ServiceSettings(
+        service_name=name,
+        amqp_url=amqp_url,
+        mongodb_url=mongo_url,
+        database=f"moha_it_{run_id}_{name[3:]}",
+        broker_users=dict.fromkeys(PLATFORM_SERVICES, admin),
+    )
     runtime = Runtime(settings, verify_tokens=False)
 
     async def ignore(envelope, event):

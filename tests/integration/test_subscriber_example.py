@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from chassis.messaging import broker_user, make_broker, publish_event
 from moha_contracts import FormApproved
 
@@ -38,8 +39,16 @@ async def _receives_once(amqp_url: str, ministry_url: str) -> None:
     publisher = make_broker(amqp_url, prefetch=10, service="test")
     await publisher.connect()
     try:
-        event = FormApproved(task_id="t", submission_id=f"s-{queue}", unit_id="u", revision=1, level=1, final=True,
-                             approved_by="a", approved_at="2026-04-01T08:00:00Z")
+        event = FormApproved(
+            task_id="t",
+            submission_id=f"s-{queue}",
+            unit_id="u",
+            revision=1,
+            level=1,
+            final=True,
+            approved_by="a",
+            approved_at="2026-04-01T08:00:00Z",
+        )
         envelope = await publish_event(publisher, event, user_id=broker_user(amqp_url), correlation_id="c")
         for _ in range(100):
             if seen:

@@ -4,16 +4,22 @@ invitation's change of the same moment, neither by time nor by order (docs/decis
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from moha_contracts import SurveyResponseVoided
 
+from moha_contracts import SurveyResponseVoided
 from services.forms.survey_store import FINGERPRINTS, RESPONSES, SurveyStore
 
 pytestmark = pytest.mark.integration
 
 
 def slot(rid: str) -> dict:
-    return {"_id": rid, "survey_id": "par", "owner_unit_id": "P", "group": "lanh_dao_so", "form_code": "XHH-CCHC-TINH",
-            "form_version": 1}
+    return {
+        "_id": rid,
+        "survey_id": "par",
+        "owner_unit_id": "P",
+        "group": "lanh_dao_so",
+        "form_code": "XHH-CCHC-TINH",
+        "form_version": 1,
+    }
 
 
 def answered(rid: str, score: int) -> dict:
@@ -41,10 +47,16 @@ async def test_answers_are_written_in_place_with_no_time_and_no_commit(store):
     assert await store.outbox.count_documents({}) == 0
 
     # Voiding is a versioned change with its event (the Ministry's act, at its own time).
-    event = SurveyResponseVoided(response_id="r2", survey_id="par", owner_unit_id="P", group="lanh_dao_so",
-                                 reason="Can thiệp", voided_by="a1", voided_at=datetime.now(UTC))
-    await surveys.void_response(await surveys.response("r2"), {"status": "voided", "void_reason": "Can thiệp"},
-                                event)
+    event = SurveyResponseVoided(
+        response_id="r2",
+        survey_id="par",
+        owner_unit_id="P",
+        group="lanh_dao_so",
+        reason="Can thiệp",
+        voided_by="a1",
+        voided_at=datetime.now(UTC),
+    )
+    await surveys.void_response(await surveys.response("r2"), {"status": "voided", "void_reason": "Can thiệp"}, event)
     assert (await surveys.response("r2"))["status"] == "voided"
 
 

@@ -32,9 +32,13 @@ async def write(url: str, database: str, amqp_url: str, name: str, count: int) -
             for _ in range(100):
                 doc = await store.find("shared", "s")
                 try:
-                    await store.update("shared", "s", doc["version"], {"by": name, "i": i},
-                                       audit=AuditEntry("shared_changed", actor_id=name, target_id="s",
-                                                        details={"i": i}))
+                    await store.update(
+                        "shared",
+                        "s",
+                        doc["version"],
+                        {"by": name, "i": i},
+                        audit=AuditEntry("shared_changed", actor_id=name, target_id="s", details={"i": i}),
+                    )
                     break
                 except StaleVersion:
                     continue
@@ -55,8 +59,13 @@ async def write(url: str, database: str, amqp_url: str, name: str, count: int) -
 async def crash(url: str, database: str, name: str) -> None:
     store = Store(url, database, crash_after_commit=True)
     doc = await store.find("shared", "s")
-    await store.update("shared", "s", doc["version"], {"by": name, "crashed": True},
-                       audit=AuditEntry("shared_changed", actor_id=name, target_id="s"))
+    await store.update(
+        "shared",
+        "s",
+        doc["version"],
+        {"by": name, "crashed": True},
+        audit=AuditEntry("shared_changed", actor_id=name, target_id="s"),
+    )
     raise AssertionError("the fault injection should have ended the process")
 
 

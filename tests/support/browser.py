@@ -8,8 +8,10 @@ import shutil
 
 import pytest
 
-INSTALL = ("A browser is needed for the web page tests: `apt-get install chromium chromium-driver` "
-           "(or set CHROME_BINARY and CHROMEDRIVER).")
+INSTALL = (
+    "A browser is needed for the web page tests: `apt-get install chromium chromium-driver` "
+    "(or set CHROME_BINARY and CHROMEDRIVER)."
+)
 
 
 def chrome():
@@ -22,7 +24,13 @@ def chrome():
         pytest.fail(INSTALL, pytrace=False)
     options = webdriver.ChromeOptions()
     options.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 "--lang=vi-VN", "--window-size=1200,1600"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--lang=vi-VN",
+        "--window-size=1200,1600",
+    ):
         options.add_argument(flag)
     return webdriver.Chrome(service=Service(driver), options=options)

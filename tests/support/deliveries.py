@@ -48,9 +48,16 @@ def envelopes(events: Sequence[Event], start: datetime | None = None) -> list[En
     return out
 
 
-async def deliver_concurrently(envelopes_: Sequence[Envelope], handle: Callable[[int, Envelope], Awaitable[None]],
-                               *, consumers: int, rng: random.Random, copies: int = 3, prefetch: int = 8,
-                               attempts: int = 200) -> None:
+async def deliver_concurrently(
+    envelopes_: Sequence[Envelope],
+    handle: Callable[[int, Envelope], Awaitable[None]],
+    *,
+    consumers: int,
+    rng: random.Random,
+    copies: int = 3,
+    prefetch: int = 8,
+    attempts: int = 200,
+) -> None:
     """Every envelope twice to `copies` times, shuffled, spread over `consumers` (handle gets the
     consumer's number), each handling up to `prefetch` at once; a failure is delivered again later."""
     deliveries = [e for e in envelopes_ for _ in range(rng.randint(2, copies))]

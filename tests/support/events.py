@@ -8,9 +8,9 @@ import time
 import uuid
 
 import aio_pika
-from moha_contracts import EVENTS_EXCHANGE, Envelope
 
 from chassis.messaging import broker_user
+from moha_contracts import EVENTS_EXCHANGE, Envelope
 
 
 class EventTap:
@@ -49,8 +49,10 @@ class EventTap:
     async def publish_raw(self, body: bytes, routing_key: str, **properties: object) -> None:
         # Stamped with the tap's own user unless told otherwise (RabbitMQ refuses any other).
         properties.setdefault("user_id", self.user)
-        await self.exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                                     **properties), routing_key=routing_key)
+        await self.exchange.publish(
+            aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, **properties),
+            routing_key=routing_key,
+        )
 
 
 async def drained(channel: aio_pika.abc.AbstractChannel, queues: list[str], quiet_rounds: int = 3) -> None:
@@ -74,5 +76,7 @@ async def publish_as(amqp_url: str, body: bytes, routing_key: str, **properties:
         channel = await connection.channel()
         exchange = await channel.get_exchange(EVENTS_EXCHANGE, ensure=False)
         properties.setdefault("user_id", broker_user(amqp_url))
-        await exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, **properties),
-                               routing_key=routing_key)
+        await exchange.publish(
+            aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, **properties),
+            routing_key=routing_key,
+        )

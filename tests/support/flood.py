@@ -21,11 +21,13 @@ async def flood(url: str, address: str, n: int) -> dict:
     transport = httpx.AsyncHTTPTransport(local_address=address, limits=httpx.Limits(max_connections=n))
     async with httpx.AsyncClient(base_url=url, transport=transport, timeout=120) as client:
         print("go", flush=True)
-        answers = await asyncio.gather(*(client.post("/auth/token", json={"username": f"ten-doan-{i}",
-                                                                          "password": f"doan-{i}"})
-                                         for i in range(n)))
-    return {"statuses": Counter(str(r.status_code) for r in answers),
-            "retry_after": all(int(r.headers.get("Retry-After", "0")) >= 1 for r in answers if r.status_code == 429)}
+        answers = await asyncio.gather(
+            *(client.post("/auth/token", json={"username": f"ten-doan-{i}", "password": f"doan-{i}"}) for i in range(n))
+        )
+    return {
+        "statuses": Counter(str(r.status_code) for r in answers),
+        "retry_after": all(int(r.headers.get("Retry-After", "0")) >= 1 for r in answers if r.status_code == 429),
+    }
 
 
 if __name__ == "__main__":

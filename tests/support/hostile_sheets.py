@@ -14,28 +14,35 @@ _CONTENT_TYPES = (
     'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
     '<Override PartName="/xl/worksheets/sheet1.xml" '
     'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-    '</Types>')
+    "</Types>"
+)
 _ROOT_RELS = (
     '<?xml version="1.0" encoding="UTF-8"?>'
     '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
     '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
-    'officeDocument" Target="xl/workbook.xml"/></Relationships>')
+    'officeDocument" Target="xl/workbook.xml"/></Relationships>'
+)
 _WORKBOOK = (
     '<?xml version="1.0" encoding="UTF-8"?>'
     '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
     'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-    '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>')
+    '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+)
 _WORKBOOK_RELS = (
     '<?xml version="1.0" encoding="UTF-8"?>'
     '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
     '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
-    'worksheet" Target="worksheets/sheet1.xml"/></Relationships>')
+    'worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
+)
 
 
 def _sheet(dimension: str, rows: str, prolog: str = "") -> str:
-    return ('<?xml version="1.0" encoding="UTF-8"?>' + prolog +
-            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-            f'<dimension ref="{dimension}"/><sheetData>{rows}</sheetData></worksheet>')
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        + prolog
+        + '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f'<dimension ref="{dimension}"/><sheetData>{rows}</sheetData></worksheet>'
+    )
 
 
 def _row(n: int, *cells: tuple[str, str]) -> str:
@@ -79,8 +86,11 @@ def zip_bomb(inflated_mb: int = 100) -> bytes:
 
 def entity_bomb() -> bytes:
     """Billion laughs in the sheet's XML."""
-    prolog = '<!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa">' + "".join(
-        f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8)) + "]>"
+    prolog = (
+        '<!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa">'
+        + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8))
+        + "]>"
+    )
     return xlsx(_sheet("A1:A1", _row(1, ("A1", "&i;")), prolog))
 
 
@@ -93,6 +103,8 @@ def dense(rows: int = 21_000, columns: int = 20) -> bytes:
     """Nothing wrong but its bulk: under 1 MB zipped, some 12 MB of XML and 400,000 cells, every
     one to be read (seconds of CPU)."""
     letters = [chr(65 + i) for i in range(columns)]
-    body = "".join(f'<row r="{n}">' + "".join(f'<c r="{c}{n}"><v>{n}</v></c>' for c in letters) + "</row>"
-                   for n in range(1, rows + 1))
+    body = "".join(
+        f'<row r="{n}">' + "".join(f'<c r="{c}{n}"><v>{n}</v></c>' for c in letters) + "</row>"
+        for n in range(1, rows + 1)
+    )
     return xlsx(_sheet(f"A1:{letters[-1]}{rows}", body))

@@ -25,37 +25,84 @@ def lifecycle(rng: random.Random, campaign_id: str, unit_id: str, levels: int = 
     if rng.random() < 0.1:
         return events, "not_started"
     if rng.random() < 0.6:
-        events.append(DraftStarted(submission_id=sid, campaign_id=campaign_id, form_code="1/HC-TB", unit_id=unit_id,
-                                   started_by="dv", started_at=tick()))
+        events.append(
+            DraftStarted(
+                submission_id=sid,
+                campaign_id=campaign_id,
+                form_code="1/HC-TB",
+                unit_id=unit_id,
+                started_by="dv",
+                started_at=tick(),
+            )
+        )
         if rng.random() < 0.15:
             return events, "draft"
     revision = 0
     while True:
         revision += 1
-        events.append(FormSubmitted(submission_id=sid, campaign_id=campaign_id, form_code="1/HC-TB", unit_id=unit_id,
-                                    revision=revision, submitted_by="dv", submitted_at=tick(), answers={},
-                                    form_version=1))
+        events.append(
+            FormSubmitted(
+                submission_id=sid,
+                campaign_id=campaign_id,
+                form_code="1/HC-TB",
+                unit_id=unit_id,
+                revision=revision,
+                submitted_by="dv",
+                submitted_at=tick(),
+                answers={},
+                form_version=1,
+            )
+        )
         state = "submitted"
         for level in range(1, levels + 1):
             task = f"{sid}:r{revision}:l{level}"
             if rng.random() < 0.5:
-                events.append(ReviewTaskClaimed(task_id=task, submission_id=sid, campaign_id=campaign_id,
-                                                unit_id=unit_id, revision=revision, level=level, claimed_by="gsv",
-                                                claimed_at=tick()))
+                events.append(
+                    ReviewTaskClaimed(
+                        task_id=task,
+                        submission_id=sid,
+                        campaign_id=campaign_id,
+                        unit_id=unit_id,
+                        revision=revision,
+                        level=level,
+                        claimed_by="gsv",
+                        claimed_at=tick(),
+                    )
+                )
                 if level == 1:
                     state = "under_review"
             if rng.random() < 0.12:
                 return events, state  # still waiting for this level's decision
             if rng.random() < 0.25:
-                events.append(FormRejected(task_id=task, submission_id=sid, unit_id=unit_id, revision=revision,
-                                           level=level, reason="Cần sửa", rejected_by="gsv", rejected_at=tick(),
-                                           campaign_id=campaign_id))
+                events.append(
+                    FormRejected(
+                        task_id=task,
+                        submission_id=sid,
+                        unit_id=unit_id,
+                        revision=revision,
+                        level=level,
+                        reason="Cần sửa",
+                        rejected_by="gsv",
+                        rejected_at=tick(),
+                        campaign_id=campaign_id,
+                    )
+                )
                 state = "returned"
                 break
             final = level == levels
-            events.append(FormApproved(task_id=task, submission_id=sid, unit_id=unit_id, revision=revision,
-                                       level=level, final=final, approved_by="gsv", approved_at=tick(),
-                                       campaign_id=campaign_id))
+            events.append(
+                FormApproved(
+                    task_id=task,
+                    submission_id=sid,
+                    unit_id=unit_id,
+                    revision=revision,
+                    level=level,
+                    final=final,
+                    approved_by="gsv",
+                    approved_at=tick(),
+                    campaign_id=campaign_id,
+                )
+            )
             state = "confirmed" if final else "approved_level"
         if state != "returned" or rng.random() < 0.3:
             return events, state

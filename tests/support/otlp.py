@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
 )
 
 
@@ -52,13 +53,22 @@ class OtlpReceiver:
     def _add(self, request: ExportTraceServiceRequest) -> None:
         found = []
         for resource_spans in request.resource_spans:
-            service = next((a.value.string_value for a in resource_spans.resource.attributes
-                            if a.key == "service.name"), "")
+            service = next(
+                (a.value.string_value for a in resource_spans.resource.attributes if a.key == "service.name"), ""
+            )
             for scope_spans in resource_spans.scope_spans:
                 for s in scope_spans.spans:
-                    found.append(Span(service, s.name, s.trace_id.hex(), s.span_id.hex(), s.parent_span_id.hex(),
-                                      s.kind, {a.key: a.value.string_value or a.value.int_value
-                                               for a in s.attributes}))
+                    found.append(
+                        Span(
+                            service,
+                            s.name,
+                            s.trace_id.hex(),
+                            s.span_id.hex(),
+                            s.parent_span_id.hex(),
+                            s.kind,
+                            {a.key: a.value.string_value or a.value.int_value for a in s.attributes},
+                        )
+                    )
         with self._lock:
             self.spans += found
 

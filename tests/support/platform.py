@@ -58,8 +58,11 @@ class Client:
         """Accounts as seen from another source address: every 127.x.y.z is this machine, and the
         service sees the connection's own address (as behind the Ministry's proxy it sees the hop
         the proxy appends)."""
-        return httpx.Client(base_url=self.platform.services["accounts"].url, timeout=15.0,
-                            transport=httpx.HTTPTransport(local_address=address))
+        return httpx.Client(
+            base_url=self.platform.services["accounts"].url,
+            timeout=15.0,
+            transport=httpx.HTTPTransport(local_address=address),
+        )
 
     def login(self, username: str, password: str, *, activate: bool = True) -> dict[str, str]:
         """Sign in; an issued account first replaces its initial password (as its holder must)."""
@@ -67,24 +70,36 @@ class Client:
         assert response.status_code == 200, response.text
         body = response.json()
         if body["must_change_password"] and activate:
-            response = self.accounts.post("/auth/password", headers=bearer(body["access_token"]), json={
-                "current_password": password, "new_password": new_password_for(password)})
+            response = self.accounts.post(
+                "/auth/password",
+                headers=bearer(body["access_token"]),
+                json={"current_password": password, "new_password": new_password_for(password)},
+            )
             assert response.status_code == 200, response.text
             body = response.json()
         return bearer(body["access_token"])
 
-
     def new_unit(self, admin: dict[str, str], parent_id: str, code: str, name: str, level: str) -> dict[str, Any]:
-        response = self.accounts.post("/units", headers=admin,
-                                      json={"code": code, "name": name, "level": level, "parent_id": parent_id})
+        response = self.accounts.post(
+            "/units", headers=admin, json={"code": code, "name": name, "level": level, "parent_id": parent_id}
+        )
         assert response.status_code == 201, response.text
         return response.json()
 
-    def new_account(self, admin: dict[str, str], unit_id: str, username: str, role: str,
-                    email: str | None = None) -> dict[str, Any]:
-        response = self.accounts.post("/accounts", headers=admin, json={
-            "username": username, "unit_id": unit_id, "role": role, "display_name": username.upper(),
-            "email": email})
+    def new_account(
+        self, admin: dict[str, str], unit_id: str, username: str, role: str, email: str | None = None
+    ) -> dict[str, Any]:
+        response = self.accounts.post(
+            "/accounts",
+            headers=admin,
+            json={
+                "username": username,
+                "unit_id": unit_id,
+                "role": role,
+                "display_name": username.upper(),
+                "email": email,
+            },
+        )
         assert response.status_code == 201, response.text
         return response.json()
 

@@ -15,8 +15,15 @@ ADMIN_PASSWORD = "E2e-Admin-Password-1"
 
 
 @contextlib.contextmanager
-def separate_platform(name: str, broker_admin_url: str, mongo_url: str, run_id: str, log_dir: Path,
-                      replicas: dict[str, int] | None = None, **env: str) -> Iterator[tuple[Platform, SmtpServer]]:
+def separate_platform(
+    name: str,
+    broker_admin_url: str,
+    mongo_url: str,
+    run_id: str,
+    log_dir: Path,
+    replicas: dict[str, int] | None = None,
+    **env: str,
+) -> Iterator[tuple[Platform, SmtpServer]]:
     """Not started: the test starts what it needs (`platform.start()`, or some services)."""
     vhost = f"moha-test-{run_id}-{name}"
     with Management(broker_admin_url) as api:
@@ -25,12 +32,23 @@ def separate_platform(name: str, broker_admin_url: str, mongo_url: str, run_id: 
     smtp = SmtpServer(free_port())
     smtp.start()
     platform = Platform(
-        amqp_url=with_vhost(broker_admin_url, vhost), mongodb_url=mongo_url, log_dir=log_dir / name,
-        broker_user_prefix=f"t{run_id}{name}-", database_suffix=f"_{name}_{run_id}",
+        amqp_url=with_vhost(broker_admin_url, vhost),
+        mongodb_url=mongo_url,
+        log_dir=log_dir / name,
+        broker_user_prefix=f"t{run_id}{name}-",
+        database_suffix=f"_{name}_{run_id}",
         ports={n: free_port() for n in ("web", "accounts", "forms", "approvals", "notifications")},
         replicas=replicas or {},
-        extra_env={"BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD, "SMTP_PORT": str(smtp.port), "RETRY_DELAY_MS": "300",
-                   "MAIL_RETRY_BASE_SECONDS": "0.2", "MAIL_RETRY_MAX_SECONDS": "1", "LOG_LEVEL": "info", **env})
+        extra_env={
+            "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "SMTP_PORT": str(smtp.port),
+            "RETRY_DELAY_MS": "300",
+            "MAIL_RETRY_BASE_SECONDS": "0.2",
+            "MAIL_RETRY_MAX_SECONDS": "1",
+            "LOG_LEVEL": "info",
+            **env,
+        },
+    )
     try:
         yield platform, smtp
     finally:

@@ -48,15 +48,20 @@ class SmtpServer:
     def to(self, address: str, template: str | None = None) -> list[EmailMessage]:
         """What `address` received (of one kind of message, if `template` is given)."""
         with self._lock:
-            return [m for m in self.messages
-                    if m["To"] == address and (template is None or m["X-MOHA-Template"] == template)]
+            return [
+                m
+                for m in self.messages
+                if m["To"] == address and (template is None or m["X-MOHA-Template"] == template)
+            ]
 
-    def wait_for(self, address: str, count: int = 1, timeout: float = 20.0,
-                 template: str | None = None) -> list[EmailMessage]:
+    def wait_for(
+        self, address: str, count: int = 1, timeout: float = 20.0, template: str | None = None
+    ) -> list[EmailMessage]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if len(found := self.to(address, template)) >= count:
                 return found
             time.sleep(0.05)
-        raise AssertionError(f"expected {count} {template or ''} e-mail(s) to {address}, "
-                             f"got {len(self.to(address, template))}")
+        raise AssertionError(
+            f"expected {count} {template or ''} e-mail(s) to {address}, got {len(self.to(address, template))}"
+        )

@@ -23,8 +23,7 @@ BLOCKING = ("serious", "critical")
 
 def axe_source() -> str:
     if not AXE.exists():
-        pytest.fail("axe-core is needed for the accessibility checks: run `bash web/vendor.sh` (npm ci)",
-                    pytrace=False)
+        pytest.fail("axe-core is needed for the accessibility checks: run `bash web/vendor.sh` (npm ci)", pytrace=False)
     return AXE.read_text(encoding="utf-8")
 
 
@@ -44,8 +43,7 @@ class Page:
 
     def wait_new_page(self, old) -> None:
         # Chromium may answer mid-navigation that the node left the document: still loading.
-        WebDriverWait(self.d, 20, ignored_exceptions=(WebDriverException,)).until(
-            expected_conditions.staleness_of(old))
+        WebDriverWait(self.d, 20, ignored_exceptions=(WebDriverException,)).until(expected_conditions.staleness_of(old))
 
     def press(self, element_id: str, check: bool = True) -> None:
         """Click a button or link that loads another page, and wait for it."""
@@ -115,7 +113,8 @@ class Page:
 
     def no_horizontal_scroll(self) -> None:
         widths = self.d.execute_script(
-            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
         if widths[0] > widths[1]:
             wide = self.d.execute_script("""const w = document.documentElement.clientWidth;
                 return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w + 1)

@@ -64,8 +64,9 @@ def retried(call, ok=(200, 201), done=(409,), attempts: int = 5) -> httpx.Respon
         if response.status_code in (404, 503):  # not known there yet (events on their way), or not ready
             eventually(lambda: True, timeout=0.2)
             continue
-        raise AssertionError(f"{response.request.method} {response.request.url}: {response.status_code} "
-                             f"{response.text}")
+        raise AssertionError(
+            f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
+        )
     raise AssertionError("gave up after repeated failures")
 
 
@@ -86,8 +87,13 @@ def login(http: Any, username: str, password: str) -> dict[str, str]:
     """Sign in, replacing the issued password at the first sign-in (as its holder must)."""
     body = retried(lambda: http.accounts.post("/auth/token", json={"username": username, "password": password})).json()
     if body["must_change_password"]:
-        body = retried(lambda: http.accounts.post("/auth/password", headers=bearer(body["access_token"]), json={
-            "current_password": password, "new_password": new_password_for(password)})).json()
+        body = retried(
+            lambda: http.accounts.post(
+                "/auth/password",
+                headers=bearer(body["access_token"]),
+                json={"current_password": password, "new_password": new_password_for(password)},
+            )
+        ).json()
     return bearer(body["access_token"])
 
 
@@ -96,13 +102,26 @@ def build_province(http: Any, admin: dict[str, str], tag: str, districts: int = 
     province, an account per commune, each signed in once (which activates it)."""
 
     def unit(parent: str, code: str, name: str, level: str) -> dict[str, Any]:
-        return retried(lambda: http.accounts.post("/units", headers=admin, json={
-            "code": code, "name": name, "level": level, "parent_id": parent})).json()
+        return retried(
+            lambda: http.accounts.post(
+                "/units", headers=admin, json={"code": code, "name": name, "level": level, "parent_id": parent}
+            )
+        ).json()
 
     def account(unit_id: str, username: str, role: str) -> dict[str, Any]:
-        return retried(lambda: http.accounts.post("/accounts", headers=admin, json={
-            "username": username, "unit_id": unit_id, "role": role, "display_name": username.upper(),
-            "email": f"{username}@example.vn"})).json()
+        return retried(
+            lambda: http.accounts.post(
+                "/accounts",
+                headers=admin,
+                json={
+                    "username": username,
+                    "unit_id": unit_id,
+                    "role": role,
+                    "display_name": username.upper(),
+                    "email": f"{username}@example.vn",
+                },
+            )
+        ).json()
 
     p = Province(tag, unit("root", f"P{tag}", f"Tỉnh {tag}", "province"), [], [])
     for d in range(districts):
@@ -123,13 +142,21 @@ def build_province(http: Any, admin: dict[str, str], tag: str, districts: int = 
             p.supervisors[code] = username
     # Each commune takes its official name; each district's supervisor is assigned its communes.
     for commune in p.communes:
-        retried(lambda commune=commune: http.accounts.put(f"/units/{commune['unit_id']}/name", headers=admin, json={
-            "name": f"Xã {commune['code']}", "reason": "Tên theo Nghị quyết"}))
+        retried(
+            lambda commune=commune: http.accounts.put(
+                f"/units/{commune['unit_id']}/name",
+                headers=admin,
+                json={"name": f"Xã {commune['code']}", "reason": "Tên theo Nghị quyết"},
+            )
+        )
     for district in p.districts:
         supervisor = issued[p.supervisors[district["code"]]]
         unit_ids = [c["unit_id"] for c in p.communes if c["parent_id"] == district["unit_id"]]
-        retried(lambda supervisor=supervisor, unit_ids=unit_ids: http.accounts.put(
-            f"/accounts/{supervisor['account_id']}/assignments", headers=admin, json={"unit_ids": unit_ids}))
+        retried(
+            lambda supervisor=supervisor, unit_ids=unit_ids: http.accounts.put(
+                f"/accounts/{supervisor['account_id']}/assignments", headers=admin, json={"unit_ids": unit_ids}
+            )
+        )
     return p
 
 
@@ -139,33 +166,65 @@ def open_campaign(http: Any, admin: dict[str, str], p: Province, deadline_days: 
     today = today_in_vietnam()
     p.campaign = f"late-{p.tag}"
     due = str(today + timedelta(days=deadline_days))
-    retried(lambda: http.forms.post("/campaigns", headers=admin, json={
-        "campaign_id": p.campaign, "form_code": "1/HC-TB", "title": f"Điều tra {p.tag}",
-        "scope_unit_ids": [p.province["unit_id"]], "opens_on": str(today - timedelta(days=5)),
-        "closes_on": str(today + timedelta(days=30)), "deadlines": {"district": due, "province": due}}))
+    retried(
+        lambda: http.forms.post(
+            "/campaigns",
+            headers=admin,
+            json={
+                "campaign_id": p.campaign,
+                "form_code": "1/HC-TB",
+                "title": f"Điều tra {p.tag}",
+                "scope_unit_ids": [p.province["unit_id"]],
+                "opens_on": str(today - timedelta(days=5)),
+                "closes_on": str(today + timedelta(days=30)),
+                "deadlines": {"district": due, "province": due},
+            },
+        )
+    )
 
 
 def save_draft(http: Any, p: Province, code: str) -> None:
     unit_id = next(c["unit_id"] for c in p.communes if c["code"] == code)
-    retried(lambda: http.forms.put("/submissions/draft", headers=p.auth[p.usernames[code]], json={
-        "campaign_id": p.campaign, "form_code": "1/HC-TB", "unit_id": unit_id,
-        "answers": {"A1.1": f"Ủy ban nhân dân xã {code}"}}))
+    retried(
+        lambda: http.forms.put(
+            "/submissions/draft",
+            headers=p.auth[p.usernames[code]],
+            json={
+                "campaign_id": p.campaign,
+                "form_code": "1/HC-TB",
+                "unit_id": unit_id,
+                "answers": {"A1.1": f"Ủy ban nhân dân xã {code}"},
+            },
+        )
+    )
 
 
 def submit(http: Any, p: Province, code: str, version: int | None = None) -> None:
     username = p.usernames[code]
     unit_id = next(c["unit_id"] for c in p.communes if c["code"] == code)
-    body: dict[str, Any] = {"campaign_id": p.campaign, "form_code": "1/HC-TB", "unit_id": unit_id,
-                            "answers": valid_hc_tb(f"Ủy ban nhân dân xã {code}")}
+    body: dict[str, Any] = {
+        "campaign_id": p.campaign,
+        "form_code": "1/HC-TB",
+        "unit_id": unit_id,
+        "answers": valid_hc_tb(f"Ủy ban nhân dân xã {code}"),
+    }
     if version is not None:
         body["expected_version"] = version
     response = retried(lambda: http.forms.post("/submissions", json=body, headers=p.auth[username]))
     if response is not None:
         p.submissions[code] = response.json()["submission_id"]
     else:  # went through before its connection broke: find it
-        p.submissions[code] = eventually(lambda: next(
-            (s["submission_id"] for s in http.forms.get("/submissions", headers=p.auth[username],
-                                                       params={"campaign_id": p.campaign}).json()["items"]), None))
+        p.submissions[code] = eventually(
+            lambda: next(
+                (
+                    s["submission_id"]
+                    for s in http.forms.get(
+                        "/submissions", headers=p.auth[username], params={"campaign_id": p.campaign}
+                    ).json()["items"]
+                ),
+                None,
+            )
+        )
 
 
 def returned(code: str) -> bool:
@@ -183,27 +242,46 @@ def decide_districts(http: Any, p: Province) -> None:
     by_sid = {sid: code for code, sid in p.submissions.items()}
     for district in p.districts:
         auth = p.auth[p.supervisors[district["code"]]]
-        mine = {code for code in p.submissions if code.startswith(f"C{district['code'][1:-len(p.tag)]}-")}
+        mine = {code for code in p.submissions if code.startswith(f"C{district['code'][1 : -len(p.tag)]}-")}
         pending = dict.fromkeys(mine, 1)
         while pending:
-            open_tasks = eventually(lambda auth=auth, pending=pending: [
-                t for t in tasks_of(http, auth) if by_sid.get(t["submission_id"]) in pending], timeout=60)
+            open_tasks = eventually(
+                lambda auth=auth, pending=pending: [
+                    t for t in tasks_of(http, auth) if by_sid.get(t["submission_id"]) in pending
+                ],
+                timeout=60,
+            )
             for task in open_tasks:
                 code = by_sid[task["submission_id"]]
                 if task["revision"] != pending.get(code):
                     continue
                 if returned(code) and task["revision"] == 1:
-                    retried(lambda task=task, auth=auth: http.approvals.post(
-                        f"/tasks/{task['task_id']}/return", headers=auth,
-                        json={"revision": 1, "reason": "Mục A2.2.2 chưa đúng"}))
-                    version = eventually(lambda task=task, code=code: (s := http.forms.get(
-                        f"/submissions/{task['submission_id']}", headers=p.auth[p.usernames[code]]).json())[
-                        "status"] == "returned" and s["version"])
+                    retried(
+                        lambda task=task, auth=auth: http.approvals.post(
+                            f"/tasks/{task['task_id']}/return",
+                            headers=auth,
+                            json={"revision": 1, "reason": "Mục A2.2.2 chưa đúng"},
+                        )
+                    )
+                    version = eventually(
+                        lambda task=task, code=code: (
+                            (
+                                s := http.forms.get(
+                                    f"/submissions/{task['submission_id']}", headers=p.auth[p.usernames[code]]
+                                ).json()
+                            )["status"]
+                            == "returned"
+                            and s["version"]
+                        )
+                    )
                     submit(http, p, code, version)
                     pending[code] = 2
                 else:
-                    retried(lambda task=task, auth=auth: http.approvals.post(
-                        f"/tasks/{task['task_id']}/approve", headers=auth, json={"revision": task["revision"]}))
+                    retried(
+                        lambda task=task, auth=auth: http.approvals.post(
+                            f"/tasks/{task['task_id']}/approve", headers=auth, json={"revision": task["revision"]}
+                        )
+                    )
                     del pending[code]
 
 
@@ -212,32 +290,46 @@ def confirm_province(http: Any, p: Province) -> None:
     left = set(p.submissions.values())
     while left:
         for task in eventually(lambda: [t for t in tasks_of(http, auth) if t["submission_id"] in left], timeout=60):
-            retried(lambda task=task: http.approvals.post(f"/tasks/{task['task_id']}/approve", headers=auth,
-                                                          json={"revision": task["revision"]}))
+            retried(
+                lambda task=task: http.approvals.post(
+                    f"/tasks/{task['task_id']}/approve", headers=auth, json={"revision": task["revision"]}
+                )
+            )
             left.discard(task["submission_id"])
 
 
 def snapshot(http: Any, admin: dict[str, str], p: Province, smtp: Any) -> dict[str, Any]:
     """What approvals and notifications know of the province, named by codes and usernames."""
     code_of = {u["unit_id"]: u["code"] for u in [p.province, *p.districts, *p.communes]}
-    progress = http.approvals.get(f"/progress/{p.campaign}", headers=admin,
-                                  params={"area": p.province["unit_id"]}).json()
-    reviews = {code: sorted((t["revision"], t["level"], t["status"], t["final"], t["reason"]) for t in
-                            http.approvals.get(f"/submissions/{sid}/reviews", headers=admin).json())
-               for code, sid in p.submissions.items()}
-    inboxes = {username: sorted(n["kind"] for n in http.notifications.get("/inbox", headers=auth).json()["items"])
-               for username, auth in p.auth.items()}
+    progress = http.approvals.get(
+        f"/progress/{p.campaign}", headers=admin, params={"area": p.province["unit_id"]}
+    ).json()
+    reviews = {
+        code: sorted(
+            (t["revision"], t["level"], t["status"], t["final"], t["reason"])
+            for t in http.approvals.get(f"/submissions/{sid}/reviews", headers=admin).json()
+        )
+        for code, sid in p.submissions.items()
+    }
+    inboxes = {
+        username: sorted(n["kind"] for n in http.notifications.get("/inbox", headers=auth).json()["items"])
+        for username, auth in p.auth.items()
+    }
     usernames = set(p.auth)
-    mails = Counter((m["To"].split("@")[0], m["X-MOHA-Template"]) for m in list(smtp.messages)
-                    if m["To"].split("@")[0] in usernames)
+    mails = Counter(
+        (m["To"].split("@")[0], m["X-MOHA-Template"]) for m in list(smtp.messages) if m["To"].split("@")[0] in usernames
+    )
     return {"progress": _named(progress, code_of), "reviews": reviews, "inboxes": inboxes, "mails": dict(mails)}
 
 
 def _named(value: Any, code_of: dict[str, str]) -> Any:
     """The same structure with unit ids replaced by codes, and times left out."""
     if isinstance(value, dict):
-        return {code_of.get(k, k): _named(v, code_of) for k, v in value.items()
-                if not k.endswith("_at") and k not in ("as_of", "generated_at")}
+        return {
+            code_of.get(k, k): _named(v, code_of)
+            for k, v in value.items()
+            if not k.endswith("_at") and k not in ("as_of", "generated_at")
+        }
     if isinstance(value, list):
         return [_named(v, code_of) for v in value]
     return code_of.get(value, value) if isinstance(value, str) else value

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from chassis.auth import Principal
 from chassis.errors import DomainError, Forbidden
 from moha_contracts import AccountActivated, PasswordChanged, PasswordReset
@@ -30,20 +31,23 @@ UNIT = Principal("u", "dv", "c", "reporting_unit")
 UNITS = {"root": ROOT, "p": PROVINCE, "d": DISTRICT, "c": COMMUNE}
 
 
-@pytest.mark.parametrize(("actor", "unit", "role", "allowed"), [
-    (CENTRAL, PROVINCE, "province_admin", True),
-    (PROVINCE_ADMIN, DISTRICT, "district_admin", True),
-    (PROVINCE_ADMIN, PROVINCE, "province_supervisor", True),
-    (PROVINCE_ADMIN, COMMUNE, "reporting_unit", True),
-    (PROVINCE_ADMIN, OTHER_PROVINCE, "reporting_unit", False),   # outside its subtree
-    (PROVINCE_ADMIN, PROVINCE, "province_admin", False),         # not its level's to give
-    (PROVINCE_ADMIN, ROOT, "central_admin", False),
-    (DISTRICT_ADMIN, COMMUNE, "reporting_unit", True),
-    (DISTRICT_ADMIN, PROVINCE, "reporting_unit", False),         # its parent
-    (DISTRICT_ADMIN, DISTRICT, "district_admin", False),
-    (SUPERVISOR, COMMUNE, "reporting_unit", False),              # supervisors issue nothing
-    (UNIT, COMMUNE, "reporting_unit", False),
-])
+@pytest.mark.parametrize(
+    ("actor", "unit", "role", "allowed"),
+    [
+        (CENTRAL, PROVINCE, "province_admin", True),
+        (PROVINCE_ADMIN, DISTRICT, "district_admin", True),
+        (PROVINCE_ADMIN, PROVINCE, "province_supervisor", True),
+        (PROVINCE_ADMIN, COMMUNE, "reporting_unit", True),
+        (PROVINCE_ADMIN, OTHER_PROVINCE, "reporting_unit", False),  # outside its subtree
+        (PROVINCE_ADMIN, PROVINCE, "province_admin", False),  # not its level's to give
+        (PROVINCE_ADMIN, ROOT, "central_admin", False),
+        (DISTRICT_ADMIN, COMMUNE, "reporting_unit", True),
+        (DISTRICT_ADMIN, PROVINCE, "reporting_unit", False),  # its parent
+        (DISTRICT_ADMIN, DISTRICT, "district_admin", False),
+        (SUPERVISOR, COMMUNE, "reporting_unit", False),  # supervisors issue nothing
+        (UNIT, COMMUNE, "reporting_unit", False),
+    ],
+)
 def test_issuance_matrix(actor, unit, role, allowed):
     actor_unit = UNITS[actor.unit_id]
     if allowed:
@@ -119,8 +123,15 @@ def test_plan_move_carries_descendants_and_refuses_cycles_and_bad_levels():
 
 
 def _account(**kw):
-    account = issue_account(CENTRAL, COMMUNE, username="dv.chi-lang", role="reporting_unit",
-                            display_name="Phường Chi Lăng", email=None, password_hash="h0")
+    account = issue_account(
+        CENTRAL,
+        COMMUNE,
+        username="dv.chi-lang",
+        role="reporting_unit",
+        display_name="Phường Chi Lăng",
+        email=None,
+        password_hash="h0",
+    )
     account.events.clear()
     for key, value in kw.items():
         setattr(account, key, value)
@@ -206,8 +217,11 @@ def test_known_addresses_are_the_last_few_sign_ins():
 def test_an_attempt_goes_through_the_address_first_and_a_name_that_does_not_exist_only_there():
     assert [(k.id, k.policy) for k in keys_for(None, "1.2.3.4")] == [("address:1.2.3.4", ADDRESS)]
     keys = keys_for("acc", "1.2.3.4")
-    assert [(k.id, k.policy) for k in keys] == [("address:1.2.3.4", ADDRESS), ("pair:acc:1.2.3.4", PAIR),
-                                                 ("account:acc", ACCOUNT)]
+    assert [(k.id, k.policy) for k in keys] == [
+        ("address:1.2.3.4", ADDRESS),
+        ("pair:acc:1.2.3.4", PAIR),
+        ("account:acc", ACCOUNT),
+    ]
     assert keys[2].address == "1.2.3.4" and {k.account_id for k in keys[1:]} == {"acc"}
 
 

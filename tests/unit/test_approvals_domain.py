@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
 import pytest
+
 from chassis.auth import Principal
 from chassis.errors import Conflict, NotFound
 from moha_contracts import FormApproved, FormRejected, ReviewTaskClaimed, ReviewTaskOpened, SubmissionFinalized
@@ -22,19 +23,29 @@ PROVINCE_SUPERVISOR = Principal("p", "gsvt", "province", "province_supervisor")
 
 
 def task(levels: list[str] = LEVELS) -> ReviewTask:
-    return ReviewTask.open(submission_id="c1:unit-1", campaign_id="c1", unit_id="unit-1", unit_lineage=LINEAGE,
-                           revision=1, submitted_at=NOW, chain=review_chain(ANCESTORS, levels),
-                           review_levels=levels)
+    return ReviewTask.open(
+        submission_id="c1:unit-1",
+        campaign_id="c1",
+        unit_id="unit-1",
+        unit_lineage=LINEAGE,
+        revision=1,
+        submitted_at=NOW,
+        chain=review_chain(ANCESTORS, levels),
+        review_levels=levels,
+    )
 
 
-@pytest.mark.parametrize(("ancestors", "levels", "chain"), [
-    (ANCESTORS, LEVELS, ["district", "province"]),                       # a district's unit: two levels
-    ([("root", "central"), ("province", "province")], LEVELS, ["province"]),  # a provincial department
-    ([("root", "central"), ("province", "province")], ["district"], ["province"]),  # nobody at that level
-    ([("root", "central"), ("p", "province"), ("c", "commune")], LEVELS, ["p"]),  # no districts: one fewer
-    (ANCESTORS, ["district", "province", "central"], ["district", "province", "root"]),
-    ([("root", "central")], LEVELS, ["root"]),                           # a ministry's own unit
-])
+@pytest.mark.parametrize(
+    ("ancestors", "levels", "chain"),
+    [
+        (ANCESTORS, LEVELS, ["district", "province"]),  # a district's unit: two levels
+        ([("root", "central"), ("province", "province")], LEVELS, ["province"]),  # a provincial department
+        ([("root", "central"), ("province", "province")], ["district"], ["province"]),  # nobody at that level
+        ([("root", "central"), ("p", "province"), ("c", "commune")], LEVELS, ["p"]),  # no districts: one fewer
+        (ANCESTORS, ["district", "province", "central"], ["district", "province", "root"]),
+        ([("root", "central")], LEVELS, ["root"]),  # a ministry's own unit
+    ],
+)
 def test_the_chain_comes_from_the_tree_and_the_campaign(ancestors, levels, chain):
     assert review_chain(ancestors, levels) == chain
 
@@ -47,13 +58,16 @@ def test_open_is_deterministic_and_announced():
     assert isinstance(opened, ReviewTaskOpened) and opened.reviewer_unit_id == "district" and opened.campaign_id
 
 
-@pytest.mark.parametrize("who", [
-    Principal("u", "dv", "unit-1", "reporting_unit"),                # the unit itself
-    Principal("s2", "gsv2", "district-2", "district_supervisor"),    # a sibling district's supervisor
-    Principal("a", "qt", "district", "district_admin"),              # an administrator, not a reviewer
-    Principal("s3", "gsv3", "unit-1", "district_supervisor"),        # a supervisor account on the unit itself
-    PROVINCE_SUPERVISOR,                                             # the next level, before its turn
-])
+@pytest.mark.parametrize(
+    "who",
+    [
+        Principal("u", "dv", "unit-1", "reporting_unit"),  # the unit itself
+        Principal("s2", "gsv2", "district-2", "district_supervisor"),  # a sibling district's supervisor
+        Principal("a", "qt", "district", "district_admin"),  # an administrator, not a reviewer
+        Principal("s3", "gsv3", "unit-1", "district_supervisor"),  # a supervisor account on the unit itself
+        PROVINCE_SUPERVISOR,  # the next level, before its turn
+    ],
+)
 def test_only_this_levels_reviewers_decide(who):
     t = task()
     assert not t.reviewable_by(who)
@@ -69,7 +83,11 @@ def test_first_level_approval_hands_up_then_the_province_confirms():
     assert isinstance(approved, FormApproved) and not approved.final and approved.level == 1
     second = first.next_level()
     assert (second.id, second.level, second.final, second.reviewer_unit_id) == (
-        task_id("c1:unit-1", 1, 2), 2, True, "province")
+        task_id("c1:unit-1", 1, 2),
+        2,
+        True,
+        "province",
+    )
     assert second.reviewable_by(PROVINCE_SUPERVISOR) and not second.reviewable_by(SUPERVISOR)
     second.approve(PROVINCE_SUPERVISOR, 1, NOW)
     final, finalized = second.events[-2:]
@@ -144,18 +162,31 @@ def test_an_assigned_supervisor_reviews_only_its_units():
 
 # Moving an official's record -----------------------------------------------------------------
 def _line(*units: str) -> list[tuple[str, str]]:
-    levels = {"root": "central", "P": "province", "Q": "province", "D1": "district", "D2": "district",
-              "S1": "agency", "S2": "agency", "A1": "commune", "A2": "commune", "B1": "commune"}
+    levels = {
+        "root": "central",
+        "P": "province",
+        "Q": "province",
+        "D1": "district",
+        "D2": "district",
+        "S1": "agency",
+        "S2": "agency",
+        "A1": "commune",
+        "A2": "commune",
+        "B1": "commune",
+    }
     return [(u, levels[u]) for u in units]
 
 
-@pytest.mark.parametrize("source, target, decider", [
-    (("root", "P", "D1", "A1"), ("root", "P", "D1", "A2"), "D1"),   # within a district: the level above
-    (("root", "P", "D1", "A1"), ("root", "P", "D2", "B1"), "P"),    # between districts: the department
-    (("root", "P", "S1"), ("root", "P", "S2"), "P"),                # between departments: the department
-    (("root", "P", "D1", "A1"), ("root", "P", "D1"), "D1"),         # up to the district itself
-    (("root", "P", "D1", "A1"), ("root", "Q", "S1"), "P"),          # out of the province: the one it leaves
-])
+@pytest.mark.parametrize(
+    "source, target, decider",
+    [
+        (("root", "P", "D1", "A1"), ("root", "P", "D1", "A2"), "D1"),  # within a district: the level above
+        (("root", "P", "D1", "A1"), ("root", "P", "D2", "B1"), "P"),  # between districts: the department
+        (("root", "P", "S1"), ("root", "P", "S2"), "P"),  # between departments: the department
+        (("root", "P", "D1", "A1"), ("root", "P", "D1"), "D1"),  # up to the district itself
+        (("root", "P", "D1", "A1"), ("root", "Q", "S1"), "P"),  # out of the province: the one it leaves
+    ],
+)
 def test_the_level_that_decides_a_move_is_the_nearest_above_both_units(source, target, decider):
     from services.approvals.domain.moves import move_decider
 
@@ -167,13 +198,24 @@ def test_a_move_is_decided_once_by_the_deciding_level_s_supervisors():
     from services.approvals.domain.model import ReasonRequired
     from services.approvals.domain.moves import MoveReview
 
-    request = MoveRequested(move_id="m1", record_id="r1", record_kind="official", from_unit_id="A1", to_unit_id="B1",
-                            process="transfer", requested_by="acc", requested_at=datetime(2026, 3, 2, tzinfo=UTC))
+    request = MoveRequested(
+        move_id="m1",
+        record_id="r1",
+        record_kind="official",
+        from_unit_id="A1",
+        to_unit_id="B1",
+        process="transfer",
+        requested_by="acc",
+        requested_at=datetime(2026, 3, 2, tzinfo=UTC),
+    )
     review = MoveReview.open(request, _line("root", "P", "D1", "A1"), _line("root", "P", "D2", "B1"))
     province = Principal("sp", "sp", "P", "province_supervisor")
     district = Principal("sd", "sd", "D1", "district_supervisor")
-    assert review.decider_unit_id == "P" and review.visible_to(district) and review.visible_to(
-        Principal("u", "u", "A1", "reporting_unit"))
+    assert (
+        review.decider_unit_id == "P"
+        and review.visible_to(district)
+        and review.visible_to(Principal("u", "u", "A1", "reporting_unit"))
+    )
     assert not review.visible_to(Principal("x", "x", "A2", "reporting_unit"))
     with pytest.raises(NotFound):
         review.approve(district)

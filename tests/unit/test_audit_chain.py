@@ -16,8 +16,14 @@ AT = datetime(2026, 3, 1, 8, 30, 15, 123456, tzinfo=UTC)
 def chain(n: int) -> list[dict]:
     docs, prev = [], GENESIS
     for seq in range(1, n + 1):
-        doc = {"_id": seq, "prev": prev, "source": f"accounts:a{seq}:1", "at": stored_time(AT + timedelta(seconds=seq)),
-               "correlation_id": None, **AuditEntry("login", actor_id=f"a{seq}", unit_lineage=["root"]).fields()}
+        doc = {
+            "_id": seq,
+            "prev": prev,
+            "source": f"accounts:a{seq}:1",
+            "at": stored_time(AT + timedelta(seconds=seq)),
+            "correlation_id": None,
+            **AuditEntry("login", actor_id=f"a{seq}", unit_lineage=["root"]).fields(),
+        }
         doc["hash"] = entry_hash(doc)
         docs.append(doc)
         prev = doc["hash"]
@@ -27,8 +33,11 @@ def chain(n: int) -> list[dict]:
 def test_the_serialisation_does_not_depend_on_key_order_or_the_stores_round_trip():
     one = {"b": 1, "a": {"y": [1, "x"], "x": None}, "at": AT}
     # Read back from the store: keys in another order, the time to the millisecond, in UTC.
-    other = {"at": datetime(2026, 3, 1, 15, 30, 15, 123000, tzinfo=timezone(timedelta(hours=7))),
-             "a": {"x": None, "y": [1, "x"]}, "b": 1}
+    other = {
+        "at": datetime(2026, 3, 1, 15, 30, 15, 123000, tzinfo=timezone(timedelta(hours=7))),
+        "a": {"x": None, "y": [1, "x"]},
+        "b": 1,
+    }
     assert canonical(one) == canonical(other)
     assert canonical({"t": "Bộ Nội vụ"}) == '{"t":"Bộ Nội vụ"}'.encode()
     assert canonical({"at": datetime(2026, 3, 1)}) == b'{"at":"2026-03-01T00:00:00.000Z"}'  # naive is UTC
@@ -42,8 +51,24 @@ def test_an_entry_cannot_hold_what_the_serialisation_does_not_know():
         AuditEntry("export", details={"at": {1, 2}}).fields()
 
 
-@given(st.sampled_from(["_id", "prev", "source", "at", "action", "outcome", "actor_id", "target_id", "ip",
-                        "unit_lineage", "details", "correlation_id"]))
+@given(
+    st.sampled_from(
+        [
+            "_id",
+            "prev",
+            "source",
+            "at",
+            "action",
+            "outcome",
+            "actor_id",
+            "target_id",
+            "ip",
+            "unit_lineage",
+            "details",
+            "correlation_id",
+        ]
+    )
+)
 def test_the_hash_covers_every_field_of_an_entry(key):
     doc = chain(1)[0]
     changed = {**doc, key: {"changed": True}}
@@ -95,4 +120,5 @@ def test_an_entry_refuses_secrets_and_personal_details():
         with pytest.raises(ValueError):
             AuditEntry("password_reset", details={key: "x"}).fields()
     assert AuditEntry("password_reset", details={"role": "reporting_unit"}).fields()["details"] == {
-        "role": "reporting_unit"}
+        "role": "reporting_unit"
+    }

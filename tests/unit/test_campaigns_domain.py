@@ -1,15 +1,22 @@
 from datetime import UTC, date, datetime
 
 import pytest
-from chassis.auth import Principal
-from chassis.errors import Conflict, DomainError, Forbidden
 from pydantic import ValidationError
+
+from chassis.auth import Principal
 from chassis.clock import today_in_vietnam
+from chassis.errors import Conflict, DomainError, Forbidden
 from services.forms.domain.campaigns import Campaign, half_yearly, tier_of
 
-CENSUS = Campaign(campaign_id="dtcshc-2021", form_code="1/HC-TB", title="Điều tra cơ sở hành chính 2021",
-                  scope_unit_ids=["20"], opens_on=date(2021, 3, 1), closes_on=date(2021, 4, 30),
-                  deadlines={"province": date(2021, 4, 12), "district": date(2021, 4, 20)})
+CENSUS = Campaign(
+    campaign_id="dtcshc-2021",
+    form_code="1/HC-TB",
+    title="Điều tra cơ sở hành chính 2021",
+    scope_unit_ids=["20"],
+    opens_on=date(2021, 3, 1),
+    closes_on=date(2021, 4, 30),
+    deadlines={"province": date(2021, 4, 12), "district": date(2021, 4, 20)},
+)
 IN_SCOPE = ["root", "20", "178", "178-01"]
 
 
@@ -27,7 +34,7 @@ def test_window_and_scope():
 
 
 def test_deadlines_by_where_the_unit_sits():
-    assert tier_of(["central", "province"]) == "province"            # a provincial department
+    assert tier_of(["central", "province"]) == "province"  # a provincial department
     assert tier_of(["central", "province", "district"]) == "district"  # a commune of a district
     assert CENSUS.deadline_for("province") == date(2021, 4, 12)
     assert CENSUS.deadline_for("district") == date(2021, 4, 20)
@@ -49,9 +56,11 @@ def test_half_yearly_reports_are_due_15_june_and_15_december():
 def test_only_administrators_above_the_scope_open_campaigns():
     CENSUS.check_open_by(Principal("a", "admin", "root", "central_admin"), [["root", "20"]])
     CENSUS.check_open_by(Principal("p", "qt", "20", "province_admin"), [["root", "20"]])
-    for who, lineage in ((Principal("q", "qt", "21", "province_admin"), ["root", "20"]),
-                         (Principal("s", "gsv", "20", "province_supervisor"), ["root", "20"]),
-                         (Principal("a", "admin", "root", "central_admin"), None)):
+    for who, lineage in (
+        (Principal("q", "qt", "21", "province_admin"), ["root", "20"]),
+        (Principal("s", "gsv", "20", "province_supervisor"), ["root", "20"]),
+        (Principal("a", "admin", "root", "central_admin"), None),
+    ):
         with pytest.raises(Forbidden):
             CENSUS.check_open_by(who, [lineage])
 
@@ -61,8 +70,14 @@ def test_a_scoped_campaign_or_survey_is_read_inside_its_scope_above_it_or_by_the
 
     # root > P > D1 > {A, B}, P > D2 > C; root > Q. The scope is D1.
     scope = {"D1": ["root", "P"]}
-    for lineage, reads in ((["root", "P", "D1", "A"], True), (["root", "P", "D1"], True),
-                           (["root", "P"], True), (["root"], True),
-                           (["root", "P", "D2", "C"], False), (["root", "P", "D2"], False), (["root", "Q"], False)):
+    for lineage, reads in (
+        (["root", "P", "D1", "A"], True),
+        (["root", "P", "D1"], True),
+        (["root", "P"], True),
+        (["root"], True),
+        (["root", "P", "D2", "C"], False),
+        (["root", "P", "D2"], False),
+        (["root", "Q"], False),
+    ):
         assert in_or_above_scope(lineage, scope) is reads, lineage
     assert in_or_above_scope(["root", "Q"], {"D1": ["root", "P"], "Q": ["root"]})  # any of several

@@ -25,8 +25,18 @@ def test_every_platform_metric_the_dashboard_reads_is_defined():
 
 def test_it_shows_throughput_latency_queues_outbox_and_failures():
     text = " ".join(expressions())
-    for needle in ("moha_http_requests_total", "moha_http_request_duration_seconds_bucket",
-                   "moha_event_handling_seconds_bucket", 'outcome="handled"', "rabbitmq_detailed_queue_messages_ready",
-                   "moha_outbox_depth", "moha_outbox_oldest_age_seconds", "retried|dead_lettered",
-                   "moha_mails_total", "moha_sign_in_failures_total", 'status=~"5.."', "moha_caught_up"):
+    for needle in (
+        "moha_http_requests_total",
+        "moha_http_request_duration_seconds_bucket",
+        "moha_event_handling_seconds_bucket",
+        'outcome="handled"',
+        "rabbitmq_detailed_queue_messages_ready",
+        "moha_outbox_depth",
+        "moha_outbox_oldest_age_seconds",
+        "retried|dead_lettered",
+        "moha_mails_total",
+        "moha_sign_in_failures_total",
+        'status=~"5.."',
+        "moha_caught_up",
+    ):
         assert needle in text, needle

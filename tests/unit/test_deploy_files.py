@@ -47,8 +47,9 @@ def test_the_kustomization_lists_every_manifest_but_the_secrets_template():
 
 def test_what_refers_to_a_deployment_finds_it():
     docs = [doc for _, doc in manifests()]
-    deployments = {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"]
-                   for d in docs if d["kind"] == "Deployment"}
+    deployments = {
+        d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"] for d in docs if d["kind"] == "Deployment"
+    }
 
     def selects(selector: dict) -> list[str]:
         return [n for n, labels in deployments.items() if selector.items() <= labels.items()]
@@ -61,8 +62,9 @@ def test_what_refers_to_a_deployment_finds_it():
             assert selects(spec["selector"]["matchLabels"]) == [doc["metadata"]["name"]]
         elif kind in ("HorizontalPodAutoscaler", "ScaledObject"):
             assert spec["scaleTargetRef"]["name"] in deployments
-    targets = [d["spec"]["scaleTargetRef"]["name"] for d in docs if d["kind"] in ("HorizontalPodAutoscaler",
-                                                                                    "ScaledObject")]
+    targets = [
+        d["spec"]["scaleTargetRef"]["name"] for d in docs if d["kind"] in ("HorizontalPodAutoscaler", "ScaledObject")
+    ]
     # Every Deployment scales by one autoscaler (two on one Deployment fight each other).
     assert sorted(targets) == sorted(deployments)
     assert {d["metadata"]["name"] for d in docs if d["kind"] == "PodDisruptionBudget"} == set(deployments)
@@ -87,5 +89,6 @@ def test_a_broken_manifest_is_refused():
         kubernetes_validate.validate(broken, KUBERNETES, strict=True)
     scaled = next(doc for _, doc in manifests() if doc["kind"] == "ScaledObject")
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({**scaled, "spec": {**scaled["spec"], "minReplicaCount": "one"}},
-                            crd_schema("ScaledObject", "v1alpha1"))
+        jsonschema.validate(
+            {**scaled, "spec": {**scaled["spec"], "minReplicaCount": "one"}}, crd_schema("ScaledObject", "v1alpha1")
+        )

@@ -8,12 +8,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from services.forms.domain.definitions import FormDefinition, SumRule
 
+from services.forms.domain.definitions import FormDefinition, SumRule
 from tests.support.answers import valid_hc_tb
 
 HC_TB = FormDefinition.model_validate_json(
-    (Path(__file__).resolve().parents[2] / "services/forms/definitions/1-HC-TB.v1.json").read_text())
+    (Path(__file__).resolve().parents[2] / "services/forms/definitions/1-HC-TB.v1.json").read_text()
+)
 
 
 def errors(answers, complete=True):
@@ -60,8 +61,12 @@ def test_a42_product_code_and_value_go_together():
 
 
 def test_counts_are_whole_and_not_negative_and_parts_not_above_totals():
-    for field, value, message in (("A2.2.1", 2.5, "phải là số nguyên"), ("A3.1", -1, "không được nhỏ hơn 0"),
-                                  ("A1.4", "có", "phải là Có hoặc Không"), ("A1.3", "Khác", "không thuộc danh sách")):
+    for field, value, message in (
+        ("A2.2.1", 2.5, "phải là số nguyên"),
+        ("A3.1", -1, "không được nhỏ hơn 0"),
+        ("A1.4", "có", "phải là Có hoặc Không"),
+        ("A1.3", "Khác", "không thuộc danh sách"),
+    ):
         answers = {**valid_hc_tb(), field: value}
         assert message in errors(answers)[field], field
     answers = {**valid_hc_tb(), "A2.1.1": 26}
@@ -109,9 +114,12 @@ def test_sum_rule_refuses_any_other_total(years, off):
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
-@given(st.dictionaries(st.sampled_from(sorted(HC_TB.fields)),
-                       st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
-                                 st.text(max_size=5))))
+@given(
+    st.dictionaries(
+        st.sampled_from(sorted(HC_TB.fields)),
+        st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=5)),
+    )
+)
 def test_the_engine_never_fails_on_any_answers(answers):
     # Whatever comes in, the result is a list of field errors, never an exception.
     for error in HC_TB.check(answers, complete=True) + HC_TB.check(answers, complete=False):
@@ -129,7 +137,8 @@ def test_sum_rule_tolerates_float_rounding(parts):
 
 # Code lists ---------------------------------------------------------------------------------
 V2 = FormDefinition.model_validate_json(
-    (Path(__file__).resolve().parents[2] / "services/forms/definitions/1-HC-TB.v2.json").read_text())
+    (Path(__file__).resolve().parents[2] / "services/forms/definitions/1-HC-TB.v2.json").read_text()
+)
 
 
 def test_vsic_2018_has_its_21_sections_and_88_divisions():
@@ -142,11 +151,20 @@ def test_vsic_2018_has_its_21_sections_and_88_divisions():
     assert vsic.entries["84"].parent == "O"
 
 
-@pytest.mark.parametrize(("field", "value", "ok"), [
-    ("A4.1.ma", "84", True), ("A4.1.ma", "85", True), ("A4.1.ma", "04", False), ("A4.1.ma", "O", False),
-    ("A4.2.1.ma", "8411001", True), ("A4.2.1.ma", "8411", False), ("A4.2.1.ma", "0411001", False),
-    ("A4.2.1.ma", "84110x1", False), ("A4.2.1.ma", 8411001, False),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "ok"),
+    [
+        ("A4.1.ma", "84", True),
+        ("A4.1.ma", "85", True),
+        ("A4.1.ma", "04", False),
+        ("A4.1.ma", "O", False),
+        ("A4.2.1.ma", "8411001", True),
+        ("A4.2.1.ma", "8411", False),
+        ("A4.2.1.ma", "0411001", False),
+        ("A4.2.1.ma", "84110x1", False),
+        ("A4.2.1.ma", 8411001, False),
+    ],
+)
 def test_code_fields_take_codes_of_their_list(field, value, ok):
     answers = {field: value}
     errors = V2.check(answers, complete=False)
@@ -175,16 +193,20 @@ def test_the_product_list_is_exact_once_its_file_is_there(tmp_path):
 
     shutil.copy(FILES / "vsic2018.csv", tmp_path / "vsic2018.csv")
     assert load(tmp_path)["vcpa2018"].error("8411001") is None  # no file: form and division only
-    (tmp_path / "vcpa2018.csv").write_text("code,level,name_vi,parent\n8411001,7,Sản phẩm thử,841100\n",
-                                           encoding="utf-8")
+    (tmp_path / "vcpa2018.csv").write_text(
+        "code,level,name_vi,parent\n8411001,7,Sản phẩm thử,841100\n", encoding="utf-8"
+    )
     vcpa = load(tmp_path)["vcpa2018"]
     assert vcpa.error("8411001") is None
     assert "không có trong" in vcpa.error("8411002")
 
 
 @pytest.mark.parametrize("field", ["A2.1", "A4.2.1.gia_tri"])  # an integer question and a number question
-@pytest.mark.parametrize("value", [10**400, 2**63, -(2**63) - 1, float("inf"), float("nan")],
-                         ids=["400 digits", "2^63", "-2^63-1", "inf", "nan"])
+@pytest.mark.parametrize(
+    "value",
+    [10**400, 2**63, -(2**63) - 1, float("inf"), float("nan")],
+    ids=["400 digits", "2^63", "-2^63-1", "inf", "nan"],
+)
 def test_numbers_the_store_cannot_keep_are_refused_by_their_field(field, value):
     # A 400-digit answer used to raise OverflowError (a 500, with a traceback in the log).
     found = HC_TB.check({field: value}, complete=False)
@@ -198,9 +220,15 @@ def test_a_too_large_number_says_so():
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
-@given(st.dictionaries(st.sampled_from(sorted(HC_TB.fields)),
-                       st.one_of(st.integers(), st.floats(), st.sampled_from(
-                           [2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 10**400, -(10**400)])), max_size=6))
+@given(
+    st.dictionaries(
+        st.sampled_from(sorted(HC_TB.fields)),
+        st.one_of(
+            st.integers(), st.floats(), st.sampled_from([2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 10**400, -(10**400)])
+        ),
+        max_size=6,
+    )
+)
 def test_whatever_a_draft_accepts_the_store_can_keep(answers):
     import bson
 

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
 import pytest
+
 from chassis.auth import Principal
 from chassis.errors import Conflict, Forbidden
 from moha_contracts import FormSubmitted
@@ -24,11 +25,14 @@ def test_submit_raises_form_submitted_with_revision():
     assert (event.revision, event.unit_id, event.answers) == (1, "unit-1", {"A1": 1})
 
 
-@pytest.mark.parametrize("who", [
-    Principal("acc-2", "other", "unit-2", "reporting_unit"),
-    Principal("acc-3", "sup", "unit-1", "district_supervisor"),
-    Principal("acc-4", "adm", "unit-1", "district_admin"),
-])
+@pytest.mark.parametrize(
+    "who",
+    [
+        Principal("acc-2", "other", "unit-2", "reporting_unit"),
+        Principal("acc-3", "sup", "unit-1", "district_supervisor"),
+        Principal("acc-4", "adm", "unit-1", "district_admin"),
+    ],
+)
 def test_only_the_unit_itself_submits(who):
     with pytest.raises(Forbidden):
         Submission.start("c1", "1/HC-TB", "unit-1").submit(who, {}, NOW)

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Literal
 
 import pytest
-from chassis.http import CurrentPrincipal, MaybePrincipal, SignedInBeforePasswordChange, create_app, inline_style
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
+
+from chassis.http import CurrentPrincipal, MaybePrincipal, SignedInBeforePasswordChange, create_app, inline_style
 
 
 class Body(BaseModel):
@@ -97,15 +98,18 @@ def _post(http, raw: str):
     return http.post("/echo", content=raw.encode(), headers={"Content-Type": "application/json"})
 
 
-@pytest.mark.parametrize(("raw", "field"), [
-    ('{"answers": {"A2.1": ' + "9" * 400 + "}}", "answers.A2.1"),
-    ('{"answers": {"x": 9223372036854775808}}', "answers.x"),
-    ('{"answers": {"x": -9223372036854775809}}', "answers.x"),
-    ('{"answers": {"x": 1e400}}', "answers.x"),
-    ('{"answers": {"x": NaN}}', "answers.x"),
-    ('{"answers": {"x": -Infinity}}', "answers.x"),
-    ('{"answers": {"list": [1, 2, 1' + "0" * 30 + "]}}", "answers.list.2"),
-])
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ('{"answers": {"A2.1": ' + "9" * 400 + "}}", "answers.A2.1"),
+        ('{"answers": {"x": 9223372036854775808}}', "answers.x"),
+        ('{"answers": {"x": -9223372036854775809}}', "answers.x"),
+        ('{"answers": {"x": 1e400}}', "answers.x"),
+        ('{"answers": {"x": NaN}}', "answers.x"),
+        ('{"answers": {"x": -Infinity}}', "answers.x"),
+        ('{"answers": {"list": [1, 2, 1' + "0" * 30 + "]}}", "answers.list.2"),
+    ],
+)
 def test_json_numbers_the_store_cannot_keep_are_a_422_naming_the_field(http, raw, field):
     response = _post(http, raw)
     assert response.status_code == 422, response.text

@@ -8,8 +8,9 @@ import logging
 import sys
 
 import pytest
-from chassis.logging import configure, get_logger
 from pydantic import BaseModel
+
+from chassis.logging import configure, get_logger
 
 SECRET = "Sentinel-Mat-Khau-7731"
 

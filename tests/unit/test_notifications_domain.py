@@ -5,6 +5,7 @@ import pytest
 from aiosmtplib.email import flatten_message
 from hypothesis import given
 from hypothesis import strategies as st
+
 from moha_contracts import NotificationDelivered, NotificationFailed
 from services.notifications.domain.message import Unbuildable, compose
 from services.notifications.domain.model import FAILED, NO_RECIPIENTS, PENDING, SENT, Delivery, backoff, notice_state
@@ -14,8 +15,15 @@ NOW = datetime(2026, 4, 1, tzinfo=UTC)
 
 
 def delivery() -> Delivery:
-    return Delivery(id="e1:a1:email", account_id="a1", to="a@example.vn", subject="s", body="b",
-                    template="form_approved", cause_event_id="e1")
+    return Delivery(
+        id="e1:a1:email",
+        account_id="a1",
+        to="a@example.vn",
+        subject="s",
+        body="b",
+        template="form_approved",
+        cause_event_id="e1",
+    )
 
 
 def test_backoff_doubles_up_to_a_cap():
@@ -44,8 +52,13 @@ def test_permanent_failure_or_too_many_attempts_fail_with_an_event():
 
 
 def test_templates_are_vietnamese_and_carry_the_reason():
-    text = render("form_returned", display_name="UBND xã A", submission_id="c1:u1", revision=2,
-                  reason="Mục A3.3 không thuộc đơn vị")
+    text = render(
+        "form_returned",
+        display_name="UBND xã A",
+        submission_id="c1:u1",
+        revision=2,
+        reason="Mục A3.3 không thuộc đơn vị",
+    )
     assert text.subject == "Phiếu của đơn vị bị trả lại"
     assert "Lý do: Mục A3.3 không thuộc đơn vị" in text.body
     assert "lần gửi 2" in text.body
@@ -53,13 +66,21 @@ def test_templates_are_vietnamese_and_carry_the_reason():
 
 # The message as the SMTP server receives it: aiosmtplib writes it with email.policy.SMTP, in 8 bits
 # or 7, or with SMTPUTF8 when an address needs it; a reader parses it with the default policy.
-LONG_SUBJECT = ("Thông báo: Hội nghị tập huấn nghiệp vụ đã được tổ chức tại hội trường của Hội học sinh, sinh "
-                "viên tỉnh Lạng Sơn về khảo sát sự hài lòng đối với sự phục vụ của cơ quan hành chính nhà nước")
+LONG_SUBJECT = (
+    "Thông báo: Hội nghị tập huấn nghiệp vụ đã được tổ chức tại hội trường của Hội học sinh, sinh "
+    "viên tỉnh Lạng Sơn về khảo sát sự hài lòng đối với sự phục vụ của cơ quan hành chính nhà nước"
+)
 
 
 def received(subject: str, *, utf8: bool = False, cte_type: str = "8bit", to: str = "a@example.vn"):
-    message = compose(sender="Bộ Nội vụ <khong-tra-loi@moha.gov.vn>", to=to, subject=subject,
-                      body="Kính gửi ông/bà,\n\nNội dung.\n", template="notice", message_id="<m1@moha.gov.vn>")
+    message = compose(
+        sender="Bộ Nội vụ <khong-tra-loi@moha.gov.vn>",
+        to=to,
+        subject=subject,
+        body="Kính gửi ông/bà,\n\nNội dung.\n",
+        template="notice",
+        message_id="<m1@moha.gov.vn>",
+    )
     raw = flatten_message(message, utf8=utf8, cte_type=cte_type)
     return raw, message_from_bytes(raw, policy=policy.default)
 
@@ -76,8 +97,9 @@ def test_a_long_vietnamese_subject_keeps_every_blank_when_folded(utf8, cte_type)
 VIETNAMESE = "aăâbcdđeêghiklmnoôơpqrstuưvxyàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵĐƯ"
 
 
-@given(st.text(alphabet=VIETNAMESE + "  ,.:;()-/\"'=?_0123456789", min_size=1, max_size=320).map(str.strip)
-       .filter(bool))
+@given(
+    st.text(alphabet=VIETNAMESE + "  ,.:;()-/\"'=?_0123456789", min_size=1, max_size=320).map(str.strip).filter(bool)
+)
 def test_any_vietnamese_subject_decodes_to_itself(subject):  # titles are trimmed where they are typed
     _, message = received(subject)
     assert message["Subject"] == subject

@@ -5,6 +5,7 @@ import asyncio
 import time
 
 import pytest
+
 from services.accounts.passwords import HashQueueFull, PasswordHashing
 
 HASH_SECONDS = 0.02

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from chassis.workdays import effective_deadline, is_working_day, working_days_after
 from services.approvals.domain.progress import (
     LATE,
@@ -90,12 +91,18 @@ def test_summary_counts_percentages_and_late_units():
         return UnitRow(f"u{i}", f"{i:03d}", f"Xã {i}", state, 1, None, timeliness_of(status))
 
     def timeliness_of(status):
-        return timeliness(date(2026, 4, 20), {ON_TIME: datetime(2026, 4, 1, tzinfo=UTC),
-                                              LATE: datetime(2026, 4, 28, tzinfo=UTC), PENDING: None}[status],
-                          date(2026, 4, 10))
+        return timeliness(
+            date(2026, 4, 20),
+            {ON_TIME: datetime(2026, 4, 1, tzinfo=UTC), LATE: datetime(2026, 4, 28, tzinfo=UTC), PENDING: None}[status],
+            date(2026, 4, 10),
+        )
 
-    rows = [row(1, "confirmed", ON_TIME), row(2, "returned", LATE), row(3, NOT_STARTED, PENDING),
-            row(4, "submitted", ON_TIME)]
+    rows = [
+        row(1, "confirmed", ON_TIME),
+        row(2, "returned", LATE),
+        row(3, NOT_STARTED, PENDING),
+        row(4, "submitted", ON_TIME),
+    ]
     summary = summarize(rows)
     assert summary["units"] == 4 and set(summary["counts"]) == set(STATES)
     assert summary["counts"]["confirmed"] == 1 and summary["percent"]["confirmed"] == 25.0

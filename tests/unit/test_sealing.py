@@ -1,4 +1,5 @@
 import pytest
+
 from chassis.sealing import Sealer, SealError
 
 PRIVATE, PUBLIC = Sealer.new_keypair()

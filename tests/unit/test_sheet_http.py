@@ -22,8 +22,12 @@ def request(chunks: list[bytes], headers: dict[str, str] | None = None) -> Reque
         sent.append(1)
         return messages[len(sent) - 1]
 
-    scope = {"type": "http", "method": "POST", "path": "/", "headers": [
-        (k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+    }
     req = Request(scope, receive)
     req.state.received = sent
     return req

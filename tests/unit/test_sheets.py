@@ -1,8 +1,9 @@
 import io
 import unicodedata
 
-from chassis.sheets import read_rows, row_number
 from openpyxl import Workbook
+
+from chassis.sheets import read_rows, row_number
 from services.forms.domain.surveys import check_list, normalise_headers
 
 
@@ -17,8 +18,9 @@ def test_blank_rows_are_skipped_but_rows_keep_their_number_in_the_sheet():
 
 
 def test_decomposed_vietnamese_reads_as_composed():
-    decomposed = unicodedata.normalize("NFD", "Họ và tên,Thư điện tử,Nhóm đối tượng\n"
-                                              "Nguyễn Văn A,a@x.vn,Lãnh đạo cấp sở\n\nB,bad,Lãnh đạo cấp sở\n")
+    decomposed = unicodedata.normalize(
+        "NFD", "Họ và tên,Thư điện tử,Nhóm đối tượng\nNguyễn Văn A,a@x.vn,Lãnh đạo cấp sở\n\nB,bad,Lãnh đạo cấp sở\n"
+    )
     rows = [normalise_headers(r) for r in read_rows(decomposed.encode())]
     checked = check_list("province", rows)
     assert [p.full_name for p in checked.respondents] == ["Nguyễn Văn A"]
@@ -109,8 +111,9 @@ def test_malformed_csv_is_a_clear_error():
 def test_control_characters_in_cells_are_refused_with_their_place():
     with pytest.raises(UnreadableSheet) as refused:
         read_rows(b"name,unit\nA,B\nC\x0bD,E\n")
-    assert refused.value.details == {"errors": [
-        {"row": 3, "field": "name", "message": "Có ký tự điều khiển không được phép (U+000B)"}]}
+    assert refused.value.details == {
+        "errors": [{"row": 3, "field": "name", "message": "Có ký tự điều khiển không được phép (U+000B)"}]
+    }
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -139,8 +142,7 @@ _book.save(_SAMPLE)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, len(_SAMPLE.getvalue()) - 1), st.integers(0, 255)), min_size=1,
-                max_size=8))
+@given(st.lists(st.tuples(st.integers(0, len(_SAMPLE.getvalue()) - 1), st.integers(0, 255)), min_size=1, max_size=8))
 def test_no_corrupted_xlsx_crashes_the_reader(flips):
     data = bytearray(_SAMPLE.getvalue())
     for at, byte in flips:
@@ -152,7 +154,7 @@ def test_no_corrupted_xlsx_crashes_the_reader(flips):
 
 
 # Writers (items 6, 7, 10) ------------------------------------------------------------------------
-FORMULAS = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1:A2)", "\t=1", "\r=1", "＝1"]
+FORMULAS = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1:A2)", "\t=1", "\r=1", "＝1"]
 
 
 def test_csv_cells_that_look_like_formulas_are_neutralised():
@@ -179,13 +181,24 @@ def test_characters_an_xlsx_cannot_hold_are_replaced_not_fatal():
 def test_a_header_with_a_comma_round_trips_through_csv():
     header = ["Họ và tên", "Thư điện tử", "Nhóm đối tượng", "Chức vụ", "Cơ quan, đơn vị"]
     data = write_csv(header, [["A", "a@x.vn", "g", "p", "Sở Nội vụ, tỉnh X"]])
-    assert read_rows(data) == [{"#row": "2", "họ và tên": "A", "thư điện tử": "a@x.vn", "nhóm đối tượng": "g",
-                                "chức vụ": "p", "cơ quan, đơn vị": "Sở Nội vụ, tỉnh X"}]
+    assert read_rows(data) == [
+        {
+            "#row": "2",
+            "họ và tên": "A",
+            "thư điện tử": "a@x.vn",
+            "nhóm đối tượng": "g",
+            "chức vụ": "p",
+            "cơ quan, đơn vị": "Sở Nội vụ, tỉnh X",
+        }
+    ]
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.one_of(st.text(max_size=30), st.integers(), st.floats(), st.booleans(), st.none()),
-                min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.one_of(st.text(max_size=30), st.integers(), st.floats(), st.booleans(), st.none()), min_size=1, max_size=6
+    )
+)
 def test_no_cell_written_is_ever_a_formula_or_breaks_a_sheet(cells):
     book = load_workbook(io.BytesIO(write_xlsx("T", ["h"] * len(cells), [cells])))
     assert all(c.data_type != "f" for row in book.active.iter_rows() for c in row)

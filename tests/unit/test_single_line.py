@@ -1,10 +1,12 @@
 """The one-line text type every title that can become an e-mail subject uses."""
 
 import pytest
-from chassis.text import SINGLE_LINE_MESSAGE as MESSAGE, SingleLine, single_line_problem
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chassis.text import SINGLE_LINE_MESSAGE as MESSAGE
+from chassis.text import SingleLine, single_line_problem
 
 
 class Titled(BaseModel):
@@ -12,8 +14,10 @@ class Titled(BaseModel):
     title: SingleLine = Field(min_length=1, max_length=300)
 
 
-@pytest.mark.parametrize("breaker", ["\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85",
-                                     "\u2028", "\u2029", "\t", "\x00", "\x7f"])
+@pytest.mark.parametrize(
+    "breaker",
+    ["\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", "\t", "\x00", "\x7f"],
+)
 def test_line_breaks_and_control_characters_are_refused_with_a_vietnamese_message(breaker):
     with pytest.raises(ValidationError) as refused:
         Titled(title=f"Hội nghị tập huấn{breaker}Bcc: ai@example.vn")
@@ -40,8 +44,10 @@ def test_what_was_stored_before_the_rule_still_reads():
     from chassis.text import STORED
     from services.forms.domain.campaigns import Campaign
 
-    kept = ('{"campaign_id": "c1", "form_code": "1/HC-TB", "title": "Điều tra\\ncơ sở", "scope_unit_ids": ["20"],'
-            ' "opens_on": "2021-03-01", "closes_on": "2021-04-30"}')
+    kept = (
+        '{"campaign_id": "c1", "form_code": "1/HC-TB", "title": "Điều tra\\ncơ sở", "scope_unit_ids": ["20"],'
+        ' "opens_on": "2021-03-01", "closes_on": "2021-04-30"}'
+    )
     assert Campaign.model_validate_json(kept, context=STORED).title == "Điều tra\ncơ sở"
     with pytest.raises(ValidationError):
         Campaign.model_validate_json(kept)

@@ -3,6 +3,7 @@
 from datetime import date
 
 import pytest
+
 from chassis.auth import Principal
 from chassis.errors import Conflict, Forbidden
 from moha_contracts import RespondentListSubmitted
@@ -24,14 +25,21 @@ def row(name, email, group, organisation="", position=""):
 
 
 def test_a_province_lists_its_four_groups_by_code_or_label():
-    checked = check_list("province", [
-        row("Nguyễn Văn A", "a@nghean.gov.vn", "dai_bieu_hdnd"),
-        row("Trần Thị B", "b@nghean.gov.vn", "Lãnh đạo cấp sở"),
-        row("Lê Văn C", "c@nghean.gov.vn", "lanh_dao_phong_so"),
-        row("Phạm Văn D", "d@nghean.gov.vn", "Lãnh đạo Ủy ban nhân dân cấp huyện"),
-    ])
+    checked = check_list(
+        "province",
+        [
+            row("Nguyễn Văn A", "a@nghean.gov.vn", "dai_bieu_hdnd"),
+            row("Trần Thị B", "b@nghean.gov.vn", "Lãnh đạo cấp sở"),
+            row("Lê Văn C", "c@nghean.gov.vn", "lanh_dao_phong_so"),
+            row("Phạm Văn D", "d@nghean.gov.vn", "Lãnh đạo Ủy ban nhân dân cấp huyện"),
+        ],
+    )
     assert checked.errors == [] and [p.group for p in checked.respondents] == [
-        "dai_bieu_hdnd", "lanh_dao_so", "lanh_dao_phong_so", "lanh_dao_ubnd_huyen"]
+        "dai_bieu_hdnd",
+        "lanh_dao_so",
+        "lanh_dao_phong_so",
+        "lanh_dao_ubnd_huyen",
+    ]
 
 
 def test_a_ministrys_group_is_refused_in_a_provinces_list_and_the_reverse():
@@ -41,8 +49,9 @@ def test_a_ministrys_group_is_refused_in_a_provinces_list_and_the_reverse():
 
 @pytest.mark.parametrize("first, second", [("lanh_dao_so", "dai_bieu_hdnd"), ("dai_bieu_hdnd", "lanh_dao_so")])
 def test_a_person_in_two_groups_is_kept_once_as_peoples_council_delegate(first, second):
-    checked = check_list("province", [row("Nguyễn Văn A", "A@NgheAn.gov.vn", first),
-                                      row("Nguyễn  Văn A", "a@nghean.gov.vn", second)])
+    checked = check_list(
+        "province", [row("Nguyễn Văn A", "A@NgheAn.gov.vn", first), row("Nguyễn  Văn A", "a@nghean.gov.vn", second)]
+    )
     assert checked.errors == []
     assert [(p.email, p.group) for p in checked.respondents] == [("a@nghean.gov.vn", "dai_bieu_hdnd")]
     assert checked.merged[0]["kept_group"] == "dai_bieu_hdnd"
@@ -54,8 +63,9 @@ def test_without_the_delegate_role_the_first_listing_stands():
 
 
 def test_one_address_for_two_different_people_is_an_error():
-    checked = check_list("province", [row("Nguyễn Văn A", "a@x.vn", "lanh_dao_so"),
-                                      row("Trần Văn B", "a@x.vn", "lanh_dao_so")])
+    checked = check_list(
+        "province", [row("Nguyễn Văn A", "a@x.vn", "lanh_dao_so"), row("Trần Văn B", "a@x.vn", "lanh_dao_so")]
+    )
     assert [(e.row, e.field) for e in checked.errors] == [(3, "email")]
 
 
@@ -75,11 +85,14 @@ def test_at_most_five_associations():
     assert check_list("ministry", rows[:5] + rows[6:]).errors == []
 
 
-@pytest.mark.parametrize("bad, field", [
-    (row("", "a@x.vn", "lanh_dao_so"), "full_name"),
-    (row("A", "not-an-address", "lanh_dao_so"), "email"),
-    (row("A", "a@x.vn", "nhom_la"), "group"),
-])
+@pytest.mark.parametrize(
+    "bad, field",
+    [
+        (row("", "a@x.vn", "lanh_dao_so"), "full_name"),
+        (row("A", "not-an-address", "lanh_dao_so"), "email"),
+        (row("A", "a@x.vn", "nhom_la"), "group"),
+    ],
+)
 def test_malformed_rows_point_at_their_field(bad, field):
     checked = check_list("province", [row("B", "b@x.vn", "lanh_dao_so"), bad])
     assert [(e.row, e.field) for e in checked.errors] == [(3, field)]
@@ -139,12 +152,14 @@ def test_answers_close_after_the_deadline_day():
 def test_the_counts_per_group_beside_what_the_seed_requires():
     from services.forms.domain.surveys import requirements
 
-    people = [{"group": "cong_chuc_cchc", "organisation": "Vụ Pháp chế"},
-              {"group": "cong_chuc_cchc", "organisation": "vụ  pháp chế"},
-              {"group": "cong_chuc_cchc", "organisation": "Văn phòng Bộ"},
-              {"group": "lanh_dao_hoi", "organisation": "Hội Luật gia"},
-              {"group": "lanh_dao_hoi", "organisation": "Hội Luật gia"},
-              {"group": "lanh_dao_vu", "organisation": ""}]
+    people = [
+        {"group": "cong_chuc_cchc", "organisation": "Vụ Pháp chế"},
+        {"group": "cong_chuc_cchc", "organisation": "vụ  pháp chế"},
+        {"group": "cong_chuc_cchc", "organisation": "Văn phòng Bộ"},
+        {"group": "lanh_dao_hoi", "organisation": "Hội Luật gia"},
+        {"group": "lanh_dao_hoi", "organisation": "Hội Luật gia"},
+        {"group": "lanh_dao_vu", "organisation": ""},
+    ]
     found = {r["group"]: r for r in requirements("ministry", people)}
     assert list(found) == ["lanh_dao_vu", "lanh_dao_so", "lanh_dao_phong_so", "cong_chuc_cchc", "lanh_dao_hoi"]
     assert (found["lanh_dao_vu"]["count"], found["lanh_dao_vu"]["met"]) == (1, True)
@@ -154,4 +169,8 @@ def test_the_counts_per_group_beside_what_the_seed_requires():
     assert not found["cong_chuc_cchc"]["met"] and found["cong_chuc_cchc"]["rule"].startswith("02 công chức")
     assert found["lanh_dao_hoi"]["note"] == "1/5 Hội/Hiệp hội" and found["lanh_dao_hoi"]["met"]
     assert [r["group"] for r in requirements("province", [])] == [
-        "dai_bieu_hdnd", "lanh_dao_so", "lanh_dao_phong_so", "lanh_dao_ubnd_huyen"]
+        "dai_bieu_hdnd",
+        "lanh_dao_so",
+        "lanh_dao_phong_so",
+        "lanh_dao_ubnd_huyen",
+    ]

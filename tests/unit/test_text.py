@@ -16,8 +16,11 @@ class Body(Input):
 @pytest.mark.parametrize("bad", ["A\u000bB", "\x00", "x\x1b[31m", "\x7f", "x\x85y"])
 def test_control_characters_are_refused_everywhere_in_a_body(bad):
     # A one-line field says "one line" (its message names control characters too); others say which.
-    for body, kind in (({"name": bad}, "single_line"), ({"name": "A", "reason": bad}, "control_character"),
-                       ({"name": "A", "answers": {"Q1": bad}}, "control_character")):
+    for body, kind in (
+        ({"name": bad}, "single_line"),
+        ({"name": "A", "reason": bad}, "control_character"),
+        ({"name": "A", "answers": {"Q1": bad}}, "control_character"),
+    ):
         with pytest.raises(ValidationError) as refused:
             Body.model_validate(body)
         error = refused.value.errors()[0]
@@ -38,9 +41,21 @@ def test_vietnamese_text_is_untouched():
 
 
 def test_answers_that_bypass_pydantic_are_checked_by_the_form():
-    form = FormDefinition(form_code="T", version=1, title="T", sections=[Section(code="A", title="A", fields=[
-        FieldDef(code="Q1", label="Ý kiến", type="text"), FieldDef(code="Q2", label="Mã", type="code",
-                                                                   code_list="vsic2018", code_level=1)])])
+    form = FormDefinition(
+        form_code="T",
+        version=1,
+        title="T",
+        sections=[
+            Section(
+                code="A",
+                title="A",
+                fields=[
+                    FieldDef(code="Q1", label="Ý kiến", type="text"),
+                    FieldDef(code="Q2", label="Mã", type="code", code_list="vsic2018", code_level=1),
+                ],
+            )
+        ],
+    )
     errors = form.check({"Q1": "tốt\u000b"}, complete=False)
     assert [(e.field, e.message.split(":")[0]) for e in errors] == [("Q1", "Ý kiến")]
     assert "U+000B" in errors[0].message

@@ -8,8 +8,9 @@ from chassis.auth import TokenVerifier, Unauthenticated
 from services.accounts.domain.model import Account
 from services.accounts.tokens import SigningKeysMissing, TokenIssuer, load_signing_keys, new_signing_key
 
-ACCOUNT = Account(id="a1", username="dv.x", unit_id="u1", role="reporting_unit", display_name="X", email=None,
-                  password_hash="h")
+ACCOUNT = Account(
+    id="a1", username="dv.x", unit_id="u1", role="reporting_unit", display_name="X", email=None, password_hash="h"
+)
 
 
 def issuer(pem: str) -> TokenIssuer:
@@ -19,8 +20,9 @@ def issuer(pem: str) -> TokenIssuer:
 def verifier_from(jwks: dict) -> TokenVerifier:
     import jwt
 
-    return TokenVerifier(None, issuer="moha-accounts", audience="moha",
-                         keys={k["kid"]: jwt.PyJWK(k).key for k in jwks["keys"]})
+    return TokenVerifier(
+        None, issuer="moha-accounts", audience="moha", keys={k["kid"]: jwt.PyJWK(k).key for k in jwks["keys"]}
+    )
 
 
 def test_no_key_is_a_clear_refusal_to_start():

@@ -75,9 +75,14 @@ def test_only_a_path_of_this_site_is_a_place_to_go_back_to():
 
 
 def test_a_session_reads_who_the_token_names():
-    claims = {"sub": "acc", "username": "dv.1", "role": "reporting_unit", "unit_id": "u1", "exp": 2_000_000_000,
-              "pwd_change": True}
+    claims = {
+        "sub": "acc",
+        "username": "dv.1",
+        "role": "reporting_unit",
+        "unit_id": "u1",
+        "exp": 2_000_000_000,
+        "pwd_change": True,
+    }
     payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
     session = Session.from_token(f"h.{payload}.s")
-    assert (session.account_id, session.unit_id, session.is_unit, session.password_change) == ("acc", "u1", True,
-                                                                                                True)
+    assert (session.account_id, session.unit_id, session.is_unit, session.password_change) == ("acc", "u1", True, True)

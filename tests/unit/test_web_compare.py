@@ -24,15 +24,32 @@ def test_version_2_of_form_1_hc_tb_against_version_1():
 
 
 def test_a_field_and_a_section_dropped_and_a_rule_replaced():
-    before = {"title": "A", "sections": [
-        {"code": "S1", "title": "Một", "fields": [{"code": "x", "label": "X", "type": "integer", "required": True},
-                                                  {"code": "y", "label": "Y", "type": "integer"}]},
-        {"code": "S2", "title": "Hai", "fields": [{"code": "z", "label": "Z", "type": "text"}]}],
-        "rules": [{"kind": "not_greater", "field": "y", "than": "x", "message": "y ≤ x"}]}
-    after = {"title": "B", "sections": [
-        {"code": "S1", "title": "Một", "fields": [{"code": "x", "label": "X", "type": "integer", "required": True,
-                                                   "max_length": 2000}]}],
-        "rules": [{"kind": "sum", "total": "x", "parts": ["x"], "message": "x = x"}]}
+    before = {
+        "title": "A",
+        "sections": [
+            {
+                "code": "S1",
+                "title": "Một",
+                "fields": [
+                    {"code": "x", "label": "X", "type": "integer", "required": True},
+                    {"code": "y", "label": "Y", "type": "integer"},
+                ],
+            },
+            {"code": "S2", "title": "Hai", "fields": [{"code": "z", "label": "Z", "type": "text"}]},
+        ],
+        "rules": [{"kind": "not_greater", "field": "y", "than": "x", "message": "y ≤ x"}],
+    }
+    after = {
+        "title": "B",
+        "sections": [
+            {
+                "code": "S1",
+                "title": "Một",
+                "fields": [{"code": "x", "label": "X", "type": "integer", "required": True, "max_length": 2000}],
+            }
+        ],
+        "rules": [{"kind": "sum", "total": "x", "parts": ["x"], "message": "x = x"}],
+    }
     result = compare(before, after)
     rows = {r.code: (r.change, section.code, section.change) for section in result.sections for r in section.fields}
     # A default written out is no change; a field the section lost shows beside those it keeps.

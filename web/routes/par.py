@@ -23,11 +23,19 @@ from ..pages import attempt, passed_on, require_central, vn_day
 router = APIRouter()
 Signed = Depends(shared.signed_in)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-LIST_STATUS = {"none": ("Chưa nhập", "govuk-tag--grey"), "draft": ("Đang lập", "govuk-tag--light-blue"),
-               "submitted": ("Đã gửi Bộ Nội vụ", "govuk-tag--green")}
+LIST_STATUS = {
+    "none": ("Chưa nhập", "govuk-tag--grey"),
+    "draft": ("Đang lập", "govuk-tag--light-blue"),
+    "submitted": ("Đã gửi Bộ Nội vụ", "govuk-tag--green"),
+}
 KINDS = {"province": "Tỉnh", "ministry": "Bộ"}
-COLUMNS = {"full_name": "Họ và tên", "email": "Thư điện tử", "group": "Nhóm đối tượng", "position": "Chức vụ",
-           "organisation": "Cơ quan, đơn vị"}
+COLUMNS = {
+    "full_name": "Họ và tên",
+    "email": "Thư điện tử",
+    "group": "Nhóm đối tượng",
+    "position": "Chức vụ",
+    "organisation": "Cơ quan, đơn vị",
+}
 
 
 def _status(lst: dict[str, Any]) -> str:
@@ -43,17 +51,34 @@ async def surveys(request: Request, session: Session = Signed) -> Response:
 # opening one ------------------------------------------------------------------------------------
 async def _owners(request: Request, session: Session) -> list[dict[str, Any]]:
     """Who may be surveyed: the provinces, and the ministries (agencies directly under the Ministry)."""
-    found = await api(request, "accounts", "GET", "/units", session=session,
-                      params={"parent": "root", "status": "active", "page_size": 500})
-    return [{**u, "kind": "province" if u["level"] == "province" else "ministry"} for u in found["items"]
-            if u["level"] in ("province", "agency")]
+    found = await api(
+        request,
+        "accounts",
+        "GET",
+        "/units",
+        session=session,
+        params={"parent": "root", "status": "active", "page_size": 500},
+    )
+    return [
+        {**u, "kind": "province" if u["level"] == "province" else "ministry"}
+        for u in found["items"]
+        if u["level"] in ("province", "agency")
+    ]
 
 
-async def _open_page(request: Request, session: Session, values: dict[str, Any], errors: dict[str, str],
-                     status: int = 200) -> Response:
-    return await render(request, "par/open.html", status, title="Mở cuộc khảo sát", owners=await _owners(request,
-                                                                                                        session),
-                        values=values, errors=errors, kinds=KINDS)
+async def _open_page(
+    request: Request, session: Session, values: dict[str, Any], errors: dict[str, str], status: int = 200
+) -> Response:
+    return await render(
+        request,
+        "par/open.html",
+        status,
+        title="Mở cuộc khảo sát",
+        owners=await _owners(request, session),
+        values=values,
+        errors=errors,
+        kinds=KINDS,
+    )
 
 
 @router.get("/khao-sat/mo")
@@ -66,12 +91,20 @@ async def open_page(request: Request, session: Session = Signed) -> Response:
 async def open_survey(request: Request, session: Session = Signed) -> Response:
     require_central(session)
     form = await request.form()
-    values: dict[str, Any] = {k: str(form.get(k, "")).strip() for k in ("survey_id", "title", "list_deadline",
-                                                                          "answer_deadline")}
+    values: dict[str, Any] = {
+        k: str(form.get(k, "")).strip() for k in ("survey_id", "title", "list_deadline", "answer_deadline")
+    }
     values["owners"] = [str(v) for v in form.getlist("owners")]
-    errors = {k: m for k, m in (("survey_id", "Nhập mã cuộc khảo sát"), ("title", "Nhập tên cuộc khảo sát"),
-                                ("list_deadline", "Nhập hạn gửi danh sách"),
-                                ("answer_deadline", "Nhập hạn trả lời phiếu")) if not values[k]}
+    errors = {
+        k: m
+        for k, m in (
+            ("survey_id", "Nhập mã cuộc khảo sát"),
+            ("title", "Nhập tên cuộc khảo sát"),
+            ("list_deadline", "Nhập hạn gửi danh sách"),
+            ("answer_deadline", "Nhập hạn trả lời phiếu"),
+        )
+        if not values[k]
+    }
     if not values["owners"]:
         errors["owners"] = "Chọn ít nhất một bộ hoặc một tỉnh"
     days = {}
@@ -85,12 +118,28 @@ async def open_survey(request: Request, session: Session = Signed) -> Response:
                 days[key] = day.isoformat()
     if not errors:
         _, errors = await attempt(
-            api(request, "forms", "POST", "/surveys", session=session, json={
-                "survey_id": values["survey_id"], "title": values["title"], "owner_unit_ids": values["owners"],
-                **days}),
-            {"survey_id": "survey_id", "title": "title",
-             "list_deadline": "list_deadline", "answer_deadline": "answer_deadline",
-             "owner_unit_ids": "owners"}, "survey_id")
+            api(
+                request,
+                "forms",
+                "POST",
+                "/surveys",
+                session=session,
+                json={
+                    "survey_id": values["survey_id"],
+                    "title": values["title"],
+                    "owner_unit_ids": values["owners"],
+                    **days,
+                },
+            ),
+            {
+                "survey_id": "survey_id",
+                "title": "title",
+                "list_deadline": "list_deadline",
+                "answer_deadline": "answer_deadline",
+                "owner_unit_ids": "owners",
+            },
+            "survey_id",
+        )
         if not errors:
             return redirect(f"/khao-sat/{quote(values['survey_id'])}?da_mo=1")
     return await _open_page(request, session, values, errors, 422)
@@ -103,19 +152,35 @@ async def _survey(request: Request, session: Session, sid: str) -> dict[str, Any
 
 @router.get("/khao-sat/{sid}")
 async def survey(sid: str, request: Request, session: Session = Signed) -> Response:
-    found, lists = await asyncio.gather(_survey(request, session, sid),
-                                        api(request, "forms", "GET", f"/surveys/{quote(sid)}/lists", session=session))
+    found, lists = await asyncio.gather(
+        _survey(request, session, sid), api(request, "forms", "GET", f"/surveys/{quote(sid)}/lists", session=session)
+    )
     if session.role != "central_admin":
         if len(lists) == 1:
             return redirect(f"/khao-sat/{quote(sid)}/danh-sach/{quote(lists[0]['owner_unit_id'])}")
         return redirect(f"/khao-sat/{quote(sid)}/tien-do")
-    rows = [{**lst, "state": _status(lst), "met": sum(1 for r in lst["requirements"] if r["met"]),
-             "groups": len(lst["requirements"])} for lst in lists]
+    rows = [
+        {
+            **lst,
+            "state": _status(lst),
+            "met": sum(1 for r in lst["requirements"] if r["met"]),
+            "groups": len(lst["requirements"]),
+        }
+        for lst in lists
+    ]
     sent = request.query_params.get("da_gui", "")
-    return await render(request, "par/survey.html", title=found["title"], survey=found, lists=rows,
-                        status=LIST_STATUS, kinds=KINDS, opened=bool(request.query_params.get("da_mo")),
-                        dispatched=sent.split(",") if sent else None,
-                        submitted=sum(1 for r in rows if r["state"] == "submitted"))
+    return await render(
+        request,
+        "par/survey.html",
+        title=found["title"],
+        survey=found,
+        lists=rows,
+        status=LIST_STATUS,
+        kinds=KINDS,
+        opened=bool(request.query_params.get("da_mo")),
+        dispatched=sent.split(",") if sent else None,
+        submitted=sum(1 for r in rows if r["state"] == "submitted"),
+    )
 
 
 @router.post("/khao-sat/{sid}/gui-phieu")
@@ -126,19 +191,33 @@ async def dispatch(sid: str, request: Request, session: Session = Signed) -> Res
 
 
 # one ministry's or province's list --------------------------------------------------------------
-async def _list_page(request: Request, session: Session, sid: str, owner: str, status: int = 200,
-                     **extra: Any) -> Response:
+async def _list_page(
+    request: Request, session: Session, sid: str, owner: str, status: int = 200, **extra: Any
+) -> Response:
     found, lst, lists = await asyncio.gather(
         _survey(request, session, sid),
         api(request, "forms", "GET", f"/surveys/{quote(sid)}/lists/{quote(owner)}", session=session),
-        api(request, "forms", "GET", f"/surveys/{quote(sid)}/lists", session=session))
+        api(request, "forms", "GET", f"/surveys/{quote(sid)}/lists", session=session),
+    )
     name = next((x["owner_name"] for x in lists if x["owner_unit_id"] == owner), owner)
     groups = found["groups"][lst["kind"]]
     people = [{**p, "group_label": groups.get(p["group"], p["group"])} for p in lst["respondents"]]
-    return await render(request, "par/list.html", status, title=f"Danh sách đối tượng khảo sát: {name}", survey=found,
-                        lst=lst, owner=owner, owner_name=name, people=people, state=LIST_STATUS[lst["status"]],
-                        columns=COLUMNS, central=session.role == "central_admin",
-                        editable=lst["status"] == "draft", **extra)
+    return await render(
+        request,
+        "par/list.html",
+        status,
+        title=f"Danh sách đối tượng khảo sát: {name}",
+        survey=found,
+        lst=lst,
+        owner=owner,
+        owner_name=name,
+        people=people,
+        state=LIST_STATUS[lst["status"]],
+        columns=COLUMNS,
+        central=session.role == "central_admin",
+        editable=lst["status"] == "draft",
+        **extra,
+    )
 
 
 @router.get("/khao-sat/{sid}/danh-sach/{owner}")
@@ -148,11 +227,17 @@ async def list_page(sid: str, owner: str, request: Request, session: Session = S
 
 
 @router.get("/khao-sat/{sid}/danh-sach/{owner}/mau")
-async def template(sid: str, owner: str, request: Request, format: str = "xlsx", session: Session = Signed
-                   ) -> Response:
+async def template(sid: str, owner: str, request: Request, format: str = "xlsx", session: Session = Signed) -> Response:
     fmt = "csv" if format == "csv" else "xlsx"
-    sheet = await api(request, "forms", "GET", f"/surveys/{quote(sid)}/lists/{quote(owner)}/template",
-                      session=session, params={"format": fmt}, raw=True)
+    sheet = await api(
+        request,
+        "forms",
+        "GET",
+        f"/surveys/{quote(sid)}/lists/{quote(owner)}/template",
+        session=session,
+        params={"format": fmt},
+        raw=True,
+    )
     return passed_on(sheet, f"danh-sach-{sid}.{fmt}")
 
 
@@ -164,17 +249,33 @@ async def upload(sid: str, owner: str, request: Request, session: Session = Sign
     if not data:
         return await _list_page(request, session, sid, owner, 422, errors={"sheet": "Chọn tệp danh sách để tải lên"})
     try:
-        imported = await api(request, "forms", "POST", f"/surveys/{quote(sid)}/lists/{quote(owner)}/import",
-                             session=session, content=data,
-                             headers={"Content-Type": XLSX if data[:2] == b"PK" else "text/csv"})
+        imported = await api(
+            request,
+            "forms",
+            "POST",
+            f"/surveys/{quote(sid)}/lists/{quote(owner)}/import",
+            session=session,
+            content=data,
+            headers={"Content-Type": XLSX if data[:2] == b"PK" else "text/csv"},
+        )
     except ApiError as refused:
         if refused.status >= 500 or refused.status in (401, 403, 404):
             raise
         total = refused.body.get("total", len(refused.errors))
-        return await _list_page(request, session, sid, owner, 422, errors={"sheet": refused.message},
-                                refused=refused.errors, refused_total=total, filename=name)
-    return await _list_page(request, session, sid, owner, imported_rows=imported["total"], merged=imported["merged"],
-                            filename=name)
+        return await _list_page(
+            request,
+            session,
+            sid,
+            owner,
+            422,
+            errors={"sheet": refused.message},
+            refused=refused.errors,
+            refused_total=total,
+            filename=name,
+        )
+    return await _list_page(
+        request, session, sid, owner, imported_rows=imported["total"], merged=imported["merged"], filename=name
+    )
 
 
 @router.post("/khao-sat/{sid}/danh-sach/{owner}/gui")
@@ -195,8 +296,14 @@ async def reopen(sid: str, owner: str, request: Request, session: Session = Sign
     errors = {} if reason else {"reason": "Ghi lý do mở lại danh sách"}
     if not errors:
         try:
-            await api(request, "forms", "POST", f"/surveys/{quote(sid)}/lists/{quote(owner)}/reopen",
-                      session=session, json={"reason": reason})
+            await api(
+                request,
+                "forms",
+                "POST",
+                f"/surveys/{quote(sid)}/lists/{quote(owner)}/reopen",
+                session=session,
+                json={"reason": reason},
+            )
         except ApiError as refused:
             if refused.status >= 500 or refused.status in (401, 403, 404):
                 raise
@@ -213,23 +320,39 @@ async def progress(sid: str, request: Request, owner: str = "", session: Session
     found, view, lists = await asyncio.gather(
         _survey(request, session, sid),
         api(request, "forms", "GET", f"/surveys/{quote(sid)}/progress", session=session, params=params),
-        api(request, "forms", "GET", f"/surveys/{quote(sid)}/lists", session=session))
+        api(request, "forms", "GET", f"/surveys/{quote(sid)}/lists", session=session),
+    )
     names = {x["owner_unit_id"]: x["owner_name"] for x in lists}
     owners = []
     for o in view["owners"]:
         totals = {k: sum(g[k] for g in o["groups"]) for k in ("sent", "opened", "answered", "voided")}
         owners.append({**o, "name": names.get(o["owner_unit_id"], o["owner_unit_id"]), "totals": totals})
-    return await render(request, "par/progress.html", title=f"Tiến độ khảo sát: {found['title']}", survey=found,
-                        owners=owners, kinds=KINDS, central=session.role == "central_admin")
+    return await render(
+        request,
+        "par/progress.html",
+        title=f"Tiến độ khảo sát: {found['title']}",
+        survey=found,
+        owners=owners,
+        kinds=KINDS,
+        central=session.role == "central_admin",
+    )
 
 
 @router.get("/khao-sat/{sid}/dau-hieu")
 async def flags(sid: str, request: Request, session: Session = Signed) -> Response:
     require_central(session)
-    found, listed = await asyncio.gather(_survey(request, session, sid),
-                                         api(request, "forms", "GET", f"/surveys/{quote(sid)}/flags", session=session))
-    return await render(request, "par/flags.html", title=f"Dấu hiệu can thiệp: {found['title']}", survey=found,
-                        flags=listed, voided=request.query_params.get("da_huy", ""), errors={})
+    found, listed = await asyncio.gather(
+        _survey(request, session, sid), api(request, "forms", "GET", f"/surveys/{quote(sid)}/flags", session=session)
+    )
+    return await render(
+        request,
+        "par/flags.html",
+        title=f"Dấu hiệu can thiệp: {found['title']}",
+        survey=found,
+        flags=listed,
+        voided=request.query_params.get("da_huy", ""),
+        errors={},
+    )
 
 
 @router.post("/khao-sat/{sid}/phieu/{rid}/huy")
@@ -241,15 +364,30 @@ async def void(sid: str, rid: str, request: Request, session: Session = Signed) 
         errors[f"reason-{rid[:12]}"] = "Ghi lý do hủy kết quả phiếu"
     else:
         try:
-            await api(request, "forms", "POST", f"/surveys/{quote(sid)}/responses/{quote(rid)}/void", session=session,
-                      json={"reason": reason})
+            await api(
+                request,
+                "forms",
+                "POST",
+                f"/surveys/{quote(sid)}/responses/{quote(rid)}/void",
+                session=session,
+                json={"reason": reason},
+            )
         except ApiError as refused:
             if refused.status >= 500 or refused.status in (401, 403):
                 raise
             errors[f"reason-{rid[:12]}"] = refused.message
         else:
             return redirect(f"/khao-sat/{quote(sid)}/dau-hieu?da_huy={quote(rid[:12])}")
-    found, listed = await asyncio.gather(_survey(request, session, sid),
-                                         api(request, "forms", "GET", f"/surveys/{quote(sid)}/flags", session=session))
-    return await render(request, "par/flags.html", 422, title=f"Dấu hiệu can thiệp: {found['title']}", survey=found,
-                        flags=listed, voided="", errors=errors)
+    found, listed = await asyncio.gather(
+        _survey(request, session, sid), api(request, "forms", "GET", f"/surveys/{quote(sid)}/flags", session=session)
+    )
+    return await render(
+        request,
+        "par/flags.html",
+        422,
+        title=f"Dấu hiệu can thiệp: {found['title']}",
+        survey=found,
+        flags=listed,
+        voided="",
+        errors=errors,
+    )

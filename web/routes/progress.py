@@ -19,8 +19,15 @@ Signed = Depends(shared.signed_in)
 
 # The states in the order a form goes through them, with the bar's colours (GOV.UK palette).
 ORDER = ["confirmed", "approved_level", "under_review", "submitted", "returned", "draft", "not_started"]
-COLOURS = {"confirmed": "#00703c", "approved_level": "#28a197", "under_review": "#4c2c92", "submitted": "#1d70b8",
-           "returned": "#d4351c", "draft": "#5694ca", "not_started": "#b1b4b6"}
+COLOURS = {
+    "confirmed": "#00703c",
+    "approved_level": "#28a197",
+    "under_review": "#4c2c92",
+    "submitted": "#1d70b8",
+    "returned": "#d4351c",
+    "draft": "#5694ca",
+    "not_started": "#b1b4b6",
+}
 
 
 @router.get("/tien-do")
@@ -44,15 +51,29 @@ def bars(areas: list[dict[str, Any]], width: int = 640, row: int = 34) -> dict[s
                 w = bar_w * n / total
                 parts.append({"state": state, "x": round(x, 1), "w": round(w, 1), "n": n, "colour": COLOURS[state]})
                 x += w
-        rows.append({"name": a["name"], "y": i * row, "parts": parts,
-                     "done": a["summary"]["percent"].get("confirmed", 0.0), "units": a["summary"]["units"]})
-    return {"rows": rows, "width": width, "height": max(len(rows) * row, row), "label_w": label_w, "bar_w": bar_w,
-            "row": row}
+        rows.append(
+            {
+                "name": a["name"],
+                "y": i * row,
+                "parts": parts,
+                "done": a["summary"]["percent"].get("confirmed", 0.0),
+                "units": a["summary"]["units"],
+            }
+        )
+    return {
+        "rows": rows,
+        "width": width,
+        "height": max(len(rows) * row, row),
+        "label_w": label_w,
+        "bar_w": bar_w,
+        "row": row,
+    }
 
 
 @router.get("/tien-do/{cid}")
-async def area(cid: str, request: Request, area: str | None = None, tat_ca: int = 0,
-               session: Session = Signed) -> Response:
+async def area(
+    cid: str, request: Request, area: str | None = None, tat_ca: int = 0, session: Session = Signed
+) -> Response:
     params: dict[str, Any] = {"area": area} if area else {}
     view = await api(request, "approvals", "GET", f"/progress/{quote(cid)}", session=session, params=params)
     campaign = await api(request, "forms", "GET", f"/campaigns/{quote(cid)}", session=session)
@@ -67,19 +88,47 @@ async def area(cid: str, request: Request, area: str | None = None, tat_ca: int 
                 except Exception:  # noqa: BLE001 - a crumb never breaks the page
                     pass
     summary = view["summary"]
-    states = [{"state": s, "label": summary["labels"][s], "count": summary["counts"][s],
-               "percent": summary["percent"][s], "css": PROGRESS_TAGS[s], "colour": COLOURS[s]} for s in ORDER]
+    states = [
+        {
+            "state": s,
+            "label": summary["labels"][s],
+            "count": summary["counts"][s],
+            "percent": summary["percent"][s],
+            "css": PROGRESS_TAGS[s],
+            "colour": COLOURS[s],
+        }
+        for s in ORDER
+    ]
     units = view.get("units", [])
-    return await render(request, "progress/area.html", title=f"Tiến độ: {view['area']['name']}", view=view,
-                        campaign=campaign, states=states, chart=bars(view["areas"]), crumbs=crumbs, units=units,
-                        tags=PROGRESS_TAGS, area=area or "", all_units=bool(tat_ca))
+    return await render(
+        request,
+        "progress/area.html",
+        title=f"Tiến độ: {view['area']['name']}",
+        view=view,
+        campaign=campaign,
+        states=states,
+        chart=bars(view["areas"]),
+        crumbs=crumbs,
+        units=units,
+        tags=PROGRESS_TAGS,
+        area=area or "",
+        all_units=bool(tat_ca),
+    )
 
 
 @router.get("/tien-do/{cid}/tai-xuong")
 async def download(cid: str, request: Request, area: str | None = None, session: Session = Signed) -> Response:
     params = {"format": "xlsx", **({"area": area} if area else {})}
-    sheet = await api(request, "approvals", "GET", f"/progress/{quote(cid)}/export", session=session, params=params,
-                      raw=True)
-    return Response(sheet.content, media_type=sheet.headers.get("content-type"), headers={
-        "Content-Disposition": sheet.headers.get("content-disposition", f'attachment; filename="tien-do-{cid}.xlsx"'),
-        "Cache-Control": "no-store"})
+    sheet = await api(
+        request, "approvals", "GET", f"/progress/{quote(cid)}/export", session=session, params=params, raw=True
+    )
+    return Response(
+        sheet.content,
+        media_type=sheet.headers.get("content-type"),
+        headers={
+            "Content-Disposition": sheet.headers.get(
+                "content-disposition", f'attachment; filename="tien-do-{cid}.xlsx"'
+            ),
+            "Cache-Control": "no-store",
+        },
+    )

@@ -39,8 +39,9 @@ def _supervisor(session: Session) -> None:
 
 
 @router.get("/duyet")
-async def queue(request: Request, status: str = "open", unit: str = "", late: str = "", page: int = 1,
-                session: Session = Signed) -> Response:
+async def queue(
+    request: Request, status: str = "open", unit: str = "", late: str = "", page: int = 1, session: Session = Signed
+) -> Response:
     _supervisor(session)
     status = status if status in STATES else "open"
     params: dict[str, Any] = {"status": status, "page": max(page, 1), "page_size": request.app.state.settings.page_size}
@@ -51,11 +52,28 @@ async def queue(request: Request, status: str = "open", unit: str = "", late: st
     found = await api(request, "approvals", "GET", "/queue", session=session, params=params)
     pages = max(1, math.ceil(found["total"] / found["page_size"]))
     query = urlencode({k: v for k, v in (("status", status), ("unit", unit), ("late", late)) if v})
-    rows = [{**t, "status_label": TASK_STATUS.get(t["status"], (t["status"], ""))[0],
-             "status_css": TASK_STATUS.get(t["status"], ("", "govuk-tag--grey"))[1]} for t in found["items"]]
-    return await render(request, "review/queue.html", title="Phiếu chờ duyệt", tasks=rows, total=found["total"],
-                        page=found["page"], pages=pages, base=f"/duyet?{query}&" if query else "/duyet?",
-                        status=status, unit=unit, late=late, states=STATES)
+    rows = [
+        {
+            **t,
+            "status_label": TASK_STATUS.get(t["status"], (t["status"], ""))[0],
+            "status_css": TASK_STATUS.get(t["status"], ("", "govuk-tag--grey"))[1],
+        }
+        for t in found["items"]
+    ]
+    return await render(
+        request,
+        "review/queue.html",
+        title="Phiếu chờ duyệt",
+        tasks=rows,
+        total=found["total"],
+        page=found["page"],
+        pages=pages,
+        base=f"/duyet?{query}&" if query else "/duyet?",
+        status=status,
+        unit=unit,
+        late=late,
+        states=STATES,
+    )
 
 
 async def _task(request: Request, session: Session, task_id: str) -> dict[str, Any]:
@@ -66,16 +84,25 @@ async def _task(request: Request, session: Session, task_id: str) -> dict[str, A
         api(request, "forms", "GET", f"/submissions/{sid}", session=session),
         api(request, "forms", "GET", f"/submissions/{sid}/checks", session=session),
         api(request, "approvals", "GET", f"/submissions/{sid}/reviews", session=session),
-        api(request, "accounts", "GET", f"/units/{task['unit_id']}", session=session))
+        api(request, "accounts", "GET", f"/units/{task['unit_id']}", session=session),
+    )
     definition = await definition_of(request, session, sub["form_code"], sub["definition_version"] or 1)
     coding = {c["field"]: c for c in sub.get("coding", [])}
     people = {who for t in [*trail, task] for who in (t.get("decided_by"), t.get("claimed_by")) if who}
     people |= {c["by"] for c in coding.values() if c.get("by")}
     found = await asyncio.gather(*(_name(request, session, who) for who in people))
     names = dict(zip(people, found, strict=True))
-    return {"task": task, "submission": sub, "checks": checks, "definition": definition, "trail": trail,
-            "unit": unit, "names": names, "coding": coding,
-            "field_errors": {e["field"]: e["message"] for e in checks["field_errors"]}}
+    return {
+        "task": task,
+        "submission": sub,
+        "checks": checks,
+        "definition": definition,
+        "trail": trail,
+        "unit": unit,
+        "names": names,
+        "coding": coding,
+        "field_errors": {e["field"]: e["message"] for e in checks["field_errors"]},
+    }
 
 
 async def _name(request: Request, session: Session, account_id: str) -> str:
@@ -90,8 +117,14 @@ async def _name(request: Request, session: Session, account_id: str) -> str:
 async def task_page(task_id: str, request: Request, session: Session = Signed) -> Response:
     _supervisor(session)
     ctx = await _task(request, session, task_id)
-    return await render(request, "review/task.html", title=f"Phiếu của {ctx['unit']['name']}", **ctx,
-                        reasons=COMMON_REASONS, decidable=ctx["task"]["status"] == "open")
+    return await render(
+        request,
+        "review/task.html",
+        title=f"Phiếu của {ctx['unit']['name']}",
+        **ctx,
+        reasons=COMMON_REASONS,
+        decidable=ctx["task"]["status"] == "open",
+    )
 
 
 @router.post("/duyet/{task_id}/nhan")
@@ -104,9 +137,16 @@ async def claim(task_id: str, request: Request, session: Session = Signed) -> Re
         if refused.code not in ("already_claimed", "already_decided"):
             raise
         ctx = await _task(request, session, task_id)
-        return await render(request, "review/task.html", 409, title=f"Phiếu của {ctx['unit']['name']}", **ctx,
-                            reasons=COMMON_REASONS, decidable=ctx["task"]["status"] == "open",
-                            errors={"claim": refused.message})
+        return await render(
+            request,
+            "review/task.html",
+            409,
+            title=f"Phiếu của {ctx['unit']['name']}",
+            **ctx,
+            reasons=COMMON_REASONS,
+            decidable=ctx["task"]["status"] == "open",
+            errors={"claim": refused.message},
+        )
     return redirect(f"/duyet/{quote(task_id)}#quyet-dinh")
 
 
@@ -136,9 +176,19 @@ async def decide(task_id: str, request: Request, session: Session = Signed) -> R
         else:
             return redirect(f"/duyet/{quote(task_id)}?da_quyet_dinh={decision}")
     ctx = await _task(request, session, task_id)
-    return await render(request, "review/task.html", 422, title=f"Phiếu của {ctx['unit']['name']}", **ctx,
-                        reasons=COMMON_REASONS, decidable=ctx["task"]["status"] == "open", errors=errors,
-                        picked=picked, free=free, decision=decision)
+    return await render(
+        request,
+        "review/task.html",
+        422,
+        title=f"Phiếu của {ctx['unit']['name']}",
+        **ctx,
+        reasons=COMMON_REASONS,
+        decidable=ctx["task"]["status"] == "open",
+        errors=errors,
+        picked=picked,
+        free=free,
+        decision=decision,
+    )
 
 
 @router.post("/duyet/{task_id}/ghi-ma")
@@ -152,13 +202,27 @@ async def code_answer(task_id: str, request: Request, session: Session = Signed)
         errors[f"code-{field}"] = "Nhập mã"
     else:
         try:
-            await api(request, "forms", "PUT", f"/submissions/{quote(task['submission_id'])}/coding", session=session,
-                      json={"field": field, "code": code})
+            await api(
+                request,
+                "forms",
+                "PUT",
+                f"/submissions/{quote(task['submission_id'])}/coding",
+                session=session,
+                json={"field": field, "code": code},
+            )
         except ApiError as refused:
-            errors[f"code-{field}"] = (refused.errors[0]["message"] if refused.errors else refused.message)
+            errors[f"code-{field}"] = refused.errors[0]["message"] if refused.errors else refused.message
         else:
             return redirect(f"/duyet/{quote(task_id)}?da_ghi_ma={quote(field)}#ghi-ma")
     ctx = await _task(request, session, task_id)
-    return await render(request, "review/task.html", 422, title=f"Phiếu của {ctx['unit']['name']}", **ctx,
-                        reasons=COMMON_REASONS, decidable=ctx["task"]["status"] == "open", errors=errors,
-                        typed_codes={field: code})
+    return await render(
+        request,
+        "review/task.html",
+        422,
+        title=f"Phiếu của {ctx['unit']['name']}",
+        **ctx,
+        reasons=COMMON_REASONS,
+        decidable=ctx["task"]["status"] == "open",
+        errors=errors,
+        typed_codes={field: code},
+    )

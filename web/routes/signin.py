@@ -31,8 +31,9 @@ REPLAYABLE: dict[str, Any] = {}
 
 @router.get("/dang-nhap")
 async def sign_in_page(request: Request, next: str | None = None, ly_do: str | None = None) -> Response:
-    return await render(request, "signin.html", title="Đăng nhập", next=safe_next(next),
-                        notice=REASONS.get(ly_do or ""), username="")
+    return await render(
+        request, "signin.html", title="Đăng nhập", next=safe_next(next), notice=REASONS.get(ly_do or ""), username=""
+    )
 
 
 @router.post("/dang-nhap")
@@ -49,8 +50,9 @@ async def sign_in(request: Request) -> Response:
         errors["password"] = "Nhập mật khẩu"
     if not errors:
         try:
-            token = await api(request, "accounts", "POST", "/auth/token",
-                              json={"username": username, "password": password})
+            token = await api(
+                request, "accounts", "POST", "/auth/token", json={"username": username, "password": password}
+            )
         except ApiError as refused:
             # Accounts words the refusal (a wrong password, a locked or revoked account): shown as it says.
             errors["password"] = refused.message if refused.status < 500 else "Hệ thống chưa đăng nhập được"
@@ -58,15 +60,24 @@ async def sign_in(request: Request) -> Response:
             session = await _session(request, token["access_token"])
             if session.password_change:
                 # Typed values carried through sign-in wait for the password change too.
-                response = redirect("/doi-mat-khau?" + urlencode({"next": target, **({"pending": pending}
-                                                                                      if pending else {})}))
+                response = redirect(
+                    "/doi-mat-khau?" + urlencode({"next": target, **({"pending": pending} if pending else {})})
+                )
             else:
                 response = await _after_sign_in(request, session, target, pending)
             shared.store_session(request, response, session)
             return response
-    return await render(request, "signin.html", 200 if not errors else 422, title="Đăng nhập", next=target,
-                        username=username, errors=errors, pending=pending,
-                        notice=REASONS["het-han"] if pending else None)
+    return await render(
+        request,
+        "signin.html",
+        200 if not errors else 422,
+        title="Đăng nhập",
+        next=target,
+        username=username,
+        errors=errors,
+        pending=pending,
+        notice=REASONS["het-han"] if pending else None,
+    )
 
 
 async def sign_in_again(request: Request) -> Response:
@@ -79,11 +90,19 @@ async def sign_in_again(request: Request) -> Response:
     request.state.session = None  # the page is for someone signed out: no name, no menu
     # Back to the page the form was on (its Referer, from this site only), or the form's own address.
     back = urlsplit(request.headers.get("referer", ""))
-    target = safe_next(back.path + (f"?{back.query}" if back.query else "")) if back.netloc == request.url.netloc \
-        else here
-    response = await render(request, "signin.html", 401, title="Đăng nhập", next=target, username="",
-                            pending=pending, notice="Phiên đăng nhập đã hết hạn. Hãy đăng nhập lại: những gì "
-                                                    "bạn vừa nhập sẽ được lưu ngay sau đó.")
+    target = (
+        safe_next(back.path + (f"?{back.query}" if back.query else "")) if back.netloc == request.url.netloc else here
+    )
+    response = await render(
+        request,
+        "signin.html",
+        401,
+        title="Đăng nhập",
+        next=target,
+        username="",
+        pending=pending,
+        notice="Phiên đăng nhập đã hết hạn. Hãy đăng nhập lại: những gì bạn vừa nhập sẽ được lưu ngay sau đó.",
+    )
     shared.end_session(request, response)
     return response
 
@@ -125,8 +144,15 @@ async def password_page(request: Request, next: str | None = None, pending: str 
     session = shared.read_session(request)
     if session is None:
         raise shared.NotSignedIn()
-    return await render(request, "password.html", title="Đổi mật khẩu", rules=PASSWORD_RULES,
-                        next=safe_next(next), forced=session.password_change, pending=pending)
+    return await render(
+        request,
+        "password.html",
+        title="Đổi mật khẩu",
+        rules=PASSWORD_RULES,
+        next=safe_next(next),
+        forced=session.password_change,
+        pending=pending,
+    )
 
 
 @router.post("/doi-mat-khau")
@@ -147,8 +173,14 @@ async def change_password(request: Request) -> Response:
         errors["confirm_password"] = "Mật khẩu nhập lại không khớp với mật khẩu mới"
     if not errors:
         try:
-            token = await api(request, "accounts", "POST", "/auth/password", session=session,
-                              json={"current_password": current, "new_password": new})
+            token = await api(
+                request,
+                "accounts",
+                "POST",
+                "/auth/password",
+                session=session,
+                json={"current_password": current, "new_password": new},
+            )
         except ApiError as refused:
             field = "current_password" if refused.code == "invalid_credentials" else "new_password"
             errors[field] = refused.message
@@ -157,8 +189,17 @@ async def change_password(request: Request) -> Response:
             response = await _after_sign_in(request, fresh, target, pending)
             shared.store_session(request, response, fresh)
             return response
-    return await render(request, "password.html", 422, title="Đổi mật khẩu", rules=PASSWORD_RULES, next=target,
-                        forced=session.password_change, errors=errors, pending=pending)
+    return await render(
+        request,
+        "password.html",
+        422,
+        title="Đổi mật khẩu",
+        rules=PASSWORD_RULES,
+        next=target,
+        forced=session.password_change,
+        errors=errors,
+        pending=pending,
+    )
 
 
 @router.post("/dang-xuat")

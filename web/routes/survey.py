@@ -30,8 +30,9 @@ def _signed_in(request: Request) -> shared.Session | None:
 
 async def _open(request: Request, token: str) -> dict[str, Any] | Response:
     try:
-        return await api(request, "forms", "GET", f"/s/{token}", session=_signed_in(request),
-                         headers=_respondent_headers(request))
+        return await api(
+            request, "forms", "GET", f"/s/{token}", session=_signed_in(request), headers=_respondent_headers(request)
+        )
     except ApiError as refused:
         return await _message(request, "Đường dẫn không hợp lệ", refused.message, refused.status)
 
@@ -40,12 +41,23 @@ async def _message(request: Request, title: str, message: str, status: int = 200
     return await render(request, "survey/message.html", status, title=title, message=message, public=True)
 
 
-def _page(request: Request, found: dict[str, Any], token: str, values: dict[str, str], status: int = 200,
-          **extra: Any) -> Any:
+def _page(
+    request: Request, found: dict[str, Any], token: str, values: dict[str, str], status: int = 200, **extra: Any
+) -> Any:
     definition = found["questionnaire"]
-    return render(request, "survey/questionnaire.html", status, title=found["title"], survey=found,
-                  definition=definition, token=token, values=values,
-                  deadline=date.fromisoformat(found["answer_deadline"]), public=True, **extra)
+    return render(
+        request,
+        "survey/questionnaire.html",
+        status,
+        title=found["title"],
+        survey=found,
+        definition=definition,
+        token=token,
+        values=values,
+        deadline=date.fromisoformat(found["answer_deadline"]),
+        public=True,
+        **extra,
+    )
 
 
 @router.get("/s/{token}")
@@ -70,19 +82,41 @@ async def answer(token: str, request: Request) -> Response:
     draft = form.get("action") == "draft"
     try:
         if draft:
-            await api(request, "forms", "PUT", f"/s/{token}/draft", json={"answers": answers},
-                      headers=_respondent_headers(request))
+            await api(
+                request,
+                "forms",
+                "PUT",
+                f"/s/{token}/draft",
+                json={"answers": answers},
+                headers=_respondent_headers(request),
+            )
         else:
-            await api(request, "forms", "POST", f"/s/{token}", json={"answers": answers},
-                      session=_signed_in(request), headers=_respondent_headers(request))
+            await api(
+                request,
+                "forms",
+                "POST",
+                f"/s/{token}",
+                json={"answers": answers},
+                session=_signed_in(request),
+                headers=_respondent_headers(request),
+            )
     except ApiError as refused:
         if refused.code == "answers_invalid":
             errors = {e["field"]: e["message"] for e in refused.errors}
             return await _page(request, found, token, values, 422, errors=errors, notice=refused.message)
         return await _message(request, "Không gửi được phiếu", refused.message, refused.status)
     if draft:
-        return await _page(request, found, token, values, notice="Đã lưu tạm các câu trả lời. Ông/bà có thể quay "
-                                                               "lại đường dẫn này để trả lời tiếp.")
-    return await _message(request, "Đã nhận phiếu khảo sát", "Trân trọng cảm ơn ông/bà đã trả lời phiếu khảo sát. "
-                                                            "Câu trả lời đã được ghi nhận và lưu riêng, không kèm "
-                                                            "thông tin cá nhân.")
+        return await _page(
+            request,
+            found,
+            token,
+            values,
+            notice="Đã lưu tạm các câu trả lời. Ông/bà có thể quay lại đường dẫn này để trả lời tiếp.",
+        )
+    return await _message(
+        request,
+        "Đã nhận phiếu khảo sát",
+        "Trân trọng cảm ơn ông/bà đã trả lời phiếu khảo sát. "
+        "Câu trả lời đã được ghi nhận và lưu riêng, không kèm "
+        "thông tin cá nhân.",
+    )

@@ -9,9 +9,10 @@ import asyncio
 from typing import Any
 from urllib.parse import quote
 
-from chassis.clock import today_in_vietnam
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+
+from chassis.clock import today_in_vietnam
 
 from .. import app as shared
 from ..answers import from_form, section_applies, section_state, shown, typed
@@ -31,13 +32,18 @@ async def home(request: Request, session: Session = Signed) -> Response:
         # A ministry's focal point holds its unit's account: its survey lists are on its home page.
         found, surveys = await asyncio.gather(
             api(request, "forms", "GET", f"/units/{session.unit_id}/campaigns", session=session),
-            api(request, "forms", "GET", "/surveys", session=session))
+            api(request, "forms", "GET", "/surveys", session=session),
+        )
         rows = [_campaign_row(c) for c in found["items"]]
         today = today_in_vietnam().isoformat()
-        return await render(request, "home_unit.html", title="Trang chủ",
-                            campaigns=[c for c in rows if c["opens_on"] <= today <= c["closes_on"]],
-                            closed=[c for c in rows if not c["opens_on"] <= today <= c["closes_on"]],
-                            surveys=[s for s in surveys if s["my_lists"]])
+        return await render(
+            request,
+            "home_unit.html",
+            title="Trang chủ",
+            campaigns=[c for c in rows if c["opens_on"] <= today <= c["closes_on"]],
+            closed=[c for c in rows if not c["opens_on"] <= today <= c["closes_on"]],
+            surveys=[s for s in surveys if s["my_lists"]],
+        )
     campaigns = await api(request, "forms", "GET", "/campaigns", session=session)
     queue = None
     if session.is_supervisor:
@@ -56,19 +62,26 @@ async def _context(request: Request, session: Session, cid: str) -> dict[str, An
     """The campaign as the unit sees it (deadline, status), its submission, and the definition."""
     if not session.is_unit:
         raise ApiError(404, "not_found", "Trang này dành cho đơn vị cung cấp thông tin")
-    found = await api(request, "forms", "GET", f"/units/{session.unit_id}/campaigns", session=session,
-                      params={"page_size": 200})
+    found = await api(
+        request, "forms", "GET", f"/units/{session.unit_id}/campaigns", session=session, params={"page_size": 200}
+    )
     row = next((c for c in found["items"] if c["campaign_id"] == cid), None)
     if row is None:
         raise ApiError(404, "not_found", "Không có đợt thu thập này trong các đợt của đơn vị")
     sub = None
     if row.get("submission"):
-        sub = await api(request, "forms", "GET", f"/submissions/{quote(row['submission']['submission_id'])}",
-                        session=session)
+        sub = await api(
+            request, "forms", "GET", f"/submissions/{quote(row['submission']['submission_id'])}", session=session
+        )
     version = (sub or {}).get("definition_version") or None
     definition = await definition_of(request, session, row["form_code"], version)
-    return {"campaign": _campaign_row(row), "submission": sub, "definition": definition,
-            "answers": (sub or {}).get("answers", {}), "version": (sub or {}).get("version", 0)}
+    return {
+        "campaign": _campaign_row(row),
+        "submission": sub,
+        "definition": definition,
+        "answers": (sub or {}).get("answers", {}),
+        "version": (sub or {}).get("version", 0),
+    }
 
 
 async def definition_of(request: Request, session: Session, form_code: str, version: int | None) -> dict[str, Any]:
@@ -104,10 +117,20 @@ async def overview(cid: str, request: Request, session: Session = Signed) -> Res
     returned = None
     if sub and sub["status"] == "returned":
         last = next((h for h in reversed(sub["history"]) if h["action"] == "returned"), {})
-        returned = {"reason": sub["return_reason"], "by": await _reviewer_name(request, session, last.get("by")),
-                    "at": last.get("at")}
-    return await render(request, "form/overview.html", title=ctx["definition"]["title"], **ctx, sections=sections,
-                        editable=_editable(sub), returned=returned)
+        returned = {
+            "reason": sub["return_reason"],
+            "by": await _reviewer_name(request, session, last.get("by")),
+            "at": last.get("at"),
+        }
+    return await render(
+        request,
+        "form/overview.html",
+        title=ctx["definition"]["title"],
+        **ctx,
+        sections=sections,
+        editable=_editable(sub),
+        returned=returned,
+    )
 
 
 def _section(definition: dict[str, Any], code: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -125,8 +148,7 @@ async def section_page(cid: str, code: str, request: Request, session: Session =
         return redirect(f"/dot/{cid}")
     section, _ = _section(ctx["definition"], code)
     values = {f["code"]: shown(f, ctx["answers"].get(f["code"])) for f in section["fields"]}
-    return await render(request, "form/section.html", title=section["title"], **ctx, section=section,
-                        values=values)
+    return await render(request, "form/section.html", title=section["title"], **ctx, section=section, values=values)
 
 
 @router.post("/dot/{cid}/muc/{code}")
@@ -136,14 +158,30 @@ async def save_section(cid: str, code: str, request: Request, session: Session =
     return await _save(request, session, cid, code, posted, autosave=bool(request.headers.get("HX-Request")))
 
 
-async def _save(request: Request, session: Session, cid: str, code: str, posted: dict[str, str], *,
-                autosave: bool = False, replayed: bool = False) -> Response:
+async def _save(
+    request: Request,
+    session: Session,
+    cid: str,
+    code: str,
+    posted: dict[str, str],
+    *,
+    autosave: bool = False,
+    replayed: bool = False,
+) -> Response:
     ctx = await _context(request, session, cid)
     section, following = _section(ctx["definition"], code)
     values = {f["code"]: posted.get(f["code"], "") for f in section["fields"]}
     if not _editable(ctx["submission"]):
-        return await _section_again(request, ctx, section, values, 409, notice=(
-            "Phiếu đã được gửi nên không sửa được nữa. Những gì bạn vừa nhập vẫn hiện dưới đây để bạn đối chiếu."))
+        return await _section_again(
+            request,
+            ctx,
+            section,
+            values,
+            409,
+            notice=(
+                "Phiếu đã được gửi nên không sửa được nữa. Những gì bạn vừa nhập vẫn hiện dưới đây để bạn đối chiếu."
+            ),
+        )
     given, blank = from_form(section, posted)
     answers = {k: v for k, v in ctx["answers"].items() if k not in blank} | given
     expected = int(posted.get("version") or 0)
@@ -152,8 +190,13 @@ async def _save(request: Request, session: Session, cid: str, code: str, posted:
     if expected != ctx["version"]:
         return await _stale(request, ctx, section, values, autosave)
     errors: dict[str, str] = {}
-    body = {"campaign_id": cid, "form_code": ctx["campaign"]["form_code"], "unit_id": session.unit_id,
-            "answers": answers, "expected_version": expected}
+    body = {
+        "campaign_id": cid,
+        "form_code": ctx["campaign"]["form_code"],
+        "unit_id": session.unit_id,
+        "answers": answers,
+        "expected_version": expected,
+    }
     try:
         saved = await api(request, "forms", "PUT", "/submissions/draft", session=session, json=body)
     except ApiError as refused:
@@ -167,8 +210,7 @@ async def _save(request: Request, session: Session, cid: str, code: str, posted:
         saved = await api(request, "forms", "PUT", "/submissions/draft", session=session, json=body)
     ctx["version"] = saved["version"]
     if autosave:
-        return await render(request, "partials/saved.html", partial=True, version=saved["version"],
-                            failed=len(errors))
+        return await render(request, "partials/saved.html", partial=True, version=saved["version"], failed=len(errors))
     action = posted.get("action", "continue")
     if errors:
         return await _section_again(request, ctx, section, values, 422, errors=errors)
@@ -180,20 +222,25 @@ async def _save(request: Request, session: Session, cid: str, code: str, posted:
     return redirect(f"/dot/{cid}/muc/{nxt['code']}" if nxt else f"/dot/{cid}/kiem-tra")
 
 
-async def _stale(request: Request, ctx: dict[str, Any], section: dict[str, Any], values: dict[str, str],
-                 autosave: bool) -> Response:
-    notice = ("Phiếu vừa được lưu ở một cửa sổ hoặc máy khác nên bản trên trang này đã cũ. Những gì bạn vừa nhập "
-              "vẫn còn dưới đây nhưng chưa được lưu: hãy đối chiếu, rồi bấm “Lưu bản này” để ghi đè, hoặc "
-              "tải lại trang để xem bản đã lưu.")
+async def _stale(
+    request: Request, ctx: dict[str, Any], section: dict[str, Any], values: dict[str, str], autosave: bool
+) -> Response:
+    notice = (
+        "Phiếu vừa được lưu ở một cửa sổ hoặc máy khác nên bản trên trang này đã cũ. Những gì bạn vừa nhập "
+        "vẫn còn dưới đây nhưng chưa được lưu: hãy đối chiếu, rồi bấm “Lưu bản này” để ghi đè, hoặc "
+        "tải lại trang để xem bản đã lưu."
+    )
     if autosave:
         return await render(request, "partials/saved.html", partial=True, stale=notice, version=None, failed=0)
     return await _section_again(request, ctx, section, values, 409, notice=notice, stale=True)
 
 
-async def _section_again(request: Request, ctx: dict[str, Any], section: dict[str, Any], values: dict[str, str],
-                         status: int, **extra: Any) -> Response:
-    return await render(request, "form/section.html", status, title=section["title"], **ctx, section=section,
-                        values=values, **extra)
+async def _section_again(
+    request: Request, ctx: dict[str, Any], section: dict[str, Any], values: dict[str, str], status: int, **extra: Any
+) -> Response:
+    return await render(
+        request, "form/section.html", status, title=section["title"], **ctx, section=section, values=values, **extra
+    )
 
 
 async def _replay(request: Request, session: Session, path: str, form: list[list[str]]) -> Response:
@@ -219,12 +266,21 @@ async def check_field(cid: str, field: str, request: Request, session: Session =
     text = str(form.get(field, ""))
     message = None
     if text.strip():
-        result = await api(request, "forms", "POST", "/submissions/validate", session=session, json={
-            "campaign_id": cid, "form_code": ctx["campaign"]["form_code"], "unit_id": session.unit_id,
-            "answers": {field: typed(target, text)}})
+        result = await api(
+            request,
+            "forms",
+            "POST",
+            "/submissions/validate",
+            session=session,
+            json={
+                "campaign_id": cid,
+                "form_code": ctx["campaign"]["form_code"],
+                "unit_id": session.unit_id,
+                "answers": {field: typed(target, text)},
+            },
+        )
         message = next((e["message"] for e in result["errors"] if e["field"] == field), None)
-    return await render(request, "partials/field.html", partial=True, field=target, value=text, error=message,
-                        cid=cid)
+    return await render(request, "partials/field.html", partial=True, field=target, value=text, error=message, cid=cid)
 
 
 # check your answers, submit, confirmation ----------------------------------------------------
@@ -233,14 +289,24 @@ async def check_answers(cid: str, request: Request, session: Session = Signed) -
     ctx = await _context(request, session, cid)
     if not _editable(ctx["submission"]):
         return redirect(f"/dot/{cid}")
-    result = await api(request, "forms", "POST", "/submissions/validate", session=session, json={
-        "campaign_id": cid, "form_code": ctx["campaign"]["form_code"], "unit_id": session.unit_id,
-        "answers": ctx["answers"], "complete": True})
+    result = await api(
+        request,
+        "forms",
+        "POST",
+        "/submissions/validate",
+        session=session,
+        json={
+            "campaign_id": cid,
+            "form_code": ctx["campaign"]["form_code"],
+            "unit_id": session.unit_id,
+            "answers": ctx["answers"],
+            "complete": True,
+        },
+    )
     where = {f["code"]: s["code"] for s in ctx["definition"]["sections"] for f in s["fields"]}
     errors = {e["field"]: e["message"] for e in result["errors"]}
     hrefs = {f: f"/dot/{cid}/muc/{where.get(f, '')}#{field_id(f)}" for f in errors}
-    return await render(request, "form/check.html", title="Kiểm tra trước khi gửi", **ctx, errors=errors,
-                        hrefs=hrefs)
+    return await render(request, "form/check.html", title="Kiểm tra trước khi gửi", **ctx, errors=errors, hrefs=hrefs)
 
 
 @router.post("/dot/{cid}/gui")
@@ -253,9 +319,20 @@ async def submit(cid: str, request: Request, session: Session = Signed) -> Respo
         # The second click of a double click (or a resent form): the first one was stored.
         return redirect(f"/dot/{cid}/da-gui")
     try:
-        await api(request, "forms", "POST", "/submissions", session=session, json={
-            "campaign_id": cid, "form_code": ctx["campaign"]["form_code"], "unit_id": session.unit_id,
-            "answers": ctx["answers"], "expected_version": expected})
+        await api(
+            request,
+            "forms",
+            "POST",
+            "/submissions",
+            session=session,
+            json={
+                "campaign_id": cid,
+                "form_code": ctx["campaign"]["form_code"],
+                "unit_id": session.unit_id,
+                "answers": ctx["answers"],
+                "expected_version": expected,
+            },
+        )
     except ApiError as refused:
         if refused.code in ("already_submitted", "stale_version"):
             fresh = await _context(request, session, cid)
@@ -281,16 +358,20 @@ async def history(cid: str, request: Request, session: Session = Signed) -> Resp
     ctx = await _context(request, session, cid)
     entries = []
     for h in reversed((ctx["submission"] or {}).get("history", [])):
-        who = session.display_name if h.get("by") == session.account_id else await _reviewer_name(
-            request, session, h.get("by"))
+        who = (
+            session.display_name
+            if h.get("by") == session.account_id
+            else await _reviewer_name(request, session, h.get("by"))
+        )
         entries.append({**h, "who": who})
     return await render(request, "form/history.html", title="Lịch sử phiếu", **ctx, entries=entries)
 
 
 # code lists --------------------------------------------------------------------------------
 @router.get("/ma/{name}")
-async def code_search(name: str, request: Request, q: str = "", level: int | None = None, field: str = "",
-                      session: Session = Signed) -> Response:
+async def code_search(
+    name: str, request: Request, q: str = "", level: int | None = None, field: str = "", session: Session = Signed
+) -> Response:
     """A code list searched by code or name: options for the field's picker (htmx), or a page of
     results for a browser without script."""
     params: dict[str, Any] = {"q": q.strip()}
@@ -300,5 +381,13 @@ async def code_search(name: str, request: Request, q: str = "", level: int | Non
     entries = found["entries"][:30] if q.strip() else []
     if request.headers.get("HX-Request"):
         return await render(request, "partials/code_options.html", partial=True, entries=entries, field=field)
-    return await render(request, "codes.html", title=f"Tra cứu: {found['title']}", entries=entries, q=q,
-                        code_list=found, name=name, level=level)
+    return await render(
+        request,
+        "codes.html",
+        title=f"Tra cứu: {found['title']}",
+        entries=entries,
+        q=q,
+        code_list=found,
+        name=name,
+        level=level,
+    )

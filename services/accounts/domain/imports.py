@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
+
+from email_validator import EmailNotValidError, validate_email
+
 from chassis.auth import Principal
 from chassis.errors import DomainError, Forbidden
 from chassis.sheets import row_number
-from email_validator import EmailNotValidError, validate_email
 
 from .model import CHILD_LEVELS, ROLE_LEVELS, Unit, check_administration, check_issuance
 
@@ -39,8 +41,10 @@ class ImportRejected(DomainError):
         super().__init__(f"Tệp có {len(errors)} lỗi; chưa có dòng nào được lưu")
         self.errors = errors
         # The first thousand are enough to fix a sheet; all of a 50,000-row sheet's would be megabytes.
-        self.details = {"errors": [{"row": e.row, "field": e.field, "message": e.message}
-                                   for e in errors[:MAX_REPORTED]], "total": len(errors)}
+        self.details = {
+            "errors": [{"row": e.row, "field": e.field, "message": e.message} for e in errors[:MAX_REPORTED]],
+            "total": len(errors),
+        }
 
 
 @dataclass
@@ -69,8 +73,7 @@ def check_may_import(actor: Principal) -> None:
         raise Forbidden("Chỉ quản trị hệ thống được nhập danh sách đơn vị hay cấp tài khoản theo tệp")
 
 
-def plan_units(actor: Principal, actor_unit: Unit, rows: list[dict[str, str]],
-               existing: dict[str, Unit]) -> list[Unit]:
+def plan_units(actor: Principal, actor_unit: Unit, rows: list[dict[str, str]], existing: dict[str, Unit]) -> list[Unit]:
     """Units to create, parents before children. `existing` maps codes already in the tree (those
     the sheet names as code or parent) to their units."""
     problems = Problems()
@@ -140,8 +143,9 @@ class AccountPlan:
     email: str | None
 
 
-def plan_accounts(actor: Principal, actor_unit: Unit, rows: list[dict[str, str]], units: dict[str, Unit],
-                  taken_usernames: set[str]) -> list[AccountPlan]:
+def plan_accounts(
+    actor: Principal, actor_unit: Unit, rows: list[dict[str, str]], units: dict[str, Unit], taken_usernames: set[str]
+) -> list[AccountPlan]:
     """Accounts to issue. `units` maps the unit codes the sheet names to existing units;
     `taken_usernames` are those of the sheet already in use."""
     problems = Problems()
@@ -176,7 +180,8 @@ def plan_accounts(actor: Principal, actor_unit: Unit, rows: list[dict[str, str]]
             check_issuance(actor, actor_unit, unit, row["role"], username)
         except DomainError as exc:
             column = {"invalid_username": "username", "invalid_role": "role", "role_not_allowed": "role"}.get(
-                exc.code, "unit_code")
+                exc.code, "unit_code"
+            )
             problems.add(i, column, exc.message)
             continue
         plans.append(AccountPlan(i, username, unit, row["role"], row["display_name"][:200], email))

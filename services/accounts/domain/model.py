@@ -39,8 +39,14 @@ CHILD_LEVELS = {
 
 # Who may issue which roles (DESIGN §2), always inside the issuer's own subtree.
 ISSUABLE = {
-    "central_admin": {"central_admin", "province_admin", "province_supervisor", "district_admin",
-                      "district_supervisor", "reporting_unit"},
+    "central_admin": {
+        "central_admin",
+        "province_admin",
+        "province_supervisor",
+        "district_admin",
+        "district_supervisor",
+        "reporting_unit",
+    },
     "province_admin": {"province_supervisor", "district_admin", "district_supervisor", "reporting_unit"},
     "district_admin": {"district_supervisor", "reporting_unit"},
 }
@@ -80,14 +86,17 @@ class Unit:
             raise DomainError("Phải ghi rõ lý do", code="reason_required")
         if name == self.name:
             raise Conflict("Đơn vị đã có tên này", code="same_name")
-        self.history.append({"at": now, "action": "renamed", "from": self.name, "to": name, "by": by.account_id,
-                             "reason": reason})
-        self.events.append(UnitRenamed(unit_id=self.id, name=name, previous_name=self.name, reason=reason,
-                                       renamed_at=now))
+        self.history.append(
+            {"at": now, "action": "renamed", "from": self.name, "to": name, "by": by.account_id, "reason": reason}
+        )
+        self.events.append(
+            UnitRenamed(unit_id=self.id, name=name, previous_name=self.name, reason=reason, renamed_at=now)
+        )
         self.name = name
 
-    def retire(self, by: Principal, by_unit: Unit, reason: str, now: datetime, merged_into: Unit | None,
-               active_children: int) -> None:
+    def retire(
+        self, by: Principal, by_unit: Unit, reason: str, now: datetime, merged_into: Unit | None, active_children: int
+    ) -> None:
         """Dissolved, or merged into another unit (the 2025 reorganisation); history and data stay."""
         self._administered_by(by, by_unit)
         if not reason.strip():
@@ -98,17 +107,27 @@ class Unit:
             raise DomainError("Không thể sáp nhập vào đơn vị này", code="invalid_merge")
         self.status = "retired"
         self.merged_into = merged_into.id if merged_into else None
-        self.history.append({"at": now, "action": "retired", "merged_into": self.merged_into, "by": by.account_id,
-                             "reason": reason})
+        self.history.append(
+            {"at": now, "action": "retired", "merged_into": self.merged_into, "by": by.account_id, "reason": reason}
+        )
         self.events.append(UnitRetired(unit_id=self.id, merged_into=self.merged_into, reason=reason, retired_at=now))
 
     def moved(self, parent_id: str, path: list[str], reason: str, by: str, now: datetime) -> None:
         previous = self.parent_id
-        self.history.append({"at": now, "action": "moved", "from": previous, "to": parent_id, "by": by,
-                             "reason": reason})
+        self.history.append(
+            {"at": now, "action": "moved", "from": previous, "to": parent_id, "by": by, "reason": reason}
+        )
         self.parent_id, self.path = parent_id, path
-        self.events.append(UnitMoved(unit_id=self.id, parent_id=parent_id, path=path, previous_parent_id=previous,
-                                     reason=reason, moved_at=now))
+        self.events.append(
+            UnitMoved(
+                unit_id=self.id,
+                parent_id=parent_id,
+                path=path,
+                previous_parent_id=previous,
+                reason=reason,
+                moved_at=now,
+            )
+        )
 
     def _administered_by(self, by: Principal, by_unit: Unit) -> None:
         if not by.is_admin or not by_unit.contains(self) or by_unit.id == self.id:
@@ -144,8 +163,9 @@ def register_unit(actor: Principal, actor_unit: Unit, parent: Unit, code: str, n
     return unit
 
 
-def plan_move(by: Principal, by_unit: Unit, unit: Unit, new_parent: Unit, descendants: list[Unit],
-              reason: str) -> list[tuple[str, str, list[str]]]:
+def plan_move(
+    by: Principal, by_unit: Unit, unit: Unit, new_parent: Unit, descendants: list[Unit], reason: str
+) -> list[tuple[str, str, list[str]]]:
     """Where the unit and each of its descendants hang after the move: (unit id, parent id, path),
     the unit first, then parents before children."""
     unit._administered_by(by, by_unit)
@@ -160,8 +180,9 @@ def plan_move(by: Principal, by_unit: Unit, unit: Unit, new_parent: Unit, descen
     if new_parent.id == unit.parent_id:
         raise Conflict("Đơn vị đã ở dưới đơn vị cấp trên này", code="same_parent")
     if unit.level not in CHILD_LEVELS[new_parent.level]:
-        raise DomainError(f"Không thể đặt đơn vị cấp '{unit.level}' dưới đơn vị cấp '{new_parent.level}'",
-                          code="invalid_level")
+        raise DomainError(
+            f"Không thể đặt đơn vị cấp '{unit.level}' dưới đơn vị cấp '{new_parent.level}'", code="invalid_level"
+        )
     paths = {unit.id: new_parent.lineage}
     plan = [(unit.id, new_parent.id, new_parent.lineage)]
     for child in sorted(descendants, key=lambda u: len(u.path)):
@@ -224,8 +245,11 @@ class Account:
         self.password_hash = new_hash
         self.must_change_password = True
         self.tokens_valid_after = now
-        self.events.append(PasswordReset(account_id=self.id, unit_id=self.unit_id, reason=reason.strip(),
-                                         reset_by=by.account_id, reset_at=now))
+        self.events.append(
+            PasswordReset(
+                account_id=self.id, unit_id=self.unit_id, reason=reason.strip(), reset_by=by.account_id, reset_at=now
+            )
+        )
 
     def revoke(self, by: Principal, reason: str, now: datetime) -> None:
         self._require_reason(reason)
@@ -234,8 +258,15 @@ class Account:
             raise Forbidden("Không thể tự thu hồi tài khoản của mình")
         self.status = "revoked"
         self.revoked_reason = reason.strip()
-        self.events.append(AccountRevoked(account_id=self.id, unit_id=self.unit_id, reason=self.revoked_reason,
-                                          revoked_by=by.account_id, revoked_at=now))
+        self.events.append(
+            AccountRevoked(
+                account_id=self.id,
+                unit_id=self.unit_id,
+                reason=self.revoked_reason,
+                revoked_by=by.account_id,
+                revoked_at=now,
+            )
+        )
 
     def assign(self, by: Principal, units: list[Unit], own_unit: Unit, now: datetime) -> None:
         """The units this supervisor reviews: inside its own unit's subtree, never its own unit."""
@@ -247,10 +278,15 @@ class Account:
                 raise DomainError(f"Đơn vị '{unit.code}' không thuộc địa bàn của giám sát viên", code="out_of_area")
         self.assigned_units = sorted({u.id for u in units})
         self.assignment_version += 1
-        self.events.append(SupervisorAssigned(
-            supervisor_id=self.id, unit_ids=self.assigned_units, assignment_version=self.assignment_version,
-            assigned_by=by.account_id, assigned_at=now,
-        ))
+        self.events.append(
+            SupervisorAssigned(
+                supervisor_id=self.id,
+                unit_ids=self.assigned_units,
+                assignment_version=self.assignment_version,
+                assigned_by=by.account_id,
+                assigned_at=now,
+            )
+        )
 
     def change_role(self, by: Principal, role: str, unit: Unit, reason: str, now: datetime) -> None:
         self._require_reason(reason)
@@ -265,14 +301,26 @@ class Account:
             # Tell the reviewers' side too, or a later supervisor role would find the old list.
             self.assigned_units = []
             self.assignment_version += 1
-            self.events.append(SupervisorAssigned(
-                supervisor_id=self.id, unit_ids=[], assignment_version=self.assignment_version,
-                assigned_by=by.account_id, assigned_at=now,
-            ))
-        self.events.append(AccountRoleChanged(
-            account_id=self.id, unit_id=self.unit_id, role=role, previous_role=previous, reason=reason.strip(),
-            changed_by=by.account_id, changed_at=now,
-        ))
+            self.events.append(
+                SupervisorAssigned(
+                    supervisor_id=self.id,
+                    unit_ids=[],
+                    assignment_version=self.assignment_version,
+                    assigned_by=by.account_id,
+                    assigned_at=now,
+                )
+            )
+        self.events.append(
+            AccountRoleChanged(
+                account_id=self.id,
+                unit_id=self.unit_id,
+                role=role,
+                previous_role=previous,
+                reason=reason.strip(),
+                changed_by=by.account_id,
+                changed_at=now,
+            )
+        )
 
     def unlock(self, by: Principal, reason: str, new_hash: str, now: datetime) -> None:
         """Let the holder sign in again at once, with a new initial password: the old one is what
@@ -314,15 +362,35 @@ def check_issuance(actor: Principal | None, actor_unit: Unit | None, unit: Unit,
 
 
 def issue_account(
-    actor: Principal | None, unit: Unit, *, username: str, role: str, display_name: str, email: str | None,
-    password_hash: str, account_id: str | None = None,
+    actor: Principal | None,
+    unit: Unit,
+    *,
+    username: str,
+    role: str,
+    display_name: str,
+    email: str | None,
+    password_hash: str,
+    account_id: str | None = None,
 ) -> Account:
-    account = Account(account_id or uuid.uuid4().hex, username, unit.id, role, display_name, email, password_hash,
-                      issued_by=actor.account_id if actor else None)
+    account = Account(
+        account_id or uuid.uuid4().hex,
+        username,
+        unit.id,
+        role,
+        display_name,
+        email,
+        password_hash,
+        issued_by=actor.account_id if actor else None,
+    )
     account.events.append(
         AccountIssued(
-            account_id=account.id, username=username, unit_id=unit.id, role=role, email=email,
-            display_name=display_name, issued_by=actor.account_id if actor else None,
+            account_id=account.id,
+            username=username,
+            unit_id=unit.id,
+            role=role,
+            email=email,
+            display_name=display_name,
+            issued_by=actor.account_id if actor else None,
         )
     )
     return account
@@ -331,8 +399,11 @@ def issue_account(
 def new_initial_password(length: int = 14) -> str:
     alphabet = string.ascii_letters + string.digits
     while True:
-        candidate = ("".join(secrets.choice(alphabet) for _ in range(length - 2))
-                     + secrets.choice("!@#$%&*") + secrets.choice(string.digits))
+        candidate = (
+            "".join(secrets.choice(alphabet) for _ in range(length - 2))
+            + secrets.choice("!@#$%&*")
+            + secrets.choice(string.digits)
+        )
         try:
             check_password_policy(candidate)
             return candidate
@@ -343,11 +414,16 @@ def new_initial_password(length: int = 14) -> str:
 def check_password_policy(password: str) -> None:
     if len(password) < 10:
         raise PasswordPolicyViolated("Mật khẩu phải có ít nhất 10 ký tự")
-    classes = [any(c.islower() for c in password), any(c.isupper() for c in password),
-               any(c.isdigit() for c in password), any(not c.isalnum() for c in password)]
+    classes = [
+        any(c.islower() for c in password),
+        any(c.isupper() for c in password),
+        any(c.isdigit() for c in password),
+        any(not c.isalnum() for c in password),
+    ]
     if sum(classes) < 3:
-        raise PasswordPolicyViolated("Mật khẩu phải có ít nhất 3 trong 4 loại: "
-                                     "chữ thường, chữ hoa, chữ số, ký tự đặc biệt")
+        raise PasswordPolicyViolated(
+            "Mật khẩu phải có ít nhất 3 trong 4 loại: chữ thường, chữ hoa, chữ số, ký tự đặc biệt"
+        )
 
 
 def duplicate(what: str, value: str) -> Conflict:

@@ -39,14 +39,17 @@ class Policy:
 
 # Five guesses, then 1 s, 2 s, 4 s … at most 15 minutes: the holder who mistyped waits seconds;
 # a guesser from one address gets about a hundred guesses a day.
-PAIR = Policy(free=5, first_delay=timedelta(seconds=1), max_delay=timedelta(minutes=15),
-              forget_after=timedelta(hours=24))
+PAIR = Policy(
+    free=5, first_delay=timedelta(seconds=1), max_delay=timedelta(minutes=15), forget_after=timedelta(hours=24)
+)
 # An office behind one address has many people: more room before it is slowed, forgotten sooner.
-ADDRESS = Policy(free=20, first_delay=timedelta(seconds=1), max_delay=timedelta(minutes=15),
-                 forget_after=timedelta(hours=1))
+ADDRESS = Policy(
+    free=20, first_delay=timedelta(seconds=1), max_delay=timedelta(minutes=15), forget_after=timedelta(hours=1)
+)
 # Guesses from many addresses: slowed after 10, at most one an hour past ~22, stopped at 100.
-ACCOUNT = Policy(free=10, first_delay=timedelta(seconds=1), max_delay=timedelta(hours=1),
-                 forget_after=timedelta(hours=24), limit=100)
+ACCOUNT = Policy(
+    free=10, first_delay=timedelta(seconds=1), max_delay=timedelta(hours=1), forget_after=timedelta(hours=24), limit=100
+)
 
 KNOWN_ADDRESSES = 5  # the addresses of the account's last successful sign-ins
 
@@ -75,8 +78,13 @@ class Counter:
             failures = 0
         failures += 1
         delay = policy.delay(failures)
-        return replace(self, failures=failures, last_failure_at=now,
-                       blocked_until=now + delay if delay else self.blocked_until, seq=self.seq + 1)
+        return replace(
+            self,
+            failures=failures,
+            last_failure_at=now,
+            blocked_until=now + delay if delay else self.blocked_until,
+            seq=self.seq + 1,
+        )
 
     def succeeded(self, address: str | None = None) -> Counter:
         known = self.known

@@ -73,22 +73,50 @@ class ReviewTask:
 
     @classmethod
     def open(
-        cls, *, submission_id: str, campaign_id: str, unit_id: str, unit_lineage: list[str], revision: int,
-        submitted_at: datetime, chain: list[str], review_levels: list[str], level: int = 1,
+        cls,
+        *,
+        submission_id: str,
+        campaign_id: str,
+        unit_id: str,
+        unit_lineage: list[str],
+        revision: int,
+        submitted_at: datetime,
+        chain: list[str],
+        review_levels: list[str],
+        level: int = 1,
         approvals: list[dict[str, Any]] | None = None,
     ) -> ReviewTask:
         if not chain:
             raise ValueError("a review chain has at least one level")
         level = min(level, len(chain))
-        task = cls(task_id(submission_id, revision, level), submission_id, campaign_id, unit_id, unit_lineage,
-                   revision, level=level, final=level == len(chain), submitted_at=submitted_at,
-                   reviewer_unit_id=chain[level - 1], chain=chain, review_levels=review_levels,
-                   approvals=list(approvals or []))
-        task.events.append(ReviewTaskOpened(
-            task_id=task.id, submission_id=submission_id, unit_id=unit_id, revision=revision, level=level,
-            submitted_at=submitted_at, campaign_id=campaign_id, reviewer_unit_id=task.reviewer_unit_id,
-            final=task.final,
-        ))
+        task = cls(
+            task_id(submission_id, revision, level),
+            submission_id,
+            campaign_id,
+            unit_id,
+            unit_lineage,
+            revision,
+            level=level,
+            final=level == len(chain),
+            submitted_at=submitted_at,
+            reviewer_unit_id=chain[level - 1],
+            chain=chain,
+            review_levels=review_levels,
+            approvals=list(approvals or []),
+        )
+        task.events.append(
+            ReviewTaskOpened(
+                task_id=task.id,
+                submission_id=submission_id,
+                unit_id=unit_id,
+                revision=revision,
+                level=level,
+                submitted_at=submitted_at,
+                campaign_id=campaign_id,
+                reviewer_unit_id=task.reviewer_unit_id,
+                final=task.final,
+            )
+        )
         return task
 
     def next_level(self) -> ReviewTask:
@@ -96,9 +124,15 @@ class ReviewTask:
         if self.status != APPROVED or self.final:
             raise ValueError(f"task {self.id} does not lead to another level")
         return ReviewTask.open(
-            submission_id=self.submission_id, campaign_id=self.campaign_id, unit_id=self.unit_id,
-            unit_lineage=self.unit_lineage, revision=self.revision, submitted_at=self.submitted_at,
-            chain=self.chain, review_levels=self.review_levels, level=self.level + 1,
+            submission_id=self.submission_id,
+            campaign_id=self.campaign_id,
+            unit_id=self.unit_id,
+            unit_lineage=self.unit_lineage,
+            revision=self.revision,
+            submitted_at=self.submitted_at,
+            chain=self.chain,
+            review_levels=self.review_levels,
+            level=self.level + 1,
             approvals=[*self.approvals, self._approval()],
         )
 
@@ -139,43 +173,90 @@ class ReviewTask:
         if self.claimed_by is not None:
             raise Conflict("Phiếu đang được một giám sát viên khác xem xét", code="already_claimed")
         self.claimed_by, self.claimed_at = by.account_id, now or datetime.now(UTC)
-        self.events.append(ReviewTaskClaimed(
-            task_id=self.id, submission_id=self.submission_id, campaign_id=self.campaign_id, unit_id=self.unit_id,
-            revision=self.revision, level=self.level, claimed_by=by.account_id, claimed_at=self.claimed_at,
-        ))
+        self.events.append(
+            ReviewTaskClaimed(
+                task_id=self.id,
+                submission_id=self.submission_id,
+                campaign_id=self.campaign_id,
+                unit_id=self.unit_id,
+                revision=self.revision,
+                level=self.level,
+                claimed_by=by.account_id,
+                claimed_at=self.claimed_at,
+            )
+        )
         return True
 
-    def approve(self, by: Principal, revision: int, now: datetime | None = None,
-                assigned: list[str] | None = None, ip: str | None = None) -> None:
+    def approve(
+        self,
+        by: Principal,
+        revision: int,
+        now: datetime | None = None,
+        assigned: list[str] | None = None,
+        ip: str | None = None,
+    ) -> None:
         self._check_decision(by, revision, assigned)
         self._decide(APPROVED, by, now, ip)
-        self.events.append(FormApproved(
-            task_id=self.id, submission_id=self.submission_id, unit_id=self.unit_id, revision=self.revision,
-            level=self.level, final=self.final, approved_by=by.account_id, approved_at=self.decided_at,
-            campaign_id=self.campaign_id,
-        ))
+        self.events.append(
+            FormApproved(
+                task_id=self.id,
+                submission_id=self.submission_id,
+                unit_id=self.unit_id,
+                revision=self.revision,
+                level=self.level,
+                final=self.final,
+                approved_by=by.account_id,
+                approved_at=self.decided_at,
+                campaign_id=self.campaign_id,
+            )
+        )
         if self.final:
-            self.events.append(SubmissionFinalized(
-                submission_id=self.submission_id, campaign_id=self.campaign_id, unit_id=self.unit_id,
-                revision=self.revision, approvals=[*self.approvals, self._approval()], finalized_at=self.decided_at,
-            ))
+            self.events.append(
+                SubmissionFinalized(
+                    submission_id=self.submission_id,
+                    campaign_id=self.campaign_id,
+                    unit_id=self.unit_id,
+                    revision=self.revision,
+                    approvals=[*self.approvals, self._approval()],
+                    finalized_at=self.decided_at,
+                )
+            )
 
-    def return_to_unit(self, by: Principal, revision: int, reason: str, now: datetime | None = None,
-                       assigned: list[str] | None = None, ip: str | None = None) -> None:
+    def return_to_unit(
+        self,
+        by: Principal,
+        revision: int,
+        reason: str,
+        now: datetime | None = None,
+        assigned: list[str] | None = None,
+        ip: str | None = None,
+    ) -> None:
         self._check_decision(by, revision, assigned)
         if not reason.strip():
             raise ReasonRequired("Phải ghi rõ lý do trả lại phiếu")
         self._decide(RETURNED, by, now, ip)
         self.reason = reason.strip()
-        self.events.append(FormRejected(
-            task_id=self.id, submission_id=self.submission_id, unit_id=self.unit_id, revision=self.revision,
-            level=self.level, reason=self.reason, rejected_by=by.account_id, rejected_at=self.decided_at,
-            campaign_id=self.campaign_id,
-        ))
+        self.events.append(
+            FormRejected(
+                task_id=self.id,
+                submission_id=self.submission_id,
+                unit_id=self.unit_id,
+                revision=self.revision,
+                level=self.level,
+                reason=self.reason,
+                rejected_by=by.account_id,
+                rejected_at=self.decided_at,
+                campaign_id=self.campaign_id,
+            )
+        )
 
     def _approval(self) -> dict[str, Any]:
-        return {"level": self.level, "reviewer_unit_id": self.reviewer_unit_id, "by": self.decided_by,
-                "at": self.decided_at.isoformat() if self.decided_at else None}
+        return {
+            "level": self.level,
+            "reviewer_unit_id": self.reviewer_unit_id,
+            "by": self.decided_by,
+            "at": self.decided_at.isoformat() if self.decided_at else None,
+        }
 
     def _check_decision(self, by: Principal, revision: int, assigned: list[str] | None) -> None:
         if not self.reviewable_by(by, assigned):

@@ -55,14 +55,21 @@ class MoveReview:
     events: list[Event] = field(default_factory=list)
 
     @classmethod
-    def open(cls, request: MoveRequested, source: list[tuple[str, str]],
-             target: list[tuple[str, str]]) -> MoveReview:
+    def open(cls, request: MoveRequested, source: list[tuple[str, str]], target: list[tuple[str, str]]) -> MoveReview:
         return cls(
-            id=move_task_id(request.move_id), move_id=request.move_id, record_id=request.record_id,
-            record_kind=request.record_kind, process=request.process, from_unit_id=request.from_unit_id,
-            to_unit_id=request.to_unit_id, from_lineage=[u for u, _ in source], to_lineage=[u for u, _ in target],
-            decider_unit_id=move_decider(source, target), requested_by=request.requested_by,
-            requested_at=request.requested_at)
+            id=move_task_id(request.move_id),
+            move_id=request.move_id,
+            record_id=request.record_id,
+            record_kind=request.record_kind,
+            process=request.process,
+            from_unit_id=request.from_unit_id,
+            to_unit_id=request.to_unit_id,
+            from_lineage=[u for u, _ in source],
+            to_lineage=[u for u, _ in target],
+            decider_unit_id=move_decider(source, target),
+            requested_by=request.requested_by,
+            requested_at=request.requested_at,
+        )
 
     def decidable_by(self, who: Principal) -> bool:
         return who.is_supervisor and who.unit_id == self.decider_unit_id
@@ -74,25 +81,45 @@ class MoveReview:
 
     def approve(self, by: Principal, now: datetime | None = None, ip: str | None = None) -> None:
         self._decide(APPROVED, by, now, ip)
-        self.events.append(MoveApproved(
-            task_id=self.id, move_id=self.move_id, record_id=self.record_id, from_unit_id=self.from_unit_id,
-            to_unit_id=self.to_unit_id, decider_unit_id=self.decider_unit_id, approved_by=by.account_id,
-            approved_at=self.decided_at))
+        self.events.append(
+            MoveApproved(
+                task_id=self.id,
+                move_id=self.move_id,
+                record_id=self.record_id,
+                from_unit_id=self.from_unit_id,
+                to_unit_id=self.to_unit_id,
+                decider_unit_id=self.decider_unit_id,
+                approved_by=by.account_id,
+                approved_at=self.decided_at,
+            )
+        )
 
     def return_to_unit(self, by: Principal, reason: str, now: datetime | None = None, ip: str | None = None) -> None:
         if not reason.strip():
             raise ReasonRequired("Phải ghi rõ lý do trả lại đề nghị chuyển hồ sơ")
         self._decide(RETURNED, by, now, ip)
         self.reason = reason.strip()
-        self.events.append(MoveReturned(
-            task_id=self.id, move_id=self.move_id, record_id=self.record_id, from_unit_id=self.from_unit_id,
-            to_unit_id=self.to_unit_id, decider_unit_id=self.decider_unit_id, returned_by=by.account_id,
-            returned_at=self.decided_at))
+        self.events.append(
+            MoveReturned(
+                task_id=self.id,
+                move_id=self.move_id,
+                record_id=self.record_id,
+                from_unit_id=self.from_unit_id,
+                to_unit_id=self.to_unit_id,
+                decider_unit_id=self.decider_unit_id,
+                returned_by=by.account_id,
+                returned_at=self.decided_at,
+            )
+        )
 
     def _decide(self, status: str, by: Principal, now: datetime | None, ip: str | None) -> None:
         if not self.decidable_by(by):
             raise NotFound("Không tìm thấy đề nghị chuyển hồ sơ")
         if self.status != OPEN:
             raise Conflict("Đề nghị chuyển hồ sơ này đã có quyết định", code="already_decided")
-        self.status, self.decided_by, self.decided_at, self.decided_from = status, by.account_id, now or datetime.now(
-            UTC), ip
+        self.status, self.decided_by, self.decided_at, self.decided_from = (
+            status,
+            by.account_id,
+            now or datetime.now(UTC),
+            ip,
+        )

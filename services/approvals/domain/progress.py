@@ -15,9 +15,8 @@ from datetime import date, datetime
 from typing import Any
 
 from chassis.clock import VIETNAM
-from moha_contracts import DraftStarted, Event, FormApproved, FormRejected, FormSubmitted, ReviewTaskClaimed
-
 from chassis.workdays import effective_deadline, working_days_after
+from moha_contracts import DraftStarted, Event, FormApproved, FormRejected, FormSubmitted, ReviewTaskClaimed
 
 NOT_STARTED, DRAFT, SUBMITTED, UNDER_REVIEW = "not_started", "draft", "submitted", "under_review"
 APPROVED_LEVEL, RETURNED, CONFIRMED = "approved_level", "returned", "confirmed"
@@ -60,13 +59,24 @@ def fact_of(event: Event) -> Fact | None:
         case DraftStarted():
             return Fact(event.campaign_id, event.unit_id, DRAFT, 0, event.started_at)
         case FormSubmitted():
-            return Fact(event.campaign_id, event.unit_id, SUBMITTED, event.revision, event.submitted_at,
-                        submitted_at=event.submitted_at)
+            return Fact(
+                event.campaign_id,
+                event.unit_id,
+                SUBMITTED,
+                event.revision,
+                event.submitted_at,
+                submitted_at=event.submitted_at,
+            )
         case ReviewTaskClaimed():
             return Fact(event.campaign_id, event.unit_id, UNDER_REVIEW, event.revision, event.claimed_at)
         case FormApproved() if event.campaign_id:
-            return Fact(event.campaign_id, event.unit_id, CONFIRMED if event.final else APPROVED_LEVEL,
-                        event.revision, event.approved_at)
+            return Fact(
+                event.campaign_id,
+                event.unit_id,
+                CONFIRMED if event.final else APPROVED_LEVEL,
+                event.revision,
+                event.approved_at,
+            )
         case FormRejected() if event.campaign_id:
             return Fact(event.campaign_id, event.unit_id, RETURNED, event.revision, event.rejected_at)
     return None
@@ -94,8 +104,9 @@ class UnitProgress:
         if fact.place() > self.place():
             self.state, self.revision, self.updated_at = fact.state, fact.revision, fact.at
             changed = True
-        if fact.submitted_at is not None and (self.first_submitted_at is None
-                                              or fact.submitted_at < self.first_submitted_at):
+        if fact.submitted_at is not None and (
+            self.first_submitted_at is None or fact.submitted_at < self.first_submitted_at
+        ):
             self.first_submitted_at = fact.submitted_at
             changed = True
         return changed
@@ -140,10 +151,15 @@ class UnitRow:
 
     def view(self) -> dict[str, Any]:
         return {
-            "unit_id": self.unit_id, "code": self.code, "name": self.name, "state": self.state,
-            "state_label": LABELS[self.state], "revision": self.revision,
+            "unit_id": self.unit_id,
+            "code": self.code,
+            "name": self.name,
+            "state": self.state,
+            "state_label": LABELS[self.state],
+            "revision": self.revision,
             "first_submitted_at": self.first_submitted_at.isoformat() if self.first_submitted_at else None,
-            "deadline": self.timeliness.deadline.isoformat(), "timeliness": self.timeliness.status,
+            "deadline": self.timeliness.deadline.isoformat(),
+            "timeliness": self.timeliness.status,
             "working_days_late": self.timeliness.working_days_late,
         }
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 from chassis.auth import Principal
 from chassis.errors import Conflict, DomainError, Forbidden
 from chassis.text import SingleLine
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Tier = Literal["province", "district"]
 ReviewLevel = Literal["district", "province", "central"]
@@ -25,16 +26,18 @@ class Campaign(BaseModel):
     campaign_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     form_code: FormCode
     title: SingleLine = Field(min_length=1, max_length=300)  # e-mailed as a subject: one line
-    scope_unit_ids: list[UnitId] = Field(min_length=1, max_length=1000,
-                                      description="the units (with everything under them) that report")
+    scope_unit_ids: list[UnitId] = Field(
+        min_length=1, max_length=1000, description="the units (with everything under them) that report"
+    )
     opens_on: date
     closes_on: date
     # By where the unit sits: "province" for units directly under a province (provincial
     # departments, and communes where there is no district), "district" for units under a district.
     deadlines: dict[Tier, date] = Field(default_factory=dict)
     # Whose supervisors review, nearest first: by default the district, then the province confirms.
-    review_levels: list[ReviewLevel] = Field(default_factory=lambda: ["district", "province"], min_length=1,
-                                             max_length=3)
+    review_levels: list[ReviewLevel] = Field(
+        default_factory=lambda: ["district", "province"], min_length=1, max_length=3
+    )
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Campaign:
@@ -76,8 +79,20 @@ def tier_of(levels_above: list[str]) -> Tier:
 def half_yearly(base_id: str, form_code: str, title: str, scope_unit_ids: list[str], year: int) -> list[Campaign]:
     """The two periodic reports of a year: the first half due 15/6, the second due 15/12."""
     return [
-        Campaign(campaign_id=f"{base_id}-{year}-h1", form_code=form_code, title=f"{title} (6 tháng đầu năm {year})",
-                 scope_unit_ids=scope_unit_ids, opens_on=date(year, 1, 1), closes_on=date(year, 6, 15)),
-        Campaign(campaign_id=f"{base_id}-{year}-h2", form_code=form_code, title=f"{title} (6 tháng cuối năm {year})",
-                 scope_unit_ids=scope_unit_ids, opens_on=date(year, 7, 1), closes_on=date(year, 12, 15)),
+        Campaign(
+            campaign_id=f"{base_id}-{year}-h1",
+            form_code=form_code,
+            title=f"{title} (6 tháng đầu năm {year})",
+            scope_unit_ids=scope_unit_ids,
+            opens_on=date(year, 1, 1),
+            closes_on=date(year, 6, 15),
+        ),
+        Campaign(
+            campaign_id=f"{base_id}-{year}-h2",
+            form_code=form_code,
+            title=f"{title} (6 tháng cuối năm {year})",
+            scope_unit_ids=scope_unit_ids,
+            opens_on=date(year, 7, 1),
+            closes_on=date(year, 12, 15),
+        ),
     ]

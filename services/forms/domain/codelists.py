@@ -60,8 +60,10 @@ class CodeList:
 
 def _read(name: str, folder: Path = FILES) -> dict[str, Entry]:
     with (folder / f"{name}.csv").open(encoding="utf-8") as f:
-        return {row["code"]: Entry(row["code"], int(row["level"]), row["name_vi"], row["parent"] or None)
-                for row in csv.DictReader(f)}
+        return {
+            row["code"]: Entry(row["code"], int(row["level"]), row["name_vi"], row["parent"] or None)
+            for row in csv.DictReader(f)
+        }
 
 
 def load(folder: Path = FILES) -> dict[str, CodeList]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from chassis.text import text_problem
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from chassis.text import text_problem
 
 from .codelists import DYNAMIC, code_lists
 
@@ -126,9 +127,15 @@ class FormDefinition(Strict):
     def dynamic_codes(self, answers: dict[str, Any]) -> list[tuple[FieldDef, str]]:
         """The answers whose code list lives in a read model (the units), for the caller to look up."""
         fields = self.fields
-        return [(fields[k], v.strip()) for k, v in answers.items()
-                if k in fields and fields[k].type == "code" and fields[k].code_list in DYNAMIC
-                and isinstance(v, str) and v.strip()]
+        return [
+            (fields[k], v.strip())
+            for k, v in answers.items()
+            if k in fields
+            and fields[k].type == "code"
+            and fields[k].code_list in DYNAMIC
+            and isinstance(v, str)
+            and v.strip()
+        ]
 
     def check(self, answers: dict[str, Any], *, complete: bool) -> list[FieldError]:
         """Every problem with the answers, each pointing at its field. `complete` is for submitting:
@@ -147,8 +154,9 @@ class FormDefinition(Strict):
                         errors.append(FieldError(field=f.code, message=f"Chưa trả lời: {f.label}"))
                     continue
                 if not applies:
-                    errors.append(FieldError(field=f.code, message=f"Đơn vị không kê khai mục {section.code}: "
-                                                                   f"{section.title}"))
+                    errors.append(
+                        FieldError(field=f.code, message=f"Đơn vị không kê khai mục {section.code}: {section.title}")
+                    )
                     continue
                 if message := _type_error(f, value):
                     errors.append(FieldError(field=f.code, message=message))

@@ -46,18 +46,25 @@ class Submission:
     def start(cls, campaign_id: str, form_code: str, unit_id: str) -> Submission:
         return cls(submission_id(campaign_id, unit_id), campaign_id, form_code, unit_id)
 
-    def save_draft(self, by: Principal, answers: dict[str, Any], definition_version: int,
-                   now: datetime | None = None) -> None:
+    def save_draft(
+        self, by: Principal, answers: dict[str, Any], definition_version: int, now: datetime | None = None
+    ) -> None:
         """Keep what the unit has filled so far. Only the first draft is told (progress counts the
         unit as started); later ones change nothing anyone else sees."""
         self._check_editable_by(by)
         if not self.definition_version:
             self.definition_version = definition_version
         if self.version == 0 and self.revision == 0:
-            self.events.append(DraftStarted(
-                submission_id=self.id, campaign_id=self.campaign_id, form_code=self.form_code, unit_id=self.unit_id,
-                started_by=by.account_id, started_at=now or datetime.now(UTC),
-            ))
+            self.events.append(
+                DraftStarted(
+                    submission_id=self.id,
+                    campaign_id=self.campaign_id,
+                    form_code=self.form_code,
+                    unit_id=self.unit_id,
+                    started_by=by.account_id,
+                    started_at=now or datetime.now(UTC),
+                )
+            )
         self.answers = answers
 
     def _check_editable_by(self, by: Principal, action: str = "kê khai") -> None:
@@ -68,8 +75,9 @@ class Submission:
         if self.status == APPROVED:
             raise Conflict(f"Phiếu đã được duyệt, không {action} lại được nữa", code="already_approved")
 
-    def submit(self, by: Principal, answers: dict[str, Any], now: datetime | None = None,
-               definition_version: int | None = None) -> None:
+    def submit(
+        self, by: Principal, answers: dict[str, Any], now: datetime | None = None, definition_version: int | None = None
+    ) -> None:
         self._check_editable_by(by, "gửi")
         now = now or datetime.now(UTC)
         if definition_version is not None:
@@ -81,16 +89,23 @@ class Submission:
         self.history.append({"revision": self.revision, "action": "submitted", "by": by.account_id, "at": now})
         self.events.append(
             FormSubmitted(
-                submission_id=self.id, campaign_id=self.campaign_id, form_code=self.form_code, unit_id=self.unit_id,
-                revision=self.revision, submitted_by=by.account_id, submitted_at=now, answers=answers,
+                submission_id=self.id,
+                campaign_id=self.campaign_id,
+                form_code=self.form_code,
+                unit_id=self.unit_id,
+                revision=self.revision,
+                submitted_by=by.account_id,
+                submitted_at=now,
+                answers=answers,
                 form_version=self.definition_version or None,
             )
         )
 
     def _check_decided_revision(self, revision: int) -> None:
         if not 1 <= revision <= self.revision:
-            raise InconsistentDecision(f"submission {self.id} has no submitted revision {revision} "
-                                       f"(latest: {self.revision})")
+            raise InconsistentDecision(
+                f"submission {self.id} has no submitted revision {revision} (latest: {self.revision})"
+            )
 
     def code_answer(self, by: Principal, field_code: str, code: str, now: datetime | None = None) -> None:
         """A supervisor above the unit sets the official code of an answer (e.g. the economic
@@ -100,8 +115,15 @@ class Submission:
         if self.status not in (SUBMITTED, APPROVED):
             raise Conflict("Chỉ ghi mã cho phiếu đã gửi", code="not_submitted")
         self.coding = [c for c in self.coding if c["field"] != field_code]
-        self.coding.append({"field": field_code, "code": code, "by": by.account_id, "at": now or datetime.now(UTC),
-                            "revision": self.revision})
+        self.coding.append(
+            {
+                "field": field_code,
+                "code": code,
+                "by": by.account_id,
+                "at": now or datetime.now(UTC),
+                "revision": self.revision,
+            }
+        )
 
     def approve(self, revision: int, *, final: bool, by: str, at: datetime) -> bool:
         """Returns False when the decision is about an earlier revision (late or repeated): no change."""
@@ -110,8 +132,9 @@ class Submission:
             return False
         if final:
             self.status = APPROVED
-        self.history.append({"revision": revision, "action": "approved" if final else "approved_level", "by": by,
-                             "at": at})
+        self.history.append(
+            {"revision": revision, "action": "approved" if final else "approved_level", "by": by, "at": at}
+        )
         return True
 
     def return_to_unit(self, revision: int, *, reason: str, by: str, at: datetime) -> bool:

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
+from email_validator import EmailNotValidError, validate_email
+
 from chassis.auth import Principal
 from chassis.errors import Conflict, DomainError, Forbidden
 from chassis.sheets import ROW, row_number
-from email_validator import EmailNotValidError, validate_email
 from moha_contracts import Event, RespondentListSubmitted
 
 Kind = Literal["ministry", "province"]
@@ -43,8 +44,15 @@ MAX_ASSOCIATIONS = 5  # "lựa chọn tối đa 5 Hội/Hiệp hội"
 # Which column names the organisation a person is counted in, for the groups with a quota.
 NEEDS_ORGANISATION = {"cong_chuc_cchc": "đơn vị thuộc bộ", "lanh_dao_hoi": "Hội/Hiệp hội"}
 COLUMNS = ["full_name", "email", "group", "position", "organisation"]
-HEADERS_VI = {"họ và tên": "full_name", "thư điện tử": "email", "email": "email", "nhóm đối tượng": "group",
-              "chức vụ": "position", "cơ quan, đơn vị": "organisation", "đơn vị": "organisation"}
+HEADERS_VI = {
+    "họ và tên": "full_name",
+    "thư điện tử": "email",
+    "email": "email",
+    "nhóm đối tượng": "group",
+    "chức vụ": "position",
+    "cơ quan, đơn vị": "organisation",
+    "đơn vị": "organisation",
+}
 
 DRAFT, SUBMITTED = "draft", "submitted"
 
@@ -103,17 +111,27 @@ def check_list(kind: Kind, rows: list[dict[str, str]]) -> ListCheck:
         group = _group_code(kind, row.get("group", ""))
         if group is None:
             allowed = ", ".join(GROUPS[kind].values())
-            errors.append(RowError(number, "group", f"Nhóm đối tượng '{row.get('group', '')}' không dùng cho "
-                                                    f"{'bộ' if kind == 'ministry' else 'tỉnh'}; "
-                                                    f"chọn một trong: {allowed}"))
+            errors.append(
+                RowError(
+                    number,
+                    "group",
+                    f"Nhóm đối tượng '{row.get('group', '')}' không dùng cho "
+                    f"{'bộ' if kind == 'ministry' else 'tỉnh'}; "
+                    f"chọn một trong: {allowed}",
+                )
+            )
         elif group in NEEDS_ORGANISATION and not row.get("organisation"):
-            errors.append(RowError(number, "organisation", f"Nhóm '{GROUPS[kind][group]}' cần ghi rõ "
-                                                           f"{NEEDS_ORGANISATION[group]}"))
+            errors.append(
+                RowError(number, "organisation", f"Nhóm '{GROUPS[kind][group]}' cần ghi rõ {NEEDS_ORGANISATION[group]}")
+            )
         if errors:
             result.errors += errors
             continue
-        people.append(Respondent(number, row["full_name"], email, group or "", row.get("position", ""),
-                                 row.get("organisation", "")))
+        people.append(
+            Respondent(
+                number, row["full_name"], email, group or "", row.get("position", ""), row.get("organisation", "")
+            )
+        )
 
     kept: dict[str, Respondent] = {}
     for person in people:
@@ -122,14 +140,26 @@ def check_list(kind: Kind, rows: list[dict[str, str]]) -> ListCheck:
             kept[person.email] = person
             continue
         if _name_key(first.full_name) != _name_key(person.full_name):
-            result.errors.append(RowError(person.row, "email", f"Địa chỉ thư điện tử đã dùng ở dòng {first.row} "
-                                                               f"cho người khác ({first.full_name})"))
+            result.errors.append(
+                RowError(
+                    person.row,
+                    "email",
+                    f"Địa chỉ thư điện tử đã dùng ở dòng {first.row} cho người khác ({first.full_name})",
+                )
+            )
             continue
         winner = person if person.group == PRIORITY_GROUP and first.group != PRIORITY_GROUP else first
         loser = first if winner is person else person
         kept[person.email] = winner
-        result.merged.append({"row": loser.row, "kept_row": winner.row, "email": person.email,
-                              "kept_group": winner.group, "dropped_group": loser.group})
+        result.merged.append(
+            {
+                "row": loser.row,
+                "kept_row": winner.row,
+                "email": person.email,
+                "kept_group": winner.group,
+                "dropped_group": loser.group,
+            }
+        )
 
     result.errors += _quota_errors(list(kept.values()))
     bad_rows = {e.row for e in result.errors}
@@ -145,9 +175,15 @@ def _quota_errors(people: list[Respondent]) -> list[RowError]:
             per_unit[_name_key(p.organisation)].append(p)
     for members in per_unit.values():
         for extra in sorted(members, key=lambda p: p.row)[CCHC_PER_UNIT:]:
-            errors.append(RowError(extra.row, "group", f"Mỗi đơn vị thuộc bộ chỉ khảo sát {CCHC_PER_UNIT} công chức "
-                                                       f"phụ trách cải cách hành chính ('{extra.organisation}' "
-                                                       "đã đủ)"))
+            errors.append(
+                RowError(
+                    extra.row,
+                    "group",
+                    f"Mỗi đơn vị thuộc bộ chỉ khảo sát {CCHC_PER_UNIT} công chức "
+                    f"phụ trách cải cách hành chính ('{extra.organisation}' "
+                    "đã đủ)",
+                )
+            )
     associations: list[str] = []
     for p in sorted(people, key=lambda p: p.row):
         if p.group != "lanh_dao_hoi":
@@ -156,9 +192,15 @@ def _quota_errors(people: list[Respondent]) -> list[RowError]:
         if key not in associations:
             associations.append(key)
         if associations.index(key) >= MAX_ASSOCIATIONS:
-            errors.append(RowError(p.row, "organisation", f"Chỉ khảo sát tối đa {MAX_ASSOCIATIONS} Hội/Hiệp hội; "
-                                                          f"'{p.organisation}' là hội thứ "
-                                                          f"{associations.index(key) + 1}"))
+            errors.append(
+                RowError(
+                    p.row,
+                    "organisation",
+                    f"Chỉ khảo sát tối đa {MAX_ASSOCIATIONS} Hội/Hiệp hội; "
+                    f"'{p.organisation}' là hội thứ "
+                    f"{associations.index(key) + 1}",
+                )
+            )
     return errors
 
 
@@ -168,8 +210,12 @@ def _name_key(name: str) -> str:
 
 def normalise_headers(row: dict[str, str]) -> dict[str, str]:
     """The template's Vietnamese headers or the English column names, whichever the sheet has."""
-    return {HEADERS_VI.get(key, key): v for k, v in row.items() if k
-            for key in [unicodedata.normalize("NFC", k.strip().lower())]}
+    return {
+        HEADERS_VI.get(key, key): v
+        for k, v in row.items()
+        if k
+        for key in [unicodedata.normalize("NFC", k.strip().lower())]
+    }
 
 
 @dataclass
@@ -188,12 +234,28 @@ class RespondentList:
 
     def replace(self, by: Principal, checked: ListCheck, now: datetime | None = None) -> None:
         if self.status == SUBMITTED:
-            raise Conflict("Danh sách đã gửi Bộ Nội vụ nên đã khóa; đề nghị Bộ Nội vụ mở lại để sửa",
-                           code="list_locked")
-        self.respondents = [{"full_name": p.full_name, "email": p.email, "group": p.group, "position": p.position,
-                             "organisation": p.organisation} for p in checked.respondents]
-        self.history.append({"action": "imported", "by": by.account_id, "at": now or datetime.now(UTC),
-                             "rows": len(self.respondents), "merged": len(checked.merged)})
+            raise Conflict(
+                "Danh sách đã gửi Bộ Nội vụ nên đã khóa; đề nghị Bộ Nội vụ mở lại để sửa", code="list_locked"
+            )
+        self.respondents = [
+            {
+                "full_name": p.full_name,
+                "email": p.email,
+                "group": p.group,
+                "position": p.position,
+                "organisation": p.organisation,
+            }
+            for p in checked.respondents
+        ]
+        self.history.append(
+            {
+                "action": "imported",
+                "by": by.account_id,
+                "at": now or datetime.now(UTC),
+                "rows": len(self.respondents),
+                "merged": len(checked.merged),
+            }
+        )
 
     def counts(self) -> dict[str, int]:
         found = Counter(p["group"] for p in self.respondents)
@@ -210,10 +272,16 @@ class RespondentList:
         now = now or datetime.now(UTC)
         self.status = SUBMITTED
         self.history.append({"action": "submitted", "by": by.account_id, "at": now})
-        self.events.append(RespondentListSubmitted(
-            survey_id=self.survey_id, owner_unit_id=self.owner_unit_id, owner_kind=self.kind,
-            counts=self.counts(), submitted_by=by.account_id, submitted_at=now,
-        ))
+        self.events.append(
+            RespondentListSubmitted(
+                survey_id=self.survey_id,
+                owner_unit_id=self.owner_unit_id,
+                owner_kind=self.kind,
+                counts=self.counts(),
+                submitted_by=by.account_id,
+                submitted_at=now,
+            )
+        )
 
     def reopen(self, by: Principal, reason: str, now: datetime | None = None) -> None:
         if by.role != "central_admin":
@@ -223,8 +291,9 @@ class RespondentList:
         if not reason.strip():
             raise DomainError("Phải ghi rõ lý do mở lại danh sách", code="reason_required")
         self.status = DRAFT
-        self.history.append({"action": "reopened", "by": by.account_id, "at": now or datetime.now(UTC),
-                             "reason": reason.strip()})
+        self.history.append(
+            {"action": "reopened", "by": by.account_id, "at": now or datetime.now(UTC), "reason": reason.strip()}
+        )
 
 
 # Tamper patterns ------------------------------------------------------------------------------
@@ -328,13 +397,22 @@ def requirements(kind: Kind, respondents: list[dict[str, Any]]) -> list[dict[str
         if group == "cong_chuc_cchc" and members:
             per_unit = Counter(_name_key(p["organisation"]) for p in members)
             short = sum(1 for n in per_unit.values() if n < CCHC_PER_UNIT)
-            note = f"{len(per_unit)} đơn vị thuộc bộ" + (f"; {short} đơn vị chưa đủ {CCHC_PER_UNIT} người"
-                                                         if short else f", mỗi đơn vị đủ {CCHC_PER_UNIT} người")
+            note = f"{len(per_unit)} đơn vị thuộc bộ" + (
+                f"; {short} đơn vị chưa đủ {CCHC_PER_UNIT} người" if short else f", mỗi đơn vị đủ {CCHC_PER_UNIT} người"
+            )
             met = not short
         elif group == "lanh_dao_hoi" and members:
             note = f"{len({_name_key(p['organisation']) for p in members})}/{MAX_ASSOCIATIONS} Hội/Hiệp hội"
         if not members:
             note = "Chưa có người nào trong nhóm"
-        found.append({"group": group, "label": label, "count": len(members), "rule": REQUIRED[kind][group],
-                      "note": note, "met": met})
+        found.append(
+            {
+                "group": group,
+                "label": label,
+                "count": len(members),
+                "rule": REQUIRED[kind][group],
+                "note": note,
+                "met": met,
+            }
+        )
     return found

@@ -47,21 +47,35 @@ class Delivery:
         self.status = SENT
         self.attempts += 1
         self.last_error = None
-        self.events.append(NotificationDelivered(
-            delivery_id=self.id, account_id=self.account_id, channel="email", template=self.template,
-            cause_event_id=self.cause_event_id, delivered_at=now,
-        ))
+        self.events.append(
+            NotificationDelivered(
+                delivery_id=self.id,
+                account_id=self.account_id,
+                channel="email",
+                template=self.template,
+                cause_event_id=self.cause_event_id,
+                delivered_at=now,
+            )
+        )
 
-    def attempt_failed(self, error: str, *, permanent: bool, now: datetime, base: float, cap: float,
-                       max_attempts: int) -> None:
+    def attempt_failed(
+        self, error: str, *, permanent: bool, now: datetime, base: float, cap: float, max_attempts: int
+    ) -> None:
         self.attempts += 1
         self.last_error = error
         if permanent or self.attempts >= max_attempts:
             self.status = FAILED
-            self.events.append(NotificationFailed(
-                delivery_id=self.id, account_id=self.account_id, channel="email", template=self.template,
-                cause_event_id=self.cause_event_id, error=error, attempts=self.attempts,
-            ))
+            self.events.append(
+                NotificationFailed(
+                    delivery_id=self.id,
+                    account_id=self.account_id,
+                    channel="email",
+                    template=self.template,
+                    cause_event_id=self.cause_event_id,
+                    error=error,
+                    attempts=self.attempts,
+                )
+            )
             return
         self.next_attempt_at = now + timedelta(seconds=backoff(self.attempts, base, cap))
 

@@ -30,26 +30,26 @@ _TEMPLATES = {
     "reminder_before": (
         "Nhắc hạn gửi phiếu: $when ($campaign_title)",
         "Kính gửi $display_name,\n\n"
-        "Đơn vị chưa gửi phiếu của đợt \"$campaign_title\". Hạn gửi của đơn vị là ngày $deadline "
+        'Đơn vị chưa gửi phiếu của đợt "$campaign_title". Hạn gửi của đơn vị là ngày $deadline '
         "($when).\nĐề nghị đơn vị hoàn thành và gửi phiếu đúng hạn.\n\nTrân trọng,\nBộ Nội vụ\n",
     ),
     "reminder_overdue": (
         "Danh sách đơn vị chưa gửi phiếu quá hạn ($campaign_title)",
         "Kính gửi $display_name,\n\n"
-        "Đã quá hạn $deadline của đợt \"$campaign_title\", $count đơn vị thuộc địa bàn chưa gửi phiếu:\n"
+        'Đã quá hạn $deadline của đợt "$campaign_title", $count đơn vị thuộc địa bàn chưa gửi phiếu:\n'
         "$units\n\nĐề nghị giám sát viên đôn đốc các đơn vị trên.\n\nTrân trọng,\nBộ Nội vụ\n",
     ),
     "survey_invitation": (
         "Phiếu khảo sát: $survey_title",
         "Kính gửi $display_name,\n\n"
-        "Bộ Nội vụ trân trọng đề nghị ông/bà trả lời phiếu khảo sát \"$survey_title\" tại đường dẫn riêng "
+        'Bộ Nội vụ trân trọng đề nghị ông/bà trả lời phiếu khảo sát "$survey_title" tại đường dẫn riêng '
         "dưới đây (không cần tài khoản; đường dẫn chỉ dành cho ông/bà và chỉ trả lời được một lần):\n"
         "$link\n\nHạn trả lời: ngày $deadline.\n\nTrân trọng,\nBộ Nội vụ\n",
     ),
     "survey_reminder": (
         "Nhắc trả lời phiếu khảo sát: $when ($survey_title)",
         "Kính gửi $display_name,\n\n"
-        "Ông/bà chưa trả lời phiếu khảo sát \"$survey_title\"; hạn trả lời là ngày $deadline ($when).\n"
+        'Ông/bà chưa trả lời phiếu khảo sát "$survey_title"; hạn trả lời là ngày $deadline ($when).\n'
         "Đường dẫn riêng của ông/bà: $link\n\nTrân trọng,\nBộ Nội vụ\n",
     ),
     "notice": (
@@ -83,10 +83,13 @@ def notice_outcome(status: str, recipients: int, emailed: int) -> str:
     if status == "sending":
         return "Đang gửi thông báo."
     if recipients == 0:
-        return ("Không ai nhận được thông báo này: các đơn vị thuộc khu vực đã chọn chưa có tài khoản nào "
-                "đang hoạt động.")
-    return (f"Đã gửi thông báo tới {recipients} tài khoản (trong hộp thư trên hệ thống); {emailed} tài khoản "
-            f"trong số đó nhận thêm qua thư điện tử.")
+        return (
+            "Không ai nhận được thông báo này: các đơn vị thuộc khu vực đã chọn chưa có tài khoản nào đang hoạt động."
+        )
+    return (
+        f"Đã gửi thông báo tới {recipients} tài khoản (trong hộp thư trên hệ thống); {emailed} tài khoản "
+        f"trong số đó nhận thêm qua thư điện tử."
+    )
 
 
 def render(template: str, **values: object) -> Rendered:

@@ -16,8 +16,9 @@ import re
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
-from chassis.text import text_problem
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from chassis.text import text_problem
 
 FieldType = Literal["text", "date", "integer", "number", "boolean", "choice", "code"]
 CODE = r"^[a-z][a-z0-9_]{0,47}$"
@@ -207,8 +208,11 @@ class RecordDefinition(Strict):
             if unknown_processes := set(rule.processes) - set(process_codes):
                 raise ValueError(f"a rule names unknown processes: {sorted(unknown_processes)}")
             for name in _rule_fields(rule):
-                if name not in known and name not in ENTRY_DATES and not any(
-                        name in {f.code for f in self.process(p).item} for p in rule.processes):
+                if (
+                    name not in known
+                    and name not in ENTRY_DATES
+                    and not any(name in {f.code for f in self.process(p).item} for p in rule.processes)
+                ):
                     raise ValueError(f"a rule names an unknown field: {name}")
         for key in (self.search.name, self.search.birth_date, self.search.position):
             if key is not None and key not in known:
@@ -246,12 +250,17 @@ class RecordDefinition(Strict):
     def check_values(self, process: ProcessDef, values: dict[str, Any]) -> list[Problem]:
         """Every problem with an entry's values, each pointing at its field: fields the process does
         not take, required ones missing, values of the wrong type or outside the field's bounds."""
-        fields = {f.code: f for f in process.item} if process.adds_to else {
-            s.field: self.by_code[s.field] for s in process.sets}
-        required = [f.code for f in process.item if f.required] if process.adds_to else [
-            s.field for s in process.sets if s.required]
-        problems = [Problem(field=k, message=f"{process.title} không ghi mục này")
-                    for k in values if k not in fields]
+        fields = (
+            {f.code: f for f in process.item}
+            if process.adds_to
+            else {s.field: self.by_code[s.field] for s in process.sets}
+        )
+        required = (
+            [f.code for f in process.item if f.required]
+            if process.adds_to
+            else [s.field for s in process.sets if s.required]
+        )
+        problems = [Problem(field=k, message=f"{process.title} không ghi mục này") for k in values if k not in fields]
         for code in required:
             if _empty(values.get(code)):
                 problems.append(Problem(field=code, message=f"Chưa nhập: {fields[code].label}"))

@@ -41,8 +41,10 @@ class ImportRejected(DomainError):
     def __init__(self, errors: list[RowError]) -> None:
         super().__init__(f"Tệp có {len(errors)} lỗi; chưa có hồ sơ nào được lưu")
         self.errors = errors
-        self.details = {"errors": [{"row": e.row, "field": e.field, "message": e.message}
-                                   for e in errors[:MAX_REPORTED]], "total": len(errors)}
+        self.details = {
+            "errors": [{"row": e.row, "field": e.field, "message": e.message} for e in errors[:MAX_REPORTED]],
+            "total": len(errors),
+        }
 
 
 def _key(name: str) -> str:
@@ -65,11 +67,18 @@ def columns(definition: RecordDefinition, process: ProcessDef) -> dict[str, str]
 def template_header(definition: RecordDefinition, process: ProcessDef) -> list[str]:
     """The header of an empty sheet to fill: each field's label, then the document's columns."""
     return [definition.by_code[s.field].label for s in process.sets] + [
-        aliases[1][:1].upper() + aliases[1][1:] for aliases in DOCUMENT_COLUMNS.values()]
+        aliases[1][:1].upper() + aliases[1][1:] for aliases in DOCUMENT_COLUMNS.values()
+    ]
 
 
-def plan_import(definition: RecordDefinition, process_code: str, unit_id: str, rows: list[dict[str, str]],
-                by: Principal, now: datetime) -> list[tuple[int, Record]]:
+def plan_import(
+    definition: RecordDefinition,
+    process_code: str,
+    unit_id: str,
+    rows: list[dict[str, str]],
+    by: Principal,
+    now: datetime,
+) -> list[tuple[int, Record]]:
     """The records the sheet opens, each with its row number; or ImportRejected with every problem."""
     errors: list[RowError] = []
     try:
@@ -128,9 +137,17 @@ def plan_import(definition: RecordDefinition, process_code: str, unit_id: str, r
         if doc is False:
             continue
         try:
-            record = Record.open(definition, unit_id=unit_id, process=process.code, document=doc or None,
-                                 effective_on=effective_on or now.date().isoformat(), values=values, by=by, now=now,
-                                 imported=True)
+            record = Record.open(
+                definition,
+                unit_id=unit_id,
+                process=process.code,
+                document=doc or None,
+                effective_on=effective_on or now.date().isoformat(),
+                values=values,
+                by=by,
+                now=now,
+                imported=True,
+            )
         except EntryInvalid as invalid:
             errors += [RowError(number, p.field, p.message) for p in invalid.problems]
             continue
@@ -151,8 +168,9 @@ def _document(parts: dict[str, str], row: int, errors: list[RowError]) -> Docume
     return False if missing else Document(parts["number"], parts["date"], parts["issuer"])
 
 
-def _duplicate(unique: list[FieldDef], values: dict[str, Any], row: int, seen: dict[tuple[str, Any], int],
-               errors: list[RowError]) -> bool:
+def _duplicate(
+    unique: list[FieldDef], values: dict[str, Any], row: int, seen: dict[tuple[str, Any], int], errors: list[RowError]
+) -> bool:
     found = False
     for f in unique:
         value = values.get(f.code)

@@ -119,10 +119,13 @@ def corrected(entries: list[Entry]) -> list[Entry]:
             else:
                 values[k] = v
         originals[target.entry_id] = replace(
-            target, values=values, document=c.document or target.document,
+            target,
+            values=values,
+            document=c.document or target.document,
             effective_on=c.effective_on or target.effective_on,
             working_days=c.working_days if c.working_days is not None else target.working_days,
-            on_time=c.on_time if c.on_time is not None else target.on_time)
+            on_time=c.on_time if c.on_time is not None else target.on_time,
+        )
     return sorted(originals.values(), key=lambda e: e.seq)
 
 
@@ -136,8 +139,9 @@ def fold(entries: list[Entry], definitions: Mapping[int, RecordDefinition]) -> S
     for e in effective_order(entries):
         process = definitions[e.definition_version].process(e.process)
         if process.adds_to:
-            state.lists.setdefault(process.adds_to, []).append({
-                "entry_id": e.entry_id, "effective_on": e.effective_on, "document": e.document, "values": e.values})
+            state.lists.setdefault(process.adds_to, []).append(
+                {"entry_id": e.entry_id, "effective_on": e.effective_on, "document": e.document, "values": e.values}
+            )
         else:
             for code in process.clears:
                 state.fields.pop(code, None)
@@ -168,13 +172,26 @@ class Record:
 
     # Opening -----------------------------------------------------------------------------------
     @classmethod
-    def open(cls, definition: RecordDefinition, *, unit_id: str, process: str, document: Document | None,
-             effective_on: str | None, values: dict[str, Any], by: Principal, now: datetime | None = None,
-             record_id: str | None = None, imported: bool = False) -> Record:
+    def open(
+        cls,
+        definition: RecordDefinition,
+        *,
+        unit_id: str,
+        process: str,
+        document: Document | None,
+        effective_on: str | None,
+        values: dict[str, Any],
+        by: Principal,
+        now: datetime | None = None,
+        record_id: str | None = None,
+        imported: bool = False,
+    ) -> Record:
         spec = _process(definition, process)
         if not spec.opens:
-            raise DomainError(f"'{spec.title}' không mở hồ sơ mới; hãy chọn quy trình tuyển dụng hoặc nhập hồ sơ",
-                              code="not_an_opening")
+            raise DomainError(
+                f"'{spec.title}' không mở hồ sơ mới; hãy chọn quy trình tuyển dụng hoặc nhập hồ sơ",
+                code="not_an_opening",
+            )
         record_id = record_id or (f"{definition.kind}-{unit_id}" if definition.subject == "unit" else uuid.uuid4().hex)
         record = cls(record_id, definition.kind, unit_id)
         entry = record._entry(definition, spec, document, effective_on, values, by, now or datetime.now(UTC))
@@ -182,29 +199,60 @@ class Record:
         return record
 
     # Entering ----------------------------------------------------------------------------------
-    def enter(self, definition: RecordDefinition, definitions: Mapping[int, RecordDefinition], *, process: str,
-              document: Document | None, effective_on: str | None, values: dict[str, Any], by: Principal,
-              now: datetime | None = None) -> Entry:
+    def enter(
+        self,
+        definition: RecordDefinition,
+        definitions: Mapping[int, RecordDefinition],
+        *,
+        process: str,
+        document: Document | None,
+        effective_on: str | None,
+        values: dict[str, Any],
+        by: Principal,
+        now: datetime | None = None,
+    ) -> Entry:
         spec = _process(definition, process)
         if spec.opens:
             raise Conflict("Hồ sơ đã có; quy trình này chỉ dùng để mở hồ sơ mới", code="already_open")
         if spec.moves:
-            raise DomainError("Điều động, thuyên chuyển, luân chuyển được đề nghị qua chức năng chuyển hồ sơ",
-                              code="use_moves")
-        entry = self._entry(definition, spec, document, effective_on, values, by, now or datetime.now(UTC),
-                            current=self.state(definitions).fields)
+            raise DomainError(
+                "Điều động, thuyên chuyển, luân chuyển được đề nghị qua chức năng chuyển hồ sơ", code="use_moves"
+            )
+        entry = self._entry(
+            definition,
+            spec,
+            document,
+            effective_on,
+            values,
+            by,
+            now or datetime.now(UTC),
+            current=self.state(definitions).fields,
+        )
         self._add(entry, "entered")
         return entry
 
-    def _entry(self, definition: RecordDefinition, spec: ProcessDef, document: Document | None,
-               effective_on: str | None, values: dict[str, Any], by: Principal, now: datetime,
-               current: dict[str, Any] | None = None, **extra: Any) -> Entry:
+    def _entry(
+        self,
+        definition: RecordDefinition,
+        spec: ProcessDef,
+        document: Document | None,
+        effective_on: str | None,
+        values: dict[str, Any],
+        by: Principal,
+        now: datetime,
+        current: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> Entry:
         values = {k: v for k, v in values.items() if not is_empty(v)}
         problems = definition.check_values(spec, values)
         problems += _check_dates(spec, document, effective_on, now)
         if not problems:
-            facts = {**(current or {}), **values, "effective_on": effective_on,
-                     "document_date": document.date if document else None}
+            facts = {
+                **(current or {}),
+                **values,
+                "effective_on": effective_on,
+                "document_date": document.date if document else None,
+            }
             problems += definition.check_rules(spec, facts, values)
         if problems:
             raise EntryInvalid(problems)
@@ -212,23 +260,55 @@ class Record:
         if spec.timed and document is not None:
             working_days, on_time = count_working_days(date.fromisoformat(document.date), now)
         return Entry(
-            entry_id=uuid.uuid4().hex, seq=len(self.entries) + 1, process=spec.code,
-            definition_version=definition.version, unit_id=self.unit_id, entered_at=now, entered_by=by.account_id,
-            effective_on=effective_on, values=values, document=document.as_dict() if document else None,
-            timed=spec.timed, working_days=working_days, on_time=on_time, **extra)
+            entry_id=uuid.uuid4().hex,
+            seq=len(self.entries) + 1,
+            process=spec.code,
+            definition_version=definition.version,
+            unit_id=self.unit_id,
+            entered_at=now,
+            entered_by=by.account_id,
+            effective_on=effective_on,
+            values=values,
+            document=document.as_dict() if document else None,
+            timed=spec.timed,
+            working_days=working_days,
+            on_time=on_time,
+            **extra,
+        )
 
     def _add(self, entry: Entry, change: str, unit_id: str | None = None) -> None:
         self.entries.append(entry)
         self.new_entries.append(entry)
-        self.events.append(RecordChanged(
-            record_id=self.id, record_kind=self.kind, unit_id=unit_id or entry.unit_id, entry_id=entry.entry_id,
-            seq=entry.seq, change=change, process=entry.process, changed_at=entry.entered_at,
-            corrects=entry.corrects, timed=entry.timed, working_days=entry.working_days, on_time=entry.on_time))
+        self.events.append(
+            RecordChanged(
+                record_id=self.id,
+                record_kind=self.kind,
+                unit_id=unit_id or entry.unit_id,
+                entry_id=entry.entry_id,
+                seq=entry.seq,
+                change=change,
+                process=entry.process,
+                changed_at=entry.entered_at,
+                corrects=entry.corrects,
+                timed=entry.timed,
+                working_days=entry.working_days,
+                on_time=entry.on_time,
+            )
+        )
 
     # Correcting --------------------------------------------------------------------------------
-    def correct(self, definitions: Mapping[int, RecordDefinition], *, entry_id: str, values: dict[str, Any],
-                document: Document | None, effective_on: str | None, reason: str, by: Principal,
-                now: datetime | None = None) -> Entry:
+    def correct(
+        self,
+        definitions: Mapping[int, RecordDefinition],
+        *,
+        entry_id: str,
+        values: dict[str, Any],
+        document: Document | None,
+        effective_on: str | None,
+        reason: str,
+        by: Principal,
+        now: datetime | None = None,
+    ) -> Entry:
         """Correct what an entry says: the old and new value of each field changed are kept, with
         who changed them, when and why. Only the fields given change (an empty value clears one)."""
         now = now or datetime.now(UTC)
@@ -243,22 +323,32 @@ class Record:
         merged = {k: v for k, v in merged.items() if not is_empty(v)}
         new_document = document.as_dict() if document else target.document
         new_effective = effective_on or target.effective_on
-        changes = [{"field": k, "old": target.values.get(k), "new": None if is_empty(values[k]) else values[k]}
-                   for k in values if (None if is_empty(values[k]) else values[k]) != target.values.get(k)]
+        changes = [
+            {"field": k, "old": target.values.get(k), "new": None if is_empty(values[k]) else values[k]}
+            for k in values
+            if (None if is_empty(values[k]) else values[k]) != target.values.get(k)
+        ]
         if new_document != target.document:
             changes.append({"field": "document", "old": target.document, "new": new_document})
         if new_effective != target.effective_on:
             changes.append({"field": "effective_on", "old": target.effective_on, "new": new_effective})
         if not changes:
-            raise EntryInvalid([Problem(field="values", message="Không có thông tin nào khác với bản đã nhập")],
-                               "Không có gì cần đính chính")
+            raise EntryInvalid(
+                [Problem(field="values", message="Không có thông tin nào khác với bản đã nhập")],
+                "Không có gì cần đính chính",
+            )
         problems = definition.check_values(spec, merged)
-        problems += _check_dates(spec, Document(**new_document) if new_document else None, new_effective,
-                                 target.entered_at)
+        problems += _check_dates(
+            spec, Document(**new_document) if new_document else None, new_effective, target.entered_at
+        )
         if not problems:
             before = fold([e for e in self.entries], definitions).fields
-            facts = {**before, **merged, "effective_on": new_effective,
-                     "document_date": new_document["date"] if new_document else None}
+            facts = {
+                **before,
+                **merged,
+                "effective_on": new_effective,
+                "document_date": new_document["date"] if new_document else None,
+            }
             problems += definition.check_rules(spec, facts, merged)
         if problems:
             raise EntryInvalid(problems)
@@ -268,22 +358,45 @@ class Record:
             # correcting a date never makes a late entry on time by being entered again.
             working_days, on_time = count_working_days(date.fromisoformat(new_document["date"]), target.entered_at)
         entry = Entry(
-            entry_id=uuid.uuid4().hex, seq=len(self.entries) + 1, process=CORRECTION,
-            definition_version=target.definition_version, unit_id=self.current_unit(), entered_at=now,
-            entered_by=by.account_id, effective_on=new_effective if new_effective != target.effective_on else None,
-            values={k: (None if is_empty(v) else v) for k, v in values.items()
-                    if (None if is_empty(v) else v) != target.values.get(k)},
+            entry_id=uuid.uuid4().hex,
+            seq=len(self.entries) + 1,
+            process=CORRECTION,
+            definition_version=target.definition_version,
+            unit_id=self.current_unit(),
+            entered_at=now,
+            entered_by=by.account_id,
+            effective_on=new_effective if new_effective != target.effective_on else None,
+            values={
+                k: (None if is_empty(v) else v)
+                for k, v in values.items()
+                if (None if is_empty(v) else v) != target.values.get(k)
+            },
             document=new_document if new_document != target.document else None,
-            timed=target.timed, working_days=working_days, on_time=on_time,
-            corrects=target.entry_id, reason=reason.strip(), changes=changes)
+            timed=target.timed,
+            working_days=working_days,
+            on_time=on_time,
+            corrects=target.entry_id,
+            reason=reason.strip(),
+            changes=changes,
+        )
         self._add(entry, "corrected")
         return entry
 
     # Moving ------------------------------------------------------------------------------------
-    def request_move(self, definition: RecordDefinition, definitions: Mapping[int, RecordDefinition], *,
-                     process: str, to_unit_id: str, document: Document | None, effective_on: str | None,
-                     values: dict[str, Any], by: Principal, direct: bool,
-                     now: datetime | None = None) -> dict[str, Any]:
+    def request_move(
+        self,
+        definition: RecordDefinition,
+        definitions: Mapping[int, RecordDefinition],
+        *,
+        process: str,
+        to_unit_id: str,
+        document: Document | None,
+        effective_on: str | None,
+        values: dict[str, Any],
+        by: Principal,
+        direct: bool,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
         """Ask to move the record to `to_unit_id`. `direct`: the unit asking manages both units, so
         the record moves at once; otherwise the move waits for the level that must decide."""
         now = now or datetime.now(UTC)
@@ -296,20 +409,37 @@ class Record:
             raise Conflict("Hồ sơ đang chờ cấp có thẩm quyền duyệt một đề nghị chuyển khác", code="move_pending")
         current = self.state(definitions).fields
         entry = self._entry(definition, spec, document, effective_on, values, by, now, current=current)
-        move = {"move_id": uuid.uuid4().hex, "process": spec.code, "from_unit_id": self.current_unit(),
-                "to_unit_id": to_unit_id, "status": PENDING, "requested_at": now, "requested_by": by.account_id,
-                "entry": entry.as_doc()}
+        move = {
+            "move_id": uuid.uuid4().hex,
+            "process": spec.code,
+            "from_unit_id": self.current_unit(),
+            "to_unit_id": to_unit_id,
+            "status": PENDING,
+            "requested_at": now,
+            "requested_by": by.account_id,
+            "entry": entry.as_doc(),
+        }
         self.moves.append(move)
         if direct:
             self._apply_move(move, approved_by=None, at=now)
         else:
-            self.events.append(MoveRequested(
-                move_id=move["move_id"], record_id=self.id, record_kind=self.kind, from_unit_id=move["from_unit_id"],
-                to_unit_id=to_unit_id, process=spec.code, requested_by=by.account_id, requested_at=now))
+            self.events.append(
+                MoveRequested(
+                    move_id=move["move_id"],
+                    record_id=self.id,
+                    record_kind=self.kind,
+                    from_unit_id=move["from_unit_id"],
+                    to_unit_id=to_unit_id,
+                    process=spec.code,
+                    requested_by=by.account_id,
+                    requested_at=now,
+                )
+            )
         return move
 
-    def complete_move(self, move_id: str, *, from_unit_id: str, to_unit_id: str, approved_by: str,
-                      at: datetime) -> bool:
+    def complete_move(
+        self, move_id: str, *, from_unit_id: str, to_unit_id: str, approved_by: str, at: datetime
+    ) -> bool:
         """The level that must decide approved: the record moves, with its history. False if it
         already has (the approval seen twice)."""
         move = self._move(move_id, from_unit_id, to_unit_id)
@@ -320,8 +450,7 @@ class Record:
         self._apply_move(move, approved_by=approved_by, at=at)
         return True
 
-    def return_move(self, move_id: str, *, from_unit_id: str, to_unit_id: str, returned_by: str,
-                    at: datetime) -> bool:
+    def return_move(self, move_id: str, *, from_unit_id: str, to_unit_id: str, returned_by: str, at: datetime) -> bool:
         move = self._move(move_id, from_unit_id, to_unit_id)
         if move["status"] == RETURNED:
             return False
@@ -339,14 +468,30 @@ class Record:
     def _apply_move(self, move: dict[str, Any], *, approved_by: str | None, at: datetime) -> None:
         planned = Entry.from_doc(move["entry"])
         # Counted as entered when the unit asked: the time the level above took is not the unit's.
-        entry = replace(planned, seq=len(self.entries) + 1, move_id=move["move_id"],
-                        from_unit_id=move["from_unit_id"], to_unit_id=move["to_unit_id"], approved_by=approved_by,
-                        applied_at=at)
+        entry = replace(
+            planned,
+            seq=len(self.entries) + 1,
+            move_id=move["move_id"],
+            from_unit_id=move["from_unit_id"],
+            to_unit_id=move["to_unit_id"],
+            approved_by=approved_by,
+            applied_at=at,
+        )
         move.update(status=APPLIED, decided_at=at, decided_by=approved_by, entry_id=entry.entry_id)
         self._add(entry, "moved_out", unit_id=move["from_unit_id"])
-        self.events.append(RecordChanged(
-            record_id=self.id, record_kind=self.kind, unit_id=move["to_unit_id"], entry_id=entry.entry_id,
-            seq=entry.seq, change="moved_in", process=entry.process, changed_at=at, timed=False))
+        self.events.append(
+            RecordChanged(
+                record_id=self.id,
+                record_kind=self.kind,
+                unit_id=move["to_unit_id"],
+                entry_id=entry.entry_id,
+                seq=entry.seq,
+                change="moved_in",
+                process=entry.process,
+                changed_at=at,
+                timed=False,
+            )
+        )
         self.unit_id = move["to_unit_id"]
 
     def pending_move(self) -> dict[str, Any] | None:
@@ -366,10 +511,16 @@ class Record:
         for e in self.entries:
             if e.corrects:
                 corrections.setdefault(e.corrects, []).append(e)
-        return [{**e.as_doc(), "corrections": [c.as_doc() for c in corrections.get(e.entry_id, [])],
-                 "original": next((o.as_doc() for o in self.entries if o.entry_id == e.entry_id), None)
-                 if e.entry_id in corrections else None}
-                for e in effective_order(self.entries)]
+        return [
+            {
+                **e.as_doc(),
+                "corrections": [c.as_doc() for c in corrections.get(e.entry_id, [])],
+                "original": next((o.as_doc() for o in self.entries if o.entry_id == e.entry_id), None)
+                if e.entry_id in corrections
+                else None,
+            }
+            for e in effective_order(self.entries)
+        ]
 
 
 class MoveUnknown(Exception):
@@ -380,19 +531,22 @@ def _process(definition: RecordDefinition, code: str) -> ProcessDef:
     try:
         return definition.process(code)
     except KeyError:
-        raise EntryInvalid([Problem(field="process", message=f"Hồ sơ '{definition.title}' không có quy trình "
-                                                            f"'{code}'")]) from None
+        raise EntryInvalid(
+            [Problem(field="process", message=f"Hồ sơ '{definition.title}' không có quy trình '{code}'")]
+        ) from None
 
 
-def _check_dates(spec: ProcessDef, document: Document | None, effective_on: str | None,
-                 entered_at: datetime) -> list[Problem]:
+def _check_dates(
+    spec: ProcessDef, document: Document | None, effective_on: str | None, entered_at: datetime
+) -> list[Problem]:
     problems = []
     if effective_on is None or parse_iso_date(effective_on) is None:
         problems.append(Problem(field="effective_on", message="Chưa nhập ngày có hiệu lực (năm-tháng-ngày)"))
     if document is None:
         if spec.document_required:
-            problems.append(Problem(field="document", message="Chưa nhập văn bản (số, ngày ban hành, cơ quan "
-                                                              "ban hành)"))
+            problems.append(
+                Problem(field="document", message="Chưa nhập văn bản (số, ngày ban hành, cơ quan ban hành)")
+            )
         return problems
     if not document.number.strip():
         problems.append(Problem(field="document.number", message="Chưa nhập số văn bản"))

@@ -62,12 +62,19 @@ class Figures:
         on_time_rate = percent(self.on_time, self.timed)
         completeness = percent(self.filled, self.required)
         stale_rate = percent(self.stale, self.records)
-        measures = [m for m in (on_time_rate, completeness, None if stale_rate is None else 100 - stale_rate)
-                    if m is not None]
+        measures = [
+            m for m in (on_time_rate, completeness, None if stale_rate is None else 100 - stale_rate) if m is not None
+        ]
         return {
-            "records": self.records, "complete_records": self.complete, "stale_records": self.stale,
-            "changes": self.timed, "on_time": self.on_time, "late": self.timed - self.on_time,
-            "on_time_rate": on_time_rate, "completeness": completeness, "stale_rate": stale_rate,
+            "records": self.records,
+            "complete_records": self.complete,
+            "stale_records": self.stale,
+            "changes": self.timed,
+            "on_time": self.on_time,
+            "late": self.timed - self.on_time,
+            "on_time_rate": on_time_rate,
+            "completeness": completeness,
+            "stale_rate": stale_rate,
             # The three measures weigh alike; the department may weigh them otherwise in its sheet.
             "score": round(sum(measures) / len(measures), 1) if measures else None,
         }
