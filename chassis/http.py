@@ -84,7 +84,6 @@ def create_app(
     readiness: Callable[[], Awaitable[dict[str, bool]]],
     lifespan: Any = None,
     docs: bool = False,
-    fault_error_header: bool = False,
 ) -> FastAPI:
     # The OpenAPI document is always served (it is the contract other ministries generate clients
     # from); the interactive page only when `docs` (API_DOCS), from local files, never a CDN.
@@ -93,7 +92,6 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        dependencies=[Depends(_injected_fault)] if fault_error_header else None,
     )
     app.state.verifier = verifier
     _document_errors(app)
@@ -284,19 +282,6 @@ def _marked(value: Any, path: list[str]) -> Iterator[list[str]]:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _marked(item, [*path, str(index)])
-
-
-FAULT_HEADER = "X-Fault"
-
-
-class InjectedFault(RuntimeError):
-    """Raised on purpose (FAULT_ERROR_HEADER), for tests of what an unhandled error leaves in logs."""
-
-
-async def _injected_fault(request: Request) -> None:
-    # Runs with every route's own dependencies, after the body was read: as deep as a real failure.
-    if request.headers.get(FAULT_HEADER) == "error":
-        raise InjectedFault("fault injected by request header")
 
 
 _bearer = HTTPBearer(auto_error=False)

@@ -34,9 +34,7 @@ class Runtime:
         self.settings = settings
         # Before the broker: its middleware carries traces only if they are on.
         tracing.configure(settings.service_name, settings.otel_traces_exporter)
-        self.store = Store(
-            settings.mongodb_url, settings.database, crash_after_commit=settings.fault_crash_after_commit
-        )
+        self.store = Store(settings.mongodb_url, settings.database)
         self.broker = make_broker(settings.amqp_url, prefetch=settings.prefetch, service=settings.service_name)
         self.consumers = EventConsumers(
             self.broker,
@@ -129,7 +127,6 @@ class Runtime:
             readiness=self.readiness,
             lifespan=lifespan,
             docs=self.settings.api_docs,
-            fault_error_header=self.settings.fault_error_header,
         )
         for router in routers:
             app.include_router(router)

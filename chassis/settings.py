@@ -64,10 +64,3 @@ class ServiceSettings(BaseSettings):
 
     # Traces (chassis/tracing.py): `otlp` exports them to OTEL_EXPORTER_OTLP_ENDPOINT; off by default.
     otel_traces_exporter: str = "none"
-
-    # Fault injection for crash tests: exit the process right after a state change is stored,
-    # before its events could be published.
-    fault_crash_after_commit: bool = False
-    # Fault injection for tests of what an unhandled error logs: a request carrying the header
-    # `X-Fault: error` fails inside its route, after its body and token were read.
-    fault_error_header: bool = False

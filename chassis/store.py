@@ -21,7 +21,6 @@ MongoDB here (decision 0002, superseded by 0007); it relies only on what MongoDB
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -84,12 +83,11 @@ def commit_id(collection: str, doc_id: Any, version: int) -> str:
 
 
 class Store:
-    def __init__(self, url: str, database: str, *, crash_after_commit: bool = False) -> None:
+    def __init__(self, url: str, database: str) -> None:
         self.client: AsyncMongoClient = AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=10_000)
         self.db = self.client[database]
         self.commits = self.db[COMMITS]
         self.outbox = self.db[OUTBOX]
-        self._crash_after_commit = crash_after_commit
         self._on_commit: list[Callable[[dict[str, Any]], None]] = []
         # A writer slower than this between its marker and its commit marks the commit again: the
         # relay may have dropped the marker meanwhile (half the relay's grace: OutboxRelay sets it).
@@ -151,9 +149,6 @@ class Store:
         won = [c for c in commits if c["_id"] not in lost]
         if time.monotonic() - marked >= self.remark_after:  # as in _commit
             await _insert_all(self.outbox, [m for m in markers if m["_id"] not in lost])
-        if self._crash_after_commit and any(c["events"] for c in won):
-            log.warning("fault injection: exiting after commit, before apply and publish")
-            os._exit(70)
         await _insert_all(self.db[collection], [{"_id": c["doc_id"], **c["set"], "version": 1} for c in won])
         quiet = [c["_id"] for c in won if not c["events"]]
         if quiet:
@@ -274,10 +269,6 @@ class Store:
                 await self.outbox.insert_one(marker)
             except DuplicateKeyError:
                 pass
-        if (entries or audit is not None) and self._crash_after_commit:
-            # Fault injection: die between the atomic write and everything after it.
-            log.warning("fault injection: exiting after commit, before apply, publish and chaining")
-            os._exit(70)
         await self.apply(commit)
         if not entries and audit is None:
             await self.finished(commit)

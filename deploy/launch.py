@@ -56,6 +56,9 @@ class ServiceProcess:
     log_path: Path
     process: subprocess.Popen | None = None
     module: str = ""
+    # A module that runs the service's module given to it (tests inject faults this way:
+    # tests/support/faults.py); none in production.
+    wrapper: str = ""
 
     @property
     def url(self) -> str:
@@ -67,8 +70,9 @@ class ServiceProcess:
                 raise RuntimeError(f"{self.name}: port {self.port} is taken (is another platform running?)")
         env = {**os.environ, **self.env, **extra_env, "HTTP_PORT": str(self.port), "HTTP_HOST": "127.0.0.1"}
         log = self.log_path.open("ab")
+        module = self.module or f"services.{self.name}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module or f"services.{self.name}"],
+            [sys.executable, "-m", *((self.wrapper, module) if self.wrapper else (module,))],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -127,6 +131,8 @@ class Platform:
     store_users: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     # Processes per service (the first is `services[name]`; the others share its database and queues).
     replicas: dict[str, int] = field(default_factory=dict)
+    # Run each service through this module (ServiceProcess.wrapper): the tests' fault injection.
+    wrapper: str = ""
     instances: dict[str, list[ServiceProcess]] = field(default_factory=dict)
     _provisioned: bool = False
 
@@ -175,7 +181,9 @@ class Platform:
                 **own.get(name, {}),
                 **self.extra_env,
             }
-            self.services[name] = ServiceProcess(name, ports[name], env, self.log_dir / f"{name}.log")
+            self.services[name] = ServiceProcess(
+                name, ports[name], env, self.log_dir / f"{name}.log", wrapper=self.wrapper
+            )
         # The web front: no broker, no store; the services' addresses and the key of its cookies.
         web_env = {f"{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}" for name in SERVICES}
         web_env["SESSION_KEY"] = os.environ.get("SESSION_KEY") or secrets.token_urlsafe(32)
@@ -188,7 +196,14 @@ class Platform:
         )
         for name, first in self.services.items():
             self.instances[name] = [first] + [
-                ServiceProcess(name, free_port(), first.env, self.log_dir / f"{name}-{n}.log", module=first.module)
+                ServiceProcess(
+                    name,
+                    free_port(),
+                    first.env,
+                    self.log_dir / f"{name}-{n}.log",
+                    module=first.module,
+                    wrapper=first.wrapper,
+                )
                 for n in range(2, self.replicas.get(name, 1) + 1)
             ]
 

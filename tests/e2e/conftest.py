@@ -42,8 +42,9 @@ async def platform(amqp_url, mongo_url, run_id, smtp_server, tmp_path_factory):
             # earlier tests' wrong guesses from this address set off.
             "TOKEN_TTL_SECONDS": "7200",
             "MAX_UPLOAD_BYTES": "300000",  # below MAX_BODY_BYTES: the uploads' own streamed cap is what answers
-            "FAULT_ERROR_HEADER": "true",  # test_secrets_in_logs forces unhandled errors
+            "FAULTS": "error-header",  # test_secrets_in_logs forces unhandled errors (tests/support/faults.py)
         },
+        wrapper="tests.support.faults",
     )
     running.start()
     yield running

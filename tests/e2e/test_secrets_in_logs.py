@@ -1,7 +1,7 @@
 """Secrets never reach a log. Sentinel secrets (passwords, initial passwords of a reset and of an
 import, survey tokens, bearer tokens) go through every path that fails: a wrong sign-in, a wrong
 password change, a password the policy refuses, a number the store cannot keep, an unknown survey
-link, and an unhandled error forced inside routes (FAULT_ERROR_HEADER, see tests/e2e/conftest.py);
+link, and an unhandled error forced inside routes (the `error-header` fault of tests/support/faults.py);
 then every service's log file is searched for each of them."""
 
 import csv

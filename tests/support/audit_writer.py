@@ -15,6 +15,7 @@ from chassis.audit import AuditEntry
 from chassis.messaging import broker_user, make_broker
 from chassis.outbox import OutboxRelay
 from chassis.store import StaleVersion, Store
+from tests.support import faults
 
 TASKS = 4
 
@@ -57,7 +58,8 @@ async def write(url: str, database: str, amqp_url: str, name: str, count: int) -
 
 
 async def crash(url: str, database: str, name: str) -> None:
-    store = Store(url, database, crash_after_commit=True)
+    faults.crash_after_commit()
+    store = Store(url, database)
     doc = await store.find("shared", "s")
     await store.update(
         "shared",

@@ -78,7 +78,6 @@ class MemoryStore(Store):
         self.commits = self.db["commits"]  # type: ignore[assignment]
         self.outbox = self.db["outbox"]  # type: ignore[assignment]
         self._on_commit = []
-        self._crash_after_commit = False
         self.remark_after = 2.5
 
     async def ping(self) -> bool:

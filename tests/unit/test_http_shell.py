@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Literal
 
 import pytest
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
+import chassis.http
 from chassis.http import CurrentPrincipal, MaybePrincipal, SignedInBeforePasswordChange, create_app, inline_style
+from tests.support import faults
 
 
 class Body(BaseModel):
@@ -227,7 +229,11 @@ def test_docs_come_from_this_service_not_a_cdn():
 
 def test_an_injected_fault_is_an_unhandled_error_only_when_enabled():
     assert TestClient(make_app()).post("/echo", json={"answers": {}}, headers={"X-Fault": "error"}).status_code == 200
-    faulty = TestClient(make_app(fault_error_header=True), raise_server_exceptions=False)
+    faults.error_header()  # as tests/support/faults.py does in a service process
+    try:
+        faulty = TestClient(make_app(), raise_server_exceptions=False)
+    finally:
+        chassis.http.FastAPI = FastAPI
     assert faulty.post("/echo", json={"answers": {}}).status_code == 200
     response = faulty.post("/echo", json={"answers": {}}, headers={"X-Fault": "error"})
     assert response.status_code == 500 and response.json()["error"]["code"] == "internal_error"

@@ -1,0 +1,83 @@
+"""Faults the tests inject into a service process, so that production code carries none of them.
+
+    FAULTS=crash-after-commit,error-header python -m tests.support.faults services.forms
+
+runs the service's own `__main__` after installing the faults FAULTS names (the e2e platform starts
+every service this way, `Platform(wrapper=...)` in deploy/launch.py):
+
+- `crash-after-commit`: the process exits with 70 right after its next change that carries events
+  or an audit entry is stored, before it is applied, published or chained: the crash the outbox's
+  recovery and the audit chain must survive (tests/e2e/test_resilience.py, test_audit_trail.py).
+- `error-header`: a request carrying `X-Fault: error` fails inside its route, after its body and
+  token were read: what an unhandled error leaves in the logs (tests/e2e/test_secrets_in_logs.py).
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+
+from chassis import http
+from chassis.logging import get_logger
+from chassis.store import Store
+
+log = get_logger("tests.faults")
+
+CRASH_EXIT = 70
+FAULT_HEADER = "X-Fault"
+
+
+class InjectedFault(RuntimeError):
+    """Raised on purpose, for tests of what an unhandled error leaves in logs."""
+
+
+def crash_after_commit() -> None:
+    """Every commit is applied right after it is stored (chassis/store.py): dying at that point
+    leaves the change stored and nothing after it done."""
+    apply = Store.apply
+
+    async def dying_apply(self: Store, commit: Mapping[str, Any]) -> None:
+        if commit.get("events") or commit.get("audit"):
+            log.warning("fault injection: exiting after commit, before apply, publish and chaining")
+            os._exit(CRASH_EXIT)
+        await apply(self, commit)
+
+    Store.apply = dying_apply  # type: ignore[method-assign]
+
+
+async def _fail_on_header(request: Request) -> None:
+    # Runs with every route's own dependencies, after the body was read: as deep as a real failure.
+    if request.headers.get(FAULT_HEADER) == "error":
+        raise InjectedFault("fault injected by request header")
+
+
+def error_header() -> None:
+    class FaultyFastAPI(FastAPI):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            # On the application itself: every route, health and metrics included, gets it.
+            kwargs["dependencies"] = [*(kwargs.get("dependencies") or []), Depends(_fail_on_header)]
+            super().__init__(*args, **kwargs)
+
+    http.FastAPI = FaultyFastAPI  # type: ignore[misc]
+
+
+FAULTS = {"crash-after-commit": crash_after_commit, "error-header": error_header}
+
+
+def install(names: str) -> None:
+    for name in filter(None, (n.strip() for n in names.split(","))):
+        if name not in FAULTS:
+            raise SystemExit(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
+        FAULTS[name]()
+
+
+if __name__ == "__main__":
+    module = sys.argv[1]
+    install(os.environ.get("FAULTS", ""))
+    sys.argv = [module, *sys.argv[2:]]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
