@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import functools
 import io
 import json
 import os
@@ -185,8 +186,17 @@ class CpuMeter:
 
 
 # raw broker -----------------------------------------------------------------------------------
+def server_name(connection: aio_pika.abc.AbstractConnection) -> str:
+    """The broker's product and version, as it announced them when the connection opened."""
+    assert connection.transport is not None, "connected"
+    props = connection.transport.connection.server_properties
+    return " ".join(
+        v.decode() if isinstance(v, bytes) else str(v) for v in (props.get("product"), props.get("version"))
+    )
+
+
 def event_like_body(i: int, size: int) -> bytes:
-    head = {
+    head: dict[str, Any] = {
         "specversion": "1.0",
         "id": str(uuid.uuid4()),
         "type": "vn.gov.moha.bench.raw.v1",
@@ -274,8 +284,7 @@ async def raw_broker(url: str, count: int, size: int, batch: int, prefetch: int,
         finally:
             with contextlib.suppress(Exception):
                 await channel.queue_delete(name)
-        props = connection.transport.connection.server_properties
-        result["server"] = f"{props.get('product', b'')} {props.get('version', b'')}"
+        result["server"] = server_name(connection)
     return result
 
 
@@ -424,7 +433,7 @@ async def setup_tree(http: Http, n: int, tag: str, limit: int, mongo: AsyncMongo
     t0 = now()
     supervisor_auth = await http.login(supervisor["username"], supervisor["initial_password"])
     unit_auths = await bounded(
-        limit, [(lambda a=a: http.login(a["username"], a["initial_password"])) for a in accounts]
+        limit, [functools.partial(http.login, a["username"], a["initial_password"]) for a in accounts]
     )
     timings["logins_s"] = now() - t0
 
@@ -441,7 +450,7 @@ async def setup_tree(http: Http, n: int, tag: str, limit: int, mongo: AsyncMongo
         return now() - start
 
     t0 = now()
-    login_ms = await bounded(limit, [(lambda a=a: timed_login(a)) for a in accounts])
+    login_ms = await bounded(limit, [functools.partial(timed_login, a) for a in accounts])
     timings["signin_s"] = now() - t0
     signin = {"per_s": round(len(accounts) / timings["signin_s"], 1), **latency_ms(login_ms)}
 
@@ -595,8 +604,8 @@ async def flow(
             "answers": answers_for(i, unit["name"]),
         }
         body_bytes = body_bytes or len(json.dumps(body).encode())
-        requests[sid] = lambda body=body, auth=auth: http.client.post(
-            http.urls["forms"] + "/submissions", json=body, headers=auth
+        requests[sid] = functools.partial(
+            http.client.post, http.urls["forms"] + "/submissions", json=body, headers=auth
         )
 
     started, latencies, errors, http_end = await timed_requests(concurrency, requests, 201)
@@ -637,11 +646,9 @@ async def approve_all(
 ) -> dict[str, Any]:
     auth = tree["supervisor_auth"]
     campaigns = sorted({sid.split(":", 1)[0] for sid in sids})
-    requests = {
-        sid: (
-            lambda sid=sid: http.client.post(
-                f"{http.urls['approvals']}/tasks/{sid}:r1:l1/approve", json={"revision": 1}, headers=auth
-            )
+    requests: dict[str, Callable[[], Awaitable[httpx.Response]]] = {
+        sid: functools.partial(
+            http.client.post, f"{http.urls['approvals']}/tasks/{sid}:r1:l1/approve", json={"revision": 1}, headers=auth
         )
         for sid in sids
     }
@@ -874,7 +881,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             result["progress"] = await progress_reads(http, tree, campaign_of(prefix, 0, len(tree["communes"])))
         result["mails_received"] = len(smtp.messages)
 
-        memory = {name: proc_status(pid, "VmHWM") for name, pid in pids.items() if name in SERVICES or name == "bench"}
+        memory = {
+            name: proc_status(pid, "VmHWM")
+            for name, pid in pids.items()
+            if pid and (name in SERVICES or name == "bench")
+        }
         result["peak_rss_mib"] = {k: round(v / 1024, 1) if v else None for k, v in memory.items()}
         # The broker and the store run for longer than this bench: their current RSS, for scale.
         result["infra_rss_mib"] = {

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import json
 import os
@@ -36,7 +35,7 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
-from bench.flow import RESULTS_DIR, machine, pct, proc_status, with_vhost
+from bench.flow import RESULTS_DIR, bench_vhost, clean_up, machine, pct, proc_status, with_vhost
 from deploy.launch import SERVICES, Platform, free_port
 from tests.support import hostile_sheets
 
@@ -99,13 +98,11 @@ async def upload_loop(base: str, auth: dict[str, str], seconds: float, clients: 
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    from tests.support.platform import delete_platform_queues
-
-    amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    if args.vhost:
-        amqp_url = with_vhost(amqp_url, args.vhost)
-    mongodb_url = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/")
     run_id = uuid.uuid4().hex[:8]
+    admin_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    # A vhost of the run's own unless one is named: no queue of tests or a demo beside it is touched.
+    amqp_url = with_vhost(admin_url, args.vhost) if args.vhost else bench_vhost(admin_url, run_id)
+    mongodb_url = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/")
     suffix = f"_bench_{run_id}"
     result: dict[str, Any] = {
         "run_id": run_id,
@@ -114,12 +111,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(),
         "sheet_bytes": {name: len(body) for name, body in SHEETS},
     }
-    await delete_platform_queues(amqp_url)
     platform = Platform(
         amqp_url=amqp_url,
         mongodb_url=mongodb_url,
         log_dir=Path(tempfile.mkdtemp(prefix=f"moha-bench-{run_id}-")),
         database_suffix=suffix,
+        broker_user_prefix=f"b{run_id}-",
         ports={name: free_port() for name in SERVICES},
         extra_env={"BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD, "LOG_LEVEL": "warning"},
     )
@@ -171,11 +168,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         print("[bench] stopping the platform ...", flush=True)
         await asyncio.to_thread(platform.stop)
         mongo: AsyncMongoClient = AsyncMongoClient(mongodb_url, serverSelectionTimeoutMS=10_000)
-        with contextlib.suppress(Exception):
-            for name in SERVICES:
-                await asyncio.wait_for(mongo.drop_database(f"moha_{name}{suffix}"), 30)
-        with contextlib.suppress(Exception):
-            await mongo.close()
+        await clean_up(platform, mongo, admin_url, suffix, keep_data=False)
     return result
 
 

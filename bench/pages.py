@@ -52,7 +52,9 @@ class Person:
     def __init__(self, web: str, urls: dict[str, str], username: str, password: str) -> None:
         self.web = httpx.Client(base_url=web, timeout=30.0, follow_redirects=False)
         self.api = {name: httpx.Client(base_url=url, timeout=30.0) for name, url in urls.items()}
-        self.csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', self.web.get("/dang-nhap").text).group(1)
+        found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', self.web.get("/dang-nhap").text)
+        assert found, "the sign-in page carries a CSRF token"
+        self.csrf = found.group(1)
         signed = self.web.post("/dang-nhap", data={"username": username, "password": password, "csrf_token": self.csrf})
         assert signed.status_code == 303, signed.text[:500]
         if signed.headers["location"].startswith("/doi-mat-khau"):
@@ -243,7 +245,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             api.delete_vhost(vhost)
         from pymongo import MongoClient
 
-        with MongoClient(platform.mongodb_url) as client:
+        with MongoClient[dict[str, Any]](platform.mongodb_url) as client:
             for name in SERVICES:
                 client.drop_database(f"moha_{name}{platform.database_suffix}")
 

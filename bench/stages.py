@@ -73,6 +73,7 @@ from bench.flow import (
     machine,
     now,
     proc_status,
+    server_name,
     store_version,
 )
 from bench.profile import Profiler
@@ -178,7 +179,7 @@ def registration(unit: Unit) -> UnitRegistered:
         unit_id=unit.unit_id,
         code=unit.code,
         name=unit.name,
-        level=unit.level,  # type: ignore[arg-type]
+        level=unit.level,
         parent_id=unit.parent_id,
         path=unit.path,
     )
@@ -189,7 +190,7 @@ def issued(account_id: str, username: str, unit_id: str, role: str) -> AccountIs
         account_id=account_id,
         username=username,
         unit_id=unit_id,
-        role=role,  # type: ignore[arg-type]
+        role=role,
         email=f"{username}@example.vn",
         display_name=f"Tài khoản {username}",
         issued_by=None,
@@ -344,18 +345,18 @@ class Bench:
         return self.platform[service].url
 
     def pids(self, *names: str) -> dict[str, int | None]:
-        pids: dict[str, int | None] = {
-            n: self.platform[n].process.pid
-            for n in names  # type: ignore[union-attr]
-            if self.platform[n].process and self.platform[n].process.poll() is None
-        }
+        pids: dict[str, int | None] = {n: process.pid for n in names if (process := self.alive(n))}
         pids["bench"] = os.getpid()
         pids["rabbitmq (beam.smp)"] = find_pid("beam.smp")
         pids["store"] = find_pid("secantusd-rs") or find_pid("mongod")
         return pids
 
+    def alive(self, name: str) -> subprocess.Popen | None:
+        process = self.platform[name].process
+        return process if process is not None and process.poll() is None else None
+
     def running(self) -> list[str]:
-        return [n for n in SERVICES if self.platform[n].process and self.platform[n].process.poll() is None]
+        return [n for n in SERVICES if self.alive(n)]
 
     async def stop(self, *names: str) -> None:
         await asyncio.gather(*(asyncio.to_thread(self.platform[n].stop) for n in names))
@@ -944,8 +945,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 async def broker_version(url: str) -> str:
     connection = await aio_pika.connect(url)
     async with connection:
-        props = connection.transport.connection.server_properties  # type: ignore[union-attr]
-        return f"{props.get('product', b'')} {props.get('version', b'')}"
+        return server_name(connection)
 
 
 # the report ------------------------------------------------------------------------------------------

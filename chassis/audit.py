@@ -379,7 +379,8 @@ async def verify(
     head recorded earlier (every run prints one), also catches a chain cut short, or rewritten
     from some entry on with every hash recomputed."""
     collection = store[CHAIN]
-    walk, pending, broken = _Walk(), [], None
+    walk, broken = _Walk(), None
+    pending: list[dict[str, Any]] = []
     async for doc in collection.find({}).sort("_id", ASCENDING):
         link = walk.step(doc)
         if link is not None:

@@ -69,7 +69,7 @@ class TokenVerifier:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
             raise Unauthenticated("mã truy cập không hợp lệ") from exc
-        kid = header.get("kid")
+        kid = str(header.get("kid"))
         key = self._keys.get(kid) or await self._refresh(kid)
         if key is None:
             raise Unauthenticated("mã truy cập được ký bằng khóa không xác định")
@@ -117,4 +117,4 @@ class TokenVerifier:
                 return None
             self._keys = {k["kid"]: jwt.PyJWK(k).key for k in keys}
             self._fetched_at = time.monotonic()
-            return self._keys.get(kid)
+            return self._keys.get(kid) if kid is not None else None

@@ -135,7 +135,7 @@ class CatchUp:
                 offset = -1
                 while offset < end:
                     message = await asyncio.wait_for(inbox.get(), timeout=60)
-                    offset = message.headers["x-stream-offset"]
+                    offset = int(message.headers["x-stream-offset"])  # type: ignore[arg-type]
                     if read == 0:
                         first = offset
                     read += 1

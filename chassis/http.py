@@ -99,7 +99,7 @@ def create_app(
         _serve_docs(app)
 
     @app.middleware("http")
-    async def shell(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def shell(request: Request, call_next):
         clear_contextvars()
         cid = request.headers.get(CORRELATION_HEADER, "")
         if not _CORRELATION_ID.match(cid):

@@ -83,7 +83,7 @@ def configure(service: str, level: str = "info") -> None:
             event_dict.setdefault("trace_id", format(context.trace_id, "032x"))
         return event_dict
 
-    shared = [
+    shared: list[structlog.typing.Processor] = [
         add_service,
         add_trace,
         structlog.contextvars.merge_contextvars,

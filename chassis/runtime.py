@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import uvicorn
@@ -73,7 +73,7 @@ class Runtime:
         self.caught_up = False
         self.startup: list[Callable[[], Awaitable[Any]]] = [self.store.create_indexes, self.audit.create_indexes]
         # Started once the service has caught up from the event history (the relay at once).
-        self.background: list[Callable[[], Awaitable[Any]]] = []
+        self.background: list[Callable[[], Coroutine[Any, Any, Any]]] = []
         metrics.set_service(settings.service_name)
 
     async def readiness(self) -> dict[str, bool]:

@@ -141,7 +141,13 @@ async def parse_off_loop(parse: Any, data: bytes) -> Any:
     except BaseException:
         parsers.release()
         raise
-    work.add_done_callback(lambda done: (parsers.release(), done.cancelled() or done.exception()))
+
+    def finished(done: asyncio.Future[Any]) -> None:
+        parsers.release()
+        if not done.cancelled():
+            done.exception()  # retrieved: an abandoned parse's error is not reported as never seen
+
+    work.add_done_callback(finished)
     try:
         outcome, value = await asyncio.shield(work)
     except BrokenProcessPool:

@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -38,8 +39,8 @@ def load_demo(
     admin_password, token = first_admin_sign_in(accounts, admin_password)
     headers = {"Authorization": f"Bearer {token}"}
 
-    def post(path: str, **kw: object) -> dict:
-        response = accounts.post(path, headers={**headers, **kw.pop("headers", {})}, **kw)  # type: ignore[arg-type]
+    def post(path: str, **kw: Any) -> dict:
+        response = accounts.post(path, headers={**headers, **kw.pop("headers", {})}, **kw)
         if response.status_code >= 400:
             raise RuntimeError(f"{path}: {response.status_code} {response.text[:2000]}")
         return response.json()
@@ -213,8 +214,8 @@ RESPONDENTS = [
 def open_survey(forms: httpx.Client, headers: dict[str, str], province_id: str, today: date) -> tuple[str, int]:
     survey = "par-demo"
 
-    def call(method: str, path: str, **kw: object) -> dict:
-        response = forms.request(method, path, headers={**headers, **kw.pop("headers", {})}, **kw)  # type: ignore[arg-type]
+    def call(method: str, path: str, **kw: Any) -> dict:
+        response = forms.request(method, path, headers={**headers, **kw.pop("headers", {})}, **kw)
         if response.status_code >= 400:
             raise RuntimeError(f"{path}: {response.status_code} {response.text[:2000]}")
         return response.json()
@@ -251,9 +252,9 @@ def load_officials(
     in_scope = [u for u in units if u["level"] != "district"]
     ids = {unit_id_for(u["code"]): u for u in in_scope}
 
-    def post(path: str, **kw: object) -> dict:
+    def post(path: str, **kw: Any) -> dict:
         for _ in range(100):  # a unit may still be on its way to personnel by event
-            response = personnel.post(path, headers={**headers, **kw.pop("headers", {})}, **kw)  # type: ignore[arg-type]
+            response = personnel.post(path, headers={**headers, **kw.pop("headers", {})}, **kw)
             if response.status_code != 404:
                 break
             time.sleep(0.2)

@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -231,8 +232,8 @@ class Platform:
         with Management(self.amqp_url) as api:
             for user in self.broker_users.values():
                 api.delete_user(user.name)
-        for database, user, _ in self.store_users.values():
-            mongo_users.drop_user(self.mongodb_url, database, user)
+        for database, store_user, _ in self.store_users.values():
+            mongo_users.drop_user(self.mongodb_url, database, store_user)
 
     def start(self, names: tuple[str, ...] | None = None, ready_timeout: float = 60.0) -> None:
         """Start the services (all, or those named), in any order: a service started after events
@@ -280,7 +281,7 @@ def main() -> None:
         from pymongo import MongoClient
 
         suffix = "_demo"
-        with MongoClient(mongodb_url) as client:
+        with MongoClient[dict[str, Any]](mongodb_url) as client:
             for name in SERVICES:
                 client.drop_database(f"moha_{name}{suffix}")
     amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")

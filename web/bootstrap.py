@@ -78,7 +78,7 @@ def build(settings: WebSettings | None = None) -> tuple[FastAPI, WebSettings]:
     app.add_middleware(SecurityHeaders)
 
     @app.middleware("http")
-    async def correlation_and_limits(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def correlation_and_limits(request: Request, call_next):
         clear_contextvars()
         cid = str(uuid.uuid4())
         bind_contextvars(correlation_id=cid, method=request.method, path=_loggable(request.url.path))
@@ -124,9 +124,9 @@ def build(settings: WebSettings | None = None) -> tuple[FastAPI, WebSettings]:
             return response
         if request.method == "POST":
             return await signin.sign_in_again(request)
-        response = _to_sign_in(request, "het-han")
-        shared.end_session(request, response)
-        return response
+        to_sign_in = _to_sign_in(request, "het-han")
+        shared.end_session(request, to_sign_in)
+        return to_sign_in
 
     @app.exception_handler(shared.CsrfRefused)
     async def csrf_refused(request: Request, _exc: shared.CsrfRefused) -> Response:

@@ -107,7 +107,7 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> Comparison:
     def row(code: str) -> FieldRow:
         a, b = old.get(code), new.get(code)
         if a is None:
-            change, changed = ADDED, []
+            change, changed = ADDED, list[str]()
         elif b is None:
             change, changed = REMOVED, []
         else:

@@ -153,7 +153,7 @@ OUTCOMES = {
     "unknown_name": "Tên đăng nhập không tồn tại",
     "inactive": "Tài khoản đã thu hồi",
 }
-UNIT_LEVELS = {"province": "Tỉnh", "district": "Huyện", "commune": "Xã", "agency": "Cơ quan, đơn vị"}
+UNIT_LEVELS: dict[str, str] = {"province": "Tỉnh", "district": "Huyện", "commune": "Xã", "agency": "Cơ quan, đơn vị"}
 
 
 URL = re.compile(r"https?://[^\s<>\"']+")

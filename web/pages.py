@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlencode
 
 from fastapi.responses import Response
@@ -38,15 +38,16 @@ def field_errors(refused: ApiError, fields: dict[str, str], default: str) -> dic
     return found or {default: refused.message}
 
 
-async def attempt(call: Awaitable[T], fields: dict[str, str], default: str) -> tuple[T | None, dict[str, str]]:
+async def attempt(call: Awaitable[T], fields: dict[str, str], default: str) -> tuple[T, dict[str, str]]:
     """A form's request to a service: its answer and no errors, or its refusal (4xx) as messages
-    beside the form's fields (`field_errors`); a failure of the service itself (5xx) is raised."""
+    beside the form's fields (`field_errors`); a failure of the service itself (5xx) is raised.
+    The answer is None when there are errors: callers read it only when there are none."""
     try:
         return await call, {}
     except ApiError as refused:
         if refused.status >= 500:
             raise
-        return None, field_errors(refused, fields, default)
+        return cast(T, None), field_errors(refused, fields, default)
 
 
 def pages(total: int, page_size: int) -> int:

@@ -9,6 +9,7 @@ it does not know, so that a later minor version adding one breaks no subscriber.
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
@@ -99,7 +100,7 @@ class Envelope(BaseModel):
     def routing_key(self) -> str:
         return self.type.removeprefix(TYPE_PREFIX)
 
-    def open(self, event_cls: type[Event]) -> Event:
+    def open(self, event_cls: builtins.type[Event]) -> Event:
         """Validate `data` against the event class it claims to be."""
         if self.type != event_cls.event_type():
             raise ValueError(f"envelope of type {self.type!r} is not {event_cls.event_type()!r}")

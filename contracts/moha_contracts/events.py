@@ -209,7 +209,7 @@ class CampaignOpened(Event):
     district_deadline: date
     # Added in 1.1: the levels whose supervisors review a form, nearest first. A unit's chain is
     # the ancestors it has at these levels (a territory without districts has one level fewer).
-    review_levels: list[UnitLevel] = Field(default_factory=lambda: ["district", "province"])
+    review_levels: list[UnitLevel] = Field(default_factory=lambda: list[UnitLevel](["district", "province"]))
 
     def subject(self) -> str:
         return self.campaign_id

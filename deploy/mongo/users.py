@@ -5,6 +5,7 @@ left as it is: then every service uses it."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pymongo import MongoClient
@@ -26,7 +27,7 @@ def service_url(admin_url: str, user: str, password: str, database: str) -> str:
 
 def ensure_user(admin_url: str, database: str, user: str, password: str) -> None:
     """`user` may read and write `database`, nothing else; made or given the new password."""
-    with MongoClient(admin_url, serverSelectionTimeoutMS=10_000) as client:
+    with MongoClient[dict[str, Any]](admin_url, serverSelectionTimeoutMS=10_000) as client:
         db = client[database]
         roles = [{"role": "readWrite", "db": database}]
         if db.command("usersInfo", user)["users"]:
@@ -36,6 +37,6 @@ def ensure_user(admin_url: str, database: str, user: str, password: str) -> None
 
 
 def drop_user(admin_url: str, database: str, user: str) -> None:
-    with MongoClient(admin_url, serverSelectionTimeoutMS=10_000) as client:
+    with MongoClient[dict[str, Any]](admin_url, serverSelectionTimeoutMS=10_000) as client:
         if client[database].command("usersInfo", user)["users"]:
             client[database].command("dropUser", user)

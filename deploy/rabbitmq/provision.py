@@ -339,7 +339,7 @@ def definitions(vhost: str, users: list[BrokerUser], retention: HistoryRetention
 
 
 def _users_from_env(
-    subscribers: list[str], admin: str | None, monitors: list[str] = ()
+    subscribers: list[str], admin: str | None, monitors: tuple[str, ...] = ()
 ) -> tuple[list[BrokerUser], dict[str, str]]:
     generated: dict[str, str] = {}
 

@@ -283,8 +283,8 @@ class Records:
                     keys[self.store.unique_key(kind, f, sealed.hash(f, values[f]))] = (number, f, record.id)
         if taken := await self.store.taken(list(keys)):
             raise ImportRejected([RowError(keys[k][0], keys[k][1], "Đã có hồ sơ khác mang số này") for k in taken])
-        if taken := await self.store.claim_many([(key, record_id) for key, (_, _, record_id) in keys.items()]):
-            raise ImportRejected([RowError(keys[k][0], keys[k][1], "Vừa có hồ sơ khác mang số này") for k in taken])
+        if lost := await self.store.claim_many([(key, record_id) for key, (_, _, record_id) in keys.items()]):
+            raise ImportRejected([RowError(keys[k][0], keys[k][1], "Vừa có hồ sơ khác mang số này") for k in lost])
         job = {
             "_id": uuid.uuid4().hex,
             "kind": kind,

@@ -25,7 +25,7 @@ class _Collect:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
-            self.sink.append(message)  # type: ignore[arg-type]
+            self.sink.append(message)
         return "250 OK"
 
 

@@ -77,7 +77,14 @@ async def trail(
             params={**params, "page": max(page, 1), "page_size": size},
         )
         entries, total = found.json(), int(found.headers.get("x-total-count", "0"))
-    query = {"nguoi": nguoi, "viec": viec, "don_vi": don_vi, "tu": tu, "den": den, "doi_tuong": doi_tuong}
+    query: dict[str, Any] = {
+        "nguoi": nguoi,
+        "viec": viec,
+        "don_vi": don_vi,
+        "tu": tu,
+        "den": den,
+        "doi_tuong": doi_tuong,
+    }
     target = (
         next((e["target_label"] for e in entries if e.get("target_id") == doi_tuong), doi_tuong) if doi_tuong else ""
     )

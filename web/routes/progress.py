@@ -77,7 +77,7 @@ async def area(
     params: dict[str, Any] = {"area": area} if area else {}
     view = await api(request, "approvals", "GET", f"/progress/{quote(cid)}", session=session, params=params)
     campaign = await api(request, "forms", "GET", f"/campaigns/{quote(cid)}", session=session)
-    crumbs = []
+    crumbs: list[dict[str, Any]] = []
     if area and area != session.unit_id:
         unit = await api(request, "accounts", "GET", f"/units/{quote(view['area']['unit_id'])}", session=session)
         for ancestor in unit["path"]:

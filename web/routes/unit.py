@@ -116,7 +116,7 @@ async def overview(cid: str, request: Request, session: Session = Signed) -> Res
     sections = [{**s, "state": section_state(s, answers)} for s in ctx["definition"]["sections"]]
     returned = None
     if sub and sub["status"] == "returned":
-        last = next((h for h in reversed(sub["history"]) if h["action"] == "returned"), {})
+        last: dict[str, Any] = next((h for h in reversed(sub["history"]) if h["action"] == "returned"), {})
         returned = {
             "reason": sub["return_reason"],
             "by": await _reviewer_name(request, session, last.get("by")),

@@ -141,7 +141,7 @@ def plan_import(
                 definition,
                 unit_id=unit_id,
                 process=process.code,
-                document=doc or None,
+                document=doc if isinstance(doc, Document) else None,
                 effective_on=effective_on or now.date().isoformat(),
                 values=values,
                 by=by,

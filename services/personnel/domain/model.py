@@ -89,7 +89,7 @@ class Entry:
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> Entry:
-        return cls(**{k: doc.get(k) for k in cls.__dataclass_fields__ if k in doc})
+        return cls(**{k: doc[k] for k in cls.__dataclass_fields__ if k in doc})
 
 
 @dataclass
