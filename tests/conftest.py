@@ -1,4 +1,5 @@
 import contextlib
+import os
 import uuid
 
 import pytest
@@ -39,11 +40,20 @@ def amqp_url(broker_admin_url, run_id):
 
 
 @pytest.fixture(scope="session")
-def mongo_url():
+def mongo_url(run_id):
+    """The store; at the end, every database this run made (their names carry the run's id) is
+    dropped, so runs do not pile databases up on a shared store. KEEP_TEST_DATA=1 keeps them."""
     with mongodb_url() as url:
         if url is None:
             pytest.fail(HOW_TO_START, pytrace=False)
         yield url
+        if os.environ.get("KEEP_TEST_DATA") != "1":
+            from pymongo import MongoClient
+
+            with contextlib.suppress(Exception), MongoClient(url, serverSelectionTimeoutMS=10_000) as client:
+                for name in client.list_database_names():
+                    if run_id in name:
+                        client.drop_database(name)
 
 
 @pytest.fixture

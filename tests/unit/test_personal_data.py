@@ -56,7 +56,11 @@ def test_rotation_new_key_first_old_ones_still_open_what_they_wrote():
     assert rotated.encrypt("b", "p").startswith("pd1:k2:")
 
 
-@pytest.mark.parametrize("keys", ["", "k1", f"bad id:{new_key()}", "k1:short", "k1:***"])
+@pytest.mark.parametrize(
+    "keys",
+    ["", "k1", f"bad id:{new_key()}", "k1:short", "k1:***"],
+    ids=["none", "no-key", "bad-id", "short-key", "not-base64"],  # stable: test workers must collect the same ids
+)
 def test_keys_that_cannot_be_used_stop_the_service(keys):
     with pytest.raises(KeysMissing):
         FieldCipher(parse_keys(keys), b"x" * 32)
