@@ -10,18 +10,18 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from chassis import audit as audit_log
-from chassis.auth import Principal
 from chassis.clock import today_in_vietnam
 from chassis.errors import Forbidden, NotFound
 from chassis.http import CurrentPrincipal, client_ip, from_state
 from chassis.sheets import CSV_TYPE, XLSX_TYPE, write_csv, write_xlsx
 from chassis.text import Input
-from chassis.tree import UnitDirectory
 
+from . import usecases
 from .domain.model import ReviewTask
 from .domain.moves import MoveReview
 from .domain.progress import timeliness
-from .store import CampaignDirectory, MoveReviewStore, ProgressStore, TaskStore, deadline_of
+from .store import deadline_of
+from .usecases import Approvals
 from .views import area_progress
 
 router = APIRouter()
@@ -55,96 +55,57 @@ class TaskView(BaseModel):
     reason: str | None
 
 
-Tasks = Annotated[TaskStore, Depends(from_state("tasks"))]
-Progress = Annotated[ProgressStore, Depends(from_state("progress"))]
-Campaigns = Annotated[CampaignDirectory, Depends(from_state("campaigns"))]
-Units = Annotated[UnitDirectory, Depends(from_state("units"))]
-Moves = Annotated[MoveReviewStore, Depends(from_state("moves"))]
+# The one dependency: what bootstrap.py wired (store, tree, read models), use cases run through it.
+Service = Annotated[Approvals, Depends(from_state("approvals"))]
 
 
 @router.get("/tasks", tags=["review"])
-async def my_queue(principal: CurrentPrincipal, store: Tasks, status: str = "open") -> list[TaskView]:
+async def my_queue(principal: CurrentPrincipal, svc: Service, status: str = "open") -> list[TaskView]:
     """The tasks waiting for the caller's level: only its assigned units, if it has an assignment."""
-    if not principal.is_supervisor:
-        return []
-    assigned = await store.assigned_units(principal.account_id)
-    return [_view(t) for t in await store.queue(principal.unit_id, status) if t.reviewable_by(principal, assigned)]
+    return [_view(t) for t in await usecases.reviewable_tasks(svc.uow(), principal, status)]
 
 
 @router.get("/tasks/{task_id}", tags=["review"])
-async def get_task(task_id: str, principal: CurrentPrincipal, store: Tasks) -> TaskView:
-    task = await store.get(task_id)
-    if task is None or not task.visible_to(principal):
-        raise NotFound("Không tìm thấy nhiệm vụ duyệt")
-    return _view(task)
+async def get_task(task_id: str, principal: CurrentPrincipal, svc: Service) -> TaskView:
+    return _view(await usecases.visible_task(svc.uow(), task_id, principal))
 
 
 @router.post("/tasks/{task_id}/claim", tags=["review"])
-async def claim(task_id: str, request: Request, principal: CurrentPrincipal, store: Tasks) -> TaskView:
+async def claim(task_id: str, request: Request, principal: CurrentPrincipal, svc: Service) -> TaskView:
     """Take the form up for review: the unit and those above see it as under review."""
-    task, assigned = await _task_in_scope(store, task_id, principal)
-    if task.claim(principal, assigned=assigned):
-        await store.save(task, _decision(request, principal, task, "review_claimed"))
-    return _view(task)
+    return _view(await svc.run(usecases.claim, task_id, principal, client_ip(request)))
 
 
 @router.post("/tasks/{task_id}/approve", tags=["review"])
 async def approve(
-    task_id: str, body: ApproveRequest, request: Request, principal: CurrentPrincipal, store: Tasks
+    task_id: str, body: ApproveRequest, request: Request, principal: CurrentPrincipal, svc: Service
 ) -> TaskView:
     """Approve the revision read. Below the last level the form goes up to the next level's
     supervisors; at the last level it is confirmed (SubmissionFinalized)."""
-    task, assigned = await _task_in_scope(store, task_id, principal)
-    task.approve(principal, body.revision, assigned=assigned, ip=client_ip(request))
-    await store.save(task, _decision(request, principal, task, "form_approved"))
-    return _view(task)
+    command = usecases.Decide(task_id, principal, body.revision, ip=client_ip(request))
+    return _view(await svc.run(usecases.approve, command))
 
 
 @router.post("/tasks/{task_id}/return", tags=["review"])
 async def return_to_unit(
-    task_id: str, body: ReturnRequest, request: Request, principal: CurrentPrincipal, store: Tasks
+    task_id: str, body: ReturnRequest, request: Request, principal: CurrentPrincipal, svc: Service
 ) -> TaskView:
     """Return the revision to the unit with the reason; it revises and submits again."""
-    task, assigned = await _task_in_scope(store, task_id, principal)
-    task.return_to_unit(principal, body.revision, body.reason, assigned=assigned, ip=client_ip(request))
-    await store.save(task, _decision(request, principal, task, "form_returned"))
-    return _view(task)
-
-
-def _decision(request: Request, principal: Principal, task: ReviewTask, action: str) -> audit_log.AuditEntry:
-    """A decision's entry, beside the review trail the task keeps (its reason stays there)."""
-    return audit_log.entry(
-        request,
-        action,
-        actor=principal,
-        target_id=task.submission_id,
-        unit_lineage=[task.reviewer_unit_id, task.unit_id],
-        task_id=task.id,
-        campaign_id=task.campaign_id,
-        revision=task.revision,
-        level=task.level,
-        final=task.final,
-    )
+    command = usecases.Decide(task_id, principal, body.revision, body.reason, client_ip(request))
+    return _view(await svc.run(usecases.return_to_unit, command))
 
 
 @router.get("/submissions/{submission_id}/reviews", tags=["review"])
-async def review_trail(submission_id: str, principal: CurrentPrincipal, store: Tasks) -> list[TaskView]:
+async def review_trail(submission_id: str, principal: CurrentPrincipal, svc: Service) -> list[TaskView]:
     """Every level's task of every revision: who decided, when, from where, on which revision, why."""
-    # Those above the unit, for the tasks of the places it was in when they were decided; the unit
-    # itself learns the decisions from forms and notifications, not its reviewers' addresses.
-    found = [t for t in await store.of_submission(submission_id) if t.visible_to(principal)]
-    if not found:
-        raise NotFound("Không tìm thấy phiếu")
-    return [_view(t) for t in found]
+    return [_view(t) for t in await usecases.review_trail(svc.uow(), submission_id, principal)]
 
 
 @router.get("/progress/{campaign_id}", tags=["progress"])
 async def progress(
     campaign_id: str,
     principal: CurrentPrincipal,
-    store: Progress,
-    campaigns: Campaigns,
-    tree: Units,
+    svc: Service,
     area: str | None = None,
     as_of: date | None = None,
     units: bool = True,
@@ -153,14 +114,15 @@ async def progress(
     state, timeliness against each unit's deadline in working days, the late units, each
     sub-area's figures and, unless `units=false`, every unit's row."""
     area = area or principal.unit_id
-    campaign = await campaigns.get(campaign_id)
+    tree = svc.units
+    campaign = await svc.campaigns.get(campaign_id)
     if campaign is None or not await tree.can_see(principal, area):
         raise NotFound("Không tìm thấy đợt thu thập hoặc địa bàn này")
     # A reporting unit sees its own unit only, whatever hangs under it (an agency's sub-agencies,
     # the communes of a district-level unit): it reports, it does not supervise.
     view = await area_progress(
         tree,
-        store,
+        svc.progress,
         campaign,
         area,
         as_of or today_in_vietnam(),
@@ -177,25 +139,22 @@ async def export_progress(
     campaign_id: str,
     request: Request,
     principal: CurrentPrincipal,
-    store: Progress,
-    campaigns: Campaigns,
-    tree: Units,
+    svc: Service,
     area: str | None = None,
     as_of: date | None = None,
     format: Literal["xlsx", "csv"] = "xlsx",
 ) -> Response:
     """Every unit's row of the area's progress, as a sheet for the supervisors' reports."""
-    view = await progress(campaign_id, principal, store, campaigns, tree, area, as_of, True)
+    view = await progress(campaign_id, principal, svc, area, as_of, True)
     # Scope checked by `progress`: recorded before the sheet leaves.
     where = view["area"]["unit_id"]
-    await audit_log.record(
-        request,
+    await svc.store.record(
         audit_log.entry(
             request,
             "progress_exported",
             actor=principal,
             target_id=campaign_id,
-            unit_lineage=await tree.lineage(where) or [where],
+            unit_lineage=await svc.units.lineage(where) or [where],
             area=where,
             format=format,
             units=len(view["units"]),
@@ -234,24 +193,15 @@ async def export_progress(
 
 
 @router.post("/progress/rebuild", tags=["progress"])
-async def rebuild(request: Request, principal: CurrentPrincipal, store: Progress) -> dict[str, int]:
+async def rebuild(request: Request, principal: CurrentPrincipal, svc: Service) -> dict[str, int]:
     """Fold every stored fact into a fresh read model and switch to it (central administrators)."""
     if principal.role != "central_admin":
         raise Forbidden("Chỉ quản trị hệ thống cấp Trung ương dựng lại số liệu tiến độ")
-    rebuilt = await store.rebuild()
-    await audit_log.record(
-        request,
-        audit_log.entry(request, "progress_rebuilt", actor=principal, unit_lineage=[principal.unit_id], **rebuilt),
+    rebuilt = await svc.progress.rebuild()
+    await svc.store.record(
+        audit_log.entry(request, "progress_rebuilt", actor=principal, unit_lineage=[principal.unit_id], **rebuilt)
     )
     return rebuilt
-
-
-async def _task_in_scope(store: TaskStore, task_id: str, principal: Principal) -> tuple[ReviewTask, list[str]]:
-    task = await store.get(task_id)
-    assigned = await store.assigned_units(principal.account_id)
-    if task is None or not task.reviewable_by(principal, assigned):
-        raise NotFound("Không tìm thấy nhiệm vụ duyệt")
-    return task, assigned
 
 
 def _view(t: ReviewTask) -> TaskView:
@@ -286,10 +236,7 @@ class QueuePage(BaseModel):
 @router.get("/queue", tags=["review"])
 async def review_queue(
     principal: CurrentPrincipal,
-    store: Tasks,
-    progress_store: Progress,
-    campaigns: Campaigns,
-    tree: Units,
+    svc: Service,
     status: Literal["open", "approved", "returned", "all"] = "open",
     unit: str | None = None,
     late: bool | None = None,
@@ -303,11 +250,11 @@ async def review_queue(
     and, if it has an assignment, its assigned units."""
     if not principal.is_supervisor:
         return QueuePage(items=[], total=0, page=page, page_size=page_size, counts={})
-    assigned = await store.assigned_units(principal.account_id)
+    tree, campaigns = svc.units, svc.campaigns
     tasks = [
         t
-        for t in await store.of_reviewer(principal.unit_id, None if status == "all" else status)
-        if t.reviewable_by(principal, assigned) and (campaign_id is None or t.campaign_id == campaign_id)
+        for t in await usecases.reviewable_tasks(svc.uow(), principal, None if status == "all" else status, limit=None)
+        if campaign_id is None or t.campaign_id == campaign_id
     ]
     today = today_in_vietnam()
     # One query for the units, one per campaign for their first submissions: a page of a few
@@ -324,7 +271,7 @@ async def review_queue(
     firsts: dict[tuple[str, str], Any] = {}
     for cid in known:
         for uid, p in (
-            await progress_store.of_units(cid, list({t.unit_id for t in tasks if t.campaign_id == cid}))
+            await svc.progress.of_units(cid, list({t.unit_id for t in tasks if t.campaign_id == cid}))
         ).items():
             firsts[(cid, uid)] = p.first_submitted_at
     rows = []
@@ -392,17 +339,14 @@ class MoveReturnRequest(Input):
 @router.get("/moves", tags=["moves"])
 async def move_queue(
     principal: CurrentPrincipal,
-    moves: Moves,
-    tree: Units,
+    svc: Service,
     status: Literal["open", "approved", "returned", "all"] = "open",
 ) -> list[dict[str, Any]]:
     """The requests to move a record that the caller's level decides (its supervisors), oldest
     first, with the two units' codes and names. Personnel holds the record itself."""
-    if not principal.is_supervisor:
-        return []
-    found = await moves.of_decider(principal.unit_id, None if status == "all" else status)
+    found = await usecases.moves_to_decide(svc.uow(), principal, None if status == "all" else status)
     ids = list({u for r in found for u in (r.from_unit_id, r.to_unit_id)})
-    units = {u["_id"]: u async for u in tree.units.find({"_id": {"$in": ids}})} if ids else {}
+    units = {u["_id"]: u async for u in svc.units.units.find({"_id": {"$in": ids}})} if ids else {}
 
     def unit(unit_id: str) -> dict[str, str]:
         return {"code": units.get(unit_id, {}).get("code", ""), "name": units.get(unit_id, {}).get("name", "")}
@@ -414,38 +358,22 @@ async def move_queue(
 
 
 @router.get("/moves/{task_id}", tags=["moves"])
-async def get_move(task_id: str, principal: CurrentPrincipal, moves: Moves) -> MoveView:
-    review = await moves.get(task_id)
-    if review is None or not review.visible_to(principal):
-        raise NotFound("Không tìm thấy đề nghị chuyển hồ sơ")
-    return _move_view(review)
+async def get_move(task_id: str, principal: CurrentPrincipal, svc: Service) -> MoveView:
+    return _move_view(await usecases.visible_move(svc.uow(), task_id, principal))
 
 
 @router.post("/moves/{task_id}/approve", tags=["moves"])
-async def approve_move(task_id: str, request: Request, principal: CurrentPrincipal, moves: Moves) -> MoveView:
+async def approve_move(task_id: str, request: Request, principal: CurrentPrincipal, svc: Service) -> MoveView:
     """Approve: personnel moves the record, with its history, to the receiving unit."""
-    review = await _move_to_decide(moves, task_id, principal)
-    review.approve(principal, ip=client_ip(request))
-    await moves.save(review)
-    return _move_view(review)
+    return _move_view(await svc.run(usecases.approve_move, task_id, principal, client_ip(request)))
 
 
 @router.post("/moves/{task_id}/return", tags=["moves"])
 async def return_move(
-    task_id: str, body: MoveReturnRequest, request: Request, principal: CurrentPrincipal, moves: Moves
+    task_id: str, body: MoveReturnRequest, request: Request, principal: CurrentPrincipal, svc: Service
 ) -> MoveView:
     """Refuse, with the reason: the record stays where it is."""
-    review = await _move_to_decide(moves, task_id, principal)
-    review.return_to_unit(principal, body.reason, ip=client_ip(request))
-    await moves.save(review)
-    return _move_view(review)
-
-
-async def _move_to_decide(moves: MoveReviewStore, task_id: str, principal: Principal) -> MoveReview:
-    review = await moves.get(task_id)
-    if review is None or not review.decidable_by(principal):
-        raise NotFound("Không tìm thấy đề nghị chuyển hồ sơ")
-    return review
+    return _move_view(await svc.run(usecases.return_move, task_id, principal, body.reason, client_ip(request)))
 
 
 def _move_view(r: MoveReview) -> MoveView:

@@ -1,4 +1,4 @@
-"""Wires approvals: settings, store, API and handlers."""
+"""Wires approvals: settings, store, use cases, API and handlers."""
 
 from __future__ import annotations
 
@@ -9,22 +9,17 @@ from chassis.runtime import Runtime
 from . import handlers
 from .api import router
 from .settings import ApprovalsSettings
-from .store import CampaignDirectory, MoveReviewStore, ProgressStore, TaskStore
+from .store import CampaignDirectory, ProgressStore, create_indexes
+from .usecases import Approvals
 
 
 def build(settings: ApprovalsSettings | None = None) -> tuple[FastAPI, ApprovalsSettings]:
     settings = settings or ApprovalsSettings()
     runtime = Runtime(settings)
-    tasks = TaskStore(runtime.store)
-    campaigns = CampaignDirectory(runtime.store)
-    progress = ProgressStore(runtime.store)
-    moves = MoveReviewStore(runtime.store)
-    handlers.subscribe(runtime, tasks, campaigns, progress, moves)
-    runtime.startup += [tasks.create_indexes, moves.create_indexes]
+    store = runtime.store
+    approvals = Approvals(store, runtime.units, CampaignDirectory(store), ProgressStore(store))
+    handlers.subscribe(runtime, approvals)
+    runtime.startup.append(lambda: create_indexes(store))
     app = runtime.app("MOHA approvals", router)
-    app.state.tasks = tasks
-    app.state.campaigns = campaigns
-    app.state.progress = progress
-    app.state.moves = moves
-    app.state.units = runtime.units
+    app.state.approvals = approvals  # the routes' one dependency (api.Service)
     return app, settings

@@ -3,18 +3,18 @@ and the progress read model with the facts it is folded from."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
 from chassis import readmodel
-from chassis.audit import AuditEntry
 from chassis.errors import Conflict
 from chassis.messaging import Retry
 from chassis.store import AlreadyExists, StaleVersion, Store
-from moha_contracts import CampaignOpened
+from chassis.unit_of_work import Repository, UnitOfWork, run
+from moha_contracts import CampaignOpened, Event
 
 from .domain.model import OPEN, ReviewTask
 from .domain.moves import MoveReview
@@ -29,112 +29,91 @@ META = "progress_meta"
 _FIELDS = [f for f in ReviewTask.__dataclass_fields__ if f not in ("id", "version", "events")]
 
 
-class TaskStore:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+class Tasks(Repository[ReviewTask]):
+    """Review tasks, one per submitted revision and level; queries track what they load."""
 
-    async def create_indexes(self) -> None:
-        await self.store[TASKS].create_index([("reviewer_unit_id", 1), ("status", 1)])
-        await self.store[TASKS].create_index("submission_id")
+    collection = TASKS
 
-    async def add(self, task: ReviewTask) -> bool:
-        """False if the task exists already (the same submission seen twice)."""
-        try:
-            await self.store.insert(TASKS, {"_id": task.id, **_fields(task), "version": 1}, task.events)
-        except AlreadyExists:
-            return False
-        task.events.clear()
-        return True
+    def to_document(self, aggregate: ReviewTask) -> dict[str, Any]:
+        data = asdict(aggregate)
+        return {k: data[k] for k in _FIELDS}
 
-    async def get(self, task_id: str) -> ReviewTask | None:
-        doc = await self.store.find(TASKS, task_id)
-        return None if doc is None else _from_doc(doc)
+    def from_document(self, doc: dict[str, Any]) -> ReviewTask:
+        return ReviewTask(id=doc["_id"], version=doc["version"], **{k: doc.get(k) for k in _FIELDS if k in doc})
 
-    async def save(self, task: ReviewTask, audit: AuditEntry | None = None) -> None:
-        task.version = await self.store.update(TASKS, task.id, task.version, _fields(task), task.events, audit=audit)
-        task.events.clear()
+    async def _found(self, query: dict[str, Any], limit: int = 0) -> list[ReviewTask]:
+        return [self.seen(self.from_document(d)) async for d in self.store[TASKS].find(query).limit(limit)]
 
     async def of_submission(self, submission_id: str) -> list[ReviewTask]:
-        tasks = [_from_doc(d) async for d in self.store[TASKS].find({"submission_id": submission_id})]
+        tasks = await self._found({"submission_id": submission_id})
         return sorted(tasks, key=lambda t: (t.revision, t.level))
 
-    async def assigned_units(self, supervisor_id: str) -> list[str]:
-        doc = await self.store[ASSIGNMENTS].find_one({"_id": supervisor_id})
-        return doc["unit_ids"] if doc else []
-
-    async def set_assignment(self, supervisor_id: str, unit_ids: list[str], version: int) -> None:
-        # Assignments may arrive out of order and at once: only a newer one replaces what is known,
-        # decided by the store in one conditional write (chassis/readmodel.py).
-        # Ordered by the `version` field the documents always had.
-        await readmodel.apply(self.store[ASSIGNMENTS], supervisor_id, "=version", version, {"unit_ids": unit_ids})
-
     async def open_of_unit(self, unit_id: str) -> list[ReviewTask]:
-        return [_from_doc(d) async for d in self.store[TASKS].find({"unit_id": unit_id, "status": OPEN})]
+        return await self._found({"unit_id": unit_id, "status": OPEN})
 
     async def of_reviewer(self, reviewer_unit_id: str, status: str | None = None) -> list[ReviewTask]:
         """Every task of a reviewing unit (in one state, or all), for a paged and filtered queue."""
         query: dict[str, Any] = {"reviewer_unit_id": reviewer_unit_id}
         if status:
             query["status"] = status
-        return [_from_doc(d) async for d in self.store[TASKS].find(query)]
+        return await self._found(query)
 
     async def queue(self, reviewer_unit_id: str, status: str = OPEN, limit: int = 200) -> list[ReviewTask]:
-        cursor = self.store[TASKS].find({"reviewer_unit_id": reviewer_unit_id, "status": status}).limit(limit)
-        return [_from_doc(d) async for d in cursor]
+        return await self._found({"reviewer_unit_id": reviewer_unit_id, "status": status}, limit)
 
 
-def _fields(task: ReviewTask) -> dict[str, Any]:
-    data = asdict(task)
-    return {k: data[k] for k in _FIELDS}
+_MOVE_FIELDS = [f for f in MoveReview.__dataclass_fields__ if f not in ("id", "version", "events")]
 
 
-def _from_doc(doc: dict[str, Any]) -> ReviewTask:
-    return ReviewTask(id=doc["_id"], version=doc["version"], **{k: doc.get(k) for k in _FIELDS if k in doc})
-
-
-class MoveReviewStore:
+class MoveReviews(Repository[MoveReview]):
     """Requests to move an official's record, each waiting for (or decided by) its deciding level."""
 
-    _fields = [f for f in MoveReview.__dataclass_fields__ if f not in ("id", "version", "events")]
+    collection = MOVES
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def to_document(self, aggregate: MoveReview) -> dict[str, Any]:
+        data = asdict(aggregate)
+        return {k: data[k] for k in _MOVE_FIELDS}
 
-    async def create_indexes(self) -> None:
-        await self.store[MOVES].create_index([("decider_unit_id", 1), ("status", 1)])
-
-    async def add(self, review: MoveReview) -> bool:
-        """False if it is there already (the same request seen twice)."""
-        try:
-            await self.store.insert(MOVES, {"_id": review.id, **self._doc(review), "version": 1}, review.events)
-        except AlreadyExists:
-            return False
-        review.events.clear()
-        return True
-
-    async def get(self, task_id: str) -> MoveReview | None:
-        doc = await self.store.find(MOVES, task_id)
-        if doc is None:
-            return None
-        return MoveReview(id=doc["_id"], version=doc["version"], **{k: doc.get(k) for k in self._fields})
-
-    async def save(self, review: MoveReview) -> None:
-        review.version = await self.store.update(MOVES, review.id, review.version, self._doc(review), review.events)
-        review.events.clear()
+    def from_document(self, doc: dict[str, Any]) -> MoveReview:
+        return MoveReview(id=doc["_id"], version=doc["version"], **{k: doc.get(k) for k in _MOVE_FIELDS})
 
     async def of_decider(self, unit_id: str, status: str | None) -> list[MoveReview]:
         query: dict[str, Any] = {"decider_unit_id": unit_id}
         if status:
             query["status"] = status
-        found = [
-            MoveReview(id=d["_id"], version=d["version"], **{k: d.get(k) for k in self._fields})
-            async for d in self.store[MOVES].find(query)
-        ]
+        found = [self.seen(self.from_document(d)) async for d in self.store[MOVES].find(query)]
         return sorted(found, key=lambda r: r.requested_at)
 
-    def _doc(self, review: MoveReview) -> dict[str, Any]:
-        data = asdict(review)
-        return {k: data[k] for k in self._fields}
+
+class Assignments:
+    """Which units each supervisor is assigned to (a read model of SupervisorAssigned)."""
+
+    def __init__(self, store: Store) -> None:
+        self.assignments = store[ASSIGNMENTS]
+
+    async def of(self, supervisor_id: str) -> list[str]:
+        doc = await self.assignments.find_one({"_id": supervisor_id})
+        return doc["unit_ids"] if doc else []
+
+    async def apply(self, supervisor_id: str, unit_ids: list[str], version: int) -> None:
+        # Assignments may arrive out of order and at once: only a newer one replaces what is known,
+        # decided by the store in one conditional write (chassis/readmodel.py).
+        # Ordered by the `version` field the documents always had.
+        await readmodel.apply(self.assignments, supervisor_id, "=version", version, {"unit_ids": unit_ids})
+
+
+class ApprovalsUnitOfWork(UnitOfWork):
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.tasks = Tasks(self)
+        self.moves = MoveReviews(self)
+        self.assignments = Assignments(store)
+
+
+async def create_indexes(store: Store) -> None:
+    await store[TASKS].create_index([("reviewer_unit_id", 1), ("status", 1)])
+    await store[TASKS].create_index("submission_id")
+    await store[MOVES].create_index([("decider_unit_id", 1), ("status", 1)])
 
 
 class CampaignDirectory:
@@ -189,22 +168,23 @@ class ProgressStore:
         await self.merge(await self.generation(), fact)
 
     async def merge(self, generation: int, fact: Fact) -> bool:
-        name = self.collection(generation)
         pid = progress_id(fact.campaign_id, fact.unit_id)
-        for _ in range(8):
-            doc = await self.store.find(name, pid)
-            progress = UnitProgress(fact.campaign_id, fact.unit_id) if doc is None else _progress(doc)
-            if not progress.merge(fact):
+
+        async def join(uow: UnitOfWork) -> bool:
+            entries = _ProgressEntries(uow, self.collection(generation))
+            entry = await entries.get(pid) or entries.add(_Progress(pid, UnitProgress(fact.campaign_id, fact.unit_id)))
+            if not entry.progress.merge(fact):
                 return False
             try:
-                if doc is None:
-                    await self.store.insert(name, {"_id": pid, **asdict(progress), "version": 1})
-                else:
-                    await self.store.update(name, pid, doc["version"], asdict(progress))
-                return True
-            except (AlreadyExists, StaleVersion):
-                continue  # another event of the same unit won: join into what it wrote
-        raise Retry(f"progress {pid} is contended")
+                await uow.commit()
+            except AlreadyExists as exc:  # another event of the same unit created it: join into that
+                raise StaleVersion(pid) from exc
+            return True
+
+        try:
+            return await run(lambda: UnitOfWork(self.store), join)
+        except StaleVersion as exc:
+            raise Retry(f"progress {pid} is contended") from exc
 
     async def of_units(self, campaign_id: str, unit_ids: list[str]) -> dict[str, UnitProgress]:
         name = self.collection(await self.generation())
@@ -249,6 +229,28 @@ class ProgressStore:
                 await self.meta.insert_one(claim)
             except DuplicateKeyError as again:
                 raise Conflict("Số liệu tiến độ đang được dựng lại; hãy thử lại sau", code="rebuild_running") from again
+
+
+@dataclass
+class _Progress:
+    """A unit's progress as the unit of work tracks it (it raises no events: a read model)."""
+
+    id: str
+    progress: UnitProgress
+    version: int = 0
+    events: list[Event] = field(default_factory=list)
+
+
+class _ProgressEntries(Repository[_Progress]):
+    def __init__(self, uow: UnitOfWork, collection: str) -> None:
+        super().__init__(uow)
+        self.collection = collection  # type: ignore[misc]  # one per generation
+
+    def to_document(self, aggregate: _Progress) -> dict[str, Any]:
+        return asdict(aggregate.progress)
+
+    def from_document(self, doc: dict[str, Any]) -> _Progress:
+        return _Progress(doc["_id"], _progress(doc), doc["version"])
 
 
 def _progress(doc: dict[str, Any]) -> UnitProgress:

@@ -4,23 +4,20 @@ subtree, and a reminder pass for a given day."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
-from chassis import audit as audit_log
 from chassis.clock import today_in_vietnam
-from chassis.errors import DomainError, Forbidden, NotFound
-from chassis.http import CurrentPrincipal, from_state
+from chassis.http import CurrentPrincipal, client_ip, from_state
 from chassis.text import Input, SingleLine
-from chassis.tree import UnitDirectory
 
+from . import usecases
 from .domain.model import notice_state
 from .domain.templates import notice_outcome
-from .store import NotificationStore
+from .usecases import Notifications
 
 router = APIRouter()
 
@@ -39,9 +36,9 @@ class InboxView(BaseModel):
     items: list[NoticeView]
 
 
-Notifications = Annotated[NotificationStore, Depends(from_state("notifications"))]
-Units = Annotated[UnitDirectory, Depends(from_state("units"))]
-ADMINS = ("central_admin", "province_admin", "district_admin")
+# The one dependency: what bootstrap.py wired; use cases run through it.
+Service = Annotated[Notifications, Depends(from_state("notifications"))]
+ADMINS = usecases.ADMINS
 
 
 class Link(Input):
@@ -58,62 +55,41 @@ class NoticeRequest(Input):
 
 @router.post("/notices", status_code=202, tags=["notices"])
 async def send_notice(
-    body: NoticeRequest, request: Request, principal: CurrentPrincipal, store: Notifications, tree: Units
+    body: NoticeRequest, request: Request, principal: CurrentPrincipal, svc: Service
 ) -> dict[str, Any]:
     """A notice (thông báo nghiệp vụ) from an administrator to every account of every unit under
     the area, in the inbox and by e-mail. Sent in the background; GET /notices/{id} follows it."""
-    if principal.role not in ADMINS:
-        raise Forbidden("Chỉ quản trị hệ thống gửi thông báo nghiệp vụ")
-    area = body.area_unit_id or principal.unit_id
-    if not await tree.can_see(principal, area) or (lineage := await tree.lineage(area)) is None:
-        raise NotFound("Không tìm thấy đơn vị này trong phạm vi của bạn")
-    sender = await store.recipient(principal.account_id)
-    broadcast = {
-        "_id": uuid.uuid4().hex,
-        "area_unit_id": area,
-        "title": body.title,
-        "body": body.body,
-        "links": [{"title": link.title, "url": str(link.url)} for link in body.links],
-        "sender_id": principal.account_id,
-        "sender_name": sender["display_name"] if sender else principal.username,
-        "at": datetime.now(UTC),
-    }
-    await store.add_broadcast(
-        broadcast,
-        audit_log.entry(
-            request,
-            "notice_sent",
-            actor=principal,
-            target_id=broadcast["_id"],
-            unit_lineage=lineage,
-            area=area,
-            links=len(body.links),
-        ),
+    command = usecases.SendNotice(
+        by=principal,
+        title=body.title,
+        body=body.body,
+        links=[{"title": link.title, "url": str(link.url)} for link in body.links],
+        area_unit_id=body.area_unit_id,
+        ip=client_ip(request),
     )
+    broadcast = await svc.run(usecases.send_notice, command, tree=svc.units, recipients=svc.notifications)
     # Kept referenced until done; if this process dies first, the scheduler resumes it.
-    task = asyncio.create_task(request.app.state.notifier.send_broadcast(broadcast))
-    request.app.state.sending.add(task)
-    task.add_done_callback(request.app.state.sending.discard)
-    return {"notice_id": broadcast["_id"], "status": "sending"}
+    task = asyncio.create_task(svc.notifier.send_broadcast(usecases.as_document(broadcast)))
+    svc.sending.add(task)
+    task.add_done_callback(svc.sending.discard)
+    return {"notice_id": broadcast.id, "status": "sending"}
 
 
 @router.get("/notices/{notice_id}", tags=["notices"])
-async def notice_status(notice_id: str, principal: CurrentPrincipal, store: Notifications) -> dict[str, Any]:
+async def notice_status(notice_id: str, principal: CurrentPrincipal, svc: Service) -> dict[str, Any]:
     """Where a notice is: `sending`, `sent` (to `recipients` accounts, `emailed` of them by e-mail
     too) or `no_recipients` (nobody under its area has an account); `message` says it in words."""
-    broadcast = await store.broadcast(notice_id)
-    if broadcast is None or (broadcast["sender_id"] != principal.account_id and principal.role != "central_admin"):
-        raise NotFound("Không tìm thấy thông báo")
-    recipients, emailed = broadcast["recipients"], broadcast.get("emailed", 0)
-    status = notice_state(broadcast["status"], recipients)  # also for notices finished before the word existed
+    broadcast = await usecases.sent_notice(svc.uow(), notice_id, principal)
+    recipients, emailed = broadcast.recipients, broadcast.emailed
+    status = notice_state(broadcast.status, recipients)  # also for notices finished before the word existed
     return {
         "notice_id": notice_id,
         "status": status,
         "recipients": recipients,
         "emailed": emailed,
         "message": notice_outcome(status, recipients, emailed),
-        "area_unit_id": broadcast["area_unit_id"],
-        "title": broadcast["title"],
+        "area_unit_id": broadcast.area_unit_id,
+        "title": broadcast.title,
     }
 
 
@@ -129,31 +105,19 @@ class ReminderRun(Input):
 
 
 @router.post("/reminders/run", tags=["reminders"])
-async def run_reminders(body: ReminderRun, request: Request, principal: CurrentPrincipal) -> dict[str, int]:
+async def run_reminders(
+    body: ReminderRun, request: Request, principal: CurrentPrincipal, svc: Service
+) -> dict[str, int]:
     """Run the reminder pass of a given day now (central administrators): to catch up a day the
     scheduler missed. A reminder already sent is not sent again."""
-    if principal.role != "central_admin":
-        raise Forbidden("Chỉ quản trị hệ thống cấp Trung ương chạy lại việc nhắc hạn")
-    if body.as_of > today_in_vietnam() and not request.app.state.settings.reminders_any_day:
-        # A future day would send its overdue lists early and mark them sent.
-        raise DomainError("Không chạy việc nhắc hạn cho một ngày chưa tới", code="future_day")
-    await audit_log.record(
-        request,
-        audit_log.entry(
-            request,
-            "reminders_run",
-            actor=principal,
-            target_id=body.campaign_id,
-            unit_lineage=[principal.unit_id],
-            as_of=str(body.as_of),
-        ),
+    return await usecases.run_reminders(
+        svc, principal, body.as_of, body.campaign_id, today_in_vietnam(), client_ip(request)
     )
-    return await request.app.state.scheduler.run_pass(body.as_of, body.campaign_id)
 
 
 @router.get("/inbox", tags=["inbox"])
-async def inbox(principal: CurrentPrincipal, store: Notifications) -> InboxView:
-    items, unread = await store.inbox(principal.account_id)
+async def inbox(principal: CurrentPrincipal, svc: Service) -> InboxView:
+    items, unread = await svc.notifications.inbox(principal.account_id)
     return InboxView(
         unread=unread,
         items=[
@@ -171,13 +135,11 @@ async def inbox(principal: CurrentPrincipal, store: Notifications) -> InboxView:
 
 
 @router.get("/inbox/unread", tags=["inbox"])
-async def unread(principal: CurrentPrincipal, store: Notifications) -> dict[str, int]:
+async def unread(principal: CurrentPrincipal, svc: Service) -> dict[str, int]:
     """How many notices the account has not read: the count every page's header shows."""
-    return {"unread": await store.unread(principal.account_id)}
+    return {"unread": await svc.notifications.unread(principal.account_id)}
 
 
 @router.post("/inbox/{notice_id}/read", status_code=204, tags=["inbox"])
-async def mark_read(notice_id: str, principal: CurrentPrincipal, store: Notifications) -> None:
-    # Only the owner's notices match: another account's id answers as unknown.
-    if not await store.mark_read(notice_id, principal.account_id):
-        raise NotFound("Không tìm thấy thông báo")
+async def mark_read(notice_id: str, principal: CurrentPrincipal, svc: Service) -> None:
+    await usecases.read_notice(svc.notifications, notice_id, principal)

@@ -14,7 +14,8 @@ from .notices_api import router as notices_router
 from .notifier import Notifier
 from .scheduler import Scheduler
 from .settings import NotificationsSettings
-from .store import NotificationStore
+from .store import NotificationStore, NotificationsUnitOfWork
+from .usecases import Notifications
 
 
 def build(settings: NotificationsSettings | None = None) -> tuple[FastAPI, NotificationsSettings]:
@@ -22,17 +23,17 @@ def build(settings: NotificationsSettings | None = None) -> tuple[FastAPI, Notif
     runtime = Runtime(settings)
     store = NotificationStore(runtime.store)
     sealer = Sealer(private_key=settings.survey_open_key)
-    mailer = Mailer(store, settings, sealer)
-    notifier = Notifier(store, mailer, runtime.units, sealer)
+
+    def make_uow() -> NotificationsUnitOfWork:
+        return NotificationsUnitOfWork(runtime.store)
+
+    mailer = Mailer(store, settings, sealer, make_uow)
+    notifier = Notifier(store, mailer, runtime.units, sealer, make_uow)
     scheduler = Scheduler(store, runtime.units, notifier, settings)
     handlers.subscribe(runtime, store, notifier)
     runtime.startup.append(store.create_indexes)
     runtime.background += [mailer.run, scheduler.run]
     app = runtime.app("MOHA notifications", router, notices_router)
-    app.state.notifications = store
-    app.state.notifier = notifier
-    app.state.scheduler = scheduler
-    app.state.units = runtime.units
-    app.state.sending = set()
-    app.state.settings = settings
+    # The routes' one dependency.
+    app.state.notifications = Notifications(runtime.store, store, runtime.units, settings, notifier, scheduler)
     return app, settings

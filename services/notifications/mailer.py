@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import aiosmtplib
@@ -17,18 +18,27 @@ import aiosmtplib
 from chassis import metrics
 from chassis.logging import bind_contextvars, get_logger
 from chassis.sealing import Sealer, SealError
+from chassis.unit_of_work import run
 
+from . import usecases
 from .domain.message import Unbuildable, compose
 from .domain.model import FAILED, LINK_MARK, Delivery
 from .settings import NotificationsSettings
-from .store import NotificationStore
+from .store import NotificationStore, NotificationsUnitOfWork
 
 log = get_logger("notifications.mailer")
 
 
 class Mailer:
-    def __init__(self, store: NotificationStore, settings: NotificationsSettings, sealer: Sealer) -> None:
+    def __init__(
+        self,
+        store: NotificationStore,
+        settings: NotificationsSettings,
+        sealer: Sealer,
+        make_uow: Callable[[], NotificationsUnitOfWork],
+    ) -> None:
         self.store = store
+        self.make_uow = make_uow
         self.settings = settings
         self.sealer = sealer
         self._wake = asyncio.Event()
@@ -73,7 +83,7 @@ class Mailer:
                     log.warning("e-mail pass failed for one delivery", error=exc.__class__.__name__)
 
         # No more claimed than are sent at once: a claim waiting its turn could outlive its lease.
-        while due := await self.store.claim_due(lease, limit=self.settings.mail_concurrency):
+        while due := await usecases.claim_due(self.make_uow, lease, limit=self.settings.mail_concurrency):
             worked = True
             await asyncio.gather(*(send(d) for d in due))
         return worked
@@ -97,12 +107,12 @@ class Mailer:
             if not isinstance(exc, (SealError, Unbuildable)):
                 exc = Unbuildable(f"cannot build the e-mail: {exc.__class__.__name__}")
             self._failed(delivery, exc, permanent=True, now=now)
-            await self.store.save_delivery(delivery)
+            await self._record(delivery)
             return
         if bad := await self.store.bad_address(delivery.to):
             # The server refused this address for good before: retrying would only be refused again.
             self._failed(delivery, RuntimeError(f"address refused earlier: {bad['error']}"), permanent=True, now=now)
-            await self.store.save_delivery(delivery)
+            await self._record(delivery)
             return
         try:
             await aiosmtplib.send(
@@ -133,7 +143,11 @@ class Mailer:
             delivery.delivered(now)
             log.info("e-mail delivered", attempts=delivery.attempts)
             metrics.mails.labels(metrics.service(), "sent").inc()
-        await self.store.save_delivery(delivery)
+        await self._record(delivery)
+
+    async def _record(self, delivery: Delivery) -> None:
+        if not await run(self.make_uow, lambda uow: usecases.record_attempt(uow, delivery)):
+            log.warning("e-mail attempt not recorded: its lease ran out and it was claimed again")
 
     def _body(self, delivery: Delivery) -> str:
         """The text, with a survey link opened from its seal only now, for the message itself: the

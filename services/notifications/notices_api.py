@@ -6,23 +6,21 @@ A sender sees its own notices; the Ministry's central administrators every one (
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from chassis.auth import Principal
-from chassis.errors import Forbidden, NotFound
+from chassis.errors import Forbidden
 from chassis.http import CurrentPrincipal, from_state
-from chassis.tree import UnitDirectory
 
+from . import usecases
 from .api import ADMINS
 from .domain.model import notice_state
-from .store import NotificationStore
+from .usecases import Notifications
 
 router = APIRouter()
-Notifications = Annotated[NotificationStore, Depends(from_state("notifications"))]
-Units = Annotated[UnitDirectory, Depends(from_state("units"))]
+Service = Annotated[Notifications, Depends(from_state("notifications"))]
 
 
 class SentNotice(BaseModel):
@@ -48,8 +46,7 @@ class SentNotices(BaseModel):
 @router.get("/notices", tags=["notices"])
 async def sent_notices(
     principal: CurrentPrincipal,
-    store: Notifications,
-    tree: Units,
+    svc: Service,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 25,
 ) -> SentNotices:
@@ -57,6 +54,7 @@ async def sent_notices(
     if principal.role not in ADMINS:
         raise Forbidden("Chỉ quản trị hệ thống gửi và xem thông báo nghiệp vụ")
     sender = None if principal.role == "central_admin" else principal.account_id
+    store, tree = svc.notifications, svc.units
     found, total = await store.broadcasts_sent(sender, (page - 1) * page_size, page_size)
     items = []
     for b in found:
@@ -100,26 +98,19 @@ class Recipients(BaseModel):
     page_size: int
 
 
-async def _own(store: NotificationStore, principal: Principal, notice_id: str) -> dict[str, Any]:
-    broadcast = await store.broadcast(notice_id)
-    if broadcast is None or (broadcast["sender_id"] != principal.account_id and principal.role != "central_admin"):
-        raise NotFound("Không tìm thấy thông báo")
-    return broadcast
-
-
 @router.get("/notices/{notice_id}/recipients", tags=["notices"])
 async def notice_recipients(
     notice_id: str,
     principal: CurrentPrincipal,
-    store: Notifications,
-    tree: Units,
+    svc: Service,
     read: bool | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Recipients:
     """Everyone the notice reached, in the inbox: whether and when they read it, and what became of
     its e-mail. `read` keeps those who did (true) or did not (false)."""
-    broadcast = await _own(store, principal, notice_id)
+    broadcast = await usecases.sent_notice(svc.uow(), notice_id, principal)
+    store, tree = svc.notifications, svc.units
     notices, total = await store.broadcast_notices(notice_id, read, (page - 1) * page_size, page_size)
     people = await store.recipients_by_id([n["account_id"] for n in notices])
     mails = await store.deliveries_of([n["_id"] + ":email" for n in notices])
@@ -145,8 +136,8 @@ async def notice_recipients(
         )
     return Recipients(
         notice_id=notice_id,
-        title=broadcast["title"],
-        status=notice_state(broadcast["status"], broadcast["recipients"]),
+        title=broadcast.title,
+        status=notice_state(broadcast.status, broadcast.recipients),
         items=items,
         total=total,
         page=page,

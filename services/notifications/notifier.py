@@ -4,20 +4,31 @@ again, a redelivered event or another replica, re-creates nothing: one notice, o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chassis.sealing import Sealer
 from chassis.tree import UnitDirectory
+from chassis.unit_of_work import run
 
+from . import usecases
 from .domain.model import Delivery, notice_id
 from .domain.templates import render
 from .mailer import Mailer
-from .store import NotificationStore
+from .store import NotificationStore, NotificationsUnitOfWork
 
 
 class Notifier:
-    def __init__(self, store: NotificationStore, mailer: Mailer, units: UnitDirectory, sealer: Sealer) -> None:
+    def __init__(
+        self,
+        store: NotificationStore,
+        mailer: Mailer,
+        units: UnitDirectory,
+        sealer: Sealer,
+        make_uow: Callable[[], NotificationsUnitOfWork],
+    ) -> None:
         self.store = store
+        self.make_uow = make_uow
         self.mailer = mailer
         self.units = units
         self.sealer = sealer  # opens survey invitations sealed by forms
@@ -80,6 +91,6 @@ class Notifier:
                 )
                 told += 1
                 emailed += bool(recipient.get("email"))
-        await self.store.finish_broadcast(broadcast["_id"], told, emailed)
+        await run(self.make_uow, lambda uow: usecases.finish_broadcast(uow, broadcast["_id"], told, emailed))
         self.mailer.wake()
         return told

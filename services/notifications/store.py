@@ -11,11 +11,11 @@ from pymongo import DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 from chassis import metrics, readmodel
-from chassis.audit import AuditEntry
 from chassis.messaging import Retry
-from chassis.store import AlreadyExists, StaleVersion, Store
+from chassis.store import AlreadyExists, Store
+from chassis.unit_of_work import Repository, UnitOfWork
 
-from .domain.model import PENDING, Delivery, notice_state
+from .domain.model import Broadcast, Delivery
 
 RECIPIENTS = "recipients"
 UNIT_RECIPIENTS = "unit_recipients"
@@ -139,21 +139,11 @@ class NotificationStore:
         return found if found is not None and found["until"] > datetime.now(UTC) else None
 
     # notices an administrator sends to its subtree ----------------------------------------
-    async def add_broadcast(self, doc: dict[str, Any], audit: AuditEntry | None = None) -> None:
-        """The notice, with the audit entry of its sending, in one write (its commit)."""
-        await self.store.insert(BROADCASTS, {**doc, "status": "sending", "recipients": 0}, audit=audit)
-
     async def broadcast(self, broadcast_id: str) -> dict[str, Any] | None:
         return await self.store[BROADCASTS].find_one({"_id": broadcast_id})
 
     async def unfinished_broadcasts(self) -> list[dict[str, Any]]:
         return [b async for b in self.store[BROADCASTS].find({"status": "sending"})]
-
-    async def finish_broadcast(self, broadcast_id: str, recipients: int, emailed: int) -> None:
-        await self.store[BROADCASTS].update_one(
-            {"_id": broadcast_id},
-            {"$set": {"status": notice_state("sent", recipients), "recipients": recipients, "emailed": emailed}},
-        )
 
     # notices (in-app inbox) ---------------------------------------------------------------
     async def add_notice(
@@ -242,48 +232,52 @@ class NotificationStore:
         """E-mails waiting to be sent (or tried again)."""
         return await self.store[MAIL_QUEUE].count_documents({})
 
-    async def claim_due(self, lease_seconds: float, limit: int = 50) -> list[Delivery]:
-        """Take the due e-mails, pushing each one's next attempt past the lease. The push is a versioned
-        write, so of several replicas exactly one wins each e-mail."""
-        now = datetime.now(UTC)
-        lease_end = now + timedelta(seconds=lease_seconds)
-        queue = self.store[MAIL_QUEUE]
-        claimed = []
-        for entry in [e async for e in queue.find({"due_at": {"$lte": now}}).limit(limit)]:
-            doc = await self.store.find(DELIVERIES, entry["_id"])
-            if doc is None or doc["status"] != PENDING:
-                if doc is not None or entry["due_at"] < now - timedelta(minutes=5):
-                    await queue.delete_one({"_id": entry["_id"]})
-                continue
-            if doc["next_attempt_at"] > now:
-                # Another replica holds its lease: the queue entry was read before it pushed it on.
-                continue
-            delivery = Delivery(
-                id=doc["_id"], version=doc["version"], **{k: doc[k] for k in _DELIVERY_FIELDS if k in doc}
-            )
-            delivery.next_attempt_at = lease_end
-            try:
-                delivery.version = await self.store.update(
-                    DELIVERIES, delivery.id, delivery.version, {"next_attempt_at": lease_end}
-                )
-            except StaleVersion:
-                continue
-            await queue.update_one({"_id": delivery.id}, {"$set": {"due_at": lease_end}})
-            claimed.append(delivery)
-        return claimed
-
-    async def save_delivery(self, delivery: Delivery) -> None:
-        delivery.version = await self.store.update(
-            DELIVERIES, delivery.id, delivery.version, _fields(delivery), delivery.events
-        )
-        delivery.events.clear()
-        queue = self.store[MAIL_QUEUE]
-        if delivery.status == PENDING:
-            await queue.update_one({"_id": delivery.id}, {"$set": {"due_at": delivery.next_attempt_at}})
-        else:
-            await queue.delete_one({"_id": delivery.id})
-
 
 def _fields(delivery: Delivery) -> dict[str, Any]:
     data = asdict(delivery)
     return {k: data[k] for k in _DELIVERY_FIELDS}
+
+
+class Deliveries(Repository[Delivery]):
+    """The mail outbox: one e-mail to one account, with the queue of those still to send beside it
+    (an index by due time, not versioned: the delivery decides, the queue only points at it)."""
+
+    collection = DELIVERIES
+
+    def to_document(self, aggregate: Delivery) -> dict[str, Any]:
+        return _fields(aggregate)
+
+    def from_document(self, doc: dict[str, Any]) -> Delivery:
+        return Delivery(id=doc["_id"], version=doc["version"], **{k: doc[k] for k in _DELIVERY_FIELDS if k in doc})
+
+    async def due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        return [e async for e in self.store[MAIL_QUEUE].find({"due_at": {"$lte": now}}).limit(limit)]
+
+    async def reschedule(self, delivery_id: str, due_at: datetime) -> None:
+        await self.store[MAIL_QUEUE].update_one({"_id": delivery_id}, {"$set": {"due_at": due_at}})
+
+    async def unqueue(self, delivery_id: str) -> None:
+        await self.store[MAIL_QUEUE].delete_one({"_id": delivery_id})
+
+
+_BROADCAST_FIELDS = [f for f in Broadcast.__dataclass_fields__ if f not in ("id", "version", "events")]
+
+
+class Broadcasts(Repository[Broadcast]):
+    """Notices administrators send (readers that page through them read the collection directly)."""
+
+    collection = BROADCASTS
+
+    def to_document(self, aggregate: Broadcast) -> dict[str, Any]:
+        data = asdict(aggregate)
+        return {k: data[k] for k in _BROADCAST_FIELDS}
+
+    def from_document(self, doc: dict[str, Any]) -> Broadcast:
+        return Broadcast(id=doc["_id"], version=doc["version"], **{k: doc[k] for k in _BROADCAST_FIELDS if k in doc})
+
+
+class NotificationsUnitOfWork(UnitOfWork):
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.deliveries = Deliveries(self)
+        self.broadcasts = Broadcasts(self)

@@ -14,7 +14,7 @@ from deploy.launch import free_port
 from services.notifications.domain.model import FAILED, SENT, Delivery
 from services.notifications.mailer import Mailer
 from services.notifications.settings import NotificationsSettings
-from services.notifications.store import MAIL_QUEUE, NotificationStore
+from services.notifications.store import MAIL_QUEUE, NotificationStore, NotificationsUnitOfWork
 from tests.support.events import EventTap
 from tests.support.smtp import SmtpServer
 
@@ -49,7 +49,7 @@ async def test_a_mail_that_cannot_be_built_fails_for_good_and_the_others_go_on(a
     tag = uuid.uuid4().hex[:6]
     notifications = NotificationStore(store)
     settings = NotificationsSettings(smtp_port=smtp.port, smtp_timeout_seconds=5, mail_concurrency=4)
-    mailer = Mailer(notifications, settings, Sealer())
+    mailer = Mailer(notifications, settings, Sealer(), lambda: NotificationsUnitOfWork(store))
     # A title stored before titles were checked: a line break, with a header after it.
     broken = delivery(tag, 0, "Thông báo: Họp giao ban\nBcc: ai-do@example.vn")
     fine = [delivery(tag, n, SUBJECT) for n in (1, 2, 3)]

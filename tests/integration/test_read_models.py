@@ -41,7 +41,8 @@ from moha_contracts import (
 from services.approvals.domain.model import ReviewTask
 from services.approvals.domain.progress import fact_of, fold
 from services.approvals.handlers import subscribe as subscribe_approvals
-from services.approvals.store import ASSIGNMENTS, CampaignDirectory, MoveReviewStore, ProgressStore, TaskStore
+from services.approvals.store import ASSIGNMENTS, ApprovalsUnitOfWork, Assignments, CampaignDirectory, ProgressStore
+from services.approvals.usecases import Approvals
 from services.notifications.store import NotificationStore
 from services.personnel.store import CHANGES, RECORDS, RecordStore
 from tests.support.deliveries import Handlers, deliver_concurrently, envelopes
@@ -84,14 +85,14 @@ async def test_supervisors_assignments_end_at_the_latest(stores, seed):
     events.sort(key=lambda e: e.assignment_version)
     truth = {e.supervisor_id: e.unit_ids for e in events}  # the last of each, in order
 
-    replicas = [TaskStore(s) for s in stores]
+    replicas = [Assignments(s) for s in stores]
 
     async def handle(consumer: int, envelope):
         event = envelope.open(SupervisorAssigned)
-        await replicas[consumer].set_assignment(event.supervisor_id, event.unit_ids, event.assignment_version)
+        await replicas[consumer].apply(event.supervisor_id, event.unit_ids, event.assignment_version)
 
     await deliver_concurrently(envelopes(events), handle, consumers=CONSUMERS, rng=rng)
-    got = {s: await replicas[0].assigned_units(s) for s in supervisors}
+    got = {s: await replicas[0].of(s) for s in supervisors}
     assert got == truth
     assert await stores[0][ASSIGNMENTS].count_documents({}) == len(supervisors)
 
@@ -524,16 +525,15 @@ async def test_open_review_tasks_follow_their_unit_to_its_last_place(stores, see
         chain=["d1", "root"],
         review_levels=["district", "province"],
     )
-    assert await TaskStore(stores[0]).add(task)
+    uow = ApprovalsUnitOfWork(stores[0])
+    uow.tasks.add(task)
+    await uow.commit()
     replicas = []
     for store in stores:
         handlers = Handlers()
         subscribe_approvals(
-            SimpleNamespace(units=UnitDirectory(store), consumers=handlers),  # type: ignore[arg-type]
-            TaskStore(store),
-            CampaignDirectory(store),
-            ProgressStore(store),
-            MoveReviewStore(store),
+            SimpleNamespace(consumers=handlers),  # type: ignore[arg-type]
+            Approvals(store, UnitDirectory(store), CampaignDirectory(store), ProgressStore(store)),
         )
         replicas.append(handlers)
 
@@ -541,7 +541,7 @@ async def test_open_review_tasks_follow_their_unit_to_its_last_place(stores, see
         await replicas[consumer].dispatch(envelope, BY_TYPE[envelope.type])
 
     await deliver_concurrently(envelopes(events), handle, consumers=CONSUMERS, rng=rng)
-    got = await TaskStore(stores[0]).get(task.id)
+    got = await ApprovalsUnitOfWork(stores[0]).tasks.get(task.id)
     assert (got.unit_lineage, got.chain, got.reviewer_unit_id) == (
         ["root", district, "c"],
         [district, "root"],

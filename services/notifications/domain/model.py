@@ -82,3 +82,30 @@ class Delivery:
 
 def backoff(attempts: int, base: float, cap: float) -> float:
     return min(cap, base * 2 ** (attempts - 1))
+
+
+@dataclass
+class Broadcast:
+    """A notice an administrator sends to every account under an area: sent in the background,
+    then finished with how many it reached (and how many of them by e-mail too)."""
+
+    id: str
+    area_unit_id: str
+    title: str
+    body: str
+    links: list[dict[str, str]]
+    sender_id: str
+    sender_name: str
+    at: datetime
+    status: str = "sending"
+    recipients: int = 0
+    emailed: int = 0
+    version: int = 0
+    events: list[Event] = field(default_factory=list)
+
+    def visible_to(self, account_id: str, role: str) -> bool:
+        """Its sender follows it; the Ministry's central administrators follow every one."""
+        return self.sender_id == account_id or role == "central_admin"
+
+    def finish(self, recipients: int, emailed: int) -> None:
+        self.status, self.recipients, self.emailed = notice_state("sent", recipients), recipients, emailed
