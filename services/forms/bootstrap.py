@@ -15,8 +15,10 @@ from .exports import Export
 from .ministry_api import router as ministry_router
 from .settings import FormsSettings
 from .store import CampaignStore, DefinitionStore, SubmissionStore
-from .survey_api import router as survey_router
-from .survey_store import SurveyStore
+from .survey import store as survey_store
+from .survey.api import router as survey_router
+from .survey.store import SurveyUnitOfWork
+from .survey.usecases import SurveyWiring
 
 
 def build(settings: FormsSettings | None = None) -> tuple[FastAPI, FormsSettings]:
@@ -27,18 +29,27 @@ def build(settings: FormsSettings | None = None) -> tuple[FastAPI, FormsSettings
     definitions = DefinitionStore(runtime.store)
     runtime.startup.append(submissions.create_indexes)
     runtime.startup.append(definitions.publish_bundled)
-    surveys = SurveyStore(runtime.store)
-    runtime.startup.append(surveys.create_indexes)
-    burst_window = timedelta(seconds=settings.survey_burst_window_seconds)
-    runtime.background.append(lambda: surveys.keep_forgetting_fingerprints(burst_window))
+    survey = SurveyWiring(
+        uow=lambda: SurveyUnitOfWork(runtime.store),
+        tree=runtime.units,
+        questionnaires=definitions,
+        sealer=Sealer(public_key=settings.survey_seal_key),
+        link_base=settings.survey_link_base,
+        id_secret=settings.survey_id_secret,
+        fingerprint_salt=settings.survey_fingerprint_salt,
+        burst_threshold=settings.survey_burst_threshold,
+        burst_window=timedelta(seconds=settings.survey_burst_window_seconds),
+    )
+    runtime.startup.append(lambda: survey_store.create_indexes(runtime.store))
+    runtime.background.append(
+        lambda: survey_store.keep_forgetting_fingerprints(runtime.store, survey.burst_window, survey.now)
+    )
     app = runtime.app("MOHA forms", router, survey_router, ministry_router)
     app.state.submissions = submissions
     app.state.definitions = definitions
     app.state.campaigns = CampaignStore(runtime.store)
     app.state.export = Export(submissions, definitions, runtime.units)
     app.state.units = runtime.units
-    app.state.surveys = surveys
-    app.state.sealer = Sealer(public_key=settings.survey_seal_key)
-    app.state.survey_link_base = settings.survey_link_base
+    app.state.survey = survey  # the survey's routes take this one object
     app.state.settings = settings
     return app, settings

@@ -4,7 +4,7 @@ import unicodedata
 from openpyxl import Workbook
 
 from chassis.sheets import read_rows, row_number
-from services.forms.domain.surveys import check_list, normalise_headers
+from services.forms.survey.domain import check_list, normalise_headers
 
 
 def test_blank_rows_are_skipped_but_rows_keep_their_number_in_the_sheet():

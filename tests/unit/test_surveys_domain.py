@@ -7,7 +7,7 @@ import pytest
 from chassis.auth import Principal
 from chassis.errors import Conflict, Forbidden
 from moha_contracts import RespondentListSubmitted
-from services.forms.domain.surveys import (
+from services.forms.survey.domain import (
     RespondentList,
     check_answer_window,
     check_list,
@@ -150,7 +150,7 @@ def test_answers_close_after_the_deadline_day():
 
 
 def test_the_counts_per_group_beside_what_the_seed_requires():
-    from services.forms.domain.surveys import requirements
+    from services.forms.survey.domain import requirements
 
     people = [
         {"group": "cong_chuc_cchc", "organisation": "Vụ Pháp chế"},

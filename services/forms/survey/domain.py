@@ -1,6 +1,8 @@
 """The PAR Index sociological survey (điều tra xã hội học xác định Chỉ số CCHC, seed 002): respondent
-groups, the rules a ministry's or a province's list must pass, the list's life (draft, sent to the
-Ministry, reopened), and the tamper patterns. Plain Python: no I/O."""
+groups, the rules a ministry's or a province's list must pass, and its aggregates: the `Survey`, each
+owner's `RespondentList` (draft, sent to the Ministry, reopened), the `Invitation` (the identity
+side: issued, opened, answered) and the `Response` (the answers side, apart from identities:
+docs/decisions/0006, 0013); the tamper patterns. Plain Python: no I/O."""
 
 from __future__ import annotations
 
@@ -17,7 +19,13 @@ from email_validator import EmailNotValidError, validate_email
 from chassis.auth import Principal
 from chassis.errors import Conflict, DomainError, Forbidden
 from chassis.sheets import ROW, row_number
-from moha_contracts import Event, RespondentListSubmitted
+from moha_contracts import (
+    Event,
+    RespondentListSubmitted,
+    SurveyInvitationIssued,
+    SurveyResponseReceived,
+    SurveyResponseVoided,
+)
 
 Kind = Literal["ministry", "province"]
 
@@ -416,3 +424,144 @@ def requirements(kind: Kind, respondents: list[dict[str, Any]]) -> list[dict[str
             }
         )
     return found
+
+
+# The aggregates of the survey, its invitations and its responses ----------------------------------
+@dataclass
+class Survey:
+    """One survey of ministries and provinces; the questionnaires' versions fixed when it opened."""
+
+    id: str
+    title: str
+    list_deadline: date
+    answer_deadline: date
+    owner_unit_ids: list[str]
+    owners: dict[str, Kind]  # owner unit -> its kind of index
+    questionnaires: dict[str, int]  # kind -> the questionnaire's version
+    version: int = 0
+    events: list[Event] = field(default_factory=list)
+
+    def kind(self, owner_unit_id: str) -> Kind | None:
+        return self.owners.get(owner_unit_id)
+
+    def questionnaire(self, owner_unit_id: str) -> tuple[str, int]:
+        kind = self.owners[owner_unit_id]
+        return QUESTIONNAIRES[kind], self.questionnaires[kind]
+
+    def check_open(self, today: date) -> None:
+        check_answer_window(self.answer_deadline, today)
+
+    def new_list(self, owner_unit_id: str) -> RespondentList:
+        """The owner's list before anything was imported into it."""
+        return RespondentList(f"{self.id}:{owner_unit_id}", self.id, owner_unit_id, self.owners[owner_unit_id])
+
+    def managed_by(self, by: Principal) -> list[str]:
+        return [o for o, kind in self.owners.items() if may_manage_list(by, o, kind)]
+
+
+INVITED, OPENED, ANSWERED = "invited", "opened", "answered"
+
+
+@dataclass
+class Invitation:
+    """A respondent's personal link, on the identity side: keyed under a secret from the person, it
+    keeps neither the token nor anything of the answers, and says that it was answered, not when."""
+
+    id: str
+    survey_id: str
+    owner_unit_id: str
+    group: str
+    status: str = INVITED
+    issued_at: datetime | None = None
+    opened_at: datetime | None = None
+    version: int = 0
+    events: list[Event] = field(default_factory=list)
+
+    @classmethod
+    def issue(
+        cls, invitation_id: str, survey: Survey, owner: str, group: str, sealed: str, now: datetime
+    ) -> Invitation:
+        """`sealed`: the address, name and link, for notifications' eyes only."""
+        invitation = cls(invitation_id, survey.id, owner, group, issued_at=now)
+        invitation.events.append(
+            SurveyInvitationIssued(
+                invitation_id=invitation_id,
+                survey_id=survey.id,
+                survey_title=survey.title,
+                owner_unit_id=owner,
+                group=group,
+                answer_deadline=survey.answer_deadline,
+                sealed=sealed,
+                issued_at=now,
+            )
+        )
+        return invitation
+
+    def open(self, now: datetime) -> None:
+        """The first open is counted; later ones change nothing."""
+        if self.status == INVITED:
+            self.status, self.opened_at = OPENED, now
+
+    def answered(self, now: datetime) -> None:
+        """Marked once; the time is the event's and its commit's (the identity side), not kept here."""
+        if self.status == ANSWERED:
+            return
+        self.status = ANSWERED
+        self.events.append(
+            SurveyResponseReceived(
+                invitation_id=self.id,
+                survey_id=self.survey_id,
+                owner_unit_id=self.owner_unit_id,
+                group=self.group,
+                received_at=now,
+            )
+        )
+
+
+UNANSWERED, VALID, VOIDED = "unanswered", "valid", "voided"
+
+
+@dataclass
+class Response:
+    """The answers through one link, under an id made from the token alone, with what the analysis
+    needs (the questionnaire, whose list and which group) and nothing that dates or orders them.
+    Its document is made empty at dispatch (`slot`) and answered in place (docs/decisions/0013)."""
+
+    id: str
+    survey_id: str
+    owner_unit_id: str
+    group: str
+    form_code: str
+    form_version: int
+    status: str = UNANSWERED
+    answers: dict[str, Any] = field(default_factory=dict)
+    void_reason: str | None = None
+    version: int = 1  # made at dispatch, outside the commit log
+    events: list[Event] = field(default_factory=list)
+
+    @classmethod
+    def slot(cls, survey: Survey, owner: str, group: str, rid: str) -> Response:
+        form_code, form_version = survey.questionnaire(owner)
+        return cls(rid, survey.id, owner, group, form_code, form_version)
+
+    def answer(self, answers: dict[str, Any]) -> None:
+        self.status, self.answers, self.void_reason = VALID, dict(answers), None
+
+    def void(self, by: Principal, reason: str, now: datetime) -> None:
+        """Out of the results, kept stored, with the reason (the Ministry judging a flag)."""
+        if by.role != "central_admin":
+            raise Forbidden("Chỉ Bộ Nội vụ hủy kết quả phiếu khảo sát")
+        if self.status == VOIDED:
+            raise Conflict("Phiếu trả lời đã bị hủy", code="already_voided")
+        self.status, self.void_reason = VOIDED, reason
+        self.events.append(
+            SurveyResponseVoided(
+                response_id=self.id,
+                survey_id=self.survey_id,
+                owner_unit_id=self.owner_unit_id,
+                group=self.group,
+                reason=reason,
+                voided_by=by.account_id,
+                voided_at=now,
+            )
+        )
