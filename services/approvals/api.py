@@ -198,8 +198,9 @@ async def rebuild(request: Request, principal: CurrentPrincipal, svc: Service) -
     if principal.role != "central_admin":
         raise Forbidden("Chỉ quản trị hệ thống cấp Trung ương dựng lại số liệu tiến độ")
     rebuilt = await svc.progress.rebuild()
+    details: dict[str, Any] = dict(rebuilt)
     await svc.store.record(
-        audit_log.entry(request, "progress_rebuilt", actor=principal, unit_lineage=[principal.unit_id], **rebuilt)
+        audit_log.entry(request, "progress_rebuilt", actor=principal, unit_lineage=[principal.unit_id], **details)
     )
     return rebuilt
 

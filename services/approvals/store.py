@@ -39,7 +39,8 @@ class Tasks(Repository[ReviewTask]):
         return {k: data[k] for k in _FIELDS}
 
     def from_document(self, doc: dict[str, Any]) -> ReviewTask:
-        return ReviewTask(id=doc["_id"], version=doc["version"], **{k: doc.get(k) for k in _FIELDS if k in doc})
+        fields: dict[str, Any] = {k: doc[k] for k in _FIELDS if k in doc}
+        return ReviewTask(id=doc["_id"], version=doc["version"], **fields)
 
     async def _found(self, query: dict[str, Any], limit: int = 0) -> list[ReviewTask]:
         return [self.seen(self.from_document(d)) async for d in self.store[TASKS].find(query).limit(limit)]
@@ -75,7 +76,8 @@ class MoveReviews(Repository[MoveReview]):
         return {k: data[k] for k in _MOVE_FIELDS}
 
     def from_document(self, doc: dict[str, Any]) -> MoveReview:
-        return MoveReview(id=doc["_id"], version=doc["version"], **{k: doc.get(k) for k in _MOVE_FIELDS})
+        fields: dict[str, Any] = {k: doc.get(k) for k in _MOVE_FIELDS}
+        return MoveReview(id=doc["_id"], version=doc["version"], **fields)
 
     async def of_decider(self, unit_id: str, status: str | None) -> list[MoveReview]:
         query: dict[str, Any] = {"decider_unit_id": unit_id}
@@ -254,11 +256,13 @@ class _ProgressEntries(Repository[_Progress]):
 
 
 def _progress(doc: dict[str, Any]) -> UnitProgress:
-    return UnitProgress(**{k: doc.get(k) for k in UnitProgress.__dataclass_fields__})
+    fields: dict[str, Any] = {k: doc.get(k) for k in UnitProgress.__dataclass_fields__}
+    return UnitProgress(**fields)
 
 
 def _fact(doc: dict[str, Any]) -> Fact:
-    return Fact(**{k: doc.get(k) for k in Fact.__dataclass_fields__})
+    fields: dict[str, Any] = {k: doc.get(k) for k in Fact.__dataclass_fields__}
+    return Fact(**fields)
 
 
 def deadline_of(campaign: CampaignOpened, tier: str) -> date:

@@ -36,7 +36,7 @@ class Campaign(BaseModel):
     deadlines: dict[Tier, date] = Field(default_factory=dict)
     # Whose supervisors review, nearest first: by default the district, then the province confirms.
     review_levels: list[ReviewLevel] = Field(
-        default_factory=lambda: ["district", "province"], min_length=1, max_length=3
+        default_factory=lambda: list[ReviewLevel](["district", "province"]), min_length=1, max_length=3
     )
 
     @model_validator(mode="after")

@@ -218,8 +218,9 @@ def _type_error(f: FieldDef, value: Any) -> str | None:
 
 def _rule_error(rule: SumRule | BothOrNeitherRule | NotGreaterRule, answers: dict[str, Any]) -> FieldError | None:
     if isinstance(rule, SumRule):
-        total = answers.get(rule.total)
-        parts = [answers.get(p) for p in rule.parts]
+        # Answers were checked field by field first: a given number is a number here.
+        total: Any = answers.get(rule.total)
+        parts: list[Any] = [answers.get(p) for p in rule.parts]
         if _empty(total) and all(_empty(p) for p in parts):
             return None
         expected = sum(p for p in parts if not _empty(p))
@@ -231,7 +232,8 @@ def _rule_error(rule: SumRule | BothOrNeitherRule | NotGreaterRule, answers: dic
             missing = next(f for f, g in zip(rule.fields, given, strict=True) if not g)
             return FieldError(field=missing, message=rule.message)
     else:
-        a, b = answers.get(rule.field), answers.get(rule.than)
+        a: Any = answers.get(rule.field)
+        b: Any = answers.get(rule.than)
         if not _empty(a) and not _empty(b) and a > b:
             return FieldError(field=rule.field, message=rule.message)
     return None
