@@ -8,7 +8,7 @@ nobody a sibling's; an account is listed only to those who administer its role t
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -16,28 +16,15 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from chassis.clock import VIETNAM
-from chassis.errors import Forbidden, NotFound
 from chassis.http import CurrentPrincipal
 from chassis.sheet_http import read_sheet, streamed
 from chassis.sheets import CSV_TYPE, XLSX_TYPE, csv_stream, write_csv, write_xlsx, xlsx_stream
 
-from .api import (
-    _SHEET_BODY,
-    Accounts,
-    AccountView,
-    Throttle,
-    _actor_unit,
-    _unit_in_scope,
-    audit,
-    audit_filters,
-    audit_targets,
-)
-from .domain import imports, model
+from . import usecases
+from .api import _SHEET_BODY, AccountView, Service, caller
+from .domain import imports
 
 router = APIRouter()
-
-# How long a checked sheet waits for its issuer to store it.
-STAGED_FOR = timedelta(hours=2)
 Role = Literal[
     "central_admin", "province_admin", "province_supervisor", "district_admin", "district_supervisor", "reporting_unit"
 ]
@@ -67,7 +54,7 @@ class UnitRows(BaseModel):
 @router.get("/units", tags=["units"])
 async def search_units(
     principal: CurrentPrincipal,
-    accounts: Accounts,
+    svc: Service,
     area: str | None = None,
     parent: str | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
@@ -79,23 +66,17 @@ async def search_units(
     """The units under an area (the caller's own unit by default), or only those directly under
     `parent`, by code; `q` keeps those whose code or name holds it (case-insensitive). Each with
     its number of active accounts and of units under it."""
-    area_unit = await _unit_in_scope(accounts, principal, area or principal.unit_id)
-    if parent is not None:
-        parent_unit = await _unit_in_scope(accounts, principal, parent)
-        if area_unit.id not in parent_unit.lineage:
-            raise NotFound("Không tìm thấy đơn vị")
-    needle = (q or "").strip().lower()
-    found = [
-        u
-        for u in await accounts.subtree_units(area_unit.id, parent_id=parent)
-        if (status == "all" or u.status == status)
-        and (level is None or u.level == level)
-        and (not needle or needle in u.code.lower() or needle in u.name.lower())
-    ]
-    found.sort(key=lambda u: u.code)
-    shown = found[(page - 1) * page_size : page * page_size]
-    ids = [u.id for u in shown]
-    active, children = await accounts.active_accounts_per_unit(ids), await accounts.child_counts(ids)
+    found = await usecases.search_units(
+        svc,
+        principal,
+        area=area,
+        parent=parent,
+        q=q,
+        level=level,
+        status=status,
+        page=page,
+        page_size=page_size,
+    )
     return UnitRows(
         items=[
             UnitRow(
@@ -107,12 +88,12 @@ async def search_units(
                 path=u.path,
                 status=u.status,
                 merged_into=u.merged_into,
-                accounts=active.get(u.id, 0),
-                children=children.get(u.id, 0),
+                accounts=found.accounts.get(u.id, 0),
+                children=found.children.get(u.id, 0),
             )
-            for u in shown
+            for u in found.units
         ],
-        total=len(found),
+        total=found.total,
         page=page,
         page_size=page_size,
     )
@@ -135,8 +116,7 @@ class AccountRows(BaseModel):
 @router.get("/accounts", tags=["accounts"])
 async def list_accounts(
     principal: CurrentPrincipal,
-    accounts: Accounts,
-    throttle: Throttle,
+    svc: Service,
     area: str | None = None,
     unit: str | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
@@ -150,66 +130,41 @@ async def list_accounts(
     """The accounts an administrator administers in an area (its own subtree by default), by unit
     code then name: `q` in the name, display name or address; `unit` exactly; `locked` those whose
     sign-in from a new address is refused now (throttled); `never_signed_in` those never signed in."""
-    if not principal.is_admin:
-        raise Forbidden("Chỉ quản trị hệ thống xem danh sách tài khoản")
-    mine = await _actor_unit(accounts, principal)
-    area_unit = await _unit_in_scope(accounts, principal, area or principal.unit_id)
-    if unit is not None:  # one unit: its accounts alone, if it lies in the area
-        one = await accounts.get_unit(unit)
-        if one is None or area_unit.id not in one.lineage:
-            raise NotFound("Không tìm thấy đơn vị")
-        units = {unit: one}
-    else:
-        units = {area_unit.id: area_unit} | {u.id: u for u in await accounts.subtree_units(area_unit.id)}
-    allowed = model.ISSUABLE.get(principal.role, set())
-    needle = (q or "").strip().lower()
-    found = [
-        a
-        for a in await accounts.accounts_of_units(list(units))
-        if a.role in allowed
-        and mine.contains(units[a.unit_id])
-        and (role is None or a.role == role)
-        and (status is None or a.status == status)
-        and (
-            not needle or needle in a.username or needle in a.display_name.lower() or needle in (a.email or "").lower()
-        )
-    ]
-    # Counters and sign-ins of every account only to filter by them; else of the page shown.
-    counters = await accounts.account_counters([a.id for a in found]) if locked is not None else {}
-    signed = await accounts.last_sign_ins([a.id for a in found]) if never_signed_in is not None else {}
-    if locked is not None:
-        found = [a for a in found if throttle.refused_everywhere(counters[a.id]) == locked]
-    if never_signed_in is not None:
-        # Before sign-ins were recorded, a changed password still says the holder signed in.
-        found = [a for a in found if (a.id not in signed and a.must_change_password) == never_signed_in]
-    found.sort(key=lambda a: (units[a.unit_id].code, a.username))
-    shown = found[(page - 1) * page_size : page * page_size]
-    if locked is None:
-        counters = await accounts.account_counters([a.id for a in shown])
-    if never_signed_in is None:
-        signed = await accounts.last_sign_ins([a.id for a in shown])
+    shown, total = await usecases.list_accounts(
+        svc,
+        principal,
+        area=area,
+        unit=unit,
+        q=q,
+        role=role,
+        status=status,
+        locked=locked,
+        never_signed_in=never_signed_in,
+        page=page,
+        page_size=page_size,
+    )
     return AccountRows(
         items=[
             AccountRow(
-                account_id=a.id,
-                username=a.username,
-                unit_id=a.unit_id,
-                role=a.role,
-                display_name=a.display_name,
-                email=a.email,
-                status=a.status,
-                locked=throttle.refused_everywhere(counters[a.id]),
-                failed_sign_ins=counters[a.id].failures,
-                must_change_password=a.must_change_password,
-                issued_at=a.issued_at,
-                assigned_units=a.assigned_units,
-                unit_code=units[a.unit_id].code,
-                unit_name=units[a.unit_id].name,
-                last_sign_in_at=signed.get(a.id),
+                account_id=f.account.id,
+                username=f.account.username,
+                unit_id=f.account.unit_id,
+                role=f.account.role,
+                display_name=f.account.display_name,
+                email=f.account.email,
+                status=f.account.status,
+                locked=f.locked,
+                failed_sign_ins=f.counter.failures,
+                must_change_password=f.account.must_change_password,
+                issued_at=f.account.issued_at,
+                assigned_units=f.account.assigned_units,
+                unit_code=f.unit.code,
+                unit_name=f.unit.name,
+                last_sign_in_at=f.last_sign_in_at,
             )
-            for a in shown
+            for f in shown
         ],
-        total=len(found),
+        total=total,
         page=page,
         page_size=page_size,
     )
@@ -276,15 +231,11 @@ class SheetCheck(BaseModel):
     )
 
 
-async def _check(request: Request, accounts: Any, principal: Any, kind: str) -> SheetCheck:
+async def _check(request: Request, svc: usecases.AccountsService, principal: Any, kind: str) -> SheetCheck:
     imports.check_may_import(principal)  # before a byte of the sheet is read
-    actor_unit = await _actor_unit(accounts, principal)
     rows = await read_sheet(request)
-    importer = request.app.state.importer
     try:
-        preview = await (importer.check_units if kind == "units" else importer.check_accounts)(
-            principal, actor_unit, rows
-        )
+        checked = await usecases.check_sheet(svc, principal, kind, rows)
     except imports.ImportRejected as rejected:
         details = rejected.details or {}
         return SheetCheck(
@@ -295,59 +246,34 @@ async def _check(request: Request, accounts: Any, principal: Any, kind: str) -> 
             preview=[],
             staged_id=None,
         )
-    staged = await accounts.stage_sheet(kind, principal.account_id, rows, STAGED_FOR)
-    return SheetCheck(valid=True, rows=len(rows), errors=[], total_errors=0, preview=preview, staged_id=staged)
+    return SheetCheck(
+        valid=True, rows=checked.rows, errors=[], total_errors=0, preview=checked.preview, staged_id=checked.staged_id
+    )
 
 
 @router.post("/units/import/check", tags=["units"], openapi_extra=_SHEET_BODY)
-async def check_units_sheet(request: Request, principal: CurrentPrincipal, accounts: Accounts) -> SheetCheck:
+async def check_units_sheet(request: Request, principal: CurrentPrincipal, svc: Service) -> SheetCheck:
     """Check a units sheet exactly as importing it would, and store nothing in the tree: every bad
     row with its reason, or what it would create and the id that stores it."""
-    return await _check(request, accounts, principal, "units")
+    return await _check(request, svc, principal, "units")
 
 
 @router.post("/accounts/import/check", tags=["accounts"], openapi_extra=_SHEET_BODY)
-async def check_accounts_sheet(request: Request, principal: CurrentPrincipal, accounts: Accounts) -> SheetCheck:
+async def check_accounts_sheet(request: Request, principal: CurrentPrincipal, svc: Service) -> SheetCheck:
     """Check an accounts sheet as issuing would; no account is issued and no password made."""
-    return await _check(request, accounts, principal, "accounts")
-
-
-async def _staged(accounts: Any, principal: Any, staged_id: str, kind: str) -> list[dict[str, str]]:
-    imports.check_may_import(principal)
-    rows = await accounts.take_staged(staged_id, kind, principal.account_id, STAGED_FOR)
-    if rows is None:
-        raise NotFound(
-            "Không tìm thấy tệp đã kiểm tra (đã được lưu, quá hai giờ, hoặc của người khác); hãy tải tệp lên lại"
-        )
-    return rows
+    return await _check(request, svc, principal, "accounts")
 
 
 @router.post("/units/import/{staged_id}/commit", status_code=201, tags=["units"])
-async def commit_units_sheet(staged_id: str, request: Request, principal: CurrentPrincipal, accounts: Accounts) -> dict:
+async def commit_units_sheet(staged_id: str, request: Request, principal: CurrentPrincipal, svc: Service) -> dict:
     """Store a checked units sheet: checked again against the tree as it is now, all or nothing."""
-    rows = await _staged(accounts, principal, staged_id, "units")
-    actor_unit = await _actor_unit(accounts, principal)
-    return await request.app.state.importer.import_units(
-        principal,
-        actor_unit,
-        rows,
-        await audit(request, accounts, "units_imported", actor=principal, target=actor_unit, staged_id=staged_id),
-    )
+    return await usecases.commit_sheet(svc, caller(request, principal), "units", staged_id)
 
 
 @router.post("/accounts/import/{staged_id}/commit", status_code=201, tags=["accounts"])
-async def commit_accounts_sheet(
-    staged_id: str, request: Request, principal: CurrentPrincipal, accounts: Accounts
-) -> dict:
+async def commit_accounts_sheet(staged_id: str, request: Request, principal: CurrentPrincipal, svc: Service) -> dict:
     """Issue a checked accounts sheet's accounts; the initial passwords download once from `credentials`."""
-    rows = await _staged(accounts, principal, staged_id, "accounts")
-    actor_unit = await _actor_unit(accounts, principal)
-    return await request.app.state.importer.import_accounts(
-        principal,
-        actor_unit,
-        rows,
-        await audit(request, accounts, "accounts_imported", actor=principal, target=actor_unit, staged_id=staged_id),
-    )
+    return await usecases.commit_sheet(svc, caller(request, principal), "accounts", staged_id)
 
 
 # the audit trail, exported ----------------------------------------------------------------------
@@ -368,7 +294,7 @@ MAX_EXPORTED = 50_000
 async def export_audit(
     request: Request,
     principal: CurrentPrincipal,
-    accounts: Accounts,
+    svc: Service,
     format: Literal["csv", "xlsx"] = "xlsx",
     actor: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
@@ -379,23 +305,15 @@ async def export_audit(
 ) -> StreamingResponse:
     """The audit trail as `GET /audit` filters it, newest first (at most 50,000 entries), through
     the one CSV and .xlsx writer (chassis/sheets.py)."""
-    filters = await audit_filters(principal, accounts, actor, action, unit, since, until, target)
-    # An export of the trail is itself in the trail, before a row of it leaves.
-    await accounts.record(
-        await audit(
-            request,
-            accounts,
-            "audit_exported",
-            actor=principal,
-            target=await _actor_unit(accounts, principal),
-            format=format,
-        )
+    filters = await usecases.audit_filters(
+        svc, principal, actor=actor, action=action, unit=unit, since=since, until=until, target=target
     )
+    await usecases.record_audit_export(svc, caller(request, principal), format)
 
     async def rows() -> AsyncIterator[list[Any]]:
         for start in range(0, MAX_EXPORTED, 1000):
-            entries = await accounts.audit_trail(principal.unit_id, limit=1000, skip=start, **filters)
-            labels = await audit_targets(accounts, entries)
+            entries = await svc.accounts.audit_trail(principal.unit_id, limit=1000, skip=start, **filters)
+            labels = await usecases.audit_targets(svc, entries)
             for e in entries:
                 yield [
                     e["at"].astimezone(VIETNAM).strftime("%d/%m/%Y %H:%M:%S"),

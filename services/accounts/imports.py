@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,11 +16,12 @@ from chassis.auth import Principal
 from chassis.errors import Conflict, NotFound
 from chassis.logging import get_logger
 from chassis.sheets import ROW, write_csv, write_xlsx
-from chassis.store import StaleVersion
+from chassis.store import AlreadyExists
+from chassis.unit_of_work import run
 
 from .domain import imports, model
 from .domain.model import Unit
-from .store import UNIT_CODES, USERNAMES, AccountsStore
+from .store import UNIT_CODES, USERNAMES, AccountsStore, AccountsUnitOfWork
 
 log = get_logger("accounts.imports")
 
@@ -27,9 +29,10 @@ CREDENTIALS_HEADER = ["Tên đăng nhập", "Mật khẩu ban đầu", "Vai trò
 
 
 class Importer:
-    def __init__(self, accounts: AccountsStore, hash_password: Any) -> None:
+    def __init__(self, accounts: AccountsStore, hash_password: Any, make_uow: Callable[[], AccountsUnitOfWork]) -> None:
         self.accounts = accounts
         self.hash_password = hash_password
+        self.make_uow = make_uow
 
     async def import_units(
         self, actor: Principal, actor_unit: Unit, rows: list[dict[str, str]], audit: AuditEntry | None = None
@@ -134,16 +137,9 @@ class Importer:
         ]
 
     async def move_unit(
-        self,
-        actor: Principal,
-        actor_unit: Unit,
-        unit: Unit,
-        new_parent: Unit,
-        reason: str,
-        audit: AuditEntry | None = None,
+        self, actor: Principal, plan: list[tuple[str, str, list[str]]], reason: str, audit: AuditEntry | None = None
     ) -> dict[str, Any]:
-        descendants = await self.accounts.descendants(unit.id)
-        plan = model.plan_move(actor, actor_unit, unit, new_parent, descendants, reason)
+        """Store a planned move (model.plan_move) as one job, then apply it."""
         job = self._job(
             "move", actor, reason=reason, moves=[{"unit_id": u, "parent_id": p, "path": path} for u, p, path in plan]
         )
@@ -159,7 +155,7 @@ class Importer:
             for doc in job["units"]:  # parents before children
                 unit = Unit(doc["id"], doc["code"], doc["name"], doc["level"], doc["parent_id"], doc["path"])
                 unit.events.append(model.registered_event(unit))
-                await self.accounts.create_unit(unit)
+                await self._create(UNIT_CODES, unit.code, unit, "Mã đơn vị")
         else:
             for doc in job["accounts"]:
                 account = model.issue_account(
@@ -172,7 +168,7 @@ class Importer:
                     password_hash=doc["password_hash"],
                     account_id=doc["account_id"],
                 )
-                await self.accounts.create_account(account)
+                await self._create(USERNAMES, account.username, account, "Tên đăng nhập")
         await self.accounts.set_import(job["_id"], status="done", finished_at=datetime.now(UTC))
 
     async def _reserve(self, collection: str, names: list[tuple[str, str]], rows: dict[str, int]) -> None:
@@ -195,18 +191,27 @@ class Importer:
             await self.accounts.unclaim(collection, claimed)
             raise imports.ImportRejected(taken)
 
+    async def _create(self, names: str, name: str, aggregate: Unit | model.Account, what: str) -> None:
+        """Create a planned unit or account; creating it again (a resumed import) changes nothing."""
+        await self.accounts.take_name(names, name, aggregate.id, what, resumed=True)
+        uow = self.make_uow()
+        (uow.units if isinstance(aggregate, Unit) else uow.accounts).add(aggregate)  # type: ignore[arg-type]
+        try:
+            await uow.commit()
+        except AlreadyExists:
+            pass
+
     async def _move(self, move: dict[str, Any], job: dict[str, Any]) -> None:
-        for _ in range(50):
-            unit = await self.accounts.get_unit(move["unit_id"])
+        async def move_one(uow: AccountsUnitOfWork) -> None:
+            unit = await uow.units.get(move["unit_id"])
             if unit is None or (unit.parent_id == move["parent_id"] and unit.path == move["path"]):
                 return  # gone, or moved already (a resumed job)
             unit.moved(move["parent_id"], move["path"], job["reason"], job["by"], datetime.now(UTC))
-            try:
-                await self.accounts.save_unit(unit)
-                return
-            except StaleVersion:
-                continue  # renamed meanwhile: read it again
-        raise RuntimeError(f"unit {move['unit_id']} kept changing; the move is finished at the next start")
+            await uow.commit()
+
+        # Renamed meanwhile: read again (the one retry policy); if it keeps changing, the job stays
+        # and is finished at the next start.
+        await run(self.make_uow, move_one)
 
     async def resume(self) -> None:
         """At start: finish what a crash interrupted."""

@@ -1,5 +1,6 @@
-"""Accounts' own database: units, accounts, sheets' jobs, sign-in counters and the audit trail
-(the chassis' chain: chassis/audit.py)."""
+"""Accounts' own database: units and accounts (aggregates, through the repositories `Units` and
+`Accounts` of an `AccountsUnitOfWork`), the unique-name claims, sheets' jobs, sign-in counters,
+the administrators' read queries and the audit trail (the chassis' chain: chassis/audit.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pymongo.errors import DuplicateKeyError
 from chassis.audit import CHAIN, AuditChain, AuditEntry
 from chassis.logging import get_logger
 from chassis.store import AlreadyExists, Store
+from chassis.unit_of_work import Repository, UnitOfWork
 
 from .domain.model import Account, Unit, duplicate
 from .domain.throttle import Counter, Key
@@ -66,135 +68,26 @@ class AccountsStore:
         for key in keys:
             await self.store[collection].delete_one({"_id": key})
 
-    async def _claim(self, collection: str, key: str, owner: str, what: str, *, resumed: bool = False) -> None:
-        """Take `key` for `owner`; with `resumed`, a key the same owner took before is fine (an
-        import resumed after a crash)."""
-        try:
-            await self.store[collection].insert_one({"_id": key, "owner": owner, "at": datetime.now(UTC)})
-        except DuplicateKeyError as exc:
-            if resumed:
-                claim = await self.store[collection].find_one({"_id": key})
-                if claim is not None and claim["owner"] == owner:
-                    return
-            raise duplicate(what, key) from exc
-
-    # units --------------------------------------------------------------------------------
-    async def add_unit(self, unit: Unit, audit: AuditEntry | None = None) -> None:
-        await self._claim(UNIT_CODES, unit.code, unit.id, "Mã đơn vị")
-        doc = {
-            "_id": unit.id,
-            "code": unit.code,
-            "name": unit.name,
-            "level": unit.level,
-            "parent_id": unit.parent_id,
-            "path": unit.path,
-            "registered_at": datetime.now(UTC),
-        }
-        try:
-            await self.store.insert(UNITS, doc, unit.events, audit=audit)
-        except AlreadyExists as exc:
-            raise duplicate("Mã đơn vị", unit.code) from exc
-
-    async def create_unit(self, unit: Unit) -> None:
-        """Create a planned unit; creating it again (a resumed import) changes nothing."""
-        await self._claim(UNIT_CODES, unit.code, unit.id, "Mã đơn vị", resumed=True)
-        doc = {
-            "_id": unit.id,
-            "code": unit.code,
-            "name": unit.name,
-            "level": unit.level,
-            "parent_id": unit.parent_id,
-            "path": unit.path,
-            "registered_at": datetime.now(UTC),
-        }
-        try:
-            await self.store.insert(UNITS, doc, unit.events)
-        except AlreadyExists:
-            pass
+    async def take_name(self, collection: str, key: str, owner: str, what: str, *, resumed: bool = False) -> None:
+        await take_name(self.store, collection, key, owner, what, resumed=resumed)
 
     async def units_by_code(self, codes: set[str]) -> dict[str, Unit]:
+        """The units of these codes, to check a sheet against (read, not tracked: nothing is saved)."""
         claims = await asyncio.gather(*(self.store[UNIT_CODES].find_one({"_id": c}) for c in codes))
-        found = {}
-        for claim in claims:
-            if claim is not None and (unit := await self.get_unit(claim["owner"])) is not None:
-                found[unit.code] = unit
-        return found
+        found = await self.units_by_id([c["owner"] for c in claims if c is not None])
+        return {u.code: u for u in found.values()}
 
     async def taken_usernames(self, usernames: set[str]) -> set[str]:
         claims = await asyncio.gather(*(self.store[USERNAMES].find_one({"_id": u}) for u in usernames))
         return {c["_id"] for c in claims if c is not None}
 
-    async def get_unit(self, unit_id: str) -> Unit | None:
-        doc = await self.store.find(UNITS, unit_id)
-        return (
-            None
-            if doc is None
-            else Unit(
-                doc["_id"],
-                doc["code"],
-                doc["name"],
-                doc["level"],
-                doc["parent_id"],
-                doc["path"],
-                status=doc.get("status", "active"),
-                merged_into=doc.get("merged_into"),
-                history=doc.get("history", []),
-                version=doc["version"],
-            )
-        )
-
-    async def save_unit(self, unit: Unit, audit: AuditEntry | None = None) -> None:
-        unit.version = await self.store.update(
-            UNITS,
-            unit.id,
-            unit.version,
-            {
-                "name": unit.name,
-                "status": unit.status,
-                "merged_into": unit.merged_into,
-                "history": unit.history,
-                "parent_id": unit.parent_id,
-                "path": unit.path,
-            },
-            unit.events,
-            audit=audit,
-        )
-        unit.events.clear()
-
-    async def descendants(self, unit_id: str) -> list[Unit]:
-        ids = [d["_id"] async for d in self.store[UNITS].find({"path": unit_id}, {"_id": 1})]
-        return [u for u in [await self.get_unit(i) for i in ids] if u is not None]
-
     async def children(self, unit_id: str) -> list[Unit]:
         """The units directly under one, by code."""
-        ids = [d["_id"] async for d in self.store[UNITS].find({"parent_id": unit_id}, {"_id": 1})]
-        found = [u for u in [await self.get_unit(i) for i in ids] if u is not None]
+        found = [_unit(d) async for d in self.store[UNITS].find({"parent_id": unit_id})]
         return sorted(found, key=lambda u: u.code)
 
     async def active_children(self, unit_id: str) -> int:
         return await self.store[UNITS].count_documents({"parent_id": unit_id, "status": {"$ne": "retired"}})
-
-    # accounts -----------------------------------------------------------------------------
-    async def add_account(self, account: Account, audit: AuditEntry | None = None) -> None:
-        await self._claim(USERNAMES, account.username, account.id, "Tên đăng nhập")
-        try:
-            await self.store.insert(
-                ACCOUNTS, {"_id": account.id, **_account_fields(account), "version": 1}, account.events, audit=audit
-            )
-        except AlreadyExists as exc:
-            raise duplicate("Tên đăng nhập", account.username) from exc
-        account.version = 1
-        account.events.clear()
-
-    async def create_account(self, account: Account) -> None:
-        """Issue a planned account; issuing it again (a resumed import) changes nothing."""
-        await self._claim(USERNAMES, account.username, account.id, "Tên đăng nhập", resumed=True)
-        try:
-            await self.store.insert(
-                ACCOUNTS, {"_id": account.id, **_account_fields(account), "version": 1}, account.events
-            )
-        except AlreadyExists:
-            pass
 
     # imports ------------------------------------------------------------------------------
     async def save_import(self, job: dict[str, Any], audit: AuditEntry | None = None) -> None:
@@ -240,22 +133,6 @@ class AccountsStore:
 
     async def unfinished_imports(self) -> list[dict[str, Any]]:
         return [j async for j in self.store[IMPORTS].find({"status": "applying"})]
-
-    async def find_account(self, username: str) -> Account | None:
-        claim = await self.store[USERNAMES].find_one({"_id": username})
-        return None if claim is None else await self.get_account(claim["owner"])
-
-    async def get_account(self, account_id: str) -> Account | None:
-        doc = await self.store.find(ACCOUNTS, account_id)
-        if doc is None:
-            return None
-        return Account(id=doc["_id"], version=doc["version"], **{k: doc.get(k) for k in _ACCOUNT_FIELDS})
-
-    async def save_account(self, account: Account, audit: AuditEntry | None = None) -> None:
-        account.version = await self.store.update(
-            ACCOUNTS, account.id, account.version, _account_fields(account), account.events, audit=audit
-        )
-        account.events.clear()
 
     # audit --------------------------------------------------------------------------------
     async def record(self, entry: AuditEntry) -> None:
@@ -407,6 +284,7 @@ def _unit(doc: dict[str, Any]) -> Unit:
         status=doc.get("status", "active"),
         merged_into=doc.get("merged_into"),
         history=doc.get("history", []),
+        registered_at=doc.get("registered_at"),
         version=doc["version"],
     )
 
@@ -450,5 +328,72 @@ def _counter(doc: dict[str, Any] | None) -> Counter:
 
 
 def _account_fields(account: Account) -> dict[str, Any]:
-    data = asdict(account)
+    data = asdict(account)  # deep copies: compared by the unit of work as the account changes
     return {k: data[k] for k in _ACCOUNT_FIELDS}
+
+
+# Aggregates: loaded, tracked and saved by a unit of work (chassis/unit_of_work.py) --------------------
+async def take_name(store: Store, collection: str, key: str, owner: str, what: str, *, resumed: bool = False) -> None:
+    """Take a unique name (a unit code, a username) for `owner`, before the aggregate that bears it
+    is committed; with `resumed`, a name the same owner took before is fine (an import resumed
+    after a crash). A name taken by another is a 409 `duplicate`."""
+    try:
+        await store[collection].insert_one({"_id": key, "owner": owner, "at": datetime.now(UTC)})
+    except DuplicateKeyError as exc:
+        if resumed:
+            claim = await store[collection].find_one({"_id": key})
+            if claim is not None and claim["owner"] == owner:
+                return
+        raise duplicate(what, key) from exc
+
+
+class Units(Repository[Unit]):
+    collection = UNITS
+
+    def to_document(self, aggregate: Unit) -> dict[str, Any]:
+        # Copies: the unit of work compares them with the aggregate's lists as they change.
+        return {
+            "code": aggregate.code,
+            "name": aggregate.name,
+            "level": aggregate.level,
+            "parent_id": aggregate.parent_id,
+            "path": list(aggregate.path),
+            "status": aggregate.status,
+            "merged_into": aggregate.merged_into,
+            "history": [dict(h) for h in aggregate.history],
+            "registered_at": aggregate.registered_at,
+        }
+
+    def from_document(self, doc: dict[str, Any]) -> Unit:
+        return _unit(doc)
+
+    async def by_code(self, code: str) -> Unit | None:
+        claim = await self.store[UNIT_CODES].find_one({"_id": code})
+        return None if claim is None else await self.get(claim["owner"])
+
+    async def descendants(self, unit_id: str) -> list[Unit]:
+        return [self.seen(_unit(d)) async for d in self.store[UNITS].find({"path": unit_id})]
+
+
+class Accounts(Repository[Account]):
+    collection = ACCOUNTS
+
+    def to_document(self, aggregate: Account) -> dict[str, Any]:
+        return _account_fields(aggregate)
+
+    def from_document(self, doc: dict[str, Any]) -> Account:
+        return Account(id=doc["_id"], version=doc["version"], **{k: doc.get(k) for k in _ACCOUNT_FIELDS})
+
+    async def by_username(self, username: str) -> Account | None:
+        claim = await self.store[USERNAMES].find_one({"_id": username})
+        return None if claim is None else await self.get(claim["owner"])
+
+
+class AccountsUnitOfWork(UnitOfWork):
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.units = Units(self)
+        self.accounts = Accounts(self)
+
+    async def take_name(self, collection: str, key: str, owner: str, what: str, *, resumed: bool = False) -> None:
+        await take_name(self.store, collection, key, owner, what, resumed=resumed)

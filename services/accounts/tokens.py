@@ -11,6 +11,7 @@ import base64
 import hashlib
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from chassis.auth import Principal, Unauthenticated
 
 from .domain.model import Account
-from .store import AccountsStore
+from .store import AccountsUnitOfWork
 
 
 def _b64(raw: bytes) -> str:
@@ -109,11 +110,11 @@ class AccountSessions:
     """Accounts checks tokens against the accounts themselves (other services keep a read model of
     revocations, chassis/sessions.py): a revoked account or a reset password ends its tokens at once."""
 
-    def __init__(self, accounts: AccountsStore) -> None:
-        self.accounts = accounts
+    def __init__(self, make_uow: Callable[[], AccountsUnitOfWork]) -> None:
+        self.make_uow = make_uow
 
     async def check(self, principal: Principal) -> None:
-        account = await self.accounts.get_account(principal.account_id)
+        account = await self.make_uow().accounts.get(principal.account_id)
         if account is None or account.status != "active":
             raise Unauthenticated("tài khoản đã bị thu hồi")
         reset = account.tokens_valid_after

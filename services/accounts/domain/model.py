@@ -77,7 +77,8 @@ class Unit:
     status: str = "active"
     merged_into: str | None = None
     history: list[dict] = field(default_factory=list)
-    version: int = 1
+    registered_at: datetime | None = field(default_factory=lambda: datetime.now(UTC))
+    version: int = 0  # 0: new, not stored yet (chassis.unit_of_work)
     events: list[Event] = field(default_factory=list)
 
     def rename(self, by: Principal, by_unit: Unit, name: str, reason: str, now: datetime) -> None:
