@@ -1,4 +1,6 @@
-"""Forms' HTTP API: a unit submits its form; the unit and those above it read it."""
+"""Forms' HTTP API: a unit submits its form; the unit and those above it read it. Adapters over the
+use cases (usecases.py): each route parses, runs its use case through `Forms.run` (the one retry
+policy on a stale version) and shapes the response."""
 
 from __future__ import annotations
 
@@ -9,22 +11,18 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chassis import audit as audit_log
 from chassis.auth import Principal
-from chassis.clock import today_in_vietnam
-from chassis.errors import Conflict, DomainError, Forbidden, NotFound
-from chassis.http import CurrentPrincipal, from_state
+from chassis.http import CurrentPrincipal, client_ip, from_state
 from chassis.sheet_http import streamed
 from chassis.sheets import CSV_TYPE, XLSX_TYPE, csv_stream, xlsx_stream
 from chassis.text import Input, SingleLine
-from chassis.tree import UnitDirectory
 
-from .domain.campaigns import Campaign, FormCode, UnitId, half_yearly, tier_of
-from .domain.codelists import DYNAMIC, code_lists
-from .domain.definitions import FieldError, FormDefinition
-from .domain.model import Submission, submission_id
-from .exports import Export, flat_rows, header_for
-from .store import CampaignStore, DefinitionStore, SubmissionStore
+from . import usecases
+from .domain.campaigns import Campaign, FormCode, UnitId
+from .domain.definitions import FormDefinition
+from .domain.model import Submission
+from .exports import flat_rows, header_for
+from .usecases import Forms
 
 router = APIRouter()
 
@@ -63,132 +61,31 @@ class SubmissionView(BaseModel):
     coding: list[dict[str, Any]]
 
 
-Submissions = Annotated[SubmissionStore, Depends(from_state("submissions"))]
-Units = Annotated[UnitDirectory, Depends(from_state("units"))]
-Definitions = Annotated[DefinitionStore, Depends(from_state("definitions"))]
-Campaigns = Annotated[CampaignStore, Depends(from_state("campaigns"))]
+# The one dependency: what bootstrap.py wired; use cases run through it.
+Service = Annotated[Forms, Depends(from_state("forms"))]
 
 
-class AnswersInvalid(DomainError):
-    code = "answers_invalid"
-
-
-async def _open(
-    body: SubmitRequest,
-    principal: Principal,
-    store: SubmissionStore,
-    tree: UnitDirectory,
-    definitions: DefinitionStore,
-    campaigns: CampaignStore,
-) -> tuple[Submission, FormDefinition]:
-    """The unit's submission for the campaign (new if none), checked for version and form, with the
-    definition it is checked against: the one it started under, or the latest for a new one."""
-    # Scope first: nobody else learns whether the submission exists, or anything about it.
-    if principal.role != "reporting_unit" or principal.unit_id != body.unit_id:
-        raise Forbidden("Chỉ đơn vị cung cấp thông tin được kê khai, gửi phiếu của chính mình")
-    campaign = await campaigns.get(body.campaign_id)
-    if campaign is None:
-        raise NotFound(f"Không có đợt thu thập '{body.campaign_id}'")
-    unit = await tree.get(body.unit_id)
-    if unit is None:
-        raise Conflict("Đơn vị chưa được hệ thống ghi nhận; hãy thử lại sau ít phút", code="unit_unknown")
-    if unit.get("status", "active") != "active":
-        raise Conflict("Đơn vị đã giải thể hoặc sáp nhập, không gửi phiếu được nữa", code="unit_retired")
-    campaign.check_accepts([*unit["path"], body.unit_id], body.form_code, today_in_vietnam())
-    sub = await store.get(submission_id(body.campaign_id, body.unit_id))
-    if sub is None:
-        sub = Submission.start(body.campaign_id, body.form_code, body.unit_id)
-    if body.form_code != sub.form_code:
-        raise DomainError(f"Phiếu này theo mẫu '{sub.form_code}', không phải '{body.form_code}'", code="wrong_form")
-    if body.expected_version is not None and body.expected_version != sub.version:
-        raise Conflict("Phiếu đã được thay đổi ở nơi khác; hãy tải lại rồi gửi lại", code="stale_version")
-    definition = await (
-        definitions.get(sub.form_code, sub.definition_version)
-        if sub.definition_version
-        else definitions.latest(sub.form_code)
-    )
-    if definition is None:
-        raise DomainError(f"Không có mẫu phiếu '{sub.form_code}'", code="unknown_form")
-    return sub, definition
-
-
-async def _check(definition: FormDefinition, answers: dict[str, Any], tree: UnitDirectory, *, complete: bool) -> None:
-    errors = definition.check(answers, complete=complete)
-    for f, code in definition.dynamic_codes(answers):
-        if await tree.by_code(code) is None:
-            errors.append(
-                FieldError(field=f.code, message=f"{f.label}: mã '{code}' không có trong {DYNAMIC[f.code_list or '']}")
-            )
-    if errors:
-        error = AnswersInvalid(f"Phiếu có {len(errors)} chỗ cần sửa; chưa được {'gửi' if complete else 'lưu'}")
-        error.details = {"errors": [e.model_dump() for e in errors]}
-        raise error
+def _fill(body: SubmitRequest, principal: Principal) -> usecases.Fill:
+    return usecases.Fill(principal, body.campaign_id, body.form_code, body.unit_id, body.answers, body.expected_version)
 
 
 @router.post("/submissions", status_code=201, tags=["submissions"])
-async def submit(
-    body: SubmitRequest,
-    principal: CurrentPrincipal,
-    store: Submissions,
-    tree: Units,
-    definitions: Definitions,
-    campaigns: Campaigns,
-) -> SubmissionView:
+async def submit(body: SubmitRequest, principal: CurrentPrincipal, forms: Service) -> SubmissionView:
     """Submit a unit's answers. They are checked against the version of the form the submission
     started with (the latest, at its first save); every problem comes back pointing at its field."""
-    sub, definition = await _open(body, principal, store, tree, definitions, campaigns)
-    await _check(definition, body.answers, tree, complete=True)
-    sub.submit(principal, body.answers, definition_version=definition.version)
-    await store.save(sub)
-    return _view(sub)
+    return _view(await forms.run(usecases.submit, _fill(body, principal)))
 
 
 @router.put("/submissions/draft", tags=["submissions"])
-async def save_draft(
-    body: SubmitRequest,
-    principal: CurrentPrincipal,
-    store: Submissions,
-    tree: Units,
-    definitions: Definitions,
-    campaigns: Campaigns,
-) -> SubmissionView:
+async def save_draft(body: SubmitRequest, principal: CurrentPrincipal, forms: Service) -> SubmissionView:
     """Save the answers filled so far (each answer checked on its own, the rules at submit)."""
-    sub, definition = await _open(body, principal, store, tree, definitions, campaigns)
-    await _check(definition, body.answers, tree, complete=False)
-    sub.save_draft(principal, body.answers, definition.version)
-    await store.save(sub)
-    return _view(sub)
+    return _view(await forms.run(usecases.save_draft, _fill(body, principal)))
 
 
 @router.post("/campaigns", status_code=201, tags=["campaigns"])
-async def open_campaign(
-    body: Campaign,
-    request: Request,
-    principal: CurrentPrincipal,
-    tree: Units,
-    campaigns: Campaigns,
-    definitions: Definitions,
-) -> Campaign:
+async def open_campaign(body: Campaign, request: Request, principal: CurrentPrincipal, forms: Service) -> Campaign:
     """Open a data collection for the units under `scope_unit_ids`, from `opens_on` to `closes_on`."""
-    lineages = [await tree.lineage(u) for u in body.scope_unit_ids]
-    body.check_open_by(principal, lineages)
-    if await definitions.latest(body.form_code) is None:
-        raise DomainError(f"Không có mẫu phiếu '{body.form_code}'", code="unknown_form")
-    await campaigns.open(
-        body,
-        audit_log.entry(
-            request,
-            "campaign_opened",
-            actor=principal,
-            target_id=body.campaign_id,
-            unit_lineage=[u for lineage in lineages for u in lineage or []],
-            form_code=body.form_code,
-            scope_unit_ids=body.scope_unit_ids,
-            opens_on=str(body.opens_on),
-            closes_on=str(body.closes_on),
-        ),
-    )
-    return body
+    return await forms.run(usecases.open_campaign, principal, body, client_ip(request))
 
 
 class PeriodicRequest(Input):
@@ -202,28 +99,20 @@ class PeriodicRequest(Input):
 
 @router.post("/campaigns/periodic", status_code=201, tags=["campaigns"])
 async def open_periodic(
-    body: PeriodicRequest,
-    request: Request,
-    principal: CurrentPrincipal,
-    tree: Units,
-    campaigns: Campaigns,
-    definitions: Definitions,
+    body: PeriodicRequest, request: Request, principal: CurrentPrincipal, forms: Service
 ) -> list[Campaign]:
     """The two half-yearly reports of a year (due 15/6 and 15/12)."""
-    opened = []
-    for campaign in half_yearly(body.base_id, body.form_code, body.title, body.scope_unit_ids, body.year):
-        opened.append(await open_campaign(campaign, request, principal, tree, campaigns, definitions))
-    return opened
+    cmd = usecases.OpenPeriodic(
+        principal, body.base_id, body.form_code, body.title, body.scope_unit_ids, body.year, client_ip(request)
+    )
+    return await usecases.open_periodic(forms, cmd)
 
 
 @router.get("/campaigns/{campaign_id}", tags=["campaigns"])
-async def get_campaign(campaign_id: str, principal: CurrentPrincipal, campaigns: Campaigns, tree: Units) -> Campaign:
+async def get_campaign(campaign_id: str, principal: CurrentPrincipal, forms: Service) -> Campaign:
     """For the units in the campaign's scope, those above them and the Ministry; for anyone else
     it does not exist."""
-    campaign = await campaigns.get(campaign_id)
-    if campaign is None or not await tree.reaches_scope(principal, campaign.scope_unit_ids):
-        raise NotFound("Không có đợt thu thập này")
-    return campaign
+    return await forms.run(usecases.visible_campaign, principal, campaign_id)
 
 
 # A campaign id as campaigns are opened with: it also names the file, in a header.
@@ -236,36 +125,15 @@ async def export_submissions(
     principal: CurrentPrincipal,
     campaign_id: CampaignId,
     form_code: str,
-    definitions: Definitions,
-    tree: Units,
+    forms: Service,
     format: Literal["csv", "xlsx"] = "xlsx",
     area: str | None = None,
 ) -> StreamingResponse:
     """The campaign's submissions and answers in the caller's area (or in `area`, a unit under it)."""
-    if principal.role == "reporting_unit":
-        area = principal.unit_id
-    definition = await definitions.latest(form_code)
-    where = area or principal.unit_id
-    lineage = await tree.lineage(where)
-    # Recorded before a row leaves: what left, of which area, for whom, from where. (Only what
-    # exists is named: a query string is not to be kept for ever.)
-    await audit_log.record(
-        request,
-        audit_log.entry(
-            request,
-            "submissions_exported",
-            actor=principal,
-            target_id=campaign_id,
-            unit_lineage=lineage or [principal.unit_id],
-            form_code=form_code if definition else None,
-            area=where if lineage else None,
-            format=format,
-        ),
-    )
-    export: Export = request.app.state.export
-    columns = await export.columns(form_code)
-    header = header_for(columns, definition)
-    rows = flat_rows(columns, export.rows(principal, campaign_id, area))
+    cmd = usecases.ExportRequest(principal, campaign_id, form_code, format, area, client_ip(request))
+    sheet = await forms.run(usecases.export, cmd)
+    header = header_for(sheet.columns, sheet.definition)
+    rows = flat_rows(sheet.columns, sheet.rows)
     stream = csv_stream(header, rows) if format == "csv" else xlsx_stream("Phiếu", header, rows)
     media = CSV_TYPE if format == "csv" else XLSX_TYPE
     name = f"phieu-{campaign_id}.{format}"
@@ -274,37 +142,20 @@ async def export_submissions(
 
 @router.get("/definitions", tags=["definitions"])
 async def get_definition(
-    principal: CurrentPrincipal, definitions: Definitions, form_code: str, version: int | None = None
+    principal: CurrentPrincipal, forms: Service, form_code: str, version: int | None = None
 ) -> FormDefinition:
     """A form's definition: the latest version, or the one asked for."""
     del principal
-    definition = await (definitions.get(form_code, version) if version else definitions.latest(form_code))
-    if definition is None:
-        raise NotFound("Không có mẫu phiếu này")
-    return definition
+    return await usecases.definition(forms, form_code, version)
 
 
 @router.post("/definitions", status_code=201, tags=["definitions"])
 async def publish_definition(
-    body: FormDefinition, request: Request, principal: CurrentPrincipal, definitions: Definitions
+    body: FormDefinition, request: Request, principal: CurrentPrincipal, forms: Service
 ) -> FormDefinition:
     """Publish the next version of a form (central administrators). Submissions started under an
     earlier version keep being checked against it."""
-    if principal.role != "central_admin":
-        raise Forbidden("Chỉ quản trị hệ thống cấp Trung ương ban hành mẫu phiếu")
-    await definitions.publish(
-        body,
-        audit_log.entry(
-            request,
-            "definition_published",
-            actor=principal,
-            target_id=f"{body.form_code}:v{body.version}",
-            unit_lineage=[principal.unit_id],
-            form_code=body.form_code,
-            version=body.version,
-        ),
-    )
-    return body
+    return await forms.run(usecases.publish_definition, principal, body, client_ip(request))
 
 
 class CodingRequest(Input):
@@ -315,78 +166,26 @@ class CodingRequest(Input):
 
 @router.put("/submissions/{sid}/coding", tags=["submissions"])
 async def code_answer(
-    sid: str,
-    body: CodingRequest,
-    request: Request,
-    principal: CurrentPrincipal,
-    store: Submissions,
-    tree: Units,
-    definitions: Definitions,
+    sid: str, body: CodingRequest, request: Request, principal: CurrentPrincipal, forms: Service
 ) -> SubmissionView:
     """A supervisor above the unit sets the official code of one of the form's code fields (ghi
     mã, seed 001), checked against the field's code list."""
-    sub = await store.get(sid)
-    if sub is None or not await tree.can_see(principal, sub.unit_id):
-        raise NotFound("Không tìm thấy phiếu")
-    if body.expected_version is not None and body.expected_version != sub.version:
-        raise Conflict("Phiếu đã được thay đổi ở nơi khác; hãy tải lại", code="stale_version")
-    definition = await definitions.get(sub.form_code, sub.definition_version or 1)
-    target = definition.fields.get(body.field) if definition else None
-    if target is None or target.type != "code":
-        raise DomainError(f"Mục '{body.field}' không phải mục ghi mã của mẫu phiếu", code="not_a_code_field")
-    await _check(definition, {body.field: body.code}, tree, complete=False)
-    sub.code_answer(principal, body.field, body.code)
-    await store.save(
-        sub,
-        audit_log.entry(
-            request,
-            "answer_coded",
-            actor=principal,
-            target_id=sub.id,
-            unit_lineage=await tree.lineage(sub.unit_id) or [sub.unit_id],
-            field=body.field,
-            code=body.code,
-            revision=sub.revision,
-        ),
-    )
-    return _view(sub)
+    cmd = usecases.Code(principal, sid, body.field, body.code, body.expected_version, client_ip(request))
+    return _view(await forms.run(usecases.code_answer, cmd))
 
 
 @router.get("/codelists/{name}", tags=["definitions"])
 async def get_code_list(
-    name: str, principal: CurrentPrincipal, tree: Units, q: str | None = None, level: int | None = None
+    name: str, principal: CurrentPrincipal, forms: Service, q: str | None = None, level: int | None = None
 ) -> dict[str, Any]:
     """An official code list's entries (those whose code or name contains `q`, at `level`)."""
     del principal
-    needle = (q or "").strip().lower()
-    if name in DYNAMIC:
-        units = await tree.search(needle, limit=50)
-        return {
-            "name": name,
-            "title": DYNAMIC[name],
-            "pattern": None,
-            "entries": [
-                {"code": u["code"], "level": u["level"], "name": u["name"], "parent": u.get("parent_id")} for u in units
-            ],
-        }
-    code_list = code_lists().get(name)
-    if code_list is None:
-        raise NotFound("Không có bảng mã này")
-    entries = [
-        {"code": e.code, "level": e.level, "name": e.name, "parent": e.parent}
-        for e in code_list.entries.values()
-        if (level is None or e.level == level) and (not needle or needle in e.code.lower() or needle in e.name.lower())
-    ]
-    return {"name": code_list.name, "title": code_list.title, "entries": entries, "pattern": code_list.pattern}
+    return await usecases.code_list(forms, name, q, level)
 
 
 @router.get("/submissions/{sid}", tags=["submissions"])
-async def get_submission(sid: str, principal: CurrentPrincipal, store: Submissions, tree: Units) -> SubmissionView:
-    sub = await store.get(sid)
-    # Out of scope answers like unknown, so a guessed id tells nothing.
-    if sub is None or not await tree.can_see(principal, sub.unit_id):
-        raise NotFound("Không tìm thấy phiếu")
-    return _view(sub)
+async def get_submission(sid: str, principal: CurrentPrincipal, forms: Service) -> SubmissionView:
+    return _view(await forms.run(usecases.visible_submission, principal, sid))
 
 
 def _view(sub: Submission) -> SubmissionView:
@@ -423,196 +222,83 @@ class ValidateRequest(SubmitRequest):
 
 
 @router.post("/submissions/validate", tags=["submissions"])
-async def validate(
-    body: ValidateRequest,
-    principal: CurrentPrincipal,
-    store: Submissions,
-    tree: Units,
-    definitions: Definitions,
-    campaigns: Campaigns,
-) -> dict[str, Any]:
+async def validate(body: ValidateRequest, principal: CurrentPrincipal, forms: Service) -> dict[str, Any]:
     """Check answers with the form's own rules without saving anything (a page checks a field as
     soon as it is left). Answers 200 with the problems found, each pointing at its field."""
-    fields = body.model_dump(exclude={"complete"})
-    _sub, definition = await _open(SubmitRequest(**fields), principal, store, tree, definitions, campaigns)
-    try:
-        await _check(definition, body.answers, tree, complete=body.complete)
-    except AnswersInvalid as invalid:
-        return {
-            "valid": False,
-            "errors": (invalid.details or {}).get("errors", []),
-            "definition_version": definition.version,
-        }
-    return {"valid": True, "errors": [], "definition_version": definition.version}
+    return await forms.run(usecases.validate, _fill(body, principal), complete=body.complete)
 
 
 @router.get("/submissions/{sid}/checks", tags=["submissions"])
-async def submission_checks(
-    sid: str, principal: CurrentPrincipal, store: Submissions, tree: Units, definitions: Definitions
-) -> dict[str, Any]:
+async def submission_checks(sid: str, principal: CurrentPrincipal, forms: Service) -> dict[str, Any]:
     """The result of every check on the submission's answers: each answer's own, and each logic
     rule (held or not, with its message), for the supervisor who reviews it."""
-    sub = await store.get(sid)
-    if sub is None or not await tree.can_see(principal, sub.unit_id):
-        raise NotFound("Không tìm thấy phiếu")
-    definition = await definitions.get(sub.form_code, sub.definition_version or 1)
-    if definition is None:
-        raise NotFound("Không có mẫu phiếu này")
-    field_errors = definition.check(sub.answers, complete=False)
-    rules = []
-    for rule, error in definition.rule_results(sub.answers):
-        named = (
-            [rule.total, *rule.parts]
-            if rule.kind == "sum"
-            else (rule.fields if rule.kind == "both_or_neither" else [rule.field, rule.than])
-        )
-        rules.append(
-            {
-                "kind": rule.kind,
-                "message": rule.message,
-                "fields": named,
-                "holds": error is None,
-                "problem": error.message if error else None,
-            }
-        )
-    return {
-        "submission_id": sid,
-        "definition_version": definition.version,
-        "field_errors": [e.model_dump() for e in field_errors],
-        "rules": rules,
-    }
+    return await forms.run(usecases.submission_checks, principal, sid)
 
 
-async def _levels_above(tree: UnitDirectory, unit: dict[str, Any]) -> list[str]:
-    return [a["level"] for a in [await tree.get(u) for u in unit["path"]] if a]
-
-
-def _campaign_row(campaign: Campaign, deadline: Any = None) -> dict[str, Any]:
-    return {**campaign.model_dump(mode="json"), "deadline": (deadline or campaign.closes_on).isoformat()}
+PageSize = Annotated[int, Query(ge=1, le=200)]
 
 
 @router.get("/units/{unit_id}/campaigns", tags=["campaigns"])
 async def unit_campaigns(
     unit_id: str,
     principal: CurrentPrincipal,
-    store: Submissions,
-    tree: Units,
-    campaigns: Campaigns,
+    forms: Service,
     open_only: bool = False,
     page: int = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_size: PageSize = 50,
 ) -> Page:
     """The campaigns a unit reports in, newest first, each with the unit's deadline (by where it
     sits) and its submission (status, revision, version), or none yet."""
-    unit = await tree.get(unit_id)
-    if unit is None or not await tree.can_see(principal, unit_id):
-        raise NotFound("Không tìm thấy đơn vị")
-    lineage, today = [*unit["path"], unit_id], today_in_vietnam()
-    tier = tier_of(await _levels_above(tree, unit))
-    mine = [
-        c
-        for c in await campaigns.all()
-        if any(root in lineage for root in c.scope_unit_ids) and (not open_only or c.opens_on <= today <= c.closes_on)
-    ]
-    mine.sort(key=lambda c: (c.opens_on, c.campaign_id), reverse=True)
-    page = max(page, 1)
-    items = []
-    for campaign in mine[(page - 1) * page_size : page * page_size]:
-        sub = await store.get(submission_id(campaign.campaign_id, unit_id))
-        items.append(
-            {
-                **_campaign_row(campaign, campaign.deadline_for(tier)),
-                "submission": None
-                if sub is None
-                else {
-                    "submission_id": sub.id,
-                    "status": sub.status,
-                    "revision": sub.revision,
-                    "version": sub.version,
-                    "return_reason": sub.return_reason,
-                },
-            }
-        )
-    return Page(items=items, total=len(mine), page=page, page_size=page_size)
+    listing = usecases.Listing(open_only, max(page, 1), page_size)
+    items, total = await forms.run(usecases.unit_campaigns, principal, unit_id, listing)
+    return Page(items=items, total=total, page=listing.page, page_size=page_size)
 
 
 @router.get("/campaigns", tags=["campaigns"])
 async def area_campaigns(
     principal: CurrentPrincipal,
-    tree: Units,
-    campaigns: Campaigns,
+    forms: Service,
     area: str | None = None,
     open_only: bool = False,
     page: int = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_size: PageSize = 50,
 ) -> Page:
     """The campaigns that reach into an area (the caller's own by default): those whose scope
     holds the area, or lies under it. Newest first."""
-    area = area or principal.unit_id
-    unit = await tree.get(area)
-    if unit is None or not await tree.can_see(principal, area):
-        raise NotFound("Không tìm thấy đơn vị")
-    lineage, today = [*unit["path"], area], today_in_vietnam()
-    found = []
-    for campaign in await campaigns.all():
-        if open_only and not campaign.opens_on <= today <= campaign.closes_on:
-            continue
-        if any(root in lineage for root in campaign.scope_unit_ids):
-            found.append(campaign)
-            continue
-        for root in campaign.scope_unit_ids:
-            root_lineage = await tree.lineage(root)
-            if root_lineage is not None and area in root_lineage:
-                found.append(campaign)
-                break
-    found.sort(key=lambda c: (c.opens_on, c.campaign_id), reverse=True)
-    page = max(page, 1)
-    return Page(
-        items=[_campaign_row(c) for c in found[(page - 1) * page_size : page * page_size]],
-        total=len(found),
-        page=page,
-        page_size=page_size,
-    )
+    listing = usecases.Listing(open_only, max(page, 1), page_size)
+    items, total = await forms.run(usecases.area_campaigns, principal, area, listing)
+    return Page(items=items, total=total, page=listing.page, page_size=page_size)
 
 
 @router.get("/submissions", tags=["submissions"])
 async def area_submissions(
     principal: CurrentPrincipal,
-    store: Submissions,
-    tree: Units,
+    forms: Service,
     campaign_id: str,
     area: str | None = None,
     status: str | None = None,
     page: int = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_size: PageSize = 50,
 ) -> Page:
     """The campaign's submissions in an area (the caller's own by default), by unit code, without
     their answers: status, revision, version, return reason."""
-    area = area or principal.unit_id
-    unit = await tree.get(area)
-    if unit is None or not await tree.can_see(principal, area):
-        raise NotFound("Không tìm thấy đơn vị")
-    members = {area: unit}
-    if principal.role != "reporting_unit":
-        members |= {u["_id"]: u async for u in tree.units.find({"path": area})}
-    subs = await store.of_units(campaign_id, list(members), status)
-    subs.sort(key=lambda s: members[s.unit_id].get("code", ""))
+    found = await forms.run(usecases.area_submissions, principal, campaign_id, area, status)
     page = max(page, 1)
     return Page(
         items=[
             {
                 "submission_id": s.id,
                 "unit_id": s.unit_id,
-                "unit_code": members[s.unit_id].get("code"),
-                "unit_name": members[s.unit_id].get("name"),
+                "unit_code": unit.get("code"),
+                "unit_name": unit.get("name"),
                 "status": s.status,
                 "revision": s.revision,
                 "version": s.version,
                 "return_reason": s.return_reason,
             }
-            for s in subs[(page - 1) * page_size : page * page_size]
+            for s, unit in found[(page - 1) * page_size : page * page_size]
         ],
-        total=len(subs),
+        total=len(found),
         page=page,
         page_size=page_size,
     )

@@ -1,4 +1,4 @@
-"""Wires forms: settings, store, API and handlers."""
+"""Wires forms: settings, store, use cases, API and handlers."""
 
 from __future__ import annotations
 
@@ -11,23 +11,23 @@ from chassis.sealing import Sealer
 
 from . import handlers
 from .api import router
-from .exports import Export
 from .ministry_api import router as ministry_router
 from .settings import FormsSettings
-from .store import CampaignStore, DefinitionStore, SubmissionStore
+from .store import DefinitionStore, create_indexes
 from .survey import store as survey_store
 from .survey.api import router as survey_router
 from .survey.store import SurveyUnitOfWork
 from .survey.usecases import SurveyWiring
+from .usecases import Forms
 
 
 def build(settings: FormsSettings | None = None) -> tuple[FastAPI, FormsSettings]:
     settings = settings or FormsSettings()
     runtime = Runtime(settings)
-    submissions = SubmissionStore(runtime.store)
-    handlers.subscribe(runtime, submissions)
     definitions = DefinitionStore(runtime.store)
-    runtime.startup.append(submissions.create_indexes)
+    forms = Forms(runtime.store, runtime.units, definitions)
+    handlers.subscribe(runtime, forms)
+    runtime.startup.append(lambda: create_indexes(runtime.store))
     runtime.startup.append(definitions.publish_bundled)
     survey = SurveyWiring(
         uow=lambda: SurveyUnitOfWork(runtime.store),
@@ -45,11 +45,7 @@ def build(settings: FormsSettings | None = None) -> tuple[FastAPI, FormsSettings
         lambda: survey_store.keep_forgetting_fingerprints(runtime.store, survey.burst_window, survey.now)
     )
     app = runtime.app("MOHA forms", router, survey_router, ministry_router)
-    app.state.submissions = submissions
-    app.state.definitions = definitions
-    app.state.campaigns = CampaignStore(runtime.store)
-    app.state.export = Export(submissions, definitions, runtime.units)
-    app.state.units = runtime.units
+    app.state.forms = forms  # forms' own routes take this one object
     app.state.survey = survey  # the survey's routes take this one object
     app.state.settings = settings
     return app, settings

@@ -3,6 +3,7 @@ recur every half year (due 15/6 and 15/12, seed 003). Plain Python: no I/O."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Literal
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from chassis.auth import Principal
 from chassis.errors import Conflict, DomainError, Forbidden
 from chassis.text import SingleLine
+from moha_contracts import CampaignOpened, Event
 
 Tier = Literal["province", "district"]
 ReviewLevel = Literal["district", "province", "central"]
@@ -18,6 +20,7 @@ ReviewLevel = Literal["district", "province", "central"]
 # always makes a valid campaign (never a validation error inside a handler, a 500).
 FormCode = Annotated[str, Field(min_length=1, max_length=32)]
 UnitId = Annotated[str, Field(min_length=1, max_length=64)]
+DEFAULT_REVIEW: list[ReviewLevel] = ["district", "province"]
 
 
 class Campaign(BaseModel):
@@ -35,9 +38,7 @@ class Campaign(BaseModel):
     # departments, and communes where there is no district), "district" for units under a district.
     deadlines: dict[Tier, date] = Field(default_factory=dict)
     # Whose supervisors review, nearest first: by default the district, then the province confirms.
-    review_levels: list[ReviewLevel] = Field(
-        default_factory=lambda: list[ReviewLevel](["district", "province"]), min_length=1, max_length=3
-    )
+    review_levels: list[ReviewLevel] = Field(default_factory=lambda: list(DEFAULT_REVIEW), min_length=1, max_length=3)
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Campaign:
@@ -96,3 +97,36 @@ def half_yearly(base_id: str, form_code: str, title: str, scope_unit_ids: list[s
             closes_on=date(year, 12, 15),
         ),
     ]
+
+
+@dataclass
+class OpenedCampaign:
+    """A campaign as stored: the aggregate that raises CampaignOpened when it is opened. (The
+    campaign itself is the API's frozen model; this is what carries its version and events.)"""
+
+    campaign: Campaign
+    version: int = 0
+    events: list[Event] = field(default_factory=list)
+    id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.id = self.campaign.campaign_id
+
+    @classmethod
+    def open(cls, campaign: Campaign, by: Principal, scope_lineages: list[list[str] | None]) -> OpenedCampaign:
+        campaign.check_open_by(by, scope_lineages)
+        opened = cls(campaign)
+        opened.events.append(
+            CampaignOpened(
+                campaign_id=campaign.campaign_id,
+                form_code=campaign.form_code,
+                title=campaign.title,
+                scope_unit_ids=campaign.scope_unit_ids,
+                opens_on=campaign.opens_on,
+                closes_on=campaign.closes_on,
+                province_deadline=campaign.deadline_for("province"),
+                district_deadline=campaign.deadline_for("district"),
+                review_levels=campaign.review_levels,
+            )
+        )
+        return opened

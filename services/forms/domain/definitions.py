@@ -9,10 +9,13 @@ changes what was submitted under an old one.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from chassis.errors import Conflict
 from chassis.text import text_problem
 
 from .codelists import DYNAMIC, code_lists
@@ -218,7 +221,6 @@ def _type_error(f: FieldDef, value: Any) -> str | None:
 
 def _rule_error(rule: SumRule | BothOrNeitherRule | NotGreaterRule, answers: dict[str, Any]) -> FieldError | None:
     if isinstance(rule, SumRule):
-        # Answers were checked field by field first: a given number is a number here.
         total: Any = answers.get(rule.total)
         parts: list[Any] = [answers.get(p) for p in rule.parts]
         if _empty(total) and all(_empty(p) for p in parts):
@@ -241,3 +243,26 @@ def _rule_error(rule: SumRule | BothOrNeitherRule | NotGreaterRule, answers: dic
 
 def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
+
+
+@dataclass
+class PublishedDefinition:
+    """One published version of a form: made once (the version-1 commit decides between two
+    publishers of the same version), never changed. It raises no event."""
+
+    definition: FormDefinition
+    document: str = ""  # the definition as published (JSON), kept as it was
+    version: int = 0
+    events: list[Any] = dc_field(default_factory=list)
+    id: str = dc_field(init=False)
+
+    def __post_init__(self) -> None:
+        self.document = self.document or self.definition.model_dump_json()
+        self.id = f"{self.definition.form_code}:v{self.definition.version}"
+
+    @classmethod
+    def publish(cls, definition: FormDefinition, latest: int) -> PublishedDefinition:
+        """The next version of a form, after the `latest` published."""
+        if definition.version != latest + 1:
+            raise Conflict(f"Phiên bản mới của mẫu phiếu phải là {latest + 1}", code="version_sequence")
+        return cls(definition)
