@@ -10,7 +10,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
-from chassis.clock import today_in_vietnam
 from chassis.http import CurrentPrincipal, client_ip, from_state
 from chassis.text import Input, SingleLine
 
@@ -69,7 +68,7 @@ async def send_notice(
     )
     broadcast = await svc.run(usecases.send_notice, command, tree=svc.units, recipients=svc.notifications)
     # Kept referenced until done; if this process dies first, the scheduler resumes it.
-    task = asyncio.create_task(svc.notifier.send_broadcast(usecases.as_document(broadcast)))
+    task = asyncio.create_task(usecases.send_broadcast(svc, broadcast))
     svc.sending.add(task)
     task.add_done_callback(svc.sending.discard)
     return {"notice_id": broadcast.id, "status": "sending"}
@@ -110,9 +109,7 @@ async def run_reminders(
 ) -> dict[str, int]:
     """Run the reminder pass of a given day now (central administrators): to catch up a day the
     scheduler missed. A reminder already sent is not sent again."""
-    return await usecases.run_reminders(
-        svc, principal, body.as_of, body.campaign_id, today_in_vietnam(), client_ip(request)
-    )
+    return await usecases.run_reminders(svc, principal, body.as_of, body.campaign_id, client_ip(request))
 
 
 @router.get("/inbox", tags=["inbox"])
@@ -142,4 +139,4 @@ async def unread(principal: CurrentPrincipal, svc: Service) -> dict[str, int]:
 
 @router.post("/inbox/{notice_id}/read", status_code=204, tags=["inbox"])
 async def mark_read(notice_id: str, principal: CurrentPrincipal, svc: Service) -> None:
-    await usecases.read_notice(svc.notifications, notice_id, principal)
+    await usecases.read_notice(svc.uow(), notice_id, principal)

@@ -1,4 +1,4 @@
-"""Wires notifications: settings, store, mailer, API and handlers."""
+"""Wires notifications: settings, store, mailer, use cases, API, handlers and the scheduler."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from . import handlers
 from .api import router
 from .mailer import Mailer
 from .notices_api import router as notices_router
-from .notifier import Notifier
 from .scheduler import Scheduler
 from .settings import NotificationsSettings
 from .store import NotificationStore, NotificationsUnitOfWork
-from .usecases import Notifications
+from .usecases import Calendar, Notifications
 
 
 def build(settings: NotificationsSettings | None = None) -> tuple[FastAPI, NotificationsSettings]:
@@ -28,12 +27,10 @@ def build(settings: NotificationsSettings | None = None) -> tuple[FastAPI, Notif
         return NotificationsUnitOfWork(runtime.store)
 
     mailer = Mailer(store, settings, sealer, make_uow)
-    notifier = Notifier(store, mailer, runtime.units, sealer, make_uow)
-    scheduler = Scheduler(store, runtime.units, notifier, settings)
-    handlers.subscribe(runtime, store, notifier)
+    svc = Notifications(runtime.store, store, runtime.units, settings, sealer, mailer, Calendar())
+    handlers.subscribe(runtime, svc)
     runtime.startup.append(store.create_indexes)
-    runtime.background += [mailer.run, scheduler.run]
+    runtime.background += [mailer.run, Scheduler(svc).run]
     app = runtime.app("MOHA notifications", router, notices_router)
-    # The routes' one dependency.
-    app.state.notifications = Notifications(runtime.store, store, runtime.units, settings, notifier, scheduler)
+    app.state.notifications = svc  # the routes' one dependency
     return app, settings

@@ -25,5 +25,3 @@ class NotificationsSettings(ServiceSettings):
     reminder_hour: int = 7
     reminder_interval_seconds: float = 300.0
     overdue_window_days: int = 30
-    # Tests drive the scheduler's clock through POST /reminders/run with days ahead; never in production.
-    reminders_any_day: bool = False

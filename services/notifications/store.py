@@ -10,9 +10,9 @@ from typing import Any
 from pymongo import DESCENDING
 from pymongo.errors import DuplicateKeyError
 
-from chassis import metrics, readmodel
+from chassis import readmodel
 from chassis.messaging import Retry
-from chassis.store import AlreadyExists, Store
+from chassis.store import Store
 from chassis.unit_of_work import Repository, UnitOfWork
 
 from .domain.model import Broadcast, Delivery
@@ -142,9 +142,6 @@ class NotificationStore:
     async def broadcast(self, broadcast_id: str) -> dict[str, Any] | None:
         return await self.store[BROADCASTS].find_one({"_id": broadcast_id})
 
-    async def unfinished_broadcasts(self) -> list[dict[str, Any]]:
-        return [b async for b in self.store[BROADCASTS].find({"status": "sending"})]
-
     # notices (in-app inbox) ---------------------------------------------------------------
     async def add_notice(
         self, notice_id: str, account_id: str, title: str, body: str, kind: str, cause_id: str | None = None
@@ -216,18 +213,6 @@ class NotificationStore:
         return {r["_id"]: r async for r in self.store[RECIPIENTS].find({"_id": {"$in": account_ids}}, HIDDEN)}
 
     # deliveries ---------------------------------------------------------------------------
-    async def add_delivery(self, delivery: Delivery) -> None:
-        # Queue entry first: a delivery is never without one while it is pending.
-        try:
-            await self.store[MAIL_QUEUE].insert_one({"_id": delivery.id, "due_at": delivery.next_attempt_at})
-        except DuplicateKeyError:
-            pass
-        try:
-            await self.store.insert(DELIVERIES, {"_id": delivery.id, **_fields(delivery), "version": 1})
-            metrics.mails.labels(metrics.service(), "queued").inc()
-        except AlreadyExists:
-            pass
-
     async def mail_queue_depth(self) -> int:
         """E-mails waiting to be sent (or tried again)."""
         return await self.store[MAIL_QUEUE].count_documents({})
@@ -253,6 +238,12 @@ class Deliveries(Repository[Delivery]):
     async def due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
         return [e async for e in self.store[MAIL_QUEUE].find({"due_at": {"$lte": now}}).limit(limit)]
 
+    async def enqueue(self, delivery_id: str, due_at: datetime) -> None:
+        try:
+            await self.store[MAIL_QUEUE].insert_one({"_id": delivery_id, "due_at": due_at})
+        except DuplicateKeyError:
+            pass  # told again: it is queued already
+
     async def reschedule(self, delivery_id: str, due_at: datetime) -> None:
         await self.store[MAIL_QUEUE].update_one({"_id": delivery_id}, {"$set": {"due_at": due_at}})
 
@@ -275,9 +266,16 @@ class Broadcasts(Repository[Broadcast]):
     def from_document(self, doc: dict[str, Any]) -> Broadcast:
         return Broadcast(id=doc["_id"], version=doc["version"], **{k: doc[k] for k in _BROADCAST_FIELDS if k in doc})
 
+    async def unfinished(self) -> list[Broadcast]:
+        """Notices still being sent (or whose sender's process died while sending them)."""
+        return [self.seen(self.from_document(d)) async for d in self.store[BROADCASTS].find({"status": "sending"})]
+
 
 class NotificationsUnitOfWork(UnitOfWork):
     def __init__(self, store: Store) -> None:
         super().__init__(store)
         self.deliveries = Deliveries(self)
         self.broadcasts = Broadcasts(self)
+        # What is not versioned, written and read through its own methods: recipients and what the
+        # reminders read (read models, chassis/readmodel.py), inbox notices, reminder marks.
+        self.documents = NotificationStore(store)

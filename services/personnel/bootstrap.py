@@ -10,7 +10,7 @@ from chassis.runtime import Runtime
 from . import handlers
 from .api import router
 from .settings import PersonnelSettings
-from .store import DefinitionStore, RecordStore
+from .store import DefinitionStore, PersonnelUnitOfWork, RecordStore
 from .usecases import Records
 
 
@@ -21,7 +21,11 @@ def build(settings: PersonnelSettings | None = None) -> tuple[FastAPI, Personnel
     runtime = Runtime(settings)
     definitions = DefinitionStore(runtime.store)
     store = RecordStore(runtime.store, definitions, runtime.units, cipher)
-    records = Records(store, definitions, runtime.units)
+
+    def make_uow() -> PersonnelUnitOfWork:
+        return PersonnelUnitOfWork(runtime.store, store)
+
+    records = Records(store, definitions, runtime.units, make_uow)
     handlers.subscribe(runtime, store, records)
     runtime.startup += [store.create_indexes, definitions.publish_bundled, records.resume]
     app = runtime.app("MOHA personnel", router)

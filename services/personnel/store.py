@@ -33,6 +33,7 @@ from chassis.messaging import Retry
 from chassis.personal_data import FieldCipher
 from chassis.store import Store
 from chassis.tree import UnitDirectory
+from chassis.unit_of_work import Repository, UnitOfWork
 from moha_contracts import RecordChanged
 
 from .domain import search
@@ -241,18 +242,6 @@ class RecordStore:
         doc["entries"] = [sealed.seal_entry(record.id, e.as_doc()) for e in record.new_entries]
         return doc
 
-    async def save(self, record: Record) -> None:
-        """The record's new entries and what they fold to, with its events, in one commit."""
-        versions = await self.definitions.versions(record.kind)
-        sealed = Sealed(self.cipher, versions)
-        fields = await self.document(record, versions, sealed)
-        new = [sealed.seal_entry(record.id, e.as_doc()) for e in record.new_entries]
-        record.version = await self.store.save(
-            RECORDS, record.id, record.version, fields, record.events, append={"entries": new}
-        )
-        record.events.clear()
-        record.new_entries.clear()
-
     async def insert_docs(self, items: list[tuple[str, dict[str, Any], list[RecordChanged]]]) -> int:
         """Imported records, ready as stored, each with its events; how many were new (a resumed
         import finds some there already)."""
@@ -455,3 +444,88 @@ def folded_document(
         "seq": len(record.entries),
         "moves": [{**m, "entry": sealed.seal_entry(record.id, m["entry"])} for m in record.moves],
     }
+
+
+class _SameSeal:
+    """The cipher, sealing one value the same way each time it is asked within one unit of work:
+    a record's document is compared with what it was when loaded (chassis/unit_of_work.py), and a
+    fresh nonce per sealing would make every loaded record look changed."""
+
+    def __init__(self, cipher: FieldCipher) -> None:
+        self._cipher = cipher
+        self._sealed: dict[tuple[str, str], str] = {}
+
+    def encrypt(self, value: str, context: str) -> str:
+        key = (value, context)
+        if key not in self._sealed:
+            self._sealed[key] = self._cipher.encrypt(value, context)
+        return self._sealed[key]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cipher, name)
+
+
+class RecordRepository(Repository[Record]):
+    """Officials' records: each stored as what its entries fold to (sealed, with its search keys
+    and its unit's lineage), its entries pushed as they are added (`appended`). What the fold needs
+    (the kind's definitions, the unit's lineage) is loaded before the record is tracked or saved."""
+
+    collection = RECORDS
+
+    def __init__(self, uow: UnitOfWork, records: RecordStore) -> None:
+        super().__init__(uow)
+        self.records = records
+        self.cipher = _SameSeal(records.cipher)
+        self._versions: dict[str, dict[int, RecordDefinition]] = {}
+        self._lineages: dict[str, list[str]] = {}
+
+    async def prepare(self, record: Record) -> None:
+        """Load what folding this record needs (its unit may have changed: a move)."""
+        if record.kind not in self._versions:
+            self._versions[record.kind] = await self.records.definitions.versions(record.kind)
+        if record.unit_id not in self._lineages:
+            self._lineages[record.unit_id] = await self.records.lineage(record.unit_id)
+
+    def sealed(self, kind: str) -> Sealed:
+        return Sealed(self.cipher, self._versions[kind])  # type: ignore[arg-type]
+
+    def to_document(self, aggregate: Record) -> dict[str, Any]:
+        return folded_document(
+            aggregate, self._versions[aggregate.kind], self.sealed(aggregate.kind), self._lineages[aggregate.unit_id]
+        )
+
+    def appended(self, aggregate: Record) -> dict[str, list[Any]]:
+        if not aggregate.new_entries:
+            return {}
+        sealed = self.sealed(aggregate.kind)
+        return {"entries": [sealed.seal_entry(aggregate.id, e.as_doc()) for e in aggregate.new_entries]}
+
+    def saved(self, aggregate: Record) -> None:
+        aggregate.new_entries.clear()
+
+    async def get(self, aggregate_id: Any) -> Record | None:
+        tracked = self.uow.tracked(self.collection, aggregate_id)
+        if tracked is not None:
+            return tracked
+        record = await self.records.get(aggregate_id)
+        if record is None:
+            return None
+        await self.prepare(record)
+        return self.seen(record)
+
+    async def exists(self, record_id: str) -> bool:
+        return await self.store.find(RECORDS, record_id) is not None
+
+
+class PersonnelUnitOfWork(UnitOfWork):
+    def __init__(self, store: Store, records: RecordStore) -> None:
+        super().__init__(store)
+        self.records = RecordRepository(self, records)
+        # Not versioned, written through their own methods: unique values' claims, imports, the
+        # changes read model, the access log.
+        self.documents = records
+
+    async def commit(self, audit: Any = None) -> None:
+        for _, aggregate, _ in list(self._tracked.values()):
+            await self.records.prepare(aggregate)  # a new record, or one moved to another unit
+        await super().commit(audit)

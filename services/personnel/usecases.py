@@ -17,12 +17,13 @@ from chassis.logging import get_logger
 from chassis.messaging import Malformed
 from chassis.store import StaleVersion
 from chassis.tree import UnitDirectory
+from chassis.unit_of_work import TRIES, run
 from moha_contracts import MoveApproved, MoveReturned, RecordChanged
 
 from .domain.definitions import Problem, RecordDefinition
 from .domain.imports import ImportRejected, RowError, plan_import
 from .domain.model import Document, EntryInvalid, MoveUnknown, Record, manages
-from .store import DefinitionStore, RecordStore, Sealed
+from .store import DefinitionStore, PersonnelUnitOfWork, RecordStore, Sealed
 
 log = get_logger("personnel.usecases")
 T = TypeVar("T")
@@ -30,10 +31,22 @@ PART_SIZE = 500  # records per stored part of an import (a document stays far be
 
 
 class Records:
-    def __init__(self, store: RecordStore, definitions: DefinitionStore, tree: UnitDirectory) -> None:
+    def __init__(
+        self,
+        store: RecordStore,
+        definitions: DefinitionStore,
+        tree: UnitDirectory,
+        make_uow: Callable[[], PersonnelUnitOfWork],
+    ) -> None:
         self.store = store
         self.definitions = definitions
         self.tree = tree
+        self.make_uow = make_uow
+
+    async def _run(self, use_case: Callable[[PersonnelUnitOfWork], Awaitable[T]], expected_version: int | None) -> T:
+        """Run again from its reads on a lost version race; but a caller that named the version it
+        saw wants to hear that the record changed (409), not its change made over a newer one."""
+        return await run(self.make_uow, use_case, tries=1 if expected_version is not None else TRIES)
 
     # Reading ---------------------------------------------------------------------------------
     async def unit_in_scope(self, principal: Principal, unit_id: str) -> list[str]:
@@ -43,8 +56,8 @@ class Records:
             raise NotFound("Không tìm thấy đơn vị")
         return lineage
 
-    async def readable(self, principal: Principal, record_id: str) -> Record:
-        record = await self.store.get(record_id)
+    async def readable(self, principal: Principal, record_id: str, uow: PersonnelUnitOfWork | None = None) -> Record:
+        record = await (uow.records.get(record_id) if uow is not None else self.store.get(record_id))
         if record is None:
             raise NotFound("Không tìm thấy hồ sơ")
         lineage = await self.tree.lineage(record.unit_id)
@@ -81,12 +94,14 @@ class Records:
             values=values,
             by=principal,
         )
-        if definition.subject == "unit" and await self.store.get(record.id) is not None:
+        uow = self.make_uow()
+        if definition.subject == "unit" and await uow.records.exists(record.id):
             raise Conflict("Đơn vị đã có hồ sơ loại này", code="already_open")
         sealed = await self.store.sealed(kind)
         claims = await self._claim_unique(record, sealed, values)
         try:
-            await self.store.save(record)
+            uow.records.add(record)
+            await uow.commit()
         except BaseException:
             await self.store.release(claims, record.id)
             raise
@@ -103,20 +118,23 @@ class Records:
         values: dict[str, Any],
         expected_version: int | None,
     ) -> Record:
-        record = await self._writable(principal, record_id, expected_version)
-        definition, versions = await self.definition(record.kind)
-        before = record.state(versions).fields
-        record.enter(
-            definition,
-            versions,
-            process=process,
-            document=document,
-            effective_on=effective_on,
-            values=values,
-            by=principal,
-        )
-        await self._save_with_unique(record, before, versions)
-        return record
+        async def attempt(uow: PersonnelUnitOfWork) -> Record:
+            record = await self._writable(uow, principal, record_id, expected_version)
+            definition, versions = await self.definition(record.kind)
+            before = record.state(versions).fields
+            record.enter(
+                definition,
+                versions,
+                process=process,
+                document=document,
+                effective_on=effective_on,
+                values=values,
+                by=principal,
+            )
+            await self._save_with_unique(uow, record, before, versions)
+            return record
+
+        return await self._run(attempt, expected_version)
 
     async def correct(
         self,
@@ -130,20 +148,23 @@ class Records:
         reason: str,
         expected_version: int | None,
     ) -> Record:
-        record = await self._writable(principal, record_id, expected_version)
-        _, versions = await self.definition(record.kind)
-        before = record.state(versions).fields
-        record.correct(
-            versions,
-            entry_id=entry_id,
-            values=values,
-            document=document,
-            effective_on=effective_on,
-            reason=reason,
-            by=principal,
-        )
-        await self._save_with_unique(record, before, versions)
-        return record
+        async def attempt(uow: PersonnelUnitOfWork) -> Record:
+            record = await self._writable(uow, principal, record_id, expected_version)
+            _, versions = await self.definition(record.kind)
+            before = record.state(versions).fields
+            record.correct(
+                versions,
+                entry_id=entry_id,
+                values=values,
+                document=document,
+                effective_on=effective_on,
+                reason=reason,
+                by=principal,
+            )
+            await self._save_with_unique(uow, record, before, versions)
+            return record
+
+        return await self._run(attempt, expected_version)
 
     async def move(
         self,
@@ -159,34 +180,38 @@ class Records:
     ) -> tuple[Record, dict[str, Any]]:
         """Within the caller's own scope the record moves at once (seed 003, 2.1); otherwise the
         move waits for the level that must decide, which approvals finds and asks."""
-        record = await self._writable(principal, record_id, expected_version)
-        target = await self.tree.get(to_unit_id)
-        if target is None or target.get("status", "active") != "active":
-            raise EntryInvalid(
-                [Problem(field="to_unit_id", message="Không có đơn vị nhận này, hoặc đơn vị đã giải thể, sáp nhập")]
+
+        async def attempt(uow: PersonnelUnitOfWork) -> tuple[Record, dict[str, Any]]:
+            record = await self._writable(uow, principal, record_id, expected_version)
+            target = await self.tree.get(to_unit_id)
+            if target is None or target.get("status", "active") != "active":
+                raise EntryInvalid(
+                    [Problem(field="to_unit_id", message="Không có đơn vị nhận này, hoặc đơn vị đã giải thể, sáp nhập")]
+                )
+            definition, versions = await self.definition(record.kind)
+            direct = manages(principal.unit_id, [*target["path"], to_unit_id])
+            move = record.request_move(
+                definition,
+                versions,
+                process=process,
+                to_unit_id=to_unit_id,
+                document=document,
+                effective_on=effective_on,
+                values=values,
+                by=principal,
+                direct=direct,
             )
-        definition, versions = await self.definition(record.kind)
-        direct = manages(principal.unit_id, [*target["path"], to_unit_id])
-        move = record.request_move(
-            definition,
-            versions,
-            process=process,
-            to_unit_id=to_unit_id,
-            document=document,
-            effective_on=effective_on,
-            values=values,
-            by=principal,
-            direct=direct,
-        )
-        await self.store.save(record)
-        return record, move
+            await uow.commit()
+            return record, move
+
+        return await self._run(attempt, expected_version)
 
     async def decide_move(self, event: MoveApproved | MoveReturned) -> None:
         """Approvals' decision on a move this service asked for. One it never asked for is refused
         for good (Malformed): it is not late, it is wrong."""
 
-        async def attempt() -> None:
-            record = await self.store.get(event.record_id)
+        async def attempt(uow: PersonnelUnitOfWork) -> None:
+            record = await uow.records.get(event.record_id)
             if record is None:
                 raise Malformed(f"{type(event).__name__} for record {event.record_id}, unknown here")
             try:
@@ -209,12 +234,14 @@ class Records:
             except (MoveUnknown, Conflict) as exc:
                 raise Malformed(f"{type(event).__name__} contradicts record {event.record_id}: {exc}") from exc
             if changed:
-                await self.store.save(record)
+                await uow.commit()
 
-        await retrying(attempt)
+        await run(self.make_uow, attempt)
 
-    async def _writable(self, principal: Principal, record_id: str, expected_version: int | None) -> Record:
-        record = await self.readable(principal, record_id)
+    async def _writable(
+        self, uow: PersonnelUnitOfWork, principal: Principal, record_id: str, expected_version: int | None
+    ) -> Record:
+        record = await self.readable(principal, record_id, uow)
         if expected_version is not None and expected_version != record.version:
             raise StaleVersion(record_id)
         return record
@@ -240,7 +267,7 @@ class Records:
         return list(keys)
 
     async def _save_with_unique(
-        self, record: Record, before: dict[str, Any], versions: dict[int, RecordDefinition]
+        self, uow: PersonnelUnitOfWork, record: Record, before: dict[str, Any], versions: dict[int, RecordDefinition]
     ) -> None:
         """Save; a unique value that changed is claimed first and the old one given back after."""
         sealed = Sealed(self.store.cipher, versions)
@@ -248,7 +275,7 @@ class Records:
         changed = {f: after.get(f) for f in sealed.unique if after.get(f) != before.get(f)}
         claims = await self._claim_unique(record, sealed, changed)
         try:
-            await self.store.save(record)
+            await uow.commit()
         except BaseException:
             await self.store.release(claims, record.id)
             raise
@@ -340,13 +367,3 @@ class Records:
                 await self.apply_import(job)
             except Exception as exc:  # noqa: BLE001 - one bad job must not keep the service from starting
                 log.error("interrupted import could not be finished", import_id=job["_id"], error=str(exc))
-
-
-async def retrying(attempt: Callable[[], Awaitable[T]], tries: int = 20) -> T:
-    """For handlers: a record changed by a person meanwhile is read again and the change made again."""
-    for _ in range(tries - 1):
-        try:
-            return await attempt()
-        except StaleVersion:
-            continue
-    return await attempt()

@@ -35,14 +35,15 @@ async def platform(amqp_url, mongo_url, run_id, smtp_server, tmp_path_factory):
             "MAIL_RETRY_MAX_SECONDS": "1",
             "RETRY_DELAY_MS": "300",
             "SURVEY_BURST_THRESHOLD": "4",
-            "REMINDERS_ANY_DAY": "true",  # the reminder tests drive the clock ahead
             "LOG_LEVEL": "debug",
             # Session-long tokens (the admin's, module fixtures' people) outlive the default 15
             # minutes in a suite that runs longer; signing in again may meet the throttle that
             # earlier tests' wrong guesses from this address set off.
             "TOKEN_TTL_SECONDS": "7200",
             "MAX_UPLOAD_BYTES": "300000",  # below MAX_BODY_BYTES: the uploads' own streamed cap is what answers
-            "FAULTS": "error-header",  # test_secrets_in_logs forces unhandled errors (tests/support/faults.py)
+            # test_secrets_in_logs forces unhandled errors; the reminder tests drive the clock ahead
+            # (tests/support/faults.py).
+            "FAULTS": "error-header,reminders-any-day",
         },
         wrapper="tests.support.faults",
     )

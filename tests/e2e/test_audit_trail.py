@@ -199,7 +199,8 @@ def test_a_crash_between_an_action_and_its_entry_leaves_both(platform, client, a
     account = client.new_account(admin, district["unit_b"]["unit_id"], f"sap.{tag}", "reporting_unit")
     accounts = platform["accounts"]
     accounts.stop()
-    accounts.start(FAULTS="error-header,crash-after-commit")  # dies right after its next audited write
+    # Dies right after its next audited write.
+    accounts.start(FAULTS="error-header,reminders-any-day,crash-after-commit")
     accounts.wait_ready()
     with pytest.raises(httpx.TransportError):
         client.accounts.post(f"/accounts/{account['account_id']}/revoke", headers=admin, json={"reason": "x"})

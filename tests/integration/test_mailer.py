@@ -11,6 +11,7 @@ from chassis.messaging import broker_user, make_broker
 from chassis.outbox import OutboxRelay
 from chassis.sealing import Sealer
 from deploy.launch import free_port
+from services.notifications import usecases
 from services.notifications.domain.model import FAILED, SENT, Delivery
 from services.notifications.mailer import Mailer
 from services.notifications.settings import NotificationsSettings
@@ -54,7 +55,7 @@ async def test_a_mail_that_cannot_be_built_fails_for_good_and_the_others_go_on(a
     broken = delivery(tag, 0, "Thông báo: Họp giao ban\nBcc: ai-do@example.vn")
     fine = [delivery(tag, n, SUBJECT) for n in (1, 2, 3)]
     for d in (broken, *fine):  # one batch: the broken one is among those claimed together
-        await notifications.add_delivery(d)
+        await usecases.add_delivery(NotificationsUnitOfWork(store), d)
 
     async with EventTap(amqp_url, "notifications.delivery.failed.v1") as tap:
         assert await asyncio.wait_for(mailer.send_due(), 30)

@@ -10,6 +10,10 @@ every service this way, `Platform(wrapper=...)` in deploy/launch.py):
   recovery and the audit chain must survive (tests/e2e/test_resilience.py, test_audit_trail.py).
 - `error-header`: a request carrying `X-Fault: error` fails inside its route, after its body and
   token were read: what an unhandled error leaves in the logs (tests/e2e/test_secrets_in_logs.py).
+- `reminders-any-day`: notifications' reminder pass run by hand (POST /reminders/run) takes any
+  day, days ahead included: every day has come for its calendar. The reminder tests drive the
+  clock ahead this way (tests/e2e/test_notifications.py, test_replicas.py); the scheduler's own
+  pass keeps the real date.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import os
 import runpy
 import sys
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -66,7 +71,21 @@ def error_header() -> None:
     http.FastAPI = FaultyFastAPI  # type: ignore[misc]
 
 
-FAULTS = {"crash-after-commit": crash_after_commit, "error-header": error_header}
+def reminders_any_day() -> None:
+    # The calendar bootstrap.py gives the use case, patched on its class: no module global.
+    from services.notifications.usecases import Calendar
+
+    def every_day_has_come(self: Calendar) -> date:
+        return date.max
+
+    Calendar.today = every_day_has_come  # type: ignore[method-assign]
+
+
+FAULTS = {
+    "crash-after-commit": crash_after_commit,
+    "error-header": error_header,
+    "reminders-any-day": reminders_any_day,
+}
 
 
 def install(names: str) -> None:
