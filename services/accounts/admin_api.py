@@ -320,7 +320,7 @@ async def export_audit(
                     e.get("action"),
                     e.get("outcome"),
                     e.get("actor_username") or e.get("actor_id"),
-                    labels.get(e.get("target_id"), ""),
+                    labels.get(e.get("target_id") or "", ""),
                     e.get("target_id"),
                     e.get("ip"),
                     "; ".join(f"{k}: {v}" for k, v in (e.get("details") or {}).items()),

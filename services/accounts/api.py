@@ -134,7 +134,7 @@ class AuditEntry(BaseModel):
 # The one dependency: what bootstrap.py wired.
 Service = Annotated[AccountsService, Depends(from_state("service"))]
 
-_BUSY = {
+_BUSY: dict[int | str, dict[str, Any]] = {
     429: {
         "description": "too many sign-ins waiting (overall, or from this address): retry after "
         "the `Retry-After` seconds"
@@ -415,7 +415,9 @@ async def audit_trail(
     found = await svc.accounts.audit_trail(principal.unit_id, limit=page_size, skip=(page - 1) * page_size, **filters)
     labels = await usecases.audit_targets(svc, found)
     return [
-        AuditEntry(**{k: e.get(k) for k in AuditEntry.model_fields} | {"target_label": labels.get(e.get("target_id"))})
+        AuditEntry(
+            **{k: e.get(k) for k in AuditEntry.model_fields} | {"target_label": labels.get(e.get("target_id") or "")}
+        )
         for e in found
     ]
 

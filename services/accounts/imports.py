@@ -229,9 +229,11 @@ class Importer:
         credentials = await self.accounts.import_credentials(import_id)
         # The claim (an insert, with its audit entry) decides which of two simultaneous downloads
         # gets the passwords.
-        if credentials is None or not await self.accounts.take_credentials(
-            import_id, actor.account_id, _audited(audit, import_id=import_id, accounts=len(credentials))
-        ):
+        taken = credentials is None
+        if credentials is not None:
+            audit.details.update(import_id=import_id, accounts=len(credentials))
+            taken = not await self.accounts.take_credentials(import_id, actor.account_id, audit)
+        if taken or credentials is None:
             raise Conflict("Danh sách mật khẩu ban đầu chỉ tải được một lần và đã được tải", code="already_taken")
         await self.accounts.forget_credentials(import_id)
         rows = [[c["username"], c["password"], c["role"], c["unit_code"], c["unit_name"]] for c in credentials]

@@ -382,7 +382,8 @@ class Accounts(Repository[Account]):
         return _account_fields(aggregate)
 
     def from_document(self, doc: dict[str, Any]) -> Account:
-        return Account(id=doc["_id"], version=doc["version"], **{k: doc.get(k) for k in _ACCOUNT_FIELDS})
+        fields: dict[str, Any] = {k: doc.get(k) for k in _ACCOUNT_FIELDS}
+        return Account(id=doc["_id"], version=doc["version"], **fields)
 
     async def by_username(self, username: str) -> Account | None:
         claim = await self.store[USERNAMES].find_one({"_id": username})

@@ -571,7 +571,7 @@ async def import_units(
     """Every row checked first; one bad row rejects the sheet with a report of every bad row."""
     uow = svc.uow()
     mine = await actor_unit(uow, caller.principal)
-    details = {"staged_id": staged_id} if staged_id else {}
+    details: dict[str, Any] = {"staged_id": staged_id} if staged_id else {}
     audit = await entry(uow, caller.ip, "units_imported", actor=caller.principal, target=mine, **details)
     return await svc.importer.import_units(caller.principal, mine, rows, audit)
 
@@ -582,7 +582,7 @@ async def import_accounts(
     """Accounts issued all or none; the initial passwords come back once, from `credentials`."""
     uow = svc.uow()
     mine = await actor_unit(uow, caller.principal)
-    details = {"staged_id": staged_id} if staged_id else {}
+    details: dict[str, Any] = {"staged_id": staged_id} if staged_id else {}
     audit = await entry(uow, caller.ip, "accounts_imported", actor=caller.principal, target=mine, **details)
     return await svc.importer.import_accounts(caller.principal, mine, rows, audit)
 

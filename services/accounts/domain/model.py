@@ -187,6 +187,7 @@ def plan_move(
     paths = {unit.id: new_parent.lineage}
     plan = [(unit.id, new_parent.id, new_parent.lineage)]
     for child in sorted(descendants, key=lambda u: len(u.path)):
+        assert child.parent_id is not None, "a descendant has a parent"
         parent_path = paths[child.parent_id]
         paths[child.id] = [*parent_path, child.parent_id]
         plan.append((child.id, child.parent_id, paths[child.id]))

@@ -103,7 +103,7 @@ async def open_survey(uow: SurveyUnitOfWork, w: SurveyWiring, by: Principal, cmd
         if kind is None:
             raise DomainError(f"Đơn vị '{unit_id}' không phải một bộ hay một tỉnh", code="not_a_survey_owner")
         owners[unit_id] = kind
-    versions = {}
+    versions: dict[str, int] = {}
     for kind in set(owners.values()):
         latest = await w.questionnaires.latest(QUESTIONNAIRES[kind])
         if latest is None:
