@@ -37,8 +37,13 @@ python -m pip install --quiet --upgrade pip
 python -m pip install --quiet -e contracts -e '.[test]'
 bash web/vendor.sh
 
-# Lint and format check before the tests ([tool.ruff] in pyproject.toml): a finding stops the run.
+# Lint, format and type checks before the tests ([tool.ruff], [tool.mypy] in pyproject.toml): a
+# finding stops the run.
 ruff check .
 ruff format --check .
+mypy
 
-exec python -m pytest "$@"
+# Workers in parallel (pytest-xdist): the end-to-end tests mostly wait on the platform, so three
+# on two cores finish sooner than one. Each worker runs its own platform on a vhost and databases of
+# its own (tests/conftest.py). TEST_WORKERS=0 runs everything in this process.
+exec python -m pytest -n "${TEST_WORKERS:-3}" --dist worksteal "$@"
