@@ -54,7 +54,9 @@ class Repository(Generic[A]):
         self.store = uow.store
 
     def to_document(self, aggregate: A) -> dict[str, Any]:
-        """The stored fields, without `_id` and `version` (the store keeps those)."""
+        """The stored fields, without `_id` and `version` (the store keeps those). A fresh document
+        each call, sharing no list or dict with the aggregate: the unit of work keeps the one taken
+        at load and compares it with the one at commit to know what changed."""
         raise NotImplementedError
 
     def from_document(self, doc: dict[str, Any]) -> A:
