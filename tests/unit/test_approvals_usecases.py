@@ -10,7 +10,7 @@ import pytest
 
 from chassis.auth import Principal
 from chassis.errors import Conflict, NotFound
-from chassis.messaging import Malformed
+from chassis.messaging import Malformed, Retry
 from chassis.store import StaleVersion
 from chassis.tree import UnitDirectory
 from moha_contracts import CampaignOpened, FormApproved, FormSubmitted, MoveRequested
@@ -290,3 +290,24 @@ async def test_progress_joins_each_fact_once(svc):
     got = await svc.progress.of_units("k", ["c"])
     assert got["c"].revision == 1 and got["c"].first_submitted_at is not None
     assert task_id("s1", 1, 1) == "s1:r1:l1"
+
+
+async def test_ancestors_are_read_in_one_query_then_kept_and_an_unknown_one_is_retried(svc, monkeypatch):
+    queries: list[dict] = []
+    find = svc.units.units.find
+
+    def counted(query, *args, **kwargs):
+        queries.append(query)
+        return find(query, *args, **kwargs)
+
+    monkeypatch.setattr(svc.units.units, "find", counted)
+    assert await usecases.ancestors(svc.units, ["p", "d1"]) == [("p", "province"), ("d1", "district")]
+    assert queries == [{"_id": {"$in": ["p", "d1"]}}]
+    # A level never changes: what was read once is not read again, only what is new.
+    assert await usecases.ancestors(svc.units, ["p", "d2"]) == [("p", "province"), ("d2", "district")]
+    assert queries[1:] == [{"_id": {"$in": ["d2"]}}]
+    with pytest.raises(Retry, match="unit d9 not known yet"):
+        await usecases.ancestors(svc.units, ["p", "d9"])
+    # Known once registered: the same event handled again opens the task.
+    await svc.store["units"].insert_one({"_id": "d9", "code": "0109", "name": "H9", "level": "district", "path": ["p"]})
+    assert await usecases.ancestors(svc.units, ["p", "d9"]) == [("p", "province"), ("d9", "district")]
