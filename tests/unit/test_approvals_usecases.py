@@ -4,6 +4,7 @@ decisions on moving a record."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 
 import pytest
@@ -311,3 +312,22 @@ async def test_ancestors_are_read_in_one_query_then_kept_and_an_unknown_one_is_r
     # Known once registered: the same event handled again opens the task.
     await svc.store["units"].insert_one({"_id": "d9", "code": "0109", "name": "H9", "level": "district", "path": ["p"]})
     assert await usecases.ancestors(svc.units, ["p", "d9"]) == [("p", "province"), ("d9", "district")]
+
+
+async def test_copies_of_one_submitted_form_handled_at_once_open_one_task(svc, monkeypatch):
+    # No inbox serialises them now (the handler is keyed): the version-1 commit of the task decides.
+    found, find = [], svc.store.find
+
+    async def then_yield(collection, _id):
+        doc = await find(collection, _id)
+        found.append(doc)
+        await asyncio.sleep(0)  # every copy reads before any writes, as on replicas
+        return doc
+
+    monkeypatch.setattr(svc.store, "find", then_yield)
+    handled = await asyncio.gather(
+        *(svc.run(usecases.open_review, submitted(), units=svc.units, campaigns=svc.campaigns) for _ in range(4))
+    )
+    assert found[:4] == [None] * 4  # all four found no task and tried to open it
+    assert sum(task is not None for task in handled) == 1
+    assert await routing_keys(svc) == ["approvals.review_task.opened.v1"]
