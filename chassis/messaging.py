@@ -147,6 +147,13 @@ class Consumer:
     # Several parts of a service may need the same event (the tree and the review tasks both
     # follow a moved unit): they share the service's one queue and run in turn, under one claim.
     handlers: list[Handler]
+    keyed: set[Handler] = field(default_factory=set)
+
+    @property
+    def claims(self) -> bool:
+        """Whether deliveries go through the inbox: unless every handler's effect is keyed by the
+        event itself (see `EventConsumers.on`)."""
+        return not all(handler in self.keyed for handler in self.handlers)
 
 
 @dataclass
@@ -228,17 +235,26 @@ class EventConsumers:
         self.inbox = inbox
         self.consumers: list[Consumer] = []
 
-    def on(self, event: type[Event], *, part: str | None = None) -> Callable[[Handler], Handler]:
+    def on(self, event: type[Event], *, part: str | None = None, keyed: bool = False) -> Callable[[Handler], Handler]:
         """`part`: a read model that must see every event even when another handler of the service
-        refuses one (it gets a queue, and an inbox claim, of its own)."""
+        refuses one (it gets a queue, and an inbox claim, of its own).
+
+        `keyed`: the handler's effect is itself keyed by the event (a document whose id comes from
+        the event, written by an insert or a versioned write): a copy handled again, at the same
+        time on another replica, after a crash mid-handler or replayed from the history, finds the
+        effect and adds nothing (nor publishes anything: events ride in the effect's own commit).
+        Such a handler needs no inbox, which costs two writes per event (a claim and a "done"), so
+        a queue whose handlers are all keyed skips it (decision 0018, part 4)."""
 
         def register(handler: Handler) -> Handler:
             name = queue_name(self.cfg.service, event, part)
             for consumer in self.consumers:
                 if consumer.queue == name:
                     consumer.handlers.append(handler)
+                    if keyed:
+                        consumer.keyed.add(handler)
                     return handler
-            consumer = Consumer(name, event, [handler])
+            consumer = Consumer(name, event, [handler], {handler} if keyed else set())
             self.consumers.append(consumer)
             self._subscribe(name, event, consumer.handlers)
             return handler
@@ -307,6 +323,8 @@ class EventConsumers:
             await dead_letter(broker, message, name, f"malformed: {_short(exc)}", cfg)
             return DEAD_LETTERED
         bind_contextvars(event_id=envelope.id, event_type=envelope.type, correlation_id=envelope.correlationid)
+        if not consumer.claims:
+            return await self._deliver_keyed(consumer, message, envelope, data)
         try:
             claim = await inbox.claim(name, envelope)
         except Exception as exc:  # noqa: BLE001 - the store is away: try again later
@@ -339,6 +357,24 @@ class EventConsumers:
             await inbox.done(name, envelope)
         except Exception as exc:  # noqa: BLE001 - effects are stored; a redelivery finds them
             log.warning("handled, but not recorded as handled", error=_short(exc))
+        await message.ack()
+        log.debug("event handled")
+        return HANDLED
+
+    async def _deliver_keyed(self, consumer: Consumer, message: Any, envelope: Envelope, data: Any) -> str:
+        """A delivery to handlers whose effects are keyed by the event: no claim, nothing to release
+        or record; the same outcomes otherwise."""
+        broker, cfg, name = self.broker, self.cfg, consumer.queue
+        try:
+            for handler in consumer.handlers:
+                await handler(envelope, data)
+        except Malformed as exc:
+            await dead_letter(broker, message, name, f"rejected by handler: {exc}", cfg)
+            return DEAD_LETTERED
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any other failure is retried, then dead-lettered
+            return await retry_later(broker, message, name, exc, cfg, consumer.event)
         await message.ack()
         log.debug("event handled")
         return HANDLED

@@ -23,6 +23,8 @@ HIDDEN = {readmodel.ORDERS: 0}
 class UnitDirectory:
     def __init__(self, store: Store) -> None:
         self.units = store["units"]
+        # unit id -> level, once read: a unit's level is a fact of its registration, never changed.
+        self._levels: dict[str, str] = {}
 
     def subscribe(self, consumers: EventConsumers) -> None:
         consumers.on(UnitRegistered)(self._on_unit_registered)
@@ -108,6 +110,16 @@ class UnitDirectory:
         if unit is None:
             return None
         return [*unit["path"], unit_id], unit.get(readmodel.ORDERS, {}).get("place", "")
+
+    async def levels(self, unit_ids: list[str]) -> dict[str, str]:
+        """The level of each of these units the tree knows (the unknown are left out): from memory
+        for those read before, the others in one query."""
+        missing = [u for u in dict.fromkeys(unit_ids) if u not in self._levels]
+        if missing:
+            async for doc in self.units.find({"_id": {"$in": missing}}, {"level": 1}):
+                if doc.get("level"):
+                    self._levels[doc["_id"]] = doc["level"]
+        return {u: self._levels[u] for u in unit_ids if u in self._levels}
 
     async def lineage(self, unit_id: str) -> list[str] | None:
         """The unit's ancestors and itself, or None if it is unknown."""

@@ -34,7 +34,9 @@ def subscribe(runtime: Runtime, approvals: Approvals) -> None:
     assignments = Assignments(approvals.store)
     on = runtime.consumers.on
 
-    @on(CampaignOpened)
+    # `keyed`: the effect is a document whose id the event gives (a fact, a task of a revision and
+    # level, a move's review), so a second copy finds it and adds nothing: no inbox needed.
+    @on(CampaignOpened, keyed=True)
     async def on_campaign_opened(envelope: Envelope, event: CampaignOpened) -> None:
         await approvals.campaigns.add(event)
 
@@ -43,15 +45,15 @@ def subscribe(runtime: Runtime, approvals: Approvals) -> None:
         # A task saved meanwhile is a stale version: the use case runs again, or the event does.
         await approvals.run(usecases.follow_unit_move, event.unit_id, units=units)
 
-    @on(FormSubmitted)
+    @on(FormSubmitted, keyed=True)
     async def on_form_submitted(envelope: Envelope, event: FormSubmitted) -> None:
         await approvals.run(usecases.open_review, event, units=units, campaigns=approvals.campaigns)
 
-    @on(FormApproved)
+    @on(FormApproved, keyed=True)
     async def on_form_approved(envelope: Envelope, event: FormApproved) -> None:
         await approvals.run(usecases.open_next_level, event)
 
-    @on(MoveRequested)
+    @on(MoveRequested, keyed=True)
     async def on_move_requested(envelope: Envelope, event: MoveRequested) -> None:
         await approvals.run(usecases.open_move_review, event, units=units)
 
@@ -64,6 +66,7 @@ def subscribe(runtime: Runtime, approvals: Approvals) -> None:
             await approvals.progress.record(envelope.id, fact)
 
     # Progress has queues of its own: a decision the task handler refuses (an inconsistent one) must
-    # not keep a fact from the read model, nor the read model's retries hold up the tasks.
+    # not keep a fact from the read model, nor the read model's retries hold up the tasks. Keyed:
+    # the fact by the event's id, and joining a fact again changes nothing.
     for event_type in (DraftStarted, FormSubmitted, ReviewTaskClaimed, FormApproved, FormRejected):
-        on(event_type, part="progress")(record_progress)
+        on(event_type, part="progress", keyed=True)(record_progress)

@@ -123,17 +123,22 @@ class CampaignDirectory:
 
     def __init__(self, store: Store) -> None:
         self.campaigns = store[CAMPAIGNS]
+        # Kept once read (not a read per submitted form): a fact never changes, on any replica.
+        self._known: dict[str, CampaignOpened] = {}
 
     async def add(self, event: CampaignOpened) -> None:
         # A fact: a campaign never changes once opened.
         await readmodel.insert_fact(self.campaigns, {"_id": event.campaign_id, **event.model_dump(mode="json")})
 
     async def get(self, campaign_id: str) -> CampaignOpened | None:
+        if (known := self._known.get(campaign_id)) is not None:
+            return known
         doc = await self.campaigns.find_one({"_id": campaign_id})
         if doc is None:
             return None
         doc.pop("_id")
-        return CampaignOpened.model_validate(doc)
+        campaign = self._known[campaign_id] = CampaignOpened.model_validate(doc)
+        return campaign
 
     async def require(self, campaign_id: str) -> CampaignOpened:
         campaign = await self.get(campaign_id)

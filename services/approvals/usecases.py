@@ -184,12 +184,13 @@ async def _move_to_decide(uow: ApprovalsUnitOfWork, task_id: str, by: Principal)
 
 # What events start -----------------------------------------------------------------------------
 async def ancestors(units: UnitDirectory, path: list[str]) -> list[tuple[str, str]]:
-    """(unit id, level) of each ancestor, root first; retried until the tree knows them all."""
-    found = []
+    """(unit id, level) of each ancestor, root first; retried until the tree knows them all. Levels
+    never change: kept in memory once read, the rest read in one query, not one per ancestor."""
+    levels = await units.levels(path)
     for unit_id in path:
-        unit = await units.require(unit_id)
-        found.append((unit_id, unit["level"]))
-    return found
+        if unit_id not in levels:
+            raise Retry(f"unit {unit_id} not known yet")
+    return [(unit_id, levels[unit_id]) for unit_id in path]
 
 
 async def open_review(

@@ -4,7 +4,8 @@ definitions' read side (`DefinitionStore`: cached, also read by the survey)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ SUBMISSIONS = "submissions"
 CAMPAIGNS = "campaigns"
 DEFINITIONS = "definitions"
 LATEST = "definitions_latest"
+# How long a replica keeps a form's latest version before reading the pointer again: a version
+# published on another replica reaches this one's new submissions within it (decision 0018, part 4).
+LATEST_TTL_SECONDS = 2.0
 BUNDLED = Path(__file__).resolve().parent / "definitions"
 
 
@@ -109,6 +113,26 @@ class Definitions(Repository[PublishedDefinition]):
         return PublishedDefinition(definition, document=doc["document"], version=doc.get("version", 1))
 
 
+class OpenedCampaigns:
+    """The opened campaigns for reading (a submission's checks), each kept once read: a campaign
+    never changes once opened (`OpenedCampaign` has no change but `open`), so what one replica read
+    is what every replica would read, for ever. Unknown ids are not kept: one may be opened next.
+    (Should a campaign ever change after opening, this must be refreshed by that change's event.)"""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._cache: dict[str, Campaign] = {}
+
+    async def get(self, campaign_id: str) -> Campaign | None:
+        found = self._cache.get(campaign_id)
+        if found is None:
+            doc = await self.store.find(CAMPAIGNS, campaign_id)
+            if doc is None:
+                return None
+            found = self._cache[campaign_id] = Campaign.model_validate_json(doc["document"], context=STORED)
+        return found
+
+
 class FormsUnitOfWork(UnitOfWork):
     def __init__(self, store: Store) -> None:
         super().__init__(store)
@@ -121,9 +145,12 @@ class DefinitionStore:
     """The published definitions for reading (each version cached: it never changes), and the
     pointer to each form's latest version, advanced once a version is published."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self._cache: dict[tuple[str, int], FormDefinition] = {}
+        # form code -> (latest version, when read): `latest` reads the pointer once a TTL, not per call.
+        self._latest: dict[str, tuple[int, float]] = {}
+        self._clock = clock
 
     async def publish_bundled(self) -> None:
         """The definitions shipped with the service (definitions/*.json), published at first start."""
@@ -133,10 +160,26 @@ class DefinitionStore:
 
     async def advance_latest(self, form_code: str, version: int) -> None:
         await self.store[LATEST].update_one({"_id": form_code}, {"$max": {"version": version}}, upsert=True)
+        self._latest.pop(form_code, None)  # this replica sees its own publication at once
 
     async def latest_version(self, form_code: str) -> int:
+        """The pointer as stored now (a publisher numbers the next version from it)."""
         doc = await self.store[LATEST].find_one({"_id": form_code})
         return doc["version"] if doc else 0
+
+    async def _recent_latest_version(self, form_code: str) -> int:
+        """The pointer as read at most `LATEST_TTL_SECONDS` ago. It only grows ($max) and every
+        version it names stays published, so a value read a moment ago is a version a submission
+        racing with the publication of the next could as well have started under; none read yet
+        (0) is not kept."""
+        now = self._clock()
+        cached = self._latest.get(form_code)
+        if cached is not None and now - cached[1] < LATEST_TTL_SECONDS:
+            return cached[0]
+        version = await self.latest_version(form_code)
+        if version:
+            self._latest[form_code] = (version, now)
+        return version
 
     async def get(self, form_code: str, version: int) -> FormDefinition | None:
         if (form_code, version) in self._cache:
@@ -148,7 +191,7 @@ class DefinitionStore:
         return definition
 
     async def latest(self, form_code: str) -> FormDefinition | None:
-        version = await self.latest_version(form_code)
+        version = await self._recent_latest_version(form_code)
         return await self.get(form_code, version) if version else None
 
     async def versions(self, form_code: str | None = None) -> list[tuple[str, int]]:

@@ -34,7 +34,7 @@ from .domain.codelists import DYNAMIC, code_lists
 from .domain.definitions import FieldError, FormDefinition, PublishedDefinition
 from .domain.model import InconsistentDecision, Submission, submission_id
 from .exports import STATUS_VI
-from .store import BUNDLED, DefinitionStore, FormsUnitOfWork
+from .store import BUNDLED, DefinitionStore, FormsUnitOfWork, OpenedCampaigns
 
 T = TypeVar("T")
 NO_SUBMISSION = "Không tìm thấy phiếu"
@@ -44,12 +44,16 @@ NO_UNIT = "Không tìm thấy đơn vị"
 @dataclass
 class Forms:
     """What the adapters need, built once in bootstrap.py: the store units of work open on, the
-    tree, the published definitions (read side, cached) and the clock."""
+    tree, the published definitions and the opened campaigns (read sides, cached) and the clock."""
 
     store: Store
     units: UnitDirectory
     definitions: DefinitionStore
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    campaigns: OpenedCampaigns = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.campaigns = OpenedCampaigns(self.store)
 
     def uow(self) -> FormsUnitOfWork:
         return FormsUnitOfWork(self.store)
@@ -89,15 +93,16 @@ async def _open(uow: FormsUnitOfWork, w: Forms, cmd: Fill) -> tuple[Submission, 
     # Scope first: nobody else learns whether the submission exists, or anything about it.
     if cmd.by.role != "reporting_unit" or cmd.by.unit_id != cmd.unit_id:
         raise Forbidden("Chỉ đơn vị cung cấp thông tin được kê khai, gửi phiếu của chính mình")
-    opened = await uow.campaigns.get(cmd.campaign_id)
-    if opened is None:
+    # From memory once read (a campaign never changes once opened): not a read per submission.
+    campaign = await w.campaigns.get(cmd.campaign_id)
+    if campaign is None:
         raise NotFound(f"Không có đợt thu thập '{cmd.campaign_id}'")
     unit = await w.units.get(cmd.unit_id)
     if unit is None:
         raise Conflict("Đơn vị chưa được hệ thống ghi nhận; hãy thử lại sau ít phút", code="unit_unknown")
     if unit.get("status", "active") != "active":
         raise Conflict("Đơn vị đã giải thể hoặc sáp nhập, không gửi phiếu được nữa", code="unit_retired")
-    opened.campaign.check_accepts([*unit["path"], cmd.unit_id], cmd.form_code, w.today())
+    campaign.check_accepts([*unit["path"], cmd.unit_id], cmd.form_code, w.today())
     sub = await uow.submissions.get(submission_id(cmd.campaign_id, cmd.unit_id))
     if sub is None:
         sub = uow.submissions.add(Submission.start(cmd.campaign_id, cmd.form_code, cmd.unit_id))

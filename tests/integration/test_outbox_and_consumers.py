@@ -7,6 +7,7 @@ import uuid
 import pytest
 from pymongo import monitoring
 
+from chassis import readmodel
 from chassis.messaging import Malformed, Retry, broker_user, make_broker
 from chassis.outbox import OutboxRelay
 from chassis.store import StaleVersion
@@ -488,3 +489,55 @@ async def test_a_relay_stops_when_cancelled_even_as_a_commit_arrives(amqp_url, s
                 task.cancel()
                 await asyncio.wait([task], timeout=0.1)
     assert stuck == 0
+
+
+# Handlers whose effect is keyed by the event need no inbox (decision 0018, part 4) ------------------
+async def test_a_keyed_handler_skips_the_inbox_and_copies_of_its_event_add_nothing(consumers, amqp_url, store):
+    calls, attempts = [], []
+
+    @consumers.on(UnitRegistered, keyed=True)
+    async def handle(envelope, event):
+        calls.append(envelope.id)
+        if event.unit_id == "late" and len(attempts) < 2:
+            attempts.append(1)
+            raise Retry("parent not known yet")
+        await readmodel.insert_fact(store["effects"], {"_id": envelope.id, "unit_id": event.unit_id})
+
+    await start(consumers)
+    assert not consumers.consumers[0].claims
+    envelope, late = Envelope.wrap(unit_event("dup")), Envelope.wrap(unit_event("late"))
+    async with EventTap(amqp_url, "none") as tap:
+        for e in (envelope, envelope, envelope, late):
+            await tap.publish_raw(e.model_dump_json().encode(), e.routing_key, message_id=e.id)
+        for _ in range(200):
+            if await store["effects"].count_documents({}) == 2:
+                break
+            await asyncio.sleep(0.05)
+        await settled(tap, consumers)
+    # Every copy handled, one effect each; retried like any handler; not one inbox write.
+    assert calls.count(envelope.id) == 3 and calls.count(late.id) == 3
+    assert sorted([d["unit_id"] async for d in store["effects"].find({})]) == ["dup", "late"]
+    assert await store["inbox"].count_documents({}) == 0
+    assert await store["inbox_done"].count_documents({}) == 0
+
+
+async def test_a_queue_with_one_handler_not_keyed_keeps_the_inbox(consumers, amqp_url, store):
+    calls = []
+
+    @consumers.on(UnitRegistered, keyed=True)
+    async def keyed(envelope, event):
+        calls.append("keyed")
+
+    @consumers.on(UnitRegistered)
+    async def counted(envelope, event):
+        calls.append("counted")
+
+    await start(consumers)
+    assert consumers.consumers[0].claims
+    envelope = Envelope.wrap(unit_event("mixed"))
+    async with EventTap(amqp_url, "none") as tap:
+        for _ in range(2):
+            await tap.publish_raw(envelope.model_dump_json().encode(), envelope.routing_key, message_id=envelope.id)
+        await settled(tap, consumers)
+    assert calls == ["keyed", "counted"]
+    assert await store["inbox_done"].count_documents({}) == 1

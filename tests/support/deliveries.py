@@ -23,7 +23,8 @@ class Handlers:
     def __init__(self) -> None:
         self.handlers: dict[type[Event], list[Handler]] = defaultdict(list)
 
-    def on(self, event: type[Event], *, part: str | None = None) -> Callable[[Handler], Handler]:
+    def on(self, event: type[Event], *, part: str | None = None, keyed: bool = False) -> Callable[[Handler], Handler]:
+        # No inbox here, keyed or not: every copy reaches the handler, as a keyed one's do.
         def register(handler: Handler) -> Handler:
             self.handlers[event].append(handler)
             return handler

@@ -4,13 +4,14 @@ decisions on moving a record."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 
 import pytest
 
 from chassis.auth import Principal
 from chassis.errors import Conflict, NotFound
-from chassis.messaging import Malformed
+from chassis.messaging import Malformed, Retry
 from chassis.store import StaleVersion
 from chassis.tree import UnitDirectory
 from moha_contracts import CampaignOpened, FormApproved, FormSubmitted, MoveRequested
@@ -290,3 +291,43 @@ async def test_progress_joins_each_fact_once(svc):
     got = await svc.progress.of_units("k", ["c"])
     assert got["c"].revision == 1 and got["c"].first_submitted_at is not None
     assert task_id("s1", 1, 1) == "s1:r1:l1"
+
+
+async def test_ancestors_are_read_in_one_query_then_kept_and_an_unknown_one_is_retried(svc, monkeypatch):
+    queries: list[dict] = []
+    find = svc.units.units.find
+
+    def counted(query, *args, **kwargs):
+        queries.append(query)
+        return find(query, *args, **kwargs)
+
+    monkeypatch.setattr(svc.units.units, "find", counted)
+    assert await usecases.ancestors(svc.units, ["p", "d1"]) == [("p", "province"), ("d1", "district")]
+    assert queries == [{"_id": {"$in": ["p", "d1"]}}]
+    # A level never changes: what was read once is not read again, only what is new.
+    assert await usecases.ancestors(svc.units, ["p", "d2"]) == [("p", "province"), ("d2", "district")]
+    assert queries[1:] == [{"_id": {"$in": ["d2"]}}]
+    with pytest.raises(Retry, match="unit d9 not known yet"):
+        await usecases.ancestors(svc.units, ["p", "d9"])
+    # Known once registered: the same event handled again opens the task.
+    await svc.store["units"].insert_one({"_id": "d9", "code": "0109", "name": "H9", "level": "district", "path": ["p"]})
+    assert await usecases.ancestors(svc.units, ["p", "d9"]) == [("p", "province"), ("d9", "district")]
+
+
+async def test_copies_of_one_submitted_form_handled_at_once_open_one_task(svc, monkeypatch):
+    # No inbox serialises them now (the handler is keyed): the version-1 commit of the task decides.
+    found, find = [], svc.store.find
+
+    async def then_yield(collection, _id):
+        doc = await find(collection, _id)
+        found.append(doc)
+        await asyncio.sleep(0)  # every copy reads before any writes, as on replicas
+        return doc
+
+    monkeypatch.setattr(svc.store, "find", then_yield)
+    handled = await asyncio.gather(
+        *(svc.run(usecases.open_review, submitted(), units=svc.units, campaigns=svc.campaigns) for _ in range(4))
+    )
+    assert found[:4] == [None] * 4  # all four found no task and tried to open it
+    assert sum(task is not None for task in handled) == 1
+    assert await routing_keys(svc) == ["approvals.review_task.opened.v1"]

@@ -357,3 +357,43 @@ async def test_code_lists_are_searched_and_summed_up(forms):
     with pytest.raises(NotFound):
         await usecases.code_list(forms, "nope", None, None)
     assert {s["name"] for s in usecases.code_list_summaries()} >= {"vsic2018", "units"}
+
+
+# What a submission reads (decision 0018, part 4) ---------------------------------------------------
+async def test_a_submission_reads_the_campaign_once_and_the_latest_version_once_a_ttl(forms, monkeypatch):
+    reads: list[str] = []
+    find = forms.store.find
+
+    async def counted(collection, _id):
+        reads.append(collection)
+        return await find(collection, _id)
+
+    monkeypatch.setattr(forms.store, "find", counted)
+    for by, unit in ((UNIT, "c"), (OTHER_UNIT, "c2"), (UNIT, "c")):
+        assert (await forms.run(usecases.validate, fill(GOOD, by, unit), complete=True))["valid"]
+    # The campaign once (a campaign never changes once opened), the submission every time.
+    assert reads.count("campaigns") == 1
+    assert reads.count("submissions") == 3
+    with pytest.raises(NotFound):  # an unknown campaign is not kept as unknown: it is read again
+        await forms.run(usecases.validate, Fill(UNIT, "nope", "T1", "c", GOOD), complete=True)
+
+
+async def test_a_version_published_on_another_replica_reaches_new_submissions_within_the_ttl(forms):
+    clock = [100.0]
+    replica = Forms(forms.store, forms.units, DefinitionStore(forms.store, clock=lambda: clock[0]), now=lambda: NOW)
+
+    async def version_for_a_new_submission(w: Forms) -> int:
+        return (await w.run(usecases.validate, fill(GOOD), complete=True))["definition_version"]
+
+    assert await version_for_a_new_submission(replica) == 1
+    await forms.run(usecases.publish_definition, CENTRAL, FORM.model_copy(update={"version": 2}), None)
+    assert await version_for_a_new_submission(forms) == 2  # the publishing replica: at once
+    clock[0] += 1.0
+    assert await version_for_a_new_submission(replica) == 1  # the other: within the TTL...
+    clock[0] += 1.5
+    assert await version_for_a_new_submission(replica) == 2  # ...and no later
+    # A publisher numbers the next version from the pointer as stored, never from a kept one.
+    with pytest.raises(Conflict):
+        await replica.run(usecases.publish_definition, CENTRAL, FORM.model_copy(update={"version": 2}), None)
+    await replica.run(usecases.publish_definition, CENTRAL, FORM.model_copy(update={"version": 3}), None)
+    assert await version_for_a_new_submission(replica) == 3
