@@ -18,6 +18,7 @@ every service this way, `Platform(wrapper=...)` in deploy/launch.py):
 
 from __future__ import annotations
 
+import contextvars
 import os
 import runpy
 import sys
@@ -41,17 +42,30 @@ class InjectedFault(RuntimeError):
     """Raised on purpose, for tests of what an unhandled error leaves in logs."""
 
 
+# Set while a writer's own commit runs: only that apply dies, not the relay's recovery applying
+# again (at start) a commit a stopped process left unpublished.
+_committing: contextvars.ContextVar[bool] = contextvars.ContextVar("committing", default=False)
+
+
 def crash_after_commit() -> None:
     """Every commit is applied right after it is stored (chassis/store.py): dying at that point
     leaves the change stored and nothing after it done."""
-    apply = Store.apply
+    original_commit, original_apply = Store._commit, Store.apply
+
+    async def committing(self: Store, *args: Any, **kwargs: Any) -> None:
+        token = _committing.set(True)
+        try:
+            await original_commit(self, *args, **kwargs)
+        finally:
+            _committing.reset(token)
 
     async def dying_apply(self: Store, commit: Mapping[str, Any]) -> None:
-        if commit.get("events") or commit.get("audit"):
+        if _committing.get() and (commit.get("events") or commit.get("audit")):
             log.warning("fault injection: exiting after commit, before apply, publish and chaining")
             os._exit(CRASH_EXIT)
-        await apply(self, commit)
+        await original_apply(self, commit)
 
+    Store._commit = committing  # type: ignore[method-assign]
     Store.apply = dying_apply  # type: ignore[method-assign]
 
 
