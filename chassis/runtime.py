@@ -22,7 +22,7 @@ from .logging import configure, get_logger
 from .messaging import ConsumerConfig, EventConsumers, broker_user, make_broker
 from .outbox import OutboxRelay
 from .sessions import SessionDirectory
-from .settings import ServiceSettings
+from .settings import KEEP_ALIVE_SECONDS, ServiceSettings
 from .store import Store
 from .tree import UnitDirectory
 
@@ -208,6 +208,7 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         access_log=False,
         lifespan="on",
         http="httptools",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         runner.run(uvicorn.Server(config).serve())

@@ -7,6 +7,11 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# How long a service keeps an idle HTTP connection open. Its callers (the web front) must drop an
+# idle connection sooner: one closed by the server as the caller sends on it is a request lost
+# ("Server disconnected without sending a response"), seen as a 503 under load.
+KEEP_ALIVE_SECONDS = 30
+
 
 class ServiceSettings(BaseSettings):
     # Plain names (no prefix) for what operators set once for the whole platform.

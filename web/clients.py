@@ -10,8 +10,12 @@ from typing import Any
 import httpx
 
 from chassis.logging import get_contextvars, get_logger
+from chassis.settings import KEEP_ALIVE_SECONDS
 
 log = get_logger("web.clients")
+# Well below the services' keep-alive (chassis.runtime.KEEP_ALIVE_SECONDS): the caller drops an idle
+# connection before the service may close it under a request being sent.
+KEEPALIVE_EXPIRY = KEEP_ALIVE_SECONDS / 3
 SERVICES = ("accounts", "forms", "approvals", "notifications")
 
 
@@ -50,7 +54,7 @@ class Timing:
 
 class Services:
     def __init__(self, urls: dict[str, str], timeout: float) -> None:
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_EXPIRY)
         self.http = {
             name: httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) for name, url in urls.items()
         }

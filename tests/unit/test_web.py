@@ -86,3 +86,14 @@ def test_a_session_reads_who_the_token_names():
     payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
     session = Session.from_token(f"h.{payload}.s")
     assert (session.account_id, session.unit_id, session.is_unit, session.password_change) == ("acc", "u1", True, True)
+
+
+def test_the_web_front_drops_an_idle_connection_before_a_service_would():
+    """A service closing an idle connection as the web front sends on it loses the request (a 503
+    seen under load): the front's keep-alive must end first."""
+    from chassis.settings import KEEP_ALIVE_SECONDS
+    from web.clients import Services
+
+    services = Services({"accounts": "http://127.0.0.1:1"}, timeout=1.0)
+    pool = services.http["accounts"]._transport._pool  # httpx' connection pool: where the expiry lives
+    assert pool._keepalive_expiry is not None and pool._keepalive_expiry < KEEP_ALIVE_SECONDS / 2
