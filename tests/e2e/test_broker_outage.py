@@ -78,5 +78,6 @@ def test_broker_stopped_and_started_loses_nothing(broker, platform, client, dist
     assert decision.status_code == 200
     # Forms' consumers came back too.
     eventually(lambda: submission(client, district["a_auth"], sid)["status"] == "approved", timeout=60)
+    # Every service ready again: each reconnects on its own schedule, so wait for it.
     for service in platform.services.values():
-        assert client.http[service.name].get("/health/ready").status_code == 200
+        eventually(lambda s=service: client.http[s.name].get("/health/ready").status_code == 200, timeout=60)
