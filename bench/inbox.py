@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import statistics
-import time
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from bench.flow import RESULTS_DIR, machine
+from bench.flow import RESULTS_DIR
+from bench.rounds import interleaved, report, timed
 from chassis import readmodel
 from chassis.inbox import Inbox
 from chassis.logging import configure
@@ -67,10 +65,7 @@ async def round_of(consumers: EventConsumers, part: str, events: int, concurrenc
             outcome = await consumers.deliver(consumer, queue.get_nowait())
             assert outcome == HANDLED, outcome
 
-    wall, cpu = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return events / wall, 1000 * cpu / events
+    return await timed(asyncio.gather(*(worker() for _ in range(concurrency))), events)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -85,29 +80,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     for mode, keyed in MODES.items():
         consumers.on(UnitRegistered, part=mode.split(" ")[0], keyed=keyed)(effect)
-    results: dict[str, dict[str, list[float]]] = {m: {"per_s": [], "cpu_ms": []} for m in MODES}
+
+    async def one_round(mode: str) -> tuple[float, float]:
+        return await round_of(consumers, mode.split(" ")[0], args.events, args.concurrency)
+
     try:
-        for _ in range(args.rounds):
-            for mode in MODES:
-                per_s, cpu_ms = await round_of(consumers, mode.split(" ")[0], args.events, args.concurrency)
-                results[mode]["per_s"].append(round(per_s, 1))
-                results[mode]["cpu_ms"].append(round(cpu_ms, 3))
+        return await interleaved(args, MODES, one_round)
     finally:
         await store.client.drop_database(store.db.name)
         await store.close()
-    return {
-        "params": vars(args) | {"json": str(args.json)},
-        "machine": machine(),
-        "loadavg_at_end": open("/proc/loadavg").read().split()[:3],
-        "modes": {
-            m: {
-                **r,
-                "per_s_median": statistics.median(r["per_s"]),
-                "cpu_ms_median": round(statistics.median(r["cpu_ms"]), 3),
-            }
-            for m, r in results.items()
-        },
-    }
 
 
 def main() -> None:
@@ -120,13 +101,7 @@ def main() -> None:
     configure("bench-inbox", "warning")  # as the services run in the benches
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         result = runner.run(run(args))
-    for mode, r in result["modes"].items():
-        print(
-            f"{mode:<24} {r['per_s_median']:>8} events/s  {r['cpu_ms_median']:>7} ms CPU per event (this process)"
-            f"   rounds: {r['per_s']} / {r['cpu_ms']}"
-        )
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    report(args, result, "event")
 
 
 if __name__ == "__main__":

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import statistics
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.flow import RESULTS_DIR, machine
+from bench.flow import RESULTS_DIR
+from bench.rounds import interleaved, report, timed
 from chassis.runtime import new_event_loop
 from chassis.store import Store
 
@@ -40,40 +38,22 @@ async def round_of(store: Store, writes: int, concurrency: int) -> tuple[float, 
             # As the relay does once a change is applied and published: the outbox stays small.
             await store.outbox.delete_one({"_id": f"docs:{doc_id}:{version + 1}"})
 
-    wall, cpu = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(writer(d) for d in ids))
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    n = per_writer * concurrency
-    return n / wall, 1000 * cpu / n
+    return await timed(asyncio.gather(*(writer(d) for d in ids)), per_writer * concurrency)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     url = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/")
     store = Store(url, f"moha_bench_marker_{uuid.uuid4().hex[:8]}")
-    results: dict[str, dict[str, list[float]]] = {m: {"per_s": [], "cpu_ms": []} for m in MODES}
+
+    async def one_round(mode: str) -> tuple[float, float]:
+        store.remark_after = MODES[mode]
+        return await round_of(store, args.writes, args.concurrency)
+
     try:
-        for _ in range(args.rounds):
-            for mode, remark_after in MODES.items():
-                store.remark_after = remark_after
-                per_s, cpu_ms = await round_of(store, args.writes, args.concurrency)
-                results[mode]["per_s"].append(round(per_s, 1))
-                results[mode]["cpu_ms"].append(round(cpu_ms, 3))
+        return await interleaved(args, MODES, one_round)
     finally:
         await store.client.drop_database(store.db.name)
         await store.close()
-    return {
-        "params": vars(args) | {"json": str(args.json)},
-        "machine": machine(),
-        "loadavg_at_end": open("/proc/loadavg").read().split()[:3],
-        "modes": {
-            m: {
-                **r,
-                "per_s_median": statistics.median(r["per_s"]),
-                "cpu_ms_median": round(statistics.median(r["cpu_ms"]), 3),
-            }
-            for m, r in results.items()
-        },
-    }
 
 
 def main() -> None:
@@ -85,13 +65,7 @@ def main() -> None:
     args = parser.parse_args()
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         result = runner.run(run(args))
-    for mode, r in result["modes"].items():
-        print(
-            f"{mode:<22} {r['per_s_median']:>8} writes/s  {r['cpu_ms_median']:>7} ms CPU per write (this process)"
-            f"   rounds: {r['per_s']} / {r['cpu_ms']}"
-        )
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    report(args, result, "write")
 
 
 if __name__ == "__main__":
