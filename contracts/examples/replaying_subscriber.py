@@ -9,8 +9,11 @@ stream `moha.events.history` for as long as the Ministry's retention says (the A
 queue, which holds only what was published after you bound it, the history lets you start from:
 
 - the first event still kept: `x-stream-offset: "first"`;
-- a time: `x-stream-offset: <a timestamp>` (the broker starts at the first chunk written at or
-  after it, so a few events just before it may come too: de-duplicate by `envelope.id`);
+- a time: `x-stream-offset: <a timestamp>`. The broker starts at the first chunk written at or
+  after it by the broker's own clock, which is coarse (whole seconds, a chunk at a time) and may
+  lag: an Erlang VM whose host clock was stepped catches up by slewing, one second in a hundred
+  (seen here: 11 s behind, and events published after the time were skipped). So ask for a few
+  minutes earlier (`SEEK_MARGIN`) and skip what the event's own `time` puts before yours;
 - where you stopped: the offset after the last one you handled (header `x-stream-offset` of each
   message; keep it with your own data, written together with what the event changed).
 
@@ -27,7 +30,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from faststream import AckPolicy, FastStream
@@ -39,6 +42,8 @@ from moha_contracts import EVENTS_EXCHANGE, EVENTS_HISTORY, Envelope
 
 # Declared by the Ministry: a subscriber only reads it (passively: `declare=False`).
 HISTORY = RabbitQueue(EVENTS_HISTORY, queue_type=QueueType.STREAM, declare=False)
+# How far before the asked time the broker is asked to start (see above): its clock may lag.
+SEEK_MARGIN = timedelta(minutes=10)
 
 
 class Checkpoint:
@@ -60,7 +65,7 @@ def start_at(checkpoint: Checkpoint, since: datetime | None = None) -> int | str
     """Where to start reading: after the last event handled, else from a time, else from the first kept."""
     if checkpoint.offset is not None:
         return checkpoint.offset + 1
-    return since if since is not None else "first"
+    return since - SEEK_MARGIN if since is not None else "first"
 
 
 def build(
@@ -75,6 +80,7 @@ def build(
     against each message's `user_id`, which RabbitMQ guarantees."""
     broker = RabbitBroker(amqp_url)
     publishers = publishers or {}
+    from_time = since if checkpoint.offset is None else None  # a checkpoint, once kept, wins
 
     @broker.subscriber(
         HISTORY,
@@ -90,8 +96,10 @@ def build(
             return  # read again after a reconnect
         envelope = Envelope.model_validate_json(body)
         owner = envelope.routing_key.split(".", 1)[0]
-        # Only what came through the events exchange, from the service that owns the event.
-        if raw.exchange == EVENTS_EXCHANGE and raw.user_id == publishers.get(owner, owner):
+        # Only what came through the events exchange, from the service that owns the event; from a
+        # time, only what its publisher stamped at or after it (the seek started earlier).
+        early = from_time is not None and envelope.time < from_time
+        if raw.exchange == EVENTS_EXCHANGE and raw.user_id == publishers.get(owner, owner) and not early:
             await handle(envelope)
         checkpoint.save(offset)
 
