@@ -4,9 +4,15 @@ import uuid
 
 import pytest
 
+from chassis.logging import configure as configure_logging
 from chassis.messaging import broker_user
 from deploy.rabbitmq.provision import Management, with_vhost
 from tests.support.infra import HOW_TO_START, mongodb_url, rabbitmq_url
+
+# Apps run in this process (TestClient, the in-memory store) log as the services do: JSON, frames
+# without their values. Unconfigured, structlog's console renderer drew each traceback with rich,
+# locals and all: seconds per unhandled error, and the values the services never log.
+configure_logging("tests", "info")
 
 
 @pytest.fixture(scope="session")

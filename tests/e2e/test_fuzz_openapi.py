@@ -16,6 +16,9 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 # Found by this test and fixed on another branch of issue 11 (a Campaign built inside the handler
 # from an empty form code): drop the entry once that branch has landed.
 FIXED_ELSEWHERE = {("POST /campaigns/periodic", 500)}
+# What uvicorn answers, before any application code, to a request that is not valid HTTP: the
+# negative mode sometimes sends a header name with `{` or `"`, or a value with DEL, in it.
+NOT_HTTP = (400, "Invalid HTTP request received.")
 
 
 def test_fuzzing_forms_gives_no_server_error_and_no_undocumented_status(client, district):
@@ -62,6 +65,8 @@ def fuzz(operation, contract, base, auth, failures):
     @given(case=cases)
     def call(case):
         response = case.call(base_url=base, headers=auth, timeout=30)
+        if (response.status_code, response.text) == NOT_HTTP:
+            return
         if response.status_code >= 500 or str(response.status_code) not in documented:
             failures.append((operation.label, response.status_code, response.text[:300]))
 
