@@ -42,8 +42,8 @@ async def platform(amqp_url, mongo_url, run_id, smtp_server, tmp_path_factory):
             "TOKEN_TTL_SECONDS": "7200",
             "MAX_UPLOAD_BYTES": "300000",  # below MAX_BODY_BYTES: the uploads' own streamed cap is what answers
             # test_secrets_in_logs forces unhandled errors; the reminder tests drive the clock ahead
-            # (tests/support/faults.py).
-            "FAULTS": "error-header,reminders-any-day",
+            # (tests/support/faults.py); accounts' hashes take their time asleep, not on the cores.
+            "FAULTS": "error-header,reminders-any-day,hashes-asleep",
         },
         wrapper="tests.support.faults",
     )

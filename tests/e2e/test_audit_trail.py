@@ -200,7 +200,7 @@ def test_a_crash_between_an_action_and_its_entry_leaves_both(platform, client, a
     accounts = platform["accounts"]
     accounts.stop()
     # Dies right after its next audited write.
-    accounts.start(FAULTS="error-header,reminders-any-day,crash-after-commit")
+    accounts.start(FAULTS="error-header,reminders-any-day,hashes-asleep,crash-after-commit")
     accounts.wait_ready()
     with pytest.raises(httpx.TransportError):
         client.accounts.post(f"/accounts/{account['account_id']}/revoke", headers=admin, json={"reason": "x"})

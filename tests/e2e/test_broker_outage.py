@@ -46,7 +46,9 @@ def platform(broker, mongo_url, run_id, smtp_server, tmp_path_factory):
             "SMTP_PORT": str(smtp_server.port),
             "RETRY_DELAY_MS": "300",
             "TOKEN_TTL_SECONDS": "7200",
+            "FAULTS": "hashes-asleep",
         },
+        wrapper="tests.support.faults",
     )
     running.start()
     yield running

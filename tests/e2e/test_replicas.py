@@ -54,7 +54,6 @@ def replicated(broker_admin_url, mongo_url, run_id, tmp_path):
         run_id,
         tmp_path,
         replicas=dict.fromkeys(SERVICES, REPLICAS),
-        wrapper="tests.support.faults",
         RETRY_DELAY_MS="2000",
         FAULTS="reminders-any-day",  # the day's reminders are run ahead of the day
     ) as (platform, smtp):

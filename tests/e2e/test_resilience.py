@@ -27,7 +27,7 @@ async def test_crash_between_write_and_publish_loses_nothing(platform, client, d
     ensure_campaign(client, "crash-test")  # before forms is set to die at its next write
     forms = platform["forms"]
     forms.stop()
-    forms.start(FAULTS="error-header,reminders-any-day,crash-after-commit")
+    forms.start(FAULTS="error-header,reminders-any-day,hashes-asleep,crash-after-commit")
     forms.wait_ready()
     with pytest.raises(httpx.TransportError):
         submit(client, district["a_auth"], district["unit_a"]["unit_id"], campaign="crash-test")

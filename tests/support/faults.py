@@ -1,4 +1,5 @@
-"""Faults the tests inject into a service process, so that production code carries none of them.
+"""Faults and stand-ins the tests inject into a service process, so that production code carries
+none of them.
 
     FAULTS=crash-after-commit,error-header python -m tests.support.faults services.forms
 
@@ -14,6 +15,10 @@ every service this way, `Platform(wrapper=...)` in deploy/launch.py):
   day, days ahead included: every day has come for its calendar. The reminder tests drive the
   clock ahead this way (tests/e2e/test_notifications.py, test_replicas.py); the scheduler's own
   pass keeps the real date.
+- `hashes-asleep`: accounts hashes passwords with argon2id at its cheapest and sleeps for as long as
+  a real hash takes (`HASH_SECONDS`). The hashing queue sees the same waits (the flood test's 429s,
+  a throttled sign-in answering in a hash's time), without the CPU: at OWASP's cost, accounts'
+  hashes were the largest single use of the suite's two cores (about 130 s of 900 in a run).
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ import contextvars
 import os
 import runpy
 import sys
+import time
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 
@@ -95,10 +101,38 @@ def reminders_any_day() -> None:
     Calendar.today = every_day_has_come  # type: ignore[method-assign]
 
 
+HASH_SECONDS = 0.02  # an OWASP-cost argon2id hash on this machine, quiet
+
+
+def hashes_asleep() -> None:
+    from argon2 import PasswordHasher
+
+    from services.accounts import passwords
+
+    class AsleepHasher(PasswordHasher):
+        def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+            time.sleep(HASH_SECONDS)
+            return super().hash(password, salt=salt)
+
+        def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+            time.sleep(HASH_SECONDS)
+            return super().verify(hash, password)
+
+    asleep = AsleepHasher(time_cost=1, memory_cost=8, parallelism=1)
+    original_init = passwords.PasswordHashing.__init__
+
+    def init(self: passwords.PasswordHashing, *args: Any, **kwargs: Any) -> None:
+        kwargs["hasher"] = asleep
+        original_init(self, *args, **kwargs)
+
+    passwords.PasswordHashing.__init__ = init  # type: ignore[method-assign]
+
+
 FAULTS = {
     "crash-after-commit": crash_after_commit,
     "error-header": error_header,
     "reminders-any-day": reminders_any_day,
+    "hashes-asleep": hashes_asleep,
 }
 
 

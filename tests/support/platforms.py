@@ -22,11 +22,11 @@ def separate_platform(
     run_id: str,
     log_dir: Path,
     replicas: dict[str, int] | None = None,
-    wrapper: str = "",
     **env: str,
 ) -> Iterator[tuple[Platform, SmtpServer]]:
-    """Not started: the test starts what it needs (`platform.start()`, or some services).
-    `wrapper="tests.support.faults"` and a FAULTS entry in `env` inject faults (tests/support/faults.py)."""
+    """Not started: the test starts what it needs (`platform.start()`, or some services). Services
+    start through tests/support/faults.py with accounts' hashes asleep; a FAULTS entry in `env`
+    injects more."""
     vhost = f"moha-test-{run_id}-{name}"
     with Management(broker_admin_url) as api:
         api.ensure_vhost(vhost)
@@ -41,7 +41,7 @@ def separate_platform(
         database_suffix=f"_{name}_{run_id}",
         ports={n: free_port() for n in ("web", "accounts", "forms", "approvals", "notifications")},
         replicas=replicas or {},
-        wrapper=wrapper,
+        wrapper="tests.support.faults",
         extra_env={
             "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "SMTP_PORT": str(smtp.port),
@@ -50,6 +50,7 @@ def separate_platform(
             "MAIL_RETRY_MAX_SECONDS": "1",
             "LOG_LEVEL": "info",
             **env,
+            "FAULTS": ",".join(filter(None, ("hashes-asleep", env.get("FAULTS")))),
         },
     )
     try:
