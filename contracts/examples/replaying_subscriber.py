@@ -61,11 +61,13 @@ class Checkpoint:
         tmp.replace(self.path)
 
 
-def start_at(checkpoint: Checkpoint, since: datetime | None = None) -> int | str | datetime:
+def start_at(
+    checkpoint: Checkpoint, since: datetime | None = None, seek_margin: timedelta = SEEK_MARGIN
+) -> int | str | datetime:
     """Where to start reading: after the last event handled, else from a time, else from the first kept."""
     if checkpoint.offset is not None:
         return checkpoint.offset + 1
-    return since - SEEK_MARGIN if since is not None else "first"
+    return since - seek_margin if since is not None else "first"
 
 
 def build(
@@ -75,6 +77,7 @@ def build(
     *,
     since: datetime | None = None,
     publishers: Mapping[str, str] | None = None,
+    seek_margin: timedelta = SEEK_MARGIN,
 ) -> RabbitBroker:
     """`publishers`: the broker user of each publishing service (by default its own name), checked
     against each message's `user_id`, which RabbitMQ guarantees."""
@@ -86,7 +89,7 @@ def build(
         HISTORY,
         # A stream consumer must have a prefetch: the credit the broker reads ahead by. One: in order.
         channel=Channel(prefetch_count=1),
-        consume_args={"x-stream-offset": start_at(checkpoint, since)},
+        consume_args={"x-stream-offset": start_at(checkpoint, since, seek_margin)},
         ack_policy=AckPolicy.ACK,
     )
     async def on_event(body: bytes, message: RabbitMessage) -> None:
