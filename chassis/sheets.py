@@ -31,8 +31,6 @@ from datetime import date, datetime, time
 from typing import IO, Any
 
 from defusedxml.ElementTree import iterparse
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 
 from chassis.errors import DomainError
 from chassis.text import forbidden_character
@@ -391,6 +389,10 @@ class _Book:
     """A write-only workbook whose every text cell is a text cell (never a formula)."""
 
     def __init__(self) -> None:
+        # Imported here: openpyxl is a quarter of a second of every service's start, and most
+        # processes (replicas, tests' platforms) never write a workbook.
+        from openpyxl import Workbook
+
         self.book = Workbook(write_only=True)
 
     def sheet(self, title: str) -> Any:
@@ -404,6 +406,8 @@ class _Book:
         value = _plain(value)
         if not isinstance(value, str) or not is_formula_like(value):
             return value  # openpyxl writes any other text as a string cell
+        from openpyxl.cell import WriteOnlyCell
+
         cell = WriteOnlyCell(sheet, value)
         # openpyxl takes a leading "=" for a formula: stored as a string, it stays text, and the
         # quote prefix keeps it text when someone edits the cell in Excel.
