@@ -7,19 +7,12 @@
 # vhost and users of its own); otherwise it starts the native stack (deploy/local/stack.sh:
 # RabbitMQ and SecantusDB on loopback, built or installed once). It installs Debian's Chromium and
 # its driver for the browser tests if missing, the platform into .venv, and the web front's pinned
-# npm packages (axe-core for the browser tests); then it lints (ruff) and runs the tests. Safe to
-# run again: what is there is kept.
+# npm packages (axe-core for the browser tests); then it lints (ruff, mypy) and runs the tests.
+# Safe to run again: what is there is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo -n "$@"; fi; }
-
-if [[ -z ${AMQP_URL:-} || -z ${MONGODB_URL:-} ]]; then
-  while IFS= read -r line; do
-    [[ $line == *=* ]] && export "${line?}"
-  done < <(bash deploy/local/stack.sh up)
-fi
-echo "AMQP_URL=${AMQP_URL%%@*}@… MONGODB_URL=$MONGODB_URL" >&2
 
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
@@ -30,11 +23,20 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
 fi
 
+# The stack starts (about 12 s) while the platform installs: after apt-get above, so that the two
+# never wait on each other's package lock.
+if [[ -z ${AMQP_URL:-} || -z ${MONGODB_URL:-} ]]; then
+  stack_env=$(mktemp)
+  bash deploy/local/stack.sh up >"$stack_env" &
+  stack=$!
+fi
+
 [[ -x .venv/bin/python ]] || python3 -m venv .venv
 # shellcheck disable=SC1091
 . .venv/bin/activate
-python -m pip install --quiet --upgrade pip
-python -m pip install --quiet -e contracts -e '.[test]'
+# uv installs what pip would (the same pins from pyproject.toml) in seconds instead of half a minute.
+python -m pip install --quiet uv==0.13.9
+uv pip install --quiet -e contracts -e '.[test]'
 bash web/vendor.sh
 
 # Lint, format and type checks before the tests ([tool.ruff], [tool.mypy] in pyproject.toml): a
@@ -42,6 +44,15 @@ bash web/vendor.sh
 ruff check .
 ruff format --check .
 mypy
+
+if [[ -n ${stack:-} ]]; then
+  wait "$stack" || { echo "the local stack did not start (deploy/local/stack.sh up)" >&2; exit 1; }
+  while IFS= read -r line; do
+    [[ $line == *=* ]] && export "${line?}"
+  done <"$stack_env"
+  rm -f "$stack_env"
+fi
+echo "AMQP_URL=${AMQP_URL%%@*}@… MONGODB_URL=$MONGODB_URL" >&2
 
 # Workers in parallel (pytest-xdist): the end-to-end tests mostly wait on the platform, so three
 # on two cores finish sooner than one. Each worker runs its own platform on a vhost and databases of
