@@ -36,7 +36,11 @@ fi
 . .venv/bin/activate
 # uv installs what pip would (the same pins from pyproject.toml) in seconds instead of half a minute.
 python -m pip install --quiet uv==0.13.9
-uv pip install --quiet -e contracts -e '.[test]'
+uv pip install --quiet --compile-bytecode -e contracts -e '.[test]'
+# Compiled once here, our own modules too: where PYTHONDONTWRITEBYTECODE is set (this machine sets
+# it), every one of the suite's sixty-odd processes compiled everything it imported again, 2.4 s of
+# CPU per service start instead of 1.0.
+python -m compileall -q -j 0 chassis services web tests deploy bench contracts/moha_contracts >/dev/null
 bash web/vendor.sh
 
 # Lint, format and type checks before the tests ([tool.ruff], [tool.mypy] in pyproject.toml): a

@@ -28,7 +28,7 @@ import os
 import runpy
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, Literal
 
@@ -128,23 +128,27 @@ def hashes_asleep() -> None:
     passwords.PasswordHashing.__init__ = init  # type: ignore[method-assign]
 
 
-FAULTS = {
-    "crash-after-commit": crash_after_commit,
-    "error-header": error_header,
-    "reminders-any-day": reminders_any_day,
-    "hashes-asleep": hashes_asleep,
+# Each fault, and the one service it concerns (None: every process). A platform names its faults
+# once for all its services: the others skip them rather than import that service's modules.
+FAULTS: dict[str, tuple[Callable[[], None], str | None]] = {
+    "crash-after-commit": (crash_after_commit, None),
+    "error-header": (error_header, None),
+    "reminders-any-day": (reminders_any_day, "services.notifications"),
+    "hashes-asleep": (hashes_asleep, "services.accounts"),
 }
 
 
-def install(names: str) -> None:
+def install(names: str, module: str) -> None:
     for name in filter(None, (n.strip() for n in names.split(","))):
         if name not in FAULTS:
             raise SystemExit(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
-        FAULTS[name]()
+        fault, concerns = FAULTS[name]
+        if concerns in (None, module):
+            fault()
 
 
 if __name__ == "__main__":
     module = sys.argv[1]
-    install(os.environ.get("FAULTS", ""))
+    install(os.environ.get("FAULTS", ""), module)
     sys.argv = [module, *sys.argv[2:]]
     runpy.run_module(module, run_name="__main__", alter_sys=True)
