@@ -58,7 +58,8 @@ def blocks(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    workerinput = getattr(config, "workerinput", None)  # set in an xdist worker only
-    if workerinput is None or config.getoption("dist", None) != "worksteal":
-        return
-    items[:] = blocks(list(items), int(workerinput["workercount"]))
+    # Only in an xdist worker (`workerinput`; its own `dist` option reads "no"): every worker orders
+    # the same collection the same way, as xdist requires.
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and int(workerinput["workercount"]) > 1:
+        items[:] = blocks(list(items), int(workerinput["workercount"]))
