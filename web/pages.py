@@ -4,7 +4,7 @@ service's refusal turned into messages beside the fields, paging, and files pass
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Collection
 from datetime import date
 from typing import Any, TypeVar, cast
 from urllib.parse import urlencode
@@ -38,16 +38,35 @@ def field_errors(refused: ApiError, fields: dict[str, str], default: str) -> dic
     return found or {default: refused.message}
 
 
-async def attempt(call: Awaitable[T], fields: dict[str, str], default: str) -> tuple[T, dict[str, str]]:
-    """A form's request to a service: its answer and no errors, or its refusal (4xx) as messages
-    beside the form's fields (`field_errors`); a failure of the service itself (5xx) is raised.
-    The answer is None when there are errors: callers read it only when there are none."""
+async def refusal(
+    call: Awaitable[T], *, raise_also: Collection[int] = (), expected: Collection[int | str] = ()
+) -> tuple[T, ApiError | None]:
+    """A request to a service whose refusal the page answers itself: its answer and None, or None
+    and the refusal (the answer is then None: read it only when the refusal is None).
+    Which refusals a page gets is decided here alone. Never a failure of the service (5xx), nor a
+    status in `raise_also`: those go to the app's handlers (bootstrap.api_error), because a 403
+    (may not do this) or a 404 (the page's own thing is gone) is better said by an error page than
+    by the form shown again, and 403 password_change_required leads to the password page. When
+    `expected` names statuses or codes, only a refusal with one of them: the page answers those
+    and nothing else."""
     try:
-        return await call, {}
+        return await call, None
     except ApiError as refused:
-        if refused.status >= 500:
+        if refused.status >= 500 or refused.status in raise_also:
             raise
-        return cast(T, None), field_errors(refused, fields, default)
+        if expected and refused.status not in expected and refused.code not in expected:
+            raise
+        return cast(T, None), refused
+
+
+async def attempt(
+    call: Awaitable[T], fields: dict[str, str], default: str, *, raise_also: Collection[int] = ()
+) -> tuple[T, dict[str, str]]:
+    """A form's request to a service: its answer and no errors, or its refusal as messages beside
+    the form's fields (`field_errors`); what `refusal` raises is raised.
+    The answer is None when there are errors: callers read it only when there are none."""
+    answer, refused = await refusal(call, raise_also=raise_also)
+    return answer, field_errors(refused, fields, default) if refused is not None else {}
 
 
 def pages(total: int, page_size: int) -> int:

@@ -1,15 +1,20 @@
 """The web front's pure parts: Vietnamese numbers and dates, typed answers, sealed values and
-CSRF tokens, the session read from a token. No I/O."""
+CSRF tokens, the session read from a token, which refusals of a service a page shows. No I/O."""
 
 from __future__ import annotations
 
 import base64
 import json
 from datetime import date
+from typing import Any
+
+import pytest
 
 from web.answers import section_state, shown, typed
 from web.app import Session, safe_next
+from web.clients import ApiError
 from web.format import vn_date, vn_datetime, vn_number, vn_percent, working_days_left
+from web.pages import attempt, refusal
 from web.security import Sealer
 
 INTEGER = {"code": "A2.1", "type": "integer"}
@@ -97,3 +102,52 @@ def test_the_web_front_drops_an_idle_connection_before_a_service_would():
     services = Services({"accounts": "http://127.0.0.1:1"}, timeout=1.0)
     pool = services.http["accounts"]._transport._pool  # httpx' connection pool: where the expiry lives
     assert pool._keepalive_expiry is not None and pool._keepalive_expiry < KEEP_ALIVE_SECONDS / 2
+
+
+async def _answered(value: Any) -> Any:
+    return value
+
+
+async def _refused(status: int, code: str = "refused", errors: list[dict[str, Any]] | None = None) -> Any:
+    raise ApiError(status, code, f"Từ chối {status}", errors or [])
+
+
+async def test_a_page_gets_the_answer_or_the_refusal_of_a_service():
+    assert await refusal(_answered({"id": "x"})) == ({"id": "x"}, None)
+    answer, refused = await refusal(_refused(422, "invalid"))
+    assert answer is None and refused is not None
+    assert (refused.status, refused.code, refused.message) == (422, "invalid", "Từ chối 422")
+
+
+async def test_a_failure_of_the_service_itself_is_raised_whatever_the_page_expects():
+    for status in (500, 502, 503):
+        with pytest.raises(ApiError):
+            await refusal(_refused(status))
+        with pytest.raises(ApiError):
+            await refusal(_refused(status, "already_decided"), expected=(status, "already_decided"))
+
+
+async def test_the_statuses_a_page_raises_also_go_to_the_error_pages_and_the_rest_come_back():
+    for status in (401, 403, 404):
+        with pytest.raises(ApiError):
+            await refusal(_refused(status), raise_also=(401, 403, 404))
+    assert (await refusal(_refused(404), raise_also=(401, 403)))[1] is not None
+    assert (await refusal(_refused(403)))[1] is not None  # raised only where a page says so
+
+
+async def test_a_page_expecting_some_refusals_by_status_or_code_gets_only_those():
+    assert (await refusal(_refused(409), expected=(404, 409)))[1] is not None
+    with pytest.raises(ApiError):
+        await refusal(_refused(422), expected=(404, 409))
+    assert (await refusal(_refused(409, "already_claimed"), expected=("already_claimed",)))[1] is not None
+    with pytest.raises(ApiError):
+        await refusal(_refused(409, "stale_revision"), expected=("already_claimed",))
+
+
+async def test_a_forms_refusal_is_shown_beside_the_fields_it_names_the_rest_beside_the_default():
+    rows = [{"field": "answers.A1", "message": "Sai mã"}, {"field": "year", "message": "Sai năm"}]
+    assert await attempt(_answered(7), {"answers": "a1"}, "title") == (7, {})
+    assert (await attempt(_refused(422, errors=rows), {"answers": "a1"}, "title"))[1] == {"a1": "Sai mã"}
+    assert (await attempt(_refused(409), {"answers": "a1"}, "title"))[1] == {"title": "Từ chối 409"}
+    with pytest.raises(ApiError):
+        await attempt(_refused(403), {}, "title", raise_also=(401, 403))

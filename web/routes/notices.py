@@ -13,8 +13,7 @@ from fastapi.responses import Response
 
 from .. import app as shared
 from ..app import Session, api, redirect, render
-from ..clients import ApiError
-from ..pages import base_url, field_errors, pages, require_admin
+from ..pages import attempt, base_url, pages, require_admin
 from .admin import rows
 
 router = APIRouter()
@@ -122,15 +121,13 @@ async def send(request: Request, session: Session = Signed) -> Response:
             "links": values["links"],
             **({"area_unit_id": values["area"]} if values["area"] else {}),
         }
-        try:
-            sent = await api(request, "notifications", "POST", "/notices", session=session, json=body)
-        except ApiError as refused:
-            if refused.status >= 500 or refused.status in (401, 403):
-                raise
-            errors = field_errors(
-                refused, {"title": "title", "body": "body", "area_unit_id": "area", "links": "link-1"}, "title"
-            )
-        else:
+        sent, errors = await attempt(
+            api(request, "notifications", "POST", "/notices", session=session, json=body),
+            {"title": "title", "body": "body", "area_unit_id": "area", "links": "link-1"},
+            "title",
+            raise_also=(401, 403),
+        )
+        if not errors:
             return redirect(f"/thong-bao/da-gui/{quote(sent['notice_id'])}?moi=1")
     return await _compose(request, session, values, errors, 422)
 

@@ -17,8 +17,7 @@ from starlette.datastructures import UploadFile
 
 from .. import app as shared
 from ..app import Session, api, redirect, render
-from ..clients import ApiError
-from ..pages import attempt, passed_on, require_central, vn_day
+from ..pages import attempt, passed_on, refusal, require_central, vn_day
 
 router = APIRouter()
 Signed = Depends(shared.signed_in)
@@ -248,8 +247,8 @@ async def upload(sid: str, owner: str, request: Request, session: Session = Sign
     name = file.filename if isinstance(file, UploadFile) else ""
     if not data:
         return await _list_page(request, session, sid, owner, 422, errors={"sheet": "Chọn tệp danh sách để tải lên"})
-    try:
-        imported = await api(
+    imported, refused = await refusal(
+        api(
             request,
             "forms",
             "POST",
@@ -257,10 +256,10 @@ async def upload(sid: str, owner: str, request: Request, session: Session = Sign
             session=session,
             content=data,
             headers={"Content-Type": XLSX if data[:2] == b"PK" else "text/csv"},
-        )
-    except ApiError as refused:
-        if refused.status >= 500 or refused.status in (401, 403, 404):
-            raise
+        ),
+        raise_also=(401, 403, 404),
+    )
+    if refused is not None:
         total = refused.body.get("total", len(refused.errors))
         return await _list_page(
             request,
@@ -280,11 +279,11 @@ async def upload(sid: str, owner: str, request: Request, session: Session = Sign
 
 @router.post("/khao-sat/{sid}/danh-sach/{owner}/gui")
 async def submit(sid: str, owner: str, request: Request, session: Session = Signed) -> Response:
-    try:
-        await api(request, "forms", "POST", f"/surveys/{quote(sid)}/lists/{quote(owner)}/submit", session=session)
-    except ApiError as refused:
-        if refused.status >= 500 or refused.status in (401, 403, 404):
-            raise
+    _, refused = await refusal(
+        api(request, "forms", "POST", f"/surveys/{quote(sid)}/lists/{quote(owner)}/submit", session=session),
+        raise_also=(401, 403, 404),
+    )
+    if refused is not None:
         return await _list_page(request, session, sid, owner, refused.status, errors={"submit": refused.message})
     return redirect(f"/khao-sat/{quote(sid)}/danh-sach/{quote(owner)}?da_luu=gui")
 
@@ -295,21 +294,20 @@ async def reopen(sid: str, owner: str, request: Request, session: Session = Sign
     reason = str((await request.form()).get("reason", "")).strip()
     errors = {} if reason else {"reason": "Ghi lý do mở lại danh sách"}
     if not errors:
-        try:
-            await api(
+        _, refused = await refusal(
+            api(
                 request,
                 "forms",
                 "POST",
                 f"/surveys/{quote(sid)}/lists/{quote(owner)}/reopen",
                 session=session,
                 json={"reason": reason},
-            )
-        except ApiError as refused:
-            if refused.status >= 500 or refused.status in (401, 403, 404):
-                raise
-            errors = {"reason": refused.message}
-        else:
+            ),
+            raise_also=(401, 403, 404),
+        )
+        if refused is None:
             return redirect(f"/khao-sat/{quote(sid)}/danh-sach/{quote(owner)}?da_luu=mo-lai")
+        errors = {"reason": refused.message}
     return await _list_page(request, session, sid, owner, 422, errors=errors, reason=reason)
 
 
@@ -363,21 +361,20 @@ async def void(sid: str, rid: str, request: Request, session: Session = Signed) 
     if not reason:
         errors[f"reason-{rid[:12]}"] = "Ghi lý do hủy kết quả phiếu"
     else:
-        try:
-            await api(
+        _, refused = await refusal(
+            api(
                 request,
                 "forms",
                 "POST",
                 f"/surveys/{quote(sid)}/responses/{quote(rid)}/void",
                 session=session,
                 json={"reason": reason},
-            )
-        except ApiError as refused:
-            if refused.status >= 500 or refused.status in (401, 403):
-                raise
-            errors[f"reason-{rid[:12]}"] = refused.message
-        else:
+            ),
+            raise_also=(401, 403),
+        )
+        if refused is None:
             return redirect(f"/khao-sat/{quote(sid)}/dau-hieu?da_huy={quote(rid[:12])}")
+        errors[f"reason-{rid[:12]}"] = refused.message
     found, listed = await asyncio.gather(
         _survey(request, session, sid), api(request, "forms", "GET", f"/surveys/{quote(sid)}/flags", session=session)
     )

@@ -16,7 +16,7 @@ from .. import app as shared
 from ..app import Session, api, redirect, render
 from ..clients import ApiError
 from ..format import ROLES, UNIT_LEVELS
-from ..pages import attempt, base_url, pages, require_admin
+from ..pages import attempt, base_url, pages, refusal, require_admin
 from .admin import rows, unit_of
 
 router = APIRouter()
@@ -370,8 +370,8 @@ async def _assign(
     shown = {str(v) for v in form.getlist("shown")}
     ticked = {str(v) for v in form.getlist("unit")}
     units = sorted((kept - shown) | ticked)
-    try:
-        await api(
+    _, refused = await refusal(
+        api(
             request,
             "accounts",
             "PUT",
@@ -379,9 +379,8 @@ async def _assign(
             session=session,
             json={"unit_ids": units},
         )
-    except ApiError as refused:
-        if refused.status >= 500:
-            raise
+    )
+    if refused is not None:
         return await _assign_page(
             request,
             session,

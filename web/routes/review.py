@@ -17,6 +17,7 @@ from .. import app as shared
 from ..app import Session, api, redirect, render
 from ..clients import ApiError
 from ..format import TASK_STATUS
+from ..pages import refusal
 from .unit import definition_of
 
 router = APIRouter()
@@ -131,11 +132,11 @@ async def task_page(task_id: str, request: Request, session: Session = Signed) -
 async def claim(task_id: str, request: Request, session: Session = Signed) -> Response:
     """Take the form up: the unit and those above see it as under review (đang xem xét)."""
     _supervisor(session)
-    try:
-        await api(request, "approvals", "POST", f"/tasks/{quote(task_id)}/claim", session=session)
-    except ApiError as refused:
-        if refused.code not in ("already_claimed", "already_decided"):
-            raise
+    _, refused = await refusal(
+        api(request, "approvals", "POST", f"/tasks/{quote(task_id)}/claim", session=session),
+        expected=("already_claimed", "already_decided"),
+    )
+    if refused is not None:
         ctx = await _task(request, session, task_id)
         return await render(
             request,
@@ -167,14 +168,13 @@ async def decide(task_id: str, request: Request, session: Session = Signed) -> R
     if not errors:
         path = f"/tasks/{quote(task_id)}/{'approve' if decision == 'approve' else 'return'}"
         body: dict[str, Any] = {"revision": revision, **({"reason": reason} if decision == "return" else {})}
-        try:
-            await api(request, "approvals", "POST", path, session=session, json=body)
-        except ApiError as refused:
-            if refused.code not in ("already_decided", "stale_revision", "reason_required"):
-                raise
-            errors["decision"] = refused.message
-        else:
+        _, refused = await refusal(
+            api(request, "approvals", "POST", path, session=session, json=body),
+            expected=("already_decided", "stale_revision", "reason_required"),
+        )
+        if refused is None:
             return redirect(f"/duyet/{quote(task_id)}?da_quyet_dinh={decision}")
+        errors["decision"] = refused.message
     ctx = await _task(request, session, task_id)
     return await render(
         request,

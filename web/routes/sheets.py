@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 from .. import app as shared
 from ..app import Session, api, redirect, render
 from ..clients import ApiError
-from ..pages import passed_on, require_admin
+from ..pages import passed_on, refusal, require_admin
 
 router = APIRouter()
 Signed = Depends(shared.signed_in)
@@ -110,8 +110,8 @@ async def check(kind: str, request: Request, session: Session = Signed) -> Respo
     if not data:
         return await _page(request, kind, 422, errors={f"sheet-{kind}": "Chọn tệp danh sách để tải lên"})
     media = XLSX if data[:2] == b"PK" else "text/csv"
-    try:
-        report = await api(
+    report, refused = await refusal(
+        api(
             request,
             "accounts",
             "POST",
@@ -119,10 +119,10 @@ async def check(kind: str, request: Request, session: Session = Signed) -> Respo
             session=session,
             content=data,
             headers={"Content-Type": media},
-        )
-    except ApiError as refused:  # a sheet that cannot be read at all, or is too large
-        if refused.status >= 500 or refused.status in (401, 403, 404):
-            raise
+        ),
+        raise_also=(401, 403, 404),
+    )
+    if refused is not None:  # a sheet that cannot be read at all, or is too large
         report = {
             "valid": False,
             "errors": refused.errors,
@@ -169,13 +169,11 @@ async def store(kind: str, request: Request, session: Session = Signed) -> Respo
     require_admin(session)
     what = _kind(kind)
     staged = str((await request.form()).get("staged_id", ""))
-    try:
-        result = await api(
-            request, "accounts", "POST", f"/{what['api']}/import/{quote(staged)}/commit", session=session
-        )
-    except ApiError as refused:
-        if refused.status >= 500 or refused.status in (401, 403):
-            raise
+    result, refused = await refusal(
+        api(request, "accounts", "POST", f"/{what['api']}/import/{quote(staged)}/commit", session=session),
+        raise_also=(401, 403),
+    )
+    if refused is not None:
         # Gone (stored already, by a double click or another tab) or the tree changed meanwhile.
         report = {"valid": False, "errors": refused.errors, "total_errors": len(refused.errors), "rows": 0}
         return await _page(
@@ -201,8 +199,8 @@ async def passwords(import_id: str, request: Request, session: Session = Signed)
     """The initial passwords as an Excel file, once (a POST: a link a browser prefetched would
     take them)."""
     require_admin(session)
-    try:
-        sheet = await api(
+    sheet, refused = await refusal(
+        api(
             request,
             "accounts",
             "GET",
@@ -210,10 +208,10 @@ async def passwords(import_id: str, request: Request, session: Session = Signed)
             session=session,
             params={"format": "xlsx"},
             raw=True,
-        )
-    except ApiError as refused:
-        if refused.status not in (404, 409):
-            raise
+        ),
+        expected=(404, 409),  # no such issue, or its passwords taken once already: said on the page
+    )
+    if refused is not None:
         return await render(
             request,
             "admin/sheet_issued.html",

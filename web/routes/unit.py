@@ -19,6 +19,7 @@ from ..answers import from_form, section_applies, section_state, shown, typed
 from ..app import Session, api, redirect, render
 from ..clients import ApiError
 from ..format import SUBMISSION_STATUS, field_id, working_days_left
+from ..pages import refusal
 from . import signin
 
 router = APIRouter()
@@ -197,13 +198,13 @@ async def _save(
         "answers": answers,
         "expected_version": expected,
     }
-    try:
-        saved = await api(request, "forms", "PUT", "/submissions/draft", session=session, json=body)
-    except ApiError as refused:
+    saved, refused = await refusal(
+        api(request, "forms", "PUT", "/submissions/draft", session=session, json=body),
+        expected=("stale_version", "answers_invalid"),
+    )
+    if refused is not None:
         if refused.code == "stale_version":
             return await _stale(request, ctx, section, values, autosave)
-        if refused.code != "answers_invalid":
-            raise
         errors = {e["field"]: e["message"] for e in refused.errors}
         # Keep what can be kept: everything but the answers forms refused, which stay on the page.
         body["answers"] = {k: v for k, v in answers.items() if k not in errors}
@@ -318,8 +319,8 @@ async def submit(cid: str, request: Request, session: Session = Signed) -> Respo
     if sub is not None and sub["status"] in ("submitted", "approved") and expected < sub["version"]:
         # The second click of a double click (or a resent form): the first one was stored.
         return redirect(f"/dot/{cid}/da-gui")
-    try:
-        await api(
+    _, refused = await refusal(
+        api(
             request,
             "forms",
             "POST",
@@ -332,17 +333,18 @@ async def submit(cid: str, request: Request, session: Session = Signed) -> Respo
                 "answers": ctx["answers"],
                 "expected_version": expected,
             },
-        )
-    except ApiError as refused:
-        if refused.code in ("already_submitted", "stale_version"):
-            fresh = await _context(request, session, cid)
-            if fresh["submission"] and fresh["submission"]["status"] == "submitted":
-                return redirect(f"/dot/{cid}/da-gui")
-            return redirect(f"/dot/{cid}/kiem-tra")
-        if refused.code == "answers_invalid":
-            return redirect(f"/dot/{cid}/kiem-tra")
-        raise
-    return redirect(f"/dot/{cid}/da-gui")
+        ),
+        expected=("already_submitted", "stale_version", "answers_invalid"),
+    )
+    if refused is None:
+        return redirect(f"/dot/{cid}/da-gui")
+    if refused.code == "answers_invalid":
+        return redirect(f"/dot/{cid}/kiem-tra")
+    # Already submitted or changed elsewhere: where the stored form now stands says which page.
+    fresh = await _context(request, session, cid)
+    if fresh["submission"] and fresh["submission"]["status"] == "submitted":
+        return redirect(f"/dot/{cid}/da-gui")
+    return redirect(f"/dot/{cid}/kiem-tra")
 
 
 @router.get("/dot/{cid}/da-gui")
