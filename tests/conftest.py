@@ -8,7 +8,6 @@ from chassis.logging import configure as configure_logging
 from chassis.messaging import broker_user
 from deploy.rabbitmq.provision import Management, with_vhost
 from tests.support.infra import HOW_TO_START, mongodb_url, rabbitmq_url
-from tests.support.schedule import pytest_collection_modifyitems  # noqa: F401 - the workers' order
 
 # Apps run in this process (TestClient, the in-memory store) log as the services do: JSON, frames
 # without their values. Unconfigured, structlog's console renderer drew each traceback with rich,

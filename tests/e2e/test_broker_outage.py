@@ -61,7 +61,6 @@ def client(platform) -> Client:
     return Client(platform)
 
 
-@pytest.mark.slow(50)
 @pytest.mark.skipif(not private_broker.available(), reason="needs the native stack's RabbitMQ and root")
 def test_broker_stopped_and_started_loses_nothing(broker, platform, client, district):
     broker.stop_app()

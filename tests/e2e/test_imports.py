@@ -25,7 +25,6 @@ def xlsx(rows):
     return out.getvalue()
 
 
-@pytest.mark.slow(40)
 def test_whole_lang_son_scope_in_one_sheet_each(client, admin, mongo_url):
     tag = uuid.uuid4().hex[:6]
     client.new_unit(admin, "root", f"ls{tag}", "Tỉnh Lạng Sơn (thử)", "province")

@@ -50,7 +50,6 @@ def drive(client: Client, tag: str, before_decisions=lambda: None):
     return admin, province
 
 
-@pytest.mark.slow(60)
 def test_services_started_late_catch_up_from_the_history(platforms):
     tag = uuid.uuid4().hex[:5]
     live, live_smtp = platforms["live"]

@@ -62,7 +62,6 @@ def replicated(broker_admin_url, mongo_url, run_id, tmp_path):
         yield platform, smtp
 
 
-@pytest.mark.slow(55)
 def test_three_replicas_of_each_service_one_killed_every_effect_once(replicated):
     platform, smtp = replicated
     figures: dict = {"replicas": REPLICAS, "units": DISTRICTS * COMMUNES}

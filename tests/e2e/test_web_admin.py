@@ -63,7 +63,6 @@ def province_admin(client, admin):
     return {"t": t, "P": P, "admin": person}
 
 
-@pytest.mark.slow(30)
 def test_a_province_administrator_brings_in_a_district_from_sheets_and_resets_an_account(
     web, client, province_admin, tmp_path
 ):
@@ -199,7 +198,6 @@ def click_link(web, text: str) -> None:
     web.axe()
 
 
-@pytest.mark.slow(80)
 def test_an_administrator_keeps_the_tree_and_the_accounts(web, client, kept_area):
     from selenium.webdriver.common.keys import Keys
 

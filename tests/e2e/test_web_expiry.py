@@ -33,7 +33,6 @@ def short_web(platform, tmp_path):
     process.stop()
 
 
-@pytest.mark.slow(30)
 def test_an_expired_session_keeps_what_was_typed_through_sign_in(browser, short_web, area):
     web = Page(browser, short_web.url)
     unit = area["people"]["unit_a"]

@@ -29,7 +29,6 @@ def ministry(client, admin):
     return {"t": t, "P": P, "central": person, "province_admin": padmin}
 
 
-@pytest.mark.slow(30)
 def test_the_ministry_compares_versions_opens_campaigns_and_reads_code_lists(web, client, ministry):
     t, P = ministry["t"], ministry["P"]
     first_sign_in(web, ministry["central"])

@@ -30,7 +30,6 @@ def district_area(client, admin):
     return {"t": t, "D": D, "a": a, "b": b, "people": people}
 
 
-@pytest.mark.slow(30)
 def test_a_notice_written_delivered_read_and_followed(web, client, district_area, smtp_server):
     x, t = district_area, district_area["t"]
     first_sign_in(web, x["people"]["admin"])

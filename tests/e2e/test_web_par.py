@@ -62,7 +62,6 @@ def upload(web, path: Path) -> None:
     web.press("upload")
 
 
-@pytest.mark.slow(50)
 def test_the_par_survey_from_lists_to_voided_responses(web, client, owners, smtp_server, tmp_path):
     t, P, M, people = owners["t"], owners["P"], owners["M"], owners["people"]
     sid, today = f"xhh-{t}", date.today()

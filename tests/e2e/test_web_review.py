@@ -26,7 +26,6 @@ def submit(client, account, unit_id, campaign, answers):
     return auth, response.json()
 
 
-@pytest.mark.slow(28)
 def test_district_returns_then_approves_and_the_province_confirms(web, area, client):
     campaign, t = area["campaign"], area["t"]
     answers = valid_hc_tb(area["a"]["name"])

@@ -81,7 +81,6 @@ def test_sign_in_wrong_password_forced_change_and_sign_out(web, area, client, ad
     assert web.by_id("error-summary").is_displayed() and web.path().startswith("/dang-nhap")
 
 
-@pytest.mark.slow(28)
 def test_a_unit_fills_and_submits_its_form_with_the_keyboard_alone(web, area, client):
     unit = area["people"]["unit_a"]
     campaign = area["campaign"]
