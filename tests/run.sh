@@ -44,10 +44,11 @@ python -m compileall -q -j 0 chassis services web tests deploy bench contracts/m
 bash web/vendor.sh
 
 # Lint, format and type checks before the tests ([tool.ruff], [tool.mypy] in pyproject.toml): a
-# finding stops the run.
+# finding stops the run. mypy keeps its cache beside uv's, outside the clone: it checks again only
+# what changed (its cache is keyed by each file's content), 0.6 s instead of 11 s in a new clone.
 ruff check .
 ruff format --check .
-mypy
+MYPY_CACHE_DIR=${MYPY_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/moha/mypy} mypy
 
 if [[ -n ${stack:-} ]]; then
   wait "$stack" || { echo "the local stack did not start (deploy/local/stack.sh up)" >&2; exit 1; }

@@ -75,6 +75,10 @@ def admin(client) -> dict[str, str]:
 @pytest.fixture
 def district(client, admin):  # noqa: ARG001 - admin also signs the client in for opening campaigns
     """A fresh province → district → two units, with a supervisor and unit accounts, per test."""
+    return new_district(client, admin)
+
+
+def new_district(client: Client, admin: dict[str, str]) -> dict:
     tag = uuid.uuid4().hex[:6]
     province = client.new_unit(admin, "root", f"P{tag}", f"Tỉnh thử {tag}", "province")
     district = client.new_unit(admin, province["unit_id"], f"D{tag}", f"Huyện thử {tag}", "district")

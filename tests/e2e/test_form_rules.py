@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from tests.e2e.conftest import admin_auth, new_district
 from tests.e2e.test_flow import ensure_campaign, open_task_for, submit
 from tests.support.answers import valid_hc_tb
 from tests.support.platform import eventually
@@ -56,8 +57,16 @@ CORPUS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def corpus_district(client):
+    """One district for the whole corpus: each case submits in a campaign of its own, so no case
+    sees another's submission (a district per case made 20 trees, 60 accounts and their events)."""
+    return new_district(client, admin_auth(client))
+
+
 @pytest.mark.parametrize(("name", "change", "bad_fields"), CORPUS, ids=[c[0] for c in CORPUS])
-def test_corpus(client, district, admin, name, change, bad_fields):
+def test_corpus(client, corpus_district, admin, name, change, bad_fields):
+    district = corpus_district
     answers = valid_hc_tb()
     change(answers)
     campaign = f"corpus-{uuid.uuid4().hex[:8]}"
