@@ -8,9 +8,17 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tests.e2e.conftest import admin_auth, new_district
 from tests.e2e.test_flow import submit
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def district(client):
+    """One district for the module: every request here is refused and stores nothing, and the two
+    that store something use campaigns of their own."""
+    return new_district(client, admin_auth(client))
 
 
 def assert_nothing_stored(client, admin, district, campaign="dtcshc-2021"):
