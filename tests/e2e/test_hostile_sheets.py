@@ -17,7 +17,7 @@ from tests.e2e.test_drafts_and_exports import draft
 from tests.e2e.test_flow import submit
 from tests.e2e.test_par_survey import survey  # noqa: F401 - the fixture
 from tests.support import hostile_sheets
-from tests.support.platform import bearer, eventually
+from tests.support.platform import TLS, bearer, eventually
 
 pytestmark = pytest.mark.e2e
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -30,7 +30,7 @@ HOSTILE = {
 
 
 def _upload(base: str, path: str, auth: dict, body: bytes, content_type: str = XLSX) -> httpx.Response:
-    return httpx.post(base + path, content=body, headers={**auth, "Content-Type": content_type}, timeout=60)
+    return httpx.post(base + path, content=body, headers={**auth, "Content-Type": content_type}, timeout=60, verify=TLS)
 
 
 def test_hostile_xlsx_is_refused_on_every_upload_while_sign_in_answers(client, admin, survey):  # noqa: F811

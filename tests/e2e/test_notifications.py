@@ -16,7 +16,7 @@ from chassis.workdays import is_working_day
 from deploy.launch import ServiceProcess, free_port
 from tests.e2e.test_flow import submit
 from tests.support.events import EventTap, drained
-from tests.support.platform import eventually
+from tests.support.platform import TLS, eventually
 
 pytestmark = pytest.mark.e2e
 # Other tests' bulk issuances queue hundreds of e-mails ahead of these: wait for the mailer.
@@ -197,6 +197,7 @@ async def test_three_replicas_send_each_reminder_once(platform, client, admin, a
                 json={"as_of": str(deadline - timedelta(days=2)), "campaign_id": campaign},
                 headers=admin,
                 timeout=60,
+                verify=TLS,
             ).json()
 
         with ThreadPoolExecutor(6) as pool:  # every replica, twice, at once

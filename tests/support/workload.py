@@ -15,7 +15,7 @@ import httpx
 
 from chassis.clock import today_in_vietnam
 from tests.support.answers import valid_hc_tb
-from tests.support.platform import bearer, eventually, new_password_for
+from tests.support.platform import TLS, bearer, eventually, new_password_for
 
 
 class RoundRobin:
@@ -24,7 +24,7 @@ class RoundRobin:
     broke mid-way is not sent again: its outcome is unknown, and the caller decides."""
 
     def __init__(self, urls: list[str], timeout: float = 30.0) -> None:
-        self.clients = [httpx.Client(base_url=url, timeout=timeout) for url in urls]
+        self.clients = [httpx.Client(base_url=url, timeout=timeout, verify=TLS) for url in urls]
         self._next = itertools.cycle(range(len(self.clients)))
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
