@@ -12,7 +12,7 @@ from aiosmtpd.controller import Controller
 
 
 class _Collect:
-    def __init__(self, sink: list[EmailMessage], lock: threading.Lock) -> None:
+    def __init__(self, sink: list[tuple[str, str | None, EmailMessage]], lock: threading.Lock) -> None:
         self.sink, self.lock = sink, lock
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
@@ -24,20 +24,21 @@ class _Collect:
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         message = message_from_bytes(envelope.content, policy=policy.default)
+        # Headers read once here: the tests' polls look up a recipient thousands of times.
         with self.lock:
-            self.sink.append(message)
+            self.sink.append((str(message["To"]), message["X-MOHA-Template"], message))
         return "250 OK"
 
 
 class SmtpServer:
     def __init__(self, port: int) -> None:
         self.port = port
-        self.messages: list[EmailMessage] = []
+        self._received: list[tuple[str, str | None, EmailMessage]] = []  # (To, template, message)
         self._lock = threading.Lock()
         self._controller: Controller | None = None
 
     def start(self) -> None:
-        self._controller = Controller(_Collect(self.messages, self._lock), hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(_Collect(self._received, self._lock), hostname="127.0.0.1", port=self.port)
         self._controller.start()
 
     def stop(self) -> None:
@@ -45,14 +46,15 @@ class SmtpServer:
             self._controller.stop()
             self._controller = None
 
+    @property
+    def messages(self) -> list[EmailMessage]:
+        with self._lock:
+            return [m for _, _, m in self._received]
+
     def to(self, address: str, template: str | None = None) -> list[EmailMessage]:
         """What `address` received (of one kind of message, if `template` is given)."""
         with self._lock:
-            return [
-                m
-                for m in self.messages
-                if m["To"] == address and (template is None or m["X-MOHA-Template"] == template)
-            ]
+            return [m for to, kind, m in self._received if to == address and (template is None or kind == template)]
 
     def wait_for(
         self, address: str, count: int = 1, timeout: float = 20.0, template: str | None = None
