@@ -34,6 +34,11 @@ class Page:
         self.d = driver
         self.base = base.rstrip("/")
         self.checked: list[str] = []
+        # axe-core loads with every document the browser opens from now on: sent once, not with
+        # each check (half a megabyte through chromedriver and a fresh parse each time).
+        if not getattr(driver, "moha_axe_preloaded", False):
+            driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": axe_source()})
+            driver.moha_axe_preloaded = True
 
     # navigation ----------------------------------------------------------------------------
     def open(self, path: str, check: bool = True) -> None:
@@ -96,7 +101,8 @@ class Page:
     # checks --------------------------------------------------------------------------------
     def axe(self) -> None:
         """axe-core on the page as it is: no serious or critical WCAG 2.1 A/AA violation."""
-        self.d.execute_script(axe_source())
+        if not self.d.execute_script("return typeof axe === 'object'"):
+            self.d.execute_script(axe_source())  # a document opened before the preload
         result = self.d.execute_async_script("""
             const done = arguments[arguments.length - 1];
             axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
