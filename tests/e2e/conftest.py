@@ -4,7 +4,7 @@ import uuid
 import pytest
 
 from deploy.launch import SERVICES, WEB, Platform, free_port
-from tests.e2e.web_fixtures import area, browser, web  # noqa: F401 - the web front's browser tests' fixtures
+from tests.e2e.web_fixtures import area, browser, chromium, web  # noqa: F401 - the web front's browser tests' fixtures
 from tests.support.platform import Client
 from tests.support.smtp import SmtpServer
 

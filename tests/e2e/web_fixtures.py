@@ -5,21 +5,55 @@ province."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 
 from tests.support.browser import chrome
 from tests.support.web import Page
 
 
+@pytest.fixture(scope="session")
+def chromium():
+    """One Chromium per worker: starting one and loading its first page costs 1.5–2 s of CPU, and a
+    run has two dozen browser tests. Each test still gets a fresh tab and no cookies (`browser`)."""
+    holder = {"driver": None}
+    yield holder
+    if holder["driver"] is not None:
+        with contextlib.suppress(WebDriverException):
+            holder["driver"].quit()
+
+
 @pytest.fixture
-def browser():
-    driver = chrome()
+def browser(chromium):
+    driver = chromium["driver"]
+    if driver is not None:
+        try:
+            fresh_tab(driver)
+        except WebDriverException:  # the last test left it broken: start another
+            with contextlib.suppress(WebDriverException):
+                driver.quit()
+            driver = None
+    if driver is None:
+        driver = chromium["driver"] = chrome()
     driver.set_window_size(1000, 1200)
     yield driver
-    driver.quit()
+
+
+def fresh_tab(driver) -> None:
+    """What a test left behind, gone: its tab (history, session storage, an open dialog), its
+    cookies, its download folder and the console messages not read yet."""
+    old = driver.current_window_handle
+    driver.switch_to.new_window("tab")
+    driver.switch_to.window(old)
+    driver.close()
+    driver.switch_to.window(driver.window_handles[0])
+    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "default"})
+    driver.get_log("browser")
 
 
 @pytest.fixture
