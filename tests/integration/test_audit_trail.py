@@ -122,6 +122,7 @@ async def test_two_replicas_writing_at_once_make_one_chain_without_fork_or_gap(m
             amqp_url,
             name,
             str(count),
+            "2",  # replicas: they start writing together
             stderr=asyncio.subprocess.PIPE,
         )
         for name in ("r1", "r2")

@@ -1,10 +1,10 @@
 """A replica of a service writing audited changes, as a process of its own: `python -m
-tests.support.audit_writer MONGODB_URL DATABASE AMQP_URL NAME COUNT [crash]`.
+tests.support.audit_writer MONGODB_URL DATABASE AMQP_URL NAME COUNT [crash | PEERS]`.
 
 It runs a store and its outbox relay as a service does (the relay chains each commit's entry as it
-comes), makes COUNT audited changes and COUNT audited records from several tasks at once, then
-finishes what is pending. With `crash`, it makes one audited change with the fault injection on
-and dies right after the commit (exit 70)."""
+comes), waits until PEERS replicas (itself included) are ready, makes COUNT audited changes and
+COUNT audited records from several tasks at once, then finishes what is pending. With `crash`, it
+makes one audited change with the fault injection on and dies right after the commit (exit 70)."""
 
 from __future__ import annotations
 
@@ -20,12 +20,17 @@ from tests.support import faults
 TASKS = 4
 
 
-async def write(url: str, database: str, amqp_url: str, name: str, count: int) -> None:
+async def write(url: str, database: str, amqp_url: str, name: str, count: int, peers: int = 1) -> None:
     store = Store(url, database)
     broker = make_broker(amqp_url, prefetch=10, service=f"audit-writer-{name}")
     await broker.connect()
     relay = OutboxRelay(store, broker, user_id=broker_user(amqp_url), grace_seconds=60)
     running = asyncio.create_task(relay.run())
+    # All replicas start writing together: on a busy machine one process can start seconds after
+    # the other, and a replica that is done before the other begins races with nobody.
+    await store["ready"].insert_one({"_id": name})
+    while await store["ready"].count_documents({}) < peers:
+        await asyncio.sleep(0.01)
 
     async def one(task: int) -> None:
         for i in range(task, count, TASKS):
@@ -76,4 +81,4 @@ if __name__ == "__main__":
     if sys.argv[6:] == ["crash"]:
         asyncio.run(crash(url, database, name))
     else:
-        asyncio.run(write(url, database, amqp_url, name, int(count)))
+        asyncio.run(write(url, database, amqp_url, name, int(count), *map(int, sys.argv[6:7])))
