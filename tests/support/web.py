@@ -1,5 +1,6 @@
 """Driving the web front in a real browser: signing in, keyboard-only moves, axe-core checks on
-every page, and the screenshots of docs/screenshots (taken when MOHA_SCREENSHOTS=1)."""
+every page (once per page structure, `Page.axe`), and the screenshots of docs/screenshots (taken
+when MOHA_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
