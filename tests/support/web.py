@@ -38,14 +38,15 @@ const skip = new Set(['value', 'href', 'action']);
 let h = 2166136261;
 const add = (s) => { for (let i = 0; i < s.length; i++) { h = Math.imul(h ^ s.charCodeAt(i), 16777619); } };
 add(String(window.innerWidth));
-for (const e of document.querySelectorAll('*')) {
+const all = document.querySelectorAll('*');
+for (const e of all) {
   add('<' + e.tagName);
   for (const a of e.attributes) {
     add(' ' + a.name + (skip.has(a.name) ? '' : '=' + a.value.replace(/[0-9a-f]{6,}|[0-9]+/g, '#')));
   }
   if ([...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) add('T');
 }
-return [typeof axe === 'object', (h >>> 0).toString(16) + ':' + document.querySelectorAll('*').length];
+return [typeof axe === 'object', (h >>> 0).toString(16) + ':' + all.length];
 """
 
 
