@@ -28,6 +28,7 @@ from chassis.personal_data import new_key
 from chassis.sealing import Sealer
 from deploy.mongo import users as mongo_users
 from deploy.rabbitmq.provision import BrokerUser, Management, amqp_url_for, platform_users, vhost_of, with_vhost
+from deploy.tls import client_tls
 from services.accounts.tokens import new_signing_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,9 +83,8 @@ class ServiceProcess:
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
-        # One client for the whole wait: each new one builds a TLS context (tens of ms of CPU),
-        # and a suite waits for services thousands of times.
-        with httpx.Client(timeout=1.0) as http:
+        # One client for the whole wait, on the process's one TLS context (deploy/tls.py).
+        with httpx.Client(timeout=1.0, verify=client_tls()) as http:
             while time.monotonic() < deadline:
                 if self.process is not None and self.process.poll() is not None:
                     raise RuntimeError(f"{self.name} exited with {self.process.returncode}; log:\n{self.log_tail()}")

@@ -33,6 +33,8 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import httpx
 
+from deploy.tls import client_tls
+
 EVENTS_EXCHANGE = "moha.events"
 DEAD_LETTER_EXCHANGE = "moha.dead-letter"
 # The event history (a stream): every event published on moha.events, in order, for replay.
@@ -186,7 +188,7 @@ class Management:
             or f"http://{parts.hostname or '127.0.0.1'}:15672"
         ).rstrip("/")
         auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
-        self.http = httpx.Client(base_url=self.base, auth=auth, timeout=30.0)
+        self.http = httpx.Client(base_url=self.base, auth=auth, timeout=30.0, verify=client_tls())
 
     def __enter__(self) -> Management:
         return self

@@ -12,14 +12,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from moha_contracts import Envelope, FormApproved, FormSubmitted
 from tests.e2e.test_flow import open_task_for, submit
 from tests.support.events import publish_as
-from tests.support.platform import eventually
+from tests.support.platform import TLS, eventually
 
 pytestmark = pytest.mark.e2e
 SERVICES = ("accounts", "forms", "approvals", "notifications")
 
 
 def scrape(platform, service: str) -> dict[tuple[str, tuple], float]:
-    response = httpx.get(platform[service].url + "/metrics", timeout=10)
+    response = httpx.get(platform[service].url + "/metrics", timeout=10, verify=TLS)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return {

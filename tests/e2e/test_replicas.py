@@ -17,7 +17,7 @@ import pytest
 
 from chassis.clock import today_in_vietnam
 from deploy.rabbitmq.provision import Management, vhost_of
-from tests.support.platform import eventually
+from tests.support.platform import TLS, eventually
 from tests.support.platforms import ADMIN_PASSWORD, separate_platform
 from tests.support.workload import (
     RoundRobin,
@@ -188,16 +188,12 @@ def test_three_replicas_of_each_service_one_killed_every_effect_once(replicated)
 
     # Nothing dead-lettered anywhere, and the survivors are all ready.
     with Management(platform.amqp_url) as api:
-        queues = httpx.get(
-            f"{api.base}/api/queues/{vhost_of(platform.amqp_url)}",
-            auth=api.http.auth,
-            params={"columns": "name,messages"},
-        ).json()
+        queues = api.http.get(f"/api/queues/{vhost_of(platform.amqp_url)}", params={"columns": "name,messages"}).json()
     dead = {q["name"]: q.get("messages") for q in queues if q["name"].endswith(".dead") and q.get("messages")}
     assert dead == {}
     for name in SERVICES:
         for process in platform.instances[name][:-1]:
-            assert httpx.get(process.url + "/health/ready", timeout=5).status_code == 200
+            assert httpx.get(process.url + "/health/ready", timeout=5, verify=TLS).status_code == 200
     figures["actions"] = {
         "submissions": n + sum(map(returned, codes)),
         "returns": sum(map(returned, codes)),

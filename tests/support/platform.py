@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -10,10 +9,11 @@ from typing import Any
 import httpx
 
 from deploy.launch import Platform
+from deploy.tls import client_tls
 
 # httpx builds a TLS context for each client (30 ms of CPU), plain http or not. The tests make
-# hundreds of clients, all to loopback over plain http: they share one context.
-TLS = ssl.create_default_context()
+# hundreds of clients, all to loopback over plain http: they share one context (deploy/tls.py).
+TLS = client_tls()
 
 
 def logged(process: Any, message: str, **fields: Any) -> list[dict[str, Any]]:
