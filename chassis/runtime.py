@@ -21,6 +21,7 @@ from .inbox import Inbox
 from .logging import configure, get_logger
 from .messaging import ConsumerConfig, EventConsumers, broker_user, make_broker
 from .outbox import OutboxRelay
+from .server import Server
 from .sessions import SessionDirectory
 from .settings import KEEP_ALIVE_SECONDS, ServiceSettings
 from .store import Store
@@ -211,4 +212,4 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
-        runner.run(uvicorn.Server(config).serve())
+        runner.run(Server(config).serve())

@@ -5,6 +5,7 @@ import asyncio
 import uvicorn
 
 from chassis.logging import configure
+from chassis.server import Server
 
 from .bootstrap import build
 
@@ -20,4 +21,4 @@ if __name__ == "__main__":
         lifespan="on",
         proxy_headers=False,
     )
-    asyncio.run(uvicorn.Server(config).serve())
+    asyncio.run(Server(config).serve())
