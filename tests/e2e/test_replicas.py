@@ -6,6 +6,7 @@ notices, e-mails (as mail clients count them: by Message-ID), progress.
 Run it alone with `python -m pytest -m replicas`.
 """
 
+import asyncio
 import json
 import threading
 import time
@@ -17,6 +18,7 @@ import pytest
 
 from chassis.clock import today_in_vietnam
 from deploy.rabbitmq.provision import Management, vhost_of
+from tests.support.events import depths
 from tests.support.platform import TLS, eventually
 from tests.support.platforms import ADMIN_PASSWORD, separate_platform
 from tests.support.workload import (
@@ -188,9 +190,9 @@ def test_three_replicas_of_each_service_one_killed_every_effect_once(replicated)
 
     # Nothing dead-lettered anywhere, and the survivors are all ready.
     with Management(platform.amqp_url) as api:
-        queues = api.http.get(f"/api/queues/{vhost_of(platform.amqp_url)}", params={"columns": "name,messages"}).json()
-    dead = {q["name"]: q.get("messages") for q in queues if q["name"].endswith(".dead") and q.get("messages")}
-    assert dead == {}
+        queues = api.http.get(f"/api/queues/{vhost_of(platform.amqp_url)}", params={"columns": "name"}).json()
+    dead = asyncio.run(depths(platform.amqp_url, [q["name"] for q in queues if q["name"].endswith(".dead")]))
+    assert {name: n for name, n in dead.items() if n} == {} and dead
     for name in SERVICES:
         for process in platform.instances[name][:-1]:
             assert httpx.get(process.url + "/health/ready", timeout=5, verify=TLS).status_code == 200

@@ -68,6 +68,16 @@ async def drained(channel: aio_pika.abc.AbstractChannel, queues: list[str], quie
     raise AssertionError(f"queues not drained: {dict(zip(queues, counts, strict=True))}")
 
 
+async def depths(amqp_url: str, queues: list[str]) -> dict[str, int]:
+    """Each queue's depth as the queue itself tells it now (a passive declare). The management
+    API's count for a quorum queue is the one it published at its last tick, up to 30 s old on the
+    local stack (deploy/local/stack.sh)."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        return {q: (await channel.declare_queue(q, passive=True)).declaration_result.message_count for q in queues}
+
+
 async def publish_as(amqp_url: str, body: bytes, routing_key: str, **properties: object) -> None:
     """Publish on the events exchange as the user of `amqp_url` (a service's, to inject what that
     service would send; an administrator's, to play a forger), stamped with that user."""
