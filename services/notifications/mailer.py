@@ -12,6 +12,7 @@ import contextlib
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from email.message import EmailMessage
 
 import aiosmtplib
 
@@ -27,6 +28,63 @@ from .settings import NotificationsSettings
 from .store import NotificationStore, NotificationsUnitOfWork
 
 log = get_logger("notifications.mailer")
+
+
+class Connections:
+    """The SMTP connections of one pass of the mailer. Each e-mail borrows one and gives it back
+    once the server took its message, so that a bulk issuance of accounts sends its hundreds of
+    e-mails over a few connections instead of one each (a TCP handshake, with STARTTLS a TLS one,
+    and a login). A connection that failed in any way is closed and never lent again; the rest
+    are closed when the pass ends, so none sits idle until the server drops it."""
+
+    def __init__(self, settings: NotificationsSettings) -> None:
+        self.settings = settings
+        self.idle: list[aiosmtplib.SMTP] = []
+
+    async def _open(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        smtp = aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=s.smtp_username,
+            password=s.smtp_password,
+            start_tls=s.smtp_starttls,
+            timeout=s.smtp_timeout_seconds,
+        )
+        await smtp.connect()
+        return smtp
+
+    async def send(self, message: EmailMessage) -> None:
+        reused = bool(self.idle)
+        smtp = self.idle.pop() if reused else await self._open()
+        try:
+            await smtp.send_message(message)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPResponseException) as exc:
+            smtp.close()
+            # A connection lent again that the server has closed meanwhile, or closes now (421:
+            # many servers take only so many messages per connection): the message was not
+            # taken, and a new connection is tried at once rather than counted as a failure.
+            closed = isinstance(exc, aiosmtplib.SMTPServerDisconnected) or exc.code == 421
+            if not (reused and closed):
+                raise
+            smtp = await self._open()
+            try:
+                await smtp.send_message(message)
+            except BaseException:
+                smtp.close()
+                raise
+        except BaseException:
+            smtp.close()
+            raise
+        self.idle.append(smtp)
+
+    async def close(self) -> None:
+        idle, self.idle = self.idle, []
+        for smtp in idle:
+            try:
+                await smtp.quit()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                smtp.close()
 
 
 class Mailer:
@@ -72,10 +130,12 @@ class Mailer:
         # on the SMTP server and the store, not on this process.
         limit = asyncio.Semaphore(self.settings.mail_concurrency)
 
+        connections = Connections(self.settings)
+
         async def send(delivery: Delivery) -> None:
             async with limit:
                 try:
-                    await self._send(delivery)
+                    await self._send(delivery, connections)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - the store away: the lease ends, it is claimed again
@@ -83,12 +143,15 @@ class Mailer:
                     log.warning("e-mail pass failed for one delivery", error=exc.__class__.__name__)
 
         # No more claimed than are sent at once: a claim waiting its turn could outlive its lease.
-        while due := await usecases.claim_due(self.make_uow, lease, limit=self.settings.mail_concurrency):
-            worked = True
-            await asyncio.gather(*(send(d) for d in due))
+        try:
+            while due := await usecases.claim_due(self.make_uow, lease, limit=self.settings.mail_concurrency):
+                worked = True
+                await asyncio.gather(*(send(d) for d in due))
+        finally:
+            await connections.close()
         return worked
 
-    async def _send(self, delivery: Delivery) -> None:
+    async def _send(self, delivery: Delivery, connections: Connections) -> None:
         bind_contextvars(delivery_id=delivery.id)
         s = self.settings
         now = datetime.now(UTC)
@@ -115,15 +178,7 @@ class Mailer:
             await self._record(delivery)
             return
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_username,
-                password=s.smtp_password,
-                start_tls=s.smtp_starttls,
-                timeout=s.smtp_timeout_seconds,
-            )
+            await connections.send(message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             # 5xx: no such mailbox, for good; 4xx (greylisting, a full mailbox): try again later.
             permanent = all(r.code >= 500 for r in exc.recipients)

@@ -1,6 +1,7 @@
 """Notifications' mailer against the real store, broker and a real SMTP server (aiosmtpd): a
 delivery that cannot become an e-mail fails for good, with its reason and a NotificationFailed,
-and the others of its batch still go out, with their Vietnamese subjects whole."""
+and the others of its batch still go out, with their Vietnamese subjects whole; a pass sends over
+a few connections, and a server that closes a connection after a message costs no attempt."""
 
 import asyncio
 import uuid
@@ -77,3 +78,39 @@ async def test_a_mail_that_cannot_be_built_fails_for_good_and_the_others_go_on(a
     assert smtp.to(broken.to) == []
     assert await store[MAIL_QUEUE].count_documents({}) == 0  # nothing left to claim again
     assert not await mailer.send_due()
+
+
+async def send_all(store, settings: NotificationsSettings, deliveries: list[Delivery]) -> None:
+    for d in deliveries:
+        await usecases.add_delivery(NotificationsUnitOfWork(store), d)
+    mailer = Mailer(NotificationStore(store), settings, Sealer(), lambda: NotificationsUnitOfWork(store))
+    assert await asyncio.wait_for(mailer.send_due(), 30)
+
+
+async def test_a_pass_sends_its_mails_over_as_many_connections_as_it_sends_at_once(store, smtp):
+    tag = uuid.uuid4().hex[:6]
+    many = [delivery(tag, n, SUBJECT) for n in range(12)]
+    await send_all(store, NotificationsSettings(smtp_port=smtp.port, smtp_timeout_seconds=5, mail_concurrency=3), many)
+    for d in many:
+        stored = await store.find("deliveries", d.id)
+        assert (stored["status"], stored["attempts"]) == (SENT, 1)
+        assert len(smtp.to(d.to, template="notice")) == 1
+    assert 1 <= smtp.connections <= 3  # not twelve: one per e-mail sent at the same time
+
+
+async def test_a_server_that_takes_one_message_per_connection_gets_every_mail_at_the_first_attempt(store):
+    server = SmtpServer(free_port(), per_connection=1)
+    server.start()
+    try:
+        tag = uuid.uuid4().hex[:6]
+        several = [delivery(tag, n, SUBJECT) for n in range(5)]
+        settings = NotificationsSettings(smtp_port=server.port, smtp_timeout_seconds=5, mail_concurrency=2)
+        await send_all(store, settings, several)
+        for d in several:
+            stored = await store.find("deliveries", d.id)
+            # Its 421 on a connection lent again is not a failed attempt: a new connection at once.
+            assert (stored["status"], stored["attempts"], stored.get("last_error")) == (SENT, 1, None)
+            assert len(server.to(d.to)) == 1
+        assert server.connections == 5
+    finally:
+        server.stop()

@@ -12,8 +12,19 @@ from aiosmtpd.controller import Controller
 
 
 class _Collect:
-    def __init__(self, sink: list[tuple[str, str | None, EmailMessage]], lock: threading.Lock) -> None:
-        self.sink, self.lock = sink, lock
+    def __init__(
+        self, sink: list[tuple[str, str | None, EmailMessage]], lock: threading.Lock, per_connection: int | None
+    ) -> None:
+        self.sink, self.lock, self.per_connection = sink, lock, per_connection
+        self.taken: dict[tuple[str, int], int] = {}  # messages taken per connection (its client's port)
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+        # As servers that take only so many messages per connection say it.
+        if self.per_connection is not None and self.taken.get(session.peer, 0) >= self.per_connection:
+            return "421 4.7.0 Too many messages on this connection, closing"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         # A mailbox that does not exist: the server's final word, as a real one would give it.
@@ -27,24 +38,34 @@ class _Collect:
         # Headers read once here: the tests' polls look up a recipient thousands of times.
         with self.lock:
             self.sink.append((str(message["To"]), message["X-MOHA-Template"], message))
+            self.taken[session.peer] = self.taken.get(session.peer, 0) + 1
         return "250 OK"
 
 
 class SmtpServer:
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, per_connection: int | None = None) -> None:
         self.port = port
+        self.per_connection = per_connection
+        self._handler: _Collect | None = None
         self._received: list[tuple[str, str | None, EmailMessage]] = []  # (To, template, message)
         self._lock = threading.Lock()
         self._controller: Controller | None = None
 
     def start(self) -> None:
-        self._controller = Controller(_Collect(self._received, self._lock), hostname="127.0.0.1", port=self.port)
+        self._handler = _Collect(self._received, self._lock, self.per_connection)
+        self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port)
         self._controller.start()
 
     def stop(self) -> None:
         if self._controller:
             self._controller.stop()
             self._controller = None
+
+    @property
+    def connections(self) -> int:
+        """How many connections brought at least one message (since the last start)."""
+        with self._lock:
+            return len(self._handler.taken) if self._handler else 0
 
     @property
     def messages(self) -> list[EmailMessage]:
