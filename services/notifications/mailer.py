@@ -59,23 +59,20 @@ class Connections:
         reused = bool(self.idle)
         smtp = self.idle.pop() if reused else await self._open()
         try:
-            await smtp.send_message(message)
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPResponseException) as exc:
-            smtp.close()
-            # A connection lent again that the server has closed meanwhile, or closes now (421:
-            # many servers take only so many messages per connection): the message was not
-            # taken, and a new connection is tried at once rather than counted as a failure.
-            closed = isinstance(exc, aiosmtplib.SMTPServerDisconnected) or exc.code == 421
-            if not (reused and closed):
-                raise
-            smtp = await self._open()
             try:
                 await smtp.send_message(message)
-            except BaseException:
+            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPResponseException) as exc:
+                # A connection lent again that the server has closed meanwhile, or closes now (421:
+                # many servers take only so many messages per connection): the message was not
+                # taken, and a new connection is tried at once rather than counted as a failure.
+                closed = isinstance(exc, aiosmtplib.SMTPServerDisconnected) or exc.code == 421
+                if not (reused and closed):
+                    raise
                 smtp.close()
-                raise
+                smtp = await self._open()
+                await smtp.send_message(message)
         except BaseException:
-            smtp.close()
+            smtp.close()  # never lent again, whatever went wrong
             raise
         self.idle.append(smtp)
 
