@@ -60,7 +60,7 @@ async def drained(channel: aio_pika.abc.AbstractChannel, queues: list[str], quie
     its retry, or the next poll, shows it."""
     quiet, counts = 0, []
     for _ in range(600):
-        counts = [(await channel.declare_queue(q, passive=True)).declaration_result.message_count for q in queues]
+        counts = list((await _depths(channel, queues)).values())
         quiet = quiet + 1 if not any(counts) else 0
         if quiet >= quiet_rounds:
             return
@@ -74,8 +74,11 @@ async def depths(amqp_url: str, queues: list[str]) -> dict[str, int]:
     local stack (deploy/local/stack.sh)."""
     connection = await aio_pika.connect(amqp_url)
     async with connection:
-        channel = await connection.channel()
-        return {q: (await channel.declare_queue(q, passive=True)).declaration_result.message_count for q in queues}
+        return await _depths(await connection.channel(), queues)
+
+
+async def _depths(channel: aio_pika.abc.AbstractChannel, queues: list[str]) -> dict[str, int]:
+    return {q: (await channel.declare_queue(q, passive=True)).declaration_result.message_count for q in queues}
 
 
 async def publish_as(amqp_url: str, body: bytes, routing_key: str, **properties: object) -> None:
